@@ -1,0 +1,123 @@
+"""Load and validate answers files (YAML or JSON), naming file, line and field in every error."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from qa_builder.errors import AnswersError
+from qa_builder.models.answers import Answers
+from qa_builder.yaml_source import SourceDocument, SourceError, parse_text
+
+ANSWERS_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class AnswersFile:
+    """A validated answers file, with what is needed to point back into it."""
+
+    path: Path
+    answers: Answers
+    sha256: str
+    source: SourceDocument
+
+    def line_of(self, field_path: str) -> int:
+        """The line of a dotted field path such as 'contract_acceptor.sites[0].address' (0 if unknown)."""
+        return self.source.line_of(parse_field_path(field_path))
+
+
+def load_answers(path: Path) -> AnswersFile:
+    """Read, parse and validate one answers file.
+
+    Args:
+        path: a .yaml, .yml or .json file.
+
+    Returns:
+        The validated answers with the file's sha256 and line map.
+
+    Raises:
+        AnswersError: one line per problem, each naming the file, line and field path.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise AnswersError(f"{path}: answers file not found") from exc
+    except IsADirectoryError as exc:
+        raise AnswersError(f"{path}: is a folder; pass the answers files inside it") from exc
+    except OSError as exc:
+        raise AnswersError(f"{path}: cannot be read ({exc.strerror})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnswersError(f"{path}: is not UTF-8 text; save it as UTF-8") from exc
+    try:
+        source = parse_text(text, is_json=path.suffix.lower() == ".json")
+    except SourceError as exc:
+        where = f" line {exc.line}" if exc.line else ""
+        raise AnswersError(f"{path}{where}: {exc}") from exc
+    if not isinstance(source.data, dict):
+        raise AnswersError(f"{path}: the answers must be a mapping of sections (agreement:, sponsor:, ...)")
+    try:
+        answers = Answers.model_validate(source.data)
+    except ValidationError as exc:
+        raise AnswersError("\n".join(_describe(path, source, err) for err in exc.errors())) from exc
+    return AnswersFile(path=path, answers=answers, sha256=hashlib.sha256(raw).hexdigest(), source=source)
+
+
+def collect_answers_paths(inputs: list[Path]) -> list[Path]:
+    """Expand folders into the answers files they hold (sorted); keep files as given."""
+    paths: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in ANSWERS_SUFFIXES)
+            if not found:
+                raise AnswersError(f"{item}: folder holds no .yaml, .yml or .json answers files")
+            paths.extend(found)
+        else:
+            paths.append(item)
+    return paths
+
+
+def format_field_path(loc: tuple[Any, ...]) -> str:
+    """('sites', 0, 'address') → 'sites[0].address'."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def parse_field_path(field_path: str) -> tuple[str | int, ...]:
+    """'sites[0].address' → ('sites', 0, 'address')."""
+    parts: list[str | int] = []
+    for chunk in field_path.replace("]", "").split("."):
+        name, *indexes = chunk.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indexes)
+    return tuple(parts)
+
+
+def _describe(path: Path, source: SourceDocument, err: Any) -> str:
+    loc = tuple(err["loc"])
+    line = source.line_of(loc)
+    where = f"{path} line {line}" if line else str(path)
+    field = format_field_path(loc)
+    kind = err["type"]
+    if kind == "missing":
+        problem = "is required but missing; add it"
+    elif kind == "extra_forbidden":
+        problem = "is not a known field; check its spelling (`qa-builder schema` lists every field)"
+    else:
+        message = str(err["msg"])
+        message = message.replace("Input should be", "should be").replace("Value error, ", "")
+        given = err.get("input")
+        shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
+        problem = f"{message}{shown}"
+    return f"{where}: {field} {problem}"

@@ -1,0 +1,214 @@
+"""Selected clauses + answers → the numbered Agreement model (texts rendered in the sandbox)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from qa_builder.errors import RenderError
+from qa_builder.library.context import ACCEPTOR_TERM, SPONSOR_TERM, build_context
+from qa_builder.library.select import ClauseSelection, condition_holds
+from qa_builder.models.agreement import (
+    Agreement,
+    AgreementClause,
+    AgreementSection,
+    ClauseParagraph,
+    PartyBlock,
+    RaciRow,
+    RevisionRow,
+    SignatoryBlock,
+    TimelineRow,
+    TraceRow,
+)
+from qa_builder.models.answers import Answers, Contact
+from qa_builder.models.library import Clause, ClauseLibrary
+from qa_builder.sandbox import TemplateProblem, compile_text, render_text
+
+ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: ClauseSelection) -> Agreement:
+    """Build the Agreement model, with its model_digest.
+
+    Raises:
+        RenderError: a clause text failed to render (names the clause and its file).
+    """
+    context = build_context(answers)
+    sections, numbers = _sections(library, selection, context)
+    info = answers.agreement
+    agreement = Agreement(
+        id=info.id,
+        title=info.title,
+        version=info.version,
+        effective_date=info.effective_date,
+        review_period_months=info.review_period_months,
+        sponsor=_party("sponsor", SPONSOR_TERM, answers.sponsor.name, answers.sponsor.address,
+                       answers.sponsor.country, answers.sponsor.quality_contact),
+        contract_acceptor=_party("contract_acceptor", ACCEPTOR_TERM, answers.contract_acceptor.name,
+                                 answers.contract_acceptor.address, answers.contract_acceptor.country,
+                                 answers.contract_acceptor.quality_contact),
+        products=[_product_label(p.name, p.dosage_form) for p in answers.products],
+        markets=sorted({m for p in answers.products for m in p.markets}),
+        library_name=library.info.name,
+        library_version=library.info.version,
+        sections=sections,
+        raci=_raci(answers, library, context),
+        timelines=_timelines(selection, numbers, context),
+        signatories=_signatories(answers),
+        revisions=_revisions(answers),
+        traceability=_traceability(library, selection, numbers, context),
+        decisions=selection.decisions,
+    )
+    return agreement.with_digest()
+
+
+def _party(role: Any, term: str, name: str, address: str, country: str, contact: Contact) -> PartyBlock:
+    return PartyBlock(role=role, defined_term=term, name=name, address=address, country=country,
+                      quality_contact_name=contact.name, quality_contact_title=contact.title,
+                      quality_contact_email=contact.email)
+
+
+def _product_label(name: str, dosage_form: str | None) -> str:
+    return f"{name} ({dosage_form})" if dosage_form else name
+
+
+def _render(clause: Clause, source: str, label: str, context: dict[str, Any]) -> str:
+    try:
+        return render_text(compile_text(source), context)
+    except TemplateProblem as exc:
+        raise RenderError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' {label} {exc}") from exc
+
+
+def split_paragraphs(text: str) -> list[ClauseParagraph]:
+    """Blank lines separate body paragraphs; lines starting '- ' are lettered items."""
+    paragraphs: list[ClauseParagraph] = []
+    items = 0
+    for block in re.split(r"\n\s*\n", text.strip()):
+        body: list[str] = []
+        for line in block.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("- "):
+                if body:
+                    paragraphs.append(ClauseParagraph(kind="body", text=" ".join(body)))
+                    body = []
+                label = f"({ITEM_LABELS[items % len(ITEM_LABELS)]})"
+                items += 1
+                paragraphs.append(ClauseParagraph(kind="item", label=label, text=_squash(stripped[2:])))
+            elif stripped:
+                body.append(_squash(stripped))
+        if body:
+            paragraphs.append(ClauseParagraph(kind="body", text=" ".join(body)))
+            items = 0
+    return paragraphs
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _sections(
+    library: ClauseLibrary, selection: ClauseSelection, context: dict[str, Any]
+) -> tuple[list[AgreementSection], dict[str, str]]:
+    by_section: dict[str, list[AgreementClause]] = {}
+    numbers: dict[str, str] = {}
+    ordered = sorted(library.info.sections, key=lambda s: s.order)
+    section_number = {s.id: 0 for s in ordered}
+    next_number = 0
+    for section in ordered:
+        if any(sel.clause.section == section.id for sel in selection.selected):
+            next_number += 1
+            section_number[section.id] = next_number
+    for sel in selection.selected:
+        clause = sel.clause
+        source = clause.text if clause.text is not None else (clause.positions or {})[sel.position or ""]
+        label = "text" if sel.position is None else f"position '{sel.position}'"
+        paragraphs = split_paragraphs(_render(clause, source, label, context))
+        if not paragraphs:
+            raise RenderError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' renders empty")
+        clauses = by_section.setdefault(clause.section, [])
+        number = f"{section_number[clause.section]}.{len(clauses) + 1}"
+        numbers[clause.id] = number
+        clauses.append(AgreementClause(number=number, clause_id=clause.id, version=clause.version,
+                                       position=sel.position, title=clause.title, paragraphs=paragraphs,
+                                       references=clause.references))
+    sections = [
+        AgreementSection(number=section_number[s.id], id=s.id, title=s.title, clauses=by_section[s.id])
+        for s in ordered if s.id in by_section
+    ]
+    return sections, numbers
+
+
+def format_raci(code: str) -> str:
+    """'RA' → 'R/A'; '-' → '–'."""
+    return "–" if code in ("-", "") else "/".join(code)
+
+
+def _raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> list[RaciRow]:
+    overrides = {o.activity: o for o in answers.responsibilities}
+    rows: list[RaciRow] = []
+    for activity in library.raci:
+        if not condition_holds(activity.applies_when, context, f"raci.yaml: activity '{activity.id}'"):
+            continue
+        override = overrides.get(activity.id)
+        sponsor, acceptor, notes = activity.sponsor, activity.contract_acceptor, activity.notes or ""
+        if override is not None:
+            sponsor, acceptor = override.sponsor, override.contract_acceptor
+            notes = " ".join(x for x in (override.notes or notes, override.split_of_duties or "") if x)
+        rows.append(RaciRow(number=len(rows) + 1, activity_id=activity.id, area=activity.area,
+                            activity=activity.activity, sponsor=format_raci(sponsor),
+                            contract_acceptor=format_raci(acceptor), notes=notes,
+                            overridden=override is not None))
+    return rows
+
+
+def _timelines(selection: ClauseSelection, numbers: dict[str, str], context: dict[str, Any]) -> list[TimelineRow]:
+    rows: list[TimelineRow] = []
+    for sel in selection.selected:
+        clause = sel.clause
+        for i, timeline in enumerate(clause.timelines):
+            where = f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' timelines[{i}]"
+            if not condition_holds(timeline.applies_when, context, where):
+                continue
+            deadline = _squash(_render(clause, timeline.deadline, f"timelines[{i}].deadline", context))
+            rows.append(TimelineRow(event=timeline.event, deadline=deadline, clause_number=numbers[clause.id]))
+    return rows
+
+
+def _signatories(answers: Answers) -> list[SignatoryBlock]:
+    counts = {"sponsor": 0, "contract_acceptor": 0}
+    names = {"sponsor": answers.sponsor.name, "contract_acceptor": answers.contract_acceptor.name}
+    blocks: list[SignatoryBlock] = []
+    ordered = [s for s in answers.signatories if s.party == "sponsor"] + [
+        s for s in answers.signatories if s.party == "contract_acceptor"]
+    for signatory in ordered:
+        counts[signatory.party] += 1
+        blocks.append(SignatoryBlock(field_name=f"sig_{signatory.party}_{counts[signatory.party]}",
+                                     party=signatory.party, party_name=names[signatory.party],
+                                     name=signatory.name, title=signatory.title, email=signatory.email,
+                                     meaning=signatory.meaning))
+    return blocks
+
+
+def _revisions(answers: Answers) -> list[RevisionRow]:
+    rows = [RevisionRow(version=r.version, date=r.date, description=r.description) for r in answers.revision_history]
+    info = answers.agreement
+    if not any(r.version == info.version for r in rows):
+        text = "First issue." if info.version == 1 else f"Version {info.version}."
+        rows.append(RevisionRow(version=info.version, date=info.effective_date, description=text))
+    return sorted(rows, key=lambda r: r.version)
+
+
+def _traceability(
+    library: ClauseLibrary, selection: ClauseSelection, numbers: dict[str, str], context: dict[str, Any]
+) -> list[TraceRow]:
+    citing: dict[str, list[str]] = {}
+    for sel in selection.selected:
+        for ref in sel.clause.references:
+            citing.setdefault(ref, []).append(numbers[sel.clause.id])
+    rows: list[TraceRow] = []
+    for requirement in library.requirements:
+        applicable = condition_holds(requirement.applies_when, context, f"requirements.yaml: '{requirement.id}'")
+        if applicable or requirement.id in citing:
+            rows.append(TraceRow(requirement_id=requirement.id, source=requirement.source,
+                                 summary=requirement.summary, clause_numbers=citing.get(requirement.id, [])))
+    return rows

@@ -1,0 +1,68 @@
+"""Many agreements: parallel builds sharing one warm LibreOffice pool; one failure never stops the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa_builder.errors import InputError, QABuilderError
+from qa_builder.pipeline import BuildResult, BuildSettings, build_one
+from qa_builder.render.pdf import PdfConverter
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """The outcome for one answers file: a result or an error message."""
+
+    answers: Path
+    result: BuildResult | None
+    error: str | None
+    input_error: bool = False
+
+
+ProgressCallback = Callable[[BatchItem], None]
+
+
+def build_many(
+    answers_paths: list[Path],
+    settings: BuildSettings,
+    *,
+    jobs: int = 1,
+    progress: ProgressCallback | None = None,
+    converter: PdfConverter | None = None,
+) -> list[BatchItem]:
+    """Build every answers file; report each outcome to `progress` as it completes.
+
+    Args:
+        answers_paths: answers files, built in parallel.
+        settings: output folder, library, template, format, force.
+        jobs: parallel builds (and LibreOffice workers).
+        progress: called once per file, in completion order.
+        converter: an existing pool to use; one is made (and closed) when None and PDFs are wanted.
+
+    Returns:
+        One item per answers file, in the order given.
+    """
+    jobs = max(1, min(jobs, len(answers_paths) or 1))
+    own = converter is None and settings.fmt != "docx"
+    pool = PdfConverter(workers=jobs) if own else converter
+    outcomes: dict[Path, BatchItem] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-build") as executor:
+            futures = {executor.submit(build_one, path, settings, pool): path for path in answers_paths}
+            for future in as_completed(futures):
+                path = futures[future]
+                try:
+                    item = BatchItem(answers=path, result=future.result(), error=None)
+                except QABuilderError as exc:
+                    item = BatchItem(answers=path, result=None, error=str(exc),
+                                     input_error=isinstance(exc, InputError))
+                outcomes[path] = item
+                if progress is not None:
+                    progress(item)
+    finally:
+        if own and pool is not None:
+            pool.close()
+    return [outcomes[p] for p in answers_paths]

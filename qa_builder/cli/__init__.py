@@ -1,0 +1,53 @@
+"""The `qa-builder` command line: thin commands over the library API."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from qa_builder import __version__
+from qa_builder.cli.build import build_command
+from qa_builder.cli.demo import demo_command
+from qa_builder.cli.schema import schema_command
+from qa_builder.errors import QABuilderError
+
+
+class _Group(click.Group):
+    """Turns every library error into one line on stderr and its exit code; --debug shows tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QABuilderError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                click.secho(f"error: {line}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing half-written was left behind", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.secho(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                        fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qa-builder")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Draft, build and check pharmaceutical Quality Agreements (sponsor ↔ CMO/CDMO/contract laboratory)."""
+    ctx.obj = {"debug": debug}
+
+
+main.add_command(build_command)
+main.add_command(schema_command)
+main.add_command(demo_command)

@@ -1,0 +1,76 @@
+"""`qa-builder build`: answers files → DOCX, PDF/A and build records."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from qa_builder.answers import collect_answers_paths
+from qa_builder.batch import BatchItem, build_many
+from qa_builder.errors import InputError
+from qa_builder.library.loader import load_library
+from qa_builder.pipeline import BuildSettings, Format
+from qa_builder.render.docx import default_template_path, load_template
+from qa_builder.cli.progress import batch_progress
+
+
+def default_jobs() -> int:
+    """Parallel builds by default: one per core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@click.command("build")
+@click.argument("answers", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the DOCX, PDF and build record.")
+@click.option("--format", "fmt", type=click.Choice(["docx", "pdf", "both"]), default="both", show_default=True,
+              help="Which documents to produce.")
+@click.option("--library", "library_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Clause library folder (default: the bundled library).")
+@click.option("--template", type=click.Path(dir_okay=False, path_type=Path),
+              help="DOCX template (default: the bundled template).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
+              help="Agreements built in parallel (one LibreOffice worker each).")
+@click.option("--force", is_flag=True, help="Replace outputs that already exist.")
+def build_command(answers: tuple[Path, ...], out_dir: Path, fmt: Format, library_dir: Path | None,
+                  template: Path | None, jobs: int, force: bool) -> None:
+    """Build Quality Agreements from ANSWERS files (or folders of them).
+
+    Writes OUT/<id>_v<version>.docx, .pdf (PDF/A-2b with one empty signature field per signatory)
+    and .build.json (inputs, clause versions and hashes). Exit status 0 only when every file built.
+    """
+    paths = collect_answers_paths(list(answers))
+    library = load_library(library_dir)
+    template_path = template if template is not None else default_template_path()
+    load_template(template_path)
+    settings = BuildSettings(out_dir=out_dir, library=library, template=template_path, fmt=fmt, force=force)
+    _refuse_duplicate_inputs(paths)
+    with batch_progress(len(paths)) as progress:
+        items = build_many(paths, settings, jobs=jobs, progress=progress)
+    _summarise(items)
+
+
+def _refuse_duplicate_inputs(paths: list[Path]) -> None:
+    seen: dict[Path, int] = {}
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            raise InputError(f"{path} is given twice")
+        seen[key] = 1
+
+
+def _summarise(items: list[BatchItem]) -> None:
+    failed = [i for i in items if i.error is not None]
+    for item in items:
+        if item.result is not None:
+            names = ", ".join(p.name for p in item.result.files)
+            click.echo(f"built {item.result.agreement_id} v{item.result.version}: {names}")
+    for item in failed:
+        for line in (item.error or "").splitlines():
+            click.secho(f"error: {line}", fg="red", err=True)
+    click.echo(f"{len(items) - len(failed)} built, {len(failed)} failed", err=True)
+    if failed:
+        sys.exit(2 if all(i.input_error for i in failed) else 1)

@@ -1,0 +1,20 @@
+"""`qa-builder demo`: the whole pipeline on the bundled example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qa_builder.demo import run_demo
+
+
+@click.command("demo")
+@click.option("-o", "--out", "out_dir", default="qa-builder-demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for everything the demo makes.")
+@click.option("--force", is_flag=True, help="Replace the outputs of an earlier demo run.")
+def demo_command(out_dir: Path, force: bool) -> None:
+    """Build the bundled example agreement (DOCX + PDF/A) and say where everything went."""
+    report = run_demo(out_dir, force=force)
+    for line in report:
+        click.echo(line)

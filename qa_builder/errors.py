@@ -1,0 +1,47 @@
+"""The one error family: every failure a user can cause or meet is a QABuilderError."""
+
+from __future__ import annotations
+
+
+class QABuilderError(Exception):
+    """Base of every error qa-builder reports to a user as a one-line message.
+
+    The message is a sentence that names the culprit (file, line, field) and,
+    where there is one, the fix.
+    """
+
+    exit_code: int = 1
+
+
+class InputError(QABuilderError):
+    """Input the user gave cannot be used (usage or input error, exit code 2)."""
+
+    exit_code = 2
+
+
+class AnswersError(InputError):
+    """An answers file is unreadable or does not validate."""
+
+
+class LibraryError(InputError):
+    """The clause library (or the requirement catalogue / RACI data) is invalid."""
+
+
+class TemplateError(InputError):
+    """The DOCX template is missing, unreadable, or uses unknown variables."""
+
+
+class OutputExistsError(InputError):
+    """An output file exists and --force was not given."""
+
+
+class RenderError(QABuilderError):
+    """Rendering a clause text or the DOCX failed."""
+
+
+class ConversionError(QABuilderError):
+    """LibreOffice could not convert a DOCX to PDF (missing, crashed, timed out)."""
+
+
+class SignatureFieldError(QABuilderError):
+    """The empty signature fields could not be placed on the PDF."""

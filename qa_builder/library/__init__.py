@@ -1,0 +1,1 @@
+"""Clause library: load and validate, evaluate conditions, select clauses for an agreement."""

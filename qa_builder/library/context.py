@@ -1,0 +1,77 @@
+"""The names a clause text or condition can use: the answers, plus facts derived from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from qa_builder.models.answers import Answers
+from qa_builder.models.base import StrictModel
+
+SPONSOR_TERM = "Sponsor"
+ACCEPTOR_TERM = "Contract Acceptor"
+EU_QP_MARKETS = ("EU",)
+
+
+class Facts(StrictModel):
+    """Facts derived from the answers so that conditions stay short and readable."""
+
+    markets: list[str]
+    product_types: list[str]
+    product_names: list[str]
+    site_names: list[str]
+    has_us: bool
+    has_eu: bool
+    has_api: bool
+    has_finished_product: bool
+    has_sterile: bool
+    has_biologic: bool
+    has_investigational: bool
+    is_lab: bool
+    is_cdmo: bool
+    subcontracting_allowed: bool
+    sponsor: str
+    acceptor: str
+
+
+def derive_facts(answers: Answers) -> Facts:
+    """Compute the derived facts for one answers file."""
+    markets = sorted({m for p in answers.products for m in p.markets})
+    types = sorted({p.type for p in answers.products})
+    services = set(answers.services)
+    return Facts(
+        markets=markets,
+        product_types=types,
+        product_names=[p.name for p in answers.products],
+        site_names=[s.name for s in answers.contract_acceptor.sites],
+        has_us="US" in markets,
+        has_eu=any(m in EU_QP_MARKETS for m in markets),
+        has_api="api" in types,
+        has_finished_product=any(t != "api" for t in types),
+        has_sterile="sterile_drug_product" in types or "sterile_fill_finish" in services,
+        has_biologic="biologic" in types,
+        has_investigational="investigational" in types or "clinical_supply" in services,
+        is_lab=answers.contract_acceptor.kind == "contract_laboratory",
+        is_cdmo=answers.contract_acceptor.kind == "cdmo",
+        subcontracting_allowed=answers.subcontracting.allowed,
+        sponsor=SPONSOR_TERM,
+        acceptor=ACCEPTOR_TERM,
+    )
+
+
+def context_names() -> dict[str, type[BaseModel] | None]:
+    """Every top-level name a text may use, with its model type (None for plain values)."""
+    names: dict[str, type[BaseModel] | None] = {}
+    for name, info in Answers.model_fields.items():
+        annotation = info.annotation
+        names[name] = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    names["facts"] = Facts
+    return names
+
+
+def build_context(answers: Answers) -> dict[str, Any]:
+    """The rendering context: each answers field by its own name, and `facts`."""
+    context: dict[str, Any] = {name: getattr(answers, name) for name in Answers.model_fields}
+    context["facts"] = derive_facts(answers)
+    return context

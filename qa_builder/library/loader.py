@@ -1,0 +1,218 @@
+"""Load a clause library folder and validate all of it up front."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from qa_builder.answers import format_field_path
+from qa_builder.errors import LibraryError
+from qa_builder.library.context import context_names
+from qa_builder.models.library import Clause, ClauseLibrary, LibraryInfo, RaciActivity, Requirement
+from qa_builder.sandbox import TemplateProblem, check_names, compile_condition
+from qa_builder.yaml_source import SourceDocument, SourceError, read_source
+
+M = TypeVar("M", bound=BaseModel)
+
+LIBRARY_FILE = "library.yaml"
+CLAUSES_DIR = "clauses"
+REQUIREMENTS_FILE = "requirements.yaml"
+RACI_FILE = "raci.yaml"
+
+
+def default_library_dir() -> Path:
+    """The clause library shipped with the package (wheel) or found beside it (source tree)."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_data" / "clause_library", here.parent / "clause_library"):
+        if (candidate / LIBRARY_FILE).is_file():
+            return candidate
+    raise LibraryError("the default clause library is missing from this installation; pass --library DIR")
+
+
+def load_library(directory: Path | None = None) -> ClauseLibrary:
+    """Load and validate a clause library.
+
+    Checks everything before any build uses it: schema of every entry, unique ids, known sections and
+    requirement ids, conditions that parse, texts that compile and only use names of the answers model,
+    and a RACI matrix with exactly one Accountable and at least one Responsible party per activity.
+
+    Args:
+        directory: the library folder; the default library when None.
+
+    Raises:
+        LibraryError: one line per problem, naming file, line and field.
+    """
+    root = directory if directory is not None else default_library_dir()
+    if not (root / LIBRARY_FILE).is_file():
+        raise LibraryError(f"{root}: not a clause library (no {LIBRARY_FILE} in it)")
+    problems: list[str] = []
+    info_doc = _read(root / LIBRARY_FILE, problems)
+    info = _one(root / LIBRARY_FILE, info_doc, (), LibraryInfo, problems) if info_doc else None
+
+    clauses: list[Clause] = []
+    clause_files = sorted((root / CLAUSES_DIR).glob("*.yaml")) if (root / CLAUSES_DIR).is_dir() else []
+    if not clause_files:
+        problems.append(f"{root / CLAUSES_DIR}: holds no clause files (*.yaml)")
+    for path in clause_files:
+        doc = _read(path, problems)
+        for item, loc in _items(path, doc, "clauses", problems):
+            extra = {"source_file": str(path.relative_to(root)), "source_line": doc.line_of(loc) if doc else 0}
+            clause = _one(path, doc, loc, Clause, problems, extra=extra)
+            if clause is not None:
+                clauses.append(clause)
+
+    requirements = _list_file(root / REQUIREMENTS_FILE, "requirements", Requirement, problems)
+    raci = _list_file(root / RACI_FILE, "activities", RaciActivity, problems)
+
+    if info is not None:
+        _check_consistency(root, info, clauses, requirements, raci, problems)
+    if problems:
+        raise LibraryError("\n".join(problems))
+    assert info is not None
+    return ClauseLibrary(
+        info=info,
+        clauses=sorted(clauses, key=lambda c: (_section_order(info, c.section), c.order, c.id)),
+        requirements=requirements,
+        raci=raci,
+    )
+
+
+def _section_order(info: LibraryInfo, section: str) -> int:
+    return next((s.order for s in info.sections if s.id == section), 0)
+
+
+def _read(path: Path, problems: list[str]) -> SourceDocument | None:
+    try:
+        return read_source(path)
+    except SourceError as exc:
+        where = f" line {exc.line}" if exc.line else ""
+        problems.append(f"{path}{where}: {exc}")
+        return None
+
+
+def _items(
+    path: Path, doc: SourceDocument | None, key: str, problems: list[str]
+) -> list[tuple[Any, tuple[str | int, ...]]]:
+    if doc is None:
+        return []
+    if not isinstance(doc.data, dict) or not isinstance(doc.data.get(key), list):
+        problems.append(f"{path}: must be a mapping with a list under '{key}:'")
+        return []
+    return [(item, (key, i)) for i, item in enumerate(doc.data[key])]
+
+
+def _one(
+    path: Path,
+    doc: SourceDocument | None,
+    loc: tuple[str | int, ...],
+    model: type[M],
+    problems: list[str],
+    *,
+    extra: dict[str, Any] | None = None,
+) -> M | None:
+    if doc is None:
+        return None
+    data: Any = doc.data
+    for part in loc:
+        data = data[part]
+    if extra and isinstance(data, dict):
+        data = {**data, **extra}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            full = (*loc, *err["loc"])
+            line = doc.line_of(full)
+            where = f"{path} line {line}" if line else str(path)
+            problems.append(f"{where}: {format_field_path(full)}: {err['msg']}")
+        return None
+
+
+def _list_file(path: Path, key: str, model: type[M], problems: list[str]) -> list[M]:
+    if not path.is_file():
+        problems.append(f"{path}: missing (every library needs it)")
+        return []
+    doc = _read(path, problems)
+    found: list[M] = []
+    for _item, loc in _items(path, doc, key, problems):
+        parsed = _one(path, doc, loc, model, problems)
+        if parsed is not None:
+            found.append(parsed)
+    return found
+
+
+def _check_consistency(
+    root: Path,
+    info: LibraryInfo,
+    clauses: list[Clause],
+    requirements: list[Requirement],
+    raci: list[RaciActivity],
+    problems: list[str],
+) -> None:
+    known = context_names()
+    sections = {s.id for s in info.sections}
+    requirement_ids = _unique(root / REQUIREMENTS_FILE, [r.id for r in requirements], "requirement", problems)
+    _unique(root / RACI_FILE, [a.id for a in raci], "RACI activity", problems)
+    seen: dict[str, str] = {}
+    for clause in clauses:
+        where = f"{root / clause.source_file} line {clause.source_line}: clause '{clause.id}'"
+        if clause.id in seen:
+            problems.append(f"{where}: id already used at {seen[clause.id]}")
+        seen[clause.id] = f"{clause.source_file} line {clause.source_line}"
+        if clause.section not in sections:
+            problems.append(f"{where}: section '{clause.section}' is not listed in {LIBRARY_FILE}")
+        if (clause.text is None) == (clause.positions is None):
+            problems.append(f"{where}: needs either 'text' or 'positions', not both and not neither")
+        if clause.positions is not None and not clause.positions:
+            problems.append(f"{where}: 'positions' is empty")
+        if clause.position_from is not None and clause.positions is None:
+            problems.append(f"{where}: 'position_from' needs 'positions'")
+        for ref in clause.references:
+            if ref not in requirement_ids:
+                problems.append(f"{where}: cites requirement '{ref}', which {REQUIREMENTS_FILE} does not define")
+        _check_expression(where, "applies_when", clause.applies_when, known, problems)
+        if clause.position_from is not None:
+            _check_expression(where, "position_from", clause.position_from, known, problems)
+        texts = {"text": clause.text} if clause.text is not None else {}
+        texts.update({f"positions.{k}": v for k, v in (clause.positions or {}).items()})
+        for i, timeline in enumerate(clause.timelines):
+            texts[f"timelines[{i}].deadline"] = timeline.deadline
+            _check_expression(where, f"timelines[{i}].applies_when", timeline.applies_when, known, problems)
+        for label, text in texts.items():
+            try:
+                check_names(text, known)
+            except TemplateProblem as exc:
+                problems.append(f"{where}: {label} {exc}")
+    for requirement in requirements:
+        _check_expression(f"{root / REQUIREMENTS_FILE}: requirement '{requirement.id}'", "applies_when",
+                          requirement.applies_when, known, problems)
+    for activity in raci:
+        where = f"{root / RACI_FILE}: activity '{activity.id}'"
+        _check_expression(where, "applies_when", activity.applies_when, known, problems)
+        codes = (activity.sponsor, activity.contract_acceptor)
+        if sum("A" in c for c in codes) != 1:
+            problems.append(f"{where}: needs exactly one Accountable party (A)")
+        if not any("R" in c for c in codes):
+            problems.append(f"{where}: needs at least one Responsible party (R)")
+        for code in codes:
+            if code != "-" and (not code or any(ch not in "RACI" for ch in code)):
+                problems.append(f"{where}: code '{code}' must use only the letters R, A, C, I (or '-')")
+
+
+def _check_expression(where: str, label: str, expression: str, known: dict[str, Any], problems: list[str]) -> None:
+    try:
+        compile_condition(expression)
+        check_names(expression, known, expression=True)
+    except TemplateProblem as exc:
+        problems.append(f"{where}: {label} {exc}")
+
+
+def _unique(path: Path, ids: list[str], what: str, problems: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            problems.append(f"{path}: {what} id '{item}' is defined twice")
+        seen.add(item)
+    return seen

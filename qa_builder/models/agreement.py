@@ -1,0 +1,147 @@
+"""The assembled Agreement: everything the document shows, numbered, with its digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import Field
+
+from qa_builder.models.base import StrictModel
+
+
+class PartyBlock(StrictModel):
+    """A party as the cover page and the notices clause show it."""
+
+    role: Literal["sponsor", "contract_acceptor"]
+    defined_term: str
+    name: str
+    address: str
+    country: str
+    quality_contact_name: str
+    quality_contact_title: str
+    quality_contact_email: str
+
+
+class ClauseParagraph(StrictModel):
+    """A paragraph of clause text: the body or a lettered item under it."""
+
+    kind: Literal["body", "item"]
+    label: str = ""
+    text: str
+
+
+class AgreementClause(StrictModel):
+    """A clause as numbered in this agreement."""
+
+    number: str
+    clause_id: str
+    version: int
+    position: str | None
+    title: str
+    paragraphs: list[ClauseParagraph]
+    references: list[str]
+
+
+class AgreementSection(StrictModel):
+    """A numbered section with its clauses."""
+
+    number: int
+    id: str
+    title: str
+    clauses: list[AgreementClause]
+
+
+class RaciRow(StrictModel):
+    """One resolved row of the responsibilities matrix."""
+
+    number: int
+    activity_id: str
+    area: str
+    activity: str
+    sponsor: str
+    contract_acceptor: str
+    notes: str
+    overridden: bool
+
+
+class TimelineRow(StrictModel):
+    """A clock the agreement sets, with the clause that sets it."""
+
+    event: str
+    deadline: str
+    clause_number: str
+
+
+class SignatoryBlock(StrictModel):
+    """One signature block, and the name of its empty PDF signature field."""
+
+    field_name: str
+    party: Literal["sponsor", "contract_acceptor"]
+    party_name: str
+    name: str
+    title: str
+    email: str
+    meaning: str
+
+
+class RevisionRow(StrictModel):
+    """A row of the revision history table."""
+
+    version: int
+    date: dt.date
+    description: str
+
+
+class TraceRow(StrictModel):
+    """A regulatory requirement and the clauses that satisfy it."""
+
+    requirement_id: str
+    source: str
+    summary: str
+    clause_numbers: list[str]
+
+
+class SelectionDecision(StrictModel):
+    """Why a library clause was included or left out."""
+
+    clause_id: str
+    version: int
+    included: bool
+    position: str | None
+    reason: str
+
+
+class Agreement(StrictModel):
+    """The whole agreement, ready to render; deterministic for the same inputs."""
+
+    id: str
+    title: str
+    version: int
+    effective_date: dt.date
+    review_period_months: int
+    sponsor: PartyBlock
+    contract_acceptor: PartyBlock
+    products: list[str]
+    markets: list[str]
+    library_name: str
+    library_version: str
+    sections: list[AgreementSection]
+    raci: list[RaciRow]
+    timelines: list[TimelineRow]
+    signatories: list[SignatoryBlock]
+    revisions: list[RevisionRow]
+    traceability: list[TraceRow]
+    decisions: list[SelectionDecision]
+    model_digest: str = Field(default="", description="sha256 of the canonical JSON of every other field.")
+
+    def canonical_json(self) -> bytes:
+        """Canonical JSON of the model without its digest: sorted keys, no spaces, UTF-8."""
+        data = self.model_dump(mode="json", exclude={"model_digest"})
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    def with_digest(self) -> Agreement:
+        """Return a copy whose model_digest is the sha256 of its canonical JSON."""
+        return self.model_copy(update={"model_digest": hashlib.sha256(self.canonical_json()).hexdigest()})

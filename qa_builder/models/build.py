@@ -1,0 +1,48 @@
+"""The build record: what one build produced, from which inputs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from qa_builder.models.base import StrictModel
+
+ArtefactRole = Literal["docx", "pdf", "signed-pdf", "build-record", "redline"]
+
+
+class Artefact(StrictModel):
+    """One file a build produced."""
+
+    file: str
+    role: ArtefactRole
+    media_type: str
+    sha256: str
+    size: int
+
+
+class ClauseUse(StrictModel):
+    """A clause as used in the build: id, version, position and number."""
+
+    id: str
+    version: int
+    position: str | None
+    number: str
+
+
+class BuildRecord(StrictModel):
+    """Written beside the outputs as <id>_v<version>.build.json."""
+
+    tool: str = "qa-builder"
+    tool_version: str
+    agreement_id: str
+    agreement_version: int
+    answers_file: str
+    answers_sha256: str
+    library_name: str
+    library_version: str
+    clauses: list[ClauseUse]
+    template_file: str
+    template_sha256: str
+    model_digest: str
+    artefacts: list[Artefact]
+    signature_fields: list[str]
+    created_at: str

@@ -1,0 +1,152 @@
+"""One agreement end to end: answers → Agreement → DOCX → PDF/A with signature fields → build record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from qa_builder import __version__
+from qa_builder.answers import AnswersFile, load_answers
+from qa_builder.assemble import assemble_agreement
+from qa_builder.errors import InputError, OutputExistsError
+from qa_builder.files import inside, sha256_file, write_bytes_atomic
+from qa_builder.library.select import check_answer_references, select_clauses
+from qa_builder.models.agreement import Agreement
+from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
+from qa_builder.models.library import ClauseLibrary
+from qa_builder.render.docx import render_docx, template_sha256
+from qa_builder.render.fields import add_signature_fields
+from qa_builder.render.pdf import PdfConverter
+
+Format = Literal["docx", "pdf", "both"]
+MEDIA_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+    "build-record": "application/json",
+}
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What every build in a run shares."""
+
+    out_dir: Path
+    library: ClauseLibrary
+    template: Path
+    fmt: Format = "both"
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build wrote."""
+
+    answers: Path
+    agreement_id: str
+    version: int
+    files: list[Path] = field(default_factory=list)
+    record: BuildRecord | None = None
+
+
+def output_stem(agreement_id: str, version: int) -> str:
+    """'QA-1', 3 → 'QA-1_v3'."""
+    return f"{agreement_id}_v{version}"
+
+
+def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary) -> Agreement:
+    """Select clauses and assemble the Agreement model for validated answers."""
+    check_answer_references(answers_file, library)
+    selection = select_clauses(library, answers_file.answers)
+    return assemble_agreement(answers_file.answers, library, selection)
+
+
+def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) -> dict[str, Path]:
+    """The files a build will write, by role."""
+    stem = output_stem(agreement_id, version)
+    roles: dict[str, Path] = {}
+    if settings.fmt in ("docx", "both"):
+        roles["docx"] = inside(settings.out_dir, f"{stem}.docx")
+    if settings.fmt in ("pdf", "both"):
+        roles["pdf"] = inside(settings.out_dir, f"{stem}.pdf")
+    roles["build-record"] = inside(settings.out_dir, f"{stem}.build.json")
+    return roles
+
+
+def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
+    """Build one agreement into settings.out_dir.
+
+    Outputs are made in a staging folder inside the output folder and moved into place only when all
+    of them are complete; the build record is moved last. Existing outputs are refused unless `force`.
+
+    Raises:
+        QABuilderError: any failure, naming the culprit.
+    """
+    answers_file = load_answers(answers_path)
+    agreement = prepare_agreement(answers_file, settings.library)
+    targets = planned_outputs(settings, agreement.id, agreement.version)
+    existing = [p for p in targets.values() if p.exists()]
+    if existing and not settings.force:
+        raise OutputExistsError(f"{existing[0]} already exists; use --force to replace it or raise agreement.version")
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".qa-builder-staging-", dir=settings.out_dir))
+    try:
+        staged: dict[str, Path] = {}
+        docx = staging / targets.get("docx", Path("draft.docx")).name
+        render_docx(agreement, settings.template, docx)
+        if "docx" in targets:
+            staged["docx"] = docx
+        fields: list[str] = []
+        if "pdf" in targets:
+            if converter is None:
+                raise InputError("PDF output needs LibreOffice; use --format docx to build DOCX only")
+            pdf = staging / targets["pdf"].name
+            converter.convert(docx, pdf)
+            fields = [s.field_name for s in agreement.signatories]
+            add_signature_fields(pdf, fields)
+            staged["pdf"] = pdf
+        artefacts = [_artefact(role, path, targets[role].name) for role, path in staged.items()]
+        record = _record(answers_file, agreement, settings, artefacts, fields)
+        for role, path in staged.items():
+            os.replace(path, targets[role])
+        write_bytes_atomic(targets["build-record"], _json_bytes(record))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return BuildResult(answers=answers_path, agreement_id=agreement.id, version=agreement.version,
+                       files=list(targets.values()), record=record)
+
+
+def _artefact(role: str, path: Path, name: str) -> Artefact:
+    return Artefact(file=name, role=role, media_type=MEDIA_TYPES[role],  # type: ignore[arg-type]
+                    sha256=sha256_file(path), size=path.stat().st_size)
+
+
+def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSettings,
+            artefacts: list[Artefact], fields: list[str]) -> BuildRecord:
+    clauses = [ClauseUse(id=c.clause_id, version=c.version, position=c.position, number=c.number)
+               for s in agreement.sections for c in s.clauses]
+    return BuildRecord(
+        tool_version=__version__,
+        agreement_id=agreement.id,
+        agreement_version=agreement.version,
+        answers_file=answers_file.path.name,
+        answers_sha256=answers_file.sha256,
+        library_name=agreement.library_name,
+        library_version=agreement.library_version,
+        clauses=clauses,
+        template_file=settings.template.name,
+        template_sha256=template_sha256(settings.template),
+        model_digest=agreement.model_digest,
+        artefacts=artefacts,
+        signature_fields=fields,
+        created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    )
+
+
+def _json_bytes(record: BuildRecord) -> bytes:
+    return (json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n").encode("utf-8")

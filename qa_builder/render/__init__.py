@@ -1,0 +1,1 @@
+"""Render stage: Agreement → DOCX (docxtpl) → PDF/A (LibreOffice) with signature fields."""

@@ -1,0 +1,82 @@
+"""Place one empty, named signature field per signatory over that signatory's block in the PDF."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+from qa_builder.errors import SignatureFieldError
+from qa_builder.files import atomic_writer
+
+CAPTION_PREFIX = "field "
+# The signature cell of the template is 9.0 cm wide and 3.6 cm high; the field fills it below the caption.
+FIELD_WIDTH_PT = 240.0
+FIELD_HEIGHT_PT = 80.0
+
+
+@dataclass(frozen=True)
+class FieldPlacement:
+    """Where a signature field sits: page index (0-based) and box (x1, y1, x2, y2) in PDF points."""
+
+    name: str
+    page: int
+    box: tuple[float, float, float, float]
+
+
+def locate_fields(pdf: bytes, names: list[str]) -> list[FieldPlacement]:
+    """Find each signatory's caption ('field <name>') and compute the field box under it.
+
+    Raises:
+        SignatureFieldError: a caption is missing (template without signature blocks?).
+    """
+    found: dict[str, FieldPlacement] = {}
+    document = pdfium.PdfDocument(pdf)
+    try:
+        for index in reversed(range(len(document))):
+            page = document[index]
+            textpage = page.get_textpage()
+            try:
+                for name in names:
+                    if name in found:
+                        continue
+                    searcher = textpage.search(CAPTION_PREFIX + name, match_case=True, match_whole_word=True)
+                    hit = searcher.get_next()
+                    searcher.close()
+                    if hit is None:
+                        continue
+                    start, count = hit
+                    left = textpage.get_charbox(start)[0]
+                    bottom = min(textpage.get_charbox(start + i)[1] for i in range(count))
+                    y2 = bottom - 3.0
+                    found[name] = FieldPlacement(name, index, (left, y2 - FIELD_HEIGHT_PT, left + FIELD_WIDTH_PT, y2))
+            finally:
+                textpage.close()
+                page.close()
+            if len(found) == len(names):
+                break
+    finally:
+        document.close()
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise SignatureFieldError(
+            f"the PDF has no signature block for {', '.join(missing)}; the template must show "
+            f"'{CAPTION_PREFIX}<field name>' in each signature cell"
+        )
+    return [found[n] for n in names]
+
+
+def add_signature_fields(pdf_path: Path, names: list[str]) -> list[FieldPlacement]:
+    """Add empty signature fields for `names` to the PDF in place (atomically, as an incremental update)."""
+    data = pdf_path.read_bytes()
+    placements = locate_fields(data, names)
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    for placement in placements:
+        append_signature_field(writer, SigFieldSpec(placement.name, on_page=placement.page, box=placement.box))
+    with atomic_writer(pdf_path) as handle:
+        writer.write(handle)
+    return placements
