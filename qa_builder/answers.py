@@ -104,6 +104,15 @@ def parse_field_path(field_path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
+_PATTERN_MEANING = {
+    "id": "should use only letters, digits, '.', '_' and '-', start with a letter or digit, "
+          "and be at most 64 characters (it names the output files)",
+    "email": "should be an e-mail address such as name@example.com",
+    "sponsor": "should be a RACI code: any of the letters R, A, C, I in that order, or '-'",
+    "contract_acceptor": "should be a RACI code: any of the letters R, A, C, I in that order, or '-'",
+}
+
+
 def _describe(path: Path, source: SourceDocument, err: Any) -> str:
     loc = tuple(err["loc"])
     line = source.line_of(loc)
@@ -112,6 +121,9 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
     kind = err["type"]
     if kind == "missing":
         problem = "is required but missing; add it"
+    elif kind == "string_pattern_mismatch":
+        given = err.get("input")
+        problem = f"{_PATTERN_MEANING.get(str(loc[-1]), 'has an invalid format')} (got {given!r})"
     elif kind == "extra_forbidden":
         problem = "is not a known field; check its spelling (`qa-builder schema` lists every field)"
     else:

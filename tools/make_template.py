@@ -333,7 +333,7 @@ def _signatures(doc: Document) -> None:
         line.add_run(f"{label}: ", style="Field Label")
         line.add_run(value)
     right = cells[1]
-    right.paragraphs[0].text = "Electronic signature · field {{ s.field_name }}"
+    right.paragraphs[0].text = "Signature field {{ s.field_name }}"
     right.paragraphs[0].style = doc.styles["Small"]
     right.paragraphs[0].runs[0].font.color.rgb = GREY
     _widths_row(cells, widths)

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from qa_builder.answers import format_field_path
+from qa_builder.answers import format_field_path, parse_field_path
 from qa_builder.errors import LibraryError
 from qa_builder.library.context import context_names
 from qa_builder.models.library import Clause, ClauseLibrary, LibraryInfo, RaciActivity, Requirement
@@ -52,6 +52,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     info = _one(root / LIBRARY_FILE, info_doc, (), LibraryInfo, problems) if info_doc else None
 
     clauses: list[Clause] = []
+    located: dict[int, tuple[SourceDocument, tuple[str | int, ...]]] = {}
     clause_files = sorted((root / CLAUSES_DIR).glob("*.yaml")) if (root / CLAUSES_DIR).is_dir() else []
     if not clause_files:
         problems.append(f"{root / CLAUSES_DIR}: holds no clause files (*.yaml)")
@@ -60,14 +61,15 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         for item, loc in _items(path, doc, "clauses", problems):
             extra = {"source_file": str(path.relative_to(root)), "source_line": doc.line_of(loc) if doc else 0}
             clause = _one(path, doc, loc, Clause, problems, extra=extra)
-            if clause is not None:
+            if clause is not None and doc is not None:
                 clauses.append(clause)
+                located[id(clause)] = (doc, loc)
 
     requirements = _list_file(root / REQUIREMENTS_FILE, "requirements", Requirement, problems)
     raci = _list_file(root / RACI_FILE, "activities", RaciActivity, problems)
 
     if info is not None:
-        _check_consistency(root, info, clauses, requirements, raci, problems)
+        _check_consistency(root, info, clauses, located, requirements, raci, problems)
     if problems:
         raise LibraryError("\n".join(problems))
     assert info is not None
@@ -147,6 +149,7 @@ def _check_consistency(
     root: Path,
     info: LibraryInfo,
     clauses: list[Clause],
+    located: dict[int, tuple[SourceDocument, tuple[str | int, ...]]],
     requirements: list[Requirement],
     raci: list[RaciActivity],
     problems: list[str],
@@ -157,7 +160,14 @@ def _check_consistency(
     _unique(root / RACI_FILE, [a.id for a in raci], "RACI activity", problems)
     seen: dict[str, str] = {}
     for clause in clauses:
-        where = f"{root / clause.source_file} line {clause.source_line}: clause '{clause.id}'"
+        doc, loc = located[id(clause)]
+
+        def at(field: str, clause: Clause = clause, doc: SourceDocument = doc,
+               loc: tuple[str | int, ...] = loc) -> str:
+            line = doc.line_of((*loc, *parse_field_path(field)))
+            return f"{root / clause.source_file} line {line}: clause '{clause.id}'"
+
+        where = at("id")
         if clause.id in seen:
             problems.append(f"{where}: id already used at {seen[clause.id]}")
         seen[clause.id] = f"{clause.source_file} line {clause.source_line}"
@@ -172,19 +182,20 @@ def _check_consistency(
         for ref in clause.references:
             if ref not in requirement_ids:
                 problems.append(f"{where}: cites requirement '{ref}', which {REQUIREMENTS_FILE} does not define")
-        _check_expression(where, "applies_when", clause.applies_when, known, problems)
+        _check_expression(at("applies_when"), "applies_when", clause.applies_when, known, problems)
         if clause.position_from is not None:
-            _check_expression(where, "position_from", clause.position_from, known, problems)
+            _check_expression(at("position_from"), "position_from", clause.position_from, known, problems)
         texts = {"text": clause.text} if clause.text is not None else {}
         texts.update({f"positions.{k}": v for k, v in (clause.positions or {}).items()})
         for i, timeline in enumerate(clause.timelines):
             texts[f"timelines[{i}].deadline"] = timeline.deadline
-            _check_expression(where, f"timelines[{i}].applies_when", timeline.applies_when, known, problems)
+            _check_expression(at(f"timelines[{i}].applies_when"), f"timelines[{i}].applies_when",
+                              timeline.applies_when, known, problems)
         for label, text in texts.items():
             try:
                 check_names(text, known)
             except TemplateProblem as exc:
-                problems.append(f"{where}: {label} {exc}")
+                problems.append(f"{at(label)}: {label} {exc}")
     for requirement in requirements:
         _check_expression(f"{root / REQUIREMENTS_FILE}: requirement '{requirement.id}'", "applies_when",
                           requirement.applies_when, known, problems)

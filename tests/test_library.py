@@ -1,0 +1,116 @@
+"""Loading and validating clause libraries: every problem is found up front and named."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa_builder.errors import LibraryError
+from qa_builder.library.loader import default_library_dir, load_library
+from tests.conftest import MINI_LIBRARY
+
+
+@pytest.fixture()
+def lib(tmp_path: Path) -> Path:
+    target = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, target)
+    return target
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _problems(lib: Path) -> str:
+    with pytest.raises(LibraryError) as info:
+        load_library(lib)
+    return str(info.value)
+
+
+def test_mini_library_loads_in_section_order() -> None:
+    library = load_library(MINI_LIBRARY)
+    assert library.info.version == "0.0.1"
+    assert [c.id for c in library.clauses][:2] == ["scope", "eu_only"]
+    assert library.clauses[-1].id == "release"
+    assert library.clauses[0].source_file == "clauses/general.yaml"
+    assert library.clauses[0].source_line == 2
+
+
+def test_default_library_loads() -> None:
+    library = load_library(default_library_dir())
+    assert len(library.clauses) >= 20
+    assert len(library.raci) >= 45
+
+
+def test_duplicate_clause_id(lib: Path) -> None:
+    _edit(lib / "clauses" / "general.yaml", "id: eu_only", "id: scope")
+    assert "clause 'scope': id already used at clauses/general.yaml line 2" in _problems(lib)
+
+
+def test_condition_that_does_not_parse(lib: Path) -> None:
+    _edit(lib / "clauses" / "general.yaml", 'applies_when: "facts.has_eu"', 'applies_when: "facts.has_eu and ("')
+    message = _problems(lib)
+    assert "general.yaml line 25: clause 'eu_only': applies_when does not parse" in message
+
+
+def test_text_that_does_not_compile(lib: Path) -> None:
+    _edit(lib / "clauses" / "general.yaml", "text: EU text.", "text: 'EU {% if %} text.'")
+    assert "clause 'eu_only': text does not compile" in _problems(lib)
+
+
+def test_text_using_unknown_answers_field(lib: Path) -> None:
+    _edit(lib / "clauses" / "general.yaml", "{{ audits.notice_business_days }}", "{{ audits.notice_days }}")
+    assert "positions.preferred uses audits.notice_days, but audits has no field 'notice_days'" in _problems(lib)
+
+
+def test_text_using_unknown_name(lib: Path) -> None:
+    _edit(lib / "clauses" / "general.yaml", "text: EU text.", "text: '{{ secret_key }}'")
+    assert "uses unknown name(s) secret_key" in _problems(lib)
+
+
+def test_unknown_section_and_reference(lib: Path) -> None:
+    _edit(lib / "clauses" / "general.yaml", "section: general\n    order: 20", "section: nowhere\n    order: 20")
+    _edit(lib / "clauses" / "general.yaml", "references: [REQ-EU]", "references: [REQ-NONE]")
+    message = _problems(lib)
+    assert "section 'nowhere' is not listed in library.yaml" in message
+    assert "cites requirement 'REQ-NONE', which requirements.yaml does not define" in message
+
+
+def test_schema_errors_name_file_line_and_field(lib: Path) -> None:
+    _edit(lib / "clauses" / "release.yaml", "version: 1", "version: first")
+    _edit(lib / "clauses" / "release.yaml", "status: approved", "status: final")
+    message = _problems(lib)
+    assert "release.yaml line 6: clauses[0].version" in message
+    assert "release.yaml line 7: clauses[0].status" in message
+
+
+def test_text_and_positions_are_exclusive(lib: Path) -> None:
+    _edit(lib / "clauses" / "release.yaml", "    position_from: release_model\n", "    text: Both.\n    position_from: release_model\n")
+    assert "needs either 'text' or 'positions', not both" in _problems(lib)
+
+
+def test_raci_needs_one_accountable_and_a_responsible(lib: Path) -> None:
+    _edit(lib / "raci.yaml", "sponsor: I, contract_acceptor: RA", "sponsor: A, contract_acceptor: A")
+    message = _problems(lib)
+    assert "activity 'manufacture': needs exactly one Accountable party (A)" in message
+    assert "activity 'manufacture': needs at least one Responsible party (R)" in message
+
+
+def test_not_a_library(tmp_path: Path) -> None:
+    with pytest.raises(LibraryError, match="not a clause library"):
+        load_library(tmp_path)
+
+
+def test_yaml_error_in_clause_file(lib: Path) -> None:
+    (lib / "clauses" / "broken.yaml").write_text("clauses:\n  - id: [x\n", encoding="utf-8")
+    assert "broken.yaml line" in _problems(lib)
+
+
+def test_all_problems_reported_together(lib: Path) -> None:
+    _edit(lib / "clauses" / "general.yaml", "id: eu_only", "id: scope")
+    _edit(lib / "raci.yaml", "sponsor: I, contract_acceptor: RA", "sponsor: I, contract_acceptor: R")
+    assert len(_problems(lib).splitlines()) >= 2
