@@ -1,0 +1,38 @@
+# make demo  — set everything up and run the whole pipeline on the bundled example
+# make test  — set everything up and run the full test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench lint system-deps venv template clean
+
+demo: system-deps $(STAMP)
+	$(VENV)/bin/qa-builder demo -o demo-out --force
+
+test: system-deps $(STAMP)
+	$(PY) -m pytest
+
+bench: system-deps $(STAMP)
+	$(PY) benchmarks/bench_build.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check qa_builder tests benchmarks tools
+	$(VENV)/bin/mypy
+
+system-deps:
+	@tools/install-system-deps.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+template: $(STAMP)
+	$(PY) tools/make_template.py
+
+clean:
+	rm -rf demo-out bench-out dist build .pytest_cache .mypy_cache .ruff_cache
