@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def _preflight(path: Path, data: bytes) -> None:
         for uri in (_HEADER_URI, _FOOTER_URI):
             for _key, part in tpl.get_headers_footers(uri):
                 source += tpl.patch_xml(tpl.get_part_xml(part))
-    except (PackageNotFoundError, KeyError, ValueError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise TemplateError(f"{path}: is not a readable DOCX template ({exc})") from exc
     try:
         check_names(source, {"agreement": Agreement})

@@ -13,7 +13,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from qa_builder.errors import SignatureFieldError
 from qa_builder.files import atomic_writer
 
-CAPTION_PREFIX = "field "
+CAPTION_PREFIX = "Signature field "
 # The signature cell of the template is 9.0 cm wide and 3.6 cm high; the field fills it below the caption.
 FIELD_WIDTH_PT = 240.0
 FIELD_HEIGHT_PT = 80.0

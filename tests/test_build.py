@@ -1,0 +1,158 @@
+"""End to end with real LibreOffice: DOCX + PDF/A with TOC page numbers and empty signature fields."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import docx
+import pypdfium2 as pdfium
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
+
+from qa_builder.files import sha256_file
+from qa_builder.library.loader import load_library
+from qa_builder.pipeline import BuildSettings, build_one
+from qa_builder.render.docx import default_template_path
+from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS
+
+pytestmark = pytest.mark.libreoffice
+
+
+@pytest.fixture(scope="module")
+def minimal_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
+    out = tmp_path_factory.mktemp("minimal")
+    settings = BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY), template=default_template_path())
+    build_one(MINIMAL_ANSWERS, settings, converter)
+    return out
+
+
+@pytest.fixture(scope="module")
+def example_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
+    out = tmp_path_factory.mktemp("example")
+    settings = BuildSettings(out_dir=out, library=load_library(), template=default_template_path())
+    build_one(DEMO_EXAMPLE, settings, converter)
+    return out
+
+
+def _pdf_pages(path: Path) -> list[str]:
+    document = pdfium.PdfDocument(str(path))
+    try:
+        return [document[i].get_textpage().get_text_range() for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def _page_refs(node_ref: Any) -> list[Any]:
+    node = node_ref.get_object()
+    if node["/Type"] == "/Page":
+        return [node_ref]
+    return [ref for kid in node.raw_get("/Kids") for ref in _page_refs(kid)]
+
+
+def test_outputs_and_build_record(minimal_build: Path) -> None:
+    names = sorted(p.name for p in minimal_build.iterdir())
+    assert names == ["QA-MIN-1_v1.build.json", "QA-MIN-1_v1.docx", "QA-MIN-1_v1.pdf"]
+    record = json.loads((minimal_build / "QA-MIN-1_v1.build.json").read_text(encoding="utf-8"))
+    assert record["agreement_id"] == "QA-MIN-1" and record["library_version"] == "0.0.1"
+    assert [c["id"] + "@" + str(c["version"]) for c in record["clauses"]] == ["scope@2", "audits@1", "release@1"]
+    assert record["clauses"][1]["position"] == "preferred"
+    assert record["answers_sha256"] == sha256_file(MINIMAL_ANSWERS)
+    assert record["template_sha256"] == sha256_file(default_template_path())
+    for artefact in record["artefacts"]:
+        path = minimal_build / artefact["file"]
+        assert artefact["sha256"] == sha256_file(path)
+        assert artefact["size"] == path.stat().st_size
+    assert {a["role"] for a in record["artefacts"]} == {"docx", "pdf"}
+    assert len(record["model_digest"]) == 64
+    assert not list(minimal_build.glob(".*")), "no staging or temp files left behind"
+
+
+def test_docx_reads_back_with_escaping_and_unicode(minimal_build: Path) -> None:
+    document = docx.Document(str(minimal_build / "QA-MIN-1_v1.docx"))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert 'Müller & Søn <Pharma> "AG"' in text
+    assert "株式会社テスト製薬" in text
+    assert "1.1\tScope" in text and "2.1\tBatch Release" in text
+    assert "{{" not in text and "{%" not in text
+    header = document.sections[0].header.paragraphs[0].text
+    assert "QA-MIN-1" in header and "Version 1" in header
+    raci = next(t for t in document.tables if len(t.columns) == 6)
+    assert raci.rows[0]._tr.trPr.find(
+        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}tblHeader") is not None
+    assert [raci.rows[i].cells[2].text for i in (1, 2)] == ["Final batch release", "Execute batch manufacture"]
+
+
+def test_docx_opens_in_libreoffice_without_repair(minimal_build: Path, tmp_path: Path, converter: Any) -> None:
+    # A DOCX LibreOffice cannot open raises ConversionError; the produced PDF proves it opened.
+    converter.convert(minimal_build / "QA-MIN-1_v1.docx", tmp_path / "again.pdf")
+    assert (tmp_path / "again.pdf").stat().st_size > 10_000
+
+
+def test_pdf_is_pdfa2b_with_embedded_fonts(minimal_build: Path) -> None:
+    pdf = minimal_build / "QA-MIN-1_v1.pdf"
+    raw = pdf.read_bytes()
+    assert re.search(rb"pdfaid:part[>=\"']+2", raw) and re.search(rb"pdfaid:conformance[>=\"']+B", raw)
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows, fonts
+    assert all(row.split()[-5] == "yes" for row in rows), fonts  # the 'emb' column
+
+
+def test_pdf_text_headings_clauses_and_toc_page_numbers(minimal_build: Path) -> None:
+    pages = _pdf_pages(minimal_build / "QA-MIN-1_v1.pdf")
+    everything = "\n".join(pages)
+    for heading in ("QUALITY AGREEMENT", "1. GENERAL", "2. RELEASE", "ANNEX A.", "SIGNATURES"):
+        assert heading in everything.replace("\t", " ").replace("  ", " "), heading
+    assert "The Sponsor releases." in everything
+    assert "株式会社テスト製薬" in everything
+    toc = pages[1]
+    assert "refreshed when the document is opened" not in toc
+    assert re.search(r"GENERAL\.{5,}\s*3", toc), toc
+    assert re.search(r"SIGNATURES\.{5,}\s*\d+", toc), toc
+    assert re.search(r"Page 2 of \d+", toc)
+
+
+def test_signature_fields_are_empty_named_and_on_signature_page(minimal_build: Path) -> None:
+    pdf = minimal_build / "QA-MIN-1_v1.pdf"
+    pages = _pdf_pages(pdf)
+    signature_page = max(i for i, text in enumerate(pages) if "SIGNATURES" in text)
+    with pdf.open("rb") as handle:
+        reader = PdfFileReader(handle)
+        fields = list(enumerate_sig_fields(reader))
+        assert [name for name, _value, _ref in fields] == ["sig_sponsor_1", "sig_contract_acceptor_1"]
+        page_refs = _page_refs(reader.root.raw_get("/Pages"))
+        assert len(page_refs) == len(pages)
+        boxes = []
+        for _name, value, ref in fields:
+            field = ref.get_object()
+            assert value is None, "field must be empty"
+            assert page_refs.index(field.raw_get("/P")) == signature_page
+            assert int(field["/F"]) & 4, "printable (PDF/A)"
+            boxes.append([float(x) for x in field["/Rect"]])
+    document = pdfium.PdfDocument(str(pdf))
+    textpage = document[signature_page].get_textpage()
+    for box, name in zip(boxes, ["Anna Müller", "山田太郎"], strict=True):
+        x1, y1, x2, y2 = box
+        assert x2 - x1 > 200 and y2 - y1 > 60
+        assert 0 < x1 < x2 < 595 and 0 < y1 < y2 < 842
+        searcher = textpage.search(name)
+        hit = searcher.get_next()
+        assert hit is not None
+        nx1, ny1, _nx2, ny2 = textpage.get_charbox(hit[0])
+        assert nx1 < x1, "the field sits right of the signatory's printed details"
+        assert y1 < ny1 < y2 + 20, "and level with them"
+    document.close()
+
+
+def test_example_builds_with_default_library(example_build: Path) -> None:
+    pdf = next(example_build.glob("*.pdf"))
+    pages = _pdf_pages(pdf)
+    text = "\n".join(pages)
+    assert "RESPONSIBILITIES MATRIX" in text
+    with pdf.open("rb") as handle:
+        assert len(list(enumerate_sig_fields(PdfFileReader(handle)))) >= 2

@@ -1,0 +1,147 @@
+"""The command line as a user meets it: messages, exit codes, nothing overwritten or half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa_builder.cli import main
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=300)
+
+
+def _build_args(out: Path, *answers: Path, fmt: str = "docx") -> list[str]:
+    return ["build", *map(str, answers), "-o", str(out), "--library", str(MINI_LIBRARY), "--format", fmt]
+
+
+def test_help_lists_commands() -> None:
+    result = _run("--help")
+    assert result.returncode == 0
+    for command in ("build", "schema", "demo"):
+        assert command in result.stdout
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    for command in main.commands:
+        result = runner.invoke(main, [command, "--help"])
+        assert result.exit_code == 0 and len(result.output) > 80, command
+
+
+def test_schema_is_json_schema_of_answers() -> None:
+    result = _run("schema")
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "qa-builder answers file"
+    assert {"agreement", "sponsor", "contract_acceptor", "signatories"} <= set(schema["required"])
+    assert schema["additionalProperties"] is False
+
+
+def test_build_docx_and_refuse_overwrite(tmp_path: Path) -> None:
+    first = _run(*_build_args(tmp_path, MINIMAL_ANSWERS))
+    assert first.returncode == 0, first.stderr
+    assert "built QA-MIN-1 v1" in first.stdout
+    docx = tmp_path / "QA-MIN-1_v1.docx"
+    before = docx.read_bytes()
+    second = _run(*_build_args(tmp_path, MINIMAL_ANSWERS))
+    assert second.returncode == 2
+    assert "QA-MIN-1_v1.docx already exists; use --force" in second.stderr
+    assert docx.read_bytes() == before
+    third = _run(*_build_args(tmp_path, MINIMAL_ANSWERS), "--force")
+    assert third.returncode == 0
+
+
+def test_bad_answers_give_lines_not_tracebacks_and_write_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MINIMAL_ANSWERS.read_text(encoding="utf-8").replace("kind: cmo", "kind: factory"), encoding="utf-8")
+    out = tmp_path / "out"
+    result = _run(*_build_args(out, bad))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "bad.yaml line 15: contract_acceptor.kind should be 'cmo', 'cdmo' or 'contract_laboratory'" in result.stderr
+    assert "0 built, 1 failed" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_one_failure_does_not_stop_the_others(tmp_path: Path) -> None:
+    data = answers_data()
+    data["agreement"]["id"] = "QA-OTHER"
+    good = write_answers(tmp_path, data, "good.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agreement: [", encoding="utf-8")
+    result = _run(*_build_args(tmp_path / "out", bad, good, MINIMAL_ANSWERS))
+    assert result.returncode == 2
+    assert "2 built, 1 failed" in result.stderr
+    assert (tmp_path / "out" / "QA-OTHER_v1.docx").is_file()
+    assert "[3/3]" in result.stderr, "plain progress lines when not on a terminal"
+
+
+def test_folder_of_answers(tmp_path: Path) -> None:
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    for n in range(3):
+        data = answers_data()
+        data["agreement"]["id"] = f"QA-F{n}"
+        write_answers(folder, data, f"a{n}.yaml")
+    result = _run(*_build_args(tmp_path / "out", folder), "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.docx")) == ["QA-F0_v1.docx", "QA-F1_v1.docx",
+                                                                      "QA-F2_v1.docx"]
+
+
+def test_library_error_is_reported(tmp_path: Path) -> None:
+    result = _run("build", str(MINIMAL_ANSWERS), "-o", str(tmp_path), "--library", str(tmp_path))
+    assert result.returncode == 2
+    assert f"error: {tmp_path}: not a clause library" in result.stderr
+
+
+def test_template_with_unknown_variable(tmp_path: Path) -> None:
+    from docx import Document
+
+    template = tmp_path / "t.docx"
+    document = Document()
+    document.add_paragraph("{{ agreement.no_such_field }}")
+    document.save(str(template))
+    result = _run(*_build_args(tmp_path / "out", MINIMAL_ANSWERS), "--template", str(template))
+    assert result.returncode == 2
+    assert "uses agreement.no_such_field, but agreement has no field 'no_such_field'" in result.stderr
+
+
+def test_template_that_is_not_docx(tmp_path: Path) -> None:
+    template = tmp_path / "t.docx"
+    template.write_text("not a zip", encoding="utf-8")
+    result = _run(*_build_args(tmp_path / "out", MINIMAL_ANSWERS), "--template", str(template))
+    assert result.returncode == 2
+    assert "is not a readable DOCX template" in result.stderr
+
+
+def test_missing_libreoffice_is_explained(tmp_path: Path) -> None:
+    result = _run(*_build_args(tmp_path / "out", MINIMAL_ANSWERS, fmt="pdf"),
+                  env={"QA_BUILDER_SOFFICE": "/nonexistent/soffice"})
+    assert result.returncode == 1
+    assert "LibreOffice was not found" in result.stderr and "apt-get install" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.libreoffice
+def test_parallel_pdf_build(tmp_path: Path) -> None:
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    for n in range(3):
+        data = answers_data()
+        data["agreement"]["id"] = f"QA-P{n}"
+        write_answers(folder, data, f"a{n}.yaml")
+    result = _run(*_build_args(tmp_path / "out", folder, fmt="both"), "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "out").glob("*.pdf"))) == 3
+    assert len(list((tmp_path / "out").glob("*.build.json"))) == 3
