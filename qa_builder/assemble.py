@@ -91,6 +91,7 @@ def split_paragraphs(text: str) -> list[ClauseParagraph]:
                 if body:
                     paragraphs.append(ClauseParagraph(kind="body", text=" ".join(body)))
                     body = []
+                    items = 0
                 label = f"({ITEM_LABELS[items % len(ITEM_LABELS)]})"
                 items += 1
                 paragraphs.append(ClauseParagraph(kind="item", label=label, text=_squash(stripped[2:])))

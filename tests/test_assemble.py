@@ -96,6 +96,12 @@ def test_model_digest_is_deterministic_and_sensitive(tmp_path: Path) -> None:
     assert changed.model_digest != first.model_digest
 
 
+def test_lettering_restarts_after_a_body_paragraph() -> None:
+    paragraphs = split_paragraphs("Products:\n- p1\nSites:\n- s1\n- s2\n\n- s3")
+    assert [(p.kind, p.label) for p in paragraphs] == [
+        ("body", ""), ("item", "(a)"), ("body", ""), ("item", "(a)"), ("item", "(b)"), ("item", "(c)")]
+
+
 def test_split_paragraphs() -> None:
     paragraphs = split_paragraphs("First line\ncontinues.\n\nIntro:\n- one\n- two\n\nAfter.")
     assert [(p.kind, p.label, p.text) for p in paragraphs] == [
