@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,7 @@ class BuildResult:
     version: int
     files: list[Path] = field(default_factory=list)
     record: BuildRecord | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def output_stem(agreement_id: str, version: int) -> str:
@@ -87,8 +89,18 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
     Raises:
         QABuilderError: any failure, naming the culprit.
     """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
     answers_file = load_answers(answers_path)
     agreement = prepare_agreement(answers_file, settings.library)
+    lap("assemble")
     targets = planned_outputs(settings, agreement.id, agreement.version)
     existing = [p for p in targets.values() if p.exists()]
     if existing and not settings.force:
@@ -99,6 +111,7 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
         staged: dict[str, Path] = {}
         docx = staging / targets.get("docx", Path("draft.docx")).name
         render_docx(agreement, settings.template, docx)
+        lap("docx")
         if "docx" in targets:
             staged["docx"] = docx
         fields: list[str] = []
@@ -107,18 +120,21 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
                 raise InputError("PDF output needs LibreOffice; use --format docx to build DOCX only")
             pdf = staging / targets["pdf"].name
             converter.convert(docx, pdf)
+            lap("pdf")
             fields = [s.field_name for s in agreement.signatories]
             add_signature_fields(pdf, fields)
+            lap("fields")
             staged["pdf"] = pdf
         artefacts = [_artefact(role, path, targets[role].name) for role, path in staged.items()]
         record = _record(answers_file, agreement, settings, artefacts, fields)
         for role, path in staged.items():
             os.replace(path, targets[role])
         write_bytes_atomic(targets["build-record"], _json_bytes(record))
+        lap("record")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(answers=answers_path, agreement_id=agreement.id, version=agreement.version,
-                       files=list(targets.values()), record=record)
+                       files=list(targets.values()), record=record, timings=timings)
 
 
 def _artefact(role: str, path: Path, name: str) -> Artefact:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -35,16 +36,18 @@ class TemplateProblem(Exception):
     """A text or condition does not compile, or uses a name the answers model lacks."""
 
 
+@lru_cache(maxsize=4096)
 def compile_text(source: str) -> jinja2.Template:
-    """Compile a clause text; raise TemplateProblem with Jinja's reason."""
+    """Compile a clause text (cached per process; templates are thread-safe); raise TemplateProblem."""
     try:
         return _ENV.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
 
 
+@lru_cache(maxsize=4096)
 def compile_condition(expression: str) -> Any:
-    """Compile a condition expression such as "'EU' in facts.markets"."""
+    """Compile a condition expression such as "'EU' in facts.markets" (cached per process)."""
     try:
         return _ENV.compile_expression(expression, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:

@@ -153,6 +153,27 @@ def test_corrupt_input_fails_and_the_pool_keeps_working(
     assert (tmp_path / "good.pdf").is_file()
 
 
+def test_damaged_docx_fails_fast_instead_of_waiting_for_a_repair_answer(
+    pool: PdfConverter, sample: Path, tmp_path: Path
+) -> None:
+    import time
+    import zipfile
+
+    damaged = tmp_path / "damaged.docx"
+    with zipfile.ZipFile(sample) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"</w:body>", b"", 1)  # malformed XML: LibreOffice would offer a repair
+            target.writestr(item, data)
+    started = time.monotonic()
+    with pytest.raises(ConversionError, match="damaged.docx"):
+        pool.convert(damaged, tmp_path / "damaged.pdf", timeout=60)
+    assert time.monotonic() - started < 30, "must not sit in a repair prompt until the timeout"
+    pool.convert(sample, tmp_path / "after.pdf")
+    assert (tmp_path / "after.pdf").is_file()
+
+
 def test_missing_input_file(pool: PdfConverter, tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="does not exist"):
         pool.convert(tmp_path / "nope.docx", tmp_path / "nope.pdf")

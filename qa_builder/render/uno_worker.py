@@ -35,7 +35,9 @@ import time
 from typing import Any
 
 import uno
+import unohelper
 from com.sun.star.beans import PropertyValue
+from com.sun.star.task import XInteractionHandler
 from com.sun.star.connection import NoConnectException
 from com.sun.star.lang import DisposedException
 
@@ -50,6 +52,19 @@ PDF_FILTER_DATA: dict[str, Any] = {
     "ExportBookmarks": True,
     "ExportFormFields": False,
 }
+
+
+class AbortingInteractions(unohelper.Base, XInteractionHandler):  # type: ignore[misc]
+    """Answers every question LibreOffice would ask a person (e.g. "repair this file?") with Abort.
+
+    Without it a damaged DOCX makes a headless LibreOffice wait for an answer that never comes.
+    """
+
+    def handle(self, request: Any) -> None:
+        for continuation in request.getContinuations():
+            if continuation.queryInterface(uno.getTypeByName("com.sun.star.task.XInteractionAbort")):
+                continuation.select()
+                return
 
 
 def prop(name: str, value: Any) -> PropertyValue:
@@ -153,6 +168,8 @@ class Office:
             prop("MacroExecutionMode", 0),
             prop("UpdateDocMode", 0),
             prop("FilterName", "MS Word 2007 XML"),
+            prop("RepairPackage", False),
+            prop("InteractionHandler", AbortingInteractions()),
         )
         doc = self.desktop.loadComponentFromURL(
             uno.systemPathToFileUrl(docx), "_blank", 0, load_props
