@@ -76,7 +76,8 @@ def _render(clause: Clause, source: str, label: str, context: dict[str, Any]) ->
     try:
         return render_text(compile_text(source), context)
     except TemplateProblem as exc:
-        raise RenderError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' {label} {exc}") from exc
+        where = f"{clause.source_file} line {clause.source_line}"
+        raise RenderError(f"{where}: clause '{clause.id}' {label} {exc}") from exc
 
 
 def split_paragraphs(text: str) -> list[ClauseParagraph]:

@@ -49,6 +49,8 @@ def build_many(
     own = converter is None and settings.fmt != "docx"
     pool = PdfConverter(workers=jobs) if own else converter
     outcomes: dict[Path, BatchItem] = {}
+    if pool is not None:
+        pool.start()  # LibreOffice boots while the first agreements are assembled and rendered
     try:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-build") as executor:
             futures = {executor.submit(build_one, path, settings, pool): path for path in answers_paths}

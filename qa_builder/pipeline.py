@@ -160,7 +160,7 @@ def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSett
         model_digest=agreement.model_digest,
         artefacts=artefacts,
         signature_fields=fields,
-        created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
 
 

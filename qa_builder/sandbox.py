@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
 from collections.abc import Iterable
@@ -22,11 +23,48 @@ def join_and(values: Iterable[Any], last: str = "and") -> str:
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
+class _MemoisingSandbox(SandboxedEnvironment):
+    """A sandbox whose from_string remembers compiled templates by their source text.
+
+    docxtpl compiles the same patched template XML on every render; compiling it once per
+    process saves most of a render's CPU. Compiled templates are immutable and thread-safe.
+    """
+
+    _MEMO_SIZE = 64
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._memo: dict[str, jinja2.Template] = {}
+        self._memo_lock = threading.Lock()
+
+    def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> jinja2.Template:
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        with self._memo_lock:
+            cached = self._memo.get(source)
+        if cached is None:
+            cached = super().from_string(source)
+            with self._memo_lock:
+                if len(self._memo) >= self._MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[source] = cached
+        return cached
+
+
 def make_environment(*, autoescape: bool = False) -> SandboxedEnvironment:
     """A fresh sandboxed environment with StrictUndefined and the house filters."""
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=False)
     env.filters["join_and"] = join_and
     return env
+
+
+def make_document_environment() -> SandboxedEnvironment:
+    """The shared, memoising, XML-autoescaping sandbox for DOCX templates (one per process)."""
+    return _DOCUMENT_ENV
+
+
+_DOCUMENT_ENV = _MemoisingSandbox(undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=False)
+_DOCUMENT_ENV.filters["join_and"] = join_and
 
 
 _ENV = make_environment()

@@ -143,7 +143,7 @@ def test_signature_fields_are_empty_named_and_on_signature_page(minimal_build: P
         searcher = textpage.search(name)
         hit = searcher.get_next()
         assert hit is not None
-        nx1, ny1, _nx2, ny2 = textpage.get_charbox(hit[0])
+        nx1, ny1, _nx2, _ny2 = textpage.get_charbox(hit[0])
         assert nx1 < x1, "the field sits right of the signatory's printed details"
         assert y1 < ny1 < y2 + 20, "and level with them"
     document.close()

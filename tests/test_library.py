@@ -89,7 +89,8 @@ def test_schema_errors_name_file_line_and_field(lib: Path) -> None:
 
 
 def test_text_and_positions_are_exclusive(lib: Path) -> None:
-    _edit(lib / "clauses" / "release.yaml", "    position_from: release_model\n", "    text: Both.\n    position_from: release_model\n")
+    _edit(lib / "clauses" / "release.yaml", "    position_from: release_model\n",
+          "    text: Both.\n    position_from: release_model\n")
     assert "needs either 'text' or 'positions', not both" in _problems(lib)
 
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from docx import Document
-from docx.enum.section import WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_TAB_ALIGNMENT
@@ -176,11 +175,11 @@ def _cover(doc: Document) -> None:
     intro.paragraph_format.space_after = Pt(10)
     for party in ("sponsor", "contract_acceptor"):
         p = doc.add_paragraph()
-        run = p.add_run("{{ agreement.%s.name }}" % party)
+        run = p.add_run(f"{{{{ agreement.{party}.name }}}}")
         run.bold, run.font.size = True, Pt(13)
         p.paragraph_format.space_after = Pt(0)
-        doc.add_paragraph("{{ agreement.%s.address }}, {{ agreement.%s.country }}" % (party, party))
-        term = doc.add_paragraph('(the "{{ agreement.%s.defined_term }}")' % party)
+        doc.add_paragraph(f"{{{{ agreement.{party}.address }}}}, {{{{ agreement.{party}.country }}}}")
+        term = doc.add_paragraph(f'(the "{{{{ agreement.{party}.defined_term }}}}")')
         term.paragraph_format.space_after = Pt(14)
         if party == "sponsor":
             doc.add_paragraph("and")
@@ -221,7 +220,8 @@ def _contents(doc: Document) -> None:
     _header_row(table, ["Version", "Date", "Description of change"], widths)
     _loop_rows(table, "{%tr for r in agreement.revisions %}", "{%tr endfor %}", 3)
     cells = table.add_row().cells
-    for cell, text in zip(cells, ["{{ r.version }}", "{{ r.date.strftime('%d %b %Y') }}", "{{ r.description }}"]):
+    texts = ["{{ r.version }}", "{{ r.date.strftime('%d %b %Y') }}", "{{ r.description }}"]
+    for cell, text in zip(cells, texts, strict=True):
         cell.paragraphs[0].text = text
         cell.paragraphs[0].style = doc.styles["Table Text"]
     _widths_row(cells, widths)
@@ -262,7 +262,7 @@ def _annexes(doc: Document) -> None:
     cells = table.add_row().cells
     texts = ["{{ r.number }}{% if r.overridden %}*{% endif %}", "{{ r.area }}", "{{ r.activity }}",
              "{{ r.sponsor }}", "{{ r.contract_acceptor }}", "{{ r.notes }}"]
-    for i, (cell, text) in enumerate(zip(cells, texts)):
+    for i, (cell, text) in enumerate(zip(cells, texts, strict=False)):
         cell.paragraphs[0].text = text
         cell.paragraphs[0].style = doc.styles["Table Text"]
         if i in (3, 4):
@@ -280,7 +280,7 @@ def _annexes(doc: Document) -> None:
     _header_row(table, ["Event", "Time limit", "Clause"], widths)
     _loop_rows(table, "{%tr for t in agreement.timelines %}", "{%tr endfor %}", 3)
     cells = table.add_row().cells
-    for cell, text in zip(cells, ["{{ t.event }}", "{{ t.deadline }}", "{{ t.clause_number }}"]):
+    for cell, text in zip(cells, ["{{ t.event }}", "{{ t.deadline }}", "{{ t.clause_number }}"], strict=False):
         cell.paragraphs[0].text = text
         cell.paragraphs[0].style = doc.styles["Table Text"]
     _widths_row(cells, widths)
@@ -299,7 +299,7 @@ def _annexes(doc: Document) -> None:
     cells = table.add_row().cells
     texts = ["{{ t.requirement_id }}", "{{ t.summary }}", "{{ t.source }}",
              "{{ t.clause_numbers | join(', ') if t.clause_numbers else '–' }}"]
-    for cell, text in zip(cells, texts):
+    for cell, text in zip(cells, texts, strict=False):
         cell.paragraphs[0].text = text
         cell.paragraphs[0].style = doc.styles["Table Text"]
     _widths_row(cells, widths)
@@ -368,7 +368,7 @@ def _fixed_widths(table: object, widths: list[object]) -> None:
     width.set(qn("w:w"), str(sum(int(w.twips) for w in widths)))  # type: ignore[attr-defined]
     width.set(qn("w:type"), "dxa")
     grid = tbl.tblGrid
-    for col, w in zip(grid.findall(qn("w:gridCol")), widths):
+    for col, w in zip(grid.findall(qn("w:gridCol")), widths, strict=False):
         col.set(qn("w:w"), str(int(w.twips)))  # type: ignore[attr-defined]
     margins = OxmlElement("w:tblCellMar")
     for side in ("top", "bottom"):
@@ -380,7 +380,7 @@ def _fixed_widths(table: object, widths: list[object]) -> None:
 
 
 def _widths_row(cells: list[object], widths: list[object]) -> None:
-    for cell, w in zip(cells, widths):
+    for cell, w in zip(cells, widths, strict=False):
         cell.width = w  # type: ignore[attr-defined]
 
 
@@ -389,7 +389,7 @@ def _header_row(table: object, titles: list[str], widths: list[object]) -> None:
     trpr = row._tr.get_or_add_trPr()
     trpr.append(OxmlElement("w:tblHeader"))
     trpr.append(OxmlElement("w:cantSplit"))
-    for cell, title, w in zip(row.cells, titles, widths):
+    for cell, title, w in zip(row.cells, titles, widths, strict=False):
         cell.width = w
         paragraph = cell.paragraphs[0]
         run = paragraph.add_run(title)

@@ -31,7 +31,7 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; nothing half-written was left behind", err=True)
             sys.exit(130)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.secho(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",

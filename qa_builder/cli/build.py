@@ -10,11 +10,11 @@ import click
 
 from qa_builder.answers import collect_answers_paths
 from qa_builder.batch import BatchItem, build_many
+from qa_builder.cli.progress import batch_progress
 from qa_builder.errors import InputError
 from qa_builder.library.loader import load_library
 from qa_builder.pipeline import BuildSettings, Format
 from qa_builder.render.docx import default_template_path, load_template
-from qa_builder.cli.progress import batch_progress
 
 
 def default_jobs() -> int:

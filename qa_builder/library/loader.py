@@ -58,7 +58,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         problems.append(f"{root / CLAUSES_DIR}: holds no clause files (*.yaml)")
     for path in clause_files:
         doc = _read(path, problems)
-        for item, loc in _items(path, doc, "clauses", problems):
+        for _item, loc in _items(path, doc, "clauses", problems):
             extra = {"source_file": str(path.relative_to(root)), "source_line": doc.line_of(loc) if doc else 0}
             clause = _one(path, doc, loc, Clause, problems, extra=extra)
             if clause is not None and doc is not None:

@@ -15,7 +15,7 @@ from docxtpl import DocxTemplate
 from qa_builder.errors import RenderError, TemplateError
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
-from qa_builder.sandbox import TemplateProblem, check_names, make_environment
+from qa_builder.sandbox import TemplateProblem, check_names, make_document_environment
 
 TEMPLATE_FILE = "quality_agreement.docx"
 _HEADER_URI = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/header"
@@ -71,6 +71,18 @@ def _preflight(path: Path, data: bytes) -> None:
         raise TemplateError(f"{path}: the template {exc}") from exc
 
 
+@lru_cache(maxsize=32)
+def _patched_xml(source: str) -> str:
+    return str(DocxTemplate.patch_xml(None, source))
+
+
+class _CachedTemplate(DocxTemplate):  # type: ignore[misc]
+    """docxtpl's template, with its pure XML clean-up (patch_xml) memoised per template part."""
+
+    def patch_xml(self, src_xml: str) -> str:
+        return _patched_xml(src_xml)
+
+
 def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
     """Render the agreement into a DOCX at `out` (written atomically).
 
@@ -84,8 +96,9 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
         RenderError: rendering failed.
     """
     data = load_template(template)
-    tpl = DocxTemplate(io.BytesIO(data))
-    env = make_environment(autoescape=True)
+    tpl = _CachedTemplate(io.BytesIO(data))
+    # Shared memoising environment: docxtpl sets env.autoescape = True on it, which it already is.
+    env = make_document_environment()
     try:
         tpl.render({"agreement": agreement}, jinja_env=env, autoescape=True)
     except jinja2.exceptions.SecurityError as exc:

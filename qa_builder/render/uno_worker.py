@@ -37,9 +37,9 @@ from typing import Any
 import uno
 import unohelper
 from com.sun.star.beans import PropertyValue
-from com.sun.star.task import XInteractionHandler
 from com.sun.star.connection import NoConnectException
 from com.sun.star.lang import DisposedException
+from com.sun.star.task import XInteractionHandler
 
 CONNECT_TIMEOUT = 60.0  # seconds to wait for soffice to accept the pipe connection
 QUIT_TIMEOUT = 15.0  # seconds to wait for soffice to exit after terminate()
@@ -228,7 +228,7 @@ def close(doc: Any) -> None:
     """Close a loaded document, ignoring a document that is already gone."""
     try:
         doc.close(True)
-    except Exception:  # noqa: BLE001 - a veto or a dead bridge: dispose instead
+    except Exception:
         with contextlib.suppress(Exception):
             doc.dispose()
 
@@ -246,7 +246,7 @@ def handle(office: Office, line: str) -> dict[str, Any]:
         office.convert(docx, pdf)
     except DocumentError as exc:
         return {"ok": False, "error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - any UNO exception: report, keep serving
+    except Exception as exc:
         # DisposedException: the UNO bridge is gone, i.e. soffice died.
         if not office.alive() or isinstance(exc, DisposedException):
             return {
@@ -281,7 +281,7 @@ def main() -> int:
 
     try:
         office = Office(args.soffice, args.profile)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as a sentence
+    except Exception as exc:
         answer(
             {"ready": False, "error": f"LibreOffice did not start ({uno_message(exc)})"}
         )

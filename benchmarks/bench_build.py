@@ -1,0 +1,243 @@
+"""Build benchmark: N agreements to DOCX + PDF with qa-builder vs. the naive approach, in the same run.
+
+Naive = for each agreement, docxtpl render then one `soffice --headless --convert-to pdf` process.
+qa-builder = parallel builds over a warm LibreOffice pool (one worker per job), which also updates the
+table of contents, writes PDF/A-2b and adds signature fields — more work per document than the naive path.
+
+Peak memory is the largest summed RSS of the benchmark's process tree (Python + LibreOffice), sampled
+every 20 ms, measured for N and 2N agreements to show that it stays flat as N grows.
+
+The floor is a warm pool of the same size converting the same DOCX files and nothing else: how close
+qa-builder comes to what LibreOffice itself needs. Two scenarios: the bundled example (a ~38-page
+agreement; the default) and short agreements (the test suite's mini library, ~5 pages), because the
+ratio depends on document length: the naive path pays ~1.3 s of start-up per document whatever its size.
+
+Usage: python benchmarks/bench_build.py [--n 20] [--jobs 2] [--scenario example|short|both] [--skip-naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "us-eu-drug-product-cmo.yaml"
+SCENARIOS = {
+    "example": (EXAMPLE, ""),
+    "short": (ROOT / "tests" / "fixtures" / "answers" / "minimal.yaml",
+              str(ROOT / "tests" / "fixtures" / "mini_library")),
+}
+RELEASE_MODELS = ["qp_certification", "cmo_release_with_sponsor_secondary", "sponsor_release"]
+
+
+def make_answers(folder: Path, n: int, source: Path = EXAMPLE) -> list[Path]:
+    """N variations of an answers file: ids, names, markets, release model and clocks differ."""
+    base = yaml.safe_load(source.read_text(encoding="utf-8"))
+    paths = []
+    for i in range(n):
+        data = json.loads(json.dumps(base, default=str))
+        data["agreement"]["id"] = f"QA-BENCH-{i:04d}"
+        data["agreement"]["title"] = f"{data['agreement']['title']} (variant {i})"
+        data["sponsor"]["name"] = f"{data['sponsor']['name']} {i}"
+        data.pop("positions", None) if source != EXAMPLE else None
+        data["products"][0]["name"] = f"Benchmarkol {5 + i} mg tablets"
+        if i % 3 == 2:
+            data["products"][0]["markets"] = ["US"]
+            data["release_model"] = RELEASE_MODELS[(i // 3) % 2 + 1]
+        data.setdefault("inspections", {})["notify_within_hours"] = 12 + (i % 3) * 6
+        path = folder / f"answers-{i:04d}.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+class TreeMemory:
+    """Samples the summed RSS of a process and all its descendants."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss(self.pid))
+            time.sleep(0.02)
+
+
+def _tree_rss(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_ours(answers: list[Path], out: Path, jobs: int, library: str) -> dict[str, Any]:
+    """Run qa-builder's batch build in a child process; return its timings and the tree's peak RSS."""
+    code = (
+        "import json,sys,time;from pathlib import Path\n"
+        "from qa_builder.batch import build_many\nfrom qa_builder.library.loader import load_library\n"
+        "from qa_builder.pipeline import BuildSettings\nfrom qa_builder.render.docx import default_template_path\n"
+        "t=time.perf_counter();paths=[Path(p) for p in sys.argv[3:]]\n"
+        "lib=load_library(Path(sys.argv[2].split(',')[1])) if ',' in sys.argv[2] else load_library()\n"
+        "s=BuildSettings(out_dir=Path(sys.argv[1]),library=lib,template=default_template_path())\n"
+        "items=build_many(paths,s,jobs=int(sys.argv[2].split(',')[0]))\n"
+        "bad=[i.error for i in items if i.error];assert not bad,bad\n"
+        "print(json.dumps({'total':time.perf_counter()-t,'stages':[i.result.timings for i in items]}))\n"
+    )
+    start = time.perf_counter()
+    spec = f"{jobs},{library}" if library else str(jobs)
+    process = subprocess.Popen([sys.executable, "-c", code, str(out), spec, *map(str, answers)],
+                               stdout=subprocess.PIPE, text=True)
+    with TreeMemory(process.pid) as memory:
+        stdout, _ = process.communicate()
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"qa-builder build failed (exit {process.returncode})")
+    report = json.loads(stdout)
+    return {"wall": wall, "peak": memory.peak, **report}
+
+
+def run_floor(docx_folder: Path, out: Path, jobs: int) -> float:
+    """Wall time for a warm pool of `jobs` workers to convert the given DOCX files, start-up included."""
+    code = (
+        "import sys;from pathlib import Path;from concurrent.futures import ThreadPoolExecutor\n"
+        "from qa_builder.render.pdf import PdfConverter\n"
+        "files=sorted(Path(sys.argv[1]).glob('*.docx'));out=Path(sys.argv[2]);jobs=int(sys.argv[3])\n"
+        "with PdfConverter(workers=jobs) as c, ThreadPoolExecutor(jobs) as ex:\n"
+        "  list(ex.map(lambda f: c.convert(f, out/(f.stem+'.pdf')), files))\n"
+    )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, str(docx_folder), str(out), str(jobs)], check=True)
+    return time.perf_counter() - start
+
+
+def run_naive(answers: list[Path], out: Path, library: str) -> dict[str, Any]:
+    """docxtpl render + one soffice process per document, sequentially."""
+    code = (
+        "import sys,time,subprocess,json;from pathlib import Path\nfrom docxtpl import DocxTemplate\n"
+        "from qa_builder.answers import load_answers\nfrom qa_builder.library.loader import load_library\n"
+        "from qa_builder.pipeline import prepare_agreement\nfrom qa_builder.render.docx import default_template_path\n"
+        "out=Path(sys.argv[1]);profile=Path(sys.argv[2].split(',')[0])\n"
+        "lib=load_library(Path(sys.argv[2].split(',')[1])) if ',' in sys.argv[2] else load_library()\n"
+        "tpl=default_template_path()\n"
+        "render=convert=0.0\n"
+        "for p in sys.argv[3:]:\n"
+        "  t=time.perf_counter();a=prepare_agreement(load_answers(Path(p)),lib)\n"
+        "  d=DocxTemplate(str(tpl));d.render({'agreement':a},autoescape=True)\n"
+        "  docx=out/(a.id+'.docx');d.save(str(docx))\n"
+        "  t2=time.perf_counter();render+=t2-t\n"
+        "  subprocess.run(['soffice','--headless','-env:UserInstallation='+profile.as_uri(),'--convert-to','pdf',"
+        "'--outdir',str(out),str(docx)],check=True,capture_output=True)\n"
+        "  convert+=time.perf_counter()-t2\n"
+        "print(json.dumps({'render':render,'convert':convert}))\n"
+    )
+    profile = Path(tempfile.mkdtemp(prefix="bench-naive-profile-"))
+    start = time.perf_counter()
+    spec = f"{profile},{library}" if library else str(profile)
+    process = subprocess.Popen([sys.executable, "-c", code, str(out), spec, *map(str, answers)],
+                               stdout=subprocess.PIPE, text=True)
+    with TreeMemory(process.pid) as memory:
+        stdout, _ = process.communicate()
+    wall = time.perf_counter() - start
+    shutil.rmtree(profile, ignore_errors=True)
+    if process.returncode != 0:
+        raise SystemExit(f"naive build failed (exit {process.returncode})")
+    return {"wall": wall, "peak": memory.peak, **json.loads(stdout)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=20, help="agreements to build (default 20)")
+    parser.add_argument("--jobs", type=int, default=2, help="qa-builder parallel jobs (default 2)")
+    parser.add_argument("--scenario", choices=["example", "short", "both"], default="both")
+    parser.add_argument("--skip-naive", action="store_true", help="only measure qa-builder")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; N = {args.n}; qa-builder --jobs {args.jobs}")
+    for scenario in (["example", "short"] if args.scenario == "both" else [args.scenario]):
+        work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+        try:
+            bench_scenario(scenario, work, args.n, args.jobs, args.skip_naive)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_scenario(scenario: str, work: Path, n: int, jobs: int, skip_naive: bool) -> None:
+    """Measure one scenario and print its lines."""
+    source, library = SCENARIOS[scenario]
+    answers = make_answers(work, 2 * n, source)
+    ours = run_ours(answers[:n], _fresh(work / "ours"), jobs, library)
+    pages = _pages(next((work / "ours").glob("*.pdf")))
+    print(f"\n== scenario '{scenario}': variations of {source.name}, {pages} pages each ==")
+    ours_2n = run_ours(answers, _fresh(work / "ours-2n"), jobs, library)
+    floor = run_floor(work / "ours", _fresh(work / "floor"), jobs)
+    stages = {k: statistics.mean(t.get(k, 0.0) for t in ours["stages"])
+              for k in ("assemble", "docx", "pdf", "fields", "record")}
+    print("qa-builder per-document stage times (mean s; jobs run in parallel): " +
+          ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
+    print(f"qa-builder  N={n:<4} {ours['wall']:6.1f} s  {n / ours['wall']:5.2f} agreements/s  "
+          f"peak memory {ours['peak'] / 2**20:4.0f} MiB")
+    print(f"qa-builder  N={2 * n:<4} {ours_2n['wall']:6.1f} s  {2 * n / ours_2n['wall']:5.2f} agreements/s  "
+          f"peak memory {ours_2n['peak'] / 2**20:4.0f} MiB  (memory N→2N: {ours_2n['peak'] / ours['peak']:.2f}×)")
+    print(f"floor       N={n:<4} {floor:6.1f} s  (warm pool converting the same DOCX files only; "
+          f"qa-builder takes {ours['wall'] / floor:.2f}× the floor)")
+    if not skip_naive:
+        naive = run_naive(answers[:n], _fresh(work / "naive"), library)
+        print(f"naive       N={n:<4} {naive['wall']:6.1f} s  {n / naive['wall']:5.2f} agreements/s  "
+              f"peak memory {naive['peak'] / 2**20:4.0f} MiB  (render {naive['render']:.1f} s, "
+              f"soffice {naive['convert']:.1f} s)")
+        print(f"throughput ratio qa-builder / naive: {naive['wall'] / ours['wall']:.1f}×   "
+              f"floor / naive: {naive['wall'] / floor:.1f}×   (target ≥ 6×)")
+
+
+def _pages(pdf: Path) -> int:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(pdf))
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
+def _fresh(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    return folder
+
+
+if __name__ == "__main__":
+    main()
