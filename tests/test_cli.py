@@ -152,7 +152,8 @@ def test_demo_builds_the_bundled_example(tmp_path: Path) -> None:
     result = _run("demo", "-o", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
     assert "Built agreement QA-NVP-CSM-001 version 1" in result.stdout
-    assert "empty signature fields: sig_sponsor_1, sig_sponsor_2, sig_contract_acceptor_1, sig_contract_acceptor_2" in result.stdout
+    fields = "sig_sponsor_1, sig_sponsor_2, sig_contract_acceptor_1, sig_contract_acceptor_2"
+    assert f"empty signature fields: {fields}" in result.stdout
     for suffix in (".docx", ".pdf", ".build.json"):
         assert (tmp_path / "demo" / f"QA-NVP-CSM-001_v1{suffix}").is_file()
     again = _run("demo", "-o", str(tmp_path / "demo"))

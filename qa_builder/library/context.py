@@ -37,8 +37,8 @@ class Facts(StrictModel):
 
 def derive_facts(answers: Answers) -> Facts:
     """Compute the derived facts for one answers file."""
-    markets = sorted({m for p in answers.products for m in p.markets})
-    types = sorted({p.type for p in answers.products})
+    markets: list[str] = sorted({str(m) for p in answers.products for m in p.markets})
+    types: list[str] = sorted({str(p.type) for p in answers.products})
     services = set(answers.services)
     return Facts(
         markets=markets,

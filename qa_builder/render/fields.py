@@ -15,8 +15,8 @@ from qa_builder.files import atomic_writer
 
 CAPTION_PREFIX = "Signature field "
 # The signature cell of the template is 9.0 cm wide and 3.6 cm high; the field fills it below the caption.
-FIELD_WIDTH_PT = 240.0
-FIELD_HEIGHT_PT = 80.0
+FIELD_WIDTH_PT = 240
+FIELD_HEIGHT_PT = 80
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class FieldPlacement:
 
     name: str
     page: int
-    box: tuple[float, float, float, float]
+    box: tuple[int, int, int, int]
 
 
 def locate_fields(pdf: bytes, names: list[str]) -> list[FieldPlacement]:
@@ -52,8 +52,8 @@ def locate_fields(pdf: bytes, names: list[str]) -> list[FieldPlacement]:
                     start, count = hit
                     left = textpage.get_charbox(start)[0]
                     bottom = min(textpage.get_charbox(start + i)[1] for i in range(count))
-                    y2 = bottom - 3.0
-                    found[name] = FieldPlacement(name, index, (left, y2 - FIELD_HEIGHT_PT, left + FIELD_WIDTH_PT, y2))
+                    x1, y2 = round(left), round(bottom - 3.0)
+                    found[name] = FieldPlacement(name, index, (x1, y2 - FIELD_HEIGHT_PT, x1 + FIELD_WIDTH_PT, y2))
             finally:
                 textpage.close()
                 page.close()
@@ -78,5 +78,5 @@ def add_signature_fields(pdf_path: Path, names: list[str]) -> list[FieldPlacemen
     for placement in placements:
         append_signature_field(writer, SigFieldSpec(placement.name, on_page=placement.page, box=placement.box))
     with atomic_writer(pdf_path) as handle:
-        writer.write(handle)
+        writer.write(handle)  # type: ignore[no-untyped-call]
     return placements
