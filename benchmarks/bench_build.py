@@ -108,14 +108,17 @@ def _tree_rss(root: int) -> int:
 
 def run_ours(answers: list[Path], out: Path, jobs: int, library: str) -> dict[str, Any]:
     """Run qa-builder's batch build in a child process; return its timings and the tree's peak RSS."""
+    # Same order as `qa-builder build`: start the LibreOffice pool, then import and load the rest.
     code = (
-        "import json,sys,time;from pathlib import Path\n"
+        "import json,sys,time;from pathlib import Path\nt=time.perf_counter()\n"
+        "from qa_builder.render.pdf import PdfConverter\n"
+        "pool=PdfConverter(workers=int(sys.argv[2].split(',')[0]));pool.start()\n"
         "from qa_builder.batch import build_many\nfrom qa_builder.library.loader import load_library\n"
         "from qa_builder.pipeline import BuildSettings\nfrom qa_builder.render.docx import default_template_path\n"
-        "t=time.perf_counter();paths=[Path(p) for p in sys.argv[3:]]\n"
+        "paths=[Path(p) for p in sys.argv[3:]]\n"
         "lib=load_library(Path(sys.argv[2].split(',')[1])) if ',' in sys.argv[2] else load_library()\n"
         "s=BuildSettings(out_dir=Path(sys.argv[1]),library=lib,template=default_template_path())\n"
-        "items=build_many(paths,s,jobs=int(sys.argv[2].split(',')[0]))\n"
+        "items=build_many(paths,s,jobs=int(sys.argv[2].split(',')[0]),converter=pool);pool.close()\n"
         "bad=[i.error for i in items if i.error];assert not bad,bad\n"
         "print(json.dumps({'total':time.perf_counter()-t,'stages':[i.result.timings for i in items]}))\n"
     )

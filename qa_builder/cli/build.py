@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from qa_builder.answers import collect_answers_paths
-from qa_builder.batch import BatchItem, build_many
 from qa_builder.cli.progress import batch_progress
 from qa_builder.errors import InputError
-from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings, Format
-from qa_builder.render.docx import default_template_path, load_template
+from qa_builder.render.pdf import PdfConverter
+
+if TYPE_CHECKING:
+    from qa_builder.batch import BatchItem
 
 
 def default_jobs() -> int:
@@ -35,31 +35,52 @@ def default_jobs() -> int:
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
               help="Agreements built in parallel (one LibreOffice worker each).")
 @click.option("--force", is_flag=True, help="Replace outputs that already exist.")
-def build_command(answers: tuple[Path, ...], out_dir: Path, fmt: Format, library_dir: Path | None,
-                  template: Path | None, jobs: int, force: bool) -> None:
+def build_command(answers: tuple[Path, ...], out_dir: Path, fmt: Literal["docx", "pdf", "both"],
+                  library_dir: Path | None, template: Path | None, jobs: int, force: bool) -> None:
     """Build Quality Agreements from ANSWERS files (or folders of them).
 
     Writes OUT/<id>_v<version>.docx, .pdf (PDF/A-2b with one empty signature field per signatory)
     and .build.json (inputs, clause versions and hashes). Exit status 0 only when every file built.
     """
-    paths = collect_answers_paths(list(answers))
+    # LibreOffice takes ~2 s to start: boot it first, so that it starts while the heavier stages are
+    # imported and the library is loaded (and a missing LibreOffice is reported before any work).
+    converter = None
+    if fmt != "docx":
+        converter = PdfConverter(workers=max(1, min(jobs, len(answers))))
+        converter.start()
+    try:
+        _build(list(answers), out_dir, fmt, library_dir, template, jobs, force, converter)
+    finally:
+        if converter is not None:
+            converter.close()
+
+
+def _build(answers: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both"], library_dir: Path | None,
+           template: Path | None, jobs: int, force: bool, converter: PdfConverter | None) -> None:
+    from qa_builder.answers import collect_answers_paths
+    from qa_builder.batch import build_many
+    from qa_builder.library.loader import load_library
+    from qa_builder.pipeline import BuildSettings
+    from qa_builder.render.docx import default_template_path, load_template
+
+    paths = collect_answers_paths(answers)
+    _refuse_duplicate_inputs(paths)
     library = load_library(library_dir)
     template_path = template if template is not None else default_template_path()
     load_template(template_path)
     settings = BuildSettings(out_dir=out_dir, library=library, template=template_path, fmt=fmt, force=force)
-    _refuse_duplicate_inputs(paths)
     with batch_progress(len(paths)) as progress:
-        items = build_many(paths, settings, jobs=jobs, progress=progress)
+        items = build_many(paths, settings, jobs=jobs, progress=progress, converter=converter)
     _summarise(items)
 
 
 def _refuse_duplicate_inputs(paths: list[Path]) -> None:
-    seen: dict[Path, int] = {}
+    seen: set[Path] = set()
     for path in paths:
         key = path.resolve()
         if key in seen:
             raise InputError(f"{path} is given twice")
-        seen[key] = 1
+        seen.add(key)
 
 
 def _summarise(items: list[BatchItem]) -> None:

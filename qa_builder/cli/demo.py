@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from qa_builder.demo import run_demo
-
 
 @click.command("demo")
 @click.option("-o", "--out", "out_dir", default="qa-builder-demo", show_default=True,
@@ -15,6 +13,8 @@ from qa_builder.demo import run_demo
 @click.option("--force", is_flag=True, help="Replace the outputs of an earlier demo run.")
 def demo_command(out_dir: Path, force: bool) -> None:
     """Build the bundled example agreement (DOCX + PDF/A) and say where everything went."""
+    from qa_builder.demo import run_demo  # imported here so that `qa-builder --help` stays fast
+
     report = run_demo(out_dir, force=force)
     for line in report:
         click.echo(line)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa_builder.batch import BatchItem, ProgressCallback
+if TYPE_CHECKING:
+    from qa_builder.batch import BatchItem, ProgressCallback
 
 
 def _label(item: BatchItem) -> str:
