@@ -7,6 +7,7 @@ from typing import Any
 
 from qa_builder.errors import RenderError
 from qa_builder.library.context import ACCEPTOR_TERM, SPONSOR_TERM, build_context
+from qa_builder.library.raci import resolve_raci
 from qa_builder.library.select import ClauseSelection, condition_holds
 from qa_builder.models.agreement import (
     Agreement,
@@ -146,20 +147,14 @@ def format_raci(code: str) -> str:
 
 
 def _raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> list[RaciRow]:
-    overrides = {o.activity: o for o in answers.responsibilities}
     rows: list[RaciRow] = []
-    for activity in library.raci:
-        if not condition_holds(activity.applies_when, context, f"raci.yaml: activity '{activity.id}'"):
-            continue
-        override = overrides.get(activity.id)
-        sponsor, acceptor, notes = activity.sponsor, activity.contract_acceptor, activity.notes or ""
-        if override is not None:
-            sponsor, acceptor = override.sponsor, override.contract_acceptor
-            notes = " ".join(x for x in (override.notes or notes, override.split_of_duties or "") if x)
-        rows.append(RaciRow(number=len(rows) + 1, activity_id=activity.id, area=activity.area,
-                            activity=activity.activity, sponsor=format_raci(sponsor),
-                            contract_acceptor=format_raci(acceptor), notes=notes,
-                            overridden=override is not None))
+    for number, resolved in enumerate(resolve_raci(answers, library, context), start=1):
+        activity = resolved.activity
+        notes = " ".join(x for x in (resolved.notes, resolved.split_of_duties or "") if x)
+        rows.append(RaciRow(number=number, activity_id=activity.id, area=activity.area, activity=activity.activity,
+                            sponsor=format_raci(resolved.sponsor),
+                            contract_acceptor=format_raci(resolved.contract_acceptor),
+                            notes=notes, overridden=resolved.override is not None))
     return rows
 
 

@@ -31,6 +31,10 @@ class TemplateError(InputError):
     """The DOCX template is missing, unreadable, or uses unknown variables."""
 
 
+class ReviewError(InputError):
+    """Review checks found errors and --allow-findings was not given."""
+
+
 class OutputExistsError(InputError):
     """An output file exists and --force was not given."""
 

@@ -15,11 +15,13 @@ from typing import Literal
 from qa_builder import __version__
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.assemble import assemble_agreement
-from qa_builder.errors import InputError, OutputExistsError
+from qa_builder.checks import review_answers
+from qa_builder.errors import InputError, OutputExistsError, ReviewError
 from qa_builder.files import inside, sha256_file, write_bytes_atomic
 from qa_builder.library.select import check_answer_references, select_clauses
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
+from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.render.docx import render_docx, template_sha256
 from qa_builder.render.fields import add_signature_fields
@@ -42,6 +44,7 @@ class BuildSettings:
     template: Path
     fmt: Format = "both"
     force: bool = False
+    allow_findings: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,10 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
         clock = now
 
     answers_file = load_answers(answers_path)
+    findings = review_answers(answers_file, settings.library)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors and not settings.allow_findings:
+        raise ReviewError(_review_message(answers_path, errors))
     agreement = prepare_agreement(answers_file, settings.library)
     lap("assemble")
     targets = planned_outputs(settings, agreement.id, agreement.version)
@@ -126,7 +133,7 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
             lap("fields")
             staged["pdf"] = pdf
         artefacts = [_artefact(role, path, targets[role].name) for role, path in staged.items()]
-        record = _record(answers_file, agreement, settings, artefacts, fields)
+        record = _record(answers_file, agreement, settings, artefacts, fields, findings)
         for role, path in staged.items():
             os.replace(path, targets[role])
         write_bytes_atomic(targets["build-record"], _json_bytes(record))
@@ -142,8 +149,15 @@ def _artefact(role: str, path: Path, name: str) -> Artefact:
                     sha256=sha256_file(path), size=path.stat().st_size)
 
 
+def _review_message(path: Path, errors: list[Finding]) -> str:
+    lines = [f"{path} line {f.line}: {f.id} {f.field}: {f.message}" for f in errors]
+    lines.append(f"{path}: not built because of {len(errors)} review error(s); see `qa-builder check {path}`, "
+                 "fix them, or pass --allow-findings to build anyway and record them as accepted")
+    return "\n".join(lines)
+
+
 def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSettings,
-            artefacts: list[Artefact], fields: list[str]) -> BuildRecord:
+            artefacts: list[Artefact], fields: list[str], findings: list[Finding]) -> BuildRecord:
     clauses = [ClauseUse(id=c.clause_id, version=c.version, position=c.position, number=c.number)
                for s in agreement.sections for c in s.clauses]
     return BuildRecord(
@@ -160,6 +174,8 @@ def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSett
         model_digest=agreement.model_digest,
         artefacts=artefacts,
         signature_fields=fields,
+        review_findings=findings,
+        findings_accepted=any(f.severity == "error" for f in findings),
         created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
 

@@ -45,8 +45,8 @@ def test_wrong_type_names_line_field_and_value(tmp_path: Path) -> None:
 
 
 def test_missing_field_names_parent_line(tmp_path: Path) -> None:
-    message = _error(tmp_path, _with("      address: 1-2-3 Chiyoda, Tokyo\n", ""))
-    assert "contract_acceptor.sites[0].address is required but missing" in message
+    message = _error(tmp_path, _with("      country: Japan\n", ""))
+    assert "contract_acceptor.sites[0].country is required but missing" in message
     assert "line 20" in message
 
 

@@ -9,6 +9,7 @@ import click
 
 from qa_builder import __version__
 from qa_builder.cli.build import build_command
+from qa_builder.cli.check import check_command
 from qa_builder.cli.demo import demo_command
 from qa_builder.cli.schema import schema_command
 from qa_builder.errors import QABuilderError
@@ -49,5 +50,6 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 main.add_command(build_command)
+main.add_command(check_command)
 main.add_command(schema_command)
 main.add_command(demo_command)

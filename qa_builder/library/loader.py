@@ -10,7 +10,14 @@ from pydantic import BaseModel, ValidationError
 from qa_builder.answers import format_field_path, parse_field_path
 from qa_builder.errors import LibraryError
 from qa_builder.library.context import context_names
-from qa_builder.models.library import Clause, ClauseLibrary, LibraryInfo, RaciActivity, Requirement
+from qa_builder.models.library import (
+    Clause,
+    ClauseLibrary,
+    LibraryInfo,
+    RaciActivity,
+    Requirement,
+    ReviewThresholds,
+)
 from qa_builder.sandbox import TemplateProblem, check_names, compile_condition
 from qa_builder.yaml_source import SourceDocument, SourceError, read_source
 
@@ -20,6 +27,7 @@ LIBRARY_FILE = "library.yaml"
 CLAUSES_DIR = "clauses"
 REQUIREMENTS_FILE = "requirements.yaml"
 RACI_FILE = "raci.yaml"
+REVIEW_FILE = "review.yaml"
 
 
 def default_library_dir() -> Path:
@@ -67,6 +75,10 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
 
     requirements = _list_file(root / REQUIREMENTS_FILE, "requirements", Requirement, problems)
     raci = _list_file(root / RACI_FILE, "activities", RaciActivity, problems)
+    review = ReviewThresholds()
+    if (root / REVIEW_FILE).is_file():
+        review_doc = _read(root / REVIEW_FILE, problems)
+        review = _one(root / REVIEW_FILE, review_doc, (), ReviewThresholds, problems) or review
 
     if info is not None:
         _check_consistency(root, info, clauses, located, requirements, raci, problems)
@@ -78,6 +90,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         clauses=sorted(clauses, key=lambda c: (_section_order(info, c.section), c.order, c.id)),
         requirements=requirements,
         raci=raci,
+        review=review,
     )
 
 

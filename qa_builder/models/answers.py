@@ -62,12 +62,13 @@ class Site(StrictModel):
     """A manufacturing or testing site of the contract acceptor."""
 
     name: NonEmpty
-    address: NonEmpty
+    address: NonEmpty | None = None
     country: NonEmpty
     registration_numbers: dict[NonEmpty, NonEmpty] = Field(
-        description="Registration numbers by scheme, e.g. {FEI: '3001234567', 'EU MIA': 'UK MIA 1234'}."
+        default_factory=dict,
+        description="Registration numbers by scheme, e.g. {FEI: '3001234567', 'EU MIA': 'UK MIA 1234'}.",
     )
-    activities: list[Service] = Field(min_length=1)
+    activities: list[Service] = Field(default_factory=list, description="Services performed at this site.")
 
 
 class Sponsor(StrictModel):
@@ -147,8 +148,8 @@ class Subcontractor(StrictModel):
     """An approved subcontractor of the contract acceptor."""
 
     name: NonEmpty
-    address: NonEmpty
-    activities: list[Service] = Field(default_factory=list)
+    address: NonEmpty | None = Field(default=None, description="Address of the site where the work is done.")
+    activities: list[Service] = Field(default_factory=list, description="Services subcontracted to it.")
 
 
 class Subcontracting(StrictModel):
@@ -174,7 +175,11 @@ class Audits(StrictModel):
     """The sponsor's audits of the contract acceptor."""
 
     acceptor_status: Literal["new", "established"] = "established"
-    risk_tier: Literal[1, 2, 3] = 1
+    risk_tier: Literal[1, 2] = Field(
+        default=1,
+        description="1 = lower risk (good compliance history, non-sterile); 2 = higher risk (sterile, biologic, "
+        "new technology or compliance concerns).",
+    )
     routine_frequency_months: int = Field(default=24, ge=1, le=120)
     for_cause: bool = True
     notice_business_days: int = Field(default=30, ge=0, le=120)
@@ -214,6 +219,16 @@ class Term(StrictModel):
     initial_years: int = Field(default=3, ge=1, le=20)
     termination_notice_months: int = Field(default=6, ge=0, le=36)
     exit_handover: bool = True
+
+
+class TechTransfer(StrictModel):
+    """Technology transfer, new sites and scale changes."""
+
+    site_or_scale_change: bool = Field(
+        default=False, description="A new site, line or scale is in scope of this agreement."
+    )
+    comparability_required: bool = True
+    update_filings: bool = True
 
 
 class Release(StrictModel):
@@ -259,6 +274,7 @@ class Answers(StrictModel):
     complaints: Complaints = Complaints()
     records: Records = Records()
     term: Term = Term()
+    tech_transfer: TechTransfer = TechTransfer()
     positions: dict[NonEmpty, NonEmpty] = Field(
         default_factory=dict, description="Chosen clause positions by clause id, e.g. {audits: fallback}."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from qa_builder.models.base import StrictModel
+from qa_builder.models.findings import Finding
 
 ArtefactRole = Literal["docx", "pdf", "signed-pdf", "build-record", "redline"]
 
@@ -45,4 +46,6 @@ class BuildRecord(StrictModel):
     model_digest: str
     artefacts: list[Artefact]
     signature_fields: list[str]
+    review_findings: list[Finding]
+    findings_accepted: bool
     created_at: str

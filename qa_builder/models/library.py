@@ -83,6 +83,27 @@ class LibraryInfo(StrictModel):
     sections: list[Section]
 
 
+
+
+class RecordsMinimum(StrictModel):
+    """Legal minimum retention of batch records for one market."""
+
+    years_after_expiry: int = 0
+    years_after_certification: int = 0
+    source: str
+
+
+class ReviewThresholds(StrictModel):
+    """The thresholds the review checks apply (review.yaml); one reviewed place."""
+
+    inspection_notice_max_hours: int = 24
+    audit_frequency_max_months_low_risk: int = 24
+    audit_frequency_max_months_other: int = 12
+    investigation_closure_max_days: int = 30
+    review_period_max_months: int = 36
+    records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
+
+
 class ClauseLibrary(StrictModel):
     """A loaded, validated clause library."""
 
@@ -90,3 +111,4 @@ class ClauseLibrary(StrictModel):
     clauses: list[Clause]
     requirements: list[Requirement]
     raci: list[RaciActivity]
+    review: ReviewThresholds = ReviewThresholds()

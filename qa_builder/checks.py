@@ -1,0 +1,475 @@
+"""Review checks: the Quality Agreement mistakes inspectors cite, found while the agreement is a draft."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from qa_builder.answers import AnswersFile
+from qa_builder.library.context import build_context, derive_facts
+from qa_builder.library.raci import ResolvedActivity, resolve_raci
+from qa_builder.models.answers import Answers
+from qa_builder.models.findings import Finding, Severity
+from qa_builder.models.library import ClauseLibrary, ReviewThresholds
+
+FINAL_RELEASE = "final_release"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a check found: where, what, why it matters, how to fix it."""
+
+    field: str
+    message: str
+    reason: str
+    fix: str
+    severity: Severity = "error"
+
+
+@dataclass
+class Review:
+    """Everything a check may look at."""
+
+    answers: Answers
+    library: ClauseLibrary
+    today: dt.date
+    raci: list[ResolvedActivity] = field(default_factory=list)
+
+    @property
+    def limits(self) -> ReviewThresholds:
+        """The library's review thresholds."""
+        return self.library.review
+
+
+CheckFunction = Callable[[Review], Iterator[Hit]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: stable id, title for the README table, sources (requirement ids)."""
+
+    id: str
+    title: str
+    sources: tuple[str, ...]
+    run: CheckFunction
+
+
+CHECKS: list[Check] = []
+
+
+def check(check_id: str, title: str, *sources: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check function under a stable id."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        if any(c.id == check_id for c in CHECKS):
+            raise ValueError(f"check id {check_id} registered twice")
+        CHECKS.append(Check(check_id, title, sources, function))
+        return function
+
+    return register
+
+
+def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: dt.date | None = None) -> list[Finding]:
+    """Run every check on one answers file; findings sorted by line, then id."""
+    answers = answers_file.answers
+    context = build_context(answers)
+    review = Review(answers=answers, library=library, today=today or dt.date.today(),
+                    raci=resolve_raci(answers, library, context))
+    findings: list[Finding] = []
+    for registered in CHECKS:
+        for hit in registered.run(review):
+            findings.append(Finding(id=registered.id, severity=hit.severity, field=hit.field,
+                                    line=answers_file.line_of(hit.field), message=hit.message, reason=hit.reason,
+                                    fix=hit.fix, sources=list(registered.sources)))
+    return sorted(findings, key=lambda f: (f.line, f.id, f.field))
+
+
+def _raci_field(row: ResolvedActivity, party: str = "") -> str:
+    if row.override is None:
+        return "responsibilities"
+    return f"responsibilities[{row.override}]" + (f".{party}" if party else "")
+
+
+# --- RACI ------------------------------------------------------------------------------------------
+
+
+@check("QA-RACI-001", "Each activity has exactly one Accountable party", "EUGMP7.14", "FDA-QA-2016.qu-disposition")
+def _one_accountable(review: Review) -> Iterator[Hit]:
+    for row in review.raci:
+        count = sum("A" in code for code in row.codes())
+        if count != 1:
+            yield Hit(_raci_field(row), f"activity '{row.activity.id}' has {'no' if count == 0 else 'two'} "
+                      "Accountable parties",
+                      "Each GMP activity needs one party that answers for it; none or two leaves it unowned.",
+                      "Give the letter A to exactly one of sponsor and contract_acceptor for this activity.")
+
+
+@check("QA-RACI-002", "Each activity has a Responsible party", "EUGMP7.14")
+def _a_responsible(review: Review) -> Iterator[Hit]:
+    for row in review.raci:
+        if not any("R" in code for code in row.codes()):
+            yield Hit(_raci_field(row), f"activity '{row.activity.id}' has no Responsible party",
+                      "Nobody is assigned to perform the activity, so it will not be done.",
+                      "Give the letter R to the party that performs this activity.")
+
+
+@check("QA-RACI-003", "Shared responsibility on a critical activity has a written split of duties",
+       "EUGMP7.14", "FDA-QA-2016.qu-disposition")
+def _critical_split(review: Review) -> Iterator[Hit]:
+    for row in review.raci:
+        if row.activity.critical and all("R" in code for code in row.codes()) and not row.split_of_duties:
+            yield Hit(_raci_field(row), f"both parties are Responsible for the critical activity "
+                      f"'{row.activity.id}' without a written split of duties",
+                      "Shared responsibility for release, change approval, deviations, complaints, recalls or "
+                      "regulatory reporting is where inspectors find gaps: each party must know its part.",
+                      "Add split_of_duties to this responsibilities entry, or make one party Responsible.")
+
+
+# --- Stand-alone agreement -------------------------------------------------------------------------
+
+
+@check("QA-STANDALONE-001", "The agreement stands alone, separate from the commercial agreement",
+       "FDA-QA-2016.written-separate")
+def _standalone(review: Review) -> Iterator[Hit]:
+    if not review.answers.agreement.standalone:
+        yield Hit("agreement.standalone", "the Quality Agreement is declared part of the commercial agreement",
+                  "FDA expects the CGMP division of labour in a separate agreement approved by both quality "
+                  "units, so that quality terms are not negotiated away with commercial terms.",
+                  "Set agreement.standalone to true and refer to the commercial agreement in "
+                  "agreement.commercial_agreement.")
+
+
+@check("QA-STANDALONE-002", "The agreement prevails on quality matters", "APIC-II.precedence")
+def _prevails(review: Review) -> Iterator[Hit]:
+    if not review.answers.agreement.prevails_on_quality_matters:
+        yield Hit("agreement.prevails_on_quality_matters",
+                  "the agreement does not prevail over the commercial agreement on quality matters",
+                  "Without a precedence clause a commercial term can silently override a GMP obligation.",
+                  "Set agreement.prevails_on_quality_matters to true.")
+
+
+# --- Subcontracting --------------------------------------------------------------------------------
+
+
+@check("QA-SUB-001", "Permitted subcontracting lists the approved subcontractors", "EUGMP7.10", "ICHQ7-16.14")
+def _subcontractors_listed(review: Review) -> Iterator[Hit]:
+    sub = review.answers.subcontracting
+    if sub.allowed and not sub.approved_subcontractors:
+        yield Hit("subcontracting.approved_subcontractors",
+                  "subcontracting is allowed but no approved subcontractor is listed",
+                  "The contract giver must evaluate and approve each subcontractor before work is passed on.",
+                  "List each approved subcontractor with its address and activities, or set "
+                  "subcontracting.allowed to false.")
+
+
+@check("QA-SUB-002", "Each subcontractor has its site and activities", "EUGMP7.10", "FDA-QA-2016.subcontracting")
+def _subcontractor_details(review: Review) -> Iterator[Hit]:
+    for i, sub in enumerate(review.answers.subcontracting.approved_subcontractors):
+        missing = [name for name, value in (("address", sub.address), ("activities", sub.activities)) if not value]
+        if missing:
+            yield Hit(f"subcontracting.approved_subcontractors[{i}].{missing[0]}",
+                      f"subcontractor '{sub.name}' has no {' and no '.join(missing)}",
+                      "An approval is for named work at a named site; without them it approves nothing specific.",
+                      "Give the subcontractor's site address and the services it performs.")
+
+
+@check("QA-SUB-003", "Quality obligations flow down to subcontractors", "EUGMP7.10", "FDA-QA-2016.subcontracting")
+def _flow_down(review: Review) -> Iterator[Hit]:
+    sub = review.answers.subcontracting
+    if sub.allowed and not sub.flow_down:
+        yield Hit("subcontracting.flow_down", "subcontracting is allowed without flow-down of quality obligations",
+                  "A subcontractor must give the same GMP commitments and information flow as the contract "
+                  "acceptor.",
+                  "Set subcontracting.flow_down to true.")
+
+
+@check("QA-SUB-004", "Subcontracting needs the sponsor's prior written consent", "EUGMP7.10", "ICHQ7-16.14")
+def _consent(review: Review) -> Iterator[Hit]:
+    sub = review.answers.subcontracting
+    if sub.allowed and not sub.prior_written_consent:
+        yield Hit("subcontracting.prior_written_consent",
+                  "subcontracting is permitted without the sponsor's prior written consent",
+                  "Silently permitted subcontracting lets GMP work move to sites the sponsor never qualified.",
+                  "Set subcontracting.prior_written_consent to true.")
+
+
+# --- Sites -----------------------------------------------------------------------------------------
+
+
+@check("QA-SITE-001", "Each site has an address, registration number and activities",
+       "FDA-QA-2016.facilities-equipment", "FDA-QA-2016.scope")
+def _site_details(review: Review) -> Iterator[Hit]:
+    for i, site in enumerate(review.answers.contract_acceptor.sites):
+        for name, value, what in (("address", site.address, "address"),
+                                  ("registration_numbers", site.registration_numbers, "registration number"),
+                                  ("activities", site.activities, "activities")):
+            if not value:
+                yield Hit(f"contract_acceptor.sites[{i}].{name}", f"site '{site.name}' has no {what}",
+                          "The agreement must identify each site and the work done there; registration numbers "
+                          "(FEI, EU manufacturing authorisation) tie it to the regulator's records.",
+                          f"Add the site's {what}.")
+
+
+@check("QA-SITE-002", "Site activities are within the contracted services", "FDA-QA-2016.scope")
+def _site_services(review: Review) -> Iterator[Hit]:
+    services = set(review.answers.services)
+    for i, site in enumerate(review.answers.contract_acceptor.sites):
+        for j, activity in enumerate(site.activities):
+            if activity not in services:
+                yield Hit(f"contract_acceptor.sites[{i}].activities[{j}]",
+                          f"site '{site.name}' performs {activity}, which is not among the services",
+                          "Work outside the agreed services is work no clause of the agreement governs.",
+                          f"Add {activity} to services, or remove it from the site.")
+
+
+# --- Change control --------------------------------------------------------------------------------
+
+
+@check("QA-CC-001", "Changes affecting filed information need the sponsor's prior approval",
+       "FDA-QA-2016.change-control", "ICHQ7-16.16", "EUGMP7.11")
+def _prior_approval(review: Review) -> Iterator[Hit]:
+    if not review.answers.change_control.sponsor_prior_approval_for_filed_changes:
+        yield Hit("change_control.sponsor_prior_approval_for_filed_changes",
+                  "changes that affect filed information do not need the sponsor's prior approval",
+                  "The application holder must assess and file such changes (PAS, CBE-30, Type II...) before "
+                  "the product is distributed.",
+                  "Set change_control.sponsor_prior_approval_for_filed_changes to true.")
+
+
+@check("QA-CC-002", "Someone owns the filing-trigger assessment", "CFR-314.70", "EU-Reg1234-2008")
+def _filing_owner(review: Review) -> Iterator[Hit]:
+    if review.answers.change_control.filing_assessment_owner is None:
+        yield Hit("change_control.filing_assessment_owner", "no party owns the regulatory filing assessment of "
+                  "changes", "Without an owner nobody decides whether a change needs a variation or supplement "
+                  "before it is implemented.", "Set change_control.filing_assessment_owner (normally sponsor).")
+
+
+@check("QA-CC-003", "Like-for-like equipment changes are still notified", "FDA-QA-2016.change-control")
+def _like_for_like(review: Review) -> Iterator[Hit]:
+    notice = review.answers.change_control.like_for_like_notice
+    if notice in ("none", "annual_review"):
+        yield Hit("change_control.like_for_like_notice",
+                  "like-for-like equipment changes go unreported" if notice == "none"
+                  else "like-for-like equipment changes are reported only at the annual review",
+                  "A 'like-for-like' swap can still affect validated state or a filing; the sponsor must hear of "
+                  "it in time to assess it.",
+                  "Set change_control.like_for_like_notice to before_implementation.",
+                  "error" if notice == "none" else "warning")
+
+
+# --- Inspections -----------------------------------------------------------------------------------
+
+
+@check("QA-INSP-001", "The sponsor is told of an inspection within 24 hours",
+       "FDA-QA-2016.fda-inspections", "TYP.inspection-notice")
+def _inspection_clock(review: Review) -> Iterator[Hit]:
+    hours = review.answers.inspections.notify_within_hours
+    limit = review.limits.inspection_notice_max_hours
+    if hours is None:
+        yield Hit("inspections.notify_within_hours", "there is no clock for telling the sponsor of an inspection",
+                  "The sponsor must be able to support product-related inspections and respond to findings.",
+                  f"Set inspections.notify_within_hours to {limit} or less.")
+    elif hours > limit:
+        yield Hit("inspections.notify_within_hours", f"the sponsor is told of an inspection only within {hours} "
+                  f"hours (more than {limit})", "A late notice can leave the sponsor out of an inspection of its "
+                  "own product.", f"Set inspections.notify_within_hours to {limit} or less.")
+
+
+@check("QA-INSP-002", "Inspection reports and 483s are shared by a deadline",
+       "FDA-QA-2016.fda-inspections", "TYP.483-sharing")
+def _reports_deadline(review: Review) -> Iterator[Hit]:
+    if review.answers.inspections.share_reports_within_business_days is None:
+        yield Hit("inspections.share_reports_within_business_days",
+                  "there is no deadline for sharing Form 483s and inspection reports",
+                  "FDA considers 483 responses within 15 business days; the sponsor needs the observations first.",
+                  "Set inspections.share_reports_within_business_days (typically 2-5).")
+
+
+@check("QA-INSP-003", "The sponsor is told of Warning Letters and equivalents", "FDA-QA-2016.fda-inspections")
+def _warning_letters(review: Review) -> Iterator[Hit]:
+    if not review.answers.inspections.notify_warning_letters:
+        yield Hit("inspections.notify_warning_letters", "the sponsor is not told of Warning Letters or equivalents",
+                  "Regulatory action against the site can stop supply of, or approvals for, the sponsor's product.",
+                  "Set inspections.notify_warning_letters to true.")
+
+
+# --- Audits ----------------------------------------------------------------------------------------
+
+
+@check("QA-AUDIT-001", "Routine audits are frequent enough for the acceptor's risk",
+       "FDA-QA-2016.audits", "EUGMP7.16", "TYP.audit-frequency")
+def _audit_frequency(review: Review) -> Iterator[Hit]:
+    audits = review.answers.audits
+    low_risk = audits.acceptor_status == "established" and audits.risk_tier == 1
+    limits = review.limits
+    limit = limits.audit_frequency_max_months_low_risk if low_risk else limits.audit_frequency_max_months_other
+    if audits.routine_frequency_months > limit:
+        kind = "an established tier 1" if low_risk else f"a {audits.acceptor_status}, tier {audits.risk_tier}"
+        yield Hit("audits.routine_frequency_months", f"routine audits every {audits.routine_frequency_months} months "
+                  f"are too far apart for {kind} contract acceptor (at most {limit})",
+                  "The sponsor's oversight must match the risk of the outsourced work.",
+                  f"Set audits.routine_frequency_months to {limit} or less.")
+
+
+@check("QA-AUDIT-002", "The sponsor may audit for cause", "FDA-QA-2016.audits", "ICHQ7-16.13")
+def _for_cause(review: Review) -> Iterator[Hit]:
+    if not review.answers.audits.for_cause:
+        yield Hit("audits.for_cause", "the sponsor has no right to a for-cause audit",
+                  "After a serious deviation, complaint or recall the sponsor must be able to look at once.",
+                  "Set audits.for_cause to true.")
+
+
+@check("QA-AUDIT-003", "The sponsor may be present at inspections concerning its product",
+       "FDA-QA-2016.fda-inspections", "TYP.inspection-notice")
+def _may_attend(review: Review) -> Iterator[Hit]:
+    if not review.answers.inspections.sponsor_may_attend:
+        yield Hit("inspections.sponsor_may_attend",
+                  "the sponsor has no right to be present at regulatory inspections concerning its product",
+                  "The application holder answers for its product and must be able to support the inspection.",
+                  "Set inspections.sponsor_may_attend to true.")
+
+
+# --- Release ---------------------------------------------------------------------------------------
+
+
+@check("QA-REL-001", "EU markets have QP certification", "EU-Dir2001-83-Art51", "EUGMP7.principle-qp")
+def _eu_qp(review: Review) -> Iterator[Hit]:
+    facts = derive_facts(review.answers)
+    if facts.has_eu and facts.has_finished_product and review.answers.release_model != "qp_certification":
+        yield Hit("release_model", f"an EU market is in scope but the release model is {review.answers.release_model}",
+                  "Each batch for the EU market must be certified by a Qualified Person before release.",
+                  "Set release_model to qp_certification.")
+
+
+@check("QA-REL-002", "The sponsor performs the release its release model requires",
+       "CFR-211.22a", "FDA-QA-2016.qu-disposition")
+def _sponsor_release(review: Review) -> Iterator[Hit]:
+    row = next((r for r in review.raci if r.activity.id == FINAL_RELEASE), None)
+    if row is None:
+        return
+    if "R" not in row.sponsor or "A" not in row.sponsor:
+        yield Hit(_raci_field(row, "sponsor"), f"the release model {review.answers.release_model} needs the "
+                  "sponsor's (secondary or final) release, but the sponsor is not Responsible and Accountable for "
+                  "final release", "The owner's quality unit must approve or reject the product for distribution "
+                  "(21 CFR 211.22(a)); the contract acceptor's release is necessary but not sufficient.",
+                  "Make the sponsor R/A for final_release.")
+
+
+# --- Records ---------------------------------------------------------------------------------------
+
+
+@check("QA-REC-001", "Record retention meets the legal minimum of every market", "CFR-211.180a",
+       "EU-Dir2017-1572-Art9.1")
+def _retention(review: Review) -> Iterator[Hit]:
+    records = review.answers.records
+    for market in derive_facts(review.answers).markets:
+        minimum = review.limits.records_minimum.get(market)
+        if minimum is None:
+            continue
+        if records.retention_years_after_expiry < minimum.years_after_expiry:
+            yield Hit("records.retention_years_after_expiry",
+                      f"records are kept {records.retention_years_after_expiry} year(s) after expiry, "
+                      f"less than the {market} minimum of {minimum.years_after_expiry}",
+                      f"{minimum.source} sets the minimum.",
+                      f"Set records.retention_years_after_expiry to at least {minimum.years_after_expiry}.")
+        if records.retention_years_after_certification < minimum.years_after_certification:
+            yield Hit("records.retention_years_after_certification",
+                      f"records are kept {records.retention_years_after_certification} year(s) after certification, "
+                      f"less than the {market} minimum of {minimum.years_after_certification}",
+                      f"{minimum.source} sets the minimum (whichever period ends later applies).",
+                      f"Set records.retention_years_after_certification to at least "
+                      f"{minimum.years_after_certification}.")
+
+
+@check("QA-REC-002", "The sponsor is told before records are destroyed", "FDA-QA-2016.records-retention")
+def _pre_destruction(review: Review) -> Iterator[Hit]:
+    if review.answers.records.pre_destruction_notice_days is None:
+        yield Hit("records.pre_destruction_notice_days", "there is no notice to the sponsor before records are "
+                  "destroyed", "The sponsor may need the records for complaints, recalls or inspections after the "
+                  "retention period.", "Set records.pre_destruction_notice_days (typically 60-90).")
+
+
+# --- Investigations and complaints -----------------------------------------------------------------
+
+
+@check("QA-INV-001", "Investigations close within 30 days or under an extension process",
+       "FDA-QA-2016.deviations", "TYP.investigation-closure")
+def _closure(review: Review) -> Iterator[Hit]:
+    deviations = review.answers.deviations
+    limit = review.limits.investigation_closure_max_days
+    if deviations.investigation_closure_days > limit and not deviations.extension_process:
+        yield Hit("deviations.investigation_closure_days", f"investigations may take "
+                  f"{deviations.investigation_closure_days} days with no extension process",
+                  "Open investigations hold batch disposition and hide systemic problems.",
+                  f"Set deviations.investigation_closure_days to {limit} or less, or set extension_process to true.")
+
+
+@check("QA-COMP-001", "Complaints are investigated jointly before a root cause is assigned",
+       "CFR-211.198", "EU-GMP-Ch8")
+def _joint_investigation(review: Review) -> Iterator[Hit]:
+    if not review.answers.complaints.joint_investigation:
+        yield Hit("complaints.joint_investigation", "a complaint's root cause can be assigned to the contract "
+                  "acceptor without a joint investigation", "Both parties hold part of the evidence; a one-sided "
+                  "conclusion misses causes and CAPA.", "Set complaints.joint_investigation to true.")
+
+
+# --- Technology transfer ---------------------------------------------------------------------------
+
+
+@check("QA-TT-001", "Technology transfer and site or scale changes require comparability and filing updates",
+       "FDA-QA-2016.product-specific", "EUGMP7.1")
+def _tech_transfer(review: Review) -> Iterator[Hit]:
+    answers = review.answers
+    tt = answers.tech_transfer
+    in_scope = "tech_transfer" in answers.services or tt.site_or_scale_change
+    if not in_scope:
+        return
+    if not tt.comparability_required:
+        yield Hit("tech_transfer.comparability_required", "technology transfer or a site/scale change is in scope "
+                  "without a comparability requirement", "Product made after the transfer must be shown "
+                  "comparable before it is released.", "Set tech_transfer.comparability_required to true.")
+    if not tt.update_filings:
+        yield Hit("tech_transfer.update_filings", "technology transfer or a site/scale change is in scope without "
+                  "updating the regulatory filings", "A new site or scale is a filed change (variation or "
+                  "supplement).", "Set tech_transfer.update_filings to true.")
+
+
+# --- Life cycle ------------------------------------------------------------------------------------
+
+
+@check("QA-LIFE-001", "The agreement is reviewed periodically and not overdue", "FDA-QA-2016.lifecycle",
+       "TYP.qa-review")
+def _review_period(review: Review) -> Iterator[Hit]:
+    info = review.answers.agreement
+    limit = review.limits.review_period_max_months
+    if info.review_period_months > limit:
+        yield Hit("agreement.review_period_months", f"the agreement is reviewed only every "
+                  f"{info.review_period_months} months (more than {limit})", "Regulations, products and sites "
+                  "change; an unreviewed agreement drifts from practice.",
+                  f"Set agreement.review_period_months to {limit} or less.", "warning")
+    due = _add_months(info.effective_date, info.review_period_months)
+    if due < review.today:
+        yield Hit("agreement.effective_date", f"the periodic review was due on {due.isoformat()}",
+                  "An agreement past its review date may no longer describe how the work is done.",
+                  "Review the agreement, then issue a new version with a new effective date.")
+
+
+@check("QA-LIFE-002", "Exit hands over batch records, retained samples and stability inventory",
+       "FDA-QA-2016.lifecycle", "EUGMP7.15")
+def _exit(review: Review) -> Iterator[Hit]:
+    if not review.answers.term.exit_handover:
+        yield Hit("term.exit_handover", "there is no exit handover of master batch records, retained samples and "
+                  "stability inventory", "The sponsor keeps its obligations for marketed batches after the "
+                  "contract ends and needs these to meet them.", "Set term.exit_handover to true.")
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.month - 1 + months, 12)
+    target_year, target_month = day.year + year, month + 1
+    for candidate_day in (day.day, 30, 29, 28):
+        try:
+            return dt.date(target_year, target_month, candidate_day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

@@ -1,0 +1,44 @@
+"""The responsibilities matrix for one agreement: the library's defaults, filtered and overridden."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qa_builder.library.select import condition_holds
+from qa_builder.models.answers import Answers
+from qa_builder.models.library import ClauseLibrary, RaciActivity
+
+
+@dataclass(frozen=True)
+class ResolvedActivity:
+    """One activity as it applies to the agreement; `override` is its index in answers.responsibilities."""
+
+    activity: RaciActivity
+    sponsor: str
+    contract_acceptor: str
+    notes: str
+    split_of_duties: str | None
+    override: int | None
+
+    def codes(self) -> tuple[str, str]:
+        """(sponsor, contract acceptor) codes, '-' meaning none."""
+        return self.sponsor, self.contract_acceptor
+
+
+def resolve_raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> list[ResolvedActivity]:
+    """Apply the answers' overrides to the library activities whose condition holds."""
+    overrides = {o.activity: (i, o) for i, o in enumerate(answers.responsibilities)}
+    rows: list[ResolvedActivity] = []
+    for activity in library.raci:
+        if not condition_holds(activity.applies_when, context, f"raci.yaml: activity '{activity.id}'"):
+            continue
+        found = overrides.get(activity.id)
+        if found is None:
+            rows.append(ResolvedActivity(activity, activity.sponsor, activity.contract_acceptor,
+                                         activity.notes or "", None, None))
+            continue
+        index, override = found
+        rows.append(ResolvedActivity(activity, override.sponsor, override.contract_acceptor,
+                                     override.notes or activity.notes or "", override.split_of_duties, index))
+    return rows

@@ -1,0 +1,29 @@
+"""Review many answers files: findings per file, for `check` and for `build`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from qa_builder.answers import load_answers
+from qa_builder.checks import review_answers
+from qa_builder.errors import QABuilderError
+from qa_builder.models.findings import FileFindings
+from qa_builder.models.library import ClauseLibrary
+
+
+def review_files(paths: list[Path], library: ClauseLibrary, *, today: dt.date | None = None) -> list[FileFindings]:
+    """Check every answers file; an unreadable file gets an `error` instead of findings."""
+    results: list[FileFindings] = []
+    for path in paths:
+        try:
+            findings = review_answers(load_answers(path), library, today=today)
+        except QABuilderError as exc:
+            results.append(FileFindings(file=str(path), error=str(exc)))
+            continue
+        results.append(FileFindings(
+            file=str(path), findings=findings,
+            errors=sum(f.severity == "error" for f in findings),
+            warnings=sum(f.severity == "warning" for f in findings),
+        ))
+    return results
