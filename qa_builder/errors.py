@@ -35,6 +35,10 @@ class ReviewError(InputError):
     """Review checks found errors and --allow-findings was not given."""
 
 
+class CoverageError(InputError):
+    """An applicable regulatory requirement is satisfied by no clause and --allow-gaps was not given."""
+
+
 class OutputExistsError(InputError):
     """An output file exists and --force was not given."""
 

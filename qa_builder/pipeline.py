@@ -16,8 +16,9 @@ from qa_builder import __version__
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.assemble import assemble_agreement
 from qa_builder.checks import review_answers
-from qa_builder.errors import InputError, OutputExistsError, ReviewError
+from qa_builder.errors import CoverageError, InputError, OutputExistsError, ReviewError
 from qa_builder.files import inside, sha256_file, write_bytes_atomic
+from qa_builder.library.coverage import requirement_coverage
 from qa_builder.library.select import check_answer_references, select_clauses
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
@@ -45,6 +46,7 @@ class BuildSettings:
     fmt: Format = "both"
     force: bool = False
     allow_findings: bool = False
+    allow_gaps: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,21 @@ def output_stem(agreement_id: str, version: int) -> str:
     return f"{agreement_id}_v{version}"
 
 
-def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary) -> Agreement:
-    """Select clauses and assemble the Agreement model for validated answers."""
+def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allow_gaps: bool = False) -> Agreement:
+    """Select clauses and assemble the Agreement model for validated answers.
+
+    Raises:
+        CoverageError: an applicable requirement is satisfied by no included clause (unless allow_gaps).
+    """
     check_answer_references(answers_file, library)
     selection = select_clauses(library, answers_file.answers)
+    gaps = [c.requirement for c in requirement_coverage(library, answers_file.answers, selection) if c.is_gap]
+    if gaps and not allow_gaps:
+        lines = [f"{answers_file.path}: requirement {r.id} ({r.source}) applies but no included clause satisfies it"
+                 for r in gaps]
+        lines.append(f"{answers_file.path}: not built because of {len(gaps)} coverage gap(s); add or enable clauses "
+                     "that cite them (see `qa-builder library coverage`), or pass --allow-gaps")
+        raise CoverageError("\n".join(lines))
     return assemble_agreement(answers_file.answers, library, selection)
 
 
@@ -106,7 +119,7 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
     errors = [f for f in findings if f.severity == "error"]
     if errors and not settings.allow_findings:
         raise ReviewError(_review_message(answers_path, errors))
-    agreement = prepare_agreement(answers_file, settings.library)
+    agreement = prepare_agreement(answers_file, settings.library, allow_gaps=settings.allow_gaps)
     lap("assemble")
     targets = planned_outputs(settings, agreement.id, agreement.version)
     existing = [p for p in targets.values() if p.exists()]
@@ -176,6 +189,7 @@ def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSett
         signature_fields=fields,
         review_findings=findings,
         findings_accepted=any(f.severity == "error" for f in findings),
+        uncovered_requirements=[t.requirement_id for t in agreement.traceability if not t.clause_numbers],
         created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from qa_builder.errors import LibraryError
 from qa_builder.library.loader import default_library_dir, load_library
-from tests.conftest import MINI_LIBRARY
+from tests.conftest import MINI_LIBRARY, ROOT
 
 
 @pytest.fixture()
@@ -115,3 +117,55 @@ def test_all_problems_reported_together(lib: Path) -> None:
     _edit(lib / "clauses" / "general.yaml", "id: eu_only", "id: scope")
     _edit(lib / "raci.yaml", "sponsor: I, contract_acceptor: RA", "sponsor: I, contract_acceptor: R")
     assert len(_problems(lib).splitlines()) >= 2
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+
+
+def test_library_check_command(lib: Path) -> None:
+    ok = _cli("library", "check", "--library", str(lib))
+    assert ok.returncode == 0
+    assert "mini test library, version 0.0.1: valid" in ok.stdout
+    assert "6 clauses (5 approved, 1 draft, 0 retired)" in ok.stdout
+    _edit(lib / "clauses" / "general.yaml", "id: eu_only", "id: scope")
+    bad = _cli("library", "check", "--library", str(lib))
+    assert bad.returncode == 2
+    assert "general.yaml line 18: clause 'scope': id already used" in bad.stderr
+
+
+def _api_answers(tmp_path: Path) -> Path:
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data()
+    data["products"][0]["type"] = "api"
+    return write_answers(tmp_path, data, "api.yaml")
+
+
+def test_library_coverage_lists_requirements_and_gaps(tmp_path: Path) -> None:
+    from tests.conftest import MINIMAL_ANSWERS
+
+    covered = _cli("library", "coverage", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY))
+    assert covered.returncode == 0, covered.stderr
+    assert covered.stdout.splitlines()[:3] == ["REQ-SCOPE    1.1 scope", "REQ-AUDIT    1.2 audits",
+                                               "REQ-RELEASE  2.1 release"]
+    assert "3 applicable requirements, 3 covered, 0 gaps" in covered.stdout
+    gaps = _cli("library", "coverage", str(_api_answers(tmp_path)), "--library", str(MINI_LIBRARY))
+    assert gaps.returncode == 1
+    assert "gap: REQ-UNCOVERED (Test source 5): Nothing covers this." in gaps.stdout
+
+
+def test_build_refuses_coverage_gaps_unless_allowed(tmp_path: Path) -> None:
+    import json
+
+    answers = _api_answers(tmp_path)
+    out = tmp_path / "out"
+    refused = _cli("build", str(answers), "-o", str(out), "--format", "docx", "--library", str(MINI_LIBRARY))
+    assert refused.returncode == 2
+    assert "requirement REQ-UNCOVERED (Test source 5) applies but no included clause satisfies it" in refused.stderr
+    allowed = _cli("build", str(answers), "-o", str(out), "--format", "docx", "--library", str(MINI_LIBRARY),
+                   "--allow-gaps")
+    assert allowed.returncode == 0, allowed.stderr
+    record = json.loads((out / "QA-MIN-1_v1.build.json").read_text(encoding="utf-8"))
+    assert record["uncovered_requirements"] == ["REQ-UNCOVERED"]

@@ -37,9 +37,11 @@ def default_jobs() -> int:
 @click.option("--force", is_flag=True, help="Replace outputs that already exist.")
 @click.option("--allow-findings", is_flag=True,
               help="Build despite review errors; they are recorded as accepted in the build record.")
+@click.option("--allow-gaps", is_flag=True,
+              help="Build even if an applicable regulatory requirement is covered by no clause (recorded).")
 def build_command(answers: tuple[Path, ...], out_dir: Path, fmt: Literal["docx", "pdf", "both"],
                   library_dir: Path | None, template: Path | None, jobs: int, force: bool,
-                  allow_findings: bool) -> None:
+                  allow_findings: bool, allow_gaps: bool) -> None:
     """Build Quality Agreements from ANSWERS files (or folders of them).
 
     Writes OUT/<id>_v<version>.docx, .pdf (PDF/A-2b with one empty signature field per signatory)
@@ -52,14 +54,15 @@ def build_command(answers: tuple[Path, ...], out_dir: Path, fmt: Literal["docx",
         converter = PdfConverter(workers=max(1, min(jobs, len(answers))))
         converter.start()
     try:
-        _build(list(answers), out_dir, fmt, library_dir, template, jobs, force, allow_findings, converter)
+        _build(list(answers), out_dir, fmt, library_dir, template, jobs, force, allow_findings, allow_gaps,
+               converter)
     finally:
         if converter is not None:
             converter.close()
 
 
 def _build(answers: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both"], library_dir: Path | None,
-           template: Path | None, jobs: int, force: bool, allow_findings: bool,
+           template: Path | None, jobs: int, force: bool, allow_findings: bool, allow_gaps: bool,
            converter: PdfConverter | None) -> None:
     from qa_builder.answers import collect_answers_paths
     from qa_builder.batch import build_many
@@ -73,7 +76,7 @@ def _build(answers: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both
     template_path = template if template is not None else default_template_path()
     load_template(template_path)
     settings = BuildSettings(out_dir=out_dir, library=library, template=template_path, fmt=fmt, force=force,
-                             allow_findings=allow_findings)
+                             allow_findings=allow_findings, allow_gaps=allow_gaps)
     with batch_progress(len(paths)) as progress:
         items = build_many(paths, settings, jobs=jobs, progress=progress, converter=converter)
     _summarise(items)

@@ -48,4 +48,5 @@ class BuildRecord(StrictModel):
     signature_fields: list[str]
     review_findings: list[Finding]
     findings_accepted: bool
+    uncovered_requirements: list[str]
     created_at: str
