@@ -12,6 +12,7 @@ from qa_builder.cli.build import build_command
 from qa_builder.cli.check import check_command
 from qa_builder.cli.demo import demo_command
 from qa_builder.cli.library import library_group
+from qa_builder.cli.questionnaire import questionnaire_command
 from qa_builder.cli.schema import schema_command
 from qa_builder.errors import QABuilderError
 
@@ -55,3 +56,4 @@ main.add_command(check_command)
 main.add_command(schema_command)
 main.add_command(demo_command)
 main.add_command(library_group)
+main.add_command(questionnaire_command)

@@ -1,0 +1,75 @@
+"""`qa-builder questionnaire`: the guided interview that writes a commented answers file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qa_builder.errors import AnswersError, InputError, OutputExistsError
+
+
+class TerminalAsker:
+    """Asks on the terminal; re-asks until the answer validates."""
+
+    def section(self, title: str, note: str = "") -> None:
+        click.secho(f"\n{title}", bold=True)
+        if note:
+            click.echo(f"  ({note})")
+
+    def ask(self, key: str, prompt: str, default: str | None, parse: Any) -> Any:
+        while True:
+            raw = click.prompt(f"  {prompt}", default=default if default is not None else "",
+                               show_default=default is not None)
+            try:
+                return parse(raw)
+            except ValueError as exc:
+                click.secho(f"  ✗ {exc}", fg="red")
+
+
+@click.command("questionnaire")
+@click.option("-o", "--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The answers file to write.")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="An existing answers file whose values become the defaults.")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+def questionnaire_command(out_file: Path, from_file: Path | None, force: bool) -> None:
+    """Write an answers file by answering questions; only the questions that apply are asked.
+
+    Each answer is checked as you type it; typical values from industry practice are offered as defaults.
+    """
+    from qa_builder.answers import load_answers
+    from qa_builder.files import write_bytes_atomic
+    from qa_builder.library.loader import load_library
+    from qa_builder.questionnaire import Interview, render_answers
+    from qa_builder.review import review_files
+    from qa_builder.yaml_source import SourceError, read_source
+
+    if not sys.stdin.isatty():
+        raise InputError("the questionnaire asks its questions in a terminal, and standard input is not one; run "
+                         "it in a terminal, or write the answers file by hand from examples/ "
+                         "(`qa-builder schema` lists every field)")
+    if out_file.exists() and not force:
+        raise OutputExistsError(f"{out_file} already exists; use --force to replace it")
+    start: dict[str, Any] = {}
+    if from_file is not None:
+        try:
+            start = read_source(from_file).data or {}
+        except SourceError as exc:
+            raise AnswersError(f"{from_file}{f' line {exc.line}' if exc.line else ''}: {exc}") from exc
+    click.echo("qa-builder questionnaire: press Enter to accept the value in [brackets]; Ctrl-C to stop "
+               "(nothing is written until the end).")
+    data = Interview(TerminalAsker(), start).run()
+    write_bytes_atomic(out_file, render_answers(data).encode("utf-8"))
+    load_answers(out_file)  # the interview validated each field; this validates the whole file
+    click.secho(f"\nwrote {out_file}", bold=True)
+    result = review_files([out_file], load_library())[0]
+    if result.findings:
+        click.echo(f"review: {result.errors} error(s), {result.warnings} warning(s):")
+        for finding in result.findings:
+            click.echo(f"  {finding.severity.upper()} {finding.id} {finding.field}: {finding.message}")
+        click.echo(f"see `qa-builder check {out_file}` for the reasons and fixes")
+    else:
+        click.echo(f"review: no findings. Next: qa-builder build {out_file} -o OUT")
