@@ -156,3 +156,27 @@ def test_example_builds_with_default_library(example_build: Path) -> None:
     assert "RESPONSIBILITIES MATRIX" in text
     with pdf.open("rb") as handle:
         assert len(list(enumerate_sig_fields(PdfFileReader(handle)))) >= 2
+
+
+EXAMPLE_FILES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
+
+
+def test_there_are_examples_for_each_common_arrangement() -> None:
+    assert {p.name for p in EXAMPLE_FILES} >= {
+        "us-eu-drug-product-cmo.yaml", "us-api-cmo.yaml", "us-eu-biologic-cdmo.yaml",
+        "sterile-fill-finish-cmo.yaml", "contract-qc-laboratory.yaml"}
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_every_example_builds_without_gaps(tmp_path: Path, converter: Any, example: Path) -> None:
+    settings = BuildSettings(out_dir=tmp_path, library=load_library(), template=default_template_path())
+    result = build_one(example, settings, converter)  # review errors or coverage gaps would raise
+    assert result.record is not None
+    assert result.record.uncovered_requirements == []
+    assert result.record.review_findings == []
+    pdf = tmp_path / f"{result.agreement_id}_v{result.version}.pdf"
+    pages = _pdf_pages(pdf)
+    assert "SIGNATURES" in pages[-1] or "SIGNATURES" in pages[-2]
+    with pdf.open("rb") as handle:
+        fields = [name for name, _v, _r in enumerate_sig_fields(PdfFileReader(handle))]
+    assert fields == result.record.signature_fields
