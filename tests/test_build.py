@@ -180,3 +180,29 @@ def test_every_example_builds_without_gaps(tmp_path: Path, converter: Any, examp
     with pdf.open("rb") as handle:
         fields = [name for name, _v, _r in enumerate_sig_fields(PdfFileReader(handle))]
     assert fields == result.record.signature_fields
+
+
+def test_docx_property_elements_follow_the_schema_order(minimal_build: Path) -> None:
+    """Word offers to 'repair' files whose property elements are repeated or out of schema order."""
+    import runpy
+    import zipfile
+
+    from lxml import etree
+
+    order = runpy.run_path(str(Path(__file__).resolve().parent.parent / "tools" / "make_template.py"))[
+        "SCHEMA_ORDER"]
+    namespace = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    problems = []
+    with zipfile.ZipFile(minimal_build / "QA-MIN-1_v1.docx") as package:
+        parts = [n for n in package.namelist() if n.startswith("word/") and n.endswith(".xml")
+                 and n.split("/")[-1].startswith(("document", "header", "footer", "styles"))]
+        assert "word/document.xml" in parts and "word/styles.xml" in parts
+        for part in parts:
+            root = etree.fromstring(package.read(part))
+            for tag, sequence in order.items():
+                for element in root.iter(namespace + tag):
+                    names = [c.tag.replace(namespace, "") for c in element if isinstance(c.tag, str)]
+                    known = [n for n in names if n in sequence]
+                    if len(set(known)) != len(known) or known != sorted(known, key=sequence.index):
+                        problems.append(f"{part}: {tag} {names}")
+    assert not problems, problems[:5]

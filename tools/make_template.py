@@ -28,6 +28,42 @@ MARGIN = Cm(2.2)
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN  # 16.6 cm
 
 
+# Child order of the property elements, from the WordprocessingML schema (ECMA-376 Part 1, §17).
+# Word treats out-of-order or repeated property elements as a damaged file and offers to repair it;
+# LibreOffice is lenient, so this order is enforced here and checked by tests/test_build.py.
+SCHEMA_ORDER = {
+    "pPr": ["pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl", "numPr",
+            "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku", "wordWrap",
+            "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN", "bidi", "adjustRightInd", "snapToGrid",
+            "spacing", "ind", "contextualSpacing", "mirrorIndents", "suppressOverlap", "jc", "textDirection",
+            "textAlignment", "textboxTightWrap", "outlineLvl", "divId", "cnfStyle", "rPr", "sectPr", "pPrChange"],
+    "tblPr": ["tblStyle", "tblpPr", "tblOverlap", "bidiVisual", "tblStyleRowBandSize", "tblStyleColBandSize",
+              "tblW", "jc", "tblCellSpacing", "tblInd", "tblBorders", "shd", "tblLayout", "tblCellMar", "tblLook",
+              "tblCaption", "tblDescription", "tblPrChange"],
+    "trPr": ["cnfStyle", "divId", "gridBefore", "gridAfter", "wBefore", "wAfter", "cantSplit", "trHeight",
+             "tblHeader", "tblCellSpacing", "jc", "hidden", "ins", "del", "trPrChange"],
+    "tcPr": ["cnfStyle", "tcW", "gridSpan", "hMerge", "vMerge", "tcBorders", "shd", "noWrap", "tcMar",
+             "textDirection", "tcFitText", "vAlign", "hideMark", "headers", "cellIns", "cellDel", "cellMerge",
+             "tcPrChange"],
+}
+
+
+def _put(parent: object, child: object) -> None:
+    """Insert `child` into a property element at its schema position, replacing one of the same kind."""
+    local = lambda el: el.tag.rsplit("}", 1)[-1]  # noqa: E731
+    order = SCHEMA_ORDER[local(parent)]
+    name = local(child)
+    for existing in list(parent):  # type: ignore[call-overload]
+        if local(existing) == name:
+            parent.remove(existing)  # type: ignore[attr-defined]
+    rank = order.index(name)
+    for sibling in parent:  # type: ignore[attr-defined]
+        if local(sibling) in order and order.index(local(sibling)) > rank:
+            sibling.addprevious(child)
+            return
+    parent.append(child)  # type: ignore[attr-defined]
+
+
 def main(out: Path) -> None:
     doc = Document()
     _styles(doc)
@@ -162,7 +198,7 @@ def _bottom_border(paragraph: object) -> None:
     for key, value in (("w:val", "single"), ("w:sz", "4"), ("w:space", "4"), ("w:color", "A6A6A6")):
         bottom.set(qn(key), value)
     borders.append(bottom)
-    ppr.append(borders)
+    _put(ppr, borders)
 
 
 def _cover(doc: Document) -> None:
@@ -339,8 +375,7 @@ def _signatures(doc: Document) -> None:
     _widths_row(cells, widths)
     row = table.rows[-1]
     row.height = Cm(3.6)
-    trpr = row._tr.get_or_add_trPr()
-    trpr.append(OxmlElement("w:cantSplit"))
+    _put(row._tr.get_or_add_trPr(), OxmlElement("w:cantSplit"))
     _move_last_row_before_end(table)
     _borders(table, "A6A6A6")
     doc.add_paragraph()
@@ -360,11 +395,11 @@ def _fixed_widths(table: object, widths: list[object]) -> None:
     tblpr = tbl.tblPr
     layout = OxmlElement("w:tblLayout")
     layout.set(qn("w:type"), "fixed")
-    tblpr.append(layout)
+    _put(tblpr, layout)
     width = tblpr.find(qn("w:tblW"))
     if width is None:
         width = OxmlElement("w:tblW")
-        tblpr.append(width)
+        _put(tblpr, width)
     width.set(qn("w:w"), str(sum(int(w.twips) for w in widths)))  # type: ignore[attr-defined]
     width.set(qn("w:type"), "dxa")
     grid = tbl.tblGrid
@@ -376,7 +411,7 @@ def _fixed_widths(table: object, widths: list[object]) -> None:
         el.set(qn("w:w"), "50")
         el.set(qn("w:type"), "dxa")
         margins.append(el)
-    tblpr.append(margins)
+    _put(tblpr, margins)
 
 
 def _widths_row(cells: list[object], widths: list[object]) -> None:
@@ -387,8 +422,8 @@ def _widths_row(cells: list[object], widths: list[object]) -> None:
 def _header_row(table: object, titles: list[str], widths: list[object]) -> None:
     row = table.rows[0]  # type: ignore[attr-defined]
     trpr = row._tr.get_or_add_trPr()
-    trpr.append(OxmlElement("w:tblHeader"))
-    trpr.append(OxmlElement("w:cantSplit"))
+    _put(trpr, OxmlElement("w:tblHeader"))
+    _put(trpr, OxmlElement("w:cantSplit"))
     for cell, title, w in zip(row.cells, titles, widths, strict=False):
         cell.width = w
         paragraph = cell.paragraphs[0]
@@ -415,7 +450,7 @@ def _move_last_row_before_end(table: object) -> None:
     for tr in tbl.findall(qn("w:tr")):
         trpr = tr.find(qn("w:trPr"))
         if trpr is not None and trpr.find(qn("w:cantSplit")) is None:
-            trpr.append(OxmlElement("w:cantSplit"))
+            _put(trpr, OxmlElement("w:cantSplit"))
 
 
 def _shade(cell: object, fill: str) -> None:
@@ -424,7 +459,7 @@ def _shade(cell: object, fill: str) -> None:
     shd.set(qn("w:val"), "clear")
     shd.set(qn("w:color"), "auto")
     shd.set(qn("w:fill"), fill)
-    tcpr.append(shd)
+    _put(tcpr, shd)
 
 
 def _borders(table: object, color: str) -> None:
@@ -435,7 +470,7 @@ def _borders(table: object, color: str) -> None:
         for key, value in (("w:val", "single"), ("w:sz", "4"), ("w:space", "0"), ("w:color", color)):
             el.set(qn(key), value)
         borders.append(el)
-    tblpr.append(borders)
+    _put(tblpr, borders)
 
 
 def _settings(doc: Document) -> None:
