@@ -51,5 +51,9 @@ class ConversionError(QABuilderError):
     """LibreOffice could not convert a DOCX to PDF (missing, crashed, timed out)."""
 
 
+class SigningError(QABuilderError):
+    """A signature could not be made: key, certificate, field or document state is not right."""
+
+
 class SignatureFieldError(QABuilderError):
     """The empty signature fields could not be placed on the PDF."""

@@ -142,7 +142,8 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
             converter.convert(docx, pdf)
             lap("pdf")
             fields = [s.field_name for s in agreement.signatories]
-            add_signature_fields(pdf, fields)
+            add_signature_fields(pdf, fields, {
+                s.field_name: f"{s.name}, {s.title}, for {s.party_name}: {s.meaning}" for s in agreement.signatories})
             lap("fields")
             staged["pdf"] = pdf
         artefacts = [_artefact(role, path, targets[role].name) for role, path in staged.items()]

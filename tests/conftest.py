@@ -49,3 +49,23 @@ def write_answers(folder: Path, data: dict[str, Any], name: str = "answers.yaml"
     path = folder / name
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A TEST PKI with its TSA, OCSP responder and CRLs served on 127.0.0.1 for the whole session."""
+    from qa_builder.signing.testpki import create_test_pki
+    from qa_builder.signing.testservices import TestPkiServer
+
+    pki = create_test_pki(tmp_path_factory.mktemp("pki") / "pki", port=free_port())
+    with TestPkiServer(pki):
+        yield pki

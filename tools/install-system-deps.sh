@@ -7,7 +7,7 @@ set -euo pipefail
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in libreoffice-writer-nogui python3-uno fonts-crosextra-carlito fonts-crosextra-caladea \
-           fonts-liberation2 fonts-noto-cjk poppler-utils softhsm2 opensc openssl python3-venv; do
+           fonts-liberation2 fonts-dejavu-core fonts-noto-cjk poppler-utils softhsm2 opensc openssl python3-venv; do
   if ! have_pkg "$pkg"; then
     # A full (GUI) LibreOffice Writer satisfies the headless one.
     if [[ $pkg == libreoffice-writer-nogui ]] && have_pkg libreoffice-writer; then continue; fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -12,8 +13,10 @@ from qa_builder.cli.build import build_command
 from qa_builder.cli.check import check_command
 from qa_builder.cli.demo import demo_command
 from qa_builder.cli.library import library_group
+from qa_builder.cli.pki import pki_group
 from qa_builder.cli.questionnaire import questionnaire_command
 from qa_builder.cli.schema import schema_command
+from qa_builder.cli.sign import sign_command
 from qa_builder.errors import QABuilderError
 
 
@@ -49,6 +52,10 @@ class _Group(click.Group):
 def main(ctx: click.Context, debug: bool) -> None:
     """Draft, build and check pharmaceutical Quality Agreements (sponsor ↔ CMO/CDMO/contract laboratory)."""
     ctx.obj = {"debug": debug}
+    if not debug:
+        # Third-party libraries log tracebacks for conditions we report ourselves as one-line messages.
+        for name in ("pyhanko", "pyhanko_certvalidator", "aiohttp", "fontTools"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 main.add_command(build_command)
@@ -57,3 +64,5 @@ main.add_command(schema_command)
 main.add_command(demo_command)
 main.add_command(library_group)
 main.add_command(questionnaire_command)
+main.add_command(pki_group)
+main.add_command(sign_command)

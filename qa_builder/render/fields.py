@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
+from pyhanko.pdf_utils.generic import pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
@@ -70,13 +71,26 @@ def locate_fields(pdf: bytes, names: list[str]) -> list[FieldPlacement]:
     return [found[n] for n in names]
 
 
-def add_signature_fields(pdf_path: Path, names: list[str]) -> list[FieldPlacement]:
-    """Add empty signature fields for `names` to the PDF in place (atomically, as an incremental update)."""
+def add_signature_fields(pdf_path: Path, names: list[str],
+                         intended_for: dict[str, str] | None = None) -> list[FieldPlacement]:
+    """Add empty signature fields for `names` to the PDF in place (atomically, as an incremental update).
+
+    Args:
+        pdf_path: the PDF to update.
+        names: field names, each shown as "Signature field <name>" in its signatory's block.
+        intended_for: per field, who is to sign it; stored as the field's /TU (shown as a tooltip, listed by
+            `qa-builder sign` without --field).
+    """
     data = pdf_path.read_bytes()
     placements = locate_fields(data, names)
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
     for placement in placements:
         append_signature_field(writer, SigFieldSpec(placement.name, on_page=placement.page, box=placement.box))
+    for ref in writer.root["/AcroForm"]["/Fields"]:
+        field = ref.get_object()
+        description = (intended_for or {}).get(str(field.get("/T", "")))
+        if description:
+            field["/TU"] = pdf_string(description)
     with atomic_writer(pdf_path) as handle:
         writer.write(handle)  # type: ignore[no-untyped-call]
     return placements

@@ -1,0 +1,89 @@
+"""`qa-builder sign`: a Part 11-style PAdES signature into a pre-created field."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from qa_builder.errors import InputError
+
+
+def read_secret(file: Path | None, what: str) -> bytes:
+    """A passphrase or PIN: from a file (first line), else asked without echo (Part 11 §11.200)."""
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").splitlines()[0].encode("utf-8") if file.stat().st_size else b""
+        except OSError as exc:
+            raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from exc
+    if not sys.stdin.isatty():
+        raise InputError(f"no {what}: pass --{what.replace(' ', '-')}-file FILE, or run in a terminal to type it")
+    return click.prompt(f"{what.capitalize()}", hide_input=True).encode("utf-8")
+
+
+@click.command("sign")
+@click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_pdf", type=click.Path(dir_okay=False, path_type=Path),
+              help="The signed PDF to write (an incremental update of PDF).")
+@click.option("--field", help="The signature field to fill; without it, the fields are listed.")
+@click.option("--meaning", type=click.Choice(["authorship", "review", "approval", "responsibility"]),
+              help="Meaning of the signature (21 CFR 11.50).")
+@click.option("--certify", is_flag=True, help="Make this the certification signature (the first signature only).")
+@click.option("--level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B", show_default=True,
+              help="PAdES baseline level.")
+@click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL (needed from B-T up).")
+@click.option("--trust", "trust_roots", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA.")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 key file.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding the PKCS#12 passphrase; asked without echo when omitted.")
+@click.option("--pkcs11-module", type=click.Path(dir_okay=False, path_type=Path),
+              help="PKCS#11 library of a token (e.g. /usr/lib/softhsm/libsofthsm2.so), instead of --key.")
+@click.option("--token-label", help="Label of the PKCS#11 token.")
+@click.option("--key-label", help="Label of the key (and its certificate) on the token.")
+@click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding the token PIN; asked without echo when omitted.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: str | None, certify: bool,
+                 level: str, tsa_url: str | None, trust_roots: tuple[Path, ...], key_file: Path | None,
+                 passphrase_file: Path | None, pkcs11_module: Path | None, token_label: str | None,
+                 key_label: str | None, pin_file: Path | None, force: bool) -> None:
+    """Sign PDF in a pre-created signature field, or list its fields when --field is not given.
+
+    The visible stamp shows the signer's printed name, title and organisation, the meaning, the date and
+    time of signing in UTC (the TSA's time when timestamped) and the certificate's issuer and serial.
+    """
+    from qa_builder.signing.keys import SigningKey, load_pkcs11_key, load_pkcs12_key
+    from qa_builder.signing.pades import SignatureRequest, list_signature_fields, sign_pdf
+
+    if field is None:
+        states = list_signature_fields(pdf)
+        if not states:
+            click.echo(f"{pdf}: no signature fields")
+        for state in states:
+            status = "signed" if state.signed else "empty"
+            click.echo(f"{state.name:<28} {status:<7} {state.intended_for}")
+        return
+    missing = [name for name, value in (("-o/--out", out_pdf), ("--meaning", meaning)) if value is None]
+    if missing:
+        raise InputError(f"signing needs {', '.join(missing)}")
+    assert out_pdf is not None and meaning is not None
+    key: SigningKey
+    if key_file is not None and pkcs11_module is not None:
+        raise InputError("give either --key or --pkcs11-module, not both")
+    if key_file is not None:
+        key = load_pkcs12_key(key_file, read_secret(passphrase_file, "passphrase"))
+    elif pkcs11_module is not None:
+        if not token_label or not key_label:
+            raise InputError("a PKCS#11 key needs --token-label and --key-label")
+        key = load_pkcs11_key(pkcs11_module, token_label, key_label, read_secret(pin_file, "pin"))
+    else:
+        raise InputError("signing needs a key: --key FILE.p12, or --pkcs11-module LIB with --token-label and "
+                         "--key-label")
+    request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
+                               tsa_url=tsa_url, trust_roots=trust_roots)
+    outcome = sign_pdf(pdf, out_pdf, request, key, force=force)
+    kind = "certified" if outcome.certified else "signed"
+    click.echo(f"{kind} field {outcome.field} as {outcome.signer} ({outcome.meaning}) at "
+               f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC ({outcome.time_source}), level {outcome.level}: {out_pdf}")

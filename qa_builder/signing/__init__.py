@@ -1,0 +1,1 @@
+"""Signing stage: PAdES signatures, keys, timestamps, test PKI."""

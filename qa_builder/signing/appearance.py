@@ -1,0 +1,334 @@
+"""Visible signature appearance: the 21 CFR 11.50 manifestation, drawn with an embedded 1000-upm font.
+
+Font choice.  pyHanko's default stamp uses the non-embedded standard Courier: Latin-1 only and not allowed in
+PDF/A.  So the stamp embeds an OpenType font through pyHanko's ``GlyphAccumulatorFactory``, which has two limits in
+pyHanko 0.38: it writes the CIDFont ``/W`` widths in raw font units, so every font whose unitsPerEm is not 1000
+(DejaVu, Liberation and Carlito are all 2048) is drawn with huge letter spacing; and it cannot open a font collection
+(``.ttc``: fontTools asks for a font number that the factory never passes).  No Debian font covers every name either:
+Noto Sans CJK (``fonts-noto-cjk``, 1000 upm, CID-keyed CFF) has Latin-1 and the CJK ideographs but not Latin
+Extended-A (no Ł, Š, Č, Ř, Ő, Ş: Polish, Czech, Hungarian and Turkish names), and Liberation Sans has all of Latin,
+Greek and Cyrillic but no CJK.  The stamp therefore takes, for each manifestation, the first of these fonts that
+has every character of its text:
+
+1. Liberation Sans (``fonts-liberation2``), rescaled to 1000 upm: compact (Arial metrics), covers European names;
+2. Noto Sans CJK JP (``fonts-noto-cjk``), extracted from the ``.ttc``: Han, kana, hangul, plus Latin-1;
+3. DejaVu Sans (``fonts-dejavu-core``), rescaled to 1000 upm: the widest coverage (Arabic, Armenian, Georgian...).
+
+A font is prepared once per machine with fontTools (face extracted, unitsPerEm scaled to 1000 with
+``scale_upem`` and the then-wrong TrueType hinting dropped) into ``$XDG_CACHE_HOME/qa-builder/fonts`` (written
+atomically, named after the source file's path, size and mtime), and found again through a per-process cache.
+Preparing costs about 2 s for Liberation Sans and 1 s for Noto Sans CJK, once.  pyHanko subsets the font again on
+every signature (it parses the file and subsets destructively, so a parsed font cannot be reused); that costs about
+0.2 s with Liberation Sans and 0.4-1 s with the 16 MB CJK font, which is why the CJK font is only taken when the
+text needs it and why its prepared copy drops the OpenType layout tables (GSUB/GPOS/GDEF/BASE: CJK needs no shaping,
+Latin in that font loses only kerning), which halves its per-signature cost.  ``QA_BUILDER_STAMP_FONT`` (a font
+file, or ``file.ttc#N`` / ``file.ttc#PostScriptName`` for one face of a collection) replaces the whole list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
+from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.stamp import TextStampStyle
+
+from qa_builder.errors import QABuilderError
+from qa_builder.files import atomic_writer
+
+log = logging.getLogger(__name__)
+
+MEANINGS: tuple[str, ...] = ("authorship", "review", "approval", "responsibility")
+"""The signature meanings 21 CFR 11.50(a)(3) asks the manifestation to show."""
+
+FONT_ENV = "QA_BUILDER_STAMP_FONT"
+DEFAULT_FONT_SIZE = 8
+_TARGET_UPEM = 1000
+_PREPARE_VERSION = "1"  # bump when _prepare changes what it writes
+_BIG_FONT_GLYPHS = 10_000  # fonts above this lose their layout tables in the prepared copy (speed)
+_ROLE_LINE_CHARS = 48  # "title, organisation" longer than this goes on two lines
+
+
+class StampFontError(QABuilderError):
+    """No installed font can draw the signature manifestation, or the chosen font file is unusable."""
+
+
+@dataclass(frozen=True)
+class Manifestation:
+    """What a visible signature shows (21 CFR 11.50: printed name, date and time, meaning).
+
+    Attributes:
+        printed_name: The signer's printed name.
+        title: The signer's job title (may be empty).
+        organisation: The signer's organisation (may be empty).
+        meaning: One of ``MEANINGS`` (authorship, review, approval, responsibility); case is ignored.
+        signed_at: When the signature was executed; timezone-aware, shown in UTC.
+        issuer: Common name of the certificate issuer.
+        serial: Certificate serial number in hex (``0x`` prefix, colons and spaces are ignored).
+    """
+
+    printed_name: str
+    title: str
+    organisation: str
+    meaning: str
+    signed_at: dt.datetime
+    issuer: str
+    serial: str
+
+    def __post_init__(self) -> None:
+        """Refuse a manifestation that would not satisfy 11.50."""
+        if not _clean(self.printed_name):
+            raise ValueError("the printed name of the signer is empty")
+        if self.meaning.strip().lower() not in MEANINGS:
+            raise ValueError(f"signature meaning '{self.meaning}' is not one of {', '.join(MEANINGS)}")
+        if self.signed_at.tzinfo is None or self.signed_at.utcoffset() is None:
+            raise ValueError("signed_at must be timezone-aware (the manifestation shows UTC)")
+        serial = _serial_hex(self.serial)
+        if serial and any(c not in "0123456789ABCDEF" for c in serial):
+            raise ValueError(f"certificate serial '{self.serial}' is not hexadecimal")
+
+
+def manifestation_text(m: Manifestation) -> str:
+    """The lines drawn in the signature field, short enough for a box of about 240 x 80 pt at 8 pt.
+
+    Args:
+        m: The manifestation.
+
+    Returns:
+        Newline-separated lines: printed name, title and organisation, meaning, UTC date/time, certificate issuer
+        and serial, e.g. ``Signed by: Jane Roe`` / ``Head of QA, Acme Pharma`` / ``Meaning: Approval`` /
+        ``Date/time (UTC): 2026-11-25 23:59:01`` / ``Certificate issuer: Acme CA`` / ``Serial no.: 1A2B``.
+    """
+    lines = [f"Signed by: {_clean(m.printed_name)}"]
+    title, organisation = _clean(m.title), _clean(m.organisation)
+    role = ", ".join(part for part in (title, organisation) if part)
+    if title and organisation and len(role) > _ROLE_LINE_CHARS:
+        lines += [f"{title},", organisation]
+    elif role:
+        lines.append(role)
+    lines.append(f"Meaning: {m.meaning.strip().lower().capitalize()}")
+    lines.append(f"Date/time (UTC): {m.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}")
+    if issuer := _clean(m.issuer):
+        lines.append(f"Certificate issuer: {issuer}")
+    if serial := _serial_hex(m.serial):
+        lines.append(f"Serial no.: {serial}")
+    return "\n".join(lines)
+
+
+def stamp_style(m: Manifestation, *, font_size: int = DEFAULT_FONT_SIZE) -> TextStampStyle:
+    """A pyHanko text stamp that draws the manifestation with an embedded font, left-aligned, without border.
+
+    The text is fixed in the style (no ``appearance_text_params`` needed).  pyHanko shrinks the text to fit a
+    smaller field; it never enlarges it.
+
+    Args:
+        m: The manifestation to draw.
+        font_size: Font size in points (pyHanko writes it as an integer); the leading is 1.25 times that.
+
+    Returns:
+        A style for ``PdfSigner(..., stamp_style=...)``.
+
+    Raises:
+        StampFontError: No installed font has every character of the text.
+    """
+    text = manifestation_text(m)
+    font = stamp_font_path(text)
+    no_margins = SimpleBoxLayoutRule(x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MIN)
+    return TextStampStyle(
+        stamp_text=text.replace("%", "%%"),  # pyHanko %-interpolates the stamp text
+        border_width=0,
+        background=None,
+        inner_content_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MIN,
+            y_align=AxisAlignment.ALIGN_MID,
+            margins=Margins(left=4, right=4, top=3, bottom=3),
+        ),
+        text_box_style=TextBoxStyle(
+            font=GlyphAccumulatorFactory(str(font), font_size=font_size),
+            font_size=font_size,
+            leading=round(font_size * 1.25),
+            border_width=0,
+            box_layout_rule=no_margins,
+        ),
+    )
+
+
+def stamp_font_path(text: str = "") -> Path:
+    """The prepared (1000-upm, single-face) font file the stamp uses for `text`.
+
+    Args:
+        text: The text to draw; empty asks for the first font of the list (Latin stamps).
+
+    Returns:
+        Path of the prepared font in the user cache (prepared on first use).
+
+    Raises:
+        StampFontError: No installed font has every character of `text`, or the override font is unusable.
+    """
+    override = os.environ.get(FONT_ENV, "").strip()
+    candidates = [_override_source(override)] if override else list(_DEBIAN_FONTS)
+    installed = [source for source in candidates if source.path.is_file()]
+    needed = {c for c in text if not c.isspace() and unicodedata.category(c) != "Cc"}
+    best: tuple[_FontSource, set[str]] | None = None
+    for source in installed:
+        index = _face_index(source)
+        missing = {c for c in needed if ord(c) not in _coverage(str(source.path), index)}
+        if not missing:
+            return _prepared(str(source.path), index, str(_cache_dir()))
+        if best is None or len(missing) < len(best[1]):
+            best = (source, missing)
+    raise StampFontError(_no_font_message(override, candidates, installed, best))
+
+
+@dataclass(frozen=True)
+class _FontSource:
+    label: str
+    path: Path
+    package: str
+    face: str = ""  # PostScript name or index of the face in a collection
+
+
+_DEBIAN_FONTS: tuple[_FontSource, ...] = (
+    _FontSource("Liberation Sans", Path("/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"),
+                "fonts-liberation2"),
+    _FontSource("Liberation Sans", Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
+                "fonts-liberation2"),
+    _FontSource("Noto Sans CJK JP", Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+                "fonts-noto-cjk", face="NotoSansCJKjp-Regular"),
+    _FontSource("DejaVu Sans", Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), "fonts-dejavu-core"),
+)
+
+
+def _override_source(value: str) -> _FontSource:
+    path, _, face = value.partition("#")
+    source = _FontSource(f"{FONT_ENV}={value}", Path(path).expanduser(), "", face=face)
+    if not source.path.is_file():
+        raise StampFontError(f"{FONT_ENV} names '{path}', which is not a font file; fix or unset {FONT_ENV}")
+    return source
+
+
+def _no_font_message(
+    override: str, candidates: list[_FontSource], installed: list[_FontSource],
+    best: tuple[_FontSource, set[str]] | None,
+) -> str:
+    absent = sorted({s.package for s in candidates if s.package and s not in installed} -
+                    {s.package for s in installed})
+    install = f"install the Debian package(s) {' '.join(absent)} (apt-get install {' '.join(absent)})" if absent else ""
+    if best is None:
+        return f"No font for the signature stamp is installed: {install or 'install fonts-noto-cjk'}"
+    chars = "".join(sorted(best[1]))[:20]
+    fonts = ", ".join(dict.fromkeys(s.label for s in installed))
+    fix = install or (f"set {FONT_ENV} to a font that has them" if not override else f"fix or unset {FONT_ENV}")
+    return f"The signature stamp cannot draw the characters '{chars}': no installed font has them ({fonts}); {fix}"
+
+
+def _clean(value: str) -> str:
+    """NFC, control characters and line breaks as spaces, runs of spaces collapsed, stripped."""
+    value = unicodedata.normalize("NFC", value)
+    value = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value)
+    return " ".join(value.split())
+
+
+def _serial_hex(serial: str) -> str:
+    value = serial.strip()
+    if value[:2].lower() == "0x":
+        value = value[2:]
+    return "".join(value.replace(":", "").split()).upper()
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qa-builder" / "fonts"
+
+
+@lru_cache(maxsize=32)
+def _face_index_cached(path: str, face: str) -> int:
+    if not face:
+        return 0 if _is_collection(path) else -1
+    if face.isdigit():
+        return int(face)
+    collection = TTCollection(path, lazy=True)
+    for index, font in enumerate(collection.fonts):
+        if font["name"].getDebugName(6) == face:
+            return index
+    raise StampFontError(f"The font collection {path} has no face named '{face}'")
+
+
+def _face_index(source: _FontSource) -> int:
+    return _face_index_cached(str(source.path), source.face)
+
+
+def _is_collection(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"ttcf"
+
+
+def _open(path: str, index: int, *, lazy: bool | None) -> TTFont:
+    try:
+        return TTFont(path, fontNumber=index, lazy=lazy)
+    except Exception as exc:  # fontTools raises many kinds of errors for a bad file
+        raise StampFontError(f"The font file {path} cannot be read ({exc}); choose another font") from exc
+
+
+@lru_cache(maxsize=32)
+def _coverage(path: str, index: int) -> frozenset[int]:
+    cmap = _open(path, index, lazy=True).getBestCmap() or {}
+    return frozenset(cmap)
+
+
+@lru_cache(maxsize=32)
+def _prepared(path: str, index: int, cache_dir: str) -> Path:
+    """Path of the prepared copy of face `index` of `path`, made (atomically) if not yet in `cache_dir`."""
+    stat = os.stat(path)
+    key = f"{_PREPARE_VERSION}\0{os.path.realpath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\0{index}"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    name = f"{Path(path).stem}-{max(index, 0)}-{digest}"
+    for folder in (Path(cache_dir), Path(tempfile.gettempdir()) / f"qa-builder-fonts-{os.getuid()}"):
+        for suffix in (".otf", ".ttf"):
+            if (folder / f"{name}{suffix}").is_file():
+                return folder / f"{name}{suffix}"
+    font = _open(path, index, lazy=None)  # tables decompiled on use only: untouched ones are copied as they are
+    _prepare(font, path)
+    suffix = ".otf" if "CFF " in font else ".ttf"
+    try:
+        return _save(font, Path(cache_dir) / f"{name}{suffix}")
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / f"qa-builder-fonts-{os.getuid()}" / f"{name}{suffix}"
+        log.warning("cannot write the font cache %s (%s); using %s", cache_dir, exc, fallback.parent)
+        return _save(font, fallback)
+
+
+def _save(font: TTFont, target: Path) -> Path:
+    with atomic_writer(target) as handle:
+        font.save(handle)
+    return target
+
+
+def _prepare(font: TTFont, path: str) -> None:
+    """Make `font` safe and quick for pyHanko: 1000 upm, no stale hinting, no tables the stamp never uses."""
+    if not any(record.nameID == 6 for record in font["name"].names):
+        raise StampFontError(f"The font {path} has no PostScript name (name ID 6), which pyHanko needs")
+    drop = ["FFTM", "DSIG", "VORG", "vhea", "vmtx"]
+    if font["head"].unitsPerEm != _TARGET_UPEM:
+        scale_upem(font, _TARGET_UPEM)
+        if "glyf" in font:  # instructions refer to the old grid: drop them rather than render distorted glyphs
+            glyf = font["glyf"]
+            for glyph_name in font.getGlyphOrder():
+                glyf[glyph_name].removeHinting()
+            drop += ["fpgm", "prep", "cvt ", "hdmx", "LTSH", "VDMX", "gasp"]
+    if font["maxp"].numGlyphs > _BIG_FONT_GLYPHS:
+        drop += ["GSUB", "GPOS", "GDEF", "BASE", "JSTF"]
+    for tag in drop:
+        if tag in font:
+            del font[tag]

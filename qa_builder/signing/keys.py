@@ -1,0 +1,210 @@
+"""Signing keys: PKCS#12 files (and later PKCS#11 tokens), checked before any signature is made."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import pkcs12 as asn1_pkcs12
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from pyhanko.sign.signers import Signer, SimpleSigner
+
+from qa_builder.errors import SigningError
+
+TITLE_OID = x509.ObjectIdentifier("2.5.4.12")
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    """Who a certificate names: what the signature manifestation prints."""
+
+    common_name: str
+    title: str
+    organisation: str
+    subject: str
+    issuer_common_name: str
+    serial_hex: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    key_usages: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A loaded, checked key ready to sign many documents (loaded once per process)."""
+
+    signer: Signer
+    identity: SignerIdentity
+    source: str
+
+
+_CACHE: dict[tuple[str, int, bytes], SigningKey] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = None) -> SigningKey:
+    """Load a PKCS#12 file and check it is fit to sign at time `at` (default now).
+
+    The key is loaded and checked once per process and file version; later calls return the same
+    signer, so batch signing does not pay for key loading per document.
+
+    Raises:
+        SigningError: file missing or not PKCS#12, wrong passphrase, key not matching the certificate,
+            certificate expired or not yet valid, or lacking digitalSignature / nonRepudiation key usage.
+    """
+    try:
+        data = path.read_bytes()
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError as exc:
+        raise SigningError(f"{path}: key file not found") from exc
+    except OSError as exc:
+        raise SigningError(f"{path}: cannot be read ({exc.strerror})") from exc
+    cache_key = (str(path.resolve()), stamp, passphrase)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(cache_key)
+    if cached is None:
+        cached = _load(path, data, passphrase)
+        with _CACHE_LOCK:
+            _CACHE[cache_key] = cached
+    check_fit_to_sign(cached.identity, str(path), at=at)
+    return cached
+
+
+def _load(path: Path, data: bytes, passphrase: bytes) -> SigningKey:
+    try:
+        asn1_pkcs12.Pfx.load(data).native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"{path}: is not a PKCS#12 (.p12/.pfx) file") from exc
+    try:
+        key, certificate, extra = pkcs12.load_key_and_certificates(data, passphrase)
+    except ValueError as exc:
+        raise SigningError(f"{path}: wrong passphrase (the PKCS#12 file could not be decrypted)") from exc
+    if certificate is None:  # some tools put the signer's certificate among the "other" certificates
+        end_entity = [c for c in extra if not _is_ca(c)]
+        certificate = end_entity[0] if len(end_entity) == 1 else None
+    if key is None or certificate is None:
+        raise SigningError(f"{path}: holds no private key and certificate pair")
+    public_of_key = key.public_key().public_bytes(serialization.Encoding.DER,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_of_cert = certificate.public_key().public_bytes(serialization.Encoding.DER,
+                                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    if public_of_key != public_of_cert:
+        raise SigningError(f"{path}: the private key does not match the certificate "
+                           f"'{certificate.subject.rfc4514_string()}'")
+    others = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in extra]
+    try:
+        signer = SimpleSigner.load_pkcs12_data(data, other_certs=others, passphrase=passphrase)
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"{path}: pyHanko could not load the key ({exc})") from exc
+    return SigningKey(signer=signer, identity=identity_of(certificate), source=str(path))
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def identity_of(certificate: x509.Certificate) -> SignerIdentity:
+    """The printed identity and the facts the pre-signing checks need."""
+    def attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+        values = name.get_attributes_for_oid(oid)
+        return str(values[0].value) if values else ""
+
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        usages = frozenset(name for name in ("digital_signature", "content_commitment", "key_encipherment",
+                                              "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign")
+                           if getattr(usage, name))
+    except x509.ExtensionNotFound:
+        usages = frozenset()
+    return SignerIdentity(
+        common_name=attribute(certificate.subject, NameOID.COMMON_NAME),
+        title=attribute(certificate.subject, TITLE_OID),
+        organisation=attribute(certificate.subject, NameOID.ORGANIZATION_NAME),
+        subject=certificate.subject.rfc4514_string(),
+        issuer_common_name=attribute(certificate.issuer, NameOID.COMMON_NAME) or certificate.issuer.rfc4514_string(),
+        serial_hex=format(certificate.serial_number, "X"),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        key_usages=usages,
+    )
+
+
+def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime | None = None) -> None:
+    """Refuse certificates that cannot make a valid Part 11 signature now."""
+    now = at or dt.datetime.now(dt.UTC)
+    who = identity.common_name or identity.subject
+    if now > identity.not_after:
+        raise SigningError(f"{source}: the certificate of {who} expired on {identity.not_after:%Y-%m-%d %H:%M} UTC")
+    if now < identity.not_before:
+        raise SigningError(f"{source}: the certificate of {who} is not valid before "
+                           f"{identity.not_before:%Y-%m-%d %H:%M} UTC")
+    if not identity.key_usages & {"digital_signature", "content_commitment"}:
+        raise SigningError(f"{source}: the certificate of {who} allows neither digitalSignature nor nonRepudiation "
+                           "key usage, so it cannot sign documents")
+
+
+def signer_key_usage(identity: SignerIdentity) -> set[str]:
+    """The key usage pyHanko should demand: nonRepudiation when the certificate has it."""
+    return {"non_repudiation"} if "content_commitment" in identity.key_usages else {"digital_signature"}
+
+
+_SESSIONS: dict[tuple[str, str, str], SigningKey] = {}
+
+
+def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, *, cert_label: str | None = None,
+                    at: dt.datetime | None = None) -> SigningKey:
+    """Open a PKCS#11 token (e.g. SoftHSM2, a smart card) and check its certificate is fit to sign.
+
+    Every certificate on the token is pulled in, so a token that holds the intermediate CA embeds the chain.
+    The session stays open for the process, so batch signing logs in once.
+
+    Raises:
+        SigningError: module missing, token or key not found, wrong PIN, or an unfit certificate.
+    """
+    from pkcs11 import exceptions as p11  # the PKCS#11 binding is only needed here
+    from pyhanko.config.pkcs11 import TokenCriteria
+    from pyhanko.sign import pkcs11 as pyhanko_pkcs11
+
+    source = f"PKCS#11 token '{token_label}' key '{key_label}'"
+    cache_key = (str(module), token_label, key_label)
+    with _CACHE_LOCK:
+        cached = _SESSIONS.get(cache_key)
+    if cached is None:
+        if not module.is_file():
+            raise SigningError(f"{module}: PKCS#11 module not found")
+        try:
+            session = pyhanko_pkcs11.open_pkcs11_session(str(module), token_criteria=TokenCriteria(label=token_label),
+                                                         user_pin=pin.decode("utf-8"))
+        except p11.PinIncorrect as exc:
+            raise SigningError(f"{source}: wrong PIN") from exc
+        except (p11.PinLocked, p11.PinExpired) as exc:
+            raise SigningError(f"{source}: the PIN is locked or expired; ask the token's administrator") from exc
+        except (p11.NoSuchToken, p11.TokenNotPresent) as exc:
+            raise SigningError(f"{source}: no token with that label in {module}") from exc
+        except Exception as exc:
+            raise SigningError(f"{source}: the token could not be opened ({type(exc).__name__}: {exc})") from exc
+        try:
+            signer = pyhanko_pkcs11.PKCS11Signer(session, key_label=key_label, cert_label=cert_label or key_label,
+                                                 other_certs_to_pull=None)
+            if signer.signing_cert.public_key.algorithm == "ec":
+                # Many tokens (SoftHSM2 among them) offer only raw ECDSA: hash in software, sign on the token.
+                signer = pyhanko_pkcs11.PKCS11Signer(session, key_label=key_label,
+                                                     cert_label=cert_label or key_label, other_certs_to_pull=None,
+                                                     use_raw_mechanism=True)
+            certificate = x509.load_der_x509_certificate(signer.signing_cert.dump())
+        except Exception as exc:
+            raise SigningError(f"{source}: key or certificate not found on the token ({exc})") from exc
+        cached = SigningKey(signer=signer, identity=identity_of(certificate), source=source)
+        with _CACHE_LOCK:
+            _SESSIONS[cache_key] = cached
+    check_fit_to_sign(cached.identity, source, at=at)
+    return cached

@@ -1,0 +1,274 @@
+"""PAdES signing (the only pyhanko.sign user for PDFs): certify first, approve into pre-created fields."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from asn1crypto import x509 as asn1_x509
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields as sig_fields
+from pyhanko.sign import signers
+from pyhanko.sign.ades.api import CAdESSignedAttrSpec
+from pyhanko.sign.ades.cades_asn1 import CommitmentTypeIndication
+from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import read_certification_data
+from pyhanko_certvalidator import ValidationContext
+
+from qa_builder.errors import SigningError
+from qa_builder.files import atomic_writer
+from qa_builder.signing.appearance import Manifestation, stamp_style
+from qa_builder.signing.keys import SigningKey, signer_key_usage
+
+Meaning = Literal["authorship", "review", "approval", "responsibility"]
+Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+MEANINGS: tuple[Meaning, ...] = ("authorship", "review", "approval", "responsibility")
+LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
+# ETSI commitment types (RFC 5126 / EN 319 122-1) for the Part 11 meanings; /Reason carries the exact meaning.
+COMMITMENT_TYPES: dict[Meaning, str] = {
+    "authorship": "proof_of_origin",
+    "review": "proof_of_receipt",
+    "approval": "proof_of_approval",
+    "responsibility": "proof_of_approval",
+}
+
+
+@dataclass(frozen=True)
+class SignatureRequest:
+    """What to sign, how, and with which evidence."""
+
+    field: str
+    meaning: Meaning
+    certify: bool = False
+    level: Level = "B-B"
+    tsa_url: str | None = None
+    trust_roots: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class FieldState:
+    """A signature field of a PDF: its name, whether it is signed, and for whom it is meant."""
+
+    name: str
+    signed: bool
+    intended_for: str
+
+
+@dataclass(frozen=True)
+class SignatureOutcome:
+    """What was signed."""
+
+    field: str
+    signer: str
+    meaning: Meaning
+    signed_at: dt.datetime
+    time_source: Literal["tsa", "local clock"]
+    level: Level
+    certified: bool
+
+
+def reason_text(meaning: Meaning) -> str:
+    """The /Reason entry: the meaning of the signature in words."""
+    return f"{meaning.capitalize()} (meaning of signature, 21 CFR 11.50)"
+
+
+def list_signature_fields(pdf: Path) -> list[FieldState]:
+    """The signature fields of a PDF, signed or not, with their intended signatory (/TU)."""
+    with _open(pdf) as reader:
+        states = []
+        for name, value, ref in sig_fields.enumerate_sig_fields(reader):
+            field = ref.get_object()
+            states.append(FieldState(name=str(name), signed=value is not None,
+                                     intended_for=str(field.get("/TU", "")) if "/TU" in field else ""))
+        return states
+
+
+def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: SigningKey, *,
+             force: bool = False) -> SignatureOutcome:
+    """Sign `source` into `target` (an incremental update, written atomically).
+
+    Raises:
+        SigningError: the field is missing or already signed, the document forbids changes, a certification
+            is asked for after another signature, the level lacks its TSA or trust roots, or signing failed.
+    """
+    _check_request(request)
+    if target.exists() and not force:
+        raise SigningError(f"{target} already exists; choose another -o or pass --force")
+    data = _read(source)
+    with io.BytesIO(data) as handle:
+        reader = _reader(handle, source)
+        _check_document(reader, source, request)
+        timestamper = _timestamper(request.tsa_url) if request.tsa_url else None
+        signed_at, time_source = _signing_time(timestamper)
+        identity = key.identity
+        manifestation = Manifestation(
+            printed_name=identity.common_name, title=identity.title, organisation=identity.organisation,
+            meaning=request.meaning, signed_at=signed_at, issuer=identity.issuer_common_name,
+            serial=identity.serial_hex)
+        metadata = signers.PdfSignatureMetadata(
+            field_name=request.field,
+            md_algorithm="sha256",
+            subfilter=sig_fields.SigSeedSubFilter.PADES,
+            reason=reason_text(request.meaning),
+            name=identity.common_name,
+            certify=request.certify,
+            docmdp_permissions=sig_fields.MDPPerm.FILL_FORMS,
+            signer_key_usage=signer_key_usage(identity),
+            embed_validation_info=request.level in ("B-LT", "B-LTA"),
+            use_pades_lta=request.level == "B-LTA",
+            validation_context=_validation_context(request) if request.level in ("B-LT", "B-LTA") else None,
+            cades_signed_attr_spec=CAdESSignedAttrSpec(
+                commitment_type=CommitmentTypeIndication({"commitment_type_id": COMMITMENT_TYPES[request.meaning]})),
+        )
+        pdf_signer = signers.PdfSigner(metadata, key.signer, timestamper=timestamper,
+                                       stamp_style=stamp_style(manifestation))
+        output = io.BytesIO()
+        try:
+            pdf_signer.sign_pdf(IncrementalPdfFileWriter(handle), existing_fields_only=True, output=output)
+        except (PyHankoSigningError, PdfError, ValueError) as exc:
+            raise SigningError(f"{source}: signing field '{request.field}' failed: {exc}") from exc
+    signed = output.getvalue()
+    _self_check(signed, request.field, source, request)
+    with atomic_writer(target) as out:
+        out.write(signed)
+    return SignatureOutcome(field=request.field, signer=identity.common_name, meaning=request.meaning,
+                            signed_at=signed_at, time_source=time_source, level=request.level,
+                            certified=request.certify)
+
+
+def _check_request(request: SignatureRequest) -> None:
+    if request.meaning not in MEANINGS:
+        raise SigningError(f"meaning '{request.meaning}' is not one of {', '.join(MEANINGS)}")
+    if request.level not in LEVELS:
+        raise SigningError(f"level '{request.level}' is not one of {', '.join(LEVELS)}")
+    if request.level != "B-B" and not request.tsa_url:
+        raise SigningError(f"level {request.level} needs a timestamp authority: pass --tsa URL")
+    if request.level in ("B-LT", "B-LTA") and not request.trust_roots:
+        raise SigningError(f"level {request.level} embeds the certificate chain's revocation data and needs the "
+                           "trust root: pass --trust ROOT.pem")
+
+
+def _read(source: Path) -> bytes:
+    try:
+        return source.read_bytes()
+    except FileNotFoundError as exc:
+        raise SigningError(f"{source}: PDF not found") from exc
+    except OSError as exc:
+        raise SigningError(f"{source}: cannot be read ({exc.strerror})") from exc
+
+
+def _reader(handle: io.BytesIO, source: Path) -> PdfFileReader:
+    try:
+        reader = PdfFileReader(handle, strict=True)
+    except (PdfError, ValueError, KeyError, IndexError) as exc:
+        raise SigningError(f"{source}: is not a readable PDF ({exc})") from exc
+    if reader.encrypted:
+        raise SigningError(f"{source}: is encrypted; qa-builder signs only unencrypted agreements")
+    return reader
+
+
+class _open:
+    """Context manager yielding a strict reader over a PDF file's bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._handle = io.BytesIO(_read(path))
+
+    def __enter__(self) -> PdfFileReader:
+        return _reader(self._handle, self._path)
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+
+def _check_document(reader: PdfFileReader, source: Path, request: SignatureRequest) -> None:
+    try:
+        found = list(sig_fields.enumerate_sig_fields(reader))
+    except (PdfError, ValueError, KeyError) as exc:
+        raise SigningError(f"{source}: its form fields cannot be read ({exc})") from exc
+    names = {str(name): value for name, value, _ref in found}
+    if request.field not in names:
+        listed = ", ".join(names) or "none"
+        raise SigningError(f"{source}: has no signature field named '{request.field}' (its fields: {listed}); "
+                           "fields must exist before the first signature")
+    if names[request.field] is not None:
+        raise SigningError(f"{source}: field '{request.field}' is already signed")
+    signed_count = sum(value is not None for value in names.values())
+    certification = read_certification_data(reader)
+    if certification is not None and certification.permission == sig_fields.MDPPerm.NO_CHANGES:
+        raise SigningError(f"{source}: is certified with 'no changes allowed'; any further signature would "
+                           "invalidate the certification")
+    if request.certify and signed_count:
+        raise SigningError(f"{source}: already has {signed_count} signature(s); a certification signature must be "
+                           "the first one (sign without --certify to approve)")
+
+
+@lru_cache(maxsize=8)
+def _timestamper(url: str) -> HTTPTimeStamper:
+    return HTTPTimeStamper(url)
+
+
+def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Literal["tsa", "local clock"]]:
+    """The time shown on the stamp: the TSA's clock when a TSA is used, else the local clock (UTC)."""
+    if timestamper is None:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0), "local clock"
+    try:
+        token = asyncio.run(timestamper.async_timestamp(hashlib.sha256(b"qa-builder time check").digest(),
+                                                        "sha256"))
+    except Exception as exc:
+        raise SigningError(f"the timestamp authority did not answer usefully ({type(exc).__name__}: {exc})") from exc
+    tst_info = token["content"]["encap_content_info"]["content"].parsed
+    generated: dt.datetime = tst_info["gen_time"].native
+    return generated.astimezone(dt.UTC).replace(microsecond=0), "tsa"
+
+
+def _validation_context(request: SignatureRequest) -> ValidationContext:
+    roots: list[asn1_x509.Certificate] = []
+    for path in request.trust_roots:
+        try:
+            roots.append(load_cert_from_pemder(str(path)))  # type: ignore[no-untyped-call]
+        except (OSError, ValueError) as exc:
+            raise SigningError(f"{path}: is not a PEM or DER certificate ({exc})") from exc
+    return ValidationContext(trust_roots=roots, allow_fetching=True, time_tolerance=dt.timedelta(seconds=30))
+
+
+def _self_check(signed: bytes, field: str, source: Path, request: SignatureRequest) -> None:
+    """The new signature must be intact and cryptographically valid before the file is written."""
+    reader = PdfFileReader(io.BytesIO(signed), strict=True)
+    roots = [load_cert_from_pemder(str(p)) for p in request.trust_roots]  # type: ignore[no-untyped-call]
+    for embedded in reader.embedded_signatures:
+        if embedded.field_name == field:
+            # Offline: trust is the verifier's question; here only integrity and the signature value count.
+            context = ValidationContext(trust_roots=roots, allow_fetching=False)
+            with _quiet("pyhanko"), _quiet("pyhanko_certvalidator"):
+                status = validate_pdf_signature(embedded, context, skip_diff=True)
+            if not (status.intact and status.valid):
+                raise SigningError(f"{source}: the new signature in '{field}' does not verify; nothing was written")
+            return
+    raise SigningError(f"{source}: the new signature in '{field}' was not found; nothing was written")
+
+
+class _quiet:
+    """Silence a logger (pyHanko logs path-building tracebacks for untrusted chains) for a block."""
+
+    def __init__(self, name: str) -> None:
+        self._logger = logging.getLogger(name)
+        self._level = self._logger.level
+
+    def __enter__(self) -> None:
+        self._logger.setLevel(logging.CRITICAL + 1)  # children inherit it and their records are dropped
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)
