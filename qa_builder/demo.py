@@ -1,12 +1,14 @@
-"""The demo: the bundled example through the whole pipeline."""
+"""The demo: the bundled example through the whole pipeline (build, test PKI, sign, check)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
 from pathlib import Path
 
 from qa_builder.errors import InputError
 from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings, build_one
+from qa_builder.pipeline import BuildSettings, build_one, output_stem
 from qa_builder.render.docx import default_template_path
 from qa_builder.render.pdf import PdfConverter
 
@@ -23,7 +25,13 @@ def examples_dir() -> Path:
 
 
 def run_demo(out_dir: Path, *, force: bool = False) -> list[str]:
-    """Build the bundled example into `out_dir`; return report lines for people."""
+    """Build the bundled example into `out_dir`, sign it with a TEST PKI, report; return lines for people."""
+    from qa_builder.answers import load_answers
+    from qa_builder.signing.keys import load_pkcs12_key
+    from qa_builder.signing.pades import SignatureRequest, describe_signatures, sign_pdf
+    from qa_builder.signing.testpki import create_test_pki
+    from qa_builder.signing.testservices import TestPkiServer
+
     example = examples_dir() / EXAMPLE_FILE
     settings = BuildSettings(out_dir=out_dir, library=load_library(), template=default_template_path(),
                              fmt="both", force=force)
@@ -34,4 +42,53 @@ def run_demo(out_dir: Path, *, force: bool = False) -> list[str]:
     if result.record is not None:
         lines.append(f"  model digest {result.record.model_digest}")
         lines.append(f"  empty signature fields: {', '.join(result.record.signature_fields)}")
+
+    # A throwaway TEST PKI whose signers are the example's signatories, and its TSA/OCSP/CRL on loopback.
+    answers = load_answers(example).answers
+    pki_dir = out_dir / "test-pki"
+    if pki_dir.exists():
+        if not force:
+            raise InputError(f"{pki_dir} already exists; use --force to replace the demo's test PKI")
+        shutil.rmtree(pki_dir)
+    counts = {"sponsor": 0, "contract_acceptor": 0}
+    signers: dict[str, tuple[str, str, str]] = {}
+    plan: list[tuple[str, str, str]] = []  # (field, signer key name, meaning)
+    names = {"sponsor": answers.sponsor.name, "contract_acceptor": answers.contract_acceptor.name}
+    for party in ("sponsor", "contract_acceptor"):
+        for signatory in (s for s in answers.signatories if s.party == party):
+            counts[party] += 1
+            key_name = f"{party.replace('_', '-')}-{counts[party]}"
+            signers[key_name] = (signatory.name, signatory.title, names[party])
+            plan.append((f"sig_{party}_{counts[party]}", key_name, signatory.meaning))
+    pki = create_test_pki(pki_dir, port=_free_port(), signers=signers)
+    lines.append(f"TEST ONLY PKI: {pki.directory} (trust root {pki.root_pem})")
+    stem = output_stem(result.agreement_id, result.version)
+    current = out_dir / f"{stem}.pdf"
+    signed = out_dir / f"{stem}.signed.pdf"
+    steps: list[Path] = []
+    with TestPkiServer(pki):
+        for index, (field, key_name, meaning) in enumerate(plan):
+            last = index == len(plan) - 1
+            target = signed if last else out_dir / f".{stem}.signing-{index}.pdf"
+            request = SignatureRequest(field=field, meaning=meaning, certify=index == 0,
+                                       level="B-LTA" if last else "B-LT", tsa_url=pki.tsa_url,
+                                       trust_roots=(pki.root_pem,))
+            outcome = sign_pdf(current, target, request, load_pkcs12_key(pki.p12(key_name), pki.passphrase()),
+                               force=force or not last)
+            kind = "certified" if outcome.certified else "approved"
+            lines.append(f"  {kind} {field} as {outcome.signer} ({outcome.meaning}, {outcome.level}) at "
+                         f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC from the TSA")
+            steps.append(target)
+            current = target
+    for step in steps[:-1]:
+        step.unlink(missing_ok=True)
+    lines.append(f"Signed agreement: {signed}")
+    lines.append("Signature status (offline, embedded revocation data, test root trusted):")
+    lines += [f"  {line}" for line in describe_signatures(signed, (pki.root_pem,))]
     return lines
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

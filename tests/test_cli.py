@@ -154,8 +154,15 @@ def test_demo_builds_the_bundled_example(tmp_path: Path) -> None:
     assert "Built agreement QA-NVP-CSM-001 version 1" in result.stdout
     fields = "sig_sponsor_1, sig_sponsor_2, sig_contract_acceptor_1, sig_contract_acceptor_2"
     assert f"empty signature fields: {fields}" in result.stdout
-    for suffix in (".docx", ".pdf", ".build.json"):
+    for suffix in (".docx", ".pdf", ".build.json", ".signed.pdf"):
         assert (tmp_path / "demo" / f"QA-NVP-CSM-001_v1{suffix}").is_file()
+    assert result.stdout.count(": VALID (INTACT:TRUSTED") == 4, result.stdout
+    assert "document timestamp: TRUSTED" in result.stdout
+    assert "certified sig_sponsor_1 as Dr. Ilse Verhoeven" in result.stdout
+    pdfsig = subprocess.run(["pdfsig", str(tmp_path / "demo" / "QA-NVP-CSM-001_v1.signed.pdf")],
+                            capture_output=True, text=True, timeout=60).stdout
+    assert pdfsig.count("Signature is Valid.") == 4, pdfsig
+    assert not list((tmp_path / "demo").glob(".*.pdf")), "intermediate files are cleaned up"
     again = _run("demo", "-o", str(tmp_path / "demo"))
     assert again.returncode == 2 and "already exists; use --force" in again.stderr
     assert _run("demo", "-o", str(tmp_path / "demo"), "--force").returncode == 0

@@ -276,7 +276,8 @@ def _is_collection(path: str) -> bool:
 
 def _open(path: str, index: int, *, lazy: bool | None) -> TTFont:
     try:
-        return TTFont(path, fontNumber=index, lazy=lazy)
+        # no bounding-box recalculation on save: it would decompile every CFF charstring (minutes for CJK)
+        return TTFont(path, fontNumber=index, lazy=lazy, recalcBBoxes=False, recalcTimestamp=False)
     except Exception as exc:  # fontTools raises many kinds of errors for a bad file
         raise StampFontError(f"The font file {path} cannot be read ({exc}); choose another font") from exc
 
