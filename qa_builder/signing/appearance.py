@@ -5,10 +5,10 @@ PDF/A.  So the stamp embeds an OpenType font through pyHanko's ``GlyphAccumulato
 pyHanko 0.38: it writes the CIDFont ``/W`` widths in raw font units, so every font whose unitsPerEm is not 1000
 (DejaVu, Liberation and Carlito are all 2048) is drawn with huge letter spacing; and it cannot open a font collection
 (``.ttc``: fontTools asks for a font number that the factory never passes).  No Debian font covers every name either:
-Noto Sans CJK (``fonts-noto-cjk``, 1000 upm, CID-keyed CFF) has Latin-1 and the CJK ideographs but not Latin
-Extended-A (no Ł, Š, Č, Ř, Ő, Ş: Polish, Czech, Hungarian and Turkish names), and Liberation Sans has all of Latin,
-Greek and Cyrillic but no CJK.  The stamp therefore takes, for each manifestation, the first of these fonts that
-has every character of its text:
+Noto Sans CJK (``fonts-noto-cjk``, 1000 upm, CID-keyed CFF) has Latin-1 and the CJK ideographs but only part of
+Latin Extended-A (no Ł, Š, Č, Ř, Ő, Ş: Polish, Czech, Hungarian and Turkish names), and Liberation Sans has Latin
+Extended-A/B, Vietnamese, Greek and Cyrillic but no CJK.  So, for each manifestation, the stamp takes the first of
+these fonts that has every character of its text:
 
 1. Liberation Sans (``fonts-liberation2``), rescaled to 1000 upm: compact (Arial metrics), covers European names;
 2. Noto Sans CJK JP (``fonts-noto-cjk``), extracted from the ``.ttc``: Han, kana, hangul, plus Latin-1;
@@ -16,13 +16,14 @@ has every character of its text:
 
 A font is prepared once per machine with fontTools (face extracted, unitsPerEm scaled to 1000 with
 ``scale_upem`` and the then-wrong TrueType hinting dropped) into ``$XDG_CACHE_HOME/qa-builder/fonts`` (written
-atomically, named after the source file's path, size and mtime), and found again through a per-process cache.
-Preparing costs about 2 s for Liberation Sans and 1 s for Noto Sans CJK, once.  pyHanko subsets the font again on
-every signature (it parses the file and subsets destructively, so a parsed font cannot be reused); that costs about
-0.2 s with Liberation Sans and 0.4-1 s with the 16 MB CJK font, which is why the CJK font is only taken when the
-text needs it and why its prepared copy drops the OpenType layout tables (GSUB/GPOS/GDEF/BASE: CJK needs no shaping,
-Latin in that font loses only kerning), which halves its per-signature cost.  ``QA_BUILDER_STAMP_FONT`` (a font
-file, or ``file.ttc#N`` / ``file.ttc#PostScriptName`` for one face of a collection) replaces the whole list.
+atomically, named after the source file's path, size and mtime; about 1.5 s per font, once), and found again through
+a per-process cache.  pyHanko then parses and subsets the prepared font on every signature (its subsetting is
+destructive, so a parsed font cannot be kept): a signature with this stamp takes about 0.2-0.3 s with Liberation
+Sans and 0.5-0.8 s with the 16 MB CJK font (pyHanko's Courier stamp: 0.08 s), measured on a 2-core machine.  Hence
+the CJK font is taken only when the text needs it, and its prepared copy drops the OpenType layout tables
+(GSUB/GPOS/GDEF/BASE, and the vertical metrics: CJK needs no shaping, its Latin loses only kerning), which halves
+its cost.  ``QA_BUILDER_STAMP_FONT`` (a font file, or ``file.ttc#N`` / ``file.ttc#PostScriptName`` for one face of
+a collection) replaces the whole list.
 """
 
 from __future__ import annotations
