@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qa_builder.errors import InputError
 from qa_builder.library.loader import load_library
+from qa_builder.models.answers import SignatureMeaning as Meaning
 from qa_builder.pipeline import BuildSettings, build_one, output_stem
 from qa_builder.render.docx import default_template_path
 from qa_builder.render.pdf import PdfConverter
@@ -52,7 +53,7 @@ def run_demo(out_dir: Path, *, force: bool = False) -> list[str]:
         shutil.rmtree(pki_dir)
     counts = {"sponsor": 0, "contract_acceptor": 0}
     signers: dict[str, tuple[str, str, str]] = {}
-    plan: list[tuple[str, str, str]] = []  # (field, signer key name, meaning)
+    plan: list[tuple[str, str, Meaning]] = []  # (field, signer key name, meaning)
     names = {"sponsor": answers.sponsor.name, "contract_acceptor": answers.contract_acceptor.name}
     for party in ("sponsor", "contract_acceptor"):
         for signatory in (s for s in answers.signatories if s.party == party):
