@@ -15,6 +15,7 @@ test: system-deps $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_sign.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qa_builder tests benchmarks tools
