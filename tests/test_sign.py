@@ -285,3 +285,14 @@ def test_pkcs11_softhsm_token_with_intermediate(tmp_path: Path, unsigned: Path, 
     with out.open("rb") as handle:
         status = validate_pdf_signature(PdfFileReader(handle).embedded_signatures[0], _context(test_pki))
     assert status.intact and status.valid and status.trusted, status.summary()
+
+
+def test_self_check_rejects_a_signature_that_does_not_verify(signed_pair: Path) -> None:
+    from qa_builder.signing.pades import _self_check
+
+    data = signed_pair.read_bytes()
+    _self_check(data, "sig_contract_acceptor_1", signed_pair)  # the honest file passes
+    broken = bytearray(data)
+    broken[200] ^= 0x01  # inside the first signed byte range of every signature
+    with pytest.raises(SigningError, match="does not verify; nothing was written"):
+        _self_check(bytes(broken), "sig_contract_acceptor_1", signed_pair)

@@ -7,11 +7,13 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -249,18 +251,44 @@ def _validation_context(request: SignatureRequest) -> ValidationContext:
 def _self_check(signed: bytes, field: str, source: Path) -> None:
     """The new signature must be intact and cryptographically valid before the file is written.
 
-    Trust is the verifier's question (`qa-builder verify`); this checks the digest over the signed byte
-    ranges and the signature value against the signer's certificate, without building a chain.
+    Trust is the verifier's question; this recomputes the digest over the new signature's byte ranges and
+    checks the signature value against the signer's certificate, reading only that signature (no PDF parse).
     """
-    reader = PdfFileReader(io.BytesIO(signed), strict=True)
-    for embedded in reader.embedded_signatures:
-        if embedded.field_name == field:
-            intact, valid = validate_sig_integrity(embedded.signer_info, embedded.signer_cert, "data",
-                                                   embedded.compute_digest())
-            if not (intact and valid):
-                raise SigningError(f"{source}: the new signature in '{field}' does not verify; nothing was written")
-            return
+    # The new signature is the last /Sig written (B-LTA adds a document timestamp after it).
+    for found in reversed(list(_BYTE_RANGE.finditer(signed))):
+        start1, length1, start2, length2 = (int(x) for x in found.groups())
+        contents = signed[start1 + length1:start2].strip(b"<> \r\n")
+        try:
+            # /Contents is zero-padded after the DER; a non-strict load reads one value and ignores the padding
+            signed_data = cms.ContentInfo.load(bytes.fromhex(contents.decode("ascii")), strict=False)["content"]
+        except (ValueError, TypeError):
+            continue
+        if signed_data["encap_content_info"]["content_type"].native != "data":
+            continue  # a document timestamp, not our signature
+        signer_info = signed_data["signer_infos"][0]
+        certificate = _signer_certificate(signed_data, signer_info)
+        digest = hashlib.sha256(signed[start1:start1 + length1] + signed[start2:start2 + length2]).digest()
+        intact, valid = validate_sig_integrity(signer_info, certificate, "data", digest)
+        if not (intact and valid):
+            raise SigningError(f"{source}: the new signature in '{field}' does not verify; nothing was written")
+        return
     raise SigningError(f"{source}: the new signature in '{field}' was not found; nothing was written")
+
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+def _signer_certificate(signed_data: cms.SignedData, signer_info: cms.SignerInfo) -> asn1_x509.Certificate:
+    sid = signer_info["sid"]
+    for choice in signed_data["certificates"]:
+        certificate = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            if (certificate.issuer == sid.chosen["issuer"]
+                    and certificate.serial_number == sid.chosen["serial_number"].native):
+                return certificate
+        elif certificate.key_identifier == sid.chosen.native:
+            return certificate
+    raise SigningError("the new signature does not carry its signer's certificate")
 
 
 class _quiet:
