@@ -296,3 +296,40 @@ def test_self_check_rejects_a_signature_that_does_not_verify(signed_pair: Path) 
     broken[200] ^= 0x01  # inside the first signed byte range of every signature
     with pytest.raises(SigningError, match="does not verify; nothing was written"):
         _self_check(bytes(broken), "sig_contract_acceptor_1", signed_pair)
+
+
+def test_passphrase_is_prompted_without_echo_in_a_terminal(tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
+    import os
+    import pty
+    import select
+    import time
+
+    out = tmp_path / "typed.pdf"
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "qa_builder", "sign", str(unsigned), "-o", str(out),
+                                "--field", "sig_sponsor_1", "--meaning", "approval", "--certify",
+                                "--key", str(test_pki.p12("sponsor"))],
+                               stdin=slave, stdout=slave, stderr=slave, cwd=ROOT)
+    os.close(slave)
+    transcript, typed = b"", False
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                transcript += os.read(master, 65536)
+            except OSError:
+                break
+            if not typed and b"Passphrase" in transcript:
+                os.write(master, test_pki.passphrase() + b"\n")
+                typed = True
+    process.wait(timeout=30)
+    try:
+        transcript += os.read(master, 65536)
+    except OSError:
+        pass
+    os.close(master)
+    text = transcript.decode("utf-8", "replace")
+    assert process.returncode == 0, text
+    assert typed and out.is_file()
+    assert test_pki.passphrase().decode() not in text, "the passphrase must not be echoed"
