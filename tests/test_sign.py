@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import subprocess
@@ -324,10 +325,8 @@ def test_passphrase_is_prompted_without_echo_in_a_terminal(tmp_path: Path, unsig
                 os.write(master, test_pki.passphrase() + b"\n")
                 typed = True
     process.wait(timeout=30)
-    try:
+    with contextlib.suppress(OSError):
         transcript += os.read(master, 65536)
-    except OSError:
-        pass
     os.close(master)
     text = transcript.decode("utf-8", "replace")
     assert process.returncode == 0, text
