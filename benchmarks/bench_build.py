@@ -122,17 +122,20 @@ def run_ours(answers: list[Path], out: Path, jobs: int, library: str) -> dict[st
         "bad=[i.error for i in items if i.error];assert not bad,bad\n"
         "print(json.dumps({'total':time.perf_counter()-t,'stages':[i.result.timings for i in items]}))\n"
     )
-    start = time.perf_counter()
     spec = f"{jobs},{library}" if library else str(jobs)
-    process = subprocess.Popen([sys.executable, "-c", code, str(out), spec, *map(str, answers)],
-                               stdout=subprocess.PIPE, text=True)
+    return _run_child("qa-builder build", code, [str(out), spec, *map(str, answers)])
+
+
+def _run_child(label: str, code: str, args: list[str]) -> dict[str, Any]:
+    """Run Python `code` in a child process; return its JSON report with wall time and the tree's peak RSS."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
     with TreeMemory(process.pid) as memory:
         stdout, _ = process.communicate()
     wall = time.perf_counter() - start
     if process.returncode != 0:
-        raise SystemExit(f"qa-builder build failed (exit {process.returncode})")
-    report = json.loads(stdout)
-    return {"wall": wall, "peak": memory.peak, **report}
+        raise SystemExit(f"{label} failed (exit {process.returncode})")
+    return {"wall": wall, "peak": memory.peak, **json.loads(stdout)}
 
 
 def run_floor(docx_folder: Path, out: Path, jobs: int) -> float:
@@ -170,17 +173,11 @@ def run_naive(answers: list[Path], out: Path, library: str) -> dict[str, Any]:
         "print(json.dumps({'render':render,'convert':convert}))\n"
     )
     profile = Path(tempfile.mkdtemp(prefix="bench-naive-profile-"))
-    start = time.perf_counter()
     spec = f"{profile},{library}" if library else str(profile)
-    process = subprocess.Popen([sys.executable, "-c", code, str(out), spec, *map(str, answers)],
-                               stdout=subprocess.PIPE, text=True)
-    with TreeMemory(process.pid) as memory:
-        stdout, _ = process.communicate()
-    wall = time.perf_counter() - start
-    shutil.rmtree(profile, ignore_errors=True)
-    if process.returncode != 0:
-        raise SystemExit(f"naive build failed (exit {process.returncode})")
-    return {"wall": wall, "peak": memory.peak, **json.loads(stdout)}
+    try:
+        return _run_child("naive build", code, [str(out), spec, *map(str, answers)])
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def main() -> None:
