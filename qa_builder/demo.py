@@ -29,6 +29,7 @@ def run_demo(out_dir: Path, *, force: bool = False) -> list[str]:
     """Build the bundled example into `out_dir`, sign it with a TEST PKI, report; return lines for people."""
     from qa_builder.answers import load_answers
     from qa_builder.signing.keys import load_pkcs12_key
+    from qa_builder.signing.manifest import check_signed_manifest, write_signed_manifest
     from qa_builder.signing.pades import SignatureRequest, describe_signatures, sign_pdf
     from qa_builder.signing.testpki import create_test_pki
     from qa_builder.signing.testservices import TestPkiServer
@@ -81,11 +82,17 @@ def run_demo(out_dir: Path, *, force: bool = False) -> list[str]:
                          f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC from the TSA")
             steps.append(target)
             current = target
-    for step in steps[:-1]:
-        step.unlink(missing_ok=True)
+        for step in steps[:-1]:
+            step.unlink(missing_ok=True)
+        sponsor_key = load_pkcs12_key(pki.p12(plan[0][1]), pki.passphrase())
+        files = write_signed_manifest(out_dir / f"{stem}.build.json", sponsor_key, tsa_url=pki.tsa_url, force=force)
     lines.append(f"Signed agreement: {signed}")
     lines.append("Signature status (offline, embedded revocation data, test root trusted):")
     lines += [f"  {line}" for line in describe_signatures(signed, (pki.root_pem,))]
+    lines.append(f"Signed manifest: {files.manifest} + {files.signature.name}")
+    problems = check_signed_manifest(files, [pki.root_pem])
+    lines.append("Manifest check: " + ("signature trusted, every artefact present and unchanged" if not problems
+                                       else "; ".join(problems)))
     return lines
 
 

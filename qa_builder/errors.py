@@ -55,5 +55,9 @@ class SigningError(QABuilderError):
     """A signature could not be made: key, certificate, field or document state is not right."""
 
 
+class ManifestError(QABuilderError):
+    """A manifest could not be made or signed."""
+
+
 class SignatureFieldError(QABuilderError):
     """The empty signature fields could not be placed on the PDF."""

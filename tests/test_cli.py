@@ -158,6 +158,8 @@ def test_demo_builds_the_bundled_example(tmp_path: Path) -> None:
         assert (tmp_path / "demo" / f"QA-NVP-CSM-001_v1{suffix}").is_file()
     assert result.stdout.count(": VALID (INTACT:TRUSTED") == 4, result.stdout
     assert "document timestamp: TRUSTED" in result.stdout
+    assert "Manifest check: signature trusted, every artefact present and unchanged" in result.stdout
+    assert (tmp_path / "demo" / "QA-NVP-CSM-001_v1.manifest.json.p7s").is_file()
     assert "certified sig_sponsor_1 as Dr. Ilse Verhoeven" in result.stdout
     pdfsig = subprocess.run(["pdfsig", str(tmp_path / "demo" / "QA-NVP-CSM-001_v1.signed.pdf")],
                             capture_output=True, text=True, timeout=60).stdout

@@ -13,6 +13,7 @@ from qa_builder.cli.build import build_command
 from qa_builder.cli.check import check_command
 from qa_builder.cli.demo import demo_command
 from qa_builder.cli.library import library_group
+from qa_builder.cli.manifest import manifest_command
 from qa_builder.cli.pki import pki_group
 from qa_builder.cli.questionnaire import questionnaire_command
 from qa_builder.cli.schema import schema_command
@@ -65,4 +66,5 @@ main.add_command(demo_command)
 main.add_command(library_group)
 main.add_command(questionnaire_command)
 main.add_command(pki_group)
+main.add_command(manifest_command)
 main.add_command(sign_command)

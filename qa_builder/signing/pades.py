@@ -113,7 +113,7 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     with io.BytesIO(data) as handle:
         reader = _reader(handle, source)
         _check_document(reader, source, request)
-        timestamper = _timestamper(request.tsa_url) if request.tsa_url else None
+        timestamper = timestamper_for(request.tsa_url) if request.tsa_url else None
         signed_at, time_source = _signing_time(timestamper)
         identity = key.identity
         manifestation = Manifestation(
@@ -220,7 +220,8 @@ def _check_document(reader: PdfFileReader, source: Path, request: SignatureReque
 
 
 @lru_cache(maxsize=8)
-def _timestamper(url: str) -> HTTPTimeStamper:
+def timestamper_for(url: str) -> HTTPTimeStamper:
+    """One RFC 3161 client per TSA URL and process (pyHanko caches its size estimate in it)."""
     return HTTPTimeStamper(url)
 
 

@@ -1,0 +1,203 @@
+"""Signed manifests: canonical JSON (RFC 8785) of a build, with a detached CMS signature beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import rfc8785
+from asn1crypto import cms
+from pydantic import ValidationError
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+from qa_builder import __version__
+from qa_builder.errors import ManifestError, OutputExistsError
+from qa_builder.files import atomic_writer, sha256_file
+from qa_builder.models.build import Artefact, BuildRecord
+from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
+from qa_builder.signing.keys import SigningKey
+from qa_builder.signing.pades import timestamper_for
+
+SIGNED_PDF_SUFFIX = ".signed.pdf"
+
+
+@dataclass(frozen=True)
+class ManifestFiles:
+    """The two files a manifest is made of."""
+
+    manifest: Path
+    signature: Path
+
+
+def load_build_record(path: Path) -> BuildRecord:
+    """Read a <id>_v<version>.build.json file.
+
+    Raises:
+        ManifestError: missing, not JSON, or not a build record.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ManifestError(f"{path}: build record not found") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: is not a readable build record ({exc})") from exc
+    try:
+        return BuildRecord.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ManifestError(f"{path}: is not a qa-builder build record ({field}: {first['msg']})") from exc
+
+
+def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manifest:
+    """The manifest of a build: its inputs, every artefact found beside the record, and the PDF's signatures.
+
+    Raises:
+        ManifestError: the record is unusable or an artefact it lists is missing.
+    """
+    record = load_build_record(build_json)
+    folder = build_json.parent
+    artefacts: list[Artefact] = []
+    for listed in record.artefacts:
+        path = folder / listed.file
+        if not path.is_file():
+            raise ManifestError(f"{build_json}: lists {listed.file}, which is not beside it")
+        artefacts.append(_artefact(path, listed.role, listed.media_type))
+    artefacts.append(_artefact(build_json, "build-record", "application/json"))
+    stem = build_json.name.removesuffix(".build.json")
+    signed_pdf = folder / f"{stem}{SIGNED_PDF_SUFFIX}"
+    signatures: list[SignatureEntry] = []
+    if signed_pdf.is_file():
+        artefacts.append(_artefact(signed_pdf, "signed-pdf", "application/pdf"))
+        signatures = signatures_in(signed_pdf)
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    return Manifest(
+        tool_version=__version__,
+        agreement_id=record.agreement_id,
+        agreement_version=record.agreement_version,
+        answers_sha256=record.answers_sha256,
+        library=LibraryUse(name=record.library_name, version=record.library_version, clauses=record.clauses),
+        template_sha256=record.template_sha256,
+        model_digest=record.model_digest,
+        artefacts=artefacts,
+        signatures=signatures,
+        created_at=moment.isoformat().replace("+00:00", "Z"),
+    )
+
+
+def canonical_bytes(manifest: Manifest) -> bytes:
+    """RFC 8785 canonical JSON of the manifest."""
+    return bytes(rfc8785.dumps(manifest.model_dump(mode="json")))
+
+
+def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | None = None,
+                          force: bool = False) -> ManifestFiles:
+    """Write <stem>.manifest.json and its detached CMS signature <stem>.manifest.json.p7s beside the record.
+
+    The CMS carries signing-certificate-v2 and signing time, and an RFC 3161 timestamp when `tsa_url` is given.
+
+    Raises:
+        ManifestError / OutputExistsError / SigningError: unusable record, existing files, signing failure.
+    """
+    stem = build_json.name.removesuffix(".build.json")
+    files = ManifestFiles(build_json.parent / f"{stem}.manifest.json", build_json.parent / f"{stem}.manifest.json.p7s")
+    for path in (files.manifest, files.signature):
+        if path.exists() and not force:
+            raise OutputExistsError(f"{path} already exists; use --force to replace it")
+    data = canonical_bytes(build_manifest(build_json))
+    timestamper = timestamper_for(tsa_url) if tsa_url else None
+    attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+    try:
+        signed = asyncio.run(key.signer.async_sign_general_data(data, "sha256", detached=True,
+                                                                 timestamper=timestamper,
+                                                                 signed_attr_settings=attributes))
+    except Exception as exc:  # aiohttp, TSA and token errors alike: one sentence for the user
+        raise ManifestError(f"{build_json}: signing the manifest failed ({type(exc).__name__}: {exc})") from exc
+    with atomic_writer(files.manifest) as out:
+        out.write(data)
+    with atomic_writer(files.signature) as out:
+        out.write(signed.dump())
+    return files
+
+
+def signatures_in(pdf: Path) -> list[SignatureEntry]:
+    """The signatures of a signed agreement: field, signer, stated meaning, and time (TSA time when present)."""
+    try:
+        with pdf.open("rb") as handle:
+            reader = PdfFileReader(handle, strict=False)
+            entries = []
+            for embedded in reader.embedded_signatures:
+                if embedded.sig_object_type != "/Sig":
+                    continue
+                sig = embedded.sig_object
+                reason = str(sig.get("/Reason", ""))
+                time, source = _signature_time(embedded.signer_info), "tsa"
+                if time is None:
+                    claimed = embedded.self_reported_timestamp
+                    time, source = (claimed.astimezone(dt.UTC) if claimed else None), "signer"
+                entries.append(SignatureEntry(
+                    field=str(embedded.field_name), signer=str(sig.get("/Name", "")),
+                    meaning=reason.split(" ", 1)[0].lower() if reason else "",
+                    time=time.replace(microsecond=0).isoformat().replace("+00:00", "Z") if time else "",
+                    time_source=source if time else "none"))
+            return entries
+    except (OSError, PdfError, ValueError, KeyError) as exc:
+        raise ManifestError(f"{pdf}: its signatures cannot be read ({exc})") from exc
+
+
+def _signature_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
+    unsigned = signer_info["unsigned_attrs"]
+    if not unsigned or unsigned.native is None:
+        return None
+    for attribute in unsigned:
+        if attribute["type"].native == "signature_time_stamp_token":
+            token = attribute["values"][0]
+            generated: dt.datetime = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+            return generated.astimezone(dt.UTC)
+    return None
+
+
+def _artefact(path: Path, role: str, media_type: str) -> Artefact:
+    return Artefact(file=path.name, role=role, media_type=media_type,  # type: ignore[arg-type]
+                    sha256=sha256_file(path), size=path.stat().st_size)
+
+
+def check_signed_manifest(files: ManifestFiles, trust_roots: list[Path]) -> list[str]:
+    """Check a manifest's detached signature (trusted to `trust_roots`) and every artefact listed beside it.
+
+    Returns:
+        Problems as sentences; empty when everything checks out.
+    """
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+    from pyhanko_certvalidator import ValidationContext
+
+    problems: list[str] = []
+    data = files.manifest.read_bytes()
+    try:
+        signed_data = cms.ContentInfo.load(files.signature.read_bytes())["content"]
+        context = ValidationContext(trust_roots=[load_cert_from_pemder(str(p)) for p in trust_roots],  # type: ignore[no-untyped-call]
+                                    allow_fetching=False)
+        status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=context))
+        if not (status.intact and status.valid):
+            problems.append(f"{files.signature.name}: the signature does not match {files.manifest.name}")
+        elif not status.trusted:
+            problems.append(f"{files.signature.name}: the signer's certificate does not chain to a trusted root")
+    except (OSError, ValueError, TypeError) as exc:
+        problems.append(f"{files.signature.name}: cannot be read as a CMS signature ({exc})")
+    try:
+        manifest = Manifest.model_validate(json.loads(data))
+    except (ValueError, ValidationError) as exc:
+        return [*problems, f"{files.manifest.name}: is not a qa-builder manifest ({exc})"]
+    for artefact in manifest.artefacts:
+        path = files.manifest.parent / artefact.file
+        if not path.is_file():
+            problems.append(f"{artefact.file}: listed in the manifest but not found")
+        elif path.stat().st_size != artefact.size or sha256_file(path) != artefact.sha256:
+            problems.append(f"{artefact.file}: differs from the manifest (sha256 or size changed)")
+    return problems
