@@ -96,6 +96,22 @@ def test_pdfsig_reports_every_signature_valid(signed_pair: Path) -> None:
     text = result.stdout
     assert text.count("Signature is Valid.") == 2, text
     assert "ETSI.CAdES.detached" in text
+    import re
+
+    size = signed_pair.stat().st_size
+    ranges = [tuple(int(x) for x in m) for m in re.findall(r"\[(\d+) - (\d+)\], \[(\d+) - (\d+)\]", text)]
+    assert len(ranges) == 3, "two signatures and the document timestamp"
+    for start, end_first, start_second, end in ranges:
+        assert start == 0 and end_first < start_second < end <= size, "the gap is exactly the /Contents hole"
+    assert ranges[-1][3] == size, "the final document timestamp covers the whole file"
+
+
+def test_pdfsig_reports_a_sole_signature_as_covering_the_whole_document(
+        tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
+    single = tmp_path / "single.pdf"
+    _sign(test_pki, unsigned, single, "sig_sponsor_1", "sponsor", certify=True)
+    text = subprocess.run(["pdfsig", str(single)], capture_output=True, text=True, timeout=60).stdout
+    assert "Total document signed" in text and "Signature is Valid." in text, text
 
 
 def test_one_flipped_byte_in_a_signed_range_fails(signed_pair: Path, tmp_path: Path, test_pki: Any) -> None:
