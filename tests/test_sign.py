@@ -103,7 +103,9 @@ def test_pdfsig_reports_every_signature_valid(signed_pair: Path) -> None:
     assert len(ranges) == 3, "two signatures and the document timestamp"
     for start, end_first, start_second, end in ranges:
         assert start == 0 and end_first < start_second < end <= size, "the gap is exactly the /Contents hole"
-    assert ranges[-1][3] == size, "the final document timestamp covers the whole file"
+    # pyHanko appends the document timestamp's own validation data after it (a PAdES LTA update, which pyHanko
+    # reports as EXTENDED_WITH_LTA_UPDATES in test_certify_then_approve_validates_in_pyhanko)
+    assert ranges[0][3] < ranges[1][3] < ranges[2][3] <= size, "each signature covers the revision before it"
 
 
 def test_pdfsig_reports_a_sole_signature_as_covering_the_whole_document(
