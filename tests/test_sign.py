@@ -251,6 +251,7 @@ def test_sign_cli_lists_fields_and_signs_without_leaking_the_passphrase(
     assert signed.returncode == 0, signed.stderr
     assert "certified field sig_sponsor_1 as Dr. Ilse Verhoeven (approval)" in signed.stdout
     assert "(tsa)" in signed.stdout
+    assert "warning: field sig_sponsor_1 is meant for Anna Müller" in signed.stderr, "the test PKI signer differs"
     secret = test_pki.passphrase().decode()
     assert secret not in signed.stdout + signed.stderr
     no_tty = cli("sign", str(unsigned), "-o", str(tmp_path / "n.pdf"), "--field", "sig_sponsor_1", "--meaning",
@@ -350,3 +351,17 @@ def test_passphrase_is_prompted_without_echo_in_a_terminal(tmp_path: Path, unsig
     assert process.returncode == 0, text
     assert typed and out.is_file()
     assert test_pki.passphrase().decode() not in text, "the passphrase must not be echoed"
+
+
+def test_outcome_knows_whether_the_intended_signatory_signed() -> None:
+    import datetime as dt
+
+    from qa_builder.signing.pades import SignatureOutcome
+
+    def outcome(signer: str, intended: str) -> SignatureOutcome:
+        return SignatureOutcome(field="f", signer=signer, meaning="approval", signed_at=dt.datetime.now(dt.UTC),
+                                time_source="local clock", level="B-B", certified=False, intended_for=intended)
+
+    assert outcome("Anna Müller", "Anna Müller, Head of Quality, for X: approval").signer_is_intended
+    assert not outcome("Dr. Ilse Verhoeven", "Anna Müller, Head of Quality, for X: approval").signer_is_intended
+    assert outcome("Anyone", "").signer_is_intended, "fields made elsewhere may not name anyone"

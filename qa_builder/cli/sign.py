@@ -84,6 +84,9 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
                                tsa_url=tsa_url, trust_roots=trust_roots)
     outcome = sign_pdf(pdf, out_pdf, request, key, force=force)
+    if not outcome.signer_is_intended:
+        click.secho(f"warning: field {outcome.field} is meant for {outcome.intended_for}; it was signed by "
+                    f"{outcome.signer}", fg="yellow", err=True)
     kind = "certified" if outcome.certified else "signed"
     click.echo(f"{kind} field {outcome.field} as {outcome.signer} ({outcome.meaning}) at "
                f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC ({outcome.time_source}), level {outcome.level}: {out_pdf}")

@@ -80,6 +80,12 @@ class SignatureOutcome:
     time_source: Literal["tsa", "local clock"]
     level: Level
     certified: bool
+    intended_for: str = ""
+
+    @property
+    def signer_is_intended(self) -> bool:
+        """False when the field names another signatory than the certificate's printed name."""
+        return not self.intended_for or self.intended_for.split(",", 1)[0].strip() == self.signer
 
 
 def reason_text(meaning: Meaning) -> str:
@@ -112,7 +118,7 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     data = _read(source)
     with io.BytesIO(data) as handle:
         reader = _reader(handle, source)
-        _check_document(reader, source, request)
+        intended_for = _check_document(reader, source, request)
         timestamper = timestamper_for(request.tsa_url) if request.tsa_url else None
         signed_at, time_source = _signing_time(timestamper)
         identity = key.identity
@@ -149,7 +155,7 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
         out.write(signed)
     return SignatureOutcome(field=request.field, signer=identity.common_name, meaning=request.meaning,
                             signed_at=signed_at, time_source=time_source, level=request.level,
-                            certified=request.certify)
+                            certified=request.certify, intended_for=intended_for)
 
 
 def _check_request(request: SignatureRequest) -> None:
@@ -197,7 +203,8 @@ class _open:
         self._handle.close()
 
 
-def _check_document(reader: PdfFileReader, source: Path, request: SignatureRequest) -> None:
+def _check_document(reader: PdfFileReader, source: Path, request: SignatureRequest) -> str:
+    """Refuse what would break the signature sequence; return the field's intended signatory (/TU)."""
     try:
         found = list(sig_fields.enumerate_sig_fields(reader))
     except (PdfError, ValueError, KeyError) as exc:
@@ -217,6 +224,8 @@ def _check_document(reader: PdfFileReader, source: Path, request: SignatureReque
     if request.certify and signed_count:
         raise SigningError(f"{source}: already has {signed_count} signature(s); a certification signature must be "
                            "the first one (sign without --certify to approve)")
+    field = next(ref.get_object() for name, _value, ref in found if str(name) == request.field)
+    return str(field.get("/TU", "")) if "/TU" in field else ""
 
 
 @lru_cache(maxsize=8)
