@@ -168,3 +168,17 @@ def test_demo_builds_the_bundled_example(tmp_path: Path) -> None:
     again = _run("demo", "-o", str(tmp_path / "demo"))
     assert again.returncode == 2 and "already exists; use --force" in again.stderr
     assert _run("demo", "-o", str(tmp_path / "demo"), "--force").returncode == 0
+
+
+def test_readme_documents_every_command() -> None:
+    import click
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = []
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            names += [f"{name} {sub}" for sub in command.commands]
+        else:
+            names.append(name)
+    missing = [n for n in names if f"qa-builder {n}" not in readme]
+    assert not missing, f"README lacks {missing}"
