@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from qa_builder.errors import InputError
-
 
 @click.command("manifest")
 @click.argument("build_json", type=click.Path(dir_okay=False, path_type=Path))
@@ -31,19 +29,10 @@ def manifest_command(build_json: Path, key_file: Path | None, passphrase_file: P
     openssl cms -verify -binary -inform DER -in X.manifest.json.p7s -content X.manifest.json -CAfile ROOT.pem
     -purpose any
     """
-    from qa_builder.cli.sign import read_secret
-    from qa_builder.signing.keys import SigningKey, load_pkcs11_key, load_pkcs12_key
+    from qa_builder.cli.sign import load_key_from_options
     from qa_builder.signing.manifest import write_signed_manifest
 
-    key: SigningKey
-    if key_file is not None and pkcs11_module is None:
-        key = load_pkcs12_key(key_file, read_secret(passphrase_file, "passphrase"))
-    elif pkcs11_module is not None and key_file is None:
-        if not token_label or not key_label:
-            raise InputError("a PKCS#11 key needs --token-label and --key-label")
-        key = load_pkcs11_key(pkcs11_module, token_label, key_label, read_secret(pin_file, "pin"))
-    else:
-        raise InputError("signing the manifest needs one key: --key FILE.p12, or --pkcs11-module LIB")
+    key = load_key_from_options(key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file)
     files = write_signed_manifest(build_json, key, tsa_url=tsa_url, force=force)
     click.echo(f"wrote {files.manifest}")
     click.echo(f"wrote {files.signature} (signed by {key.identity.common_name}"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from qa_builder.errors import InputError
+
+if TYPE_CHECKING:
+    from qa_builder.signing.keys import SigningKey
 
 
 def read_secret(file: Path | None, what: str) -> bytes:
@@ -20,6 +24,23 @@ def read_secret(file: Path | None, what: str) -> bytes:
     if not sys.stdin.isatty():
         raise InputError(f"no {what}: pass --{what.replace(' ', '-')}-file FILE, or run in a terminal to type it")
     return click.prompt(f"{what.capitalize()}", hide_input=True).encode("utf-8")
+
+
+def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, pkcs11_module: Path | None,
+                          token_label: str | None, key_label: str | None, pin_file: Path | None) -> SigningKey:
+    """The signing key the options name: a PKCS#12 file, or a key on a PKCS#11 token (one of the two)."""
+    from qa_builder.signing.keys import load_pkcs11_key, load_pkcs12_key
+
+    if key_file is not None and pkcs11_module is not None:
+        raise InputError("give either --key or --pkcs11-module, not both")
+    if key_file is not None:
+        return load_pkcs12_key(key_file, read_secret(passphrase_file, "passphrase"))
+    if pkcs11_module is not None:
+        if not token_label or not key_label:
+            raise InputError("a PKCS#11 key needs --token-label and --key-label")
+        return load_pkcs11_key(pkcs11_module, token_label, key_label, read_secret(pin_file, "pin"))
+    raise InputError("signing needs a key: --key FILE.p12, or --pkcs11-module LIB with --token-label and "
+                     "--key-label")
 
 
 @click.command("sign")
@@ -54,7 +75,6 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     The visible stamp shows the signer's printed name, title and organisation, the meaning, the date and
     time of signing in UTC (the TSA's time when timestamped) and the certificate's issuer and serial.
     """
-    from qa_builder.signing.keys import SigningKey, load_pkcs11_key, load_pkcs12_key
     from qa_builder.signing.pades import SignatureRequest, list_signature_fields, sign_pdf
 
     if field is None:
@@ -69,18 +89,7 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     if missing:
         raise InputError(f"signing needs {', '.join(missing)}")
     assert out_pdf is not None and meaning is not None
-    key: SigningKey
-    if key_file is not None and pkcs11_module is not None:
-        raise InputError("give either --key or --pkcs11-module, not both")
-    if key_file is not None:
-        key = load_pkcs12_key(key_file, read_secret(passphrase_file, "passphrase"))
-    elif pkcs11_module is not None:
-        if not token_label or not key_label:
-            raise InputError("a PKCS#11 key needs --token-label and --key-label")
-        key = load_pkcs11_key(pkcs11_module, token_label, key_label, read_secret(pin_file, "pin"))
-    else:
-        raise InputError("signing needs a key: --key FILE.p12, or --pkcs11-module LIB with --token-label and "
-                         "--key-label")
+    key = load_key_from_options(key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file)
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
                                tsa_url=tsa_url, trust_roots=trust_roots)
     outcome = sign_pdf(pdf, out_pdf, request, key, force=force)
