@@ -7,6 +7,7 @@ from typing import Any
 
 from qa_builder.errors import RenderError
 from qa_builder.library.context import ACCEPTOR_TERM, SPONSOR_TERM, build_context
+from qa_builder.library.coverage import RequirementCoverage, requirement_coverage
 from qa_builder.library.raci import resolve_raci
 from qa_builder.library.select import ClauseSelection, condition_holds
 from qa_builder.models.agreement import (
@@ -28,13 +29,22 @@ from qa_builder.sandbox import TemplateProblem, compile_text, render_text
 ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: ClauseSelection) -> Agreement:
+def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: ClauseSelection, *,
+                       coverage: list[RequirementCoverage] | None = None) -> Agreement:
     """Build the Agreement model, with its model_digest.
+
+    Args:
+        answers: validated answers.
+        library: the clause library.
+        selection: the clauses chosen for these answers.
+        coverage: the requirement coverage of this selection, when the caller already computed it.
 
     Raises:
         RenderError: a clause text failed to render (names the clause and its file).
     """
     context = build_context(answers)
+    if coverage is None:
+        coverage = requirement_coverage(library, answers, selection)
     sections, numbers = _sections(library, selection, context)
     info = answers.agreement
     agreement = Agreement(
@@ -57,7 +67,7 @@ def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: Clau
         timelines=_timelines(selection, numbers, context),
         signatories=_signatories(answers),
         revisions=_revisions(answers),
-        traceability=_traceability(library, selection, numbers, context),
+        traceability=_traceability(library, selection, numbers, coverage),
         decisions=selection.decisions,
     )
     return agreement.with_digest()
@@ -196,16 +206,13 @@ def _revisions(answers: Answers) -> list[RevisionRow]:
 
 
 def _traceability(
-    library: ClauseLibrary, selection: ClauseSelection, numbers: dict[str, str], context: dict[str, Any]
+    library: ClauseLibrary, selection: ClauseSelection, numbers: dict[str, str], coverage: list[RequirementCoverage]
 ) -> list[TraceRow]:
+    """Every applicable requirement (from the coverage computation) and every other one a clause cites."""
+    applicable = {c.requirement.id for c in coverage}
     citing: dict[str, list[str]] = {}
     for sel in selection.selected:
         for ref in sel.clause.references:
             citing.setdefault(ref, []).append(numbers[sel.clause.id])
-    rows: list[TraceRow] = []
-    for requirement in library.requirements:
-        applicable = condition_holds(requirement.applies_when, context, f"requirements.yaml: '{requirement.id}'")
-        if applicable or requirement.id in citing:
-            rows.append(TraceRow(requirement_id=requirement.id, source=requirement.source,
-                                 summary=requirement.summary, clause_numbers=citing.get(requirement.id, [])))
-    return rows
+    return [TraceRow(requirement_id=r.id, source=r.source, summary=r.summary, clause_numbers=citing.get(r.id, []))
+            for r in library.requirements if r.id in applicable or r.id in citing]

@@ -74,14 +74,15 @@ def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allo
     """
     check_answer_references(answers_file, library)
     selection = select_clauses(library, answers_file.answers)
-    gaps = [c.requirement for c in requirement_coverage(library, answers_file.answers, selection) if c.is_gap]
+    coverage = requirement_coverage(library, answers_file.answers, selection)
+    gaps = [c.requirement for c in coverage if c.is_gap]
     if gaps and not allow_gaps:
         lines = [f"{answers_file.path}: requirement {r.id} ({r.source}) applies but no included clause satisfies it"
                  for r in gaps]
         lines.append(f"{answers_file.path}: not built because of {len(gaps)} coverage gap(s); add or enable clauses "
                      "that cite them (see `qa-builder library coverage`), or pass --allow-gaps")
         raise CoverageError("\n".join(lines))
-    return assemble_agreement(answers_file.answers, library, selection)
+    return assemble_agreement(answers_file.answers, library, selection, coverage=coverage)
 
 
 def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) -> dict[str, Path]:
