@@ -1,0 +1,651 @@
+"""Redline DOCX: the changes between two versions of an agreement, as real tracked revisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import io
+import re
+import zipfile
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import docx
+from docx.enum.section import WD_ORIENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Pt, RGBColor, Twips
+
+from qa_builder.errors import RenderError
+from qa_builder.files import atomic_writer
+from qa_builder.models.agreement import Agreement, AgreementClause, AgreementSection, ClauseParagraph, RaciRow
+
+__all__ = ["RACI_HEADING", "TEXT_HEADING", "ClauseChange", "RedlineSummary", "compare_agreements", "write_redline"]
+
+TEXT_HEADING = "Text of the agreement"
+RACI_HEADING = "Responsibilities matrix"
+
+ChangeKind = Literal["added", "removed", "new_version", "new_text", "moved"]
+Op = Literal["same", "ins", "del"]
+Piece = tuple[Op, str]
+T = TypeVar("T")
+Pair = tuple[T | None, T | None]
+
+_TOKENS = re.compile(r"\s+|\S+\s*")
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_NAVY = "1F3864"
+_PARAGRAPH_STYLES = ("Title", "Intro", "Heading 1", "Heading 2", "List Bullet", "Small", "Clause Body", "Clause Item",
+                     "Table Text")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+@dataclass(frozen=True)
+class ClauseChange:
+    """One clause that differs between the versions, numbered as in the new version (old number if removed)."""
+
+    clause_id: str
+    number: str
+    title: str
+    kind: ChangeKind
+    old_version: int | None
+    new_version: int | None
+
+
+@dataclass(frozen=True)
+class RedlineSummary:
+    """What changed from one version of an agreement to another."""
+
+    agreement_id: str
+    old_version: int
+    new_version: int
+    clause_changes: tuple[ClauseChange, ...]
+    other_changes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _SectionPlan:
+    """A section as the redline shows it: old and/or new side, and its clauses in reading order."""
+
+    old: AgreementSection | None
+    new: AgreementSection | None
+    clauses: tuple[Pair[AgreementClause], ...]
+
+
+# --- comparison -------------------------------------------------------------------------------------------------
+
+
+def compare_agreements(old: Agreement, new: Agreement) -> RedlineSummary:
+    """Compare two versions: clauses matched by clause_id, then everything else as plain sentences."""
+    plans = _plan(old, new)
+    return RedlineSummary(
+        agreement_id=new.id,
+        old_version=old.version,
+        new_version=new.version,
+        clause_changes=_clause_changes(plans, old, new),
+        other_changes=_other_changes(old, new, plans),
+    )
+
+
+def _plan(old: Agreement, new: Agreement) -> tuple[_SectionPlan, ...]:
+    in_place = _clauses_in_place(old, new)
+    common = {s.id for s in old.sections} & {s.id for s in new.sections}
+    plans = []
+    for old_s, new_s in _interleave(old.sections, new.sections, lambda s: s.id, common):
+        old_cs = old_s.clauses if old_s else []
+        new_cs = new_s.clauses if new_s else []
+        pairs = _interleave(old_cs, new_cs, lambda c: c.clause_id, in_place)
+        plans.append(_SectionPlan(old_s, new_s, tuple(pairs)))
+    return tuple(plans)
+
+
+def _clauses_in_place(old: Agreement, new: Agreement) -> set[str]:
+    """Clause ids in the same section and the same relative order in both versions (the rest moved)."""
+    old_at = {c.clause_id: s.id for s in old.sections for c in s.clauses}
+    new_at = {c.clause_id: s.id for s in new.sections for c in s.clauses}
+    same_section = {cid for cid, section in old_at.items() if new_at.get(cid) == section}
+    old_seq = [cid for cid in old_at if cid in same_section]
+    new_seq = [cid for cid in new_at if cid in same_section]
+    matcher = difflib.SequenceMatcher(None, old_seq, new_seq, autojunk=False)
+    return {cid for block in matcher.get_matching_blocks() for cid in old_seq[block.a:block.a + block.size]}
+
+
+def _interleave(old: Sequence[T], new: Sequence[T], key: Callable[[T], str], paired: Collection[str]) -> list[Pair[T]]:
+    """New items in order, each with its old counterpart if paired; unpaired old items after their old predecessor."""
+    olds = {key(item): item for item in old if key(item) in paired}
+    after: dict[str | None, list[T]] = {}
+    anchor: str | None = None
+    for item in old:
+        if key(item) in paired:
+            anchor = key(item)
+        else:
+            after.setdefault(anchor, []).append(item)
+    merged: list[Pair[T]] = [(gone, None) for gone in after.get(None, [])]
+    for item in new:
+        merged.append((olds.get(key(item)), item))
+        if key(item) in paired:
+            merged.extend((gone, None) for gone in after.get(key(item), []))
+    return merged
+
+
+def _clause_changes(plans: Sequence[_SectionPlan], old: Agreement, new: Agreement) -> tuple[ClauseChange, ...]:
+    old_by_id = {c.clause_id: c for s in old.sections for c in s.clauses}
+    new_ids = {c.clause_id for s in new.sections for c in s.clauses}
+    changes = (_clause_change(o, n, old_by_id, new_ids) for plan in plans for o, n in plan.clauses)
+    return tuple(change for change in changes if change is not None)
+
+
+def _clause_change(old: AgreementClause | None, new: AgreementClause | None,
+                   old_by_id: dict[str, AgreementClause], new_ids: set[str]) -> ClauseChange | None:
+    if new is None:
+        assert old is not None
+        if old.clause_id in new_ids:
+            return None  # moved: reported where it now stands
+        return ClauseChange(old.clause_id, old.number, old.title, "removed", old.version, None)
+    if old is None:
+        before = old_by_id.get(new.clause_id)
+        if before is None:
+            return ClauseChange(new.clause_id, new.number, new.title, "added", None, new.version)
+        return ClauseChange(new.clause_id, new.number, new.title, "moved", before.version, new.version)
+    if old.version != new.version:
+        return ClauseChange(new.clause_id, new.number, new.title, "new_version", old.version, new.version)
+    if old.title != new.title or old.paragraphs != new.paragraphs:
+        return ClauseChange(new.clause_id, new.number, new.title, "new_text", old.version, new.version)
+    return None
+
+
+def _other_changes(old: Agreement, new: Agreement, plans: Sequence[_SectionPlan]) -> tuple[str, ...]:
+    found = [*_header_changes(old, new), *_section_changes(plans)]
+    renumbered = sum(1 for p in plans for o, n in p.clauses if o and n and o.number != n.number)
+    if renumbered:
+        found.append(f"Clause numbering changed for {_count(renumbered, 'clause')}")
+    found.extend(_raci_changes(old.raci, new.raci))
+    sentences = (_row_changes("Timelines", old.timelines, new.timelines, lambda r: r.event),
+                 _row_changes("Signature blocks", old.signatories, new.signatories, lambda r: r.field_name),
+                 _row_changes("Revision history", old.revisions, new.revisions, lambda r: str(r.version)))
+    found.extend(sentence for sentence in sentences if sentence)
+    return tuple(found)
+
+
+def _header_changes(old: Agreement, new: Agreement) -> list[str]:
+    found = []
+    if old.id != new.id:
+        found.append(f"Agreement ID changed from {old.id} to {new.id}")
+    if old.title != new.title:
+        found.append("Title changed")
+    if old.effective_date != new.effective_date:
+        found.append(f"Effective date changed from {old.effective_date} to {new.effective_date}")
+    if old.review_period_months != new.review_period_months:
+        found.append(f"Review period changed from {old.review_period_months} to {new.review_period_months} months")
+    if old.sponsor != new.sponsor:
+        found.append("Sponsor details changed")
+    if old.contract_acceptor != new.contract_acceptor:
+        found.append("Contract acceptor details changed")
+    if old.products != new.products:
+        found.append("Products changed")
+    if old.markets != new.markets:
+        found.append("Markets changed")
+    if (old.library_name, old.library_version) != (new.library_name, new.library_version):
+        found.append(f"Clause library changed from {old.library_name} {old.library_version} "
+                     f"to {new.library_name} {new.library_version}")
+    return found
+
+
+def _section_changes(plans: Sequence[_SectionPlan]) -> list[str]:
+    found = []
+    for plan in plans:
+        if plan.new is None:
+            assert plan.old is not None
+            found.append(f"Section {plan.old.number} ({plan.old.title}) removed")
+        elif plan.old is None:
+            found.append(f"Section {plan.new.number} ({plan.new.title}) added")
+        elif plan.old.title != plan.new.title:
+            found.append(f"Section {plan.new.number} title changed")
+    return found
+
+
+def _raci_changes(old: Sequence[RaciRow], new: Sequence[RaciRow]) -> list[str]:
+    found = []
+    shown = _row_changes(RACI_HEADING, old, new, lambda r: r.activity_id, _raci_cells)
+    if shown:
+        found.append(shown)
+    old_by_id = {r.activity_id: r for r in old}
+    pairs = [(old_by_id[r.activity_id], r) for r in new if r.activity_id in old_by_id]
+    hidden = sum(1 for before, after in pairs
+                 if _raci_cells(before) == _raci_cells(after) and _unnumbered(before) != _unnumbered(after))
+    if hidden:
+        found.append(f"{RACI_HEADING}: area, notes or override flag changed on {_count(hidden, 'row')} "
+                     "(not shown in the table)")
+    return found
+
+
+def _raci_cells(row: RaciRow) -> tuple[str, str, str]:
+    return row.activity, row.sponsor, row.contract_acceptor
+
+
+def _unnumbered(row: RaciRow) -> dict[str, Any]:
+    return row.model_dump(exclude={"number"})
+
+
+def _row_changes(name: str, old: Sequence[T], new: Sequence[T], key: Callable[[T], str],
+                 value: Callable[[T], object] | None = None) -> str | None:
+    """'Name: 1 row added, 2 rows changed', or None when the rows are the same."""
+    old_by = {key(row): row for row in old}
+    new_by = {key(row): row for row in new}
+    look = value or (lambda row: row)
+    added = sum(1 for k in new_by if k not in old_by)
+    removed = sum(1 for k in old_by if k not in new_by)
+    changed = sum(1 for k, row in new_by.items() if k in old_by and look(row) != look(old_by[k]))
+    parts = [f"{_count(n, 'row')} {verb}" for n, verb in ((added, "added"), (removed, "removed"),
+                                                        (changed, "changed")) if n]
+    return f"{name}: {', '.join(parts)}" if parts else None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# --- text diff --------------------------------------------------------------------------------------------------
+
+
+def _tokens(text: str) -> list[str]:
+    """Words with their trailing whitespace (and any leading whitespace alone), so ''.join gives the text back."""
+    return _TOKENS.findall(text)
+
+
+def _diff(old: str, new: str) -> list[Piece]:
+    """Word-level pieces that read as `old` when insertions are dropped and as `new` when deletions are."""
+    a, b = _tokens(old), _tokens(new)
+    pieces: list[Piece] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            pieces.append(("same", "".join(a[i1:i2])))
+        else:
+            pieces.extend(_replacement("".join(a[i1:i2]), "".join(b[j1:j2])))
+    return _joined(pieces)
+
+
+def _replacement(gone: str, added: str) -> list[Piece]:
+    """Deletion then insertion, leaving out whole words both start with and spaces both end with.
+
+    So 'end' → 'end and more' only inserts ' and more'. A tab stays with its text: '1.2<tab>' → '1.3<tab>' shows
+    each number at its own tab stop.
+    """
+    head = next((i for i, (x, y) in enumerate(zip(gone, added, strict=False)) if x != y), min(len(gone), len(added)))
+    while head and not (_at_boundary(gone, head) and _at_boundary(added, head)):
+        head -= 1
+    rest_gone, rest_added = gone[head:], added[head:]
+    keep = 0
+    while (keep < min(len(rest_gone), len(rest_added)) and rest_gone[-1 - keep] == rest_added[-1 - keep]
+           and rest_gone[-1 - keep] == " "):
+        keep += 1
+    return [("same", gone[:head]), ("del", rest_gone[:len(rest_gone) - keep]),
+            ("ins", rest_added[:len(rest_added) - keep]), ("same", rest_gone[len(rest_gone) - keep:])]
+
+
+def _at_boundary(text: str, index: int) -> bool:
+    return index == len(text) or text[index].isspace() or text[index - 1].isspace()
+
+
+def _joined(pieces: Sequence[Piece]) -> list[Piece]:
+    """Drop empty pieces and join neighbours with the same operation."""
+    joined: list[Piece] = []
+    for op, text in pieces:
+        if not text:
+            continue
+        if joined and joined[-1][0] == op:
+            joined[-1] = (op, joined[-1][1] + text)
+        else:
+            joined.append((op, text))
+    return joined
+
+
+def _pair_paragraphs(old: Sequence[ClauseParagraph], new: Sequence[ClauseParagraph]) -> list[Pair[ClauseParagraph]]:
+    """Identical paragraphs pair up even if relabelled; the rest pair by position within each changed stretch."""
+    a = [(p.kind, p.text) for p in old]
+    b = [(p.kind, p.text) for p in new]
+    pairs: list[Pair[ClauseParagraph]] = []
+    for _tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        pairs.extend(zip_longest(old[i1:i2], new[j1:j2]))
+    return pairs
+
+
+def _paragraph_text(paragraph: ClauseParagraph | None) -> str:
+    if paragraph is None:
+        return ""
+    return f"{paragraph.label}\t{paragraph.text}" if paragraph.label else paragraph.text
+
+
+def _clause_heading(clause: AgreementClause | None) -> str:
+    return f"{clause.number}\t{clause.title}" if clause else ""
+
+
+def _section_heading(section: AgreementSection | None) -> str:
+    return f"{section.number}.\t{section.title.upper()}" if section else ""
+
+
+def _mark(old: object | None, new: object | None) -> Op:
+    """How a paragraph mark is tracked: inserted with a new-only paragraph, deleted with an old-only one."""
+    if old is None:
+        return "ins"
+    return "del" if new is None else "same"
+
+
+# --- document ---------------------------------------------------------------------------------------------------
+
+
+def write_redline(old: Agreement, new: Agreement, out: Path, *, author: str = "qa-builder",
+                  when: dt.datetime | None = None) -> RedlineSummary:
+    """Write a DOCX showing `new` against `old` as tracked changes by `author` at `when` (UTC; default now).
+
+    Raises:
+        RenderError: the agreement text cannot be put into a DOCX (e.g. control characters).
+    """
+    stamp = _utc(when)
+    summary = compare_agreements(old, new)
+    try:
+        data = _Redline(author, stamp).build(old, new, summary)
+    except ValueError as exc:
+        raise RenderError(f"{out}: cannot write the redline: {exc}") from exc
+    with atomic_writer(out) as handle:
+        handle.write(_fixed_zip(data, stamp))
+    return summary
+
+
+def _utc(when: dt.datetime | None) -> dt.datetime:
+    if when is None:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC, microsecond=0)
+    return when.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def _fixed_zip(data: bytes, stamp: dt.datetime) -> bytes:
+    """The same package with every entry time set to `stamp`, so equal inputs give equal bytes."""
+    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, source.read(entry.filename))
+    return buffer.getvalue()
+
+
+def _human_date(stamp: dt.datetime) -> str:
+    return f"{stamp.day} {_MONTHS[stamp.month - 1]} {stamp.year}, {stamp:%H:%M} UTC"
+
+
+class _Redline:
+    """Builds the comparison document; numbers every revision in order of appearance."""
+
+    def __init__(self, author: str, stamp: dt.datetime) -> None:
+        self.author = author
+        self.stamp = stamp
+        self.date = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.doc: Any = docx.Document()
+        self.revisions = 0
+        self.style_ids: dict[str, str] = {}
+
+    def build(self, old: Agreement, new: Agreement, summary: RedlineSummary) -> bytes:
+        """The DOCX bytes (zip entry times not yet fixed)."""
+        self.style_ids = _setup(self.doc, new, self.author, self.stamp)
+        self._front(old, new, summary)
+        self._body(_plan(old, new))
+        self._raci(old.raci, new.raci)
+        buffer = io.BytesIO()
+        self.doc.save(buffer)
+        return buffer.getvalue()
+
+    # front matter
+
+    def _front(self, old: Agreement, new: Agreement, summary: RedlineSummary) -> None:
+        title = f"{new.title} — changes from version {old.version} to version {new.version}"
+        self._add("Title", title)
+        self._add(
+            "Intro",
+            f"Agreement {new.id}: this document compares version {old.version} with version {new.version}. "
+            f"It was generated by qa-builder on {_human_date(self.stamp)}. Every difference in the clause text "
+            f"and the responsibilities matrix is a tracked change by “{self.author}”: accept or reject each change "
+            f"in Word or LibreOffice. Accepting all changes gives the text of version {new.version}; rejecting "
+            f"all gives version {old.version}.")
+        self._add("Heading 1", "Summary of changes")
+        lines = [*(_describe(c) for c in summary.clause_changes), *summary.other_changes]
+        for line in lines or ["No differences were found between the two versions."]:
+            self._add("List Bullet", line)
+        self._add("Small", "Changes to the cover page, parties, timelines, signature blocks and revision history "
+                           "are listed above; they are not repeated as tracked changes.")
+
+    # agreement text
+
+    def _body(self, plans: Sequence[_SectionPlan]) -> None:
+        self._add("Heading 1", TEXT_HEADING).paragraph_format.page_break_before = True
+        for plan in plans:
+            mark = _mark(plan.old, plan.new)
+            self._paragraph(_diff(_section_heading(plan.old), _section_heading(plan.new)), "Heading 1", mark)
+            for old_c, new_c in plan.clauses:
+                self._clause(old_c, new_c)
+
+    def _clause(self, old: AgreementClause | None, new: AgreementClause | None) -> None:
+        self._paragraph(_diff(_clause_heading(old), _clause_heading(new)), "Heading 2", _mark(old, new))
+        old_ps = old.paragraphs if old else []
+        new_ps = new.paragraphs if new else []
+        for old_p, new_p in _pair_paragraphs(old_ps, new_ps):
+            shown = new_p or old_p
+            style = "Clause Item" if shown and shown.kind == "item" else "Clause Body"
+            self._paragraph(_diff(_paragraph_text(old_p), _paragraph_text(new_p)), style, _mark(old_p, new_p))
+
+    # responsibilities matrix
+
+    def _raci(self, old: Sequence[RaciRow], new: Sequence[RaciRow]) -> None:
+        self._add("Heading 1", RACI_HEADING).paragraph_format.page_break_before = True
+        self._add("Small", "R = Responsible; A = Accountable; C = Consulted; I = Informed. Rows are matched by "
+                           "activity; a whole row added or removed is a tracked row change.")
+        common = {r.activity_id for r in old} & {r.activity_id for r in new}
+        pairs = _interleave(old, new, lambda r: r.activity_id, common)
+        table = self.doc.add_table(rows=1, cols=3)
+        table.style = "Table Grid"
+        table.autofit = False
+        widths = (Twips(6012), Twips(1700), Twips(1700))
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = width
+        self._header_row(table.rows[0], ("Activity", "Sponsor", "Contract acceptor"), widths)
+        for old_r, new_r in pairs:
+            self._raci_row(table.add_row(), old_r, new_r, widths)
+        self._add("Small", "End of comparison.")
+
+    def _header_row(self, row: Any, names: Sequence[str], widths: Sequence[Any]) -> None:
+        _row_props(row, header=True)
+        for cell, name, width in zip(row.cells, names, widths, strict=True):
+            cell.width = width
+            shading = OxmlElement("w:shd")
+            shading.set(qn("w:val"), "clear")
+            shading.set(qn("w:color"), "auto")
+            shading.set(qn("w:fill"), _NAVY)
+            cell._tc.get_or_add_tcPr().append(shading)
+            p = cell.paragraphs[0]._p
+            p.style = self.style_ids["Table Text"]
+            p.append(_run(name, header=True))
+
+    def _raci_row(self, row: Any, old: RaciRow | None, new: RaciRow | None, widths: Sequence[Any]) -> None:
+        props = _row_props(row, header=False)
+        mark = _mark(old, new)
+        if mark != "same":
+            props.append(self._revision(f"w:{mark}"))
+        old_cells = _raci_cells(old) if old else ("", "", "")
+        new_cells = _raci_cells(new) if new else ("", "", "")
+        for cell, before, after, width in zip(row.cells, old_cells, new_cells, widths, strict=True):
+            cell.width = width
+            p = cell.paragraphs[0]._p
+            p.style = self.style_ids["Table Text"]
+            self._pieces(p, _diff(before, after))
+
+    # revisions
+
+    def _add(self, style: str, text: str = "") -> Any:
+        """A new body paragraph (python-docx Paragraph) in `style`, with `text` as one plain run."""
+        paragraph = self.doc.add_paragraph()
+        paragraph._p.style = self.style_ids[style]  # by id: python-docx's lookup by name is slow
+        if text:
+            paragraph._p.append(_run(text))
+        return paragraph
+
+    def _paragraph(self, pieces: Sequence[Piece], style: str, mark: Op) -> None:
+        paragraph = self._add(style)
+        if mark != "same":
+            mark_props = OxmlElement("w:rPr")
+            mark_props.append(self._revision(f"w:{mark}"))
+            paragraph._p.get_or_add_pPr().append(mark_props)  # w:rPr is the last child of w:pPr
+        self._pieces(paragraph._p, pieces)
+
+    def _pieces(self, p: Any, pieces: Sequence[Piece]) -> None:
+        for op, text in pieces:
+            if not text:
+                continue
+            run = _run(text, deleted=op == "del")
+            if op == "same":
+                p.append(run)
+            else:
+                wrapper = self._revision(f"w:{op}")
+                wrapper.append(run)
+                p.append(wrapper)
+
+    def _revision(self, tag: str) -> Any:
+        self.revisions += 1
+        element = OxmlElement(tag)
+        element.set(qn("w:id"), str(self.revisions))
+        element.set(qn("w:author"), self.author)
+        element.set(qn("w:date"), self.date)
+        return element
+
+
+def _describe(change: ClauseChange) -> str:
+    where = f"{change.number} {change.title}"
+    if change.kind == "added":
+        return f"{where}: clause added (clause version {change.new_version})"
+    if change.kind == "removed":
+        return f"{where}: clause removed (was clause version {change.old_version})"
+    if change.kind == "moved":
+        versions = "" if change.old_version == change.new_version else \
+            f"; clause version {change.old_version} → {change.new_version}"
+        return f"{where}: clause moved here{versions}"
+    if change.kind == "new_version":
+        return f"{where}: new clause version ({change.old_version} → {change.new_version})"
+    return f"{where}: text changed within clause version {change.new_version} (answers or chosen position)"
+
+
+def _run(text: str, *, deleted: bool = False, header: bool = False) -> Any:
+    """A w:r for `text`: w:rPr first, then w:t (w:delText when deleted), w:tab and w:br in place of tab and newline."""
+    run = OxmlElement("w:r")
+    if header:
+        props = OxmlElement("w:rPr")
+        props.append(OxmlElement("w:b"))
+        color = OxmlElement("w:color")
+        color.set(qn("w:val"), "FFFFFF")
+        props.append(color)
+        run.append(props)
+    for part in re.split(r"(\t|\n)", text):
+        if part in ("\t", "\n"):
+            run.append(OxmlElement("w:tab" if part == "\t" else "w:br"))
+        elif part:
+            node = OxmlElement("w:delText" if deleted else "w:t")
+            node.set(_XML_SPACE, "preserve")
+            node.text = part
+            run.append(node)
+    return run
+
+
+def _row_props(row: Any, *, header: bool) -> Any:
+    """The row's w:trPr (first child of w:tr): never split across pages; header rows repeat."""
+    props = OxmlElement("w:trPr")
+    props.append(OxmlElement("w:cantSplit"))
+    if header:
+        props.append(OxmlElement("w:tblHeader"))
+    row._tr.insert(0, props)
+    return props
+
+
+# --- page setup and styles --------------------------------------------------------------------------------------
+
+
+def _setup(doc: Any, new: Agreement, author: str, stamp: dt.datetime) -> dict[str, str]:
+    """Page, styles, footer and core properties; returns the paragraph style ids by name."""
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Twips(11906), Twips(16838)
+    section.top_margin, section.bottom_margin = Twips(1361), Twips(1247)
+    section.left_margin, section.right_margin = Twips(1247), Twips(1247)
+    _styles(doc.styles)
+    style_ids = {name: doc.styles[name].style_id for name in _PARAGRAPH_STYLES}
+    _footer(section, f"{new.id} — redline to version {new.version}", style_ids["Small"])
+    props = doc.core_properties
+    props.title = f"{new.title} — redline to version {new.version}"
+    props.subject = new.id
+    props.author = props.last_modified_by = author
+    props.comments = "Generated by qa-builder"
+    props.created = props.modified = stamp
+    props.revision = 1
+    return style_ids
+
+
+def _footer(section: Any, text: str, style_id: str) -> None:
+    paragraph = section.footer.paragraphs[0]
+    paragraph._p.style = style_id
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    paragraph._p.append(_run(f"{text} — page "))
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), " PAGE ")
+    field.append(_run("1"))
+    paragraph._p.append(field)
+
+
+def _styles(styles: Any) -> None:
+    _font(styles["Normal"], size=10.5)
+    styles["Normal"].paragraph_format.space_after = Pt(6)
+    _font(styles["Title"], size=20, bold=True, color=_NAVY)
+    _font(styles["Heading 1"], size=13, bold=True, color=_NAVY)
+    _font(styles["Heading 2"], size=10.5, bold=True, color=_NAVY)
+    for name, before, after in (("Heading 1", 18, 8), ("Heading 2", 10, 4)):
+        fmt = styles[name].paragraph_format
+        fmt.space_before, fmt.space_after = Pt(before), Pt(after)
+        fmt.tab_stops.add_tab_stop(Twips(567))
+        fmt.tab_stops.add_tab_stop(Twips(1134))  # for the new number when a renumbering shows both
+    _add_style(styles, "Intro", size=10.5).paragraph_format.space_after = Pt(10)
+    body = _add_style(styles, "Clause Body", size=10.5)
+    body.paragraph_format.left_indent = Twips(567)
+    body.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    item = _add_style(styles, "Clause Item", size=10.5)
+    item.paragraph_format.left_indent = Twips(1020)
+    item.paragraph_format.first_line_indent = Twips(-454)
+    item.paragraph_format.space_after = Pt(3)
+    item.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    item.paragraph_format.tab_stops.add_tab_stop(Twips(1020))
+    table_text = _add_style(styles, "Table Text", size=9)
+    table_text.paragraph_format.space_after = Pt(0)
+    table_text.paragraph_format.line_spacing = 1.0
+    _add_style(styles, "Small", size=8.5).paragraph_format.space_after = Pt(4)
+
+
+def _add_style(styles: Any, name: str, *, size: float) -> Any:
+    style = styles.add_style(name, 1)  # 1 = WD_STYLE_TYPE.PARAGRAPH
+    style.base_style = styles["Normal"]
+    _font(style, size=size)
+    return style
+
+
+def _font(style: Any, *, size: float, bold: bool | None = None, color: str | None = None) -> None:
+    style.font.name = "Calibri"
+    fonts = style.element.rPr.rFonts
+    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        fonts.attrib.pop(qn(theme), None)  # a theme font would win over the name in Word
+    style.font.size = Pt(size)
+    style.font.italic = False
+    if bold is not None:
+        style.font.bold = bold
+    if color is not None:
+        style.font.color.rgb = RGBColor.from_string(color)
