@@ -61,3 +61,13 @@ class ManifestError(QABuilderError):
 
 class SignatureFieldError(QABuilderError):
     """The empty signature fields could not be placed on the PDF."""
+
+
+class AuditError(QABuilderError):
+    """The audit trail cannot be used: missing, unreadable, not writable, or an event was refused (exit code 3).
+
+    Exit code 3 keeps "the trail could not be checked or written" apart from exit code 1 of `audit verify`,
+    which means "the trail was checked and found tampered".
+    """
+
+    exit_code = 3

@@ -1,0 +1,192 @@
+"""Seals: the trail's head (seq + hash) signed as a detached CMS, so a wholesale rewrite of the trail shows."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa_builder.audit.chain import check_chain
+from qa_builder.audit.events import AuditEvent, DetailValue, canonical, format_time
+from qa_builder.audit.store import AuditTrail, Head, seals_folder
+from qa_builder.errors import AuditError
+from qa_builder.files import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from qa_builder.signing.keys import SigningKey
+
+SEAL_FORMAT = "qa-builder-audit-seal/1"
+_SEAL_NAME = re.compile(r"seal-(\d+)\.json")
+
+
+@dataclass(frozen=True)
+class SealFiles:
+    """The two files of one seal: the sealed head as canonical JSON, and its detached CMS signature."""
+
+    seq: int
+    document: Path
+    signature: Path
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A seal just made."""
+
+    files: SealFiles
+    seq: int
+    hash: str
+    sealed_at: str
+    signer: str
+    timestamped: bool
+    event: AuditEvent
+    """The `seal` event appended to the trail after the seal files were written."""
+
+
+@dataclass(frozen=True)
+class SealSignature:
+    """What checking one seal's CMS signature found."""
+
+    intact: bool
+    trusted: bool | None
+    """None when no trust roots were given."""
+    signer: str
+    timestamp: str | None
+    """The TSA's time (UTC) when the signature carries an RFC 3161 timestamp."""
+    problem: str | None
+
+
+def seal_files(workspace: Path, seq: int) -> SealFiles:
+    """Where the seal of event `seq` lives: WORKSPACE/audit/seals/seal-<seq>.json and .p7s."""
+    folder = seals_folder(workspace)
+    return SealFiles(seq, folder / f"seal-{seq}.json", folder / f"seal-{seq}.p7s")
+
+
+def list_seals(workspace: Path) -> list[SealFiles]:
+    """Every seal document in the workspace, in seq order."""
+    folder = seals_folder(workspace)
+    found = [int(m.group(1)) for p in folder.glob("seal-*.json") if (m := _SEAL_NAME.fullmatch(p.name))]
+    return [seal_files(workspace, seq) for seq in sorted(found)]
+
+
+def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None) -> Seal:
+    """Sign the trail's current head and record a `seal` event.
+
+    The head (seq and hash) is written as canonical JSON to seal-<seq>.json with a detached CMS signature in
+    seal-<seq>.p7s (RFC 3161 timestamped when `tsa_url` is given); both are written atomically before the
+    `seal` event is appended. A trail that does not verify is not sealed.
+
+    Raises:
+        AuditError: no trail, an empty or broken trail, a head already sealed, or signing failed.
+    """
+    trail = AuditTrail(workspace)
+    head = _sealable_head(trail)
+    files = seal_files(workspace, head.seq)
+    if files.document.exists():
+        raise AuditError(f"{files.document} already exists: event {head.seq} is already sealed")
+    sealed_at = format_time(dt.datetime.now(dt.UTC))
+    signer = key.identity.subject
+    data = canonical({"format": SEAL_FORMAT, "seq": head.seq, "hash": head.hash, "sealed_at": sealed_at,
+                      "signer": signer})
+    details: dict[str, DetailValue] = {"sealed_seq": head.seq, "sealed_hash": head.hash, "tsa": tsa_url}
+    try:
+        signature = _sign(data, key, tsa_url)
+    except AuditError as exc:
+        trail.append("seal", outcome="failed", signer=signer, details={**details, "error": str(exc)})
+        raise
+    write_bytes_atomic(files.signature, signature)
+    write_bytes_atomic(files.document, data)
+    event = trail.append("seal", signer=signer, files=[files.document, files.signature], details=details)
+    return Seal(files, head.seq, head.hash, sealed_at, signer, tsa_url is not None, event)
+
+
+def _sealable_head(trail: AuditTrail) -> Head:
+    check = check_chain(trail.rows(), trail.highest_seq_issued())
+    if check.first_break is not None:
+        raise AuditError(f"the audit trail of {trail.workspace} does not verify, so it was not sealed: "
+                         f"{check.first_break.problem}")
+    if check.head is None:
+        raise AuditError(f"the audit trail of {trail.workspace} is empty; there is nothing to seal")
+    return check.head
+
+
+def _sign(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    from qa_builder.signing.pades import timestamper_for
+
+    timestamper = timestamper_for(tsa_url) if tsa_url else None
+    attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+    try:
+        signed = asyncio.run(key.signer.async_sign_general_data(data, "sha256", detached=True,
+                                                                timestamper=timestamper,
+                                                                signed_attr_settings=attributes))
+    except Exception as exc:  # TSA, network and token errors alike: one sentence
+        raise AuditError(f"sealing the audit trail failed ({type(exc).__name__}: {exc})") from exc
+    return bytes(signed.dump())
+
+
+def read_seal_document(files: SealFiles) -> dict[str, Any]:
+    """The sealed head: {format, seq, hash, sealed_at, signer}.
+
+    Raises:
+        AuditError: missing, not JSON, or not a seal of this trail's format.
+    """
+    try:
+        data = json.loads(files.document.read_bytes())
+    except OSError as exc:
+        raise AuditError(f"{files.document.name}: cannot be read ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise AuditError(f"{files.document.name}: is not JSON") from exc
+    if not isinstance(data, dict) or data.get("format") != SEAL_FORMAT:
+        raise AuditError(f"{files.document.name}: is not a {SEAL_FORMAT} document")
+    if data.get("seq") != files.seq or not isinstance(data.get("hash"), str):
+        raise AuditError(f"{files.document.name}: does not seal event {files.seq}")
+    return data
+
+
+def check_seal_signature(files: SealFiles, trust_roots: Sequence[Path] = ()) -> SealSignature:
+    """Check a seal's detached CMS over its document; trust is checked only when trust roots are given."""
+    from asn1crypto import cms
+    from cryptography import x509
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+    from pyhanko_certvalidator import ValidationContext
+
+    name = files.signature.name
+    try:
+        signed_data = cms.ContentInfo.load(files.signature.read_bytes())["content"]
+        roots = [load_cert_from_pemder(str(p)) for p in trust_roots]  # type: ignore[no-untyped-call]
+        context = ValidationContext(trust_roots=roots, allow_fetching=False)
+        status = asyncio.run(async_validate_detached_cms(files.document.read_bytes(), signed_data,
+                                                         signer_validation_context=context))
+    except Exception as exc:  # asn1crypto and pyHanko raise many kinds on a damaged file: all mean "unreadable"
+        return SealSignature(False, None, "", None, f"{name}: cannot be read as a CMS signature ({exc})")
+    signer = x509.load_der_x509_certificate(status.signing_cert.dump()).subject.rfc4514_string()
+    intact = bool(status.intact and status.valid)
+    trusted = bool(status.trusted) if trust_roots else None
+    timestamp, timestamp_problem = _timestamp_of(status, check_trust=bool(trust_roots))
+    problem = None
+    if not intact:
+        problem = f"{name}: the signature does not match {files.document.name} (the seal was altered)"
+    elif trusted is False:
+        problem = f"{name}: the sealer's certificate does not chain to a trusted root"
+    elif timestamp_problem:
+        problem = f"{name}: {timestamp_problem}"
+    return SealSignature(intact, trusted, signer, timestamp, problem)
+
+
+def _timestamp_of(status: Any, *, check_trust: bool) -> tuple[str | None, str | None]:
+    """The TSA time of a signature (None when it has no timestamp) and what is wrong with the timestamp."""
+    token = getattr(status, "timestamp_validity", None)
+    if token is None:
+        return None, None
+    if not (token.intact and token.valid):
+        return None, "the seal's RFC 3161 timestamp does not verify"
+    if check_trust and not token.trusted:
+        return format_time(token.timestamp), "the timestamp authority does not chain to a trusted root"
+    return format_time(token.timestamp), None

@@ -1,0 +1,249 @@
+"""The append-only audit trail of a workspace: one SQLite database, WORKSPACE/audit/trail.sqlite3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from qa_builder.audit.events import (
+    GENESIS_HASH,
+    Action,
+    AuditEvent,
+    AuditFile,
+    DetailValue,
+    Outcome,
+    check_no_secrets,
+    format_time,
+    make_event,
+)
+from qa_builder.errors import AuditError
+from qa_builder.files import sha256_file
+
+AUDIT_FOLDER = "audit"
+TRAIL_FILE = "trail.sqlite3"
+SEALS_FOLDER = "seals"
+BUSY_TIMEOUT_S = 30.0
+SCHEMA_VERSION = 1
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        hash TEXT NOT NULL,
+        event TEXT NOT NULL
+    )""",
+    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: events cannot be changed'); END""",
+    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: events cannot be deleted'); END""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+
+def audit_folder(workspace: Path) -> Path:
+    """WORKSPACE/audit."""
+    return Path(workspace) / AUDIT_FOLDER
+
+
+def seals_folder(workspace: Path) -> Path:
+    """WORKSPACE/audit/seals."""
+    return audit_folder(workspace) / SEALS_FOLDER
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last event of the trail: its number and hash."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One row as stored: the seq and hash columns and the event's canonical JSON (what verification reads)."""
+
+    seq: int
+    hash: str
+    event: str
+
+
+class AuditTrail:
+    """The hash-chained, append-only audit trail of one workspace.
+
+    Every `append` is one `BEGIN IMMEDIATE` transaction that reads the head and inserts the next event, so
+    concurrent processes queue up instead of forking the chain. There is no API to change or delete an event,
+    and triggers in the database refuse UPDATE and DELETE.
+    """
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = Path(workspace)
+        self.path = audit_folder(self.workspace) / TRAIL_FILE
+        self._schema_ready = False
+
+    def exists(self) -> bool:
+        """Whether the trail database exists (it is created by the first append)."""
+        return self.path.is_file()
+
+    def append(self, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,
+               agreement_version: int | None = None, files: Iterable[AuditFile | Path] = (),
+               details: Mapping[str, DetailValue] | None = None, signer: str | None = None) -> AuditEvent:
+        """Record one action as the next event of the chain and return it.
+
+        Args:
+            action: What was done.
+            outcome: "ok", "failed" or "refused".
+            agreement_id: The agreement acted on, if any.
+            agreement_version: Its version, if any.
+            files: Files read or written: AuditFile entries, or paths to hash (named relative to the workspace).
+            details: Flat facts about the action; keys naming secrets and PEM private keys are refused.
+            signer: The certificate subject of a signature made by the action, if any.
+
+        Raises:
+            AuditError: a secret in the details, an unreadable file, or a trail that cannot be written.
+        """
+        entries = [item if isinstance(item, AuditFile) else self.file_entry(item) for item in files]
+        facts = dict(details or {})
+        check_no_secrets(facts, [signer, agreement_id])  # before the trail is even opened
+        with self._transaction() as conn:
+            head = _head(conn)
+            event = make_event(seq=head.seq + 1, prev_hash=head.hash, action=action, outcome=outcome,
+                               signer=signer, agreement_id=agreement_id, agreement_version=agreement_version,
+                               files=entries, details=facts)
+            conn.execute("INSERT INTO events (seq, hash, event) VALUES (?, ?, ?)",
+                         (event.seq, event.hash, event.canonical_json().decode("utf-8")))
+        return event
+
+    def file_entry(self, path: Path) -> AuditFile:
+        """A file as the trail names it: relative to the workspace when inside it, else its bare name, with sha256.
+
+        Raises:
+            AuditError: the file cannot be read.
+        """
+        path = Path(path)
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            raise AuditError(f"{path}: cannot be hashed for the audit trail ({exc.strerror})") from exc
+        try:
+            name = path.resolve().relative_to(self.workspace.resolve()).as_posix()
+        except ValueError:
+            name = path.name
+        return AuditFile(name=name, sha256=digest)
+
+    def events(self, agreement_id: str | None = None, since: dt.datetime | None = None) -> list[AuditEvent]:
+        """The events in order, optionally only one agreement's and only those at or after `since` (UTC if naive).
+
+        Raises:
+            AuditError: the trail cannot be read or holds an event that no longer parses (run verify).
+        """
+        if not self.exists():
+            return []
+        query = ("SELECT seq, event FROM events WHERE (?1 IS NULL OR json_extract(event, '$.agreement_id') = ?1)"
+                 " AND (?2 IS NULL OR json_extract(event, '$.time') >= ?2) ORDER BY seq")
+        after = format_time(since) if since is not None else None
+        with self._reading() as conn:
+            rows = conn.execute(query, (agreement_id, after)).fetchall()
+        return [_parse(seq, text, self.path) for seq, text in rows]
+
+    def head(self) -> Head | None:
+        """The last event's seq and hash; None for an empty or missing trail."""
+        if not self.exists():
+            return None
+        with self._reading() as conn:
+            head = _head(conn)
+        return head if head.seq else None
+
+    def rows(self) -> list[StoredRow]:
+        """Every stored row in seq order, unparsed (for verification).
+
+        Raises:
+            AuditError: the trail is missing or unreadable.
+        """
+        if not self.exists():
+            raise AuditError(f"{self.workspace} has no audit trail ({self.path} does not exist)")
+        with self._reading() as conn:
+            rows = conn.execute("SELECT seq, hash, event FROM events ORDER BY seq").fetchall()
+        return [StoredRow(int(seq), str(digest), str(text)) for seq, digest, text in rows]
+
+    def highest_seq_issued(self) -> int:
+        """The highest seq the database ever issued (SQLite's AUTOINCREMENT record), 0 when none."""
+        with self._reading() as conn:
+            found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return int(found[0]) if found else 0
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        mode = "rwc" if create else "rw"
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
+                               isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if create:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that holds the trail's write lock from its first statement."""
+        try:
+            with closing(self._connect(create=True)) as conn:
+                self._ensure_schema(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _trail_error(self.path, exc) from exc
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        """Create the table and triggers in a transaction of their own, so a refused first event leaves them."""
+        if self._schema_ready or conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            self._schema_ready = True
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        self._schema_ready = True
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with closing(self._connect(create=False)) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise _trail_error(self.path, exc) from exc
+
+
+def _head(conn: sqlite3.Connection) -> Head:
+    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return Head(int(row[0]), str(row[1])) if row else Head(0, GENESIS_HASH)
+
+
+def _parse(seq: int, text: str, path: Path) -> AuditEvent:
+    try:
+        return AuditEvent.model_validate_json(text)
+    except ValidationError as exc:
+        raise AuditError(f"{path}: event {seq} cannot be read as an audit event; "
+                         "run `qa-builder audit verify` on the workspace") from exc
+
+
+def _trail_error(path: Path, exc: sqlite3.Error) -> AuditError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return AuditError(f"{path}: the audit trail stayed busy for more than {BUSY_TIMEOUT_S:.0f} s "
+                          "(another qa-builder process holds it); try again")
+    return AuditError(f"{path}: the audit trail cannot be used ({text})")

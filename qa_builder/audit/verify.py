@@ -1,0 +1,177 @@
+"""Verify a workspace's audit trail: the hash chain from the stored JSON, every seal, and seals against events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa_builder.audit.chain import ChainCheck, check_chain
+from qa_builder.audit.events import AuditEvent
+from qa_builder.audit.seal import SealFiles, check_seal_signature, list_seals, read_seal_document
+from qa_builder.audit.store import AuditTrail, Head
+from qa_builder.errors import AuditError
+from qa_builder.files import sha256_file
+
+
+@dataclass(frozen=True)
+class SealStatus:
+    """One seal: is its signature sound, and does the chain still have the hash it sealed?"""
+
+    seq: int
+    document: Path
+    sealed_at: str | None
+    signer: str
+    timestamp: str | None
+    """The TSA's time when the seal is timestamped."""
+    signature_intact: bool
+    trusted: bool | None
+    """None when verify was given no trust roots."""
+    matches_chain: bool
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Sound signature, matching the chain, and (when checked) trusted."""
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class TrailVerdict:
+    """The outcome of verifying a trail; each fact separate, `intact` the bottom line."""
+
+    workspace: Path
+    events: int
+    head: Head | None
+    chain_intact: bool
+    first_bad_seq: int | None
+    """The first bad event; for a rewrite caught only by a seal, the earliest event the change can lie in."""
+    problems: tuple[str, ...]
+    """Every problem as a sentence, the first chain problem first."""
+    seals: tuple[SealStatus, ...]
+
+    @property
+    def intact(self) -> bool:
+        """The bottom line: the chain holds and every seal checks out."""
+        return not self.problems
+
+    @property
+    def first_problem(self) -> str | None:
+        """The sentence naming the first bad event (or the first bad seal)."""
+        return self.problems[0] if self.problems else None
+
+    def summary(self) -> str:
+        """A few lines for a person: events, head, chain, seals, verdict."""
+        head = f"head event {self.head.seq} (hash {self.head.hash[:16]}…)" if self.head else "no events"
+        lines = [f"audit trail of {self.workspace}: {self.events} events, {head}",
+                 f"chain: {'intact' if self.chain_intact else 'BROKEN'}"]
+        lines += [_seal_line(seal) for seal in self.seals]
+        lines += [f"problem: {problem}" for problem in self.problems]
+        lines.append("verdict: INTACT" if self.intact else "verdict: TAMPERED")
+        return "\n".join(lines)
+
+
+def verify_trail(workspace: Path, trust_roots: Sequence[Path] = ()) -> TrailVerdict:
+    """Recompute the trail's chain from the stored JSON and check every seal.
+
+    Args:
+        workspace: The workspace folder (the trail is WORKSPACE/audit/trail.sqlite3).
+        trust_roots: Root certificates (PEM/DER) the sealers' certificates must chain to; when empty, seal
+            signatures are checked for integrity only.
+
+    Raises:
+        AuditError: the workspace has no trail and no seals, or the trail cannot be read.
+    """
+    workspace = Path(workspace)
+    trail = AuditTrail(workspace)
+    seals = list_seals(workspace)
+    if not trail.exists():
+        if not seals:
+            raise AuditError(f"{workspace} has no audit trail ({trail.path} does not exist)")
+        problem = f"the audit trail {trail.path} is missing, but {len(seals)} seal(s) show it existed"
+        return TrailVerdict(workspace, 0, None, False, 1, (problem,), ())
+    check = check_chain(trail.rows(), trail.highest_seq_issued())
+    statuses = _seal_statuses(seals, check, trust_roots)
+    problems = [check.first_break.problem] if check.first_break else []
+    problems += [s.problem for s in statuses if s.problem]
+    if check.first_break is None:
+        problems += _seal_event_problems(workspace, check.parsed, seals)
+    first_bad = check.first_break.seq if check.first_break else _first_unsealed(statuses)
+    return TrailVerdict(workspace, check.events, check.head, check.first_break is None, first_bad,
+                        tuple(problems), statuses)
+
+
+def _seal_statuses(seals: Sequence[SealFiles], check: ChainCheck,
+                   trust_roots: Sequence[Path]) -> tuple[SealStatus, ...]:
+    """Check each seal in seq order; a seal that no longer matches is bounded by the last one that does."""
+    statuses: list[SealStatus] = []
+    last_good = 0
+    for files in seals:
+        status = _seal_status(files, check, trust_roots, since=last_good + 1)
+        if status.matches_chain and status.signature_intact:
+            last_good = files.seq
+        statuses.append(status)
+    return tuple(statuses)
+
+
+def _seal_status(files: SealFiles, check: ChainCheck, trust_roots: Sequence[Path], *, since: int) -> SealStatus:
+    try:
+        document = read_seal_document(files)
+    except AuditError as exc:
+        return SealStatus(files.seq, files.document, None, "", None, False, None, False, str(exc))
+    signature = check_seal_signature(files, trust_roots)
+    matches = check.hashes.get(files.seq) == document["hash"]
+    problem = signature.problem
+    if problem is None and not matches:
+        problem = _rewrite_sentence(files, document, check, since)
+    return SealStatus(files.seq, files.document, str(document.get("sealed_at")), signature.signer,
+                      signature.timestamp, signature.intact, signature.trusted, matches, problem)
+
+
+def _rewrite_sentence(files: SealFiles, document: dict[str, Any], check: ChainCheck, since: int) -> str:
+    if files.seq not in check.hashes:
+        return (f"{files.document.name} seals event {files.seq}, which is no longer in the trail "
+                "(events were removed)")
+    where = f"event {since}" if since == files.seq else f"events {since} to {files.seq}"
+    return (f"the trail was rewritten after it was sealed: event {files.seq} no longer has the hash sealed in "
+            f"{files.document.name} at {document.get('sealed_at')} (the change lies in {where})")
+
+
+def _first_unsealed(statuses: Sequence[SealStatus]) -> int | None:
+    """The earliest event a rewrite can lie in: just after the last seal that still matches the chain."""
+    last_good = 0
+    for status in statuses:
+        if status.signature_intact and not status.matches_chain:
+            return last_good + 1
+        if status.matches_chain:
+            last_good = status.seq
+    return None
+
+
+def _seal_event_problems(workspace: Path, events: Sequence[AuditEvent], seals: Sequence[SealFiles]) -> list[str]:
+    """Each seal file needs its `seal` event, and each `seal` event's files must still be there, unchanged."""
+    problems: list[str] = []
+    recorded = {sealed: event for event in events if event.action == "seal" and event.outcome == "ok"
+                and isinstance(sealed := event.details.get("sealed_seq"), int)}
+    for files in seals:
+        if files.seq not in recorded:
+            problems.append(f"{files.document.name} has no seal event in the trail (the events after event "
+                            f"{files.seq} may have been removed, or sealing was interrupted)")
+    for event in recorded.values():
+        for entry in event.files:
+            path = workspace / entry.name
+            if not path.is_file():
+                problems.append(f"{entry.name}, recorded by event {event.seq}, is missing")
+            elif sha256_file(path) != entry.sha256:
+                problems.append(f"{entry.name} differs from the file event {event.seq} recorded")
+    return problems
+
+
+def _seal_line(seal: SealStatus) -> str:
+    trust = {None: "trust not checked", True: "trusted", False: "NOT trusted"}[seal.trusted]
+    stamp = f"timestamped {seal.timestamp}" if seal.timestamp else "no timestamp"
+    state = "ok" if seal.ok else "BAD"
+    chain = "matches the chain" if seal.matches_chain else "does NOT match the chain"
+    return (f"seal of event {seal.seq}: {state}; signed by {seal.signer or '?'}, {stamp}, "
+            f"signature {'intact' if seal.signature_intact else 'BROKEN'}, {trust}, {chain}")
