@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from qa_builder import __version__
+from qa_builder.cli.audit import audit_group
 from qa_builder.cli.build import build_command
 from qa_builder.cli.check import check_command
 from qa_builder.cli.demo import demo_command
@@ -18,6 +19,7 @@ from qa_builder.cli.pki import pki_group
 from qa_builder.cli.questionnaire import questionnaire_command
 from qa_builder.cli.schema import schema_command
 from qa_builder.cli.sign import sign_command
+from qa_builder.cli.verify import verify_command
 from qa_builder.errors import QABuilderError
 
 
@@ -68,3 +70,5 @@ main.add_command(questionnaire_command)
 main.add_command(pki_group)
 main.add_command(manifest_command)
 main.add_command(sign_command)
+main.add_command(verify_command)
+main.add_command(audit_group)

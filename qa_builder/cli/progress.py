@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from qa_builder.batch import BatchItem, ProgressCallback
+
+T = TypeVar("T")
 
 
 def _label(item: BatchItem) -> str:
@@ -20,21 +22,27 @@ def _label(item: BatchItem) -> str:
 
 
 @contextmanager
-def batch_progress(total: int) -> Iterator[ProgressCallback]:
-    """Yield a callback that shows progress of `total` items on stderr."""
+def progress(total: int, verb: str, label: Callable[[T], str]) -> Iterator[Callable[[T], None]]:
+    """Yield a callback that shows progress of `total` items on stderr: a bar on a terminal, else lines."""
     if sys.stderr.isatty() and total > 1:
         bar: Any
-        with click.progressbar(length=total, label="Building", file=sys.stderr,
-                               item_show_func=lambda s: s) as bar:
-            def show_bar(item: BatchItem) -> None:
-                bar.update(1, _label(item))
+        with click.progressbar(length=total, label=verb, file=sys.stderr, item_show_func=lambda s: s) as bar:
+            def show_bar(item: T) -> None:
+                bar.update(1, label(item))
             yield show_bar
         return
     done = 0
 
-    def show_line(item: BatchItem) -> None:
+    def show_line(item: T) -> None:
         nonlocal done
         done += 1
-        click.echo(f"[{done}/{total}] {_label(item)}", err=True)
+        click.echo(f"[{done}/{total}] {label(item)}", err=True)
 
     yield show_line
+
+
+@contextmanager
+def batch_progress(total: int) -> Iterator[ProgressCallback]:
+    """Progress of a build batch."""
+    with progress(total, "Building", _label) as callback:
+        yield callback

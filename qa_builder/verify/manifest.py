@@ -1,0 +1,143 @@
+"""Verify a signed manifest: its detached CMS signature and every artefact it lists, found beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import cms
+from pydantic import ValidationError
+from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+from pyhanko_certvalidator import ValidationContext
+
+from qa_builder.files import sha256_file
+from qa_builder.models.manifest import Manifest
+from qa_builder.verify.policy import Policy
+from qa_builder.verify.report import ArtefactCheck, FileReport, Indication, SignatureReport
+
+SIGNATURE_SUFFIX = ".p7s"
+
+
+def manifest_files(path: Path) -> tuple[Path, Path]:
+    """The manifest and its signature, whichever of the two was named."""
+    if path.name.endswith(SIGNATURE_SUFFIX):
+        return path.with_name(path.name.removesuffix(SIGNATURE_SUFFIX)), path
+    return path, path.with_name(path.name + SIGNATURE_SUFFIX)
+
+
+def verify_manifest(path: Path, policy: Policy) -> FileReport:
+    """Check the manifest's signature (trusted to the policy's roots) and each listed artefact beside it."""
+    manifest_path, signature_path = manifest_files(path)
+    data = manifest_path.read_bytes()
+    report = FileReport(file=str(path), sha256=hashlib.sha256(data).hexdigest(), kind="manifest",
+                        indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE", error=None, signatures=[],
+                        doc_timestamps=[])
+    try:
+        manifest = Manifest.model_validate(json.loads(data))
+    except (ValueError, ValidationError) as exc:
+        return report.model_copy(update={"error": f"is not a qa-builder manifest ({_first_line(exc)})"})
+    if not signature_path.is_file():
+        return report.model_copy(update={"indication": "INDETERMINATE", "sub_indication": "SIGNED_DATA_NOT_FOUND",
+                                         "error": f"has no detached signature {signature_path.name} beside it"})
+    signature = _signature_report(data, signature_path, policy)
+    artefacts = [_check_artefact(manifest_path.parent, a.file, a.sha256, a.size) for a in manifest.artefacts]
+    indication, sub = signature.indication, signature.sub_indication
+    if any(not (a.present and a.sha256_ok and a.size_ok) for a in artefacts) and indication != "TOTAL-FAILED":
+        indication, sub = "TOTAL-FAILED", "HASH_FAILURE"
+    return report.model_copy(update={"indication": indication, "sub_indication": sub, "signatures": [signature],
+                                     "artefacts": artefacts})
+
+
+def artefact_problems(report: FileReport) -> list[str]:
+    """Plain sentences for the artefacts that are missing or changed."""
+    problems = []
+    for artefact in report.artefacts:
+        if not artefact.present:
+            problems.append(f"{artefact.file} is listed in the manifest but is not beside it.")
+        elif not (artefact.sha256_ok and artefact.size_ok):
+            problems.append(f"{artefact.file} differs from the manifest (its sha256 or size changed).")
+    return problems
+
+
+def _check_artefact(folder: Path, name: str, sha256: str, size: int) -> ArtefactCheck:
+    path = folder / name
+    if "/" in name or "\\" in name or name in ("", ".", "..") or not path.is_file():
+        return ArtefactCheck(file=name, present=False, sha256_ok=False, size_ok=False)
+    return ArtefactCheck(file=name, present=True, sha256_ok=sha256_file(path) == sha256,
+                         size_ok=path.stat().st_size == size)
+
+
+def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> SignatureReport:
+    base: dict[str, Any] = {"field": signature_path.name, "stated_name": None, "stated_meaning": None, "coverage": None,
+            "modification": None, "docmdp_ok": None, "certification": None, "level": None,
+            "part11_manifestation": False}
+    try:
+        signed_data = cms.ContentInfo.load(signature_path.read_bytes())["content"]
+        signer_info = signed_data["signer_infos"][0]
+        context = ValidationContext(trust_roots=list(policy.roots), allow_fetching=policy.online, moment=policy.at,
+                                    revocation_mode="require" if policy.online else "soft-fail")
+        status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=context,
+                                                         ts_validation_context=context))
+    except MemoryError:  # the per-file memory bound: reported by the runner
+        raise
+    except Exception as exc:  # any malformed CMS: the signature cannot be used
+        return SignatureReport(**base, signer_subject="", signer_common_name="", claimed_time=None,
+                               timestamp_time=None, timestamp_trusted=None, intact=False, valid=False,
+                               trusted=False, revocation="not_checked", indication="TOTAL-FAILED",
+                               sub_indication="FORMAT_FAILURE",
+                               problems=[f"{signature_path.name} cannot be read as a CMS signature "
+                                         f"({_first_line(exc)})."])
+    certificate = status.signing_cert
+    timestamp = status.timestamp_validity
+    problems: list[str] = []
+    indication: Indication
+    sub: str | None
+    if not status.intact:
+        indication, sub = "TOTAL-FAILED", "HASH_FAILURE"
+        problems.append(f"The manifest was changed after it was signed ({signature_path.name} does not match it).")
+    elif not status.valid:
+        indication, sub = "TOTAL-FAILED", "SIG_CRYPTO_FAILURE"
+        problems.append("The manifest's signature does not verify with the signer's certificate.")
+    elif status.revoked:
+        indication, sub = "TOTAL-FAILED", "REVOKED"
+        problems.append("The signer's certificate is revoked.")
+    elif not status.trusted:
+        indication, sub = "INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND"
+        problems.append("The signer's certificate does not chain to a trusted root (pass the issuing root with "
+                        "--trust).")
+    else:
+        indication, sub = "TOTAL-PASSED", None
+    if timestamp is not None and not timestamp.trusted:
+        problems.append("The manifest's timestamp does not validate to a trusted timestamp authority.")
+    return SignatureReport(
+        **base, signer_subject=str(certificate.subject.human_friendly) if certificate else "",
+        signer_common_name=str(certificate.subject.native.get("common_name", "")) if certificate else "",
+        claimed_time=_iso(_signing_time(signer_info)),
+        timestamp_time=_iso(timestamp.timestamp) if timestamp is not None else None,
+        timestamp_trusted=timestamp.trusted if timestamp is not None else None,
+        intact=status.intact, valid=status.valid, trusted=status.trusted,
+        revocation="revoked" if status.revoked else ("good" if policy.online and status.trusted else "not_checked"),
+        indication=indication, sub_indication=sub, problems=problems)
+
+
+def _signing_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
+    for attribute in signer_info["signed_attrs"]:
+        if attribute["type"].native == "signing_time":
+            moment: dt.datetime = attribute["values"][0].native
+            return moment
+    return None
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

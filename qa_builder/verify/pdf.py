@@ -1,0 +1,460 @@
+"""Verify every signature and document timestamp in one PDF (the pyHanko validation home for PDFs)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt.api import AuthStatus
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
+from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.ades import ades_lta_validation
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+
+from qa_builder.verify.policy import Policy
+from qa_builder.verify.report import (
+    Coverage,
+    FileReport,
+    Level,
+    Modification,
+    Revocation,
+    SignatureReport,
+    TimestampReport,
+    Verdict,
+    worst,
+)
+
+SUPPORTED_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/ETSI.RFC3161"}
+_REVOKED = {AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE}
+_REVOCATION_UNKNOWN = {AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
+                       AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, AdESIndeterminate.NO_POE}
+_CHAIN_NOT_FOUND = {*_REVOCATION_UNKNOWN, AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND}
+_CERTIFICATION = {1: "no_changes", 2: "fill_forms", 3: "annotate"}
+
+
+def verify_pdf(path: Path, data: bytes, policy: Policy) -> FileReport:
+    """Verify the signed PDF `data` read from `path`; problems become report entries, never exceptions."""
+    report = _Report(str(path), hashlib.sha256(data).hexdigest())
+    if b"%PDF-" not in data[:1024]:
+        return report.fail("is not a PDF (no %PDF- header)", "TOTAL-FAILED", "FORMAT_FAILURE")
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        if reader.encrypted:
+            problem = _decrypt(reader)
+            if problem:
+                return report.fail(problem, "INDETERMINATE", None)
+        fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except MemoryError:  # the per-file memory bound: reported by the runner
+        raise
+    except Exception as exc:  # pyHanko raises many types on hostile input; all mean "not a usable PDF"
+        return report.fail(f"cannot be parsed as a PDF ({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
+    if not fields:
+        return report.fail("has no signatures", "INDETERMINATE", None)
+    checker = _Checker(reader, policy)
+    for name, value, field_ref in fields:
+        checker.check_field(str(name), value, field_ref, report)
+    return report.finish()
+
+
+@dataclass
+class _Report:
+    file: str
+    sha256: str
+
+    def __post_init__(self) -> None:
+        self.signatures: list[SignatureReport] = []
+        self.timestamps: list[TimestampReport] = []
+
+    def fail(self, error: str, indication: str, sub: str | None) -> FileReport:
+        return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication=indication,  # type: ignore[arg-type]
+                          sub_indication=sub, error=error, signatures=[], doc_timestamps=[])
+
+    def finish(self) -> FileReport:
+        entries: list[SignatureReport | TimestampReport] = [*self.signatures, *self.timestamps]
+        verdicts = [Verdict(indication=e.indication, sub_indication=e.sub_indication) for e in entries]
+        verdict = worst(verdicts)
+        return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication=verdict.indication,
+                          sub_indication=verdict.sub_indication, error=None, signatures=self.signatures,
+                          doc_timestamps=self.timestamps)
+
+
+def _decrypt(reader: PdfFileReader) -> str | None:
+    """Open a file encrypted without a user password (signatures stay verifiable); else say why not."""
+    try:
+        result = reader.decrypt(b"")
+    except MemoryError:  # the per-file memory bound: reported by the runner
+        raise
+    except Exception as exc:  # unsupported security handlers raise assorted errors
+        return f"is encrypted in a way that cannot be opened ({_sentence(exc)})"
+    if result.status == AuthStatus.FAILED:
+        return "is encrypted with a password; decrypt it first to verify its signatures"
+    return None
+
+
+class _Checker:
+    """Checks the signatures of one reader, sharing pyHanko's per-revision caches between them."""
+
+    def __init__(self, reader: PdfFileReader, policy: Policy) -> None:
+        self.reader = reader
+        self.policy = policy
+        self.timing = policy.timing()
+        self.dss_revisions = _dss_revisions(reader)
+        self.timestamp_revisions: list[int] = []
+
+    def check_field(self, name: str, value: generic.PdfObject, field_ref: object, report: _Report) -> None:
+        sig_object = value.get_object()  # type: ignore[no-untyped-call]
+        subfilter = str(sig_object.get("/SubFilter", "")) if isinstance(sig_object, generic.DictionaryObject) else ""
+        is_timestamp = isinstance(sig_object, generic.DictionaryObject) and sig_object.get("/Type") == "/DocTimeStamp"
+        if subfilter not in SUPPORTED_SUBFILTERS:
+            report.signatures.append(_unusable(name, f"uses the SubFilter '{subfilter or 'none'}', which is not a "
+                                                     "PAdES or PDF signature format qa-builder can validate"))
+            return
+        try:
+            embedded = EmbeddedPdfSignature(self.reader, field_ref, name)  # type: ignore[arg-type]
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:
+            report.signatures.append(_unusable(name, f"its signature data cannot be read ({_sentence(exc)})"))
+            return
+        try:
+            if is_timestamp:
+                report.timestamps.append(self._timestamp(embedded))
+            else:
+                report.signatures.append(self._signature(embedded))
+        except SignatureValidationError as exc:  # pyHanko names the ETSI sub-indication itself
+            report.signatures.append(_unusable(name, f"cannot be validated ({exc.failure_message})",
+                                               exc.ades_subindication))
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:  # hostile structure deep inside the CMS or the revisions
+            report.signatures.append(_unusable(name, f"validation stopped on a malformed structure "
+                                                     f"({_sentence(exc)})"))
+
+    # -- document timestamps ---------------------------------------------------------------------------------------
+
+    def _timestamp(self, embedded: EmbeddedPdfSignature) -> TimestampReport:
+        status = validate_pdf_timestamp(embedded, validation_context=self.policy.context())
+        problems: list[str] = []
+        coverage = _coverage(status.coverage)
+        modification = _modification(status.modification_level)
+        if not status.intact:
+            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
+            problems.append("The timestamped bytes were changed afterwards (digest mismatch).")
+        elif not status.valid:
+            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="SIG_CRYPTO_FAILURE")
+            problems.append("The timestamp's signature does not verify.")
+        elif coverage == "partial":
+            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
+            problems.append("The document timestamp does not cover a whole revision of the file.")
+        elif modification == "other":
+            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
+            problems.append("The document was changed after this timestamp in a way no signature allows.")
+        elif not status.trusted:
+            verdict = Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
+            problems.append("The timestamp authority's certificate does not chain to a trusted root.")
+        else:
+            verdict = Verdict(indication="TOTAL-PASSED")
+        self.timestamp_revisions.append(embedded.signed_revision)
+        tst_info = embedded.signed_data["encap_content_info"]["content"].parsed
+        return TimestampReport(
+            field=str(embedded.field_name), tsa_subject=_subject(embedded.signer_cert),
+            time=_iso(tst_info["gen_time"].native), intact=status.intact, valid=status.valid,
+            trusted=status.trusted, coverage=coverage, modification=modification,
+            indication=verdict.indication, sub_indication=verdict.sub_indication, problems=problems)
+
+    # -- signatures ------------------------------------------------------------------------------------------------
+
+    def _signature(self, embedded: EmbeddedPdfSignature) -> SignatureReport:
+        status = validate_pdf_signature(embedded, self.policy.context(), ts_validation_context=self.policy.context())
+        tst = _signature_timestamp_time(embedded.signer_info)
+        ts_status = status.timestamp_validity
+        ts_intact = ts_status.intact and ts_status.valid if ts_status is not None else None
+        ts_trusted = bool(ts_intact and ts_status.trusted) if ts_status is not None else None
+        subindic = self._subindication(embedded, status, tst if ts_trusted else None)
+        sig = embedded.sig_object
+        certificate = embedded.signer_cert
+        revocation = _revocation(status, subindic)
+        name = _text(sig.get("/Name"))
+        meaning = _text(sig.get("/Reason"))
+        claimed = embedded.self_reported_timestamp
+        visible = _visible(embedded.sig_field)
+        facts = _Facts(
+            status=status, subindic=subindic, revocation=revocation,
+            coverage=_coverage(status.coverage), modification=_modification(status.modification_level),
+            diff_reason=str(status.diff_result) if isinstance(status.diff_result, SuspiciousModification) else "",
+            has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
+            ts_trusted=ts_trusted, ts_intact=ts_intact)
+        verdict = facts.verdict()
+        level = _level(embedded, bool(tst), self.dss_revisions, self._later_timestamps())
+        return SignatureReport(
+            field=str(embedded.field_name), signer_subject=_subject(certificate),
+            signer_common_name=_common_name(certificate), stated_name=name, stated_meaning=meaning,
+            claimed_time=_iso(claimed), timestamp_time=_iso(tst), timestamp_trusted=ts_trusted,
+            intact=status.intact, valid=status.valid, trusted=status.trusted, revocation=revocation,
+            coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
+            certification=_CERTIFICATION.get(embedded.docmdp_level.value) if embedded.docmdp_level else None,
+            level=level, part11_manifestation=facts.part11(),
+            indication=verdict.indication, sub_indication=verdict.sub_indication, problems=facts.problems())
+
+    def _subindication(self, embedded: EmbeddedPdfSignature, status: PdfSignatureStatus,
+                       proven_time: dt.datetime | None) -> object:
+        """The ETSI sub-indication for chain, time and revocation.
+
+        Offline, pyHanko's AdES LTA engine decides from embedded data (DSS, timestamps as proof of existence).
+        Online, that engine wants proof of existence for freshly fetched responses and gives NO_POE even for a
+        sound B-T signature, so the classic validation with hard-fail revocation checking decides instead.
+        """
+        if not self.policy.online:
+            return asyncio.run(ades_lta_validation(embedded, self.policy.spec, self.timing)).ades_subindic
+        if status.revoked:
+            revoked_at = status.revocation_details.revocation_date if status.revocation_details else None
+            if proven_time is not None and revoked_at is not None and revoked_at <= proven_time:
+                return AdESFailure.REVOKED  # a trusted timestamp shows it was signed after the revocation
+            return AdESIndeterminate.REVOKED_NO_POE
+        if status.trusted:
+            return AdESPassed.OK
+        return status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+
+    def _later_timestamps(self) -> list[int]:
+        return [embedded.signed_revision for embedded in self.reader.embedded_timestamp_signatures]
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """Everything the verdict and the problem sentences of one signature depend on."""
+
+    status: PdfSignatureStatus
+    subindic: object
+    revocation: Revocation
+    coverage: Coverage | None
+    modification: Modification | None
+    diff_reason: str
+    has_name: bool
+    has_meaning: bool
+    has_time: bool
+    visible: bool
+    ts_trusted: bool | None
+    ts_intact: bool | None
+
+    def verdict(self) -> Verdict:
+        if not self.status.intact:
+            return Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
+        if not self.status.valid:
+            return Verdict(indication="TOTAL-FAILED", sub_indication="SIG_CRYPTO_FAILURE")
+        if self.ts_intact is False:  # a timestamp token that belongs to other bytes: copied or altered
+            return Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
+        if self.coverage == "partial" or self.status.docmdp_ok is False:
+            return Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
+        if isinstance(self.subindic, AdESPassed):
+            return Verdict(indication="TOTAL-PASSED")
+        if not self.status.trusted and self.subindic in _REVOCATION_UNKNOWN:
+            # without a trusted chain there is no revocation to look at: the chain is the real reason
+            return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
+        status = getattr(self.subindic, "status", AdESStatus.INDETERMINATE)
+        indication = "TOTAL-FAILED" if status == AdESStatus.FAILED else "INDETERMINATE"
+        return Verdict(indication=indication, sub_indication=getattr(self.subindic, "name", "GENERIC"))  # type: ignore[arg-type]
+
+    def part11(self) -> bool:
+        return self.has_name and self.has_meaning and self.has_time and self.visible
+
+    def problems(self) -> list[str]:
+        found: list[str] = []
+        status = self.status
+        if not status.intact:
+            found.append("The signed bytes were changed after signing (digest mismatch).")
+        elif not status.valid:
+            found.append("The cryptographic signature does not verify with the signer's certificate.")
+        if self.coverage == "partial":
+            found.append("The signature does not cover a whole revision of the file; bytes outside it can change.")
+        if status.docmdp_ok is False:
+            why = f": {self.diff_reason}" if self.diff_reason else ""
+            found.append(f"The document was changed after signing in a way this signature does not allow "
+                         f"({self.modification or 'unknown'} changes{why}).")
+        if not status.trusted and status.intact and status.valid and self.subindic in _CHAIN_NOT_FOUND:
+            found.append("The signer's certificate does not chain to a trusted root (pass the issuing root with "
+                         "--trust).")
+        found.extend(self._revocation_problems())
+        if self.ts_intact is False:
+            found.append("The signature timestamp does not match this signature (copied from another signature "
+                         "or altered).")
+        elif self.ts_trusted is False:
+            found.append("The signature timestamp does not validate to a trusted timestamp authority.")
+        missing = [label for label, present in (("printed name (/Name)", self.has_name),
+                                                ("meaning (/Reason)", self.has_meaning),
+                                                ("signing time", self.has_time),
+                                                ("visible signature appearance", self.visible)) if not present]
+        if missing:
+            found.append(f"The Part 11 manifestation is incomplete: no {', no '.join(missing)}.")
+        return found
+
+    def _revocation_problems(self) -> list[str]:
+        if self.revocation == "revoked":
+            return ["The signer's certificate (or a CA above it) is revoked."]
+        if self.revocation == "unknown":
+            return ["The revocation status could not be established from the embedded data (verify with "
+                    "--online, or ask for a B-LT or B-LTA signature)."]
+        if isinstance(self.subindic, AdESPassed) or self.subindic in _REVOKED:
+            return []
+        if not self.status.trusted and self.subindic in _CHAIN_NOT_FOUND:
+            return []  # already said: no trusted chain
+        name = getattr(self.subindic, "name", "GENERIC")
+        return [_ADES_SENTENCES.get(name, f"ETSI validation ended with {name}.")]
+
+
+_ADES_SENTENCES = {
+    "EXPIRED": "The signer's certificate had expired at the validation time and no timestamp proves the "
+               "signature existed before that.",
+    "OUT_OF_BOUNDS_NO_POE": "The signer's certificate was not valid at the validation time and no proof of "
+                            "existence covers the signing time.",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "The signer's certificate has expired; it was not revoked, but no proof of "
+                                 "existence covers the signing time.",
+    "NOT_YET_VALID": "The signer's certificate was not yet valid when the signature was made.",
+    "NO_POE": "No proof of existence (timestamp) for the signature could be established.",
+    "CRYPTO_CONSTRAINTS_FAILURE": "The signature uses an algorithm or key size the validation policy no longer "
+                                  "accepts (for example SHA-1), so it was not checked further.",
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "The signature uses an algorithm the validation policy no longer accepts, "
+                                         "and no timestamp proves it was made while it was still accepted.",
+    "SIG_CONSTRAINTS_FAILURE": "The signature's attributes do not meet the validation constraints "
+                               "(e.g. a missing signing-certificate attribute).",
+    "CHAIN_CONSTRAINTS_FAILURE": "The certificate chain does not meet the validation constraints "
+                                 "(e.g. key usage).",
+}
+
+
+def _revocation(status: PdfSignatureStatus, subindic: object) -> Revocation:
+    if subindic in _REVOKED or status.revoked:
+        return "revoked"
+    if not status.trusted:
+        return "not_checked"
+    if isinstance(subindic, AdESPassed):
+        return "good"
+    if subindic in _REVOCATION_UNKNOWN:
+        return "unknown"
+    return "not_checked"
+
+
+def _unusable(name: str, problem: str, subindic: object = None) -> SignatureReport:
+    status = getattr(subindic, "status", AdESStatus.FAILED)
+    indication = "INDETERMINATE" if status == AdESStatus.INDETERMINATE else "TOTAL-FAILED"
+    return SignatureReport(
+        field=name, signer_subject="", signer_common_name="", stated_name=None, stated_meaning=None,
+        claimed_time=None, timestamp_time=None, timestamp_trusted=None, intact=False, valid=False, trusted=False,
+        revocation="not_checked", coverage=None, modification=None, docmdp_ok=None, certification=None, level=None,
+        part11_manifestation=False, indication=indication,  # type: ignore[arg-type]
+        sub_indication=getattr(subindic, "name", "FORMAT_FAILURE"),
+        problems=[f"The signature {problem}."])
+
+
+def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:
+    if level is None:
+        return None
+    if level == SignatureCoverageLevel.ENTIRE_FILE:
+        return "entire_file"
+    if level == SignatureCoverageLevel.ENTIRE_REVISION:
+        return "entire_revision"
+    return "partial"
+
+
+def _modification(level: ModificationLevel | None) -> Modification | None:
+    return None if level is None else level.name.lower()  # type: ignore[return-value]
+
+
+def _level(embedded: EmbeddedPdfSignature, has_tst: bool, dss_revisions: list[int],
+           timestamp_revisions: list[int]) -> Level | None:
+    """The PAdES baseline level the file's structure reaches for this signature."""
+    if str(embedded.sig_object.get("/SubFilter")) != "/ETSI.CAdES.detached":
+        return None
+    signed = embedded.signed_revision
+    if not (has_tst or any(rev > signed for rev in timestamp_revisions)):
+        return "B-B"
+    dss_after = [rev for rev in dss_revisions if rev > signed]
+    if not dss_after:
+        return "B-T"
+    if any(rev >= min(dss_after) for rev in timestamp_revisions):
+        return "B-LTA"
+    return "B-LT"
+
+
+def _dss_revisions(reader: PdfFileReader) -> list[int]:
+    """Revisions in which the DSS holds revocation data (OCSP responses or CRLs)."""
+    found: list[int] = []
+    for revision in range(reader.xrefs.total_revisions):
+        try:
+            dss = reader.get_historical_root(revision).get("/DSS")
+            dss = dss.get_object() if dss is not None else None
+            if isinstance(dss, generic.DictionaryObject) and ("/OCSPs" in dss or "/CRLs" in dss):
+                found.append(revision)
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception:  # a damaged older revision simply holds no usable DSS
+            continue
+    return found
+
+
+def _visible(field: generic.DictionaryObject) -> bool:
+    """Whether the signature's widget has an area on a page."""
+    widgets = [field] if "/Rect" in field else [kid.get_object() for kid in field.get("/Kids", [])]
+    for widget in widgets:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if abs(x2 - x1) > 1 and abs(y2 - y1) > 1:
+            return True
+    return False
+
+
+def _signature_timestamp_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
+    unsigned = signer_info["unsigned_attrs"]
+    if not unsigned or unsigned.native is None:
+        return None
+    for attribute in unsigned:
+        if attribute["type"].native == "signature_time_stamp_token":
+            token = attribute["values"][0]
+            generated: dt.datetime = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+            return generated
+    return None
+
+
+def _subject(certificate: asn1_x509.Certificate | None) -> str:
+    return str(certificate.subject.human_friendly) if certificate is not None else ""
+
+
+def _common_name(certificate: asn1_x509.Certificate | None) -> str:
+    if certificate is None:
+        return ""
+    return str(certificate.subject.native.get("common_name", ""))
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

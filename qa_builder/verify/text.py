@@ -1,0 +1,71 @@
+"""The verification report in words, for people: what was signed, by whom, meaning, when, and what is wrong."""
+
+from __future__ import annotations
+
+from qa_builder.verify.manifest import artefact_problems
+from qa_builder.verify.report import FileReport, SignatureReport, TimestampReport
+
+_HEADLINE = {
+    "TOTAL-PASSED": "PASSED",
+    "TOTAL-FAILED": "FAILED",
+    "INDETERMINATE": "INDETERMINATE (could not be confirmed)",
+}
+_MODIFICATIONS = {
+    "none": "none",
+    "lta_updates": "validation data and timestamps only",
+    "form_filling": "form filling and later signatures",
+    "annotations": "comments",
+    "other": "other changes",
+}
+
+
+def describe(report: FileReport) -> list[str]:
+    """Lines describing one file's result."""
+    sub = f" [{report.sub_indication}]" if report.sub_indication else ""
+    lines = [f"{report.file}: {_HEADLINE[report.indication]}{sub}"]
+    if report.error:
+        return [*lines, f"  The file {report.error}."]
+    if report.kind == "manifest":
+        lines.append(f"  Manifest with {len(report.artefacts)} listed files; "
+                     f"{sum(a.present and a.sha256_ok and a.size_ok for a in report.artefacts)} present and unchanged.")
+        lines += [f"  ! {problem}" for problem in artefact_problems(report)]
+    for number, signature in enumerate(report.signatures, 1):
+        lines += _signature(number, signature)
+    for timestamp in report.doc_timestamps:
+        lines += _timestamp(timestamp)
+    return lines
+
+
+def _signature(number: int, s: SignatureReport) -> list[str]:
+    who = s.stated_name or s.signer_common_name or "unknown signer"
+    meaning = f', meaning "{s.stated_meaning}"' if s.stated_meaning else ", no stated meaning"
+    when = _when(s)
+    kind = f"certification ({s.certification.replace('_', ' ')} allowed)" if s.certification else "approval"
+    lines = [f"  {number}. {s.field}: {who}{meaning}; {when}",
+             f"     {kind}, level {s.level or 'not PAdES'}; certificate {s.signer_subject or 'missing'}",
+             f"     {_checks(s)}; {_HEADLINE[s.indication]}{f' [{s.sub_indication}]' if s.sub_indication else ''}"]
+    return lines + [f"     ! {problem}" for problem in s.problems]
+
+
+def _when(s: SignatureReport) -> str:
+    if s.timestamp_time:
+        trust = "trusted" if s.timestamp_trusted else "NOT trusted"
+        return f"signed {s.timestamp_time} (timestamp, {trust})"
+    if s.claimed_time:
+        return f"signed {s.claimed_time} (signer's own clock, no timestamp)"
+    return "no signing time"
+
+
+def _checks(s: SignatureReport) -> str:
+    parts = ["intact" if s.intact else "NOT intact", "valid" if s.valid else "NOT valid",
+             "trusted" if s.trusted else "NOT trusted", f"revocation {s.revocation.replace('_', ' ')}"]
+    if s.modification is not None:
+        allowed = "" if s.docmdp_ok is not False else " (NOT allowed)"
+        parts.append(f"changes after signing: {_MODIFICATIONS[s.modification]}{allowed}")
+    return ", ".join(parts)
+
+
+def _timestamp(t: TimestampReport) -> list[str]:
+    lines = [f"  document timestamp {t.field}: {t.time or 'no time'} by {t.tsa_subject or 'unknown TSA'}; "
+             f"{_HEADLINE[t.indication]}{f' [{t.sub_indication}]' if t.sub_indication else ''}"]
+    return lines + [f"     ! {problem}" for problem in t.problems]
