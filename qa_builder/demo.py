@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from qa_builder.errors import InputError
@@ -25,14 +26,15 @@ def examples_dir() -> Path:
     raise InputError("the bundled examples are missing from this installation")
 
 
-def run_demo(out_dir: Path, *, force: bool = False) -> list[str]:
-    """Build the bundled example into `out_dir`, sign it with a TEST PKI, report; return lines for people."""
+def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
+    """Build the bundled example into `out_dir`, sign it with a TEST PKI, verify everything, and report."""
     from qa_builder.answers import load_answers
     from qa_builder.signing.keys import load_pkcs12_key
-    from qa_builder.signing.manifest import check_signed_manifest, write_signed_manifest
-    from qa_builder.signing.pades import SignatureRequest, describe_signatures, sign_pdf
+    from qa_builder.signing.manifest import write_signed_manifest
+    from qa_builder.signing.pades import SignatureRequest, sign_pdf
     from qa_builder.signing.testpki import create_test_pki
     from qa_builder.signing.testservices import TestPkiServer
+    from qa_builder.verify.api import VerifySettings, describe, exit_code, verify
 
     example = examples_dir() / EXAMPLE_FILE
     settings = BuildSettings(out_dir=out_dir, library=load_library(), template=default_template_path(),
@@ -87,13 +89,20 @@ def run_demo(out_dir: Path, *, force: bool = False) -> list[str]:
         sponsor_key = load_pkcs12_key(pki.p12(plan[0][1]), pki.passphrase())
         files = write_signed_manifest(out_dir / f"{stem}.build.json", sponsor_key, tsa_url=pki.tsa_url, force=force)
     lines.append(f"Signed agreement: {signed}")
-    lines.append("Signature status (offline, embedded revocation data, test root trusted):")
-    lines += [f"  {line}" for line in describe_signatures(signed, (pki.root_pem,))]
     lines.append(f"Signed manifest: {files.manifest} + {files.signature.name}")
-    problems = check_signed_manifest(files, [pki.root_pem])
-    lines.append("Manifest check: " + ("signature trusted, every artefact present and unchanged" if not problems
-                                       else "; ".join(problems)))
-    return lines
+    lines.append(f"Verification (qa-builder verify, offline, trusting only {pki.root_pem.name}):")
+    report = verify([signed, files.manifest], VerifySettings(trust_roots=(pki.root_pem,), jobs=2))
+    for checked in report.results:
+        lines += [f"  {line}" for line in describe(checked)]
+    return DemoResult(lines=lines, exit_code=exit_code(report.results))
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo reports, and the verification's exit code (0 when everything passed)."""
+
+    lines: list[str]
+    exit_code: int
 
 
 def _free_port() -> int:

@@ -156,9 +156,11 @@ def test_demo_builds_the_bundled_example(tmp_path: Path) -> None:
     assert f"empty signature fields: {fields}" in result.stdout
     for suffix in (".docx", ".pdf", ".build.json", ".signed.pdf"):
         assert (tmp_path / "demo" / f"QA-NVP-CSM-001_v1{suffix}").is_file()
-    assert result.stdout.count(": VALID (INTACT:TRUSTED") == 4, result.stdout
-    assert "document timestamp: TRUSTED" in result.stdout
-    assert "Manifest check: signature trusted, every artefact present and unchanged" in result.stdout
+    assert result.stdout.count("intact, valid, trusted, revocation good") == 4, result.stdout
+    assert result.stdout.count("level B-LTA") == 4 and "document timestamp" in result.stdout
+    assert "QA-NVP-CSM-001_v1.signed.pdf: PASSED" in result.stdout
+    assert "QA-NVP-CSM-001_v1.manifest.json: PASSED" in result.stdout
+    assert "Manifest with 4 listed files; 4 present and unchanged." in result.stdout
     assert (tmp_path / "demo" / "QA-NVP-CSM-001_v1.manifest.json.p7s").is_file()
     assert "certified sig_sponsor_1 as Dr. Ilse Verhoeven" in result.stdout
     pdfsig = subprocess.run(["pdfsig", str(tmp_path / "demo" / "QA-NVP-CSM-001_v1.signed.pdf")],

@@ -107,27 +107,3 @@ def test_manifest_cli_refuses_overwrite_and_bad_records(built: Path, test_pki: A
     assert bad.returncode == 1 and "is not a qa-builder build record" in bad.stderr and "Traceback" not in bad.stderr
     with pytest.raises(ManifestError, match="build record not found"):
         build_manifest(tmp_path / "missing.build.json")
-
-
-def test_check_signed_manifest_finds_swapped_artefacts_and_untrusted_signers(built: Path, test_pki: Any,
-                                                                             tmp_path: Path) -> None:
-    import shutil
-
-    from qa_builder.signing.manifest import check_signed_manifest
-
-    files = write_signed_manifest(built, load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase()),
-                                  force=True)
-    assert check_signed_manifest(files, [test_pki.root_pem]) == []
-    copy = tmp_path / "copy"
-    shutil.copytree(built.parent, copy)
-    copied = type(files)(copy / files.manifest.name, copy / files.signature.name)
-    (copy / "QA-MIN-1_v1.docx").write_bytes(b"swapped")
-    assert check_signed_manifest(copied, [test_pki.root_pem]) == [
-        "QA-MIN-1_v1.docx: differs from the manifest (sha256 or size changed)"]
-    other_root = tmp_path / "other-root.pem"
-    from qa_builder.signing.testpki import create_test_pki
-    from tests.conftest import free_port
-
-    other = create_test_pki(tmp_path / "other-pki", port=free_port())
-    other_root.write_bytes(other.root_pem.read_bytes())
-    assert any("does not chain to a trusted root" in p for p in check_signed_manifest(files, [other_root]))

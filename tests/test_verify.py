@@ -344,7 +344,9 @@ def test_readme_documents_every_json_field() -> None:
 # shipped); pyHanko's at 2020-11-01 (inside its test signers' validity) with pyHanko's test root trusted.
 DSS_EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "AD-RB.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "one signature uses the non-standard SubFilter PBAD.PAdES"),
-    "BadEncodedCMS.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "the CMS is not valid DER"),
+    "BadEncodedCMS.pdf": ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE",
+                          "signed with SHA-1 (ECDSA), which the policy refuses before the CMS's non-DER encoding "
+                          "matters"),
     "DSS-3577.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE",
                      "annotations were added after an ANNOTATE certification; pyHanko's difference analysis does "
                      "not support the annotation level and reports them as other changes"),

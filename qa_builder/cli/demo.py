@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -12,9 +13,13 @@ import click
               type=click.Path(file_okay=False, path_type=Path), help="Folder for everything the demo makes.")
 @click.option("--force", is_flag=True, help="Replace the outputs of an earlier demo run.")
 def demo_command(out_dir: Path, force: bool) -> None:
-    """Build the bundled example agreement (DOCX + PDF/A) and say where everything went."""
+    """Build, sign and verify the bundled example agreement with a TEST PKI; say where everything went.
+
+    Exit code 0 when every signature and the manifest verify as TOTAL-PASSED (as `qa-builder verify`).
+    """
     from qa_builder.demo import run_demo  # imported here so that `qa-builder --help` stays fast
 
-    report = run_demo(out_dir, force=force)
-    for line in report:
+    result = run_demo(out_dir, force=force)
+    for line in result.lines:
         click.echo(line)
+    sys.exit(result.exit_code)

@@ -165,39 +165,3 @@ def _signature_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
 def _artefact(path: Path, role: str, media_type: str) -> Artefact:
     return Artefact(file=path.name, role=role, media_type=media_type,  # type: ignore[arg-type]
                     sha256=sha256_file(path), size=path.stat().st_size)
-
-
-def check_signed_manifest(files: ManifestFiles, trust_roots: list[Path]) -> list[str]:
-    """Check a manifest's detached signature (trusted to `trust_roots`) and every artefact listed beside it.
-
-    Returns:
-        Problems as sentences; empty when everything checks out.
-    """
-    from pyhanko.keys import load_cert_from_pemder
-    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
-    from pyhanko_certvalidator import ValidationContext
-
-    problems: list[str] = []
-    data = files.manifest.read_bytes()
-    try:
-        signed_data = cms.ContentInfo.load(files.signature.read_bytes())["content"]
-        context = ValidationContext(trust_roots=[load_cert_from_pemder(str(p)) for p in trust_roots],  # type: ignore[no-untyped-call]
-                                    allow_fetching=False)
-        status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=context))
-        if not (status.intact and status.valid):
-            problems.append(f"{files.signature.name}: the signature does not match {files.manifest.name}")
-        elif not status.trusted:
-            problems.append(f"{files.signature.name}: the signer's certificate does not chain to a trusted root")
-    except (OSError, ValueError, TypeError) as exc:
-        problems.append(f"{files.signature.name}: cannot be read as a CMS signature ({exc})")
-    try:
-        manifest = Manifest.model_validate(json.loads(data))
-    except (ValueError, ValidationError) as exc:
-        return [*problems, f"{files.manifest.name}: is not a qa-builder manifest ({exc})"]
-    for artefact in manifest.artefacts:
-        path = files.manifest.parent / artefact.file
-        if not path.is_file():
-            problems.append(f"{artefact.file}: listed in the manifest but not found")
-        elif path.stat().st_size != artefact.size or sha256_file(path) != artefact.sha256:
-            problems.append(f"{artefact.file}: differs from the manifest (sha256 or size changed)")
-    return problems

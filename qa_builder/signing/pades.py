@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
-import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,7 +24,6 @@ from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.ades.cades_asn1 import CommitmentTypeIndication
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.timestamps import HTTPTimeStamper
-from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import read_certification_data
 from pyhanko_certvalidator import ValidationContext
@@ -299,36 +297,3 @@ def _signer_certificate(signed_data: cms.SignedData, signer_info: cms.SignerInfo
         elif certificate.key_identifier == sid.chosen.native:
             return certificate
     raise SigningError("the new signature does not carry its signer's certificate")
-
-
-class _quiet:
-    """Silence a logger (pyHanko logs path-building tracebacks for untrusted chains) for a block."""
-
-    def __init__(self, name: str) -> None:
-        self._logger = logging.getLogger(name)
-        self._level = self._logger.level
-
-    def __enter__(self) -> None:
-        self._logger.setLevel(logging.CRITICAL + 1)  # children inherit it and their records are dropped
-
-    def __exit__(self, *exc: object) -> None:
-        self._logger.setLevel(self._level)
-
-
-def describe_signatures(pdf: Path, trust_roots: tuple[Path, ...]) -> list[str]:
-    """One line per signature: field, signer, and pyHanko's verdict, validated offline with embedded data."""
-    roots = [load_cert_from_pemder(str(p)) for p in trust_roots]  # type: ignore[no-untyped-call]
-    lines: list[str] = []
-    with _open(pdf) as reader, _quiet("pyhanko"), _quiet("pyhanko_certvalidator"):
-        for embedded in reader.embedded_signatures:
-            context = ValidationContext(trust_roots=roots, allow_fetching=False)
-            if embedded.sig_object_type == "/DocTimeStamp":
-                ts_status = validate_pdf_timestamp(embedded, validation_context=context)
-                lines.append(f"document timestamp: {'TRUSTED' if ts_status.trusted else 'NOT TRUSTED'} "
-                             f"({ts_status.summary()})")
-                continue
-            status = validate_pdf_signature(embedded, context)
-            name = str(embedded.sig_object.get("/Name", "?"))
-            verdict = "VALID" if status.bottom_line else "NOT VALID"
-            lines.append(f"{embedded.field_name}: {name}: {verdict} ({status.summary()})")
-    return lines

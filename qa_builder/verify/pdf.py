@@ -23,6 +23,8 @@ from pyhanko.sign.validation.ades import ades_lta_validation
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
@@ -178,21 +180,25 @@ class _Checker:
     # -- signatures ------------------------------------------------------------------------------------------------
 
     def _signature(self, embedded: EmbeddedPdfSignature) -> SignatureReport:
-        status = validate_pdf_signature(embedded, self.policy.context(), ts_validation_context=self.policy.context())
+        status, subindic = self._validate(embedded)
+        trusted = status.trusted or (subindic in _REVOCATION_UNKNOWN and self._chain_trusted(embedded))
         tst = _signature_timestamp_time(embedded.signer_info)
         ts_status = status.timestamp_validity
-        ts_intact = ts_status.intact and ts_status.valid if ts_status is not None else None
-        ts_trusted = bool(ts_intact and ts_status.trusted) if ts_status is not None else None
-        subindic = self._subindication(embedded, status, tst if ts_trusted else None)
+        if ts_status is not None:
+            ts_intact: bool | None = ts_status.intact and ts_status.valid
+            ts_trusted: bool | None = bool(ts_intact and ts_status.trusted)
+        else:  # validation stopped before the timestamp: still tell whether it belongs to this signature
+            ts_intact = _timestamp_matches(embedded.signer_info) if tst is not None else None
+            ts_trusted = False if tst is not None else None
         sig = embedded.sig_object
         certificate = embedded.signer_cert
-        revocation = _revocation(status, subindic)
+        revocation = _revocation(status, subindic, trusted)
         name = _text(sig.get("/Name"))
         meaning = _text(sig.get("/Reason"))
         claimed = embedded.self_reported_timestamp
         visible = _visible(embedded.sig_field)
         facts = _Facts(
-            status=status, subindic=subindic, revocation=revocation,
+            status=status, trusted=trusted, subindic=subindic, revocation=revocation,
             coverage=_coverage(status.coverage), modification=_modification(status.modification_level),
             diff_reason=str(status.diff_result) if isinstance(status.diff_result, SuspiciousModification) else "",
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
@@ -203,30 +209,55 @@ class _Checker:
             field=str(embedded.field_name), signer_subject=_subject(certificate),
             signer_common_name=_common_name(certificate), stated_name=name, stated_meaning=meaning,
             claimed_time=_iso(claimed), timestamp_time=_iso(tst), timestamp_trusted=ts_trusted,
-            intact=status.intact, valid=status.valid, trusted=status.trusted, revocation=revocation,
+            intact=status.intact, valid=status.valid, trusted=trusted, revocation=revocation,
             coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
             certification=_CERTIFICATION.get(embedded.docmdp_level.value) if embedded.docmdp_level else None,
             level=level, part11_manifestation=facts.part11(),
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=facts.problems())
 
-    def _subindication(self, embedded: EmbeddedPdfSignature, status: PdfSignatureStatus,
-                       proven_time: dt.datetime | None) -> object:
-        """The ETSI sub-indication for chain, time and revocation.
+    def _validate(self, embedded: EmbeddedPdfSignature) -> tuple[PdfSignatureStatus, object]:
+        """pyHanko's status of the signature and the ETSI sub-indication for chain, time and revocation.
 
-        Offline, pyHanko's AdES LTA engine decides from embedded data (DSS, timestamps as proof of existence).
-        Online, that engine wants proof of existence for freshly fetched responses and gives NO_POE even for a
-        sound B-T signature, so the classic validation with hard-fail revocation checking decides instead.
+        Offline, pyHanko's AdES LTA engine decides from embedded data (DSS, timestamps as proof of existence);
+        its status carries the classic fields too, so one validation serves both. Online, that engine wants
+        proof of existence for freshly fetched responses and gives NO_POE even for a sound B-T signature, so
+        the classic validation with hard-fail revocation checking decides instead.
         """
         if not self.policy.online:
-            return asyncio.run(ades_lta_validation(embedded, self.policy.spec, self.timing)).ades_subindic
+            embedded.compute_integrity_info(  # type: ignore[no-untyped-call]  # AdES reads its summary
+                diff_policy=self.policy.spec.diff_policy)
+            ades = asyncio.run(ades_lta_validation(embedded, self.policy.spec, self.timing))
+            if isinstance(ades.api_status, PdfSignatureStatus):
+                return ades.api_status, ades.ades_subindic
+            status = self._classic(embedded)  # the engine stopped before a status (e.g. a disallowed algorithm)
+            return status, ades.ades_subindic
+        status = self._classic(embedded)
         if status.revoked:
             revoked_at = status.revocation_details.revocation_date if status.revocation_details else None
-            if proven_time is not None and revoked_at is not None and revoked_at <= proven_time:
-                return AdESFailure.REVOKED  # a trusted timestamp shows it was signed after the revocation
-            return AdESIndeterminate.REVOKED_NO_POE
+            ts_status = status.timestamp_validity
+            proven = ts_status.timestamp if ts_status is not None and ts_status.trusted else None
+            if proven is not None and revoked_at is not None and revoked_at <= proven:
+                return status, AdESFailure.REVOKED  # a trusted timestamp shows it was signed after the revocation
+            return status, AdESIndeterminate.REVOKED_NO_POE
         if status.trusted:
-            return AdESPassed.OK
-        return status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+            return status, AdESPassed.OK
+        return status, status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+
+    def _chain_trusted(self, embedded: EmbeddedPdfSignature) -> bool:
+        """Whether the signer's certificate chains to a trust root, revocation aside (soft-fail, offline)."""
+        context = ValidationContext(trust_roots=list(self.policy.roots), allow_fetching=False,
+                                    moment=self.policy.at, revocation_mode="soft-fail")
+        validator = CertificateValidator(embedded.signer_cert, intermediate_certs=embedded.other_embedded_certs,
+                                         validation_context=context)
+        try:
+            asyncio.run(validator.async_validate_path())
+        except (PathBuildingError, PathValidationError, ValidationError):
+            return False
+        return True
+
+    def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
+        context = self.policy.context()
+        return validate_pdf_signature(embedded, context, ts_validation_context=context)
 
     def _later_timestamps(self) -> list[int]:
         return [embedded.signed_revision for embedded in self.reader.embedded_timestamp_signatures]
@@ -237,6 +268,7 @@ class _Facts:
     """Everything the verdict and the problem sentences of one signature depend on."""
 
     status: PdfSignatureStatus
+    trusted: bool
     subindic: object
     revocation: Revocation
     coverage: Coverage | None
@@ -260,7 +292,7 @@ class _Facts:
             return Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
         if isinstance(self.subindic, AdESPassed):
             return Verdict(indication="TOTAL-PASSED")
-        if not self.status.trusted and self.subindic in _REVOCATION_UNKNOWN:
+        if not self.trusted and self.subindic in _REVOCATION_UNKNOWN:
             # without a trusted chain there is no revocation to look at: the chain is the real reason
             return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
         status = getattr(self.subindic, "status", AdESStatus.INDETERMINATE)
@@ -283,7 +315,7 @@ class _Facts:
             why = f": {self.diff_reason}" if self.diff_reason else ""
             found.append(f"The document was changed after signing in a way this signature does not allow "
                          f"({self.modification or 'unknown'} changes{why}).")
-        if not status.trusted and status.intact and status.valid and self.subindic in _CHAIN_NOT_FOUND:
+        if not self.trusted and status.intact and status.valid and self.subindic in _CHAIN_NOT_FOUND:
             found.append("The signer's certificate does not chain to a trusted root (pass the issuing root with "
                          "--trust).")
         found.extend(self._revocation_problems())
@@ -308,7 +340,7 @@ class _Facts:
                     "--online, or ask for a B-LT or B-LTA signature)."]
         if isinstance(self.subindic, AdESPassed) or self.subindic in _REVOKED:
             return []
-        if not self.status.trusted and self.subindic in _CHAIN_NOT_FOUND:
+        if not self.trusted and self.subindic in _CHAIN_NOT_FOUND:
             return []  # already said: no trusted chain
         name = getattr(self.subindic, "name", "GENERIC")
         return [_ADES_SENTENCES.get(name, f"ETSI validation ended with {name}.")]
@@ -334,10 +366,10 @@ _ADES_SENTENCES = {
 }
 
 
-def _revocation(status: PdfSignatureStatus, subindic: object) -> Revocation:
+def _revocation(status: PdfSignatureStatus, subindic: object, trusted: bool) -> Revocation:
     if subindic in _REVOKED or status.revoked:
         return "revoked"
-    if not status.trusted:
+    if not trusted:
         return "not_checked"
     if isinstance(subindic, AdESPassed):
         return "good"
@@ -427,6 +459,18 @@ def _signature_timestamp_time(signer_info: cms.SignerInfo) -> dt.datetime | None
             generated: dt.datetime = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
             return generated
     return None
+
+
+def _timestamp_matches(signer_info: cms.SignerInfo) -> bool:
+    """Whether the signature timestamp's message imprint is the digest of this signature value (RFC 3161 §2.5)."""
+    for attribute in signer_info["unsigned_attrs"]:
+        if attribute["type"].native != "signature_time_stamp_token":
+            continue
+        imprint = attribute["values"][0]["content"]["encap_content_info"]["content"].parsed["message_imprint"]
+        algorithm = imprint["hash_algorithm"]["algorithm"].native
+        digest = hashlib.new(algorithm, signer_info["signature"].native).digest()
+        return bool(digest == imprint["hashed_message"].native)
+    return False
 
 
 def _subject(certificate: asn1_x509.Certificate | None) -> str:

@@ -30,19 +30,25 @@ def describe(report: FileReport) -> list[str]:
                      f"{sum(a.present and a.sha256_ok and a.size_ok for a in report.artefacts)} present and unchanged.")
         lines += [f"  ! {problem}" for problem in artefact_problems(report)]
     for number, signature in enumerate(report.signatures, 1):
-        lines += _signature(number, signature)
+        lines += _signature(number, signature, report.kind)
     for timestamp in report.doc_timestamps:
         lines += _timestamp(timestamp)
     return lines
 
 
-def _signature(number: int, s: SignatureReport) -> list[str]:
+def _signature(number: int, s: SignatureReport, kind_of_file: str) -> list[str]:
     who = s.stated_name or s.signer_common_name or "unknown signer"
-    meaning = f', meaning "{s.stated_meaning}"' if s.stated_meaning else ", no stated meaning"
+    meaning = f', meaning "{s.stated_meaning}"' if s.stated_meaning else ""
     when = _when(s)
-    kind = f"certification ({s.certification.replace('_', ' ')} allowed)" if s.certification else "approval"
+    if kind_of_file == "manifest":
+        kind = "detached CMS signature over the manifest"
+    else:
+        certification = s.certification.replace("_", " ") if s.certification else ""
+        kind = f"certification ({certification} allowed)" if s.certification else "approval"
+        kind += f", level {s.level or 'not PAdES'}"
+    holder = f"certificate of {s.signer_common_name}" if s.signer_common_name else "no signer certificate"
     lines = [f"  {number}. {s.field}: {who}{meaning}; {when}",
-             f"     {kind}, level {s.level or 'not PAdES'}; certificate {s.signer_subject or 'missing'}",
+             f"     {kind}; {holder}",
              f"     {_checks(s)}; {_HEADLINE[s.indication]}{f' [{s.sub_indication}]' if s.sub_indication else ''}"]
     return lines + [f"     ! {problem}" for problem in s.problems]
 
