@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_build import SCENARIOS, make_answers  # noqa: E402
+from bench_build import SCENARIOS, make_answers
 
 PYHANKO_ONLY = """
 import sys, logging
