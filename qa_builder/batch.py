@@ -61,6 +61,10 @@ def build_many(
                 except QABuilderError as exc:
                     item = BatchItem(answers=path, result=None, error=str(exc),
                                      input_error=isinstance(exc, InputError))
+                except Exception as exc:  # an unexpected failure in one build never stops the others
+                    cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
+                    item = BatchItem(answers=path, result=None, error=f"{path}: internal error: "
+                                                                       f"{type(exc).__name__}: {exc}{cause}")
                 outcomes[path] = item
                 if progress is not None:
                     progress(item)

@@ -59,6 +59,7 @@ class BuildResult:
     files: list[Path] = field(default_factory=list)
     record: BuildRecord | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    agreement: Agreement | None = None
 
 
 def output_stem(agreement_id: str, version: int) -> str:
@@ -98,7 +99,7 @@ def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) ->
 
 
 def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
-    """Build one agreement into settings.out_dir.
+    """Build one agreement from its answers file into settings.out_dir.
 
     Outputs are made in a staging folder inside the output folder and moved into place only when all
     of them are complete; the build record is moved last. Existing outputs are refused unless `force`.
@@ -106,6 +107,12 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
     Raises:
         QABuilderError: any failure, naming the culprit.
     """
+    return build_answers(load_answers(answers_path), settings, converter)
+
+
+def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
+    """Build one agreement from loaded (possibly adjusted) answers; see `build_one`."""
+    answers_path = answers_file.path
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -115,7 +122,6 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
         timings[stage] = now - clock
         clock = now
 
-    answers_file = load_answers(answers_path)
     findings = review_answers(answers_file, settings.library)
     errors = [f for f in findings if f.severity == "error"]
     if errors and not settings.allow_findings:
@@ -156,7 +162,7 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(answers=answers_path, agreement_id=agreement.id, version=agreement.version,
-                       files=list(targets.values()), record=record, timings=timings)
+                       files=list(targets.values()), record=record, timings=timings, agreement=agreement)
 
 
 def _artefact(role: str, path: Path, name: str) -> Artefact:

@@ -23,9 +23,11 @@ def default_jobs() -> int:
 
 
 @click.command("build")
-@click.argument("answers", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.argument("answers", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the DOCX, PDF and build record.")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+              help="Build, in this workspace, the agreements (IDs given, or all) that have no version yet.")
 @click.option("--format", "fmt", type=click.Choice(["docx", "pdf", "both"]), default="both", show_default=True,
               help="Which documents to produce.")
 @click.option("--library", "library_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -39,14 +41,25 @@ def default_jobs() -> int:
               help="Build despite review errors; they are recorded as accepted in the build record.")
 @click.option("--allow-gaps", is_flag=True,
               help="Build even if an applicable regulatory requirement is covered by no clause (recorded).")
-def build_command(answers: tuple[Path, ...], out_dir: Path, fmt: Literal["docx", "pdf", "both"],
-                  library_dir: Path | None, template: Path | None, jobs: int, force: bool,
-                  allow_findings: bool, allow_gaps: bool) -> None:
-    """Build Quality Agreements from ANSWERS files (or folders of them).
+def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Path | None,
+                  fmt: Literal["docx", "pdf", "both"], library_dir: Path | None, template: Path | None, jobs: int,
+                  force: bool, allow_findings: bool, allow_gaps: bool) -> None:
+    """Build Quality Agreements from ANSWERS files (or folders of them), or in a workspace.
 
     Writes OUT/<id>_v<version>.docx, .pdf (PDF/A-2b with one empty signature field per signatory)
-    and .build.json (inputs, clause versions and hashes). Exit status 0 only when every file built.
+    and .build.json (inputs, clause versions and hashes). With --workspace, ANSWERS are agreement IDs
+    (default: all) and each is built as its first version folder. Exit status 0 only when every one built.
     """
+    if workspace is not None:
+        if out_dir or library_dir or template or force or fmt != "both":
+            raise click.UsageError("--workspace builds with the workspace's own library, template and folders; "
+                                   "leave out -o, --library, --template, --format and --force")
+        from qa_builder.cli.workspace import build_in_workspace
+
+        build_in_workspace(workspace, [str(a) for a in answers], jobs, allow_findings, allow_gaps)
+        return
+    if out_dir is None or not answers:
+        raise click.UsageError("give ANSWERS files and -o OUT (or --workspace W)")
     # LibreOffice takes ~2 s to start: boot it first, so that it starts while the heavier stages are
     # imported and the library is loaded (and a missing LibreOffice is reported before any work).
     converter = None

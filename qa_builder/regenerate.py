@@ -1,0 +1,415 @@
+"""Impact analysis and regeneration: rebuild affected agreements as new versions with redlines.
+
+A new version is built in a staging folder beside the agreement's versions and appears by one atomic rename,
+so a killed run leaves either a whole version or none. A run's plan is kept in regenerations/pending.json until
+it is complete; re-running `regenerate` continues the same run, and its summary covers every agreement of the
+run whether built before or after the interruption. Earlier versions, signed PDFs and manifests are never
+opened for writing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from qa_builder.answers import AnswersFile, load_answers
+from qa_builder.errors import InputError, QABuilderError
+from qa_builder.files import sha256_file, write_bytes_atomic
+from qa_builder.library.loader import load_library
+from qa_builder.models.agreement import Agreement
+from qa_builder.models.answers import RevisionEntry
+from qa_builder.models.build import Artefact
+from qa_builder.models.library import ClauseLibrary
+from qa_builder.pipeline import BuildSettings, build_answers, output_stem, prepare_agreement
+from qa_builder.redline import ClauseChange, compare_agreements, write_redline
+from qa_builder.render.docx import template_sha256
+from qa_builder.render.pdf import PdfConverter
+from qa_builder.workspace import MODEL_SUFFIX, PARTIAL_PREFIX, Workspace
+
+Reason = Literal["answers changed", "clause changed", "template changed", "library version changed"]
+PENDING_FILE = "pending.json"
+REGENERATION_SUFFIX = ".regeneration.json"
+
+
+@dataclass(frozen=True)
+class Impact:
+    """How an agreement's latest version differs from what the current inputs would produce."""
+
+    agreement_id: str
+    version: int
+    affected: bool
+    reasons: tuple[Reason, ...]
+    clause_changes: tuple[ClauseChange, ...]
+    other_changes: tuple[str, ...]
+    candidate_digest: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The library and template every agreement of a run is built with."""
+
+    library: ClauseLibrary
+    template: Path
+    template_sha256: str
+
+
+def current_inputs(workspace: Workspace) -> Inputs:
+    """Load the workspace's library and template."""
+    return Inputs(library=load_library(workspace.library_dir), template=workspace.template,
+                  template_sha256=template_sha256(workspace.template))
+
+
+def effective_answers(answers_file: AnswersFile, version: int, history: list[RevisionEntry]) -> AnswersFile:
+    """The answers as the workspace builds them: its own version number and revision history."""
+    answers = answers_file.answers
+    info = answers.agreement.model_copy(update={"version": version})
+    adjusted = answers.model_copy(update={"agreement": info, "revision_history": history})
+    return dataclasses.replace(answers_file, answers=adjusted)
+
+
+def history_of(agreement: Agreement) -> list[RevisionEntry]:
+    """An agreement's revision history as answers entries, to carry into its next version."""
+    return [RevisionEntry(version=r.version, date=r.date, description=r.description) for r in agreement.revisions]
+
+
+# -- impact analysis -------------------------------------------------------------------------------------------------
+
+def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact | None:
+    """The impact of the current inputs on one agreement's latest version (None when it has no version)."""
+    latest = workspace.latest(agreement_id)
+    if latest is None:
+        return None
+    try:
+        record = workspace.record(agreement_id, latest)
+        built = workspace.agreement(agreement_id, latest)
+        answers_file = load_answers(workspace.answers_path(agreement_id))
+        same_frame = effective_answers(answers_file, latest, history_of(built))
+        candidate = prepare_agreement(same_frame, inputs.library)
+    except QABuilderError as exc:
+        return Impact(agreement_id, latest, False, (), (), (), "", error=str(exc).splitlines()[0])
+    comparison = compare_agreements(built, candidate)
+    reasons: list[Reason] = []
+    if record.answers_sha256 != answers_file.sha256:
+        reasons.append("answers changed")
+    if {(c.id, c.version) for c in record.clauses} != {(c.clause_id, c.version) for s in candidate.sections
+                                                        for c in s.clauses} or _texts_differ(comparison.clause_changes):
+        reasons.append("clause changed")
+    if record.template_sha256 != inputs.template_sha256:
+        reasons.append("template changed")
+    if record.library_version != inputs.library.info.version:
+        reasons.append("library version changed")
+    affected = candidate.model_digest != record.model_digest or "template changed" in reasons
+    if affected and not reasons:
+        reasons.append("clause changed")
+    return Impact(agreement_id, latest, affected, tuple(reasons), comparison.clause_changes,
+                  comparison.other_changes, candidate.model_digest)
+
+
+def _texts_differ(changes: tuple[ClauseChange, ...]) -> bool:
+    return any(c.kind in ("new_version", "new_text", "added", "removed") for c in changes)
+
+
+def impact(workspace: Workspace, *, clause: str | None = None, only: list[str] | None = None) -> list[Impact]:
+    """The impact on every built agreement (or `only` these), optionally only those where `clause` changed."""
+    inputs = current_inputs(workspace)
+    found = []
+    for agreement_id in only or workspace.agreement_ids():
+        result = analyse(workspace, inputs, agreement_id)
+        if result is None:
+            continue
+        if clause and not any(c.clause_id == clause for c in result.clause_changes):
+            continue
+        found.append(result)
+    return found
+
+
+# -- building a version ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VersionBuilt:
+    """One new version, as the summary reports it."""
+
+    agreement_id: str
+    old_version: int | None
+    new_version: int
+    reasons: tuple[str, ...]
+    clause_changes: tuple[ClauseChange, ...]
+    other_changes: tuple[str, ...]
+
+
+def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, converter: PdfConverter | None, *,
+                  before: Impact | None = None, run_id: str | None = None, allow_findings: bool = False,
+                  allow_gaps: bool = False) -> VersionBuilt:
+    """Build the agreement's next version (its first when it has none) into a new version folder.
+
+    Args:
+        before: the impact analysis of the latest version, when already made (it is made here otherwise).
+
+    Raises:
+        QABuilderError: the build failed; no version folder was made.
+    """
+    answers_file = load_answers(workspace.answers_path(agreement_id))
+    latest = workspace.latest(agreement_id)
+    previous = workspace.agreement(agreement_id, latest) if latest is not None else None
+    if before is None and latest is not None:
+        before = analyse(workspace, inputs, agreement_id)
+    version = (latest + 1) if latest is not None else answers_file.answers.agreement.version
+    history = history_of(previous) if previous is not None else list(answers_file.answers.revision_history)
+    description = _revision_text(before) if before is not None else ""
+    if description:
+        history.append(RevisionEntry(version=version, date=dt.datetime.now(dt.UTC).date(), description=description))
+    staging = workspace.agreement_dir(agreement_id) / f"{PARTIAL_PREFIX}{version}-{secrets.token_hex(4)}"
+    target = workspace.version_dir(agreement_id, version)
+    try:
+        settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
+                                 allow_findings=allow_findings, allow_gaps=allow_gaps)
+        result = build_answers(effective_answers(answers_file, version, history), settings, converter)
+        assert result.agreement is not None and result.record is not None
+        stem = output_stem(agreement_id, version)
+        write_bytes_atomic(staging / f"{stem}{MODEL_SUFFIX}", result.agreement.model_dump_json(indent=1).encode())
+        built = VersionBuilt(agreement_id, latest, version, before.reasons if before else (),
+                             before.clause_changes if before else (), before.other_changes if before else ())
+        if previous is not None:
+            redline = staging / f"{stem}.redline.docx"
+            write_redline(previous, result.agreement, redline)
+            record = result.record.model_copy(update={"artefacts": [*result.record.artefacts, Artefact(
+                file=redline.name, role="redline", media_type=_DOCX, sha256=sha256_file(redline),
+                size=redline.stat().st_size)]})
+            write_bytes_atomic(staging / f"{stem}.build.json", _json(record.model_dump(mode="json")))
+        if run_id is not None:
+            note = {"run_id": run_id, **_summary_data(built)}
+            write_bytes_atomic(staging / f"{stem}{REGENERATION_SUFFIX}", _json(note))
+        if target.exists():
+            raise InputError(f"{target} appeared while this version was being built; nothing was replaced")
+        os.rename(staging, target)  # the version appears whole, or not at all
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return built
+
+
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for a failed agreement: our own errors as they are, anything else with its type and cause."""
+    if isinstance(exc, QABuilderError):
+        return str(exc).splitlines()[0]
+    cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
+    return f"internal error: {type(exc).__name__}: {exc}{cause}"
+
+
+def _revision_text(before: Impact) -> str:
+    """The revision-history line: what changed and why."""
+    changed = [f"{c.number} {c.title} ({_KIND_WORDS[c.kind]})" for c in before.clause_changes]
+    why = ", ".join(before.reasons) or "regenerated"
+    what = "; ".join(changed) if changed else "no clause text changed"
+    text = f"Regenerated ({why}): {what}."
+    return text if len(text) <= 900 else text[:897] + "..."
+
+
+_KIND_WORDS = {"added": "added", "removed": "removed", "new_version": "new clause version",
+               "new_text": "text changed", "moved": "moved"}
+
+
+# -- regeneration runs -----------------------------------------------------------------------------------------------
+
+@dataclass
+class RegenerationReport:
+    """The outcome of `regenerate`."""
+
+    run_id: str
+    inputs: Inputs
+    planned: list[Impact] = field(default_factory=list)
+    built: list[VersionBuilt] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    summary: Path | None = None
+    resumed: bool = False
+
+
+Progress = Callable[[str, str | None], None]  # (agreement id, error or None)
+
+
+def regenerate(workspace: Workspace, *, jobs: int = 1, dry_run: bool = False, only: list[str] | None = None,
+               progress: Progress | None = None, converter: PdfConverter | None = None) -> RegenerationReport:
+    """Rebuild every affected agreement as a new version with a redline; skip unchanged ones (same model digest).
+
+    One run at a time per workspace (a lock file). A run interrupted at any point is continued by the next call:
+    partial staging folders are removed, finished versions are kept and recognised as up to date.
+    """
+    with planned_regeneration(workspace, only=only) as report:
+        if not dry_run:
+            run_regeneration(workspace, report, jobs=jobs, progress=progress, converter=converter)
+        return report
+
+
+@contextmanager
+def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None) -> Iterator[RegenerationReport]:
+    """Lock the workspace, tidy up after an interrupted run, and analyse: the plan, before anything is built."""
+    with _run_lock(workspace):
+        workspace.clean_partial_versions()
+        pending = workspace.regenerations / PENDING_FILE
+        resumed = pending.is_file()
+        run_id = _pending_run_id(pending) if resumed else _new_run_id()
+        inputs = current_inputs(workspace)
+        known = workspace.agreement_ids()
+        ids = only or known
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise InputError(f"{workspace.root}: no agreement {unknown[0]} (agreements/{unknown[0]}/answers.yaml)")
+        analyses = [a for i in ids if (a := analyse(workspace, inputs, i)) is not None]
+        report = RegenerationReport(run_id=run_id, inputs=inputs, resumed=resumed)
+        report.planned = [a for a in analyses if a.affected]
+        report.skipped = [a.agreement_id for a in analyses if not a.affected and a.error is None]
+        report.failed = {a.agreement_id: a.error for a in analyses if a.error is not None}
+        yield report
+
+
+def run_regeneration(workspace: Workspace, report: RegenerationReport, *, jobs: int = 1,
+                     progress: Progress | None = None, converter: PdfConverter | None = None) -> None:
+    """Build the planned versions (inside `planned_regeneration`), then write the run's summary."""
+    pending = workspace.regenerations / PENDING_FILE
+    if report.planned and not report.resumed:
+        write_bytes_atomic(pending, _json({"run_id": report.run_id}))
+    report.built = _build_all(workspace, report, jobs, progress, converter)
+    report.summary = _write_summary(workspace, report)
+    if not report.failed:
+        pending.unlink(missing_ok=True)
+
+
+def _build_all(workspace: Workspace, report: RegenerationReport, jobs: int, progress: Progress | None,
+               converter: PdfConverter | None) -> list[VersionBuilt]:
+    inputs = report.inputs
+    todo = {a.agreement_id: a for a in report.planned}
+    if not todo:
+        return []
+    jobs = max(1, min(jobs, len(todo)))
+    pool = converter or PdfConverter(workers=jobs)
+    pool.start()
+    built: list[VersionBuilt] = []
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-regenerate") as executor:
+            futures = {executor.submit(build_version, workspace, inputs, i, pool, before=plan,
+                                       run_id=report.run_id): i for i, plan in todo.items()}
+            for future in as_completed(futures):
+                agreement_id = futures[future]
+                try:
+                    built.append(future.result())
+                    error = None
+                except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
+                    error = failure_text(exc)
+                    report.failed[agreement_id] = error
+                if progress is not None:
+                    progress(agreement_id, error)
+    finally:
+        if converter is None:
+            pool.close()
+    return built
+
+
+def _write_summary(workspace: Workspace, report: RegenerationReport) -> Path | None:
+    """regenerations/<run>.md: every version this run made (before and after any interruption), and failures."""
+    entries = []
+    for agreement_id in workspace.agreement_ids():
+        for version in workspace.versions(agreement_id):
+            note = workspace.version_dir(agreement_id, version) / \
+                f"{output_stem(agreement_id, version)}{REGENERATION_SUFFIX}"
+            if note.is_file():
+                data = json.loads(note.read_text(encoding="utf-8"))
+                if data.get("run_id") == report.run_id:
+                    entries.append(data)
+    if not entries and not report.failed:
+        return None
+    done_before = {str(d["agreement_id"]) for d in entries}  # regenerated before an interruption of this run
+    unchanged = len([i for i in report.skipped if i not in done_before])
+    lines = [f"# Regeneration {report.run_id}", "",
+             f"{len(entries)} agreement(s) regenerated as new versions; {unchanged} unchanged; "
+             f"{len(report.failed)} failed.", "",
+             "| agreement | version | why | changed clauses |", "|---|---|---|---|"]
+    for data in sorted(entries, key=lambda d: str(d["agreement_id"])):
+        clauses = "; ".join(data["clause_changes"]) or "none (" + "; ".join(data["other_changes"] or ["—"]) + ")"
+        lines.append(f"| {data['agreement_id']} | v{data['old_version']} → v{data['new_version']} | "
+                     f"{', '.join(data['reasons'])} | {clauses} |")
+    if report.failed:
+        lines += ["", "## Failed", ""] + [f"- {i}: {e}" for i, e in sorted(report.failed.items())]
+    path = workspace.regenerations / f"{report.run_id}.md"
+    write_bytes_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def _summary_data(built: VersionBuilt) -> dict[str, object]:
+    return {"agreement_id": built.agreement_id, "old_version": built.old_version,
+            "new_version": built.new_version, "reasons": list(built.reasons),
+            "clause_changes": [f"{c.number} {c.title} ({_KIND_WORDS[c.kind]})" for c in built.clause_changes],
+            "other_changes": list(built.other_changes)}
+
+
+def _pending_run_id(path: Path) -> str:
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["run_id"])
+    except (OSError, ValueError, KeyError):
+        return _new_run_id()
+
+
+def _new_run_id() -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+@contextmanager
+def _run_lock(workspace: Workspace) -> Iterator[None]:
+    workspace.regenerations.mkdir(parents=True, exist_ok=True)
+    with open(workspace.regenerations / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise InputError(f"{workspace.root}: another build or regeneration is running in this workspace") from exc
+        yield
+
+
+def _json(data: object) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int = 1,
+              progress: Progress | None = None, allow_findings: bool = False,
+              allow_gaps: bool = False) -> tuple[list[VersionBuilt], dict[str, str]]:
+    """Build the first version of every agreement (or `ids`) that has none yet."""
+    with _run_lock(workspace):
+        workspace.clean_partial_versions()
+        wanted = ids or workspace.agreement_ids()
+        unknown = [i for i in wanted if i not in workspace.agreement_ids()]
+        if unknown:
+            raise InputError(f"{workspace.root}: no agreement {unknown[0]} (agreements/{unknown[0]}/answers.yaml)")
+        todo = [i for i in wanted if workspace.latest(i) is None]
+        built: list[VersionBuilt] = []
+        failed: dict[str, str] = {}
+        if not todo:
+            return built, failed
+        inputs = current_inputs(workspace)
+        with PdfConverter(workers=max(1, min(jobs, len(todo)))) as pool, \
+                ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="qa-build") as executor:
+            futures = {executor.submit(build_version, workspace, inputs, i, pool, allow_findings=allow_findings,
+                                       allow_gaps=allow_gaps): i for i in todo}
+            for future in as_completed(futures):
+                agreement_id = futures[future]
+                try:
+                    built.append(future.result())
+                    error = None
+                except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
+                    error = failure_text(exc)
+                    failed[agreement_id] = error
+                if progress is not None:
+                    progress(agreement_id, error)
+        return built, failed

@@ -1,0 +1,200 @@
+"""Where agreements, their numbered versions and everything built for them live on disk.
+
+    WORKSPACE/
+      qa-builder.yaml                 settings: which library and template this workspace builds with
+      clause_library/, templates/     the team's own copies (keep them under version control)
+      examples/                       the bundled example answers, for reference
+      agreements/<ID>/answers.yaml    one folder per agreement: its answers ...
+      agreements/<ID>/v1/, v2/, ...   ... and one folder per version: DOCX, PDF, build record, model, redline,
+                                      and later the signed PDF and manifest (never modified by qa-builder)
+      regenerations/                  batch summaries of `regenerate`
+      audit/                          the audit trail
+
+A version folder appears in one atomic rename of a complete staging folder, so it is either whole or absent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from qa_builder.answers import load_answers
+from qa_builder.demo import examples_dir
+from qa_builder.errors import InputError, OutputExistsError
+from qa_builder.files import write_bytes_atomic
+from qa_builder.library.loader import default_library_dir
+from qa_builder.models.agreement import Agreement
+from qa_builder.models.base import StrictModel
+from qa_builder.models.build import BuildRecord
+from qa_builder.pipeline import output_stem
+from qa_builder.render.docx import default_template_path
+
+SETTINGS_FILE = "qa-builder.yaml"
+WORKSPACE_FORMAT = "qa-builder-workspace/1"
+AGREEMENTS = "agreements"
+ANSWERS_FILE = "answers.yaml"
+REGENERATIONS = "regenerations"
+MODEL_SUFFIX = ".agreement.json"
+PARTIAL_PREFIX = ".partial-v"
+_VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
+
+
+class WorkspaceSettings(StrictModel):
+    """The workspace's settings file (paths are relative to the workspace)."""
+
+    format: str = WORKSPACE_FORMAT
+    library: str = "clause_library"
+    template: str = "templates/quality_agreement.docx"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """An opened workspace."""
+
+    root: Path
+    settings: WorkspaceSettings
+
+    @property
+    def library_dir(self) -> Path:
+        return self.root / self.settings.library
+
+    @property
+    def template(self) -> Path:
+        return self.root / self.settings.template
+
+    @property
+    def regenerations(self) -> Path:
+        return self.root / REGENERATIONS
+
+    def agreement_dir(self, agreement_id: str) -> Path:
+        return self.root / AGREEMENTS / agreement_id
+
+    def answers_path(self, agreement_id: str) -> Path:
+        return self.agreement_dir(agreement_id) / ANSWERS_FILE
+
+    def agreement_ids(self) -> list[str]:
+        """Every agreement that has an answers file, sorted."""
+        folder = self.root / AGREEMENTS
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if (p / ANSWERS_FILE).is_file())
+
+    def versions(self, agreement_id: str) -> list[int]:
+        """The complete versions of an agreement, ascending."""
+        folder = self.agreement_dir(agreement_id)
+        if not folder.is_dir():
+            return []
+        found = [int(m.group(1)) for p in folder.iterdir() if p.is_dir() and (m := _VERSION_DIR.fullmatch(p.name))]
+        return sorted(found)
+
+    def latest(self, agreement_id: str) -> int | None:
+        versions = self.versions(agreement_id)
+        return versions[-1] if versions else None
+
+    def version_dir(self, agreement_id: str, version: int) -> Path:
+        return self.agreement_dir(agreement_id) / f"v{version}"
+
+    def record(self, agreement_id: str, version: int) -> BuildRecord:
+        """The build record of a version."""
+        path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}.build.json"
+        try:
+            return BuildRecord.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError) as exc:
+            raise InputError(f"{path}: is not a readable build record ({_first_line(exc)})") from exc
+
+    def agreement(self, agreement_id: str, version: int) -> Agreement:
+        """The Agreement model a version was rendered from (for impact analysis and redlines)."""
+        path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}{MODEL_SUFFIX}"
+        try:
+            return Agreement.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError) as exc:
+            raise InputError(f"{path}: is not a readable agreement model ({_first_line(exc)})") from exc
+
+    def clean_partial_versions(self) -> list[Path]:
+        """Remove staging folders a killed run left behind; a version folder itself is always complete."""
+        removed = []
+        folder = self.root / AGREEMENTS
+        for partial in folder.glob(f"*/{PARTIAL_PREFIX}*") if folder.is_dir() else []:
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
+        return removed
+
+
+def open_workspace(root: Path) -> Workspace:
+    """Open the workspace at `root`.
+
+    Raises:
+        InputError: `root` is not a workspace or its settings are unreadable.
+    """
+    path = root / SETTINGS_FILE
+    if not path.is_file():
+        raise InputError(f"{root}: is not a qa-builder workspace (no {SETTINGS_FILE}); create one with "
+                         f"`qa-builder init {root}`")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        settings = WorkspaceSettings.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise InputError(f"{path}: is not a valid workspace settings file ({_first_line(exc)})") from exc
+    if settings.format != WORKSPACE_FORMAT:
+        raise InputError(f"{path}: format '{settings.format}' is not {WORKSPACE_FORMAT}")
+    for name, value in (("library", settings.library), ("template", settings.template)):
+        if Path(value).is_absolute() or ".." in Path(value).parts:
+            raise InputError(f"{path}: {name} must be a path inside the workspace (got '{value}')")
+    return Workspace(root=root, settings=settings)
+
+
+def init_workspace(root: Path) -> Workspace:
+    """Create a workspace with copies of the default library, template and examples, and a settings file.
+
+    Raises:
+        OutputExistsError: `root` exists and is not empty.
+    """
+    if root.exists() and any(root.iterdir()):
+        raise OutputExistsError(f"{root} already exists and is not empty; choose a new folder")
+    staging = root.parent / f".{root.name}.init-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        settings = WorkspaceSettings()
+        shutil.copytree(default_library_dir(), staging / settings.library)
+        (staging / settings.template).parent.mkdir(parents=True)
+        shutil.copy2(default_template_path(), staging / settings.template)
+        shutil.copytree(examples_dir(), staging / "examples")
+        (staging / AGREEMENTS).mkdir()
+        (staging / REGENERATIONS).mkdir()
+        text = ("# qa-builder workspace settings. Paths are relative to this folder.\n"
+                + yaml.safe_dump(settings.model_dump(), sort_keys=False))
+        write_bytes_atomic(staging / SETTINGS_FILE, text.encode("utf-8"))
+        if root.exists():
+            root.rmdir()
+        os.rename(staging, root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return open_workspace(root)
+
+
+def add_agreement(workspace: Workspace, answers: Path) -> str:
+    """Copy a validated answers file into the workspace as agreements/<ID>/answers.yaml; return the ID.
+
+    Raises:
+        AnswersError: the file is not valid answers.
+        OutputExistsError: the workspace already has an agreement with that ID.
+    """
+    agreement_id = load_answers(answers).answers.agreement.id
+    target = workspace.answers_path(agreement_id)
+    if target.exists():
+        raise OutputExistsError(f"{workspace.root}: agreement {agreement_id} already exists ({target}); edit that "
+                                "file instead")
+    write_bytes_atomic(target, answers.read_bytes())
+    return agreement_id
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
