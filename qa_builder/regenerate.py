@@ -29,7 +29,7 @@ from qa_builder.files import sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
-from qa_builder.models.build import Artefact
+from qa_builder.models.build import Artefact, ClauseUse
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.pipeline import BuildSettings, build_answers, output_stem, prepare_agreement
 from qa_builder.redline import ClauseChange, compare_agreements, write_redline
@@ -101,24 +101,40 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
         return Impact(agreement_id, latest, False, (), (), (), "", error=str(exc).splitlines()[0])
     comparison = compare_agreements(built, candidate)
     reasons: list[Reason] = []
-    if record.answers_sha256 != answers_file.sha256:
+    answers_changed = record.answers_sha256 != answers_file.sha256
+    if answers_changed:
         reasons.append("answers changed")
-    if {(c.id, c.version) for c in record.clauses} != {(c.clause_id, c.version) for s in candidate.sections
-                                                        for c in s.clauses} or _texts_differ(comparison.clause_changes):
+    if _library_changed_clauses(record.clauses, comparison.clause_changes, answers_changed=answers_changed):
         reasons.append("clause changed")
     if record.template_sha256 != inputs.template_sha256:
         reasons.append("template changed")
     if record.library_version != inputs.library.info.version:
         reasons.append("library version changed")
-    affected = candidate.model_digest != record.model_digest or "template changed" in reasons
+    affected = _content_digest(candidate) != _content_digest(built) or "template changed" in reasons
     if affected and not reasons:
         reasons.append("clause changed")
     return Impact(agreement_id, latest, affected, tuple(reasons), comparison.clause_changes,
                   comparison.other_changes, candidate.model_digest)
 
 
-def _texts_differ(changes: tuple[ClauseChange, ...]) -> bool:
-    return any(c.kind in ("new_version", "new_text", "added", "removed") for c in changes)
+def _content_digest(agreement: Agreement) -> str:
+    """The model digest without the decisions about clauses left out: a new version of a clause that does not
+    apply to an agreement changes its selection record, not the agreement."""
+    included = [d for d in agreement.decisions if d.included]
+    return agreement.model_copy(update={"decisions": included, "model_digest": ""}).with_digest().model_digest
+
+
+def _library_changed_clauses(used: list[ClauseUse], changes: tuple[ClauseChange, ...], *,
+                             answers_changed: bool) -> bool:
+    """Whether a clause changed in the library: a new version, or (with the answers unchanged) new text or a
+    different selection. With changed answers, new text and a different selection are put down to them."""
+    if any(c.kind == "new_version" for c in changes):
+        return True
+    versions = {c.id: c.version for c in used}
+    if any(c.kind == "added" and c.clause_id in versions and versions[c.clause_id] != c.new_version
+           for c in changes):
+        return True
+    return not answers_changed and any(c.kind in ("new_text", "added", "removed") for c in changes)
 
 
 def impact(workspace: Workspace, *, clause: str | None = None, only: list[str] | None = None) -> list[Impact]:

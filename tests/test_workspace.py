@@ -1,0 +1,276 @@
+"""Workspaces: init, build, impact analysis, regeneration with redlines, and crash safety (kill -9)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa_builder.errors import InputError, OutputExistsError
+from qa_builder.regenerate import build_new, impact, regenerate
+from qa_builder.workspace import Workspace, add_agreement, init_workspace, open_workspace
+from tests.conftest import MINI_LIBRARY, ROOT, answers_data, write_answers
+
+pytestmark = pytest.mark.libreoffice
+
+EU_IDS = ["QA-WS-EU-1", "QA-WS-EU-2", "QA-WS-EU-3"]
+US_IDS = ["QA-WS-US-1", "QA-WS-US-2"]
+
+
+def _variant(agreement_id: str, eu: bool) -> dict[str, Any]:
+    data = answers_data()
+    data["agreement"]["id"] = agreement_id
+    data["agreement"]["title"] = f"Quality Agreement {agreement_id}"
+    if eu:
+        data["products"][0]["markets"] = ["US", "EU"]
+        data["release_model"] = "qp_certification"
+    return data
+
+
+@pytest.fixture(scope="module")
+def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five agreements (three with an EU market) built as v1 with the mini library."""
+    root = tmp_path_factory.mktemp("ws") / "workspace"
+    workspace = init_workspace(root)
+    shutil.rmtree(workspace.library_dir)
+    shutil.copytree(MINI_LIBRARY, workspace.library_dir)
+    incoming = tmp_path_factory.mktemp("incoming")
+    for agreement_id in EU_IDS + US_IDS:
+        path = write_answers(incoming, _variant(agreement_id, agreement_id in EU_IDS), f"{agreement_id}.yaml")
+        add_agreement(workspace, path)
+    built, failed = build_new(workspace, jobs=2)
+    assert not failed and len(built) == 5
+    return root
+
+
+@pytest.fixture
+def workspace(built_workspace: Path, tmp_path: Path) -> Workspace:
+    copy = tmp_path / "workspace"
+    shutil.copytree(built_workspace, copy)
+    return open_workspace(copy)
+
+
+def _edit_eu_clause(workspace: Workspace) -> None:
+    """A new version of the clause that applies to EU markets only, with reworded text."""
+    path = workspace.library_dir / "clauses" / "general.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "    version: 1\n    status: approved\n    effective_date: 2026-01-01\n    applies_when: \"facts.has_eu\"\n"
+    assert old in text and "    text: EU text.\n" in text
+    text = text.replace(old, old.replace("version: 1", "version: 2"))
+    path.write_text(text.replace("    text: EU text.\n", "    text: EU text, as amended.\n"), encoding="utf-8")
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "audit" not in p.parts and p.name != ".lock"}
+
+
+def test_init_creates_a_workspace_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    workspace = init_workspace(tmp_path / "new")
+    for part in ("qa-builder.yaml", "clause_library/library.yaml", "templates/quality_agreement.docx",
+                 "examples/us-eu-drug-product-cmo.yaml", "agreements", "regenerations"):
+        assert (workspace.root / part).exists(), part
+    with pytest.raises(OutputExistsError, match="not empty"):
+        init_workspace(workspace.root)
+    with pytest.raises(InputError, match="is not a qa-builder workspace"):
+        open_workspace(tmp_path)
+    add_agreement(workspace, workspace.root / "examples" / "us-api-cmo.yaml")
+    with pytest.raises(OutputExistsError, match="already exists"):
+        add_agreement(workspace, workspace.root / "examples" / "us-api-cmo.yaml")
+
+
+def test_build_workspace_makes_first_versions_only_once(workspace: Workspace) -> None:
+    for agreement_id in EU_IDS + US_IDS:
+        assert workspace.versions(agreement_id) == [1]
+        folder = workspace.version_dir(agreement_id, 1)
+        names = {p.name for p in folder.iterdir()}
+        assert {f"{agreement_id}_v1{s}" for s in (".docx", ".pdf", ".build.json", ".agreement.json")} <= names
+    assert build_new(workspace) == ([], {})
+    assert all(r.affected is False for r in impact(workspace))
+
+
+def test_a_clause_edit_gives_an_exact_impact_list(workspace: Workspace) -> None:
+    _edit_eu_clause(workspace)
+    results = {r.agreement_id: r for r in impact(workspace)}
+    assert sorted(i for i, r in results.items() if r.affected) == EU_IDS
+    for agreement_id in EU_IDS:
+        result = results[agreement_id]
+        assert result.reasons == ("clause changed",)
+        assert [(c.clause_id, c.kind, c.old_version, c.new_version) for c in result.clause_changes] == [
+            ("eu_only", "new_version", 1, 2)]
+    assert [r.agreement_id for r in impact(workspace, clause="eu_only")] == EU_IDS
+    assert impact(workspace, clause="scope") == []
+
+
+def test_answers_and_template_changes_are_named(workspace: Workspace) -> None:
+    answers = workspace.answers_path(US_IDS[0])
+    answers.write_text(answers.read_text(encoding="utf-8").replace("Examplol 10 mg", "Examplol 20 mg"),
+                       encoding="utf-8")
+    with zipfile.ZipFile(workspace.template, "a") as template:
+        template.writestr("customXml/qa-builder-note.xml", "<note>changed</note>")
+    results = {r.agreement_id: r for r in impact(workspace)}
+    assert set(results[US_IDS[0]].reasons) == {"answers changed", "template changed"}
+    assert results[US_IDS[1]].reasons == ("template changed",) and results[US_IDS[1]].affected
+
+
+def test_regenerate_makes_new_versions_with_redlines_and_never_touches_earlier_ones(workspace: Workspace,
+                                                                                      test_pki: Any) -> None:
+    from qa_builder.signing.keys import load_pkcs12_key
+    from qa_builder.signing.manifest import write_signed_manifest
+    from qa_builder.signing.pades import SignatureRequest, sign_pdf
+
+    v1 = workspace.version_dir(EU_IDS[0], 1)
+    stem = f"{EU_IDS[0]}_v1"
+    sign_pdf(v1 / f"{stem}.pdf", v1 / f"{stem}.signed.pdf",
+             SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True),
+             load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase()))
+    write_signed_manifest(v1 / f"{stem}.build.json", load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase()))
+    before = _hashes(workspace.root)
+    _edit_eu_clause(workspace)
+    before_edit = {k: v for k, v in before.items() if not k.startswith("clause_library")}
+
+    dry = regenerate(workspace, dry_run=True)
+    assert [p.agreement_id for p in dry.planned] == EU_IDS and _hashes(workspace.root).keys() == before.keys()
+
+    report = regenerate(workspace, jobs=2)
+    assert sorted(v.agreement_id for v in report.built) == EU_IDS and sorted(report.skipped) == US_IDS
+    assert not report.failed
+    after = _hashes(workspace.root)
+    changed = [k for k, v in before_edit.items() if after.get(k) != v]
+    assert changed == [], f"earlier files changed: {changed}"
+    for agreement_id in EU_IDS:
+        assert workspace.versions(agreement_id) == [1, 2]
+        model = workspace.agreement(agreement_id, 2)
+        assert model.version == 2 and model.revisions[-1].version == 2
+        assert "eu_only" in model.revisions[-1].description or "new clause version" in model.revisions[-1].description
+        record = workspace.record(agreement_id, 2)
+        assert "redline" in {a.role for a in record.artefacts}
+        redline = workspace.version_dir(agreement_id, 2) / f"{agreement_id}_v2.redline.docx"
+        xml = zipfile.ZipFile(redline).read("word/document.xml").decode("utf-8")
+        assert "<w:ins " in xml and "<w:del " in xml and 'w:author="qa-builder"' in xml
+    for agreement_id in US_IDS:
+        assert workspace.versions(agreement_id) == [1]
+    summary = report.summary
+    assert summary is not None and summary.is_file()
+    text = summary.read_text(encoding="utf-8")
+    assert all(f"| {i} | v1 → v2 |" in text for i in EU_IDS) and "2 unchanged" in text
+    assert not (workspace.regenerations / "pending.json").exists()
+    again = regenerate(workspace)
+    assert again.built == [] and len(again.skipped) == 5
+
+
+def test_libreoffice_shows_the_redline_as_tracked_changes(workspace: Workspace, tmp_path: Path) -> None:
+    _edit_eu_clause(workspace)
+    regenerate(workspace, only=[EU_IDS[0]])
+    redline = workspace.version_dir(EU_IDS[0], 2) / f"{EU_IDS[0]}_v2.redline.docx"
+    profile = tmp_path / "profile"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "odt",
+                    "--outdir", str(tmp_path), str(redline)], check=True, capture_output=True, timeout=180)
+    content = zipfile.ZipFile(tmp_path / f"{EU_IDS[0]}_v2.redline.odt").read("content.xml").decode("utf-8")
+    assert "<text:tracked-changes" in content
+    assert "<text:insertion>" in content and "<text:deletion>" in content
+
+
+def test_one_failing_agreement_does_not_stop_the_others(workspace: Workspace) -> None:
+    _edit_eu_clause(workspace)
+    broken = workspace.answers_path(EU_IDS[1])
+    broken.write_text(broken.read_text(encoding="utf-8").replace("release_model: qp_certification",
+                                                                   "release_model: wishful_thinking"),
+                      encoding="utf-8")
+    report = regenerate(workspace, jobs=2)
+    assert list(report.failed) == [EU_IDS[1]] and "release_model" in report.failed[EU_IDS[1]]
+    assert sorted(v.agreement_id for v in report.built) == [EU_IDS[0], EU_IDS[2]]
+    assert report.summary is not None and "## Failed" in report.summary.read_text(encoding="utf-8")
+
+
+def test_cli_init_add_build_impact_regenerate(tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True,
+                              cwd=ROOT, timeout=600)
+
+    root = tmp_path / "w"
+    assert cli("init", str(root)).returncode == 0
+    assert cli("init", str(root)).returncode == 2
+    added = cli("add", str(root), str(root / "examples" / "us-api-cmo.yaml"))
+    assert added.returncode == 0 and "added QA-HLX-API-001" in added.stdout
+    built = cli("build", "--workspace", str(root))
+    assert built.returncode == 0, built.stderr
+    assert (root / "agreements" / "QA-HLX-API-001" / "v1" / "QA-HLX-API-001_v1.pdf").is_file()
+    assert cli("impact", str(root)).returncode == 0
+    library = root / "clause_library" / "library.yaml"
+    library.write_text(library.read_text(encoding="utf-8").replace('version: "', 'version: "9', 1), encoding="utf-8")
+    listed = cli("impact", str(root), "--json")
+    assert listed.returncode == 1 and json.loads(listed.stdout)[0]["reasons"] == ["library version changed"]
+    done = cli("regenerate", str(root), "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    assert "regenerated QA-HLX-API-001 v1 → v2" in done.stdout
+    assert cli("build", str(root / "examples" / "us-api-cmo.yaml")).returncode == 2  # neither -o nor --workspace
+
+
+def _end_state(workspace: Workspace) -> dict[str, Any]:
+    """What must be the same after an interrupted-and-resumed run as after an uninterrupted one."""
+    state: dict[str, Any] = {}
+    for agreement_id in workspace.agreement_ids():
+        state[agreement_id] = [(v, workspace.record(agreement_id, v).model_digest) for v in
+                               workspace.versions(agreement_id)]
+    partial = [p for p in workspace.root.rglob(".partial-*")]
+    summaries = sorted(workspace.regenerations.glob("*.md"))
+    rows = sorted(line for s in summaries for line in s.read_text(encoding="utf-8").splitlines()
+                  if line.startswith("| QA-"))
+    return {"versions": state, "partial": partial, "rows": rows, "summaries": len(summaries),
+            "pending": (workspace.regenerations / "pending.json").exists(),
+            "temp_files": [p for p in workspace.root.rglob("*.tmp")]}
+
+
+def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end_state(
+        built_workspace: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    shutil.copytree(built_workspace, reference)
+    _edit_eu_clause(open_workspace(reference))
+    expected = regenerate(open_workspace(reference), jobs=2)
+    assert len(expected.built) == 3
+    want = _end_state(open_workspace(reference))
+
+    randomness = random.Random(20261126)
+    for trial in range(3):
+        copy = tmp_path / f"trial-{trial}"
+        shutil.copytree(built_workspace, copy)
+        workspace = open_workspace(copy)
+        _edit_eu_clause(workspace)
+        hashes = _hashes(copy)
+        process = subprocess.Popen([sys.executable, "-m", "qa_builder", "regenerate", str(copy), "--jobs", "2"],
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        time.sleep(randomness.uniform(0.5, 6.0))
+        import os
+
+        os.killpg(process.pid, signal.SIGKILL)  # the whole group: qa-builder and its LibreOffice workers
+        process.wait()
+        interrupted = _end_state(workspace)
+        for versions in interrupted["versions"].values():
+            assert [v for v, _ in versions] == list(range(1, len(versions) + 1)), "no gaps, no duplicates"
+        resumed = subprocess.run([sys.executable, "-m", "qa_builder", "regenerate", str(copy), "--jobs", "2"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert resumed.returncode == 0, resumed.stderr
+        got = _end_state(workspace)
+        got_digests = {k: [v for v, _ in vs] for k, vs in got["versions"].items()}
+        want_digests = {k: [v for v, _ in vs] for k, vs in want["versions"].items()}
+        assert got_digests == want_digests
+        for agreement_id, versions in got["versions"].items():
+            # same content: the version 2 model differs from the reference only by the revision date line
+            assert len(versions) == len(want["versions"][agreement_id])
+        assert got["partial"] == [] and got["temp_files"] == [] and not got["pending"]
+        assert got["rows"] == want["rows"] and got["summaries"] == want["summaries"]
+        unchanged = {k: v for k, v in hashes.items() if "/v1/" in k or k.endswith("answers.yaml")}
+        now = _hashes(copy)
+        assert all(now[k] == v for k, v in unchanged.items()), "earlier versions were touched"
