@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Literal
 
 from qa_builder.answers import AnswersFile, load_answers
+from qa_builder.audit.events import DetailValue
+from qa_builder.audit.record import record
+from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError
 from qa_builder.files import sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
@@ -138,17 +141,46 @@ def _library_changed_clauses(used: list[ClauseUse], changes: tuple[ClauseChange,
 
 
 def impact(workspace: Workspace, *, clause: str | None = None, only: list[str] | None = None) -> list[Impact]:
-    """The impact on every built agreement (or `only` these), optionally only those where `clause` changed."""
+    """The impact on every built agreement (or `only` these), optionally only those where `clause` changed.
+
+    Recorded in the audit trail, with a library_change / template_change event when the library version or
+    the template differs from what the trail last saw.
+    """
     inputs = current_inputs(workspace)
-    found = []
-    for agreement_id in only or workspace.agreement_ids():
-        result = analyse(workspace, inputs, agreement_id)
-        if result is None:
-            continue
-        if clause and not any(c.clause_id == clause for c in result.clause_changes):
-            continue
-        found.append(result)
+    found = [r for i in only or workspace.agreement_ids() if (r := analyse(workspace, inputs, i)) is not None]
+    record_impact(workspace, inputs, found)
+    if clause:
+        found = [r for r in found if any(c.clause_id == clause for c in r.clause_changes)]
     return found
+
+
+def record_impact(workspace: Workspace, inputs: Inputs, results: list[Impact]) -> None:
+    """An `impact` event, preceded by library_change / template_change events for inputs new to the trail."""
+    seen_library, seen_template = _last_seen_inputs(AuditTrail(workspace.root))
+    library_file = workspace.library_dir / "library.yaml"
+    if seen_library != inputs.library.info.version:
+        record(workspace.root, "library_change", files=[library_file],
+               details={"from_version": seen_library, "to_version": inputs.library.info.version})
+    if seen_template != inputs.template_sha256:
+        record(workspace.root, "template_change", files=[inputs.template],
+               details={"from_sha256": seen_template, "to_sha256": inputs.template_sha256})
+    affected = [r.agreement_id for r in results if r.affected]
+    record(workspace.root, "impact", details={
+        "library_version": inputs.library.info.version, "template_sha256": inputs.template_sha256,
+        "analysed": len(results), "affected": affected,
+        "could_not_analyse": [r.agreement_id for r in results if r.error]})
+
+
+def _last_seen_inputs(trail: AuditTrail) -> tuple[str | None, str | None]:
+    """The library version and template sha256 the trail last recorded (from any event that names them)."""
+    library = template = None
+    for event in trail.events():
+        details = event.details
+        library = details.get("to_version", details.get("library_version", library)) \
+            if event.action in ("library_change", "impact", "build", "regenerate") else library
+        template = details.get("to_sha256", details.get("template_sha256", template)) \
+            if event.action in ("template_change", "impact", "build", "regenerate") else template
+    return (str(library) if library is not None else None, str(template) if template is not None else None)
 
 
 # -- building a version ----------------------------------------------------------------------------------------------
@@ -200,10 +232,10 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
         if previous is not None:
             redline = staging / f"{stem}.redline.docx"
             write_redline(previous, result.agreement, redline)
-            record = result.record.model_copy(update={"artefacts": [*result.record.artefacts, Artefact(
+            with_redline = result.record.model_copy(update={"artefacts": [*result.record.artefacts, Artefact(
                 file=redline.name, role="redline", media_type=_DOCX, sha256=sha256_file(redline),
                 size=redline.stat().st_size)]})
-            write_bytes_atomic(staging / f"{stem}.build.json", _json(record.model_dump(mode="json")))
+            write_bytes_atomic(staging / f"{stem}.build.json", _json(with_redline.model_dump(mode="json")))
         if run_id is not None:
             note = {"run_id": run_id, **_summary_data(built)}
             write_bytes_atomic(staging / f"{stem}{REGENERATION_SUFFIX}", _json(note))
@@ -212,6 +244,14 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
         os.rename(staging, target)  # the version appears whole, or not at all
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    facts: dict[str, DetailValue] = {"reasons": list(built.reasons),
+                                     "clause_changes": _summary_data(built)["clause_changes"],  # type: ignore[dict-item]
+                                     "previous_version": latest, "library_version": inputs.library.info.version,
+                                     "template_sha256": inputs.template_sha256}
+    if run_id is not None:
+        facts["run_id"] = run_id
+    record(workspace.root, "regenerate" if latest is not None else "build", agreement_id=agreement_id,
+           agreement_version=version, files=sorted(target.iterdir()), details=facts)
     return built
 
 
@@ -286,6 +326,7 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
         if unknown:
             raise InputError(f"{workspace.root}: no agreement {unknown[0]} (agreements/{unknown[0]}/answers.yaml)")
         analyses = [a for i in ids if (a := analyse(workspace, inputs, i)) is not None]
+        record_impact(workspace, inputs, analyses)
         report = RegenerationReport(run_id=run_id, inputs=inputs, resumed=resumed)
         report.planned = [a for a in analyses if a.affected]
         report.skipped = [a.agreement_id for a in analyses if not a.affected and a.error is None]
@@ -327,6 +368,8 @@ def _build_all(workspace: Workspace, report: RegenerationReport, jobs: int, prog
                 except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
                     error = failure_text(exc)
                     report.failed[agreement_id] = error
+                    record(workspace.root, "regenerate", outcome="failed", agreement_id=agreement_id,
+                           details={"error": error, "run_id": report.run_id})
                 if progress is not None:
                     progress(agreement_id, error)
     finally:
@@ -426,6 +469,8 @@ def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int =
                 except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
                     error = failure_text(exc)
                     failed[agreement_id] = error
+                    record(workspace.root, "build", outcome="failed", agreement_id=agreement_id,
+                           details={"error": error})
                 if progress is not None:
                     progress(agreement_id, error)
         return built, failed

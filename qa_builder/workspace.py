@@ -25,6 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from qa_builder.answers import load_answers
+from qa_builder.audit.record import WORKSPACE_MARKER, record
 from qa_builder.demo import examples_dir
 from qa_builder.errors import InputError, OutputExistsError
 from qa_builder.files import write_bytes_atomic
@@ -35,7 +36,7 @@ from qa_builder.models.build import BuildRecord
 from qa_builder.pipeline import output_stem
 from qa_builder.render.docx import default_template_path
 
-SETTINGS_FILE = "qa-builder.yaml"
+SETTINGS_FILE = WORKSPACE_MARKER
 WORKSPACE_FORMAT = "qa-builder-workspace/1"
 AGREEMENTS = "agreements"
 ANSWERS_FILE = "answers.yaml"
@@ -176,7 +177,10 @@ def init_workspace(root: Path) -> Workspace:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return open_workspace(root)
+    workspace = open_workspace(root)
+    record(root, "init", files=[workspace.template, workspace.library_dir / "library.yaml"],
+           details={"library": settings.library, "template": settings.template})
+    return workspace
 
 
 def add_agreement(workspace: Workspace, answers: Path) -> str:
@@ -192,6 +196,7 @@ def add_agreement(workspace: Workspace, answers: Path) -> str:
         raise OutputExistsError(f"{workspace.root}: agreement {agreement_id} already exists ({target}); edit that "
                                 "file instead")
     write_bytes_atomic(target, answers.read_bytes())
+    record(workspace.root, "add", agreement_id=agreement_id, files=[target], details={"added_from": answers.name})
     return agreement_id
 
 

@@ -274,3 +274,51 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
         unchanged = {k: v for k, v in hashes.items() if "/v1/" in k or k.endswith("answers.yaml")}
         now = _hashes(copy)
         assert all(now[k] == v for k, v in unchanged.items()), "earlier versions were touched"
+
+
+def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace, test_pki: Any) -> None:
+    from qa_builder.audit import AuditTrail, verify_trail
+    from qa_builder.errors import SigningError
+    from qa_builder.signing.keys import load_pkcs12_key
+    from qa_builder.signing.manifest import write_signed_manifest
+    from qa_builder.signing.pades import SignatureRequest, sign_file
+    from qa_builder.verify.api import VerifySettings, verify
+
+    _edit_eu_clause(workspace)
+    library = workspace.library_dir / "library.yaml"
+    library.write_text(library.read_text(encoding="utf-8").replace('version: "', 'version: "2-', 1), encoding="utf-8")
+    impact(workspace)
+    regenerate(workspace, only=[EU_IDS[0]])
+    folder = workspace.version_dir(EU_IDS[0], 2)
+    stem = f"{EU_IDS[0]}_v2"
+    request = SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True)
+    with pytest.raises(SigningError):
+        sign_file(folder / f"{stem}.pdf", folder / f"{stem}.signed.pdf", request,
+                  lambda: load_pkcs12_key(test_pki.p12("sponsor"), b"not the passphrase"))
+    key = load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase())
+    sign_file(folder / f"{stem}.pdf", folder / f"{stem}.signed.pdf", request, lambda: key)
+    write_signed_manifest(folder / f"{stem}.build.json", key)
+    verify([folder / f"{stem}.signed.pdf"], VerifySettings(trust_roots=(test_pki.root_pem,)))
+
+    events = AuditTrail(workspace.root).events()
+    actions = [(e.action, e.outcome) for e in events]
+    assert actions[0] == ("init", "ok") and actions.count(("add", "ok")) == 5 and actions.count(("build", "ok")) == 5
+    for expected in [("library_change", "ok"), ("impact", "ok"), ("regenerate", "ok"), ("sign", "failed"),
+                     ("sign", "ok"), ("manifest", "ok"), ("verify", "ok")]:
+        assert expected in actions, expected
+    signed = next(e for e in events if e.action == "sign" and e.outcome == "ok")
+    assert signed.signer and "Ilse Verhoeven" in signed.signer
+    assert (signed.agreement_id, signed.agreement_version) == (EU_IDS[0], 2)
+    assert {f.name for f in signed.files} == {f"agreements/{EU_IDS[0]}/v2/{stem}.pdf",
+                                              f"agreements/{EU_IDS[0]}/v2/{stem}.signed.pdf"}
+    failed = next(e for e in events if e.action == "sign" and e.outcome == "failed")
+    assert "passphrase" in str(failed.details.get("error", "")).lower()
+    checked = next(e for e in events if e.action == "verify")
+    assert checked.details["indication"] == "INDETERMINATE"  # B-B: no revocation data embedded
+    regenerated = next(e for e in events if e.action == "regenerate" and e.outcome == "ok")
+    assert regenerated.details["reasons"] and regenerated.agreement_version == 2
+    assert verify_trail(workspace.root).intact
+    secret = test_pki.passphrase()
+    for path in (workspace.root / "audit").rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_bytes(), f"the passphrase reached {path}"

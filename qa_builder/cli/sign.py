@@ -75,7 +75,7 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     The visible stamp shows the signer's printed name, title and organisation, the meaning, the date and
     time of signing in UTC (the TSA's time when timestamped) and the certificate's issuer and serial.
     """
-    from qa_builder.signing.pades import SignatureRequest, list_signature_fields, sign_pdf
+    from qa_builder.signing.pades import SignatureRequest, list_signature_fields, sign_file
 
     if field is None:
         states = list_signature_fields(pdf)
@@ -89,10 +89,10 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     if missing:
         raise InputError(f"signing needs {', '.join(missing)}")
     assert out_pdf is not None and meaning is not None
-    key = load_key_from_options(key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file)
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
                                tsa_url=tsa_url, trust_roots=trust_roots)
-    outcome = sign_pdf(pdf, out_pdf, request, key, force=force)
+    outcome = sign_file(pdf, out_pdf, request, lambda: load_key_from_options(
+        key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force)
     if not outcome.signer_is_intended:
         click.secho(f"warning: field {outcome.field} is meant for {outcome.intended_for}; it was signed by "
                     f"{outcome.signer}", fg="yellow", err=True)

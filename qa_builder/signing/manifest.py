@@ -16,6 +16,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
 from qa_builder import __version__
+from qa_builder.audit.record import record
 from qa_builder.errors import ManifestError, OutputExistsError
 from qa_builder.files import atomic_writer, sha256_file
 from qa_builder.models.build import Artefact, BuildRecord
@@ -122,6 +123,10 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         out.write(data)
     with atomic_writer(files.signature) as out:
         out.write(signed.dump())
+    manifest = Manifest.model_validate_json(data)
+    record(build_json, "manifest", agreement_id=manifest.agreement_id, agreement_version=manifest.agreement_version,
+           signer=key.identity.subject, files=[files.manifest, files.signature],
+           details={"artefacts": [a.file for a in manifest.artefacts], "timestamped": tsa_url is not None})
     return files
 
 

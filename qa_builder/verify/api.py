@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa_builder import __version__
+from qa_builder.audit.record import record
 from qa_builder.verify.policy import VerifySettings, load_policy
 from qa_builder.verify.report import FileReport, VerifyReport, exit_code
 from qa_builder.verify.runner import OnResult, verify_files
@@ -21,4 +22,9 @@ def verify(paths: list[Path], settings: VerifySettings, *, on_result: OnResult |
     """
     policy = load_policy(settings)
     results: list[FileReport] = verify_files(paths, policy, settings, on_result)
+    for path, result in zip(paths, results, strict=True):
+        record(path, "verify", files=[path] if result.sha256 else [],
+               details={"indication": result.indication, "sub_indication": result.sub_indication,
+                        "error": result.error, "signatures": len(result.signatures),
+                        "trust_roots": [p.name for p in settings.trust_roots], "online": settings.online})
     return VerifyReport(tool_version=__version__, results=results)

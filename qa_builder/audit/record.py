@@ -1,0 +1,61 @@
+"""Record an action in the audit trail of the workspace a file belongs to; outside a workspace nothing is recorded.
+
+Library functions that act on workspace files call `record` (or wrap their work in `recorded`, which also
+records a failed attempt), so every caller, the CLI included, leaves the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from qa_builder.audit.events import Action, AuditFile, DetailValue, Outcome
+from qa_builder.audit.store import AuditTrail
+
+WORKSPACE_MARKER = "qa-builder.yaml"
+"""The settings file that marks a workspace's root folder."""
+
+
+def find_workspace(path: Path) -> Path | None:
+    """The workspace folder that holds `path` (or is it), or None."""
+    current = Path(path).resolve()
+    for folder in (current, *current.parents):
+        if (folder / WORKSPACE_MARKER).is_file():
+            return folder
+    return None
+
+
+def record(path: Path, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,
+           agreement_version: int | None = None, files: Iterable[AuditFile | Path] = (),
+           details: Mapping[str, DetailValue] | None = None, signer: str | None = None) -> None:
+    """Append one event to the trail of the workspace holding `path`; do nothing outside a workspace.
+
+    Raises:
+        AuditError: the trail cannot be written (the action is then not considered recorded).
+    """
+    root = find_workspace(path)
+    if root is None:
+        return
+    present = [f for f in files if isinstance(f, AuditFile) or Path(f).is_file()]
+    AuditTrail(root).append(action, outcome=outcome, agreement_id=agreement_id, agreement_version=agreement_version,
+                            files=present, details=details, signer=signer)
+
+
+@contextmanager
+def recorded(path: Path, action: Action, *, agreement_id: str | None = None, agreement_version: int | None = None,
+             details: Mapping[str, DetailValue] | None = None) -> Iterator[None]:
+    """Record a failed attempt when the block raises (then re-raise); the block records its own success."""
+    try:
+        yield
+    except Exception as exc:
+        facts: dict[str, DetailValue] = {**(details or {}), "error": failure_sentence(exc)}
+        record(path, action, outcome="failed", agreement_id=agreement_id, agreement_version=agreement_version,
+               details=facts)
+        raise
+
+
+def failure_sentence(exc: BaseException) -> str:
+    """The first line of an error, as the trail keeps it."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:500]
