@@ -16,6 +16,8 @@ test: system-deps $(STAMP)
 bench: system-deps $(STAMP)
 	$(PY) benchmarks/bench_build.py
 	$(PY) benchmarks/bench_sign.py
+	$(PY) benchmarks/bench_verify.py
+	$(PY) benchmarks/bench_regenerate.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qa_builder tests benchmarks tools
