@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_build import ROOT, TreeMemory, run_floor, run_naive  # noqa: E402
+from bench_build import ROOT, TreeMemory, run_floor, run_naive
 
 SOURCES = [ROOT / "examples" / "us-eu-drug-product-cmo.yaml", ROOT / "examples" / "us-eu-biologic-cdmo.yaml"]
 CLAUSE_FILE = "deviations.yaml"
@@ -97,7 +97,7 @@ def run_regenerate(root: Path, jobs: int) -> dict[str, Any]:
 
 
 def affected_answers(root: Path) -> list[Path]:
-    return sorted(p.parent.parent / "answers.yaml" for p in (root / "agreements").glob("*/v2"))
+    return sorted(p.parent / "answers.yaml" for p in (root / "agreements").glob("*/v2"))
 
 
 def main() -> None:

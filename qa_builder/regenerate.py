@@ -325,6 +325,8 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise InputError(f"{workspace.root}: no agreement {unknown[0]} (agreements/{unknown[0]}/answers.yaml)")
+        if resumed:
+            _record_unrecorded_versions(workspace, run_id)
         analyses = [a for i in ids if (a := analyse(workspace, inputs, i)) is not None]
         record_impact(workspace, inputs, analyses)
         report = RegenerationReport(run_id=run_id, inputs=inputs, resumed=resumed)
@@ -332,6 +334,24 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
         report.skipped = [a.agreement_id for a in analyses if not a.affected and a.error is None]
         report.failed = {a.agreement_id: a.error for a in analyses if a.error is not None}
         yield report
+
+
+def _record_unrecorded_versions(workspace: Workspace, run_id: str) -> None:
+    """Versions of an interrupted run that were renamed into place just before the kill, but whose audit event
+    was not yet written: record them now, so the trail misses no version."""
+    seen = {(e.agreement_id, e.agreement_version) for e in AuditTrail(workspace.root).events()
+            if e.action == "regenerate" and e.outcome == "ok" and e.details.get("run_id") == run_id}
+    for agreement_id in workspace.agreement_ids():
+        for version in workspace.versions(agreement_id):
+            folder = workspace.version_dir(agreement_id, version)
+            note = folder / f"{output_stem(agreement_id, version)}{REGENERATION_SUFFIX}"
+            if (agreement_id, version) in seen or not note.is_file():
+                continue
+            data = json.loads(note.read_text(encoding="utf-8"))
+            if data.get("run_id") == run_id:
+                record(workspace.root, "regenerate", agreement_id=agreement_id, agreement_version=version,
+                       files=sorted(folder.iterdir()),
+                       details={"run_id": run_id, "reasons": data.get("reasons", []), "recorded_on_resume": True})
 
 
 def run_regeneration(workspace: Workspace, report: RegenerationReport, *, jobs: int = 1,

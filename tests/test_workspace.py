@@ -274,6 +274,12 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
         unchanged = {k: v for k, v in hashes.items() if "/v1/" in k or k.endswith("answers.yaml")}
         now = _hashes(copy)
         assert all(now[k] == v for k, v in unchanged.items()), "earlier versions were touched"
+        from qa_builder.audit import AuditTrail, verify_trail
+
+        assert verify_trail(copy).intact, "a kill -9 never breaks the audit chain"
+        recorded = [(e.agreement_id, e.agreement_version) for e in AuditTrail(copy).events()
+                    if e.action == "regenerate" and e.outcome == "ok"]
+        assert sorted(recorded) == [(i, 2) for i in EU_IDS], "every new version is in the trail exactly once"
 
 
 def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace, test_pki: Any) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from qa_builder.cli.build import default_jobs
+
+if TYPE_CHECKING:
+    from qa_builder.regenerate import RegenerationReport
+    from qa_builder.render.pdf import PdfConverter
 
 _WORKSPACE = click.Path(file_okay=False, path_type=Path)
 
@@ -105,15 +110,17 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
     Unchanged agreements are skipped; earlier versions and every signed file are left untouched. An interrupted
     run is finished by running the command again. Exit 1 if any agreement failed.
     """
-    from qa_builder.cli.progress import progress
-    from qa_builder.regenerate import planned_regeneration, run_regeneration
-    from qa_builder.workspace import open_workspace
+    from qa_builder.render.pdf import PdfConverter
 
-    opened = open_workspace(workspace)
-    with planned_regeneration(opened, only=list(only) or None) as report:
-        if not dry_run:
-            with progress(len(report.planned), "Regenerating", _label) as callback:
-                run_regeneration(opened, report, jobs=jobs, progress=lambda i, e: callback((i, e)))
+    # LibreOffice boots while the library loads and every agreement is analysed (as in `build`).
+    converter = None if dry_run else PdfConverter(workers=jobs)
+    if converter is not None:
+        converter.start()
+    try:
+        report = _regenerate(workspace, jobs, dry_run, list(only), converter)
+    finally:
+        if converter is not None:
+            converter.close()
     if report.resumed:
         click.echo(f"continued interrupted run {report.run_id}", err=True)
     if dry_run:
@@ -131,6 +138,21 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
                f"{len(report.failed)} failed", err=True)
     if report.failed:
         sys.exit(1)
+
+
+def _regenerate(workspace: Path, jobs: int, dry_run: bool, only: list[str],
+                converter: PdfConverter | None) -> RegenerationReport:
+    from qa_builder.cli.progress import progress
+    from qa_builder.regenerate import planned_regeneration, run_regeneration
+    from qa_builder.workspace import open_workspace
+
+    opened = open_workspace(workspace)
+    with planned_regeneration(opened, only=only or None) as report:
+        if not dry_run:
+            with progress(len(report.planned), "Regenerating", _label) as callback:
+                run_regeneration(opened, report, jobs=jobs, progress=lambda i, e: callback((i, e)),
+                                 converter=converter)
+    return report
 
 
 def _label(item: tuple[str, str | None]) -> str:
