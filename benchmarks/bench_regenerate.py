@@ -63,7 +63,7 @@ def make_workspace(root: Path, n: int, jobs: int) -> tuple[Path, float]:
         path = incoming / f"{i:04d}.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
         add_agreement(workspace, path)
-    built, failed = build_new(workspace, jobs=jobs)
+    _built, failed = build_new(workspace, jobs=jobs)
     if failed:
         raise SystemExit(f"setup build failed: {next(iter(failed.values()))}")
     return root, time.perf_counter() - start

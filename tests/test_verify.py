@@ -268,9 +268,12 @@ def test_damaged_and_foreign_files_give_results_and_never_stop_the_others(
 def test_each_file_is_bounded_in_time_and_memory(signed: Path, tmp_path: Path, test_pki: Any) -> None:
     slow = _only(signed, test_pki, timeout_s=0.05)
     assert slow.indication == "INDETERMINATE" and "took longer than 0.05 s" in (slow.error or "")
-    hungry = _only(signed, test_pki, memory_mb=4)
+    # A file far larger than the allowance (a 40 MB tail after %%EOF) must be read into fresh memory.
+    bloated = tmp_path / "bloated.pdf"
+    bloated.write_bytes(signed.read_bytes() + b"%" + b"x" * (40 << 20) + b"\n")
+    hungry = _only(bloated, test_pki, memory_mb=16)
     assert hungry.indication == "INDETERMINATE" and hungry.error
-    assert "MiB" in hungry.error or "stopped the verifier" in hungry.error
+    assert "needs more than 16 MiB" in hungry.error or "stopped the verifier" in hungry.error
     # the workers that were killed were replaced: a normal run still works
     assert _only(signed, test_pki).indication == "TOTAL-PASSED"
 
