@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,7 +30,14 @@ from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, wr
 
 pytestmark = pytest.mark.libreoffice
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "signed-pdfs"
+def _corpus() -> Path:
+    """The shared corpus of other tools' signed PDFs: $QA_BUILDER_CORPUS, ../shared beside the clone, or /work/shared."""
+    candidates = [Path(os.environ["QA_BUILDER_CORPUS"])] if os.environ.get("QA_BUILDER_CORPUS") else []
+    candidates += [ROOT.parent / "shared" / "corpus" / "signed-pdfs", Path("/work/shared/corpus/signed-pdfs")]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+CORPUS = _corpus()
 
 
 def _sign(pki: Any, source: Path, target: Path, field: str, signer: str, *, certify: bool = False,
