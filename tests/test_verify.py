@@ -31,7 +31,7 @@ from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, wr
 pytestmark = pytest.mark.libreoffice
 
 def _corpus() -> Path:
-    """The shared corpus of other tools' signed PDFs: $QA_BUILDER_CORPUS, ../shared beside the clone, or /work/shared."""
+    """Other tools' signed PDFs: $QA_BUILDER_CORPUS, ../shared beside the clone, or /work/shared."""
     candidates = [Path(os.environ["QA_BUILDER_CORPUS"])] if os.environ.get("QA_BUILDER_CORPUS") else []
     candidates += [ROOT.parent / "shared" / "corpus" / "signed-pdfs", Path("/work/shared/corpus/signed-pdfs")]
     return next((c for c in candidates if c.is_dir()), candidates[0])
