@@ -242,6 +242,7 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
     want = _end_state(open_workspace(reference))
 
     randomness = random.Random(20261126)
+    baseline = _office_processes()
     for trial in range(3):
         copy = tmp_path / f"trial-{trial}"
         shutil.copytree(built_workspace, copy)
@@ -280,6 +281,23 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
         recorded = [(e.agreement_id, e.agreement_version) for e in AuditTrail(copy).events()
                     if e.action == "regenerate" and e.outcome == "ok"]
         assert sorted(recorded) == [(i, 2) for i in EU_IDS], "every new version is in the trail exactly once"
+    deadline = time.monotonic() + 40  # a killed run's LibreOffice workers must not outlive it
+    while _office_processes() - baseline and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _office_processes() - baseline, "LibreOffice processes of the killed runs were left running"
+
+
+def _office_processes() -> set[int]:
+    """PIDs of running soffice.bin processes."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "soffice.bin":
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace, test_pki: Any) -> None:

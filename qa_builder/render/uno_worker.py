@@ -29,9 +29,12 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uno
@@ -280,14 +283,24 @@ def main() -> int:
         protocol.flush()
 
     try:
-        office = Office(args.soffice, args.profile)
-    except Exception as exc:
-        answer(
-            {"ready": False, "error": f"LibreOffice did not start ({uno_message(exc)})"}
-        )
-        return 1
-    answer({"ready": True})
+        return serve(args.soffice, args.profile, answer)
+    finally:
+        kill_own_group()  # however serving ended, no LibreOffice process outlives this worker
+
+
+def serve(soffice: str, profile: str, answer: Callable[[dict[str, Any]], None]) -> int:
+    """Start soffice, answer requests from stdin until it ends, then quit soffice."""
+    # The UNO runtime may reset SIGPIPE to its default, which would kill this worker silently on a write to a
+    # vanished parent; ignored, the write raises and the caller's cleanup runs.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    watch_parent(os.getppid())
     try:
+        office = Office(soffice, profile)
+    except Exception as exc:
+        answer({"ready": False, "error": f"LibreOffice did not start ({uno_message(exc)})"})
+        return 1
+    try:
+        answer({"ready": True})
         for line in sys.stdin:
             if not line.strip():
                 continue
@@ -298,6 +311,24 @@ def main() -> int:
     finally:
         office.quit()
     return 0
+
+
+def watch_parent(parent: int) -> None:
+    """If the pool's process dies (even by kill -9), take LibreOffice down with this worker within a second."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                kill_own_group()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def kill_own_group() -> None:
+    """Kill the process group this worker leads (soffice and itself), when the pool started it as a leader."""
+    if os.getpgrp() == os.getpid():  # started with start_new_session by the pool: the group is ours alone
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 if __name__ == "__main__":
