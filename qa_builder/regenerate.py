@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from qa_builder.answers import AnswersFile, load_answers
-from qa_builder.audit.events import DetailValue
+from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError
@@ -320,11 +320,7 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
         resumed = pending.is_file()
         run_id = _pending_run_id(pending) if resumed else _new_run_id()
         inputs = current_inputs(workspace)
-        known = workspace.agreement_ids()
-        ids = only or known
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise InputError(f"{workspace.root}: no agreement {unknown[0]} (agreements/{unknown[0]}/answers.yaml)")
+        ids = _known(workspace, only)
         if resumed:
             _record_unrecorded_versions(workspace, run_id)
         analyses = [a for i in ids if (a := analyse(workspace, inputs, i)) is not None]
@@ -368,18 +364,29 @@ def run_regeneration(workspace: Workspace, report: RegenerationReport, *, jobs: 
 
 def _build_all(workspace: Workspace, report: RegenerationReport, jobs: int, progress: Progress | None,
                converter: PdfConverter | None) -> list[VersionBuilt]:
-    inputs = report.inputs
-    todo = {a.agreement_id: a for a in report.planned}
-    if not todo:
-        return []
-    jobs = max(1, min(jobs, len(todo)))
+    plans = {a.agreement_id: a for a in report.planned}
+    built, failed = _build_versions(
+        workspace, list(plans), jobs, progress, converter, action="regenerate", extra={"run_id": report.run_id},
+        build=lambda i, pool: build_version(workspace, report.inputs, i, pool, before=plans[i],
+                                            run_id=report.run_id))
+    report.failed.update(failed)
+    return built
+
+
+def _build_versions(workspace: Workspace, ids: list[str], jobs: int, progress: Progress | None,
+                    converter: PdfConverter | None, *, action: Action, extra: dict[str, DetailValue],
+                    build: Callable[[str, PdfConverter], VersionBuilt]) -> tuple[list[VersionBuilt], dict[str, str]]:
+    """Build versions in parallel over one warm pool; a failure is recorded and reported, never fatal."""
+    built: list[VersionBuilt] = []
+    failed: dict[str, str] = {}
+    if not ids:
+        return built, failed
+    jobs = max(1, min(jobs, len(ids)))
     pool = converter or PdfConverter(workers=jobs)
     pool.start()
-    built: list[VersionBuilt] = []
     try:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-regenerate") as executor:
-            futures = {executor.submit(build_version, workspace, inputs, i, pool, before=plan,
-                                       run_id=report.run_id): i for i, plan in todo.items()}
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix=f"qa-{action}") as executor:
+            futures = {executor.submit(build, i, pool): i for i in ids}
             for future in as_completed(futures):
                 agreement_id = futures[future]
                 try:
@@ -387,15 +394,15 @@ def _build_all(workspace: Workspace, report: RegenerationReport, jobs: int, prog
                     error = None
                 except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
                     error = failure_text(exc)
-                    report.failed[agreement_id] = error
-                    record(workspace.root, "regenerate", outcome="failed", agreement_id=agreement_id,
-                           details={"error": error, "run_id": report.run_id})
+                    failed[agreement_id] = error
+                    record(workspace.root, action, outcome="failed", agreement_id=agreement_id,
+                           details={"error": error, **extra})
                 if progress is not None:
                     progress(agreement_id, error)
     finally:
         if converter is None:
             pool.close()
-    return built
+    return built, failed
 
 
 def _write_summary(workspace: Workspace, report: RegenerationReport) -> Path | None:
@@ -467,30 +474,20 @@ def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int =
     """Build the first version of every agreement (or `ids`) that has none yet."""
     with _run_lock(workspace):
         workspace.clean_partial_versions()
-        wanted = ids or workspace.agreement_ids()
-        unknown = [i for i in wanted if i not in workspace.agreement_ids()]
-        if unknown:
-            raise InputError(f"{workspace.root}: no agreement {unknown[0]} (agreements/{unknown[0]}/answers.yaml)")
-        todo = [i for i in wanted if workspace.latest(i) is None]
-        built: list[VersionBuilt] = []
-        failed: dict[str, str] = {}
+        todo = [i for i in _known(workspace, ids) if workspace.latest(i) is None]
         if not todo:
-            return built, failed
+            return [], {}
         inputs = current_inputs(workspace)
-        with PdfConverter(workers=max(1, min(jobs, len(todo)))) as pool, \
-                ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="qa-build") as executor:
-            futures = {executor.submit(build_version, workspace, inputs, i, pool, allow_findings=allow_findings,
-                                       allow_gaps=allow_gaps): i for i in todo}
-            for future in as_completed(futures):
-                agreement_id = futures[future]
-                try:
-                    built.append(future.result())
-                    error = None
-                except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
-                    error = failure_text(exc)
-                    failed[agreement_id] = error
-                    record(workspace.root, "build", outcome="failed", agreement_id=agreement_id,
-                           details={"error": error})
-                if progress is not None:
-                    progress(agreement_id, error)
-        return built, failed
+        return _build_versions(
+            workspace, todo, jobs, progress, None, action="build", extra={},
+            build=lambda i, pool: build_version(workspace, inputs, i, pool, allow_findings=allow_findings,
+                                                allow_gaps=allow_gaps))
+
+
+def _known(workspace: Workspace, ids: list[str] | None) -> list[str]:
+    """`ids` (default: every agreement), refusing one the workspace does not have."""
+    known = workspace.agreement_ids()
+    for agreement_id in ids or []:
+        if agreement_id not in known:
+            raise InputError(f"{workspace.root}: no agreement {agreement_id} (agreements/{agreement_id}/answers.yaml)")
+    return ids or known

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rfc8785
-from asn1crypto import cms
 from pydantic import ValidationError
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -21,6 +20,7 @@ from qa_builder.errors import ManifestError, OutputExistsError
 from qa_builder.files import atomic_writer, sha256_file
 from qa_builder.models.build import Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
+from qa_builder.signing.cms import signature_timestamp_time
 from qa_builder.signing.keys import SigningKey
 from qa_builder.signing.pades import timestamper_for
 
@@ -141,7 +141,7 @@ def signatures_in(pdf: Path) -> list[SignatureEntry]:
                     continue
                 sig = embedded.sig_object
                 reason = str(sig.get("/Reason", ""))
-                time, source = _signature_time(embedded.signer_info), "tsa"
+                time, source = signature_timestamp_time(embedded.signer_info), "tsa"
                 if time is None:
                     claimed = embedded.self_reported_timestamp
                     time, source = (claimed.astimezone(dt.UTC) if claimed else None), "signer"
@@ -153,18 +153,6 @@ def signatures_in(pdf: Path) -> list[SignatureEntry]:
             return entries
     except (OSError, PdfError, ValueError, KeyError) as exc:
         raise ManifestError(f"{pdf}: its signatures cannot be read ({exc})") from exc
-
-
-def _signature_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
-    unsigned = signer_info["unsigned_attrs"]
-    if not unsigned or unsigned.native is None:
-        return None
-    for attribute in unsigned:
-        if attribute["type"].native == "signature_time_stamp_token":
-            token = attribute["values"][0]
-            generated: dt.datetime = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
-            return generated.astimezone(dt.UTC)
-    return None
 
 
 def _artefact(path: Path, role: str, media_type: str) -> Artefact:

@@ -34,6 +34,7 @@ from qa_builder.audit.record import record, recorded
 from qa_builder.errors import SigningError
 from qa_builder.files import atomic_writer
 from qa_builder.signing.appearance import Manifestation, stamp_style
+from qa_builder.signing.cms import token_info
 from qa_builder.signing.keys import SigningKey, signer_key_usage
 
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
@@ -273,8 +274,7 @@ def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Lit
                                                         "sha256"))
     except Exception as exc:
         raise SigningError(f"the timestamp authority did not answer usefully ({type(exc).__name__}: {exc})") from exc
-    tst_info = token["content"]["encap_content_info"]["content"].parsed
-    generated: dt.datetime = tst_info["gen_time"].native
+    generated: dt.datetime = token_info(token)["gen_time"].native
     return generated.astimezone(dt.UTC).replace(microsecond=0), "tsa"
 
 

@@ -26,6 +26,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 
+from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
     Coverage,
@@ -182,7 +183,7 @@ class _Checker:
     def _signature(self, embedded: EmbeddedPdfSignature) -> SignatureReport:
         status, subindic = self._validate(embedded)
         trusted = status.trusted or (subindic in _REVOCATION_UNKNOWN and self._chain_trusted(embedded))
-        tst = _signature_timestamp_time(embedded.signer_info)
+        tst = signature_timestamp_time(embedded.signer_info)
         ts_status = status.timestamp_validity
         if ts_status is not None:
             ts_intact: bool | None = ts_status.intact and ts_status.valid
@@ -449,28 +450,14 @@ def _visible(field: generic.DictionaryObject) -> bool:
     return False
 
 
-def _signature_timestamp_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
-    unsigned = signer_info["unsigned_attrs"]
-    if not unsigned or unsigned.native is None:
-        return None
-    for attribute in unsigned:
-        if attribute["type"].native == "signature_time_stamp_token":
-            token = attribute["values"][0]
-            generated: dt.datetime = token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
-            return generated
-    return None
-
-
 def _timestamp_matches(signer_info: cms.SignerInfo) -> bool:
     """Whether the signature timestamp's message imprint is the digest of this signature value (RFC 3161 §2.5)."""
-    for attribute in signer_info["unsigned_attrs"]:
-        if attribute["type"].native != "signature_time_stamp_token":
-            continue
-        imprint = attribute["values"][0]["content"]["encap_content_info"]["content"].parsed["message_imprint"]
-        algorithm = imprint["hash_algorithm"]["algorithm"].native
-        digest = hashlib.new(algorithm, signer_info["signature"].native).digest()
-        return bool(digest == imprint["hashed_message"].native)
-    return False
+    token = signature_timestamp_token(signer_info)
+    if token is None:
+        return False
+    imprint = token_info(token)["message_imprint"]
+    digest = hashlib.new(imprint["hash_algorithm"]["algorithm"].native, signer_info["signature"].native).digest()
+    return bool(digest == imprint["hashed_message"].native)
 
 
 def _subject(certificate: asn1_x509.Certificate | None) -> str:
