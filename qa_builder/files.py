@@ -61,3 +61,24 @@ def inside(folder: Path, name: str) -> Path:
     if target.parent != folder.resolve():
         raise ValueError(f"'{name}' would be written outside {folder}")
     return target
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file directly in `folder`, and the folder itself, to disk (before it is renamed into place)."""
+    for path in folder.iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (names created, renamed or removed in it) to disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -28,7 +28,7 @@ from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError
-from qa_builder.files import sha256_file, write_bytes_atomic
+from qa_builder.files import fsync_dir, fsync_tree, sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
@@ -74,6 +74,22 @@ def current_inputs(workspace: Workspace) -> Inputs:
                   template_sha256=template_sha256(workspace.template))
 
 
+def load_workspace_answers(workspace: Workspace, agreement_id: str) -> AnswersFile:
+    """An agreement's answers, which must carry the ID of the folder they are in.
+
+    Raises:
+        AnswersError / InputError: unreadable answers, or an agreement.id that is not the folder's.
+    """
+    path = workspace.answers_path(agreement_id)
+    answers_file = load_answers(path)
+    found = answers_file.answers.agreement.id
+    if found != agreement_id:
+        raise InputError(f"{path} line {answers_file.line_of('agreement.id')}: agreement.id is '{found}' but the "
+                         f"file is in agreements/{agreement_id}/; an agreement keeps its ID (add a new agreement "
+                         "with `qa-builder add` instead)")
+    return answers_file
+
+
 def effective_answers(answers_file: AnswersFile, version: int, history: list[RevisionEntry]) -> AnswersFile:
     """The answers as the workspace builds them: its own version number and revision history."""
     answers = answers_file.answers
@@ -97,7 +113,7 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
     try:
         record = workspace.record(agreement_id, latest)
         built = workspace.agreement(agreement_id, latest)
-        answers_file = load_answers(workspace.answers_path(agreement_id))
+        answers_file = load_workspace_answers(workspace, agreement_id)
         same_frame = effective_answers(answers_file, latest, history_of(built))
         candidate = prepare_agreement(same_frame, inputs.library)
     except QABuilderError as exc:
@@ -208,7 +224,7 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
     Raises:
         QABuilderError: the build failed; no version folder was made.
     """
-    answers_file = load_answers(workspace.answers_path(agreement_id))
+    answers_file = load_workspace_answers(workspace, agreement_id)
     latest = workspace.latest(agreement_id)
     previous = workspace.agreement(agreement_id, latest) if latest is not None else None
     if before is None and latest is not None:
@@ -241,7 +257,9 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
             write_bytes_atomic(staging / f"{stem}{REGENERATION_SUFFIX}", _json(note))
         if target.exists():
             raise InputError(f"{target} appeared while this version was being built; nothing was replaced")
+        fsync_tree(staging)  # on disk before it has a name: a power cut cannot leave an empty PDF in a version
         os.rename(staging, target)  # the version appears whole, or not at all
+        fsync_dir(target.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     facts: dict[str, DetailValue] = {"reasons": list(built.reasons),
@@ -321,8 +339,7 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
         run_id = _pending_run_id(pending) if resumed else _new_run_id()
         inputs = current_inputs(workspace)
         ids = _known(workspace, only)
-        if resumed:
-            _record_unrecorded_versions(workspace, run_id)
+        _record_unrecorded_versions(workspace)
         analyses = [a for i in ids if (a := analyse(workspace, inputs, i)) is not None]
         record_impact(workspace, inputs, analyses)
         report = RegenerationReport(run_id=run_id, inputs=inputs, resumed=resumed)
@@ -332,22 +349,23 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
         yield report
 
 
-def _record_unrecorded_versions(workspace: Workspace, run_id: str) -> None:
-    """Versions of an interrupted run that were renamed into place just before the kill, but whose audit event
-    was not yet written: record them now, so the trail misses no version."""
+def _record_unrecorded_versions(workspace: Workspace) -> None:
+    """Versions a killed run renamed into place just before it could append their audit event: record them now
+    (marked as recorded late), so the trail misses no version."""
     seen = {(e.agreement_id, e.agreement_version) for e in AuditTrail(workspace.root).events()
-            if e.action == "regenerate" and e.outcome == "ok" and e.details.get("run_id") == run_id}
+            if e.action in ("build", "regenerate") and e.outcome == "ok"}
     for agreement_id in workspace.agreement_ids():
         for version in workspace.versions(agreement_id):
+            if (agreement_id, version) in seen:
+                continue
             folder = workspace.version_dir(agreement_id, version)
             note = folder / f"{output_stem(agreement_id, version)}{REGENERATION_SUFFIX}"
-            if (agreement_id, version) in seen or not note.is_file():
-                continue
-            data = json.loads(note.read_text(encoding="utf-8"))
-            if data.get("run_id") == run_id:
-                record(workspace.root, "regenerate", agreement_id=agreement_id, agreement_version=version,
-                       files=sorted(folder.iterdir()),
-                       details={"run_id": run_id, "reasons": data.get("reasons", []), "recorded_on_resume": True})
+            data = json.loads(note.read_text(encoding="utf-8")) if note.is_file() else {}
+            details: dict[str, DetailValue] = {"recorded_late": True, "reasons": data.get("reasons", [])}
+            if "run_id" in data:
+                details["run_id"] = str(data["run_id"])
+            record(workspace.root, "regenerate" if note.is_file() else "build", agreement_id=agreement_id,
+                   agreement_version=version, files=sorted(folder.iterdir()), details=details)
 
 
 def run_regeneration(workspace: Workspace, report: RegenerationReport, *, jobs: int = 1,
@@ -358,8 +376,7 @@ def run_regeneration(workspace: Workspace, report: RegenerationReport, *, jobs: 
         write_bytes_atomic(pending, _json({"run_id": report.run_id}))
     report.built = _build_all(workspace, report, jobs, progress, converter)
     report.summary = _write_summary(workspace, report)
-    if not report.failed:
-        pending.unlink(missing_ok=True)
+    pending.unlink(missing_ok=True)  # the run is complete; only a kill leaves it for the next run to finish
 
 
 def _build_all(workspace: Workspace, report: RegenerationReport, jobs: int, progress: Progress | None,
@@ -474,6 +491,7 @@ def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int =
     """Build the first version of every agreement (or `ids`) that has none yet."""
     with _run_lock(workspace):
         workspace.clean_partial_versions()
+        _record_unrecorded_versions(workspace)
         todo = [i for i in _known(workspace, ids) if workspace.latest(i) is None]
         if not todo:
             return [], {}
@@ -487,6 +505,7 @@ def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int =
 def _known(workspace: Workspace, ids: list[str] | None) -> list[str]:
     """`ids` (default: every agreement), refusing one the workspace does not have."""
     known = workspace.agreement_ids()
+    ids = list(dict.fromkeys(ids)) if ids else None  # the same ID twice is one agreement
     for agreement_id in ids or []:
         if agreement_id not in known:
             raise InputError(f"{workspace.root}: no agreement {agreement_id} (agreements/{agreement_id}/answers.yaml)")

@@ -156,6 +156,7 @@ def init_workspace(root: Path) -> Workspace:
     Raises:
         OutputExistsError: `root` exists and is not empty.
     """
+    root = root.absolute()
     if root.exists() and any(root.iterdir()):
         raise OutputExistsError(f"{root} already exists and is not empty; choose a new folder")
     staging = root.parent / f".{root.name}.init-{os.getpid()}"
@@ -171,9 +172,12 @@ def init_workspace(root: Path) -> Workspace:
         text = ("# qa-builder workspace settings. Paths are relative to this folder.\n"
                 + yaml.safe_dump(settings.model_dump(), sort_keys=False))
         write_bytes_atomic(staging / SETTINGS_FILE, text.encode("utf-8"))
-        if root.exists():
-            root.rmdir()
-        os.rename(staging, root)
+        if root.exists():  # an empty folder, perhaps the current one: fill it, the settings file last
+            for entry in sorted(staging.iterdir(), key=lambda p: p.name == SETTINGS_FILE):
+                os.rename(entry, root / entry.name)
+            staging.rmdir()
+        else:
+            os.rename(staging, root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -286,6 +286,36 @@ def test_each_file_is_bounded_in_time_and_memory(signed: Path, tmp_path: Path, t
     assert _only(signed, test_pki).indication == "TOTAL-PASSED"
 
 
+def test_document_timestamps_alone_are_not_signatures(build_dir: Path, tmp_path: Path, test_pki: Any) -> None:
+    from pyhanko.sign.signers import PdfTimeStamper
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    writer = IncrementalPdfFileWriter(io.BytesIO((build_dir / "QA-MIN-1_v1.pdf").read_bytes()))
+    out = io.BytesIO()
+    PdfTimeStamper(HTTPTimeStamper(test_pki.tsa_url)).timestamp_pdf(writer, "sha256", output=out)
+    stamped = tmp_path / "timestamped.pdf"
+    stamped.write_bytes(out.getvalue())
+    result = _only(stamped, test_pki)
+    assert (result.indication, result.error) == ("INDETERMINATE", "has no signatures (only document timestamps)")
+    assert len(result.doc_timestamps) == 1
+
+
+def test_text_from_the_file_cannot_forge_report_lines() -> None:
+    from qa_builder.verify.text import describe
+
+    forged = SignatureReport(
+        field="sig\n  2. fake: PASSED", signer_subject="", signer_common_name="X", stated_name="Eve\x1b[32m",
+        stated_meaning="Approval\u202e", claimed_time=None, timestamp_time=None, timestamp_trusted=None,
+        intact=True, valid=True, trusted=False, revocation="not_checked", coverage="entire_file",
+        modification="none", docmdp_ok=True, certification=None, level="B-B", part11_manifestation=False,
+        indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND", problems=[])
+    report = FileReport(file="x.pdf", sha256=None, kind="pdf", indication="INDETERMINATE", sub_indication=None,
+                        error=None, signatures=[forged], doc_timestamps=[])
+    lines = describe(report)
+    assert not any("\n" in line or "\x1b" in line or "\u202e" in line for line in lines)
+    assert "sig\\u000a  2. fake: PASSED" in lines[1]
+
+
 # -- manifests -------------------------------------------------------------------------------------------------------
 
 def test_manifest_verifies_and_names_a_swapped_artefact(build_dir: Path, tmp_path: Path, test_pki: Any) -> None:
@@ -336,6 +366,10 @@ def test_cli_json_document_and_exit_codes(build_dir: Path, signed: Path, tmp_pat
     assert "FAILED [HASH_FAILURE]" in failed.stdout and "Dr. Ilse Verhoeven" in failed.stdout
     assert "Traceback" not in failed.stderr
 
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n")
+    bad_root = _cli(str(signed), "--trust", str(garbage))
+    assert bad_root.returncode == 2 and "garbage.pem" in bad_root.stderr and "Traceback" not in bad_root.stderr
     usage = _cli(str(signed), "--at", "yesterday")
     assert usage.returncode == 2 and "ISO-8601" in usage.stderr
     assert _cli(str(tmp_path / "missing.pdf")).returncode == 2

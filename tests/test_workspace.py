@@ -87,6 +87,12 @@ def test_init_creates_a_workspace_and_refuses_to_overwrite(tmp_path: Path) -> No
     add_agreement(workspace, workspace.root / "examples" / "us-api-cmo.yaml")
     with pytest.raises(OutputExistsError, match="already exists"):
         add_agreement(workspace, workspace.root / "examples" / "us-api-cmo.yaml")
+    here = tmp_path / "empty-current-folder"
+    here.mkdir()
+    done = subprocess.run([sys.executable, "-m", "qa_builder", "init", "."], cwd=here, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert open_workspace(here).library_dir.is_dir() and not list(tmp_path.glob(".*init*"))
 
 
 def test_build_workspace_makes_first_versions_only_once(workspace: Workspace) -> None:
@@ -191,6 +197,16 @@ def test_one_failing_agreement_does_not_stop_the_others(workspace: Workspace) ->
     assert list(report.failed) == [EU_IDS[1]] and "release_model" in report.failed[EU_IDS[1]]
     assert sorted(v.agreement_id for v in report.built) == [EU_IDS[0], EU_IDS[2]]
     assert report.summary is not None and "## Failed" in report.summary.read_text(encoding="utf-8")
+    assert not (workspace.regenerations / "pending.json").exists(), "a finished run is not resumed later"
+
+
+def test_an_answers_file_must_keep_its_folder_id(workspace: Workspace) -> None:
+    moved = workspace.answers_path(US_IDS[0])
+    moved.write_text(moved.read_text(encoding="utf-8").replace(US_IDS[0], US_IDS[1]), encoding="utf-8")
+    result = next(r for r in impact(workspace) if r.agreement_id == US_IDS[0])
+    assert result.error and f"agreement.id is '{US_IDS[1]}'" in result.error and not result.affected
+    report = regenerate(workspace, only=[US_IDS[1], US_IDS[1]])  # the same ID twice is one agreement
+    assert report.built == [] and report.skipped == [US_IDS[1]]
 
 
 def test_cli_init_add_build_impact_regenerate(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from qa_builder.audit.events import Action, AuditFile, DetailValue, Outcome
 from qa_builder.audit.store import AuditTrail
+from qa_builder.errors import AuditError
 
 WORKSPACE_MARKER = "qa-builder.yaml"
 """The settings file that marks a workspace's root folder."""
@@ -50,8 +51,11 @@ def recorded(path: Path, action: Action, *, agreement_id: str | None = None, agr
         yield
     except Exception as exc:
         facts: dict[str, DetailValue] = {**(details or {}), "error": failure_sentence(exc)}
-        record(path, action, outcome="failed", agreement_id=agreement_id, agreement_version=agreement_version,
-               details=facts)
+        try:
+            record(path, action, outcome="failed", agreement_id=agreement_id, agreement_version=agreement_version,
+                   details=facts)
+        except AuditError as audit_exc:  # the user still needs the original reason first
+            exc.add_note(f"also: the failed attempt could not be recorded ({audit_exc})")
         raise
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa_builder import __version__
-from qa_builder.audit.record import record
+from qa_builder.audit.events import AuditFile
+from qa_builder.audit.record import find_workspace, record
 from qa_builder.verify.policy import VerifySettings, load_policy
 from qa_builder.verify.report import FileReport, VerifyReport, exit_code
 from qa_builder.verify.runner import OnResult, verify_files
@@ -23,8 +24,16 @@ def verify(paths: list[Path], settings: VerifySettings, *, on_result: OnResult |
     policy = load_policy(settings)
     results: list[FileReport] = verify_files(paths, policy, settings, on_result)
     for path, result in zip(paths, results, strict=True):
-        record(path, "verify", files=[path] if result.sha256 else [],
+        verified = [AuditFile(name=_trail_name(path), sha256=result.sha256)] if result.sha256 else []
+        record(path, "verify", files=verified,
                details={"indication": result.indication, "sub_indication": result.sub_indication,
                         "error": result.error, "signatures": len(result.signatures),
                         "trust_roots": [p.name for p in settings.trust_roots], "online": settings.online})
     return VerifyReport(tool_version=__version__, results=results)
+
+
+def _trail_name(path: Path) -> str:
+    """The file's name as the audit trail shows it: relative to its workspace."""
+    root = find_workspace(path)
+    resolved = path.resolve()
+    return resolved.relative_to(root).as_posix() if root is not None else path.name

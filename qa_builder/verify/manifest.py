@@ -93,6 +93,7 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
                                          f"({_first_line(exc)})."])
     certificate = status.signing_cert
     timestamp = status.timestamp_validity
+    timestamp_matches = timestamp is None or (timestamp.intact and timestamp.valid)
     problems: list[str] = []
     indication: Indication
     sub: str | None
@@ -102,6 +103,10 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
     elif not status.valid:
         indication, sub = "TOTAL-FAILED", "SIG_CRYPTO_FAILURE"
         problems.append("The manifest's signature does not verify with the signer's certificate.")
+    elif not timestamp_matches:
+        indication, sub = "TOTAL-FAILED", "HASH_FAILURE"
+        problems.append("The manifest's timestamp does not match its signature (copied from another signature "
+                        "or altered).")
     elif status.revoked:
         indication, sub = "TOTAL-FAILED", "REVOKED"
         problems.append("The signer's certificate is revoked.")
@@ -111,14 +116,14 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
                         "--trust).")
     else:
         indication, sub = "TOTAL-PASSED", None
-    if timestamp is not None and not timestamp.trusted:
+    if timestamp is not None and timestamp_matches and not timestamp.trusted:
         problems.append("The manifest's timestamp does not validate to a trusted timestamp authority.")
     return SignatureReport(
         **base, signer_subject=str(certificate.subject.human_friendly) if certificate else "",
         signer_common_name=str(certificate.subject.native.get("common_name", "")) if certificate else "",
         claimed_time=_iso(_signing_time(signer_info)),
         timestamp_time=_iso(timestamp.timestamp) if timestamp is not None else None,
-        timestamp_trusted=timestamp.trusted if timestamp is not None else None,
+        timestamp_trusted=bool(timestamp_matches and timestamp.trusted) if timestamp is not None else None,
         intact=status.intact, valid=status.valid, trusted=status.trusted,
         revocation="revoked" if status.revoked else ("good" if policy.online and status.trusted else "not_checked"),
         indication=indication, sub_indication=sub, problems=problems)

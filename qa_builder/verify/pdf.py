@@ -86,6 +86,10 @@ class _Report:
                           sub_indication=sub, error=error, signatures=[], doc_timestamps=[])
 
     def finish(self) -> FileReport:
+        if not self.signatures:  # document timestamps prove a time, not that anybody signed
+            return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication="INDETERMINATE",
+                              sub_indication=None, error="has no signatures (only document timestamps)",
+                              signatures=[], doc_timestamps=self.timestamps)
         entries: list[SignatureReport | TimestampReport] = [*self.signatures, *self.timestamps]
         verdicts = [Verdict(indication=e.indication, sub_indication=e.sub_indication) for e in entries]
         verdict = worst(verdicts)

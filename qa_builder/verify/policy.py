@@ -78,6 +78,12 @@ def load_policy(settings: VerifySettings) -> Policy:
             raise InputError(f"{path}: is not a PEM or DER certificate file ({exc})") from exc
         if not found:
             raise InputError(f"{path}: holds no certificate")
+        try:  # asn1crypto parses lazily: make a malformed certificate fail here, as a usage error
+            for certificate in found:
+                _ = certificate.subject, certificate.public_key, certificate.not_valid_after
+            SimpleTrustManager.build(trust_roots=found)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputError(f"{path}: is not a usable certificate ({exc})") from exc
         roots.extend(found)
     fetching = RevinfoOnlineFetchingRule.ALWAYS_FETCH if settings.online else RevinfoOnlineFetchingRule.LOCAL_ONLY
     policy = CertValidationPolicySpec(trust_manager=SimpleTrustManager.build(trust_roots=roots),

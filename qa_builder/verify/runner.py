@@ -13,6 +13,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import resource
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -156,6 +157,7 @@ class _Worker:
 
 def _serve(conn: Connection, policy: Policy, memory_mb: int) -> None:
     """Worker loop: verify each path received until None arrives."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops the workers
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     _limit_memory(memory_mb)
