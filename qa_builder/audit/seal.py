@@ -115,19 +115,12 @@ def _sealable_head(trail: AuditTrail) -> Head:
 
 
 def _sign(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
-    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+    from qa_builder.signing.cms import sign_detached
 
-    from qa_builder.signing.pades import timestamper_for
-
-    timestamper = timestamper_for(tsa_url) if tsa_url else None
-    attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
     try:
-        signed = asyncio.run(key.signer.async_sign_general_data(data, "sha256", detached=True,
-                                                                timestamper=timestamper,
-                                                                signed_attr_settings=attributes))
-    except Exception as exc:  # TSA, network and token errors alike: one sentence
-        raise AuditError(f"sealing the audit trail failed ({type(exc).__name__}: {exc})") from exc
-    return bytes(signed.dump())
+        return sign_detached(data, key, tsa_url)
+    except RuntimeError as exc:
+        raise AuditError(f"sealing the audit trail failed ({exc})") from exc
 
 
 def read_seal_document(files: SealFiles) -> dict[str, Any]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from asn1crypto import cms
+
+if TYPE_CHECKING:
+    from qa_builder.signing.keys import SigningKey
 
 
 def signature_timestamp_token(signer_info: cms.SignerInfo) -> cms.ContentInfo | None:
@@ -31,3 +35,27 @@ def signature_timestamp_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
         return None
     generated: dt.datetime = token_info(token)["gen_time"].native
     return generated.astimezone(dt.UTC)
+
+
+def sign_detached(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
+    """A detached CMS signature (DER) over `data`: signing-certificate-v2, signing time, and an RFC 3161
+    timestamp when `tsa_url` is given.
+
+    Raises:
+        RuntimeError: signing failed (TSA, network or token); the caller names what was being signed.
+    """
+    import asyncio
+
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    from qa_builder.signing.pades import timestamper_for
+
+    timestamper = timestamper_for(tsa_url) if tsa_url else None
+    attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+    try:
+        signed = asyncio.run(key.signer.async_sign_general_data(data, "sha256", detached=True,
+                                                                timestamper=timestamper,
+                                                                signed_attr_settings=attributes))
+    except Exception as exc:  # aiohttp, TSA and token errors alike: one sentence for the user
+        raise RuntimeError(f"{type(exc).__name__}: {exc}") from exc
+    return bytes(signed.dump())

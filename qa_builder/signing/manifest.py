@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ import rfc8785
 from pydantic import ValidationError
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
 from qa_builder import __version__
 from qa_builder.audit.record import record
@@ -20,9 +18,8 @@ from qa_builder.errors import ManifestError, OutputExistsError
 from qa_builder.files import atomic_writer, sha256_file
 from qa_builder.models.build import Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
-from qa_builder.signing.cms import signature_timestamp_time
+from qa_builder.signing.cms import sign_detached, signature_timestamp_time
 from qa_builder.signing.keys import SigningKey
-from qa_builder.signing.pades import timestamper_for
 
 SIGNED_PDF_SUFFIX = ".signed.pdf"
 
@@ -111,18 +108,14 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         if path.exists() and not force:
             raise OutputExistsError(f"{path} already exists; use --force to replace it")
     data = canonical_bytes(build_manifest(build_json))
-    timestamper = timestamper_for(tsa_url) if tsa_url else None
-    attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
     try:
-        signed = asyncio.run(key.signer.async_sign_general_data(data, "sha256", detached=True,
-                                                                 timestamper=timestamper,
-                                                                 signed_attr_settings=attributes))
-    except Exception as exc:  # aiohttp, TSA and token errors alike: one sentence for the user
-        raise ManifestError(f"{build_json}: signing the manifest failed ({type(exc).__name__}: {exc})") from exc
+        signature = sign_detached(data, key, tsa_url)
+    except RuntimeError as exc:
+        raise ManifestError(f"{build_json}: signing the manifest failed ({exc})") from exc
     with atomic_writer(files.manifest) as out:
         out.write(data)
     with atomic_writer(files.signature) as out:
-        out.write(signed.dump())
+        out.write(signature)
     manifest = Manifest.model_validate_json(data)
     record(build_json, "manifest", agreement_id=manifest.agreement_id, agreement_version=manifest.agreement_version,
            signer=key.identity.subject, files=[files.manifest, files.signature],
