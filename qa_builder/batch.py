@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_builder.errors import InputError, QABuilderError
+from qa_builder.errors import InputError, QABuilderError, failure_line
 from qa_builder.pipeline import BuildResult, BuildSettings, build_one
 from qa_builder.render.pdf import PdfConverter
 
@@ -62,9 +62,7 @@ def build_many(
                     item = BatchItem(answers=path, result=None, error=str(exc),
                                      input_error=isinstance(exc, InputError))
                 except Exception as exc:  # an unexpected failure in one build never stops the others
-                    cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
-                    item = BatchItem(answers=path, result=None, error=f"{path}: internal error: "
-                                                                       f"{type(exc).__name__}: {exc}{cause}")
+                    item = BatchItem(answers=path, result=None, error=f"{path}: {failure_line(exc)}")
                 outcomes[path] = item
                 if progress is not None:
                     progress(item)

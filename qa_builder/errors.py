@@ -71,3 +71,11 @@ class AuditError(QABuilderError):
     """
 
     exit_code = 3
+
+
+def failure_line(exc: BaseException) -> str:
+    """One line for a failed item of a batch: our own errors as they are, anything else with type and cause."""
+    if isinstance(exc, QABuilderError):
+        return str(exc).splitlines()[0]
+    cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
+    return f"internal error: {type(exc).__name__}: {exc}{cause}"

@@ -27,7 +27,7 @@ from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import record
 from qa_builder.audit.store import AuditTrail
-from qa_builder.errors import InputError, QABuilderError
+from qa_builder.errors import InputError, QABuilderError, failure_line
 from qa_builder.files import fsync_dir, fsync_tree, sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
@@ -276,14 +276,6 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def failure_text(exc: BaseException) -> str:
-    """One line for a failed agreement: our own errors as they are, anything else with its type and cause."""
-    if isinstance(exc, QABuilderError):
-        return str(exc).splitlines()[0]
-    cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
-    return f"internal error: {type(exc).__name__}: {exc}{cause}"
-
-
 def _revision_text(before: Impact) -> str:
     """The revision-history line: what changed and why."""
     changed = [f"{c.number} {c.title} ({_KIND_WORDS[c.kind]})" for c in before.clause_changes]
@@ -410,7 +402,7 @@ def _build_versions(workspace: Workspace, ids: list[str], jobs: int, progress: P
                     built.append(future.result())
                     error = None
                 except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
-                    error = failure_text(exc)
+                    error = failure_line(exc)
                     failed[agreement_id] = error
                     record(workspace.root, action, outcome="failed", agreement_id=agreement_id,
                            details={"error": error, **extra})

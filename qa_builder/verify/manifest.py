@@ -17,7 +17,7 @@ from pyhanko_certvalidator import ValidationContext
 from qa_builder.files import sha256_file
 from qa_builder.models.manifest import Manifest
 from qa_builder.verify.policy import Policy
-from qa_builder.verify.report import ArtefactCheck, FileReport, Indication, SignatureReport
+from qa_builder.verify.report import ArtefactCheck, FileReport, Indication, SignatureReport, utc_text
 
 SIGNATURE_SUFFIX = ".p7s"
 
@@ -121,8 +121,8 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
     return SignatureReport(
         **base, signer_subject=str(certificate.subject.human_friendly) if certificate else "",
         signer_common_name=str(certificate.subject.native.get("common_name", "")) if certificate else "",
-        claimed_time=_iso(_signing_time(signer_info)),
-        timestamp_time=_iso(timestamp.timestamp) if timestamp is not None else None,
+        claimed_time=utc_text(_signing_time(signer_info)),
+        timestamp_time=utc_text(timestamp.timestamp) if timestamp is not None else None,
         timestamp_trusted=bool(timestamp_matches and timestamp.trusted) if timestamp is not None else None,
         intact=status.intact, valid=status.valid, trusted=status.trusted,
         revocation="revoked" if status.revoked else ("good" if policy.online and status.trusted else "not_checked"),
@@ -135,12 +135,6 @@ def _signing_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
             moment: dt.datetime = attribute["values"][0].native
             return moment
     return None
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import io
 import logging
@@ -37,6 +36,7 @@ from qa_builder.verify.report import (
     SignatureReport,
     TimestampReport,
     Verdict,
+    utc_text,
     worst,
 )
 
@@ -178,7 +178,7 @@ class _Checker:
         tst_info = embedded.signed_data["encap_content_info"]["content"].parsed
         return TimestampReport(
             field=str(embedded.field_name), tsa_subject=_subject(embedded.signer_cert),
-            time=_iso(tst_info["gen_time"].native), intact=status.intact, valid=status.valid,
+            time=utc_text(tst_info["gen_time"].native), intact=status.intact, valid=status.valid,
             trusted=status.trusted, coverage=coverage, modification=modification,
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=problems)
 
@@ -213,7 +213,7 @@ class _Checker:
         return SignatureReport(
             field=str(embedded.field_name), signer_subject=_subject(certificate),
             signer_common_name=_common_name(certificate), stated_name=name, stated_meaning=meaning,
-            claimed_time=_iso(claimed), timestamp_time=_iso(tst), timestamp_trusted=ts_trusted,
+            claimed_time=utc_text(claimed), timestamp_time=utc_text(tst), timestamp_trusted=ts_trusted,
             intact=status.intact, valid=status.valid, trusted=trusted, revocation=revocation,
             coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
             certification=_CERTIFICATION.get(embedded.docmdp_level.value) if embedded.docmdp_level else None,
@@ -477,14 +477,6 @@ def _common_name(certificate: asn1_x509.Certificate | None) -> str:
 def _text(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
     return text or None
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _sentence(exc: BaseException) -> str:

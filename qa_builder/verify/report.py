@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import Field
@@ -114,3 +115,12 @@ def exit_code(results: list[FileReport]) -> int:
     if "INDETERMINATE" in indications:
         return 3
     return 0
+
+
+def utc_text(moment: dt.datetime | None) -> str | None:
+    """A time as the report shows it: UTC, whole seconds, ISO 8601 with Z (a naive time is taken as UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
