@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from qa_builder.errors import AnswersError
 from qa_builder.models.answers import Answers
-from qa_builder.yaml_source import SourceDocument, SourceError, parse_text
+from qa_builder.yaml_source import MAX_FILE_BYTES, SourceDocument, SourceError, decode_source, parse_text
 
 ANSWERS_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -43,6 +43,9 @@ def load_answers(path: Path) -> AnswersFile:
         AnswersError: one line per problem, each naming the file, line and field path.
     """
     try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise AnswersError(f"{path}: is {path.stat().st_size / 1024 / 1024:.1f} MiB; an answers file may be "
+                               f"at most {MAX_FILE_BYTES // 1024 // 1024} MiB")
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise AnswersError(f"{path}: answers file not found") from exc
@@ -51,11 +54,7 @@ def load_answers(path: Path) -> AnswersFile:
     except OSError as exc:
         raise AnswersError(f"{path}: cannot be read ({exc.strerror})") from exc
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AnswersError(f"{path}: is not UTF-8 text; save it as UTF-8") from exc
-    try:
-        source = parse_text(text, is_json=path.suffix.lower() == ".json")
+        source = parse_text(decode_source(raw), is_json=path.suffix.lower() == ".json")
     except SourceError as exc:
         where = f" line {exc.line}" if exc.line else ""
         raise AnswersError(f"{path}{where}: {exc}") from exc
@@ -124,6 +123,8 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
     elif kind == "string_pattern_mismatch":
         given = err.get("input")
         problem = f"{_PATTERN_MEANING.get(str(loc[-1]), 'has an invalid format')} (got {given!r})"
+    elif kind == "input_text":
+        problem = str(err["msg"])  # names the character and its place; the value itself may not print
     elif kind == "extra_forbidden":
         problem = "is not a known field; check its spelling (`qa-builder schema` lists every field)"
     else:

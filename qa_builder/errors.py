@@ -43,8 +43,8 @@ class OutputExistsError(InputError):
     """An output file exists and --force was not given."""
 
 
-class RenderError(QABuilderError):
-    """Rendering a clause text or the DOCX failed."""
+class RenderError(InputError):
+    """Rendering a clause text or the DOCX failed: a fault of the clause library or template (exit code 2)."""
 
 
 class ConversionError(QABuilderError):

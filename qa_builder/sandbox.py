@@ -14,6 +14,8 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
+from qa_builder.models.text import text_problem
+
 
 def join_and(values: Iterable[Any], last: str = "and") -> str:
     """['a', 'b', 'c'] → 'a, b and c'."""
@@ -95,13 +97,19 @@ def compile_condition(expression: str) -> Any:
 def render_text(template: jinja2.Template, context: dict[str, Any]) -> str:
     """Render a compiled text; sandbox violations and unknown names become TemplateProblem."""
     try:
-        return template.render(context)
+        text = template.render(context)
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateProblem(f"was stopped by the sandbox ({exc})") from exc
     except jinja2.UndefinedError as exc:
         raise TemplateProblem(f"uses an undefined value ({exc.message})") from exc
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+    except RecursionError as exc:
+        raise TemplateProblem("calls itself without end (a macro or loop that never stops)") from exc
+    except (TypeError, ValueError, ArithmeticError, AttributeError, LookupError, jinja2.TemplateError) as exc:
         raise TemplateProblem(f"failed to render ({exc})") from exc
+    problem = text_problem(text)
+    if problem:
+        raise TemplateProblem(f"renders a text that {problem}")
+    return text
 
 
 def evaluate_condition(compiled: Any, context: dict[str, Any]) -> Any:
@@ -112,7 +120,9 @@ def evaluate_condition(compiled: Any, context: dict[str, Any]) -> Any:
         raise TemplateProblem(f"was stopped by the sandbox ({exc})") from exc
     except jinja2.UndefinedError as exc:
         raise TemplateProblem(f"uses an undefined value ({exc.message})") from exc
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+    except RecursionError as exc:
+        raise TemplateProblem("calls itself without end") from exc
+    except (TypeError, ValueError, ArithmeticError, AttributeError, LookupError, jinja2.TemplateError) as exc:
         raise TemplateProblem(f"failed to evaluate ({exc})") from exc
 
 

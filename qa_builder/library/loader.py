@@ -18,7 +18,7 @@ from qa_builder.models.library import (
     Requirement,
     ReviewThresholds,
 )
-from qa_builder.sandbox import TemplateProblem, check_names, compile_condition
+from qa_builder.sandbox import TemplateProblem, check_names, compile_condition, compile_text
 from qa_builder.yaml_source import SourceDocument, SourceError, read_source
 
 M = TypeVar("M", bound=BaseModel)
@@ -206,6 +206,7 @@ def _check_consistency(
                               timeline.applies_when, known, problems)
         for label, text in texts.items():
             try:
+                compile_text(text)
                 check_names(text, known)
             except TemplateProblem as exc:
                 problems.append(f"{at(label)}: {label} {exc}")
