@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,12 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
         problem = str(err["msg"])  # names the character and its place; the value itself may not print
     elif kind == "extra_forbidden":
         problem = "is not a known field; check its spelling (`qa-builder schema` lists every field)"
+    elif kind.startswith(("date_", "datetime_")):
+        problem = f"should be a date written as YYYY-MM-DD (got {_shown(err.get('input'))})"
+    elif kind == "string_type" and isinstance(err.get("input"), (bool, int, float, dt.date)):
+        given = err.get("input")
+        problem = (f"should be text, but YAML read it as {_shown(given)}; put the value in quotes "
+                   "(YAML reads unquoted yes/no/on/off, numbers and dates as other types)")
     else:
         message = str(err["msg"])
         message = message.replace("Input should be", "should be").replace("Value error, ", "")
@@ -134,3 +141,12 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
         shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
         problem = f"{message}{shown}"
     return f"{where}: {field} {problem}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it in YAML, not as Python spells it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return repr(value)

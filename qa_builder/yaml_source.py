@@ -159,7 +159,7 @@ def _parse_yaml(text: str) -> tuple[Any, dict[Path_, int]]:
         lines: dict[Path_, int] = {}
         data = _construct(loader, node, (), lines) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        raise _yaml_error(exc) from exc
+        raise _yaml_error(exc, text) from exc
     except yaml.YAMLError as exc:
         raise SourceError(f"is not valid YAML: {exc}") from exc
     finally:
@@ -194,7 +194,7 @@ def _check_events(text: str) -> None:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
-        raise _yaml_error(exc) from exc
+        raise _yaml_error(exc, text) from exc
     except yaml.reader.ReaderError as exc:
         # libyaml counts the position in UTF-8 bytes, the pure-Python reader in characters.
         before = text.encode("utf-8", "surrogatepass")[:exc.position] if _SafeLoader is not yaml.SafeLoader else (
@@ -208,9 +208,12 @@ def _check_events(text: str) -> None:
         loader.dispose()
 
 
-def _yaml_error(exc: yaml.MarkedYAMLError) -> SourceError:
+def _yaml_error(exc: yaml.MarkedYAMLError, text: str) -> SourceError:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else 0
+    lines = text.splitlines()
+    if line and line <= len(lines) and "\t" in lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]:
+        return SourceError("is not valid YAML: a line is indented with a tab; indent with spaces only", line)
     return SourceError(f"is not valid YAML: {exc.problem or exc.context}", line)
 
 

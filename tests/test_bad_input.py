@@ -208,6 +208,22 @@ def test_latin1_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
     assert "line 20: is not UTF-8 text (byte 0xe4); save it as UTF-8" in _error(tmp_path, raw)
 
 
+def test_tab_indent_is_named(tmp_path: Path) -> None:
+    message = _error(tmp_path, _with("  country: Japan\n  quality_contact", "\tcountry: Japan\n  quality_contact"))
+    assert "is not valid YAML: a line is indented with a tab; indent with spaces only" in message
+
+
+def test_date_in_words_asks_for_iso(tmp_path: Path) -> None:
+    for written in ("'1 June 2026'", "2026-06-01 10:00:00"):
+        message = _error(tmp_path, _with("effective_date: 2026-06-01", f"effective_date: {written}"))
+        assert "line 6: agreement.effective_date should be a date written as YYYY-MM-DD" in message
+
+
+def test_unquoted_no_as_text_asks_for_quotes(tmp_path: Path) -> None:
+    message = _error(tmp_path, _with("  country: Japan\n  quality_contact", "  country: NO\n  quality_contact"))
+    assert "contract_acceptor.country should be text, but YAML read it as false; put the value in quotes" in message
+
+
 # --- The command line ------------------------------------------------------------------------------------
 
 
@@ -303,3 +319,31 @@ def test_library_render_faults_exit_2_from_check_and_build(lib: Path, tmp_path: 
         line = _one_error_line(_cli(*command, str(MINIMAL_ANSWERS)))
         assert "general.yaml line " in line and "clause 'zz_bad'" in line, line
         assert expected in line, line
+
+
+def test_workspace_settings_refuse_an_alias_bomb(tmp_path: Path) -> None:
+    from qa_builder.errors import InputError
+    from qa_builder.workspace import SETTINGS_FILE, init_workspace, open_workspace
+
+    root = init_workspace(tmp_path / "w").root
+    (root / SETTINGS_FILE).write_text(_laughs(), encoding="utf-8")
+    start = time.monotonic()
+    with pytest.raises(InputError, match="line 1: uses a YAML anchor or alias"):
+        open_workspace(root)
+    assert time.monotonic() - start < 1
+
+
+@pytest.mark.parametrize(("condition", "text", "expected"), [
+    ('"true"', '"{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"', "text calls itself without end"),
+    ('"agreement.version / 0"', "Plain.", "condition 'agreement.version / 0' failed to evaluate"),
+])
+def test_library_check_renders_with_the_examples(tmp_path: Path, condition: str, text: str, expected: str) -> None:
+    from qa_builder.library.loader import default_library_dir
+
+    library = tmp_path / "library"
+    shutil.copytree(default_library_dir(), library)
+    path = _add_clause(library, condition=condition, text=text)
+    line = _one_error_line(_cli("library", "check", "--library", str(library)))
+    assert line.startswith(f"error: {path} line "), line
+    assert "clause 'zz_bad'" in line and expected in line, line
+    assert "(rendering with the answers in " in line

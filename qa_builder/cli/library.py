@@ -17,11 +17,17 @@ def library_group() -> None:
 @click.option("--library", "library_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Clause library folder (default: the bundled library).")
 def library_check_command(library_dir: Path | None) -> None:
-    """Validate a clause library (also an edited copy): every problem, with file and line."""
+    """Validate a clause library (also an edited copy): every problem, with file and line.
+
+    Every clause the bundled examples select is also rendered, so a text that fails only when rendered
+    fails here too.
+    """
     from qa_builder.library.loader import default_library_dir, load_library
+    from qa_builder.library.trial import check_renders
 
     library = load_library(library_dir)
     where = library_dir if library_dir is not None else default_library_dir()
+    check_renders(library, where)
     statuses = {s: sum(c.status == s for c in library.clauses) for s in ("approved", "draft", "retired")}
     click.echo(f"{where}: {library.info.name}, version {library.info.version}: valid")
     click.echo(f"  {len(library.clauses)} clauses ({statuses['approved']} approved, {statuses['draft']} draft, "
