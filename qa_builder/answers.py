@@ -129,7 +129,20 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
     elif kind == "extra_forbidden":
         problem = "is not a known field; check its spelling (`qa-builder schema` lists every field)"
     elif kind.startswith(("date_", "datetime_")):
-        problem = f"should be a date written as YYYY-MM-DD (got {_shown(err.get('input'))})"
+        reason = (err.get("ctx") or {}).get("error")
+        because = f"; {reason}" if isinstance(reason, str) and "range" in reason else ""
+        problem = f"should be a real date written as YYYY-MM-DD{because} (got {_shown(err.get('input'))})"
+    elif kind == "bool_not_number":
+        problem = str(err["msg"])
+    elif err.get("input") is None and kind in ("string_type", "int_type", "model_type", "dict_type", "list_type"):
+        problem = "is empty; write a value after the colon, or leave the key out where it is optional"
+    elif kind == "string_too_short":
+        problem = "is empty (or only spaces); give a value"
+    elif kind == "too_short":
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        problem = f"needs at least {least} item{'s' * (least != 1)}"
+    elif kind in ("model_type", "dict_type"):
+        problem = f"should be a group of `key: value` lines (got {_shown(err.get('input'))})"
     elif kind == "string_type" and isinstance(err.get("input"), (bool, int, float, dt.date)):
         given = err.get("input")
         problem = (f"should be text, but YAML read it as {_shown(given)}; put the value in quotes "
@@ -137,8 +150,10 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
     else:
         message = str(err["msg"])
         message = message.replace("Input should be", "should be").replace("Value error, ", "")
+        if message.startswith(("String ", "List ", "Dictionary ", "Value ")):
+            message = message[0].lower() + message[1:]
         given = err.get("input")
-        shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
+        shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {_shown(given)})"
         problem = f"{message}{shown}"
     return f"{where}: {field} {problem}"
 

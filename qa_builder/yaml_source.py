@@ -229,7 +229,10 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dic
                                   key_node.start_mark.line + 1)
             key = _scalar(loader, key_node, path)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise SourceError(f"has a key that is not text: {key!r}", key_node.start_mark.line + 1)
+                kind = {"bool": "true/false", "float": "a number", "date": "a date", "datetime": "a time",
+                        "NoneType": "empty"}.get(type(key).__name__, type(key).__name__)
+                raise SourceError(f"has the key {key_node.value!r}, which YAML reads as {kind}, not text; put it "
+                                  "in quotes", key_node.start_mark.line + 1)
             key = str(key)
             if key in result:
                 raise SourceError(f"has the key '{key}' twice", key_node.start_mark.line + 1)

@@ -216,7 +216,7 @@ def test_tab_indent_is_named(tmp_path: Path) -> None:
 def test_date_in_words_asks_for_iso(tmp_path: Path) -> None:
     for written in ("'1 June 2026'", "2026-06-01 10:00:00"):
         message = _error(tmp_path, _with("effective_date: 2026-06-01", f"effective_date: {written}"))
-        assert "line 6: agreement.effective_date should be a date written as YYYY-MM-DD" in message
+        assert "line 6: agreement.effective_date should be a real date written as YYYY-MM-DD (got" in message
 
 
 def test_unquoted_no_as_text_asks_for_quotes(tmp_path: Path) -> None:
@@ -347,3 +347,18 @@ def test_library_check_renders_with_the_examples(tmp_path: Path, condition: str,
     assert line.startswith(f"error: {path} line "), line
     assert "clause 'zz_bad'" in line and expected in line, line
     assert "(rendering with the answers in " in line
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("  version: 1", "  version: yes", "line 5: agreement.version should be a number, not true/false"),
+    ("  country: Germany", "  country:", "line 11: sponsor.country is empty; write a value after the colon"),
+    ("  country: Germany", "  country: '  '", "line 11: sponsor.country is empty (or only spaces); give a value"),
+    ("  country: Germany", '  country: "Ger\\u2028many"', "sponsor.country contains U+2028 (a line separator)"),
+    ("  country: Germany", '  country: "Ger\\x92many"', "sponsor.country contains the control character U+0092"),
+    ("signatories:", "positions: {2026-01-01: x}\nsignatories:",
+     "line 32: has the key '2026-01-01', which YAML reads as a date, not text; put it in quotes"),
+    ("effective_date: 2026-06-01", "effective_date: '2026-02-30'",
+     "agreement.effective_date should be a real date written as YYYY-MM-DD; day value is outside expected range"),
+])
+def test_careless_values_get_a_plain_line(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert expected in _error(tmp_path, _with(old, new))

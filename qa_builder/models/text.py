@@ -2,17 +2,20 @@
 
 A DOCX is XML 1.0: it cannot hold C0 control characters other than tab, line feed and carriage return,
 the non-characters U+FFFE and U+FFFF, or unpaired surrogates. Word also pastes a line break as U+000B,
-a page break as U+000C and an alert as U+0007; in a clause or a table cell they would turn into breaks
-the author never saw. Every one of them is refused with the field named and a fix, once, here, so no
-text field of answers or library can forget the check.
+a page break as U+000C and an alert as U+0007, and U+0085, U+2028 and U+2029 are line and paragraph
+breaks too; in a clause or a table cell they would turn into breaks the author never saw. The other C1
+controls (U+0080 to U+009F) are Windows-1252 quotes and dashes decoded wrongly. Every one of them is
+refused with the field named and a fix, once, here, so no text field of answers or library can forget
+the check.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from qa_builder.models.base import StrictModel
@@ -24,6 +27,9 @@ _PASTED_BREAKS = {
     "\x07": "U+0007 (an alert character)",
     "\x0b": "U+000B (a line break pasted from a word processor)",
     "\x0c": "U+000C (a page break pasted from a word processor)",
+    "\x85": "U+0085 (a next-line character)",
+    "\u2028": "U+2028 (a line separator)",
+    "\u2029": "U+2029 (a paragraph separator)",
 }
 
 
@@ -44,6 +50,9 @@ def text_problem(text: str) -> str | None:
                     "document; replace it with a space, or a new line in a block text")
         if (code < 0x20 and char not in "\t\n\r") or code in (0xFFFE, 0xFFFF):
             return f"contains the control character U+{code:04X} {at}, which a DOCX cannot hold; remove it"
+        if 0x80 <= code <= 0x9F:
+            return (f"contains the control character U+{code:04X} {at}, usually a Windows-1252 character "
+                    "(quote, dash, ellipsis) decoded wrongly; retype it")
         if 0xD800 <= code <= 0xDFFF:
             return f"contains half a surrogate pair (U+{code:04X}) {at}, which is not text; remove it"
     return None
@@ -79,8 +88,26 @@ def _problem(value: Any, where: str = "") -> str | None:
     return None
 
 
+def _accepts_bool(annotation: Any) -> bool:
+    if annotation is bool:
+        return True
+    return any(_accepts_bool(arg) for arg in typing.get_args(annotation))
+
+
 class InputModel(StrictModel):
-    """Base of every model read from user input: every text and date field passes `text_problem`/`date_problem`."""
+    """Base of every model read from user input: every text and date field passes `text_problem`/`date_problem`.
+
+    A true/false given where a number is meant (`version: yes` would otherwise become 1) is refused too.
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if not _accepts_bool(annotation) and _wants_number(annotation):
+                raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
+        return value
 
     @field_validator("*", mode="after")
     @classmethod
@@ -89,3 +116,13 @@ class InputModel(StrictModel):
         if problem:
             raise PydanticCustomError("input_text", problem)
         return value
+
+
+def _wants_number(annotation: Any) -> bool:
+    """The annotation is int (or a union holding it) or a Literal of numbers."""
+    if annotation is int:
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return any(isinstance(arg, int) and not isinstance(arg, bool) for arg in args)
+    return any(_wants_number(arg) for arg in args)
