@@ -114,6 +114,20 @@ _PATTERN_MEANING = {
 
 
 def _describe(path: Path, source: SourceDocument, err: Any) -> str:
+    return describe_error(path, source, err)
+
+
+def describe_error(path: Path, source: SourceDocument, err: Any, *, subject: str = "",
+                   unknown_hint: str = "check its spelling (`qa-builder schema` lists every field)") -> str:
+    """One line "FILE line N: FIELD PROBLEM" for one pydantic error of a file read with `yaml_source`.
+
+    Args:
+        path: the file.
+        source: its parsed document, for the line of the error's field path.
+        err: one entry of `ValidationError.errors()`, its `loc` a path from the top of the file.
+        subject: put before the field, e.g. "clause 'audits': ".
+        unknown_hint: the advice given for a field the model does not know.
+    """
     loc = tuple(err["loc"])
     line = source.line_of(loc)
     where = f"{path} line {line}" if line else str(path)
@@ -127,7 +141,7 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
     elif kind == "input_text":
         problem = str(err["msg"])  # names the character and its place; the value itself may not print
     elif kind == "extra_forbidden":
-        problem = "is not a known field; check its spelling (`qa-builder schema` lists every field)"
+        problem = f"is not a known field; {unknown_hint}"
     elif kind.startswith(("date_", "datetime_")):
         reason = (err.get("ctx") or {}).get("error")
         because = f"; {reason}" if isinstance(reason, str) and "range" in reason else ""
@@ -155,7 +169,7 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
         given = err.get("input")
         shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {_shown(given)})"
         problem = f"{message}{shown}"
-    return f"{where}: {field} {problem}"
+    return f"{where}: {subject}{field} {problem}"
 
 
 def _shown(value: Any) -> str:

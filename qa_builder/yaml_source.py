@@ -258,8 +258,8 @@ def _scalar(loader: yaml.SafeLoader, node: yaml.Node, path: Path_) -> Any:
         return loader.construct_object(node, deep=True)
     except (ValueError, OverflowError) as exc:
         if node.tag == "tag:yaml.org,2002:timestamp":
-            raise SourceError(f"{where} '{node.value}' is not a real date ({exc}); write it as YYYY-MM-DD",
-                              line) from exc
+            # 2026-02-30 looks like a date but is none: keep the text, and the model names field and reason.
+            return str(node.value)
         raise SourceError(f"{where} '{str(node.value)[:40]}' cannot be read ({exc})", line) from exc
 
 

@@ -128,13 +128,14 @@ def test_python_and_binary_tags_are_refused(tmp_path: Path) -> None:
 
 def test_impossible_date_names_line_and_field(tmp_path: Path) -> None:
     message = _error(tmp_path, _with("effective_date: 2026-06-01", "effective_date: 2026-02-30"))
-    assert "a.yaml line 6: agreement.effective_date '2026-02-30' is not a real date" in message
-    assert "write it as YYYY-MM-DD" in message
+    assert ("a.yaml line 6: agreement.effective_date should be a real date written as YYYY-MM-DD; day value is "
+            "outside expected range (got '2026-02-30')") in message
 
 
 def test_year_zero_names_line_and_field(tmp_path: Path) -> None:
     message = _error(tmp_path, _with("effective_date: 2026-06-01", "effective_date: 0000-06-01"))
-    assert "line 6: agreement.effective_date '0000-06-01' is not a real date" in message
+    assert "line 6: agreement.effective_date should be a real date written as YYYY-MM-DD; year 0 is out of range" in (
+        message)
 
 
 def test_year_9999_is_refused_in_the_model(tmp_path: Path) -> None:
@@ -273,14 +274,16 @@ def _library_problem(lib: Path) -> str:
 
 def test_library_impossible_date(lib: Path) -> None:
     _add_clause(lib, date="2026-02-30")
-    assert "general.yaml line " in _library_problem(lib)
-    assert "clauses[" in _library_problem(lib) and "effective_date '2026-02-30' is not a real date" in (
-        _library_problem(lib))
+    message = _library_problem(lib)
+    assert "general.yaml line " in message
+    assert "clause 'zz_bad': clauses[" in message
+    assert "effective_date should be a real date written as YYYY-MM-DD; day value is outside" in message
 
 
 def test_library_year_9999(lib: Path) -> None:
     _add_clause(lib, date="9999-01-01")
-    assert "effective_date: has the year 9999" in _library_problem(lib)
+    assert "clause 'zz_bad': clauses[" in _library_problem(lib)
+    assert "effective_date has the year 9999" in _library_problem(lib)
 
 
 def test_library_alias_bomb(lib: Path) -> None:
@@ -293,7 +296,8 @@ def test_library_alias_bomb(lib: Path) -> None:
 
 def test_library_control_character_in_clause_text(lib: Path) -> None:
     _add_clause(lib, text='"Plain\\f text."')
-    assert "text: contains U+000C (a page break pasted from a word processor)" in _library_problem(lib)
+    assert "clause 'zz_bad': clauses[" in _library_problem(lib)
+    assert "text contains U+000C (a page break pasted from a word processor)" in _library_problem(lib)
 
 
 def test_library_unknown_filter_is_a_compile_error(lib: Path) -> None:
