@@ -366,3 +366,15 @@ def test_library_check_renders_with_the_examples(tmp_path: Path, condition: str,
 ])
 def test_careless_values_get_a_plain_line(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert expected in _error(tmp_path, _with(old, new))
+
+
+@pytest.mark.parametrize(("field", "condition", "text"), [
+    ("text", '"true"', '"{{ ' + "(" * 5000 + "1" + ")" * 5000 + ' }}"'),
+    ("text", '"true"', '"' + "{% if true %}" * 3000 + "x" + "{% endif %}" * 3000 + '"'),
+    ("applies_when", '"' + "(" * 5000 + "true" + ")" * 5000 + '"', "Plain."),
+])
+def test_library_too_deep_to_compile(lib: Path, field: str, condition: str, text: str) -> None:
+    _add_clause(lib, condition=condition, text=text)
+    message = _library_problem(lib)
+    assert f"clause 'zz_bad': {field} nests brackets, blocks or operators too deeply to compile" in message
+    assert len(message.splitlines()) == 1
