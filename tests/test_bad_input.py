@@ -146,6 +146,7 @@ def test_year_9999_is_refused_in_the_model(tmp_path: Path) -> None:
 def test_add_months_does_not_overflow() -> None:
     assert _add_months(dt.date(9999, 12, 1), 24) == dt.date.max
     assert _add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
+    assert _add_months(dt.date(1, 1, 1), -1) == dt.date.min
 
 
 def test_five_thousand_digit_number_names_line_and_field(tmp_path: Path) -> None:
