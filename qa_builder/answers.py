@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from qa_builder.errors import AnswersError
 from qa_builder.models.answers import Answers
-from qa_builder.yaml_source import MAX_FILE_BYTES, SourceDocument, SourceError, decode_source, parse_text
+from qa_builder.yaml_source import SourceDocument, SourceError, decode_source, parse_text, read_bounded
 
 ANSWERS_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -44,10 +44,9 @@ def load_answers(path: Path) -> AnswersFile:
         AnswersError: one line per problem, each naming the file, line and field path.
     """
     try:
-        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-            raise AnswersError(f"{path}: is {path.stat().st_size / 1024 / 1024:.1f} MiB; an answers file may be "
-                               f"at most {MAX_FILE_BYTES // 1024 // 1024} MiB")
-        raw = path.read_bytes()
+        raw = read_bounded(path)
+    except SourceError as exc:
+        raise AnswersError(f"{path}: {exc}") from exc
     except FileNotFoundError as exc:
         raise AnswersError(f"{path}: answers file not found") from exc
     except IsADirectoryError as exc:

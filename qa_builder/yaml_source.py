@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,12 +97,30 @@ def decode_source(raw: bytes) -> str:
         raise SourceError(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8", line) from exc
 
 
+def read_bounded(path: Path) -> bytes:
+    """The bytes of a regular file of at most `MAX_FILE_BYTES` (never a device, pipe or folder).
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, OSError: the file cannot be opened or read.
+        SourceError: it is not a regular file (e.g. /dev/zero, a pipe) or is larger than `MAX_FILE_BYTES`.
+    """
+    # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused below like a device.
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise SourceError("is not a regular file")
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise SourceError(f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, the most an input file may be")
+    return raw
+
+
 def read_source(path: Path) -> SourceDocument:
     """Read and parse a YAML or JSON file (by suffix); raise SourceError on any problem."""
     try:
-        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-            decode_source(b"\0" * (MAX_FILE_BYTES + 1))  # raises the size error without reading the file
-        raw = path.read_bytes()
+        raw = read_bounded(path)
     except FileNotFoundError as exc:
         raise SourceError("does not exist") from exc
     except IsADirectoryError as exc:

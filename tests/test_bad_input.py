@@ -379,3 +379,16 @@ def test_library_too_deep_to_compile(lib: Path, field: str, condition: str, text
     message = _library_problem(lib)
     assert f"clause 'zz_bad': {field} nests brackets, blocks or operators too deeply to compile" in message
     assert len(message.splitlines()) == 1
+
+
+def test_devices_and_pipes_are_refused_without_reading(tmp_path: Path, lib: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        with pytest.raises(AnswersError, match=f"^{path}: is not a regular file$"):
+            load_answers(path)
+    (lib / "raci.yaml").unlink()
+    (lib / "raci.yaml").symlink_to("/dev/zero")
+    assert "raci.yaml: is not a regular file" in _library_problem(lib)

@@ -150,7 +150,7 @@ def _one(
 
 
 def _list_file(path: Path, key: str, model: type[M], problems: list[str]) -> list[M]:
-    if not path.is_file():
+    if not path.exists():
         problems.append(f"{path}: missing (every library needs it)")
         return []
     doc = _read(path, problems)
