@@ -374,10 +374,11 @@ def validate_structure(tree: nodes.Node) -> None:
         jinja2.TemplateSyntaxError: the first construct refused, with its line.
     """
     for node in (tree, *tree.find_all(nodes.Node)):
-        _validate_node(node)
+        validate_node(node)
 
 
-def _validate_node(node: nodes.Node) -> None:  # noqa: C901 - one branch per construct is clearest
+def validate_node(node: nodes.Node) -> None:  # noqa: C901 - one branch per construct is clearest
+    """Refuse one construct outside the allow-list (see validate_structure)."""
     if isinstance(node, nodes.Template):
         return
     word = _STATEMENT_WORDS.get(type(node))
@@ -395,9 +396,18 @@ def _validate_node(node: nodes.Node) -> None:  # noqa: C901 - one branch per con
         raise _refuse(node, "'*args' and '**kwargs' are not allowed in a clause text or template")
     if isinstance(node, nodes.Call) and not (isinstance(node.node, nodes.Getattr)
                                              and node.node.attr in METHOD_NAMES):
-        raise _refuse(node, f"only these methods may be called: {', '.join(sorted(METHOD_NAMES))}")
+        called = f"{node.node.attr}()" if isinstance(node.node, nodes.Getattr) else "that"
+        raise _refuse(node, f"calls {called}, which is not a method a clause text or template may use "
+                            f"(allowed: {', '.join(sorted(METHOD_NAMES))})")
     if isinstance(node, nodes.Const):
         _validate_literal(node)
+    if isinstance(node, nodes.BinExpr) and isinstance(node.left, nodes.Const) and isinstance(node.right, nodes.Const):
+        try:  # what constant folding would make, bounded: refuse 'a' * 3000000000 before rendering
+            _bounded_binop(node.operator, node.left.value, node.right.value)
+        except SecurityError as exc:
+            raise _refuse(node, f"'{node.operator}' on constants is refused: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError):
+            pass
     if isinstance(node, (nodes.List, nodes.Dict)) or (isinstance(node, nodes.Tuple) and node.ctx == "load"):
         for child in node.iter_child_nodes():
             if not _is_literal(child):
@@ -625,12 +635,17 @@ _ENV = make_environment()
 # --- compiling, rendering, evaluating ---------------------------------------------------------------------
 
 
-def parse(source: str, *, expression: bool = False) -> nodes.Template:
-    """Parse a text (or a bare expression) and check its structure; raise TemplateProblem."""
+def parse(source: str, *, expression: bool = False, validate: bool = True) -> nodes.Template:
+    """Parse a text (or a bare expression) and, unless `validate` is false, check its structure.
+
+    Raises:
+        TemplateProblem: the text does not parse, or holds a construct outside the allow-list.
+    """
     text = f"{{{{ {source} }}}}" if expression else source
     try:
         tree = _ENV.parse(text)
-        validate_structure(tree)
+        if validate:
+            validate_structure(tree)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
     except (ValueError, RecursionError, MemoryError) as exc:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import TemplateSyntaxError, nodes
 from pydantic import BaseModel
 
 from qa_builder.sandbox import (
@@ -29,6 +29,7 @@ from qa_builder.sandbox import (
     TEXT_METHODS,
     TemplateProblem,
     parse,
+    validate_node,
 )
 
 
@@ -152,9 +153,10 @@ def check_names(source: str, known: Mapping[str, Any], *, expression: bool = Fal
     Raises:
         TemplateProblem: the first use refused, naming it and its line in the text.
     """
-    tree = parse(source, expression=expression)
+    tree = parse(source, expression=expression, validate=False)
     scope: Scope = {name: kind_of_annotation(annotation) for name, annotation in known.items()}
     _Checker(sorted(known)).body(tree.body, scope)
+    parse(source, expression=expression)  # then the structural allow-list (literals, constant operations)
 
 
 def _text(node: nodes.Node) -> str:
@@ -177,6 +179,13 @@ class _Checker:
 
     def fail(self, node: nodes.Node, message: str) -> TemplateProblem:
         return TemplateProblem(f"{message} (text line {node.lineno})")
+
+    def refuse(self, node: nodes.Node) -> TemplateProblem:
+        try:
+            validate_node(node)
+        except TemplateSyntaxError as exc:
+            return TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})")
+        return self.fail(node, f"'{type(node).__name__}' is not allowed in a clause text or template")
 
     # statements -----------------------------------------------------------------------------------------
 
@@ -208,7 +217,7 @@ class _Checker:
             for target, value in zip(node.targets, node.values, strict=True):
                 inner = self.bind(target, self.expr(value, scope), inner)
             return _merge(scope, [self.body(node.body, inner)])
-        raise self.fail(node, f"'{type(node).__name__}' is not allowed in a clause text or template")
+        raise self.refuse(node)
 
     def loop(self, node: nodes.For, scope: Scope) -> Scope:
         item = self.item_of(node.iter, self.expr(node.iter, scope))
@@ -219,6 +228,7 @@ class _Checker:
             if node.test is not None:
                 self.expr(node.test, inner)
             after = self.body(node.body, inner)
+            after.pop("loop", None)
             merged = _merge(entry, [after])
             if merged == entry:
                 break
@@ -303,7 +313,7 @@ class _Checker:
         if isinstance(node, nodes.Slice):
             self.all([n for n in (node.start, node.stop, node.step) if n is not None], scope)
             return UNKNOWN
-        raise self.fail(node, f"'{type(node).__name__}' is not allowed in a clause text or template")
+        raise self.refuse(node)
 
     def all(self, items: list[nodes.Node], scope: Scope) -> list[Kind]:
         return [self.expr(item, scope) for item in items]
@@ -360,6 +370,9 @@ class _Checker:
             return STR
         if owner.name == "str" and method in TEXT_METHODS:
             return BOOL if method in ("startswith", "endswith") else STR
+        if owner.model is not None:
+            raise self.fail(node, f"calls {where}.{method}(), but {where} is a {owner.describe()}: only its fields "
+                                  f"may be used")
         raise self.fail(node, f"calls {where}.{method}(), which is not a method a clause text or template may "
                               f"use on a {owner.describe()}")
 
