@@ -31,7 +31,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from jinja2 import filters as jfilters
@@ -41,6 +41,7 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, LoopContext, Undefined, markup_join, str_join
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
+from markupsafe import escape, soft_str
 from pydantic import BaseModel
 
 MAX_TEXT = 1_000_000
@@ -90,7 +91,7 @@ class Record:
     into pydantic (`parse_raw`, `copy`, ...) or change the answers.
     """
 
-    __slots__ = ("_kind", "_fields")
+    __slots__ = ("_fields", "_kind")
     _kind: str
     _fields: Mapping[str, Any]
 
@@ -135,8 +136,8 @@ def freeze(value: Any) -> Any:
         return Record(cls.__name__, {name: freeze(getattr(value, name)) for name in names})
     if isinstance(value, enum.Enum):
         return freeze(value.value)
-    if isinstance(value, str):
-        return str(value) if type(value) is not str and not hasattr(value, "__html__") else value
+    if isinstance(value, str):  # a plain str, never Markup: data is always escaped in DOCX templates
+        return value if type(value) is str else str.__str__(value)
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, Mapping):
@@ -310,9 +311,9 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "last": jfilters.do_last,
     "default": jfilters.do_default,
     "d": jfilters.do_default,
-    "escape": jfilters.escape,
-    "e": jfilters.escape,
-    "string": _text_filter(jfilters.soft_str),
+    "escape": escape,
+    "e": escape,
+    "string": _text_filter(soft_str),
     "int": jfilters.do_int,
     "float": jfilters.do_float,
     "abs": abs,
@@ -325,7 +326,7 @@ _INTERNAL_FILTERS: dict[str, Callable[..., Any]] = {"_qa_steps": _steps, "_qa_co
 _TEST_NAMES = ("defined", "undefined", "none", "number", "string", "true", "false", "eq", "equalto", "==",
                "ne", "!=", "lt", "<", "le", "<=", "gt", ">", "ge", ">=", "in", "even", "odd", "divisibleby")
 TESTS: dict[str, Callable[..., Any]] = {
-    name: test for name, test in jinja2.Environment().tests.items() if name in _TEST_NAMES
+    name: cast(Callable[..., Any], test) for name, test in jinja2.Environment().tests.items() if name in _TEST_NAMES
 }
 """The tests (`x is ...`) a text or template may use."""
 
@@ -377,7 +378,7 @@ def validate_structure(tree: nodes.Node) -> None:
         validate_node(node)
 
 
-def validate_node(node: nodes.Node) -> None:  # noqa: C901 - one branch per construct is clearest
+def validate_node(node: nodes.Node) -> None:
     """Refuse one construct outside the allow-list (see validate_structure)."""
     if isinstance(node, nodes.Template):
         return
@@ -475,9 +476,8 @@ def _bounded_binop(op: str, left: Any, right: Any) -> Any:
         limit = MAX_TEXT if isinstance(left, str) else MAX_ITEMS
         if len(left) + len(right) > limit:
             raise RenderLimitExceeded(f"it would make a text or list longer than {limit:,}")
-    if op == "**" and _both_int(left, right) and right > 0 and abs(left) > 1:
-        if left.bit_length() * right > MAX_INT_BITS:
-            raise RenderLimitExceeded(f"it would make a number of more than {MAX_INT_BITS} bits")
+    if op == "**" and _both_int(left, right) and abs(left) > 1 and (left.bit_length() - 1) * right > MAX_INT_BITS:
+        raise RenderLimitExceeded(f"it would make a number of more than {MAX_INT_BITS} bits")
     return _check_text(_BINOPS[op](left, right))
 
 
@@ -564,7 +564,7 @@ class QASandbox(SandboxedEnvironment):
         # Also consulted by constant folding at compile time: nothing is ever called while compiling.
         return False
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if not _allowed_call(__obj):
             raise SecurityError(f"{__obj!r} may not be called in a clause text or template")
         _check_time()
@@ -597,7 +597,7 @@ class QASandbox(SandboxedEnvironment):
             try:
                 return obj[argument]
             except IndexError:
-                return self.undefined(obj=obj, name=argument)
+                return self.undefined(obj=obj, name=str(argument))
         if isinstance(obj, Mapping):
             try:
                 return obj[argument]

@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -214,8 +214,8 @@ class _Checker:
             return self.loop(node, scope)
         if isinstance(node, nodes.With):
             inner = dict(scope)
-            for target, value in zip(node.targets, node.values, strict=True):
-                inner = self.bind(target, self.expr(value, scope), inner)
+            for target, bound in zip(node.targets, node.values, strict=True):
+                inner = self.bind(target, self.expr(bound, scope), inner)
             return _merge(scope, [self.body(node.body, inner)])
         raise self.refuse(node)
 
@@ -257,7 +257,7 @@ class _Checker:
 
     # expressions ---------------------------------------------------------------------------------------
 
-    def expr(self, node: nodes.Node, scope: Scope) -> Kind:  # noqa: C901 - one branch per node type
+    def expr(self, node: nodes.Node, scope: Scope) -> Kind:
         if isinstance(node, nodes.TemplateData):
             return STR
         if isinstance(node, nodes.Const):
@@ -315,7 +315,7 @@ class _Checker:
             return UNKNOWN
         raise self.refuse(node)
 
-    def all(self, items: list[nodes.Node], scope: Scope) -> list[Kind]:
+    def all(self, items: Sequence[nodes.Node], scope: Scope) -> list[Kind]:
         return [self.expr(item, scope) for item in items]
 
     def attribute(self, node: nodes.Getattr, owner: Kind) -> Kind:

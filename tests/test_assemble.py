@@ -120,9 +120,9 @@ def test_clause_text_cannot_reach_python_internals(tmp_path: Path) -> None:
     evil = "{{ sponsor.name.__class__.__mro__[1].__subclasses__() }}"
     path.write_text(path.read_text(encoding="utf-8").replace(
         "sponsor_release: The Sponsor releases.", f"sponsor_release: '{evil}'"), encoding="utf-8")
-    with pytest.raises(LibraryError, match=r"positions.sponsor_release uses sponsor.name.__class__, but sponsor.name is a text"):
+    with pytest.raises(LibraryError, match=r"sponsor_release uses sponsor.name.__class__, but sponsor.name is a text"):
         load_library(lib)
     # and at render time, should a text ever get past the check
-    with pytest.raises(TemplateProblem, match="stopped by the sandbox|not allowed"):
+    with pytest.raises(TemplateProblem, match=r"stopped by the sandbox|not allowed"):
         answers = load_answers(write_answers(tmp_path, answers_data())).answers
         render_text(compile_text("{{ sponsor.name.upper.__self__ }}"), build_context(answers))

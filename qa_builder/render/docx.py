@@ -12,7 +12,6 @@ from pathlib import Path
 import jinja2
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
-from lxml import etree
 
 from qa_builder.errors import RenderError, TemplateError
 from qa_builder.files import atomic_writer
@@ -86,7 +85,8 @@ def _preflight(path: Path, data: bytes) -> None:
         properties = tpl.docx.core_properties
         for name in _RENDERED_PROPERTIES:
             sources.append((f"the document property '{name}'", getattr(properties, name) or ""))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, etree.XMLSyntaxError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, SyntaxError) as exc:
+        # python-docx reports malformed XML with lxml's XMLSyntaxError, a SyntaxError
         raise TemplateError(f"{path}: is not a readable DOCX template ({exc})") from exc
     for where, source in sources:
         try:
