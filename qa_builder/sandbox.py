@@ -648,7 +648,9 @@ def parse(source: str, *, expression: bool = False, validate: bool = True) -> no
             validate_structure(tree)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except RecursionError as exc:
+        raise TemplateProblem("does not compile (it is nested too deeply)") from exc
+    except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
     return tree
 
@@ -660,7 +662,9 @@ def compile_text(source: str) -> jinja2.Template:
         return _ENV.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except RecursionError as exc:
+        raise TemplateProblem("does not compile (it is nested too deeply)") from exc
+    except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
 
 
@@ -671,7 +675,9 @@ def compile_condition(expression: str) -> Any:
         return _ENV.compile_expression(expression, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not parse as a condition ({exc.message})") from exc
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except RecursionError as exc:
+        raise TemplateProblem("does not parse as a condition (it is nested too deeply)") from exc
+    except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not parse as a condition ({type(exc).__name__}: {exc})") from exc
 
 

@@ -155,7 +155,10 @@ def check_names(source: str, known: Mapping[str, Any], *, expression: bool = Fal
     """
     tree = parse(source, expression=expression, validate=False)
     scope: Scope = {name: kind_of_annotation(annotation) for name, annotation in known.items()}
-    _Checker(sorted(known)).body(tree.body, scope)
+    try:
+        _Checker(sorted(known)).body(tree.body, scope)
+    except RecursionError as exc:
+        raise TemplateProblem("is nested too deeply to be checked") from exc
     parse(source, expression=expression)  # then the structural allow-list (literals, constant operations)
 
 
