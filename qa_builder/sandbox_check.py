@@ -200,7 +200,10 @@ class _Checker:
     def statement(self, node: nodes.Node, scope: Scope) -> Scope:
         if isinstance(node, nodes.Output):
             for child in node.nodes:
-                self.expr(child, scope)
+                printed = self.expr(child, scope)
+                if printed.model is not None or printed.name in ("list", "dict", "tuple", "loop"):
+                    raise self.fail(child, f"prints {_text(child)}, a {printed.describe()}, as it is; name one of "
+                                           f"its fields, or join a list")
             return scope
         if isinstance(node, nodes.Assign):
             value = self.expr(node.node, scope)

@@ -154,6 +154,21 @@ def test_library_check_refuses_condition(lib: Path, condition: str) -> None:
 
 
 @pytest.mark.parametrize("condition", CONDITION_VECTORS)
+@pytest.mark.parametrize("file", ["raci.yaml", "requirements.yaml"])
+def test_library_check_refuses_raci_and_requirement_conditions(lib: Path, file: str, condition: str) -> None:
+    path = lib / file
+    text = path.read_text(encoding="utf-8")
+    marker = "applies_when: "
+    start = text.index(marker) + len(marker)
+    end = text.index("\n", start)
+    value = text[start:end].rstrip("}").rstrip()
+    closing = text[start + len(value):end]
+    path.write_text(text[:start] + '"' + condition.replace('"', "'") + '"' + closing + text[end:], encoding="utf-8")
+    message = _problems(lib)
+    assert f"{file}:" in message and "applies_when " in message, message
+
+
+@pytest.mark.parametrize("condition", CONDITION_VECTORS)
 def test_library_check_refuses_position_from(lib: Path, condition: str) -> None:
     _add_clause(lib, position_from=condition)
     message = _problems(lib)
@@ -169,6 +184,10 @@ def test_refusals_name_the_alias_and_line() -> None:
         check_names("{% for x in products %}{{ x.bad }}{% endfor %}", known)
     with pytest.raises(TemplateProblem, match=r"calls signatories\.clear\(\)"):
         check_names("{{ signatories.clear() }}", known)
+    with pytest.raises(TemplateProblem, match="prints sponsor, a Sponsor, as it is"):
+        check_names("{{ sponsor }}", known)
+    with pytest.raises(TemplateProblem, match="prints products, a list, as it is"):
+        check_names("{{ products }}", known)
     with pytest.raises(TemplateProblem, match="filter 'attr' is not allowed"):
         check_names("{{ sponsor | attr('copy') }}", known)
 
