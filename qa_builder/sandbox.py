@@ -241,6 +241,20 @@ def join_and(values: Iterable[Any], last: str = "and") -> str:
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
+def plural(amount: Any, unit: str) -> str:
+    """One way every clock is written: 1, 'Business Day' → '1 Business Day'; 2 → '2 Business Days'.
+
+    Args:
+        amount: a whole number (an int, or a string of digits).
+        unit: the singular unit, e.g. 'day', 'hour', 'month', 'year', 'Business Day'.
+
+    Raises:
+        ValueError: amount is not a whole number.
+    """
+    number = int(amount)
+    return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
+
+
 def _check_size(size: int) -> None:
     if size > MAX_TEXT:
         raise RenderLimitExceeded(f"it would make a text longer than {MAX_TEXT:,} characters")
@@ -298,6 +312,7 @@ def _concat(eval_ctx: EvalContext, values: Iterable[Any]) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "join": _join,
     "join_and": join_and,
+    "plural": plural,
     "map": jfilters.sync_do_map,
     "length": len,
     "count": len,
