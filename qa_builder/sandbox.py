@@ -151,9 +151,15 @@ def freeze(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} value cannot be passed to a template")
 
 
-def freeze_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    """`freeze` applied to every value of a rendering context."""
-    return {name: freeze(value) for name, value in context.items()}
+class FrozenContext(dict[str, Any]):
+    """A rendering context whose values are all frozen (made only by freeze_context; never changed)."""
+
+
+def freeze_context(context: Mapping[str, Any]) -> FrozenContext:
+    """`freeze` applied to every value of a rendering context (a FrozenContext is returned as it is)."""
+    if isinstance(context, FrozenContext):
+        return context
+    return FrozenContext({name: freeze(value) for name, value in context.items()})
 
 
 # --- the budget of one render ---------------------------------------------------------------------------
