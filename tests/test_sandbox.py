@@ -257,8 +257,10 @@ def test_context_is_frozen_and_exposes_fields_only(tmp_path: Path) -> None:
         context["sponsor"].parse_raw  # noqa: B018 - the attribute must not exist
     with pytest.raises(AttributeError):
         context["sponsor"].name = "changed"
-    for text in ("{{ sponsor.copy }}", "{{ sponsor['model_dump'] }}", "{{ facts.markets.index }}",
-                 "{{ agreement.effective_date.replace }}"):
+    for text in ("{{ sponsor.copy }}", "{{ sponsor.parse_raw }}", "{{ sponsor['model_dump'] }}",
+                 "{{ sponsor.items() }}", "{{ signatories.values() }}", "{{ facts.markets.index }}",
+                 "{{ agreement.effective_date.replace }}", "{{ sponsor.name.strftime('%Y') }}",
+                 "{% for s in signatories %}{{ loop.cycle }}{% endfor %}"):
         with pytest.raises(TemplateProblem, match="stopped by the sandbox"):
             _render(text, context)
 
