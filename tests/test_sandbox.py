@@ -69,6 +69,13 @@ TEXT_VECTORS = [
     "{{ 9 ** 999999999 }}",
     "{{ loop.cycle('a') }}",
     "{{ sponsor.name.format(1) }}",
+    "{% if sponsor is callable %}x{% endif %}",
+    "{{ products | map('attr', 'parse_raw') | join }}",
+    "{{ products | map(attribute='parse_raw') | join }}",
+    "{{ products | selectattr('name') | list }}",
+    "{% set ns = namespace(a=1) %}{% set ns.a = sponsor %}",
+    "{{ sponsor.name[0].__class__ }}",
+    "{{ sponsor }}",
 ]
 # The same attacks as bare conditions (applies_when, position_from, timeline applies_when).
 CONDITION_VECTORS = [
