@@ -503,3 +503,21 @@ def test_template_render_is_bounded(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="was stopped: its loops ran past 2,000,000 steps"):
         render_docx(agreement, template, tmp_path / "x.docx")
     assert not (tmp_path / "x.docx").exists()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{{ agreement.version / 0 }}", "ZeroDivisionError"),
+    ("{{ agreement.sections[999].title }}", "UndefinedError"),
+    ("{{ agreement.title * agreement.title }}", "TypeError"),
+])
+def test_template_render_failure_is_one_input_line(tmp_path: Path, text: str, expected: str) -> None:
+    from qa_builder.pipeline import prepare_agreement
+    from qa_builder.render.docx import render_docx
+
+    answers = load_answers(write_answers(tmp_path, answers_data()))
+    agreement = prepare_agreement(answers, load_library(MINI_LIBRARY))
+    template = _template(tmp_path, "{{ agreement.title }}", text)
+    with pytest.raises(TemplateError, match=f"the template failed to render agreement .*{expected}") as info:
+        render_docx(agreement, template, tmp_path / "x.docx")
+    assert info.value.exit_code == 2
+    assert not (tmp_path / "x.docx").exists()

@@ -13,7 +13,7 @@ import jinja2
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
 
-from qa_builder.errors import RenderError, TemplateError
+from qa_builder.errors import TemplateError
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
 from qa_builder.sandbox import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
@@ -167,8 +167,8 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
         out: the DOCX to write.
 
     Raises:
-        TemplateError: the template is unusable.
-        RenderError: rendering failed.
+        TemplateError: the template is unusable, was stopped by the sandbox or its limits, or failed to render
+            (one line, naming the template; exit status 2).
     """
     data = load_template(template)
     tpl = _CachedTemplate(io.BytesIO(data))
@@ -182,7 +182,9 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
         raise TemplateError(f"{template}: rendering was stopped by the sandbox ({exc})") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{template}: does not compile (line {exc.lineno}: {exc.message})") from exc
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"{template}: rendering agreement {agreement.id} failed ({exc})") from exc
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError,
+            RecursionError) as exc:
+        raise TemplateError(f"{template}: the template failed to render agreement {agreement.id} "
+                            f"({type(exc).__name__}: {exc})") from exc
     with atomic_writer(out) as handle:
         tpl.save(handle)
