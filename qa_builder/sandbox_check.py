@@ -202,7 +202,7 @@ class _Checker:
             for child in node.nodes:
                 printed = self.expr(child, scope)
                 if printed.model is not None or printed.name in ("list", "dict", "tuple", "loop"):
-                    raise self.fail(child, f"prints {_text(child)}, a {printed.describe()}, as it is; name one of "
+                    raise self.fail(child, f"prints {_text(child)}, {_a(printed.describe())}, as it is; name one of "
                                            f"its fields, or join a list")
             return scope
         if isinstance(node, nodes.Assign):
@@ -335,7 +335,7 @@ class _Checker:
             return BOOL if node.attr in ("first", "last") else INT
         if owner.name == "date" and node.attr in DATE_FIELDS:
             return INT
-        raise self.fail(node, f"uses {where}.{node.attr}, but {where} is a {owner.describe()} without a "
+        raise self.fail(node, f"uses {where}.{node.attr}, but {where} is {_a(owner.describe())} without a "
                               f"field '{node.attr}'")
 
     def item(self, node: nodes.Getitem, owner: Kind, scope: Scope) -> Kind:
@@ -344,7 +344,7 @@ class _Checker:
             self.expr(key_node, scope)
             if owner.name in ("list", "str"):
                 return owner
-            raise self.fail(node, f"uses {_text(node)}, but {_text(node.node)} is a {owner.describe()}")
+            raise self.fail(node, f"uses {_text(node)}, but {_text(node.node)} is {_a(owner.describe())}")
         key = self.expr(key_node, scope)
         constant = key_node.value if isinstance(key_node, nodes.Const) else None
         if owner.model is not None and isinstance(constant, str):
@@ -358,7 +358,7 @@ class _Checker:
             return owner.items[constant]
         if owner.name == "dict":
             return owner.items[1]
-        raise self.fail(node, f"uses {_text(node)}, but {_text(node.node)} is a {owner.describe()} that cannot be "
+        raise self.fail(node, f"uses {_text(node)}, but {_text(node.node)} is {_a(owner.describe())} that cannot be "
                               f"indexed that way")
 
     def call(self, node: nodes.Call, scope: Scope) -> Kind:
@@ -377,7 +377,7 @@ class _Checker:
         if owner.name == "str" and method in TEXT_METHODS:
             return BOOL if method in ("startswith", "endswith") else STR
         if owner.model is not None:
-            raise self.fail(node, f"calls {where}.{method}(), but {where} is a {owner.describe()}: only its fields "
+            raise self.fail(node, f"calls {where}.{method}(), but {where} is {_a(owner.describe())}: only its fields "
                                   f"may be used")
         raise self.fail(node, f"calls {where}.{method}(), which is not a method a clause text or template may "
                               f"use on a {owner.describe()}")
@@ -425,7 +425,11 @@ class _Checker:
             return STR
         if value.name == "unknown":
             return UNKNOWN
-        raise self.fail(node, f"{_text(node)} is a {value.describe()}, which cannot be looped over")
+        raise self.fail(node, f"{_text(node)} is {_a(value.describe())}, which cannot be looped over")
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _merge(before: Scope, branches: list[Scope]) -> Scope:
