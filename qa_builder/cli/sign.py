@@ -56,6 +56,9 @@ def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, p
 @click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL (needed from B-T up).")
 @click.option("--trust", "trust_roots", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA.")
+@click.option("--check-revocation", is_flag=True,
+              help="Ask the certificate's OCSP responder or CRL before signing and refuse a revoked certificate "
+                   "(always done at B-LT and B-LTA); needs --trust.")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 key file.")
 @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File holding the PKCS#12 passphrase; asked without echo when omitted.")
@@ -67,7 +70,8 @@ def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, p
               help="File holding the token PIN; asked without echo when omitted.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: str | None, certify: bool,
-                 level: str, tsa_url: str | None, trust_roots: tuple[Path, ...], key_file: Path | None,
+                 level: str, tsa_url: str | None, trust_roots: tuple[Path, ...], check_revocation: bool,
+                 key_file: Path | None,
                  passphrase_file: Path | None, pkcs11_module: Path | None, token_label: str | None,
                  key_label: str | None, pin_file: Path | None, force: bool) -> None:
     """Sign PDF in a pre-created signature field, or list its fields when --field is not given.
@@ -90,7 +94,7 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
         raise InputError(f"signing needs {', '.join(missing)}")
     assert out_pdf is not None and meaning is not None
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
-                               tsa_url=tsa_url, trust_roots=trust_roots)
+                               tsa_url=tsa_url, trust_roots=trust_roots, check_revocation=check_revocation)
     outcome = sign_file(pdf, out_pdf, request, lambda: load_key_from_options(
         key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force)
     if not outcome.signer_is_intended:

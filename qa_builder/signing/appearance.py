@@ -86,6 +86,8 @@ class Manifestation:
     signed_at: dt.datetime
     issuer: str
     serial: str
+    time_source: str = ""
+    """Where the time comes from when not the signer's own clock, e.g. "timestamp authority"; shown on the stamp."""
 
     def __post_init__(self) -> None:
         """Refuse a manifestation that would not satisfy 11.50."""
@@ -119,7 +121,8 @@ def manifestation_text(m: Manifestation) -> str:
     elif role:
         lines.append(role)
     lines.append(f"Meaning: {m.meaning.strip().lower().capitalize()}")
-    lines.append(f"Date/time (UTC): {m.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}")
+    source = f", {_clean(m.time_source)}" if _clean(m.time_source) else ""
+    lines.append(f"Date/time (UTC{source}): {m.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}")
     if issuer := _clean(m.issuer):
         lines.append(f"Certificate issuer: {issuer}")
     if serial := _serial_hex(m.serial):
