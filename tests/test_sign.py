@@ -365,3 +365,131 @@ def test_outcome_knows_whether_the_intended_signatory_signed() -> None:
     assert outcome("Anna Müller", "Anna Müller, Head of Quality, for X: approval").signer_is_intended
     assert not outcome("Dr. Ilse Verhoeven", "Anna Müller, Head of Quality, for X: approval").signer_is_intended
     assert outcome("Anyone", "").signer_is_intended, "fields made elsewhere may not name anyone"
+
+
+# --- issue 15 item 4: what must not sign is refused before signing ---------------------------------------------------
+
+
+def test_a_timestamp_authority_certificate_is_refused_for_its_extended_key_usage(test_pki: Any) -> None:
+    """The TSA's certificate has digitalSignature but EKU timeStamping only (critical): it must not sign documents."""
+    with pytest.raises(SigningError, match=r"tsa\.p12: the certificate of .*Time-Stamping Authority is restricted by "
+                                           r"its extended key usage to timeStamping"):
+        _key(test_pki, "tsa")
+    _key(test_pki, "sponsor")  # emailProtection + documentSigning: fit
+
+
+@pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
+def test_a_revoked_certificate_is_refused_at_long_term_levels(
+        tmp_path: Path, unsigned: Path, test_pki: Any, level: str) -> None:
+    out = tmp_path / "revoked.pdf"
+    with pytest.raises(SigningError, match=r"revoked\.p12: the certificate of TEST ONLY revoked signer is revoked "
+                                           r"\(.*compromised key.*\); a revoked certificate must not sign"):
+        _sign(test_pki, unsigned, out, "sig_sponsor_1", "revoked", certify=True, level=level)
+    assert not out.exists()
+
+
+def test_a_revoked_certificate_is_refused_at_b_t_when_revocation_checking_is_asked_for(
+        tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
+    request = SignatureRequest(field="sig_sponsor_1", meaning="approval", level="B-T", tsa_url=test_pki.tsa_url,
+                               trust_roots=(test_pki.root_pem,), check_revocation=True)
+    with pytest.raises(SigningError, match="is revoked"):
+        sign_pdf(unsigned, tmp_path / "r.pdf", request, _key(test_pki, "revoked"))
+    good = sign_pdf(unsigned, tmp_path / "g.pdf", request, _key(test_pki, "sponsor"))
+    assert good.signer == "Dr. Ilse Verhoeven"
+    with pytest.raises(SigningError, match="checking revocation needs the trust root"):
+        sign_pdf(unsigned, tmp_path / "n.pdf", SignatureRequest(field="sig_sponsor_1", meaning="approval",
+                                                                check_revocation=True), _key(test_pki, "sponsor"))
+    assert not (tmp_path / "r.pdf").exists()
+
+
+def test_sign_cli_refuses_the_tsa_and_the_revoked_certificate_in_one_line(
+        tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
+    def cli(signer: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "qa_builder", "sign", str(unsigned), "-o",
+                               str(tmp_path / f"{signer}.pdf"), "--field", "sig_sponsor_1", "--meaning", "approval",
+                               "--key", str(test_pki.p12(signer)), "--passphrase-file", str(test_pki.passphrase_file),
+                               *extra], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    tsa = cli("tsa")
+    revoked = cli("revoked", "--level", "B-T", "--tsa", test_pki.tsa_url, "--check-revocation",
+                  "--trust", str(test_pki.root_pem))
+    for result, text in ((tsa, "extended key usage to timeStamping"), (revoked, "is revoked")):
+        assert result.returncode == 1, result.stderr
+        assert text in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.pdf"))
+
+
+# --- issue 15 item 5: one time for one signature ----------------------------------------------------------------------
+
+
+def _stamp_text(pdf: Path, page_index: int = -1) -> str:
+    document = pdfium.PdfDocument(str(pdf))
+    document.init_forms()
+    try:
+        index = page_index % len(document)
+        page = document[index]
+        page.flatten()
+        page.close()
+        page = document[index]
+        return str(page.get_textpage().get_text_range())
+    finally:
+        document.close()
+
+
+def _stamp_time(pdf: Path) -> tuple[str, str]:
+    """(time source label, 'YYYY-MM-DD HH:MM:SS') of the stamp's date line, as a reader sees it."""
+    import re
+
+    found = re.search(r"Date/time \(UTC(?:, ([a-z ]+))?\): (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", _stamp_text(pdf))
+    assert found, _stamp_text(pdf)
+    return found.group(1) or "", found.group(2)
+
+
+def _m_and_cms(pdf: Path) -> tuple[str, Any]:
+    """(/M as 'YYYY-MM-DD HH:MM:SS' UTC, the signer info) of the first signature."""
+    import datetime as dt
+
+    from pyhanko.pdf_utils.generic import parse_pdf_date
+
+    with pdf.open("rb") as handle:
+        embedded = PdfFileReader(handle).embedded_signatures[0]
+        moment = parse_pdf_date(str(embedded.sig_object["/M"])).astimezone(dt.UTC)
+        return f"{moment:%Y-%m-%d %H:%M:%S}", embedded.signer_info
+
+
+@pytest.mark.parametrize("level", ["B-B", "B-T"])
+def test_stamp_m_and_printed_time_are_one_instant_even_when_the_font_is_prepared_first(
+        tmp_path: Path, unsigned: Path, test_pki: Any, level: str) -> None:
+    """A fresh font cache makes font preparation take about a second between taking the time and signing."""
+    import datetime as dt
+    import os
+    import re
+
+    out = tmp_path / "signed.pdf"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "fresh-cache")}
+    result = subprocess.run([sys.executable, "-m", "qa_builder", "sign", str(unsigned), "-o", str(out), "--field",
+                             "sig_sponsor_1", "--meaning", "approval", "--level", level,
+                             *(["--tsa", test_pki.tsa_url] if level == "B-T" else []),
+                             "--key", str(test_pki.p12("sponsor")), "--passphrase-file",
+                             str(test_pki.passphrase_file)], capture_output=True, text=True, cwd=ROOT, env=env,
+                            timeout=180)
+    assert result.returncode == 0, result.stderr
+    printed = re.search(r" at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC \(([a-z ]+)\)", result.stdout)
+    assert printed, result.stdout
+    source, on_stamp = _stamp_time(out)
+    on_m, signer_info = _m_and_cms(out)
+    assert on_stamp == on_m == printed.group(1), (on_stamp, on_m, result.stdout)
+    signed_attributes = {attr["type"].native for attr in signer_info["signed_attrs"]}
+    assert "signing_time" not in signed_attributes, "PAdES carries the claimed time in /M only (EN 319 142-1)"
+    if level == "B-T":
+        assert source == "timestamp authority" and printed.group(2) == "tsa"
+        token_time = signer_info["unsigned_attrs"][0]["values"][0]["content"]["encap_content_info"]["content"]
+        from asn1crypto import tsp
+
+        generated = tsp.TSTInfo.load(token_time.parsed.dump()).native["gen_time"].astimezone(dt.UTC)
+        stamp_moment = dt.datetime.strptime(on_stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+        assert dt.timedelta(0) <= generated.replace(microsecond=0) - stamp_moment <= dt.timedelta(seconds=3), (
+            "the signature timestamp follows the stamped TSA time at once, not after font preparation")
+    else:
+        assert source == "" and printed.group(2) == "local clock"
