@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -367,7 +368,7 @@ def test_outcome_knows_whether_the_intended_signatory_signed() -> None:
     assert outcome("Anyone", "").signer_is_intended, "fields made elsewhere may not name anyone"
 
 
-# --- issue 15 item 4: what must not sign is refused before signing ---------------------------------------------------
+# --- issue 15 item 4: what must not sign is refused before signing ------------------------------------------------
 
 
 def test_a_timestamp_authority_certificate_is_refused_for_its_extended_key_usage(test_pki: Any) -> None:
@@ -420,7 +421,7 @@ def test_sign_cli_refuses_the_tsa_and_the_revoked_certificate_in_one_line(
     assert not list(tmp_path.glob("*.pdf"))
 
 
-# --- issue 15 item 5: one time for one signature ----------------------------------------------------------------------
+# --- issue 15 item 5: one time for one signature -------------------------------------------------------------------
 
 
 def _stamp_text(pdf: Path, page_index: int = -1) -> str:
@@ -493,3 +494,113 @@ def test_stamp_m_and_printed_time_are_one_instant_even_when_the_font_is_prepared
             "the signature timestamp follows the stamped TSA time at once, not after font preparation")
     else:
         assert source == "" and printed.group(2) == "local clock"
+
+
+# --- issue 15 item 2: a signed agreement stays PDF/A-2b --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rsa_p12(tmp_path_factory: pytest.TempPathFactory, test_pki: Any) -> Path:
+    """An RSA-3072 signer issued by the test PKI's issuing CA (the test PKI's own keys are all EC P-256)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+    ca_key, ca_cert, ca_chain = test_pki.load_key_and_certificates("intermediate-ca")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Dr. Rosa Rivest-Sharma")]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(test_pki.ocsp_url))]), critical=False)
+        .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(test_pki.crl_urls["intermediate"])], None, None, None)]), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    path = tmp_path_factory.mktemp("rsa") / "rsa.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"rsa", key, certificate, [ca_cert, *ca_chain],
+                                                           BestAvailableEncryption(b"rsa-pass")))
+    return path
+
+
+def _pdfa_facts(pdf: Path) -> dict[str, Any]:
+    """What a PDF/A validator looks at, read independently of qa_builder.signing.pdfa."""
+    import re
+
+    data = pdf.read_bytes()
+    with pdf.open("rb") as handle:
+        reader = PdfFileReader(handle)
+        root = reader.root
+        extensions = {str(prefix): (str(value["/BaseVersion"]), int(value["/ExtensionLevel"]))
+                      for prefix, value in root.get("/Extensions", {}).items() if prefix != "/Type"}
+        xmp = subprocess.run(["pdfinfo", "-meta", str(pdf)], capture_output=True, text=True, check=True).stdout
+        return {
+            "header": data[:8].decode("ascii"),
+            "version": str(root.get("/Version", "")),
+            "extensions": extensions,
+            "pdfaid": (re.search(r'pdfaid:part="?(\d)', xmp) or re.search(r"<pdfaid:part>(\d)", xmp)) is not None
+            and re.findall(r'pdfaid:(?:part|conformance)(?:="|>)([^"<]+)', xmp),
+            "fonts": subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout,
+        }
+
+
+def _assert_pdfa_2b(pdf: Path) -> None:
+    facts = _pdfa_facts(pdf)
+    assert re.fullmatch(r"%PDF-1\.[4-7]", facts["header"]), facts["header"]
+    assert facts["version"] in ("", "/1.7"), f"catalog /Version {facts['version']} is not PDF 1.7"
+    assert facts["extensions"] == {"/ESIC": ("/1.7", 1)}, facts["extensions"]
+    assert facts["pdfaid"] == ["2", "B"], facts["pdfaid"]
+    rows = facts["fonts"].splitlines()[2:]
+    assert rows and all(row.split()[-5] == "yes" for row in rows), facts["fonts"]
+
+
+def test_the_unsigned_agreement_claims_pdfa_2b(unsigned: Path) -> None:
+    facts = _pdfa_facts(unsigned)
+    assert facts["pdfaid"] == ["2", "B"] and "/ISO_" not in facts["extensions"]
+
+
+def test_ecdsa_p256_signatures_keep_pdf_17_and_the_pdfa_2b_claim(signed_pair: Path) -> None:
+    """P-256 is an ISO/TS 32002 curve: pyHanko alone would set /Version 2.0 and add /ISO_ 32002."""
+    _assert_pdfa_2b(signed_pair)
+    assert signed_pair.read_bytes().count(b"/ISO_") == 0
+
+
+def test_rsa_signature_keeps_the_pdfa_2b_claim(tmp_path: Path, unsigned: Path, test_pki: Any, rsa_p12: Path) -> None:
+    out = tmp_path / "rsa.pdf"
+    request = SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True, level="B-LT",
+                               tsa_url=test_pki.tsa_url, trust_roots=(test_pki.root_pem,))
+    sign_pdf(unsigned, out, request, load_pkcs12_key(rsa_p12, b"rsa-pass"))
+    _assert_pdfa_2b(out)
+    with out.open("rb") as handle:
+        status = validate_pdf_signature(PdfFileReader(handle).embedded_signatures[0], _context(test_pki))
+    assert status.bottom_line and status.md_algorithm == "sha256", status.summary()
+    assert "rsa" in status.pkcs7_signature_mechanism, status.pkcs7_signature_mechanism
+
+
+def test_a_signature_that_would_break_the_pdfa_claim_is_not_written(tmp_path: Path, unsigned: Path) -> None:
+    """The check after signing reads the result back: a PDF 2.0 catalog or a lost XMP claim is refused."""
+    from qa_builder.signing.pdfa import PdfAClaim, check_pdfa_kept
+
+    data = unsigned.read_bytes()
+    claim = PdfAClaim(part=2, conformance="B")
+    assert check_pdfa_kept(data, claim) == []
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    writer.ensure_output_version((2, 0))
+    from pyhanko.sign.signers import constants
+
+    writer.register_extension(constants.ISO32002)
+    out = io.BytesIO()
+    writer.write(out)
+    problems = check_pdfa_kept(out.getvalue(), claim)
+    assert any("catalog /Version is 2.0" in p for p in problems), problems
+    assert any("/ISO_ (level 32002) of PDF 2.0" in p for p in problems), problems
