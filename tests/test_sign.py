@@ -604,3 +604,117 @@ def test_a_signature_that_would_break_the_pdfa_claim_is_not_written(tmp_path: Pa
     problems = check_pdfa_kept(out.getvalue(), claim)
     assert any("catalog /Version is 2.0" in p for p in problems), problems
     assert any("/ISO_ (level 32002) of PDF 2.0" in p for p in problems), problems
+
+
+# --- issue 15 item 1 (signing side): renewing the archive timestamp
+
+
+def _ades_offline(pdf: Path, pki: Any) -> list[str]:
+    """pyHanko's ETSI EN 319 102-1 long-term validation of every /Sig, offline (embedded data only)."""
+    import asyncio
+
+    from pyhanko.sign.validation.ades import ades_lta_validation
+    from pyhanko.sign.validation.policy_decl import (
+        PdfSignatureValidationSpec,
+        RevinfoOnlineFetchingRule,
+        RevocationInfoGatheringSpec,
+        SignatureValidationSpec,
+    )
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    root = load_cert_from_pemder(str(pki.root_pem))
+    spec = PdfSignatureValidationSpec(SignatureValidationSpec(
+        cert_validation_policy=CertValidationPolicySpec(trust_manager=SimpleTrustManager.build(trust_roots=[root]),
+                                                        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO)),
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
+    with pdf.open("rb") as handle:
+        reader = PdfFileReader(handle)
+        return [str(asyncio.run(ades_lta_validation(sig, spec)).ades_subindic)
+                for sig in reader.embedded_signatures if sig.sig_object_type == "/Sig"]
+
+
+def _doc_timestamps(pdf: Path) -> int:
+    with pdf.open("rb") as handle:
+        return sum(s.sig_object_type == "/DocTimeStamp" for s in PdfFileReader(handle).embedded_signatures)
+
+
+def test_renewing_the_archive_timestamp_adds_one_that_verifies(tmp_path: Path, signed_pair: Path,
+                                                               test_pki: Any) -> None:
+    from qa_builder.signing.pades import renew_archive_timestamp
+
+    renewed = tmp_path / "renewed.pdf"
+    outcome = renew_archive_timestamp(signed_pair, renewed, test_pki.tsa_url, (test_pki.root_pem,))
+    assert _doc_timestamps(signed_pair) == 1 and _doc_timestamps(renewed) == 2
+    assert outcome.previous_at is not None and outcome.previous_at <= outcome.renewed_at
+    tsa = test_pki.certificate("tsa")
+    assert outcome.tsa_expiry == outcome.previous_tsa_expiry == tsa.not_after.replace(microsecond=0)
+    assert renewed.read_bytes().startswith(signed_pair.read_bytes()), "an incremental update of the signed file"
+    assert _ades_offline(renewed, test_pki) == ["AdESPassed.OK", "AdESPassed.OK"]
+    with renewed.open("rb") as handle:
+        for embedded in PdfFileReader(handle).embedded_signatures:
+            if embedded.sig_object_type == "/DocTimeStamp":
+                assert validate_pdf_timestamp(embedded, validation_context=_context(test_pki)).trusted
+            else:
+                assert validate_pdf_signature(embedded, _context(test_pki)).bottom_line
+    pdfsig = subprocess.run(["pdfsig", str(renewed)], capture_output=True, text=True, timeout=60).stdout
+    assert pdfsig.count("Signature is Valid.") == 2, pdfsig
+    _assert_pdfa_2b(renewed)
+
+
+def test_renewing_a_b_lt_file_gives_it_its_first_archive_timestamp(tmp_path: Path, unsigned: Path,
+                                                                   test_pki: Any) -> None:
+    from qa_builder.signing.pades import renew_archive_timestamp
+
+    b_lt = tmp_path / "b-lt.pdf"
+    _sign(test_pki, unsigned, b_lt, "sig_sponsor_1", "sponsor", certify=True, level="B-LT")
+    renewed = tmp_path / "b-lta.pdf"
+    outcome = renew_archive_timestamp(b_lt, renewed, test_pki.tsa_url, (test_pki.root_pem,))
+    assert outcome.previous_at is None and _doc_timestamps(renewed) == 1
+    assert _ades_offline(renewed, test_pki) == ["AdESPassed.OK"]
+
+
+def test_renewal_refuses_what_it_cannot_do(tmp_path: Path, unsigned: Path, signed_pair: Path, test_pki: Any) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from qa_builder.signing.pades import renew_archive_timestamp
+
+    with pytest.raises(SigningError, match="has no signature whose proof of existence could be renewed"):
+        renew_archive_timestamp(unsigned, tmp_path / "a.pdf", test_pki.tsa_url, (test_pki.root_pem,))
+    with pytest.raises(SigningError, match="needs a timestamp authority"):
+        renew_archive_timestamp(signed_pair, tmp_path / "b.pdf", None, (test_pki.root_pem,))
+    import datetime as dt
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some other root")])
+    now = dt.datetime.now(dt.UTC)
+    other = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+             .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+             .sign(key, hashes.SHA256()))
+    other_root = tmp_path / "other-root.pem"
+    other_root.write_bytes(other.public_bytes(serialization.Encoding.PEM))
+    with pytest.raises(SigningError, match=r"the newest archive timestamp \(.* UTC\) does not validate now"):
+        renew_archive_timestamp(signed_pair, tmp_path / "c.pdf", test_pki.tsa_url, (other_root,))
+    assert not list(tmp_path.glob("?.pdf"))
+
+
+def test_renewal_from_the_cli(tmp_path: Path, signed_pair: Path, test_pki: Any) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "qa_builder", "sign", str(signed_pair), *args],
+                              capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=120)
+
+    out = tmp_path / "renewed.pdf"
+    done = cli("--renew-archive-timestamp", "-o", str(out), "--tsa", test_pki.tsa_url, "--trust",
+               str(test_pki.root_pem))
+    assert done.returncode == 0, done.stderr
+    assert "previous archive timestamp:" in done.stdout and "renewed the archive timestamp at" in done.stdout
+    assert f"renew again before {test_pki.certificate('tsa').not_after:%Y-%m-%d}" in done.stdout
+    assert _doc_timestamps(out) == 2
+    mixed = cli("--renew-archive-timestamp", "-o", str(tmp_path / "x.pdf"), "--field", "sig_sponsor_1",
+                "--tsa", test_pki.tsa_url, "--trust", str(test_pki.root_pem))
+    assert mixed.returncode == 2 and "adds no signature; drop --field" in mixed.stderr, mixed.stderr

@@ -418,3 +418,119 @@ def _signer_certificate(signed_data: cms.SignedData, signer_info: cms.SignerInfo
         elif certificate.key_identifier == sid.chosen.native:
             return certificate
     raise SigningError("the new signature does not carry its signer's certificate")
+
+
+# --- archive timestamp renewal (PAdES B-LTA, ETSI EN 319 142-1 5.5) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenewalOutcome:
+    """What renewing the archive timestamp did.
+
+    Attributes:
+        previous_at: Time of the newest document timestamp before renewal; None when the file had none (B-LT).
+        previous_tsa_expiry: When that timestamp's TSA certificate expires; None when there was none.
+        renewed_at: Time of the new document timestamp (the TSA's clock, UTC).
+        tsa_expiry: When the new timestamp's TSA certificate expires: renew again before then.
+    """
+
+    previous_at: dt.datetime | None
+    previous_tsa_expiry: dt.datetime | None
+    renewed_at: dt.datetime
+    tsa_expiry: dt.datetime
+
+
+def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], *,
+                            force: bool = False) -> RenewalOutcome:
+    """Extend a signed agreement's proof of existence: validation data for its newest document timestamp, then a new
+    document timestamp over everything (pyHanko ``PdfTimeStamper.update_archival_timestamp_chain``).
+
+    Do this while the newest document timestamp still validates, i.e. before its TSA certificate expires or its
+    algorithms weaken; the chain of archive timestamps then keeps every earlier signature verifiable.  A B-LT file
+    without a document timestamp gets its first one (it becomes B-LTA).
+
+    Args:
+        source: The signed PDF.
+        target: Where to write the renewed PDF (an incremental update of `source`, written atomically).
+        tsa_url: RFC 3161 timestamp authority for the new timestamp.
+        trust_roots: Trust anchors of the TSA chains (PEM/DER files).
+        force: Replace `target` if it exists.
+
+    Returns:
+        The times and TSA certificate expiries before and after.
+
+    Raises:
+        SigningError: no TSA or trust root, no signature in the file, the newest document timestamp no longer
+            validates, the TSA or revocation data cannot be reached, or the result would break the PDF/A claim.
+    """
+    if not tsa_url:
+        raise SigningError("renewing the archive timestamp needs a timestamp authority: pass --tsa URL")
+    if not trust_roots:
+        raise SigningError("renewing the archive timestamp needs the trust root of the timestamp authorities: "
+                           "pass --trust ROOT.pem")
+    if target.exists() and not force:
+        raise SigningError(f"{target} already exists; choose another -o or pass --force")
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.validation import validate_pdf_timestamp
+
+    data = _read(source)
+    request = SignatureRequest(field="", meaning="approval", level="B-LTA", tsa_url=tsa_url, trust_roots=trust_roots)
+    context = _validation_context(request)
+    claim = _claim(data, source)
+    with io.BytesIO(data) as handle:
+        reader = _reader(handle, source)
+        embedded = reader.embedded_signatures
+        if not any(sig.sig_object_type == "/Sig" for sig in embedded):
+            raise SigningError(f"{source}: has no signature whose proof of existence could be renewed")
+        previous = [sig for sig in embedded if sig.sig_object_type == "/DocTimeStamp"]
+        previous_at = previous_expiry = None
+        if previous:
+            newest = previous[-1]
+            status = validate_pdf_timestamp(newest, validation_context=_validation_context(request))
+            previous_at, previous_expiry = _timestamp_facts(newest.signed_data)
+            if not (status.intact and status.valid and status.trusted):
+                raise SigningError(f"{source}: the newest archive timestamp ({previous_at:%Y-%m-%d %H:%M:%S} UTC) does "
+                                   f"not validate now ({status.summary()}); it had to be renewed while it was valid, "
+                                   f"before its TSA certificate expired ({previous_expiry:%Y-%m-%d})")
+        output = io.BytesIO()
+        try:
+            PdfTimeStamper(timestamper_for(tsa_url)).update_archival_timestamp_chain(
+                reader, context, in_place=False, output=output)
+        except (PyHankoSigningError, PdfError, ValueError) as exc:
+            raise SigningError(f"{source}: the archive timestamp could not be renewed: {exc}") from exc
+        except Exception as exc:  # aiohttp, TSA and revocation-fetching errors alike: one sentence
+            raise SigningError(f"{source}: the archive timestamp could not be renewed ({type(exc).__name__}: "
+                               f"{exc})") from exc
+    renewed = output.getvalue()
+    if claim is not None:
+        _check_claim_kept(renewed, claim, source)
+    with io.BytesIO(renewed) as handle:
+        newest_now = [sig for sig in PdfFileReader(handle).embedded_signatures
+                      if sig.sig_object_type == "/DocTimeStamp"][-1]
+        renewed_at, tsa_expiry = _timestamp_facts(newest_now.signed_data)
+    with atomic_writer(target) as out:
+        out.write(renewed)
+    return RenewalOutcome(previous_at=previous_at, previous_tsa_expiry=previous_expiry, renewed_at=renewed_at,
+                          tsa_expiry=tsa_expiry)
+
+
+def renew_file(source: Path, target: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], *,
+               force: bool = False) -> RenewalOutcome:
+    """`renew_archive_timestamp`, recorded (or its failure) in the audit trail of the workspace holding `target`."""
+    agreement_id, version = _agreement_of(target)
+    details: dict[str, DetailValue] = {"operation": "renew archive timestamp", "source": source.name}
+    with recorded(target, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
+        outcome = renew_archive_timestamp(source, target, tsa_url, trust_roots, force=force)
+    record(target, "sign", agreement_id=agreement_id, agreement_version=version, files=[source, target],
+           details={**details, "renewed_at": f"{outcome.renewed_at:%Y-%m-%dT%H:%M:%SZ}",
+                    "tsa_certificate_expires": f"{outcome.tsa_expiry:%Y-%m-%d}"})
+    return outcome
+
+
+def _timestamp_facts(signed_data: cms.SignedData) -> tuple[dt.datetime, dt.datetime]:
+    """(time of a timestamp token, expiry of its TSA certificate), both UTC."""
+    info = signed_data["encap_content_info"]["content"].parsed
+    generated: dt.datetime = info["gen_time"].native.astimezone(dt.UTC)
+    certificate = _signer_certificate(signed_data, signed_data["signer_infos"][0])
+    expiry: dt.datetime = certificate["tbs_certificate"]["validity"]["not_after"].native.astimezone(dt.UTC)
+    return generated, expiry
