@@ -8,15 +8,18 @@ Evidence for the rule (pyHanko 0.38 read in ``pyhanko/sign/signers/pdf_signer.py
   of ``ISO32002_CURVE_NAMES`` (P-256/384/521, brainpool) it also calls ``_ensure_iso32002_ext``, which sets the
   catalog ``/Version /2.0`` and adds ``/ISO_`` with ``/BaseVersion /2.0 /ExtensionLevel 32002``; Ed25519/Ed448 and
   SHA-3 do the same with ISO/TS 32002 / 32001.
-* PDF/A-2 (ISO 19005-2:2011) is "the use of PDF 1.7, as formalized in ISO 32000-1": a file whose catalog says
-  ``/Version /2.0`` and declares an extension of PDF 2.0 no longer is what its XMP (``pdfaid:part 2``) claims.
-  ISO 32000-1 §7.12 lets a PDF 1.7 file declare developer extensions in the catalog's ``/Extensions`` dictionary
-  (``/BaseVersion`` names the PDF version extended), and PDF/A-2 keeps that mechanism.
-* ISO/TS 32002 is an extension of ISO 32000-2 (PDF 2.0) only; it does not make ECDSA legal for the first time.  A
-  PAdES signature (``/SubFilter /ETSI.CAdES.detached``, ETSI EN 319 142-1) in a PDF 1.7 file is declared by the ESIC
-  extension, and PAdES takes its algorithms from ETSI TS 119 312, which lists ECDSA on the NIST and Brainpool
-  curves and RSA.  So an ECDSA (P-256/384/521) or RSA signature is a PAdES signature in a PDF 1.7 file with the
-  ESIC extension, and a PDF/A-2 file stays PDF/A-2.
+* PDF/A-2 (ISO 19005-2:2011) is "the use of PDF 1.7, as formalized in ISO 32000-1" (its scope and title): a file
+  whose catalog says ``/Version /2.0`` and declares an extension of PDF 2.0 no longer is what its XMP
+  (``pdfaid:part 2``) claims.  ISO 32000-1 §7.12 lets a PDF 1.7 file declare developer extensions in the catalog's
+  ``/Extensions`` dictionary, each naming the ``/BaseVersion`` it extends (Adobe's own ``/ADBE`` level 3 files are
+  the common example); an extension of 1.7 keeps the file a PDF 1.7 file.
+* ISO/TS 32002 is declared by pyHanko with ``/BaseVersion /2.0``: it extends ISO 32000-2 only.  A PAdES signature
+  (``/SubFilter /ETSI.CAdES.detached``) in a PDF 1.7 file is what the ESIC extension declares, and the PAdES/CAdES
+  baseline standards (ETSI EN 319 142-1, EN 319 122-1) leave the algorithm to the signature policy and ETSI TS
+  119 312, whose suites include RSA and ECDSA on the NIST P-256/384/521 and Brainpool curves.  So an RSA or ECDSA
+  signature is a PAdES signature in a PDF 1.7 file with the ESIC extension, and a PDF/A-2 file stays PDF/A-2.
+  (The pyHanko facts were read in its code; the ISO 19005-2 scope and ISO 32000-1 §7.12 in their published text;
+  the ETSI algorithm references are from the standards as known, not re-read here.)
 
 Hence, for a document that claims PDF/A-1, -2 or -3: the signature keeps the file at PDF 1.7 with the ESIC
 extension only (no ISO 32002 entry, no ``/Version /2.0``); a key whose algorithm exists only in PDF 2.0 (Ed25519,
