@@ -499,23 +499,21 @@ def test_stamp_m_and_printed_time_are_one_instant_even_when_the_font_is_prepared
 # --- issue 15 item 2: a signed agreement stays PDF/A-2b --------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def rsa_p12(tmp_path_factory: pytest.TempPathFactory, test_pki: Any) -> Path:
-    """An RSA-3072 signer issued by the test PKI's issuing CA (the test PKI's own keys are all EC P-256)."""
+def _issued_p12(pki: Any, folder: Path, key: Any, common_name: str) -> Path:
+    """A signer certificate for `key` issued by the test PKI's issuing CA (with its OCSP and CRL pointers), as a
+    PKCS#12 file with passphrase "pw" (the test PKI's own keys are all EC P-256)."""
     import datetime as dt
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
     from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-    ca_key, ca_cert, ca_chain = test_pki.load_key_and_certificates("intermediate-ca")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    ca_key, ca_cert, ca_chain = pki.load_key_and_certificates("intermediate-ca")
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Dr. Rosa Rivest-Sharma")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
@@ -523,14 +521,23 @@ def rsa_p12(tmp_path_factory: pytest.TempPathFactory, test_pki: Any) -> Path:
                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
-            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(test_pki.ocsp_url))]), critical=False)
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(pki.ocsp_url))]), critical=False)
         .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-            [x509.UniformResourceIdentifier(test_pki.crl_urls["intermediate"])], None, None, None)]), critical=False)
+            [x509.UniformResourceIdentifier(pki.crl_urls["intermediate"])], None, None, None)]), critical=False)
         .sign(ca_key, hashes.SHA256()))
-    path = tmp_path_factory.mktemp("rsa") / "rsa.p12"
-    path.write_bytes(pkcs12.serialize_key_and_certificates(b"rsa", key, certificate, [ca_cert, *ca_chain],
-                                                           BestAvailableEncryption(b"rsa-pass")))
+    path = folder / f"{common_name.split()[-1].lower()}.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"signer", key, certificate, [ca_cert, *ca_chain],
+                                                           BestAvailableEncryption(b"pw")))
     return path
+
+
+@pytest.fixture(scope="module")
+def rsa_p12(tmp_path_factory: pytest.TempPathFactory, test_pki: Any) -> Path:
+    """An RSA-3072 signer issued by the test PKI."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    return _issued_p12(test_pki, tmp_path_factory.mktemp("rsa"), key, "Dr. Rosa Rivest-Sharma")
 
 
 def _pdfa_facts(pdf: Path) -> dict[str, Any]:
@@ -579,12 +586,24 @@ def test_rsa_signature_keeps_the_pdfa_2b_claim(tmp_path: Path, unsigned: Path, t
     out = tmp_path / "rsa.pdf"
     request = SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True, level="B-LT",
                                tsa_url=test_pki.tsa_url, trust_roots=(test_pki.root_pem,))
-    sign_pdf(unsigned, out, request, load_pkcs12_key(rsa_p12, b"rsa-pass"))
+    sign_pdf(unsigned, out, request, load_pkcs12_key(rsa_p12, b"pw"))
     _assert_pdfa_2b(out)
     with out.open("rb") as handle:
         status = validate_pdf_signature(PdfFileReader(handle).embedded_signatures[0], _context(test_pki))
     assert status.bottom_line and status.md_algorithm == "sha256", status.summary()
     assert "rsa" in status.pkcs7_signature_mechanism, status.pkcs7_signature_mechanism
+
+
+def test_an_ed25519_key_is_refused_for_a_pdfa_2_document(tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
+    """Ed25519 in PDF exists only through ISO/TS 32002, an extension of PDF 2.0: it cannot keep a PDF/A-2 claim."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    p12 = _issued_p12(test_pki, tmp_path, ed25519.Ed25519PrivateKey.generate(), "Dr. Edwin Edwards")
+    out = tmp_path / "ed.pdf"
+    with pytest.raises(SigningError, match=r"is PDF/A-2b, based on PDF 1\.7, and a ed25519 signature needs PDF 2\.0"):
+        sign_pdf(unsigned, out, SignatureRequest(field="sig_sponsor_1", meaning="approval"),
+                 load_pkcs12_key(p12, b"pw"))
+    assert not out.exists()
 
 
 def test_a_signature_that_would_break_the_pdfa_claim_is_not_written(tmp_path: Path, unsigned: Path) -> None:

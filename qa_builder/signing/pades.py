@@ -231,8 +231,8 @@ def _check_algorithm_keeps(key: SigningKey, claim: PdfAClaim, source: Path) -> N
     except (PyHankoSigningError, ValueError):
         return
     if algorithm in ("ed25519", "ed448"):
-        raise SigningError(f"{source}: is {claim}, based on PDF 1.7, and a {algorithm} signature needs PDF 2.0 "
-                           "(ISO/TS 32002); sign with an RSA or ECDSA key")
+        raise SigningError(f"{source}: is {claim}, based on PDF 1.7, and an {algorithm.capitalize()} signature needs "
+                           "PDF 2.0 (ISO/TS 32002); sign with an RSA or ECDSA key")
 
 
 def _check_claim_kept(signed: bytes, claim: PdfAClaim, source: Path) -> None:
