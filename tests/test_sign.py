@@ -600,7 +600,7 @@ def test_an_ed25519_key_is_refused_for_a_pdfa_2_document(tmp_path: Path, unsigne
 
     p12 = _issued_p12(test_pki, tmp_path, ed25519.Ed25519PrivateKey.generate(), "Dr. Edwin Edwards")
     out = tmp_path / "ed.pdf"
-    with pytest.raises(SigningError, match=r"is PDF/A-2b, based on PDF 1\.7, and a ed25519 signature needs PDF 2\.0"):
+    with pytest.raises(SigningError, match=r"is PDF/A-2b, based on PDF 1\.7, and an Ed25519 signature needs PDF 2\.0"):
         sign_pdf(unsigned, out, SignatureRequest(field="sig_sponsor_1", meaning="approval"),
                  load_pkcs12_key(p12, b"pw"))
     assert not out.exists()
