@@ -271,9 +271,10 @@ def _subset_for(font: Path, text: str) -> Path:
 
 
 def _needs_shaping(text: str) -> bool:
-    """Whether `text` has letters outside Latin/Greek/Cyrillic and CJK, i.e. scripts whose glyphs HarfBuzz must
-    substitute or position through the font's GSUB/GPOS (Arabic joining forms, Hebrew and Indic marks...)."""
-    return any(ord(c) >= 0x0590 and not 0x2E80 <= ord(c) < 0xFB1D for c in text)
+    """Whether `text` has letters of scripts whose glyphs HarfBuzz must substitute or position through the font's
+    GSUB/GPOS (Hebrew, Arabic, Syriac, Thaana, Indic, Thai... U+0590-U+1DFF, and the Hebrew/Arabic presentation
+    forms U+FB1D-U+FEFF).  Latin, Greek, Cyrillic, punctuation, symbols and CJK are drawn one glyph per character."""
+    return any(0x0590 <= ord(c) < 0x1E00 or 0xFB1D <= ord(c) < 0xFF00 for c in text)
 
 
 @lru_cache(maxsize=64)

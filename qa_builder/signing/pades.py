@@ -252,7 +252,8 @@ def sign_file(source: Path, target: Path, request: SignatureRequest, load_key: C
     """
     agreement_id, version = _agreement_of(target)
     details: dict[str, DetailValue] = {"field": request.field, "meaning": request.meaning, "level": request.level,
-                                       "certify": request.certify, "source": source.name}
+                                       "certify": request.certify, "check_revocation": request.check_revocation,
+                                       "source": source.name}
     with recorded(target, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
         key = load_key()
         outcome = sign_pdf(source, target, request, key, force=force)
