@@ -403,6 +403,28 @@ def test_a_revoked_certificate_is_refused_at_b_t_when_revocation_checking_is_ask
     assert not (tmp_path / "r.pdf").exists()
 
 
+def test_a_certificate_whose_revocation_status_cannot_be_established_is_refused(
+        tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
+    """Its OCSP responder and CRL point at a port where nothing listens: "require" means refuse, not assume good."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.conftest import free_port
+
+    p12 = _issued_p12(test_pki, tmp_path, ec.generate_private_key(ec.SECP256R1()), "Dr. Una Reachable",
+                      revocation_base=f"http://127.0.0.1:{free_port()}")
+    out = tmp_path / "unknown.pdf"
+    with pytest.raises(SigningError, match=r"the revocation status of the certificate of Dr\. Una Reachable could "
+                                           r"not be established"):
+        _sign_with(test_pki, load_pkcs12_key(p12, b"pw"), unsigned, out, level="B-LT")
+    assert not out.exists()
+
+
+def _sign_with(pki: Any, key: Any, source: Path, target: Path, *, level: str) -> Any:
+    request = SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True, level=level,  # type: ignore[arg-type]
+                               tsa_url=pki.tsa_url, trust_roots=(pki.root_pem,))
+    return sign_pdf(source, target, request, key)
+
+
 def test_sign_cli_refuses_the_tsa_and_the_revoked_certificate_in_one_line(
         tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
     def cli(signer: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -499,7 +521,7 @@ def test_stamp_m_and_printed_time_are_one_instant_even_when_the_font_is_prepared
 # --- issue 15 item 2: a signed agreement stays PDF/A-2b --------------------------------------------------------
 
 
-def _issued_p12(pki: Any, folder: Path, key: Any, common_name: str) -> Path:
+def _issued_p12(pki: Any, folder: Path, key: Any, common_name: str, *, revocation_base: str | None = None) -> Path:
     """A signer certificate for `key` issued by the test PKI's issuing CA (with its OCSP and CRL pointers), as a
     PKCS#12 file with passphrase "pw" (the test PKI's own keys are all EC P-256)."""
     import datetime as dt
@@ -510,6 +532,8 @@ def _issued_p12(pki: Any, folder: Path, key: Any, common_name: str) -> Path:
     from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
     ca_key, ca_cert, ca_chain = pki.load_key_and_certificates("intermediate-ca")
+    ocsp_url = f"{revocation_base}/ocsp" if revocation_base else pki.ocsp_url
+    crl_url = f"{revocation_base}/crl/intermediate.crl" if revocation_base else pki.crl_urls["intermediate"]
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -521,9 +545,9 @@ def _issued_p12(pki: Any, folder: Path, key: Any, common_name: str) -> Path:
                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
-            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(pki.ocsp_url))]), critical=False)
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
         .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-            [x509.UniformResourceIdentifier(pki.crl_urls["intermediate"])], None, None, None)]), critical=False)
+            [x509.UniformResourceIdentifier(crl_url)], None, None, None)]), critical=False)
         .sign(ca_key, hashes.SHA256()))
     path = folder / f"{common_name.split()[-1].lower()}.p12"
     path.write_bytes(pkcs12.serialize_key_and_certificates(b"signer", key, certificate, [ca_cert, *ca_chain],

@@ -294,7 +294,13 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
     import asyncio
 
     from pyhanko_certvalidator import CertificateValidator
-    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, RevokedError, ValidationError
+    from pyhanko_certvalidator.errors import (
+        InsufficientRevinfoError,
+        PathBuildingError,
+        PathError,
+        RevokedError,
+        ValidationError,
+    )
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
     who = key.identity.common_name or key.identity.subject
@@ -319,9 +325,12 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
     except RevokedError as exc:
         raise SigningError(f"{key.source}: the certificate of {who} is revoked ({exc}); a revoked certificate must "
                            "not sign") from exc
-    except PathBuildingError as exc:
-        raise SigningError(f"{key.source}: the certificate of {who} does not chain to the trust root given with "
-                           f"--trust ({exc})") from exc
-    except (PathValidationError, ValidationError) as exc:
+    except InsufficientRevinfoError as exc:
         raise SigningError(f"{key.source}: the revocation status of the certificate of {who} could not be "
                            f"established ({exc}); nothing was signed") from exc
+    except (PathBuildingError, PathError) as exc:
+        raise SigningError(f"{key.source}: the certificate of {who} does not chain to the trust root given with "
+                           f"--trust ({exc})") from exc
+    except ValidationError as exc:
+        raise SigningError(f"{key.source}: the certificate path of {who} does not validate ({exc}); nothing was "
+                           "signed") from exc
