@@ -18,7 +18,8 @@ from qa_builder.models.library import (
     Requirement,
     ReviewThresholds,
 )
-from qa_builder.sandbox import TemplateProblem, check_names, compile_condition, compile_text
+from qa_builder.sandbox import TemplateProblem, compile_condition, compile_text
+from qa_builder.sandbox_check import check_names
 from qa_builder.yaml_source import SourceDocument, SourceError, read_source
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,7 +30,6 @@ REQUIREMENTS_FILE = "requirements.yaml"
 RACI_FILE = "raci.yaml"
 REVIEW_FILE = "review.yaml"
 
-_TOO_DEEP = "nests brackets, blocks or operators too deeply to compile; split or simplify it"
 _ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity": "activity"}
 
 
@@ -214,8 +214,6 @@ def _check_consistency(
                 check_names(text, known)
             except TemplateProblem as exc:
                 problems.append(f"{at(label)}: {label} {exc}")
-            except RecursionError:
-                problems.append(f"{at(label)}: {label} {_TOO_DEEP}")
     for requirement in requirements:
         _check_expression(f"{root / REQUIREMENTS_FILE}: requirement '{requirement.id}'", "applies_when",
                           requirement.applies_when, known, problems)
@@ -238,8 +236,6 @@ def _check_expression(where: str, label: str, expression: str, known: dict[str, 
         check_names(expression, known, expression=True)
     except TemplateProblem as exc:
         problems.append(f"{where}: {label} {exc}")
-    except RecursionError:
-        problems.append(f"{where}: {label} {_TOO_DEEP}")
 
 
 def _unique(path: Path, ids: list[str], what: str, problems: list[str]) -> set[str]:
