@@ -18,7 +18,7 @@ from qa_builder.models.library import (
     Requirement,
     ReviewThresholds,
 )
-from qa_builder.sandbox import TemplateProblem, compile_condition, compile_text
+from qa_builder.sandbox import TemplateProblem, compile_condition
 from qa_builder.sandbox_check import check_names
 from qa_builder.yaml_source import SourceDocument, SourceError, read_source
 
@@ -210,7 +210,6 @@ def _check_consistency(
                               timeline.applies_when, known, problems)
         for label, text in texts.items():
             try:
-                compile_text(text)
                 check_names(text, known)
             except TemplateProblem as exc:
                 problems.append(f"{at(label)}: {label} {exc}")
