@@ -88,7 +88,8 @@ def format_field_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            name = str(part) if str(part).isprintable() else repr(str(part))[1:-1]  # no raw control characters
+            text += f".{name}" if text else name
     return text or "(top level)"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +139,8 @@ def _parse_json(text: str) -> Any:
         return int(literal)
 
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicate_pairs, parse_int=parse_int)
+        # strict=False: a raw control character inside a string reaches the models, which name its field.
+        data = json.loads(text, object_pairs_hook=_no_duplicate_pairs, parse_int=parse_int, strict=False)
     except json.JSONDecodeError as exc:
         raise SourceError(f"is not valid JSON: {exc.msg}", exc.lineno) from exc
     except RecursionError as exc:
@@ -166,12 +168,50 @@ def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise SourceError(f"has the key '{key}' twice in one object")
+            raise SourceError(f"has the key '{_printable(key)}' twice in one object")
         result[key] = value
     return result
 
 
+# What the YAML reader refuses outright (yaml.reader.Reader.NON_PRINTABLE), and DEL.
+_UNREADABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
+def _mask_unreadable(text: str) -> tuple[str, dict[int, str]]:
+    """Stand each character the YAML reader refuses in for an unused private-use one, to restore after parsing.
+
+    A raw control byte then reaches the models, which name its field and line, instead of failing the
+    whole file with a position only.
+    """
+    found = sorted(set(_UNREADABLE.findall(text)))
+    if not found:
+        return text, {}
+    free = (chr(code) for code in range(0xF0000, 0xFFFFE) if chr(code) not in text)
+    masks = dict(zip(found, free, strict=False))
+    masked = _UNREADABLE.sub(lambda match: masks[match.group()], text)
+    return masked, {ord(mask): char for char, mask in masks.items()}
+
+
+def _restore(data: Any, table: dict[int, str]) -> Any:
+    if isinstance(data, str):
+        return data.translate(table)
+    if isinstance(data, dict):
+        return {_restore(key, table): _restore(value, table) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_restore(item, table) for item in data]
+    return data
+
+
 def _parse_yaml(text: str) -> tuple[Any, dict[Path_, int]]:
+    text, table = _mask_unreadable(text)
+    data, lines = _parse_masked(text)
+    if not table:
+        return data, lines
+    restored_lines = {tuple(_restore(part, table) for part in path): line for path, line in lines.items()}
+    return _restore(data, table), restored_lines
+
+
+def _parse_masked(text: str) -> tuple[Any, dict[Path_, int]]:
     _check_events(text)
     loader = _SafeLoader(text)
     try:
@@ -255,7 +295,7 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dic
                                   "in quotes", key_node.start_mark.line + 1)
             key = str(key)
             if key in result:
-                raise SourceError(f"has the key '{key}' twice", key_node.start_mark.line + 1)
+                raise SourceError(f"has the key '{_printable(key)}' twice", key_node.start_mark.line + 1)
             child = (*path, key)
             result[key] = _construct(loader, value_node, child, lines)
             lines[child] = key_node.start_mark.line + 1
@@ -288,3 +328,8 @@ def _field_name(path: Path_) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "the value"
+
+
+def _printable(text: str) -> str:
+    """`text` with control characters escaped, for a message printed to a terminal."""
+    return text if text.isprintable() else repr(text)[1:-1]

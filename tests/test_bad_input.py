@@ -182,11 +182,30 @@ def test_control_character_in_a_list_or_mapping(tmp_path: Path) -> None:
     assert "(under 'FEI')" in message
 
 
-def test_raw_control_byte_names_line(tmp_path: Path) -> None:
-    for byte in (b"\x01", b"\x00"):
+def test_raw_control_byte_names_line_and_field(tmp_path: Path) -> None:
+    for byte in (b"\x01", b"\x00", b"\x7f"):
         raw = _with("- name: Tokyo Plant", f"- name: Tokyo{byte.decode()} Plant").encode()
         message = _error(tmp_path, raw)
-        assert f"line 20: holds the control character U+{byte[0]:04X}" in message
+        assert (f"line 20: contract_acceptor.sites[0].name contains the control character U+{byte[0]:04X} at "
+                "character 6") in message
+
+
+def test_raw_control_byte_in_json_names_field(tmp_path: Path) -> None:
+    text = json.dumps({"agreement": {"title": "A@B"}}, indent=1).replace("@", "\x01")
+    message = str(pytest.raises(AnswersError, load_answers, _write(tmp_path / "a.json", text)).value)
+    assert "line 3: agreement.title contains the control character U+0001" in message
+
+
+def test_control_character_in_a_key_is_escaped_in_the_message(tmp_path: Path) -> None:
+    message = str(pytest.raises(AnswersError, load_answers,
+                                _write(tmp_path / "a.yaml", "agreement:\n  id: A\n  k\x1b[2Jey: 1\n")).value)
+    assert "line 3: agreement.k\\x1b[2Jey is not a known field" in message
+    assert "\x1b" not in message
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def test_every_answers_and_library_model_checks_its_text() -> None:

@@ -142,7 +142,7 @@ def _one(
     except ValidationError as exc:
         label = _ITEM_LABELS.get(model.__name__)
         item_id = data.get("id") if isinstance(data, dict) else None
-        subject = f"{label} '{item_id}': " if label and isinstance(item_id, str) else ""
+        subject = f"{label} '{item_id}': " if label and isinstance(item_id, str) and item_id.isprintable() else ""
         for err in exc.errors():
             full = {**err, "loc": (*loc, *err["loc"])}
             problems.append(describe_error(path, doc, full, subject=subject, unknown_hint="check its spelling"))

@@ -48,7 +48,7 @@ def text_problem(text: str) -> str | None:
         if char in _PASTED_BREAKS:
             return (f"contains {_PASTED_BREAKS[char]} {at}, which would silently become a break in the "
                     "document; replace it with a space, or a new line in a block text")
-        if (code < 0x20 and char not in "\t\n\r") or code in (0xFFFE, 0xFFFF):
+        if (code < 0x20 and char not in "\t\n\r") or code in (0x7F, 0xFFFE, 0xFFFF):
             return f"contains the control character U+{code:04X} {at}, which a DOCX cannot hold; remove it"
         if 0x80 <= code <= 0x9F:
             return (f"contains the control character U+{code:04X} {at}, usually a Windows-1252 character "
