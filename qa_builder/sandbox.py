@@ -23,6 +23,20 @@ def join_and(values: Iterable[Any], last: str = "and") -> str:
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
+def plural(amount: Any, unit: str) -> str:
+    """One way every clock is written: 1, 'Business Day' → '1 Business Day'; 2 → '2 Business Days'.
+
+    Args:
+        amount: a whole number (an int, or a string of digits).
+        unit: the singular unit, e.g. 'day', 'hour', 'month', 'year', 'Business Day'.
+
+    Raises:
+        ValueError: amount is not a whole number.
+    """
+    number = int(amount)
+    return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
+
+
 class _MemoisingSandbox(SandboxedEnvironment):
     """A sandbox whose from_string remembers compiled templates by their source text.
 
@@ -55,6 +69,7 @@ def make_environment(*, autoescape: bool = False) -> SandboxedEnvironment:
     """A fresh sandboxed environment with StrictUndefined and the house filters."""
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=False)
     env.filters["join_and"] = join_and
+    env.filters["plural"] = plural
     return env
 
 
@@ -65,6 +80,7 @@ def make_document_environment() -> SandboxedEnvironment:
 
 _DOCUMENT_ENV = _MemoisingSandbox(undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=False)
 _DOCUMENT_ENV.filters["join_and"] = join_and
+_DOCUMENT_ENV.filters["plural"] = plural
 
 
 _ENV = make_environment()

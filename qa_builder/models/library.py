@@ -22,10 +22,17 @@ class Section(StrictModel):
 
 
 class Timeline(StrictModel):
-    """A clock a clause sets; collected into the agreement's timelines table."""
+    """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
-    event: str
-    deadline: str = Field(description="Jinja text, e.g. '{{ inspections.notify_within_hours }} hours'.")
+    The clause text must state the same clock: `library check` renders both and refuses a clock stated in
+    one and not the other.
+    """
+
+    event: str = Field(description="The obligation, e.g. 'Critical Deviation'.")
+    who: Literal["sponsor", "contract_acceptor", "both"] = Field(
+        default="contract_acceptor", description="The party that must act by the deadline.")
+    deadline: str = Field(description="Jinja text: the clock and its trigger, e.g. \"within "
+                                      "{{ deviations.critical_notify_hours | plural('hour') }} of discovery\".")
     applies_when: str = "true"
 
 
@@ -81,6 +88,10 @@ class LibraryInfo(StrictModel):
     name: str
     version: str
     sections: list[Section]
+    defined_terms: list[str] = Field(
+        default_factory=list,
+        description="Capitalised terms the clauses use as defined terms; the lint requires each one used in an "
+                    "agreement to be defined in it.")
 
 
 
