@@ -24,7 +24,7 @@ from qa_builder.models.agreement import (
 )
 from qa_builder.models.answers import Answers, Contact
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, compile_text, render_text
+from qa_builder.sandbox import TemplateProblem, compile_text, raci_code, render_text
 
 ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -152,8 +152,8 @@ def _sections(
 
 
 def format_raci(code: str) -> str:
-    """'RA' → 'R/A'; '-' → '–'."""
-    return "–" if code in ("-", "") else "/".join(code)
+    """'RA' → 'R/A'; '-' → '–' (the same notation clause texts get from the `raci_code` filter)."""
+    return raci_code(code)
 
 
 def _raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> list[RaciRow]:

@@ -37,6 +37,11 @@ def plural(amount: Any, unit: str) -> str:
     return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
 
 
+def raci_code(code: str) -> str:
+    """One notation for RACI codes everywhere: 'RA' → 'R/A'; '-' or '' → '–'."""
+    return "–" if code in ("-", "") else "/".join(code)
+
+
 class _MemoisingSandbox(SandboxedEnvironment):
     """A sandbox whose from_string remembers compiled templates by their source text.
 
@@ -70,6 +75,7 @@ def make_environment(*, autoescape: bool = False) -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=False)
     env.filters["join_and"] = join_and
     env.filters["plural"] = plural
+    env.filters["raci_code"] = raci_code
     return env
 
 
@@ -81,6 +87,7 @@ def make_document_environment() -> SandboxedEnvironment:
 _DOCUMENT_ENV = _MemoisingSandbox(undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=False)
 _DOCUMENT_ENV.filters["join_and"] = join_and
 _DOCUMENT_ENV.filters["plural"] = plural
+_DOCUMENT_ENV.filters["raci_code"] = raci_code
 
 
 _ENV = make_environment()

@@ -128,9 +128,24 @@ def paragraph_problems(text: str, kind: str) -> Iterator[str]:
 
 
 def lint_agreement(agreement: Agreement, arrangement: str, terms_used: Counter[str],
-                   watched: tuple[str, ...] = ()) -> Iterator[LintFinding]:
-    """Every problem in one assembled agreement; `watched` are the library's defined terms."""
+                   watched: tuple[str, ...] = (), clause_raci: dict[str, list[str]] | None = None
+                   ) -> Iterator[LintFinding]:
+    """Every problem in one assembled agreement.
+
+    Args:
+        agreement: the assembled agreement.
+        arrangement: a label for the arrangement, used in findings.
+        terms_used: counts of defined terms used, updated in place.
+        watched: the library's defined terms.
+        clause_raci: clause id → the RACI activity ids the clause relies on.
+    """
     terms = defined_terms(agreement)
+    rows = {r.activity_id for r in agreement.raci}
+    for section in agreement.sections:
+        for clause in section.clauses:
+            for missing in sorted(set((clause_raci or {}).get(clause.clause_id, [])) - rows):
+                yield LintFinding(clause.clause_id, arrangement, f"relies on RACI activity '{missing}', which the "
+                                  "Responsibilities Matrix of this arrangement does not have")
     for section in agreement.sections:
         for clause in section.clauses:
             for paragraph in clause.paragraphs:
@@ -251,7 +266,8 @@ def lint_library(library: ClauseLibrary) -> LintReport:
             for clause in section.clauses:
                 clauses.add(clause.clause_id)
                 paragraphs += len(clause.paragraphs)
-        for finding in lint_agreement(agreement, label, terms_used, tuple(library.info.defined_terms)):
+        for finding in lint_agreement(agreement, label, terms_used, tuple(library.info.defined_terms),
+                                      {c.id: c.raci for c in library.clauses}):
             seen.setdefault((finding.clause_id, _generic(finding.problem)), finding)
     for term in sorted(all_terms):
         if terms_used[term] <= 1:
