@@ -142,3 +142,20 @@ def test_library_check_refuses_a_truncated_clause_and_an_unlisted_clock(tmp_path
     assert "paragraph ends without terminal punctuation: 'The Sponsor may audit within 10 days. It shall store'" \
         in bad.stderr
     assert "states a clock of 10 day(s) that Annex B does not list for it" in bad.stderr
+
+
+def test_default_positions_carry_no_commercial_terms(tmp_path: Path) -> None:
+    agreement = dict(_agreements(tmp_path))["us-eu-drug-product-cmo.yaml"]
+    rejected = next(c for s in agreement.sections for c in s.clauses if c.clause_id == "rejected_batches")
+    text = " ".join(p.text for p in rejected.paragraphs)
+    assert "governed exclusively by the Commercial Agreement" in text
+    assert "at its own cost" not in text and "replace the Batch" not in text
+
+
+def test_definitions_match_the_document(tmp_path: Path) -> None:
+    agreement = dict(_agreements(tmp_path))["us-eu-drug-product-cmo.yaml"]
+    definitions = " ".join(p.text for s in agreement.sections for c in s.clauses if c.clause_id == "definitions"
+                           for p in c.paragraphs)
+    assert "appendices" not in definitions and "Annex A, the Responsibilities Matrix" in definitions
+    assert '"Batch documentation package" means' in definitions
+    assert '"Responsibilities Matrix" means' in definitions
