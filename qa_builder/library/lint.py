@@ -140,6 +140,8 @@ def lint_agreement(agreement: Agreement, arrangement: str, terms_used: Counter[s
         clause_raci: clause id → the RACI activity ids the clause relies on.
     """
     terms = defined_terms(agreement)
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    used_term = re.compile(rf"(?<![\w\"])({alternatives})s?\b(?!\")") if terms else None
     rows = {r.activity_id for r in agreement.raci}
     for section in agreement.sections:
         for clause in section.clauses:
@@ -152,9 +154,8 @@ def lint_agreement(agreement: Agreement, arrangement: str, terms_used: Counter[s
                 for problem in paragraph_problems(paragraph.text, paragraph.kind):
                     yield LintFinding(clause.clause_id, arrangement, problem)
             body = " ".join(p.text for p in clause.paragraphs)
-            for term in terms:
-                if re.search(rf"(?<![\w\"]){re.escape(term)}s?\b(?!\")", body):
-                    terms_used[term] += 1
+            for term in set(used_term.findall(body)) if used_term else ():
+                terms_used[term] += 1
             for used in (term for term in watched if term in body):
                 if used not in terms:
                     yield LintFinding(clause.clause_id, arrangement, f"uses the term '{used}', which is not defined")
