@@ -107,3 +107,16 @@ def test_library_refuses_both_responsible_without_split(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(LibraryError, match=r"both parties are Responsible \(R\) but no split_of_duties"):
         load_library(lib)
+
+
+def test_library_check_refuses_a_clause_relying_on_a_row_the_arrangement_lacks(tmp_path: Path) -> None:
+    from qa_builder.library.lint import lint_library
+
+    lib = _lib(tmp_path)
+    path = lib / "clauses" / "general.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("references: [REQ-AUDIT]",
+                                                             "references: [REQ-AUDIT]\n    raci: [serialisation]", 1),
+                    encoding="utf-8")
+    problems = [f.line() for f in lint_library(load_library(lib)).findings]
+    assert any("clause 'audits'" in p and "relies on RACI activity 'serialisation', which the Responsibilities "
+               "Matrix of this arrangement does not have" in p for p in problems)
