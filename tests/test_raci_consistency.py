@@ -66,8 +66,8 @@ def test_matrix_clause_uses_annex_notation_and_renders_negotiated_notes(tmp_path
     agreement = _demo(tmp_path, "  - {activity: reserve_samples, sponsor: RA, contract_acceptor: R,"
                                 " notes: Samples are kept at the Sponsor's depot., split_of_duties: CA ships them.}\n")
     text = _clause(agreement, "responsibilities_matrix")
-    assert "reserve samples: Sponsor R/A, Contract Acceptor R; Samples are kept at the Sponsor's depot" in text
-    assert "split of duties: CA ships them" in text
+    assert "reserve samples: Sponsor R/A, Contract Acceptor R (Samples are kept at the Sponsor's depot; " in text
+    assert "split of duties: CA ships them)" in text
     assert "Sponsor RA" not in text
     assert "listed below with its notes and split of duties, prevails over any clause" in text
     assert _row(agreement, "reserve_samples")[:2] == ("R/A", "R")
