@@ -143,6 +143,81 @@ def test_a_b_t_signature_has_unknown_revocation_offline_and_a_revoked_signer_is_
     assert "revoked" in _problems(result)
 
 
+@pytest.fixture(scope="module")
+def levels(build_dir: Path, test_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The unsigned agreement signed once (sponsor, certifying) at each PAdES level."""
+    out = tmp_path_factory.mktemp("levels")
+    signed_at: dict[str, Path] = {}
+    for level in ("B-B", "B-T", "B-LT", "B-LTA"):
+        signed_at[level] = out / f"{level}.pdf"
+        _sign(test_pki, build_dir / "QA-MIN-1_v1.pdf", signed_at[level], "sig_sponsor_1", "sponsor", certify=True,
+              level=level)
+    return signed_at
+
+
+def test_b_lt_verifies_offline_right_after_signing_and_b_b_b_t_need_revocation_data(
+        levels: dict[str, Path], test_pki: Any) -> None:
+    results = dict(zip(levels, _verify(list(levels.values()), test_pki, jobs=2), strict=True))
+    for level in ("B-LT", "B-LTA"):
+        result = results[level]
+        assert (result.indication, result.sub_indication) == ("TOTAL-PASSED", None), (level, _problems(result))
+        assert result.signatures[0].level == level and result.signatures[0].revocation == "good"
+    for level in ("B-B", "B-T"):
+        signature = results[level].signatures[0]
+        # the chain is trusted, only the revocation status is missing from the file: ETSI's TRY_LATER
+        assert (signature.indication, signature.sub_indication) == ("INDETERMINATE", "TRY_LATER"), level
+        assert signature.trusted and signature.revocation == "unknown"
+        assert "revocation status could not be established" in " ".join(signature.problems)
+
+
+def test_sign_asks_the_verifier_before_writing_a_long_term_signature(levels: dict[str, Path],
+                                                                      test_pki: Any) -> None:
+    from qa_builder.verify.pdf import offline_problems
+
+    assert offline_problems(levels["B-LT"].read_bytes(), "sig_sponsor_1", (test_pki.root_pem,)) == []
+    problems = offline_problems(levels["B-T"].read_bytes(), "sig_sponsor_1", (test_pki.root_pem,))
+    assert problems and problems[0] == "INDETERMINATE [TRY_LATER]"
+    other_root = CORPUS / "pyhanko" / "trust" / "testing-ca_root_root.cert.pem"
+    if other_root.is_file():
+        assert offline_problems(levels["B-LT"].read_bytes(), "sig_sponsor_1", (other_root,))
+
+
+def _later(test_pki: Any, when: str) -> Any:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    signer = test_pki.certificate("sponsor").not_after
+    tsa = next(c for c in test_pki.certificates if c.role == "tsa").not_after
+    return {"a day": now + dt.timedelta(days=1), "a year": now + dt.timedelta(days=365),
+            "past the signer's expiry": signer + dt.timedelta(days=30),
+            "past the TSA's expiry": tsa + dt.timedelta(days=30)}[when]
+
+
+@pytest.mark.parametrize("when", ["a day", "a year", "past the signer's expiry"])
+def test_long_term_agreements_stay_verifiable_offline_later(levels: dict[str, Path], signed: Path, test_pki: Any,
+                                                            when: str) -> None:
+    """Once the embedded OCSP responses (12 h) are stale and even after the signer's certificate expired, the
+    signature is validated at the time its timestamps prove, with the embedded data."""
+    at = _later(test_pki, when)
+    results = _verify([levels["B-LT"], levels["B-LTA"], signed], test_pki, at=at, jobs=2)
+    for result in results:
+        assert (result.indication, result.sub_indication) == ("TOTAL-PASSED", None), (result.file, when,
+                                                                                      _problems(result))
+        assert all(signature.validation_time for signature in result.signatures)
+        assert all(t.indication == "TOTAL-PASSED" for t in result.doc_timestamps)
+    # without a document timestamp, only past validation at the signature timestamp's time can pass
+    assert results[0].signatures[0].validation_time == results[0].signatures[0].timestamp_time
+    b_t = _only(levels["B-T"], test_pki, at=at)
+    assert b_t.indication == "INDETERMINATE"
+
+
+def test_a_record_whose_timestamp_authorities_expired_is_no_longer_proven(levels: dict[str, Path],
+                                                                         test_pki: Any) -> None:
+    result = _only(levels["B-LT"], test_pki, at=_later(test_pki, "past the TSA's expiry"))
+    assert (result.indication, result.sub_indication) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
+    assert "not valid (expired or not yet valid) at the validation time" in _problems(result)
+
+
 # -- attacks on our own agreement ------------------------------------------------------------------------------------
 
 def _byte_flip(signed: Path, target: Path) -> None:

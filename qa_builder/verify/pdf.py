@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
@@ -18,14 +20,20 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed,
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
-from pyhanko.sign.validation.ades import ades_lta_validation
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
+from pyhanko_certvalidator.errors import (
+    ExpiredError,
+    NotYetValidError,
+    PathBuildingError,
+    PathValidationError,
+    ValidationError,
+)
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
+from qa_builder.verify.longterm import LongTermValidator
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
     Coverage,
@@ -48,8 +56,11 @@ _CHAIN_NOT_FOUND = {*_REVOCATION_UNKNOWN, AdESIndeterminate.NO_CERTIFICATE_CHAIN
 _CERTIFICATION = {1: "no_changes", 2: "fill_forms", 3: "annotate"}
 
 
-def verify_pdf(path: Path, data: bytes, policy: Policy) -> FileReport:
-    """Verify the signed PDF `data` read from `path`; problems become report entries, never exceptions."""
+def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | None = None) -> FileReport:
+    """Verify the signed PDF `data` read from `path`; problems become report entries, never exceptions.
+
+    `only_field` limits the check to the signature in that field (the others are not reported).
+    """
     report = _Report(str(path), hashlib.sha256(data).hexdigest())
     if b"%PDF-" not in data[:1024]:
         return report.fail("is not a PDF (no %PDF- header)", "TOTAL-FAILED", "FORMAT_FAILURE")
@@ -68,8 +79,32 @@ def verify_pdf(path: Path, data: bytes, policy: Policy) -> FileReport:
         return report.fail("has no signatures", "INDETERMINATE", None)
     checker = _Checker(reader, policy)
     for name, value, field_ref in fields:
-        checker.check_field(str(name), value, field_ref, report)
+        if only_field is None or str(name) == only_field:
+            checker.check_field(str(name), value, field_ref, report)
     return report.finish()
+
+
+def offline_problems(data: bytes, field: str, trust_roots: tuple[Path, ...]) -> list[str]:
+    """Why the signature in `field` of the PDF `data` does not verify TOTAL-PASSED offline with `trust_roots`
+    alone (an empty list when it does). `sign` asks this of a new B-LT/B-LTA signature before writing it.
+
+    Raises:
+        InputError: a trust root cannot be loaded.
+    """
+    from qa_builder.verify.policy import VerifySettings, load_policy
+
+    policy = load_policy(VerifySettings(trust_roots=trust_roots))
+    result = verify_pdf(Path(field), data, policy, only_field=field)
+    if result.error:
+        return [f"The file {result.error}."]
+    found = [s for s in result.signatures if s.field == field]
+    if not found:
+        return [f"No signature was found in field '{field}'."]
+    signature = found[0]
+    if signature.indication == "TOTAL-PASSED":
+        return []
+    sub = f" [{signature.sub_indication}]" if signature.sub_indication else ""
+    return [f"{signature.indication}{sub}", *signature.problems]
 
 
 @dataclass
@@ -117,9 +152,17 @@ class _Checker:
     def __init__(self, reader: PdfFileReader, policy: Policy) -> None:
         self.reader = reader
         self.policy = policy
-        self.timing = policy.timing()
         self.dss_revisions = _dss_revisions(reader)
         self.timestamp_revisions: list[int] = []
+        self._longterm: LongTermValidator | None = None
+        self.validated_at: dt.datetime | None = None
+
+    @property
+    def longterm(self) -> LongTermValidator:
+        """The offline long-term validator (reads the DSS and document timestamps once, on first use)."""
+        if self._longterm is None:
+            self._longterm = LongTermValidator(self.reader, self.policy)
+        return self._longterm
 
     def check_field(self, name: str, value: generic.PdfObject, field_ref: object, report: _Report) -> None:
         sig_object = value.get_object()  # type: ignore[no-untyped-call]
@@ -185,8 +228,10 @@ class _Checker:
     # -- signatures ------------------------------------------------------------------------------------------------
 
     def _signature(self, embedded: EmbeddedPdfSignature) -> SignatureReport:
+        self.validated_at = None
         status, subindic = self._validate(embedded)
-        trusted = status.trusted or (subindic in _REVOCATION_UNKNOWN and self._chain_trusted(embedded))
+        chain = "trusted" if status.trusted else self._chain(embedded)
+        trusted = status.trusted or (subindic in _REVOCATION_UNKNOWN and chain == "trusted")
         tst = signature_timestamp_time(embedded.signer_info)
         ts_status = status.timestamp_validity
         if ts_status is not None:
@@ -203,7 +248,7 @@ class _Checker:
         claimed = embedded.self_reported_timestamp
         visible = _visible(embedded.sig_field)
         facts = _Facts(
-            status=status, trusted=trusted, subindic=subindic, revocation=revocation,
+            status=status, trusted=trusted, chain=chain, subindic=subindic, revocation=revocation,
             coverage=_coverage(status.coverage), modification=_modification(status.modification_level),
             diff_reason=str(status.diff_result) if isinstance(status.diff_result, SuspiciousModification) else "",
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
@@ -217,7 +262,7 @@ class _Checker:
             intact=status.intact, valid=status.valid, trusted=trusted, revocation=revocation,
             coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
             certification=_CERTIFICATION.get(embedded.docmdp_level.value) if embedded.docmdp_level else None,
-            level=level, part11_manifestation=facts.part11(),
+            level=level, part11_manifestation=facts.part11(), validation_time=utc_text(self.validated_at),
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=facts.problems())
 
     def _validate(self, embedded: EmbeddedPdfSignature) -> tuple[PdfSignatureStatus, object]:
@@ -231,11 +276,11 @@ class _Checker:
         if not self.policy.online:
             embedded.compute_integrity_info(  # type: ignore[no-untyped-call]  # AdES reads its summary
                 diff_policy=self.policy.spec.diff_policy)
-            ades = asyncio.run(ades_lta_validation(embedded, self.policy.spec, self.timing))
-            if isinstance(ades.api_status, PdfSignatureStatus):
-                return ades.api_status, ades.ades_subindic
-            status = self._classic(embedded)  # the engine stopped before a status (e.g. a disallowed algorithm)
-            return status, ades.ades_subindic
+            result = self.longterm.validate(embedded)
+            self.validated_at = result.validated_at
+            if result.status is not None:
+                return result.status, result.subindic
+            return self._classic(embedded), result.subindic  # stopped before a status (e.g. a disallowed algorithm)
         status = self._classic(embedded)
         if status.revoked:
             revoked_at = status.revocation_details.revocation_date if status.revocation_details else None
@@ -248,17 +293,20 @@ class _Checker:
             return status, AdESPassed.OK
         return status, status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
 
-    def _chain_trusted(self, embedded: EmbeddedPdfSignature) -> bool:
-        """Whether the signer's certificate chains to a trust root, revocation aside (soft-fail, offline)."""
+    def _chain(self, embedded: EmbeddedPdfSignature) -> ChainState:
+        """The signer's chain at the validation time, revocation aside (soft-fail, offline)."""
+        certificate = embedded.signer_cert
         context = ValidationContext(trust_roots=list(self.policy.roots), allow_fetching=False,
                                     moment=self.policy.at, revocation_mode="soft-fail")
-        validator = CertificateValidator(embedded.signer_cert, intermediate_certs=embedded.other_embedded_certs,
+        validator = CertificateValidator(certificate, intermediate_certs=embedded.other_embedded_certs,
                                          validation_context=context)
         try:
             asyncio.run(validator.async_validate_path())
+        except (ExpiredError, NotYetValidError):
+            return "out_of_validity"
         except (PathBuildingError, PathValidationError, ValidationError):
-            return False
-        return True
+            return "self_signed" if certificate is not None and certificate.self_signed else "untrusted"
+        return "trusted"
 
     def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
         context = self.policy.context()
@@ -274,6 +322,7 @@ class _Facts:
 
     status: PdfSignatureStatus
     trusted: bool
+    chain: ChainState
     subindic: object
     revocation: Revocation
     coverage: Coverage | None
@@ -299,7 +348,13 @@ class _Facts:
             return Verdict(indication="TOTAL-PASSED")
         if not self.trusted and self.subindic in _REVOCATION_UNKNOWN:
             # without a trusted chain there is no revocation to look at: the chain is the real reason
+            if self.chain == "out_of_validity":
+                return Verdict(indication="INDETERMINATE", sub_indication="OUT_OF_BOUNDS_NO_POE")
             return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
+        if self.subindic == AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+            # a trusted chain whose revocation status the file does not hold: ETSI's "try later" (pyHanko
+            # reports missing revocation data through its generic branch)
+            return Verdict(indication="INDETERMINATE", sub_indication="TRY_LATER")
         status = getattr(self.subindic, "status", AdESStatus.INDETERMINATE)
         indication = "TOTAL-FAILED" if status == AdESStatus.FAILED else "INDETERMINATE"
         return Verdict(indication=indication, sub_indication=getattr(self.subindic, "name", "GENERIC"))  # type: ignore[arg-type]
@@ -321,8 +376,7 @@ class _Facts:
             found.append(f"The document was changed after signing in a way this signature does not allow "
                          f"({self.modification or 'unknown'} changes{why}).")
         if not self.trusted and status.intact and status.valid and self.subindic in _CHAIN_NOT_FOUND:
-            found.append("The signer's certificate does not chain to a trusted root (pass the issuing root with "
-                         "--trust).")
+            found.append(_CHAIN_SENTENCES[self.chain])
         found.extend(self._revocation_problems())
         if self.ts_intact is False:
             found.append("The signature timestamp does not match this signature (copied from another signature "
@@ -350,6 +404,16 @@ class _Facts:
         name = getattr(self.subindic, "name", "GENERIC")
         return [_ADES_SENTENCES.get(name, f"ETSI validation ended with {name}.")]
 
+
+ChainState = Literal["trusted", "untrusted", "self_signed", "out_of_validity"]
+_CHAIN_SENTENCES: dict[ChainState, str] = {
+    "trusted": "The signer's certificate chain could not be validated.",
+    "untrusted": "The signer's certificate does not chain to a trusted root (pass the issuing root with --trust).",
+    "self_signed": "The signer's certificate is self-signed, not trusted (pass it with --trust only if you "
+                   "know it belongs to the signer).",
+    "out_of_validity": "The signer's certificate was not valid (expired or not yet valid) at the validation time, "
+                       "and no timestamp that still holds proves the signature existed while it was valid.",
+}
 
 _ADES_SENTENCES = {
     "EXPIRED": "The signer's certificate had expired at the validation time and no timestamp proves the "

@@ -47,6 +47,9 @@ class SignatureReport(StrictModel):
                                                   "signature, null for an approval signature.")
     level: Level | None = Field(description="PAdES baseline level reached (null: not a PAdES signature).")
     part11_manifestation: bool = Field(description="Printed name, date/time and meaning are all present.")
+    validation_time: str | None = Field(default=None, description=(
+        "The time the verdict refers to (UTC): the validation time, or the signing time a timestamp proves when "
+        "the signature was validated there (long-term validation); null when not established."))
     indication: Indication
     sub_indication: str | None
     problems: list[str] = Field(description="Each problem as a plain sentence.")
