@@ -447,7 +447,22 @@ def test_cli_json_document_and_exit_codes(build_dir: Path, signed: Path, tmp_pat
     assert bad_root.returncode == 2 and "garbage.pem" in bad_root.stderr and "Traceback" not in bad_root.stderr
     usage = _cli(str(signed), "--at", "yesterday")
     assert usage.returncode == 2 and "ISO-8601" in usage.stderr
-    assert _cli(str(tmp_path / "missing.pdf")).returncode == 2
+
+
+def test_one_bad_path_gets_its_own_line_and_the_others_are_verified(signed: Path, tmp_path: Path,
+                                                                    test_pki: Any) -> None:
+    loop = tmp_path / "loop.pdf"
+    loop.symlink_to(tmp_path / "loop.pdf")
+    folder = tmp_path / "dir.pdf"
+    folder.mkdir()
+    gone = tmp_path / "gone.pdf"  # named by the shell, deleted before it was read
+    done = _cli(str(signed), str(loop), str(folder), str(gone), "--trust", str(test_pki.root_pem))
+    assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"{signed}: PASSED" in lines
+    for path, why in ((loop, "symlink loop"), (folder, "it is a directory"), (gone, "no such file")):
+        at = lines.index(f"{path}: INDETERMINATE (could not be confirmed)")
+        assert lines[at + 1].startswith(f"  The file cannot be read: {why}"), lines[at + 1]
 
 
 def test_readme_documents_every_json_field() -> None:
@@ -524,7 +539,7 @@ DSS_EXPECTED: dict[str, tuple[str, str | None, str]] = {
 }
 
 PYHANKO_EXPECTED: dict[str, tuple[str, str | None, str]] = {
-    "certified-with-indirect-refs-in-dir.pdf": ("INDETERMINATE", "CERTIFICATE_CHAIN_GENERAL_FAILURE",
+    "certified-with-indirect-refs-in-dir.pdf": ("INDETERMINATE", "TRY_LATER",
                                                 "trusted, but no revocation data is embedded (B-B)"),
     "coverage-anomalies_one-byterange.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "does not cover a revision"),
     "coverage-anomalies_signature-gap-too-big.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "gap larger than /Contents"),
@@ -532,11 +547,11 @@ PYHANKO_EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "coverage-anomalies_weird-byterange.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "odd byte range"),
     "ed448-disallowed-hash.pdf": ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE", "Ed448 with a disallowed hash"),
     "form-update-ap-indirect-sneaky-trailer.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "sneaky appearance update"),
-    "form-update-original-ap-type-wrong.pdf": ("INDETERMINATE", "CERTIFICATE_CHAIN_GENERAL_FAILURE",
+    "form-update-original-ap-type-wrong.pdf": ("INDETERMINATE", "TRY_LATER",
                                                "allowed form update; no revocation data"),
     "form-update-override-appearance-stream-sneaky.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE",
                                                           "appearance overridden sneakily"),
-    "form-update-override-appearance-stream.pdf": ("INDETERMINATE", "CERTIFICATE_CHAIN_GENERAL_FAILURE",
+    "form-update-override-appearance-stream.pdf": ("INDETERMINATE", "TRY_LATER",
                                                    "allowed update; no revocation data"),
     "minimal-hybrid-xref.pdf": ("INDETERMINATE", None, "no signatures"),
     "minimal-signed-twice-both-created.pdf": ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE",
@@ -544,11 +559,11 @@ PYHANKO_EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "minimal-signed-twice-second-created.pdf": ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE", "key usage"),
     "minimal-two-fields-signed-twice.pdf": ("INDETERMINATE", "CHAIN_CONSTRAINTS_FAILURE", "key usage"),
     "pades-lta-dss-indirect-arrs-test.pdf": ("TOTAL-PASSED", None, "B-LTA with embedded revocation data"),
-    "pades-with-old-style-signing-cert-attr.pdf": ("INDETERMINATE", "CERTIFICATE_CHAIN_GENERAL_FAILURE",
+    "pades-with-old-style-signing-cert-attr.pdf": ("INDETERMINATE", "TRY_LATER",
                                                    "no revocation data"),
     "pdf-sig-with-econtent.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "encapsulated content in a detached signature"),
-    "sig-no-signed-attrs.pdf": ("INDETERMINATE", "CERTIFICATE_CHAIN_GENERAL_FAILURE", "no revocation data"),
-    "sig-with-ski-sid.pdf": ("INDETERMINATE", "CERTIFICATE_CHAIN_GENERAL_FAILURE", "no revocation data"),
+    "sig-no-signed-attrs.pdf": ("INDETERMINATE", "TRY_LATER", "no revocation data"),
+    "sig-with-ski-sid.pdf": ("INDETERMINATE", "TRY_LATER", "no revocation data"),
 }
 
 
