@@ -49,6 +49,7 @@ from pyhanko_certvalidator.policy_decl import NonRevokedStatusAssertion
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token
+from qa_builder.verify.legacy import find_signer
 from qa_builder.verify.longterm_rules import Evidence, past_validation_may_help
 from qa_builder.verify.policy import Policy
 
@@ -178,17 +179,6 @@ def _within_validity(certificate: asn1_x509.Certificate, moment: dt.datetime) ->
 
 
 def _token_signer(token: cms.ContentInfo) -> asn1_x509.Certificate | None:
-    """The TSA certificate inside a timestamp token (matched by issuer and serial or key identifier)."""
+    """The TSA certificate inside a timestamp token."""
     signed_data = token["content"]
-    sid = signed_data["signer_infos"][0]["sid"]
-    for choice in signed_data["certificates"] or []:
-        if choice.name != "certificate":
-            continue
-        certificate = choice.chosen
-        if sid.name == "issuer_and_serial_number":
-            if certificate.issuer == sid.chosen["issuer"] and certificate.serial_number == sid.chosen[
-                    "serial_number"].native:
-                return certificate
-        elif certificate.key_identifier == sid.chosen.native:
-            return certificate
-    return None
+    return find_signer(signed_data, signed_data["signer_infos"][0])

@@ -15,12 +15,14 @@ from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -33,6 +35,7 @@ from pyhanko_certvalidator.errors import (
 )
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
+from qa_builder.verify.legacy import LEGACY_SUBFILTERS, check_legacy
 from qa_builder.verify.longterm import LongTermValidator
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
@@ -53,6 +56,7 @@ _REVOKED = {AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE, AdESIndetermi
 _REVOCATION_UNKNOWN = {AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
                        AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, AdESIndeterminate.NO_POE}
 _CHAIN_NOT_FOUND = {*_REVOCATION_UNKNOWN, AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND}
+_CHAIN_PROBLEMS = {*_CHAIN_NOT_FOUND, AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE}
 _CERTIFICATION = {1: "no_changes", 2: "fill_forms", 3: "annotate"}
 
 
@@ -115,6 +119,7 @@ class _Report:
     def __post_init__(self) -> None:
         self.signatures: list[SignatureReport] = []
         self.timestamps: list[TimestampReport] = []
+        self.placeholders: list[str] = []
 
     def fail(self, error: str, indication: str, sub: str | None) -> FileReport:
         return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication=indication,  # type: ignore[arg-type]
@@ -122,8 +127,10 @@ class _Report:
 
     def finish(self) -> FileReport:
         if not self.signatures:  # document timestamps prove a time, not that anybody signed
+            only = [*(["document timestamps"] if self.timestamps else []),
+                    *([f"unsigned placeholder {', '.join(self.placeholders)}"] if self.placeholders else [])]
             return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication="INDETERMINATE",
-                              sub_indication=None, error="has no signatures (only document timestamps)",
+                              sub_indication=None, error=f"has no signatures (only {' and '.join(only)})",
                               signatures=[], doc_timestamps=self.timestamps)
         entries: list[SignatureReport | TimestampReport] = [*self.signatures, *self.timestamps]
         verdicts = [Verdict(indication=e.indication, sub_indication=e.sub_indication) for e in entries]
@@ -155,6 +162,8 @@ class _Checker:
         self.dss_revisions = _dss_revisions(reader)
         self.timestamp_revisions: list[int] = []
         self._longterm: LongTermValidator | None = None
+        self.integrity_computed: set[int] = set()
+        self.sound_cms: dict[int, bool] = {}
         self.validated_at: dt.datetime | None = None
 
     @property
@@ -165,19 +174,49 @@ class _Checker:
         return self._longterm
 
     def check_field(self, name: str, value: generic.PdfObject, field_ref: object, report: _Report) -> None:
-        sig_object = value.get_object()  # type: ignore[no-untyped-call]
-        subfilter = str(sig_object.get("/SubFilter", "")) if isinstance(sig_object, generic.DictionaryObject) else ""
-        is_timestamp = isinstance(sig_object, generic.DictionaryObject) and sig_object.get("/Type") == "/DocTimeStamp"
-        if subfilter not in SUPPORTED_SUBFILTERS:
-            report.signatures.append(_unusable(name, f"uses the SubFilter '{subfilter or 'none'}', which is not a "
-                                                     "PAdES or PDF signature format qa-builder can validate"))
+        """Check one filled signature field; every outcome becomes a report entry.
+
+        A signature dictionary or CMS that cannot be parsed is TOTAL-FAILED / FORMAT_FAILURE (damaging bytes
+        outside the signed ranges must not improve a verdict). Failures proven before validation stops
+        (digest, signature value, changes after signing) are kept; an exception of the validator itself
+        after that is INDETERMINATE, not the file's fault.
+        """
+        try:
+            sig_object = value.get_object()  # type: ignore[no-untyped-call]
+            if not isinstance(sig_object, generic.DictionaryObject):
+                raise ValueError("the field's value is not a signature dictionary")
+            subfilter = str(sig_object.get("/SubFilter", ""))
+            is_timestamp = sig_object.get("/Type") == "/DocTimeStamp"
+            contents = sig_object.get("/Contents")
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:  # a damaged or hostile signature dictionary (bad hex, deep nesting, ...)
+            report.signatures.append(_unusable(name, f"dictionary cannot be parsed ({_sentence(exc)})"))
+            return
+        if isinstance(contents, bytes) and not contents.strip(b"\x00"):  # /Contents never filled
+            report.placeholders.append(name)
+            return
+        if subfilter in LEGACY_SUBFILTERS:
+            report.signatures.append(check_legacy(name, sig_object, subfilter, self.reader))
             return
         try:
             embedded = EmbeddedPdfSignature(self.reader, field_ref, name)  # type: ignore[arg-type]
+            _ = embedded.signer_info, embedded.signed_data
         except MemoryError:  # the per-file memory bound: reported by the runner
             raise
         except Exception as exc:
-            report.signatures.append(_unusable(name, f"its signature data cannot be read ({_sentence(exc)})"))
+            report.signatures.append(_unusable(name, f"data cannot be read ({_sentence(exc)})"))
+            return
+        proven = self._proven_failure(embedded, is_timestamp, judge_changes=subfilter in SUPPORTED_SUBFILTERS)
+        if subfilter not in SUPPORTED_SUBFILTERS:
+            # only the CMS (digest, signature value) and the byte coverage can prove an unknown format wrong
+            checked = self.sound_cms.get(id(embedded), False)
+            soundness = ("its digest and signature value were checked and are sound" if checked
+                         else "its digest and signature value could not be checked")
+            report.signatures.append(proven or _unusable(
+                name, f"uses the SubFilter '{subfilter or 'none'}', which is not a PAdES or PDF signature format "
+                      f"qa-builder can validate; {soundness}", "GENERIC", embedded=embedded, indeterminate=True,
+                checked=checked))
             return
         try:
             if is_timestamp:
@@ -185,13 +224,58 @@ class _Checker:
             else:
                 report.signatures.append(self._signature(embedded))
         except SignatureValidationError as exc:  # pyHanko names the ETSI sub-indication itself
-            report.signatures.append(_unusable(name, f"cannot be validated ({exc.failure_message})",
-                                               exc.ades_subindication))
+            report.signatures.append(proven or _unusable(name, f"cannot be validated ({exc.failure_message})",
+                                                         exc.ades_subindication, embedded=embedded))
         except MemoryError:  # the per-file memory bound: reported by the runner
             raise
-        except Exception as exc:  # hostile structure deep inside the CMS or the revisions
-            report.signatures.append(_unusable(name, f"validation stopped on a malformed structure "
-                                                     f"({_sentence(exc)})"))
+        except Exception as exc:  # our validator's own failure: not proven to be the file's fault
+            report.signatures.append(proven or _unusable(
+                name, f"could not be validated ({_sentence(exc)})", "GENERIC", embedded=embedded,
+                indeterminate=True))
+
+    def _proven_failure(self, embedded: EmbeddedPdfSignature, is_timestamp: bool, *,
+                        judge_changes: bool = True) -> SignatureReport | None:
+        """A TOTAL-FAILED entry when the digest, the signature value or the changes after signing already prove
+        the signature fails; None when they do not (or cannot be established)."""
+        try:
+            embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
+                diff_policy=self.policy.spec.diff_policy)
+            self.integrity_computed.add(id(embedded))
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except PdfReadError as exc:  # the parser proves the revisions malformed
+            return _unusable(str(embedded.field_name), f"cannot be checked because the file's revisions cannot be "
+                                                       f"parsed ({_sentence(exc)})", "FORMAT_FAILURE",
+                             embedded=embedded)
+        except Exception:
+            return None
+        try:
+            content_type = "tst_info" if is_timestamp else "data"
+            intact, valid = validate_sig_integrity(embedded.signer_info, embedded.signer_cert, content_type,
+                                                   embedded.compute_digest())
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception:
+            return None
+        name = str(embedded.field_name)
+        self.sound_cms[id(embedded)] = bool(intact and valid)
+        if intact is False:
+            return _unusable(name, "covers bytes that were changed after signing (digest mismatch)", "HASH_FAILURE",
+                             embedded=embedded)
+        if valid is False:
+            return _unusable(name, "value does not verify with the signer's certificate", "SIG_CRYPTO_FAILURE",
+                             embedded=embedded)
+        info = embedded.summarise_integrity_info()
+        if info.get("coverage") not in (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION):
+            return _unusable(name, "does not cover a whole revision of the file; bytes outside it can change",
+                             "FORMAT_FAILURE", embedded=embedded, checked=True)
+        if info.get("docmdp_ok") is False and judge_changes:
+            diff = info.get("diff_result")
+            why = f": {diff}" if isinstance(diff, SuspiciousModification) else ""
+            return _unusable(name, f"does not allow the changes made to the document after signing "
+                                   f"({_modification(info.get('modification_level')) or 'unknown'} changes{why})",
+                             "FORMAT_FAILURE", embedded=embedded, checked=True)
+        return None
 
     # -- document timestamps ---------------------------------------------------------------------------------------
 
@@ -274,8 +358,9 @@ class _Checker:
         the classic validation with hard-fail revocation checking decides instead.
         """
         if not self.policy.online:
-            embedded.compute_integrity_info(  # type: ignore[no-untyped-call]  # AdES reads its summary
-                diff_policy=self.policy.spec.diff_policy)
+            if id(embedded) not in self.integrity_computed:  # AdES reads the integrity summary
+                embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
+                    diff_policy=self.policy.spec.diff_policy)
             result = self.longterm.validate(embedded)
             self.validated_at = result.validated_at
             if result.status is not None:
@@ -305,7 +390,8 @@ class _Checker:
         except (ExpiredError, NotYetValidError):
             return "out_of_validity"
         except (PathBuildingError, PathValidationError, ValidationError):
-            return "self_signed" if certificate is not None and certificate.self_signed else "untrusted"
+            self_signed = certificate is not None and certificate.self_signed in ("yes", "maybe")
+            return "self_signed" if self_signed else "untrusted"
         return "trusted"
 
     def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
@@ -346,6 +432,8 @@ class _Facts:
             return Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
         if isinstance(self.subindic, AdESPassed):
             return Verdict(indication="TOTAL-PASSED")
+        if not self.trusted and self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS:
+            return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
         if not self.trusted and self.subindic in _REVOCATION_UNKNOWN:
             # without a trusted chain there is no revocation to look at: the chain is the real reason
             if self.chain == "out_of_validity":
@@ -375,7 +463,9 @@ class _Facts:
             why = f": {self.diff_reason}" if self.diff_reason else ""
             found.append(f"The document was changed after signing in a way this signature does not allow "
                          f"({self.modification or 'unknown'} changes{why}).")
-        if not self.trusted and status.intact and status.valid and self.subindic in _CHAIN_NOT_FOUND:
+        if not self.trusted and status.intact and status.valid and (
+                self.subindic in _CHAIN_NOT_FOUND
+                or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
             found.append(_CHAIN_SENTENCES[self.chain])
         found.extend(self._revocation_problems())
         if self.ts_intact is False:
@@ -399,7 +489,8 @@ class _Facts:
                     "--online, or ask for a B-LT or B-LTA signature)."]
         if isinstance(self.subindic, AdESPassed) or self.subindic in _REVOKED:
             return []
-        if not self.trusted and self.subindic in _CHAIN_NOT_FOUND:
+        if not self.trusted and (self.subindic in _CHAIN_NOT_FOUND
+                                 or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
             return []  # already said: no trusted chain
         name = getattr(self.subindic, "name", "GENERIC")
         return [_ADES_SENTENCES.get(name, f"ETSI validation ended with {name}.")]
@@ -447,16 +538,45 @@ def _revocation(status: PdfSignatureStatus, subindic: object, trusted: bool) -> 
     return "not_checked"
 
 
-def _unusable(name: str, problem: str, subindic: object = None) -> SignatureReport:
-    status = getattr(subindic, "status", AdESStatus.FAILED)
-    indication = "INDETERMINATE" if status == AdESStatus.INDETERMINATE else "TOTAL-FAILED"
+def _unusable(name: str, problem: str, subindic: object = None, *, embedded: EmbeddedPdfSignature | None = None,
+              indeterminate: bool = False, checked: bool = False) -> SignatureReport:
+    """An entry for a signature that could not be validated the normal way; only established facts are set."""
+    status = getattr(subindic, "status", None)
+    if subindic in _TOTAL_FAILED_NAMES or status == AdESStatus.FAILED:
+        indication = "TOTAL-FAILED"
+    elif indeterminate or status == AdESStatus.INDETERMINATE:
+        indication = "INDETERMINATE"
+    else:
+        indication = "TOTAL-FAILED"
+    sub = subindic if isinstance(subindic, str) else getattr(subindic, "name", "FORMAT_FAILURE")
+    certificate = _signer_certificate(embedded)
+    intact: bool | None = None
+    valid: bool | None = None
+    if sub == "HASH_FAILURE":
+        intact = False
+    elif sub == "SIG_CRYPTO_FAILURE":
+        intact, valid = True, False
+    elif checked:
+        intact = valid = True
     return SignatureReport(
-        field=name, signer_subject="", signer_common_name="", stated_name=None, stated_meaning=None,
-        claimed_time=None, timestamp_time=None, timestamp_trusted=None, intact=False, valid=False, trusted=False,
-        revocation="not_checked", coverage=None, modification=None, docmdp_ok=None, certification=None, level=None,
-        part11_manifestation=False, indication=indication,  # type: ignore[arg-type]
-        sub_indication=getattr(subindic, "name", "FORMAT_FAILURE"),
-        problems=[f"The signature {problem}."])
+        field=name, signer_subject=_subject(certificate), signer_common_name=_common_name(certificate),
+        stated_name=None, stated_meaning=None, claimed_time=None, timestamp_time=None, timestamp_trusted=None,
+        intact=intact, valid=valid, trusted=False, revocation="not_checked", coverage=None, modification=None,
+        docmdp_ok=None, certification=None, level=None, part11_manifestation=False,
+        indication=indication,  # type: ignore[arg-type]
+        sub_indication=sub, problems=[f"The signature {problem}."])
+
+
+_TOTAL_FAILED_NAMES = {"HASH_FAILURE", "SIG_CRYPTO_FAILURE", "FORMAT_FAILURE"}
+
+
+def _signer_certificate(embedded: EmbeddedPdfSignature | None) -> asn1_x509.Certificate | None:
+    if embedded is None:
+        return None
+    try:
+        return embedded.signer_cert
+    except Exception:  # no certificate, or one that does not parse: the signer stays unknown
+        return None
 
 
 def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:

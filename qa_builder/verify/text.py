@@ -77,12 +77,17 @@ def _when(s: SignatureReport) -> str:
 
 
 def _checks(s: SignatureReport) -> str:
-    parts = ["intact" if s.intact else "NOT intact", "valid" if s.valid else "NOT valid",
+    parts = [_fact(s.intact, "intact", "NOT intact", "integrity not checked"),
+             _fact(s.valid, "valid", "NOT valid", "signature value not checked"),
              "trusted" if s.trusted else "NOT trusted", f"revocation {s.revocation.replace('_', ' ')}"]
     if s.modification is not None:
         allowed = "" if s.docmdp_ok is not False else " (NOT allowed)"
         parts.append(f"changes after signing: {_MODIFICATIONS[s.modification]}{allowed}")
     return ", ".join(parts)
+
+
+def _fact(value: bool | None, yes: str, no: str, unknown: str) -> str:
+    return unknown if value is None else yes if value else no
 
 
 def _timestamp(t: TimestampReport) -> list[str]:
