@@ -218,6 +218,61 @@ def test_a_record_whose_timestamp_authorities_expired_is_no_longer_proven(levels
     assert "not valid (expired or not yet valid) at the validation time" in _problems(result)
 
 
+def _rsa_signer(pki: Any, folder: Path) -> Path:
+    """A PKCS#12 (passphrase the PKI's) for an RSA-2048 signer issued by the test PKI's issuing CA, with the same
+    OCSP/CRL pointers as the PKI's own (EC P-256) signers."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+
+    issuer_key, issuer, chain = pki.load_key_and_certificates("intermediate-ca")
+    template, *_rest = pki.load_key_and_certificates("sponsor")[1:2]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateBuilder().issuer_name(issuer.subject).public_key(key.public_key())
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Dr. Rasmus Rivest (RSA)"),
+                                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "qa-builder TEST ONLY")]))
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=365)))
+    for extension in template.extensions:  # key usage, EKU, AIA (OCSP) and CRL distribution point of a real signer
+        if not isinstance(extension.value, x509.SubjectKeyIdentifier | x509.AuthorityKeyIdentifier):
+            builder = builder.add_extension(extension.value, extension.critical)
+    certificate = builder.sign(issuer_key, hashes.SHA256())
+    path = folder / "rsa-signer.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"rsa", key, certificate, [issuer, *chain],
+                                                           BestAvailableEncryption(pki.passphrase())))
+    return path
+
+
+@pytest.mark.parametrize("algorithm", ["ECDSA P-256", "RSA-2048"])
+def test_our_agreements_pass_at_every_level_with_rsa_and_ecdsa_keys(build_dir: Path, tmp_path: Path,
+                                                                    test_pki: Any, algorithm: str) -> None:
+    """B-LT/B-LTA offline with the root alone; B-B/B-T carry no revocation data, so they pass --online."""
+    p12 = test_pki.p12("sponsor") if algorithm == "ECDSA P-256" else _rsa_signer(test_pki, tmp_path)
+    key = load_pkcs12_key(p12, test_pki.passphrase())
+    signed_at: dict[str, Path] = {}
+    for level in ("B-B", "B-T", "B-LT", "B-LTA"):
+        signed_at[level] = tmp_path / f"{level}.pdf"
+        request = SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True, level=level,  # type: ignore[arg-type]
+                                   tsa_url=test_pki.tsa_url if level != "B-B" else None,
+                                   trust_roots=(test_pki.root_pem,) if level in ("B-LT", "B-LTA") else ())
+        sign_pdf(build_dir / "QA-MIN-1_v1.pdf", signed_at[level], request, key)
+    offline = _verify([signed_at["B-LT"], signed_at["B-LTA"]], test_pki, jobs=2)
+    online = _verify([signed_at["B-B"], signed_at["B-T"]], test_pki, online=True, jobs=2)
+    for result in (*offline, *online):
+        assert (result.indication, result.sub_indication) == ("TOTAL-PASSED", None), (algorithm, result.file,
+                                                                                      _problems(result))
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    with signed_at["B-LTA"].open("rb") as handle:
+        signer_key = PdfFileReader(handle).embedded_regular_signatures[0].signer_cert.public_key.algorithm
+    assert signer_key == ("rsa" if algorithm.startswith("RSA") else "ec")
+
+
 # -- attacks on our own agreement ------------------------------------------------------------------------------------
 
 def _byte_flip(signed: Path, target: Path) -> None:
@@ -270,11 +325,21 @@ def _replaced_reason(writer: IncrementalPdfFileWriter) -> None:
             writer.update_container(signature)
 
 
+def _stripped_signatures(writer: IncrementalPdfFileWriter) -> None:
+    """Empty the form's field list (the signed widgets, signature objects and DocMDP stay) and change a page."""
+    form = writer.root["/AcroForm"]
+    form["/Fields"] = generic.ArrayObject()
+    writer.update_container(form)
+    _new_page_content(writer)
+
+
 ATTACKS = {
     "page content changed": (_new_page_content, "FORMAT_FAILURE", "changed after signing in a way"),
     "page added": (_added_page, "FORMAT_FAILURE", "changed after signing in a way"),
     "page removed": (_removed_page, "FORMAT_FAILURE", "changed after signing in a way"),
     "reason replaced": (_replaced_reason, None, ""),
+    "signatures stripped from the form": (_stripped_signatures, "FORMAT_FAILURE",
+                                          "signatures present in an earlier revision were removed"),
 }
 
 

@@ -79,7 +79,9 @@ def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | Non
         raise
     except Exception as exc:  # pyHanko raises many types on hostile input; all mean "not a usable PDF"
         return report.fail(f"cannot be parsed as a PDF ({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
-    if not fields:
+    removed = [] if only_field else _removed_signatures(reader, {str(name) for name, _v, _r in fields})
+    report.signatures.extend(removed)
+    if not fields and not removed:
         return report.fail("has no signatures", "INDETERMINATE", None)
     checker = _Checker(reader, policy)
     for name, value, field_ref in fields:
@@ -138,6 +140,47 @@ class _Report:
         return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication=verdict.indication,
                           sub_indication=verdict.sub_indication, error=None, signatures=self.signatures,
                           doc_timestamps=self.timestamps)
+
+
+def _removed_signatures(reader: PdfFileReader, present: set[str]) -> list[SignatureReport]:
+    """TOTAL-FAILED entries for signatures that an earlier revision's form, or a page's annotations, hold but the
+    final form does not list: a signature removed (stripped) from the document after it was made."""
+    found: dict[str, int] = {}
+    for revision in range(reader.xrefs.total_revisions - 1):
+        try:
+            for name, _value, _ref in enumerate_sig_fields(reader.get_historical_resolver(revision),
+                                                           filled_status=True):
+                found.setdefault(str(name), revision)
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception:  # a damaged older revision: its signatures are looked for in the others
+            continue
+    for name in _signed_widgets(reader):
+        found.setdefault(name, reader.xrefs.total_revisions - 1)
+    short = {name.rsplit(".", 1)[-1] for name in present}
+    return [_unusable(name, f"present in revision {revision + 1} was removed from the document's form "
+                            "afterwards (signatures present in an earlier revision were removed)", "FORMAT_FAILURE")
+            for name, revision in sorted(found.items(), key=lambda item: item[1])
+            if name not in present and name.rsplit(".", 1)[-1] not in short]
+
+
+def _signed_widgets(reader: PdfFileReader) -> list[str]:
+    """Names of signed signature widgets found in the pages' /Annots (whether or not the form lists them)."""
+    names: list[str] = []
+    try:
+        pages = reader.root["/Pages"]
+        for page_number in range(int(pages.get("/Count", 0))):
+            page, *_rest = reader.find_page_for_modification(page_number)
+            for annotation in page.get("/Annots", []) or []:
+                widget = annotation.get_object()
+                field = widget if "/T" in widget or "/Parent" not in widget else widget["/Parent"].get_object()
+                if field.get("/FT") == "/Sig" and field.get("/V") is not None and "/T" in field:
+                    names.append(str(field["/T"]))
+    except MemoryError:  # the per-file memory bound: reported by the runner
+        raise
+    except Exception:  # damaged page tree: the form enumeration still stands
+        return names
+    return names
 
 
 def _decrypt(reader: PdfFileReader) -> str | None:
