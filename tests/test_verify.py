@@ -273,6 +273,40 @@ def test_our_agreements_pass_at_every_level_with_rsa_and_ecdsa_keys(build_dir: P
     assert signer_key == ("rsa" if algorithm.startswith("RSA") else "ec")
 
 
+def test_a_field_lock_signature_is_not_called_a_certification(test_pki: Any, tmp_path: Path) -> None:
+    """Three approval signatures; the second locks every field (FieldMDP /All) with a DocMDP value of 'fill
+    forms' in its field's /Lock, as lock workflows from other tools do. Only a DocMDP transform certifies."""
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    writer = PdfFileWriter()
+    writer.insert_page(generic.DictionaryObject({
+        generic.pdf_name("/Type"): generic.pdf_name("/Page"),
+        generic.pdf_name("/MediaBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 595, 842)])}))
+    blank = io.BytesIO()
+    writer.write(blank)
+    with_fields = IncrementalPdfFileWriter(blank)
+    lock = fields.FieldMDPSpec(fields.FieldMDPAction.ALL)
+    for number, spec in enumerate((None, lock, None)):
+        fields.append_signature_field(with_fields, fields.SigFieldSpec(
+            f"Sig{number + 1}", on_page=0, box=(40 + 180 * number, 80, 200 + 180 * number, 150),
+            field_mdp_spec=spec, doc_mdp_update_value=fields.MDPPerm.FILL_FORMS if spec else None))
+    data = io.BytesIO()
+    with_fields.write(data)
+    key = load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase())
+    for field in ("Sig1", "Sig2"):
+        out = io.BytesIO()
+        signers.PdfSigner(signers.PdfSignatureMetadata(field_name=field), signer=key.signer).sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(data.getvalue())), existing_fields_only=True, output=out)
+        data = out
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(data.getvalue())
+    result = _only(locked, test_pki)
+    assert [s.field for s in result.signatures] == ["Sig1", "Sig2"]
+    assert [s.certification for s in result.signatures] == [None, None]
+    assert all(s.intact and s.valid for s in result.signatures)
+
+
 # -- attacks on our own agreement ------------------------------------------------------------------------------------
 
 def _byte_flip(signed: Path, target: Path) -> None:

@@ -170,7 +170,7 @@ def _signed_widgets(reader: PdfFileReader) -> list[str]:
     try:
         pages = reader.root["/Pages"]
         for page_number in range(int(pages.get("/Count", 0))):
-            page, *_rest = reader.find_page_for_modification(page_number)
+            page, *_rest = reader.find_page_for_modification(page_number)  # type: ignore[no-untyped-call]
             for annotation in page.get("/Annots", []) or []:
                 widget = annotation.get_object()
                 field = widget if "/T" in widget or "/Parent" not in widget else widget["/Parent"].get_object()
@@ -388,7 +388,7 @@ class _Checker:
             claimed_time=utc_text(claimed), timestamp_time=utc_text(tst), timestamp_trusted=ts_trusted,
             intact=status.intact, valid=status.valid, trusted=trusted, revocation=revocation,
             coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
-            certification=_CERTIFICATION.get(embedded.docmdp_level.value) if embedded.docmdp_level else None,
+            certification=_certification(sig),
             level=level, part11_manifestation=facts.part11(), validation_time=utc_text(self.validated_at),
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=facts.problems())
 
@@ -620,6 +620,19 @@ def _signer_certificate(embedded: EmbeddedPdfSignature | None) -> asn1_x509.Cert
         return embedded.signer_cert
     except Exception:  # no certificate, or one that does not parse: the signer stays unknown
         return None
+
+
+def _certification(sig_object: generic.DictionaryObject) -> str | None:
+    """The DocMDP level when this is a certification signature (its /Reference holds a DocMDP transform), else
+    None. A signature whose field lock (FieldMDP with /P) restricts later changes is an approval signature."""
+    references = sig_object.get("/Reference") or []
+    for reference in references if isinstance(references, generic.ArrayObject) else []:
+        reference = reference.get_object()
+        if isinstance(reference, generic.DictionaryObject) and reference.get("/TransformMethod") == "/DocMDP":
+            params = reference.get("/TransformParams")
+            permission = params.get_object().get("/P", 2) if params is not None else 2
+            return _CERTIFICATION.get(int(permission), "fill_forms")
+    return None
 
 
 def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:
