@@ -192,13 +192,16 @@ def test_raw_control_byte_names_line_and_field(tmp_path: Path) -> None:
 
 def test_raw_control_byte_in_json_names_field(tmp_path: Path) -> None:
     text = json.dumps({"agreement": {"title": "A@B"}}, indent=1).replace("@", "\x01")
-    message = str(pytest.raises(AnswersError, load_answers, _write(tmp_path / "a.json", text)).value)
+    with pytest.raises(AnswersError) as info:
+        load_answers(_write(tmp_path / "a.json", text))
+    message = str(info.value)
     assert "line 3: agreement.title contains the control character U+0001" in message
 
 
 def test_control_character_in_a_key_is_escaped_in_the_message(tmp_path: Path) -> None:
-    message = str(pytest.raises(AnswersError, load_answers,
-                                _write(tmp_path / "a.yaml", "agreement:\n  id: A\n  k\x1b[2Jey: 1\n")).value)
+    with pytest.raises(AnswersError) as info:
+        load_answers(_write(tmp_path / "a.yaml", "agreement:\n  id: A\n  k\x1b[2Jey: 1\n"))
+    message = str(info.value)
     assert "line 3: agreement.k\\x1b[2Jey is not a known field" in message
     assert "\x1b" not in message
 

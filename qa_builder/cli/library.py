@@ -19,20 +19,30 @@ def library_group() -> None:
 def library_check_command(library_dir: Path | None) -> None:
     """Validate a clause library (also an edited copy): every problem, with file and line.
 
-    Every clause the bundled examples select is also rendered, so a text that fails only when rendered
-    fails here too.
+    Then lint it: render every clause under a matrix of arrangements and refuse truncated paragraphs, empty
+    items, unrendered Jinja, doubled spaces, '1 Days' plurals, undefined or unused defined terms, and clocks
+    stated in a clause but missing from Annex B (or the reverse). Exit status 1 when the lint finds anything,
+    2 when the library does not load or a clause fails to render for one of the bundled examples.
     """
+    from qa_builder.library.lint import lint_library
     from qa_builder.library.loader import default_library_dir, load_library
     from qa_builder.library.trial import check_renders
 
     library = load_library(library_dir)
     where = library_dir if library_dir is not None else default_library_dir()
-    check_renders(library, where)
+    check_renders(library, where)  # a clause that fails to render for a bundled example is an input error (exit 2)
     statuses = {s: sum(c.status == s for c in library.clauses) for s in ("approved", "draft", "retired")}
     click.echo(f"{where}: {library.info.name}, version {library.info.version}: valid")
     click.echo(f"  {len(library.clauses)} clauses ({statuses['approved']} approved, {statuses['draft']} draft, "
                f"{statuses['retired']} retired) in {len(library.info.sections)} sections")
     click.echo(f"  {len(library.requirements)} requirements, {len(library.raci)} RACI activities")
+    report = lint_library(library)
+    click.echo(f"  lint: {report.contexts} arrangements, {report.clauses} clauses, {report.paragraphs} rendered "
+               f"paragraphs: {len(report.findings)} finding{'s' * (len(report.findings) != 1)}")
+    for finding in report.findings:
+        click.secho(f"lint: {finding.line()}", fg="red", err=True)
+    if report.findings:
+        sys.exit(1)
 
 
 @library_group.command("coverage")
