@@ -340,11 +340,17 @@ def test_library_unknown_filter_is_a_compile_error(lib: Path) -> None:
 def test_library_render_faults_exit_2_from_check_and_build(lib: Path, tmp_path: Path, condition: str, text: str,
                                                            expected: str) -> None:
     _add_clause(lib, condition=condition, text=text)
-    for command in (("check", "--library", str(lib)),
-                    ("build", "--format", "docx", "--allow-gaps", "-o", str(tmp_path / "out"), "--library", str(lib))):
-        line = _one_error_line(_cli(*command, str(MINIMAL_ANSWERS)))
-        assert "general.yaml line " in line and "clause 'zz_bad'" in line, line
-        assert expected in line, line
+    line = _one_error_line(_cli("check", "--library", str(lib), str(MINIMAL_ANSWERS)))
+    assert "general.yaml line " in line and "clause 'zz_bad'" in line, line
+    assert expected in line, line
+    # build reports it through its review (finding QA-BUILD-002, then 'not built'): exit 2, the clause named
+    built = _cli("build", "--format", "docx", "--allow-gaps", "-o", str(tmp_path / "out"), "--library", str(lib),
+                 str(MINIMAL_ANSWERS))
+    assert built.returncode == 2, built.stderr
+    assert "internal error" not in built.stderr and "Traceback" not in built.stderr
+    first = next(line for line in built.stderr.splitlines() if line.startswith("error:"))
+    assert "general.yaml line " in first and "clause 'zz_bad'" in first and expected in first, built.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.docx"))
 
 
 def test_workspace_settings_refuse_an_alias_bomb(tmp_path: Path) -> None:
