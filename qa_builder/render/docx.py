@@ -15,6 +15,7 @@ from docxtpl import DocxTemplate
 from qa_builder.errors import RenderError, TemplateError
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
+from qa_builder.render.anchors import AnchorError, agreement_properties, anchor_agreement, set_custom_properties
 from qa_builder.sandbox import TemplateProblem, check_names, make_document_environment
 
 TEMPLATE_FILE = "quality_agreement.docx"
@@ -84,7 +85,10 @@ class _CachedTemplate(DocxTemplate):  # type: ignore[misc]
 
 
 def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
-    """Render the agreement into a DOCX at `out` (written atomically).
+    """Render the agreement into a DOCX at `out` (written atomically), clauses anchored for negotiation.
+
+    Each clause sits in a content control tagged with its id, version, position and number, spanned by a
+    bookmark; the agreement id, version and model digest are custom file properties (see render.anchors).
 
     Args:
         agreement: the assembled agreement.
@@ -105,5 +109,11 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
         raise RenderError(f"{template}: rendering was stopped by the sandbox ({exc})") from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"{template}: rendering agreement {agreement.id} failed ({exc})") from exc
+    try:
+        anchor_agreement(tpl.docx, agreement)
+    except AnchorError as exc:
+        raise RenderError(f"{template}: agreement {agreement.id}: {exc}, so it cannot be anchored for "
+                          "negotiation") from exc
+    set_custom_properties(tpl.docx, agreement_properties(agreement))
     with atomic_writer(out) as handle:
         tpl.save(handle)
