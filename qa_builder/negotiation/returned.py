@@ -242,18 +242,25 @@ def _text(p: Any, *, accept: bool) -> str:
     return "".join(parts)
 
 
+def _plain(element: Any) -> str:
+    """All text under `element`, deleted or not, tabs and breaks included."""
+    return "".join(n.text or "" if n.tag in (W + "t", W + "delText") else "\t" if n.tag == W + "tab" else "\n"
+                   for n in element.iter(W + "t", W + "delText", W + "tab", W + "br", W + "cr")
+                   if n.tag != W + "tab" or n.getparent().tag == W + "r")
+
+
 def _paragraph(p: Any, index: int, changes: list[Change]) -> ReturnedParagraph:
     for wrapper in p.iter(*_WRAPPERS):
         if wrapper.getparent() is not None and wrapper.getparent().tag in (W + "rPr", W + "trPr"):
             continue  # paragraph mark or row, below
-        text = "".join(n.text or "" for n in wrapper.iter(W + "t", W + "delText"))
+        text = _plain(wrapper)
         changes.append(Change(_WRAPPERS[wrapper.tag], wrapper.get(W + "author", ""), wrapper.get(W + "date", ""),
                               text, index))
     for change in p.iter(W + "rPrChange"):
         run = _ancestor(change, {W + "r"})
         if run is None:
             continue  # a paragraph mark's formatting
-        text = "".join(n.text or "" for n in run.iter(W + "t", W + "delText"))
+        text = _plain(run)
         changes.append(Change("formatting", change.get(W + "author", ""), change.get(W + "date", ""), text, index))
     for change in p.iter(W + "pPrChange"):
         changes.append(Change("paragraph_formatting", change.get(W + "author", ""), change.get(W + "date", ""), "",
