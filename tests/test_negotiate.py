@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,12 +21,14 @@ from qa_builder.errors import InputError
 from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
-from qa_builder.negotiation.importer import ImportReport, analyse_returned
+from qa_builder.negotiation.importer import ImportReport, analyse_returned, import_returned
 from qa_builder.negotiation.returned import MAX_PART_BYTES, read_returned
 from qa_builder.pipeline import prepare_agreement
+from qa_builder.regenerate import build_new
 from qa_builder.render.docx import default_template_path, render_docx
 from qa_builder.sandbox import compile_text, render_text
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS
+from qa_builder.workspace import add_agreement, init_workspace, open_workspace
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
 
 WNS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W = f"{{{WNS}}}"
@@ -349,3 +355,88 @@ def test_hostile_or_damaged_files_give_one_clear_line(kind: str, sent: Path, tmp
         read_returned(bad)
     message = str(caught.value)
     assert message.startswith(f"{bad}: ") and BAD_MESSAGES[kind] in message and "\n" not in message
+
+
+# --- the command, on a workspace, and a LibreOffice round trip --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def negotiation_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with the minimal agreement built as v1 (real LibreOffice for the PDF)."""
+    root = tmp_path_factory.mktemp("ws") / "workspace"
+    workspace = init_workspace(root)
+    shutil.rmtree(workspace.library_dir)
+    shutil.copytree(MINI_LIBRARY, workspace.library_dir)
+    add_agreement(workspace, MINIMAL_ANSWERS)
+    built, failed = build_new(workspace, jobs=1)
+    assert not failed and len(built) == 1
+    return root
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qa_builder", "negotiate", "import", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300, check=False)
+
+
+def _marked_up(sent: Path, out: Path) -> Path:
+    m = Markup(sent)
+    m.rewrite(m.paragraph("The Sponsor may audit"), [("del", "The Sponsor may audit on 30 Business Days' notice."),
+                                                     ("ins", "The Sponsor may audit once a year.")])
+    body = m.paragraph("This Agreement between")
+    m.rewrite(body, [("same", "This Agreement between Müller & Søn <Pharma> \"AG\" and 株式会社テスト製薬 "),
+                     ("del", "covers"), ("ins", "governs"), ("same", " Examplol 10 mg tablets.")])
+    m.comment(body, "Wider scope, please.")
+    return m.save(out)
+
+
+@pytest.mark.libreoffice
+def test_negotiate_import_from_the_command_line(negotiation_workspace: Path, tmp_path: Path) -> None:
+    sent = negotiation_workspace / "agreements" / "QA-MIN-1" / "v1" / "QA-MIN-1_v1.docx"
+    returned = _marked_up(sent, tmp_path / "QA-MIN-1 returned.docx")
+    result = _cli(str(negotiation_workspace), "QA-MIN-1", str(returned))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "QA-MIN-1 returned.docx: agreement QA-MIN-1 version 1; 2 clause(s) changed or commented"
+    assert "  1.1 Scope [scope]: non-standard text — text that is not in the clause library" in lines
+    assert ("  1.2 Audits [audits]: another library position — equals library position 'fallback' of clause "
+            "audits") in lines
+    assert f"      comment 0 by {CMO} {WHEN}: Wider scope, please." in lines
+    report = negotiation_workspace / "agreements" / "QA-MIN-1" / "negotiation" / "v1-import-1.json"
+    assert lines[-1] == f"report: {report}"
+    assert json.loads(report.read_text(encoding="utf-8"))["clauses"][1]["classification"] == "library_position"
+
+    m = Markup(sent)
+    m.untracked(m.paragraph("The Sponsor may audit"), "30", "60")
+    untracked = _cli(str(negotiation_workspace), "QA-MIN-1", str(m.save(tmp_path / "untracked.docx")))
+    assert untracked.returncode == 3
+    assert ("  untracked edit in clause 1.2 Audits: sent “The Sponsor may audit on 30 Business Days' notice.”, "
+            "returned “The Sponsor may audit on 60 Business Days' notice.”") in untracked.stdout
+
+    wrong = _cli(str(negotiation_workspace), "QA-OTHER-9", str(returned))
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == f"error: {returned}: is agreement QA-MIN-1, not QA-OTHER-9"
+    damaged = tmp_path / "damaged.docx"
+    damaged.write_bytes(returned.read_bytes()[:3000])
+    bad = _cli(str(negotiation_workspace), "QA-MIN-1", str(damaged))
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.libreoffice
+def test_anchors_and_changes_survive_a_libreoffice_round_trip(negotiation_workspace: Path, tmp_path: Path) -> None:
+    """Open the marked-up file in LibreOffice with its tracked changes and save it as DOCX: same findings."""
+    sent = negotiation_workspace / "agreements" / "QA-MIN-1" / "v1" / "QA-MIN-1_v1.docx"
+    returned = _marked_up(sent, tmp_path / "returned.docx")
+    result = subprocess.run(
+        ["soffice", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+         "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(tmp_path / "lo"), str(returned)],
+        capture_output=True, text=True, timeout=180, check=False)
+    saved = tmp_path / "lo" / "returned.docx"
+    assert saved.is_file(), result.stderr
+    report = import_returned(open_workspace(negotiation_workspace), "QA-MIN-1", saved)
+    assert report.anchored_by["content_control"] == 0 and report.anchored_by["bookmark"] >= 5
+    assert [(f.clause_id, f.classification) for f in report.clauses] == [("scope", "non_standard"),
+                                                                        ("audits", "library_position")]
+    scope = report.clauses[0]
+    assert {(c.kind, c.text) for c in scope.changes} >= {("deletion", "covers"), ("insertion", "governs")}
+    assert [(c.author, c.text) for c in scope.comments] == [(CMO, "Wider scope, please.")]
+    assert report.untracked == []
