@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from qa_builder.answers import load_answers
-from qa_builder.errors import RenderError
+from qa_builder.errors import TemplateError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.pipeline import prepare_agreement
@@ -162,7 +162,7 @@ def test_template_showing_a_clause_heading_without_its_text_is_refused(minimal: 
     document.add_paragraph("Nothing else.")
     document.save(str(template))
     out = tmp_path / "a.docx"
-    with pytest.raises(RenderError, match=r"clause 1\.1 Scope \(scope\): the paragraphs after its heading"):
+    with pytest.raises(TemplateError, match=r"clause 1\.1 Scope \(scope\): the paragraphs after its heading"):
         render_docx(minimal, template, out)
     assert not out.exists()
 
