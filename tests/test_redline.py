@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -36,7 +37,9 @@ from qa_builder.redline import (
     compare_agreements,
     write_redline,
 )
-from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS
+from qa_builder.regenerate import build_new, regenerate
+from qa_builder.workspace import add_agreement, init_workspace
+from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS, answers_data, write_answers
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 WHEN = dt.datetime(2026, 3, 12, 10, 30, tzinfo=dt.UTC)
@@ -480,3 +483,27 @@ def test_libreoffice_sees_tracked_changes(old: Agreement, tmp_path: Path) -> Non
     assert counts["insertion"] >= 7, counts
     assert counts["deletion"] >= 5, counts
     assert re.search(rb"dc:creator>qa-builder<", zipfile.ZipFile(odt).read("content.xml"))
+
+
+@pytest.mark.libreoffice
+def test_regenerating_after_a_raci_note_change_gives_a_non_empty_redline(tmp_path: Path) -> None:
+    """The reported case: only a responsibilities-matrix note changed in a workspace agreement."""
+    root = tmp_path / "workspace"
+    workspace = init_workspace(root)
+    shutil.rmtree(workspace.library_dir)
+    shutil.copytree(MINI_LIBRARY, workspace.library_dir)
+    data = answers_data()
+    data["responsibilities"] = [{"activity": "manufacture", "sponsor": "I", "contract_acceptor": "RA",
+                                 "notes": "Tokyo Plant only"}]
+    add_agreement(workspace, write_answers(tmp_path, data))
+    assert not build_new(workspace, jobs=1)[1]
+    data["responsibilities"][0]["notes"] = "Tokyo and Osaka plants"
+    write_answers(workspace.agreement_dir("QA-MIN-1"), data)
+    report = regenerate(workspace)
+    assert [(r.old_version, r.new_version) for r in report.built] == [(1, 2)], report
+    assert report.built[0].other_changes == ("Responsibilities matrix: 1 row changed",)
+    redline_path = workspace.version_dir("QA-MIN-1", 2) / "QA-MIN-1_v2.redline.docx"
+    inserted, deleted = _inserted_and_deleted(redline_path)
+    assert "Osaka" in inserted and "Plant only" in deleted
+    raci = _resolve(redline_path, accept=True)[1][1]
+    assert ["2*", "Manufacturing", "Execute batch manufacture", "I", "R/A", "Tokyo and Osaka plants"] in raci
