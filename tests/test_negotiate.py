@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -440,3 +441,11 @@ def test_anchors_and_changes_survive_a_libreoffice_round_trip(negotiation_worksp
     assert {(c.kind, c.text) for c in scope.changes} >= {("deletion", "covers"), ("insertion", "governs")}
     assert [(c.author, c.text) for c in scope.comments] == [(CMO, "Wider scope, please.")]
     assert report.untracked == []
+
+
+def test_an_unknown_agreement_id_never_leaves_the_workspace(sent: Path, tmp_path: Path) -> None:
+    workspace = init_workspace(tmp_path / "workspace")
+    for bad in ("../../etc", "QA-NONE"):
+        with pytest.raises(InputError, match=rf"has no agreement '{re.escape(bad)}' \(it has: none\)"):
+            import_returned(workspace, bad, sent)
+    assert not (tmp_path / "etc").exists()

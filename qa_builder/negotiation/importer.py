@@ -85,6 +85,9 @@ def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> 
     Raises:
         InputError: the file is unreadable, is another agreement, or the workspace lacks the version it names.
     """
+    known = workspace.agreement_ids()
+    if agreement_id not in known:
+        raise InputError(f"{workspace.root}: has no agreement '{agreement_id}' (it has: {', '.join(known) or 'none'})")
     document = read_returned(returned)
     found_id = document.properties.get(PROPERTY_AGREEMENT_ID)
     if found_id is not None and found_id != agreement_id:
