@@ -130,9 +130,10 @@ _PARTS = (
           ("No.", "Area", "Activity", "Sponsor", "Contract acceptor", "Notes"), (600, 1500, 3312, 900, 1100, 2000),
           lambda a: [(r.activity_id, (f"{r.number}{'*' if r.overridden else ''}", r.area, r.activity, r.sponsor,
                                       r.contract_acceptor, r.notes)) for r in a.raci]),
-    _Part(TIMELINES_HEADING, "Annex B. The time limits the agreement sets, matched by event.",
-          ("Event", "Time limit", "Clause"), (5000, 3212, 1200),
-          lambda a: [(t.event, (t.event, t.deadline, t.clause_number)) for t in a.timelines]),
+    _Part(TIMELINES_HEADING, "Annex B. The time limits the agreement sets, matched by obligation.",
+          ("Obligation", "Who", "Time limit", "Clock", "Trigger", "Clause"), (2600, 1100, 1900, 1400, 1512, 900),
+          lambda a: [(t.event, (t.event, t.who, t.deadline, t.clock, t.trigger or "–", t.clause_number))
+                     for t in a.timelines]),
     _Part(TRACE_HEADING, "Annex C. Each regulatory requirement and the clauses that satisfy it.",
           ("Requirement", "Summary", "Source", "Clauses"), (2000, 4712, 1500, 1200),
           lambda a: [(t.requirement_id, (t.requirement_id, t.summary, t.source,

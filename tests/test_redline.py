@@ -218,7 +218,8 @@ def _expected_rows(a: Agreement) -> list[list[list[str]]]:
     raci = [["No.", "Area", "Activity", "Sponsor", "Contract acceptor", "Notes"]] + [
         [f"{r.number}{'*' if r.overridden else ''}", r.area, r.activity, r.sponsor, r.contract_acceptor, r.notes]
         for r in a.raci]
-    timelines = [["Event", "Time limit", "Clause"]] + [[t.event, t.deadline, t.clause_number] for t in a.timelines]
+    timelines = [["Obligation", "Who", "Time limit", "Clock", "Trigger", "Clause"]] + [
+        [t.event, t.who, t.deadline, t.clock, t.trigger or "–", t.clause_number] for t in a.timelines]
     trace = [["Requirement", "Summary", "Source", "Clauses"]] + [
         [t.requirement_id, t.summary, t.source, ", ".join(t.clause_numbers) or "–"] for t in a.traceability]
     signatures = [["Field", "Party", "Name", "Title", "E-mail", "Meaning"]] + [
@@ -335,6 +336,8 @@ WHOLE_AGREEMENT_EDITS: dict[str, Callable[[Agreement], Agreement]] = {
     "raci_reordered": lambda a: a.model_copy(update={"raci": list(reversed(a.raci))}),
     "timelines": lambda a: a.model_copy(update={"timelines": [*a.timelines, TimelineRow(
         event="Notify a recall", deadline="24 hours", clause_number="2.1")]}),
+    "timeline_who": lambda a: a.model_copy(update={"timelines": [a.timelines[0].model_copy(
+        update={"who": "Both parties"}), *a.timelines[1:]]}),
     "traceability": lambda a: a.model_copy(update={"traceability": a.traceability[1:]}),
     "signatures": lambda a: a.model_copy(update={"signatories": [a.signatories[0].model_copy(
         update={"title": "Head of Quality Operations"}), *a.signatories[1:]]}),
