@@ -105,8 +105,12 @@ class _Part:
     new_page: bool = True
 
 
+def _role(role: str) -> str:
+    return {"sponsor": "Sponsor", "contract_acceptor": "Contract acceptor"}.get(role, role)
+
+
 def _party(party: PartyBlock) -> str:
-    return (f"{party.name} (the “{party.defined_term}”)\n{party.address}, {party.country}\n"
+    return (f"{party.name} (the “{party.defined_term}”; {_role(party.role)})\n{party.address}, {party.country}\n"
             f"Quality contact: {party.quality_contact_name}, {party.quality_contact_title}, "
             f"{party.quality_contact_email}")
 
@@ -141,7 +145,8 @@ _PARTS = (
                      for t in a.traceability]),
     _Part(SIGNATURES_HEADING, "The signature blocks, matched by signature field.",
           ("Field", "Party", "Name", "Title", "E-mail", "Meaning"), (1300, 1900, 1600, 1600, 1700, 1312),
-          lambda a: [(s.field_name, (s.field_name, s.party_name, s.name, s.title, s.email, s.meaning))
+          lambda a: [(s.field_name, (s.field_name, f"{s.party_name} ({_role(s.party)})", s.name, s.title, s.email,
+                                     s.meaning))
                      for s in a.signatories]),
     _Part(HISTORY_HEADING, "The revision history table.", ("Version", "Date", "Description of change"),
           (1100, 1600, 6712),

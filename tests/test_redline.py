@@ -204,7 +204,8 @@ def _expected_text(agreement: Agreement) -> list[str]:
 
 
 def _party(party: PartyBlock) -> str:
-    return (f"{party.name} (the “{party.defined_term}”)\n{party.address}, {party.country}\nQuality contact: "
+    role = {"sponsor": "Sponsor", "contract_acceptor": "Contract acceptor"}[party.role]
+    return (f"{party.name} (the “{party.defined_term}”; {role})\n{party.address}, {party.country}\nQuality contact: "
             f"{party.quality_contact_name}, {party.quality_contact_title}, {party.quality_contact_email}")
 
 
@@ -223,7 +224,8 @@ def _expected_rows(a: Agreement) -> list[list[list[str]]]:
     trace = [["Requirement", "Summary", "Source", "Clauses"]] + [
         [t.requirement_id, t.summary, t.source, ", ".join(t.clause_numbers) or "–"] for t in a.traceability]
     signatures = [["Field", "Party", "Name", "Title", "E-mail", "Meaning"]] + [
-        [s.field_name, s.party_name, s.name, s.title, s.email, s.meaning] for s in a.signatories]
+        [s.field_name, f"{s.party_name} ({'Sponsor' if s.party == 'sponsor' else 'Contract acceptor'})", s.name,
+         s.title, s.email, s.meaning] for s in a.signatories]
     history = [["Version", "Date", "Description of change"]] + [
         [str(r.version), r.date.isoformat(), r.description] for r in a.revisions]
     selection = [["Clause", "Version", "Included", "Position", "Reason"]] + [
@@ -510,3 +512,50 @@ def test_regenerating_after_a_raci_note_change_gives_a_non_empty_redline(tmp_pat
     assert "Osaka" in inserted and "Plant only" in deleted
     raci = _resolve(redline_path, accept=True)[1][1]
     assert ["2*", "Manufacturing", "Execute batch manufacture", "I", "R/A", "Tokyo and Osaka plants"] in raci
+
+
+def _mutated(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value + " changed"
+    if isinstance(value, dt.date):
+        return value + dt.timedelta(days=1)
+    if isinstance(value, list):
+        return [*value, "X-1"]
+    return None
+
+
+def _single_field_edits(agreement: Agreement) -> list[tuple[str, Agreement]]:
+    """`agreement` with one field changed, for every field of the model and of its first row of each table."""
+    edits = []
+    for name, value in agreement:
+        if name in ("model_digest", "sections"):
+            continue
+        rows = value if isinstance(value, list) and value and hasattr(value[0], "model_copy") else None
+        items = [(name, value, None)] if rows is None and not hasattr(value, "model_copy") else \
+            [(f"{name}.{field}", inner, field) for field, inner in (rows[0] if rows else value)]
+        for label, inner, field in items:
+            changed = _mutated(inner)
+            if changed is None:
+                continue
+            if field is None:
+                update = {name: changed}
+            elif rows is not None:
+                update = {name: [rows[0].model_copy(update={field: changed}), *rows[1:]]}
+            else:
+                update = {name: value.model_copy(update={field: changed})}
+            edits.append((label, agreement.model_copy(update=update)))
+    return edits
+
+
+def test_a_change_to_any_field_of_the_model_is_a_tracked_change(old: Agreement, tmp_path: Path) -> None:
+    """Whoever adds a field to the Agreement model learns here that the redline must show it."""
+    edits = _single_field_edits(old)
+    assert len(edits) > 40
+    for label, new in edits:
+        out = tmp_path / f"{label}.docx"
+        write_redline(old, new, out, when=WHEN)  # raises RenderError if the change would not show
+        assert list(_document_xml(out).iter(w("ins"), w("del"))), label
