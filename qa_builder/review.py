@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from qa_builder.answers import AnswersFile, load_answers
-from qa_builder.assemble import assemble_agreement
+from qa_builder.answers import load_answers
 from qa_builder.checks import review_answers
 from qa_builder.errors import QABuilderError
-from qa_builder.library.select import check_answer_references, select_clauses
 from qa_builder.models.findings import FileFindings
 from qa_builder.models.library import ClauseLibrary
 
@@ -19,9 +17,7 @@ def review_files(paths: list[Path], library: ClauseLibrary, *, today: dt.date | 
     results: list[FileFindings] = []
     for path in paths:
         try:
-            answers_file = load_answers(path)
-            findings = review_answers(answers_file, library, today=today)
-            _assembles(answers_file, library)
+            findings = review_answers(load_answers(path), library, today=today)
         except QABuilderError as exc:
             results.append(FileFindings(file=str(path), error=str(exc)))
             continue
@@ -31,14 +27,3 @@ def review_files(paths: list[Path], library: ClauseLibrary, *, today: dt.date | 
             warnings=sum(f.severity == "warning" for f in findings),
         ))
     return results
-
-
-def _assembles(answers_file: AnswersFile, library: ClauseLibrary) -> None:
-    """Select and render every clause as `build` would, so a library fault stops `check` as it stops `build`.
-
-    Raises:
-        AnswersError: the answers name a clause or position the library does not have.
-        LibraryError, RenderError: a condition or clause text fails for these answers (names file, line, clause).
-    """
-    check_answer_references(answers_file, library)
-    assemble_agreement(answers_file.answers, library, select_clauses(library, answers_file.answers))
