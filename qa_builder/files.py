@@ -53,10 +53,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inside(folder: Path, name: str) -> Path:
-    """Join a file name from input data to `folder`, refusing anything that would escape it."""
+def check_plain_name(name: str) -> str:
+    """Return `name` if it is a plain file name (no folder part, not '.' or '..'); raise ValueError otherwise.
+
+    Used wherever a file name comes from data (a build record's artefacts, a manifest), so that it can only
+    ever name a file inside its own folder.
+    """
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
         raise ValueError(f"'{name}' is not a plain file name")
+    return name
+
+
+def inside(folder: Path, name: str) -> Path:
+    """Join a file name from input data to `folder`, refusing anything that would escape it (also by symlink).
+
+    Raises:
+        ValueError: `name` is not a plain file name, or it resolves outside `folder`.
+    """
+    check_plain_name(name)
     target = (folder / name).resolve()
     if target.parent != folder.resolve():
         raise ValueError(f"'{name}' would be written outside {folder}")

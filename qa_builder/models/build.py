@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import field_validator
+
+from qa_builder.files import check_plain_name
 from qa_builder.models.base import StrictModel
 from qa_builder.models.findings import Finding
 
@@ -18,6 +21,12 @@ class Artefact(StrictModel):
     media_type: str
     sha256: str
     size: int
+
+    @field_validator("file")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        """An artefact is a file beside its record: a plain name, never a path (no '../', no folders)."""
+        return check_plain_name(value)
 
 
 class ClauseUse(StrictModel):
