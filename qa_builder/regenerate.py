@@ -25,7 +25,7 @@ from typing import Literal
 
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.audit.events import Action, DetailValue
-from qa_builder.audit.record import record
+from qa_builder.audit.record import failure_sentence, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError, failure_line
 from qa_builder.files import fsync_dir, fsync_tree, sha256_file, write_bytes_atomic
@@ -405,7 +405,7 @@ def _build_versions(workspace: Workspace, ids: list[str], jobs: int, progress: P
                     error = failure_line(exc)
                     failed[agreement_id] = error
                     record(workspace.root, action, outcome="failed", agreement_id=agreement_id,
-                           details={"error": error, **extra})
+                           details={"error": failure_sentence(exc), **extra})
                 if progress is not None:
                     progress(agreement_id, error)
     finally:

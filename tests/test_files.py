@@ -46,3 +46,48 @@ def test_manifest_refuses_a_record_whose_artefact_climbs_out(tmp_path: Path, tes
     line = _one_clear_line(result)
     assert "../secret.txt" in line and "not a plain file name" in line
     assert not list(out.glob("*.manifest.json*"))
+
+
+# --- secrets: a passphrase file that is not UTF-8 ---------------------------------------------------------------
+
+def _files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_a_passphrase_file_that_is_not_utf8_leaks_no_byte_of_it(tmp_path: Path, test_pki: Any) -> None:
+    workspace = tmp_path / "ws"
+    assert _cli("init", str(workspace)).returncode == 0
+    secret = b"\xffgeheim-Passwort\xfe"
+    passphrase_file = tmp_path / "passphrase.bin"
+    passphrase_file.write_bytes(secret + b"\n")
+    target = workspace / "agreements" / "QA-X_v1.signed.pdf"
+    result = _cli("sign", str(workspace / "agreements" / "QA-X_v1.pdf"), "--field", "sig_sponsor_1",
+                  "--meaning", "approval", "-o", str(target), "--key", str(test_pki.p12("sponsor")),
+                  "--passphrase-file", str(passphrase_file))
+    line = _one_clear_line(result)
+    assert "passphrase.bin: the passphrase file is not UTF-8 text" in line
+    forms = [secret, b"geheim", b"0xff", b"\\xff", b"0xfe", b"\\xfe", "\xff".encode(), "\xfe".encode()]
+    output = (result.stdout + result.stderr).encode()
+    assert not [f for f in forms if f in output]
+    stored = _files_under(workspace)  # the trail's database (and its WAL, if one is left), and everything else
+    assert any(p.name.startswith("trail.sqlite3") for p in stored), "the audit database was not found"
+    for path in stored:
+        data = path.read_bytes()
+        assert not [f for f in forms if f in data], path
+    log = _cli("audit", "log", str(workspace))
+    assert "sign" in log.stdout and "failed" in log.stdout and "passphrase" in log.stdout
+    assert not target.exists()
+
+
+def test_failed_attempts_keep_no_foreign_error_text(test_pki: Any) -> None:
+    import pytest
+
+    from qa_builder.audit.record import failure_sentence
+    from qa_builder.errors import SigningError
+    from qa_builder.signing.keys import load_pkcs12_key
+
+    assert failure_sentence(ValueError("the secret is hunter2")) == "internal error: ValueError"
+    assert failure_sentence(SigningError("k.p12: wrong passphrase\nsecond line\x1b[2J")) == "k.p12: wrong passphrase"
+    with pytest.raises(SigningError, match="wrong passphrase") as caught:
+        load_pkcs12_key(test_pki.p12("sponsor"), b"\xff\xfe-not-text")
+    assert "xff" not in str(caught.value) and caught.value.__cause__ is None

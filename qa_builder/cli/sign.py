@@ -14,13 +14,34 @@ if TYPE_CHECKING:
     from qa_builder.signing.keys import SigningKey
 
 
+MAX_SECRET_FILE = 64 * 1024
+"""Bytes read at most from a passphrase or PIN file: a secret is one short line."""
+
+
 def read_secret(file: Path | None, what: str) -> bytes:
-    """A passphrase or PIN: from a file (first line), else asked without echo (Part 11 §11.200)."""
+    """A passphrase or PIN: from a file (its first line, as bytes), else asked without echo (Part 11 §11.200).
+
+    The file is read as bytes and only checked to be UTF-8 text (what PKCS#12 passphrases and PKCS#11 PINs
+    are); no message ever quotes a byte of it.
+
+    Raises:
+        InputError: the file cannot be read, is not UTF-8 text, or is too large to be a passphrase or PIN file.
+    """
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8").splitlines()[0].encode("utf-8") if file.stat().st_size else b""
+            with file.open("rb") as handle:
+                data = handle.read(MAX_SECRET_FILE + 1)
         except OSError as exc:
-            raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from exc
+            raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from None
+        if len(data) > MAX_SECRET_FILE:
+            raise InputError(f"{file}: is not a {what} file (larger than {MAX_SECRET_FILE // 1024} KiB)")
+        lines = data.splitlines()
+        secret = lines[0] if lines else b""
+        try:
+            secret.decode("utf-8")
+        except UnicodeDecodeError:  # from None: the decoding error quotes bytes of the secret
+            raise InputError(f"{file}: the {what} file is not UTF-8 text; save it as UTF-8 text") from None
+        return secret
     if not sys.stdin.isatty():
         raise InputError(f"no {what}: pass --{what.replace(' ', '-')}-file FILE, or run in a terminal to type it")
     return click.prompt(f"{what.capitalize()}", hide_input=True).encode("utf-8")

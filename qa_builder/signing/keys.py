@@ -87,6 +87,9 @@ def _load(path: Path, data: bytes, passphrase: bytes) -> SigningKey:
         asn1_pkcs12.Pfx.load(data).native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
     except (ValueError, TypeError) as exc:
         raise SigningError(f"{path}: is not a PKCS#12 (.p12/.pfx) file") from exc
+    if not _is_utf8(passphrase):
+        # cryptography fails on such bytes with an unrelated TypeError; no decoding error may quote them
+        raise SigningError(f"{path}: wrong passphrase (the passphrase given is not UTF-8 text)")
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError as exc:
@@ -134,6 +137,14 @@ class KeptKeySigner(SimpleSigner):
             return key.sign(data, ECDSA(hash_algorithm))
         result: bytes = super().sign_raw(data, digest_algorithm)  # PSS, EdDSA...: pyHanko's own path
         return result
+
+
+def _is_utf8(secret: bytes) -> bool:
+    try:
+        secret.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_ca(certificate: x509.Certificate) -> bool:
@@ -212,9 +223,12 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
     if cached is None:
         if not module.is_file():
             raise SigningError(f"{module}: PKCS#11 module not found")
+        if not _is_utf8(pin):  # a decoding error would quote bytes of the PIN
+            raise SigningError(f"{source}: wrong PIN (the PIN given is not UTF-8 text)")
+        user_pin = pin.decode("utf-8")
         try:
             session = pyhanko_pkcs11.open_pkcs11_session(str(module), token_criteria=TokenCriteria(label=token_label),
-                                                         user_pin=pin.decode("utf-8"))
+                                                         user_pin=user_pin)
         except p11.PinIncorrect as exc:
             raise SigningError(f"{source}: wrong PIN") from exc
         except (p11.PinLocked, p11.PinExpired) as exc:
