@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
@@ -96,3 +98,44 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full (no space left); free some space and run again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run again",
+    errno.EFBIG: "a file would be larger than this system allows (file size limit); raise the limit or "
+                 "choose another folder",
+    errno.EROFS: "is on a read-only file system; choose a writable folder",
+    errno.EACCES: "cannot be written (permission denied); choose a folder you may write to",
+    errno.EPERM: "cannot be written (operation not permitted); choose a folder you may write to",
+}
+
+
+def write_problem(folder: Path, exc: OSError) -> str | None:
+    """One line for an OSError met while writing into `folder` (disk full, read-only, ...), or None for others."""
+    problem = _WRITE_PROBLEMS.get(exc.errno or 0)
+    return f"{folder}: {problem}" if problem else None
+
+
+@contextmanager
+def folder_lock(folder: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` itself (flock on the folder) while the block runs.
+
+    A second holder waits until the first is done; `on_wait` is told once when that happens. The lock ends
+    with its process, so a run killed with `kill -9` never leaves the folder locked, and no lock file is left.
+
+    Raises:
+        OSError: the folder cannot be made or opened (e.g. a read-only parent folder).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

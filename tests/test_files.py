@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
+import pytest
+
+from qa_builder.files import folder_lock, sha256_file
+from qa_builder.pipeline import STAGING_PREFIX
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -17,9 +27,18 @@ def _cli(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> s
                           stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, timeout=timeout)
 
 
+def _build_args(out: Path, *extra: str, fmt: str = "docx") -> list[str]:
+    return [sys.executable, "-m", "qa_builder", "build", str(MINIMAL_ANSWERS), "-o", str(out), "--library",
+            str(MINI_LIBRARY), "--format", fmt, *extra]
+
+
 def _build_docx(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return _cli("build", str(MINIMAL_ANSWERS), "-o", str(out), "--library", str(MINI_LIBRARY), "--format", "docx",
-                *extra)
+    return _cli(*_build_args(out, *extra)[3:])
+
+
+def _record_matches_outputs(out: Path, stem: str = "QA-MIN-1_v1") -> bool:
+    record = json.loads((out / f"{stem}.build.json").read_text(encoding="utf-8"))
+    return all(sha256_file(out / a["file"]) == a["sha256"] for a in record["artefacts"])
 
 
 def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -91,3 +110,133 @@ def test_failed_attempts_keep_no_foreign_error_text(test_pki: Any) -> None:
     with pytest.raises(SigningError, match="wrong passphrase") as caught:
         load_pkcs12_key(test_pki.p12("sponsor"), b"\xff\xfe-not-text")
     assert "xff" not in str(caught.value) and caught.value.__cause__ is None
+
+
+# --- one output folder, one build at a time; killed runs; full and read-only disks -------------------------------
+
+def test_a_second_build_into_a_locked_folder_waits_for_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with folder_lock(out):
+        waiting = subprocess.Popen(_build_args(out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        time.sleep(6)  # a docx build takes about 2 s
+        assert waiting.poll() is None, "the build did not wait for the folder's lock"
+        assert not list(out.glob("QA-MIN-1_v1*"))
+    _, stderr = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, stderr
+    assert f"note: waiting for another qa-builder run that is building into {out} to finish" in stderr
+    assert _record_matches_outputs(out)
+
+
+def test_two_builds_of_one_version_at_once_never_both_succeed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runs = [subprocess.Popen(_build_args(out), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    results = [(run.wait(timeout=120), run.stderr.read() if run.stderr else "") for run in runs]
+    assert sorted(code for code, _ in results) == [0, 2, 2], results
+    for code, stderr in results:
+        if code:
+            assert "QA-MIN-1_v1.docx already exists; use --force" in stderr
+    assert _record_matches_outputs(out)
+
+
+def test_two_answers_files_for_one_version_in_one_run_do_not_both_succeed(tmp_path: Path) -> None:
+    other = write_answers(tmp_path, answers_data(), "same-id.yaml")
+    out = tmp_path / "out"
+    result = _cli("build", str(MINIMAL_ANSWERS), str(other), "-o", str(out), "--library", str(MINI_LIBRARY),
+                  "--format", "docx", "-j", "2")
+    assert result.returncode == 2, result.stderr
+    assert "1 built, 1 failed" in result.stderr
+    assert "is built twice in this run" in result.stderr or "already exists" in result.stderr
+    assert _record_matches_outputs(out)
+
+
+def test_a_rerun_cleans_up_what_an_interrupted_build_left(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    leftover = out / f"{STAGING_PREFIX}killed"
+    leftover.mkdir()
+    (leftover / "QA-MIN-1_v1.docx").write_bytes(b"half a docx")
+    (out / "QA-MIN-1_v1.docx").write_bytes(b"a docx whose build record was never written")
+    result = _build_docx(out)
+    assert result.returncode == 0, result.stderr
+    assert f"note: removed {leftover.name} in {out}, left by an interrupted build" in result.stderr
+    assert f"note: {out / 'QA-MIN-1_v1.docx'} has no build record (an interrupted build left it); it is replaced" \
+        in result.stderr
+    assert not leftover.exists()
+    assert _record_matches_outputs(out)
+    again = _build_docx(out)  # a finished build is still protected
+    assert again.returncode == 2 and "already exists; use --force" in again.stderr
+
+
+@pytest.mark.libreoffice
+def test_kill_9_during_build_then_rerun(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = subprocess.Popen(_build_args(out, fmt="both"), cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(f"{STAGING_PREFIX}*/*.docx")) and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    assert run.poll() is None, "the build ended before it could be killed"
+    os.killpg(run.pid, signal.SIGKILL)  # the build and its LibreOffice worker, as a crash would
+    run.wait(timeout=30)
+    assert list(out.glob(f"{STAGING_PREFIX}*")), "the killed run left no staging folder to clean"
+    rerun = _cli(*_build_args(out, fmt="both")[3:])
+    assert rerun.returncode == 0, rerun.stderr
+    assert "left by an interrupted build" in rerun.stderr
+    assert not list(out.glob(f"{STAGING_PREFIX}*"))
+    assert _record_matches_outputs(out)
+
+
+@contextmanager
+def _tmpfs(where: Path, options: str) -> Iterator[bool]:
+    """A small tmpfs mounted at `where` (True), or False where this machine does not allow mounting."""
+    where.mkdir(parents=True, exist_ok=True)
+    mounted = os.geteuid() == 0 and shutil.which("mount") is not None and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode == 0
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(where)], check=True)
+
+
+def test_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    with _tmpfs(disk, "size=256k") as mounted:
+        if mounted:
+            with (disk / "filler").open("wb", buffering=0) as filler, pytest.raises(OSError):
+                while True:
+                    filler.write(b"\0" * 4096)
+            result = _build_docx(disk / "out")
+            line = _one_clear_line(result)
+            assert "the disk is full (no space left)" in line
+        else:  # no mounting here: a file size limit fails the same writes (EFBIG), and is reported alike
+            result = subprocess.run(_build_args(disk / "out"), cwd=ROOT, capture_output=True, text=True,
+                                    preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)))
+            line = _one_clear_line(result)
+            assert "file size limit" in line
+    assert "minimal.yaml: not built:" in line and str(disk / "out") in line
+
+
+def test_a_file_size_limit_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(_build_args(out), cwd=ROOT, capture_output=True, text=True,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)))
+    line = _one_clear_line(result)
+    assert f"{out}: a file would be larger than this system allows (file size limit)" in line
+    assert not any(out.iterdir())
+
+
+def test_a_read_only_output_folder_is_one_line(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    with _tmpfs(disk, "ro,size=64k") as mounted:
+        if not mounted:  # without root: a folder without write permission (root would ignore the mode)
+            disk.chmod(0o555)
+        result = _build_docx(disk)
+        disk.chmod(0o755) if not mounted else None
+        line = _one_clear_line(result)
+        assert f"{disk}: " in line
+        assert ("read-only file system" in line) if mounted else ("permission denied" in line)
+        assert not any(disk.iterdir())

@@ -105,5 +105,7 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
         raise RenderError(f"{template}: rendering was stopped by the sandbox ({exc})") from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"{template}: rendering agreement {agreement.id} failed ({exc})") from exc
+    document = io.BytesIO()  # zipped in memory: a full disk then fails one plain write, not zipfile's clean-up
+    tpl.save(document)
     with atomic_writer(out) as handle:
-        tpl.save(handle)
+        handle.write(document.getbuffer())
