@@ -240,3 +240,90 @@ def test_a_read_only_output_folder_is_one_line(tmp_path: Path) -> None:
         assert f"{disk}: " in line
         assert ("read-only file system" in line) if mounted else ("permission denied" in line)
         assert not any(disk.iterdir())
+
+
+# --- text from files reaches the terminal escaped; certificate names beyond Unicode 3.2 ----------------------------
+
+HOSTILE_FIELD = "sig_a\x1b[2J"
+HOSTILE_TOOLTIP = "Eve\x1b]0;owned\x07\nsig_b                        empty   Mallory \u202eevil"
+
+
+def _hostile_pdf(path: Path) -> Path:
+    """A one-page PDF whose signature field name and intended signatory (/TU) carry terminal codes and a fake line."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+    writer = PdfFileWriter()
+    writer.insert_page(generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/Page"),
+        generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
+        generic.NameObject("/Resources"): generic.DictionaryObject(),
+    }))
+    append_signature_field(writer, SigFieldSpec(HOSTILE_FIELD, on_page=0, box=(50, 50, 250, 120)))
+    for ref in writer.root["/AcroForm"]["/Fields"]:
+        ref.get_object()["/TU"] = generic.TextStringObject(HOSTILE_TOOLTIP)
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def _no_raw_codes(text: str) -> None:
+    for char in ("\x1b", "\x07", "\u202e"):
+        assert char not in text
+    assert "\\u001b]0;owned\\u0007\\u000asig_b" in text
+
+
+def test_sign_prints_field_texts_from_the_pdf_escaped(tmp_path: Path, test_pki: Any) -> None:
+    pdf = _hostile_pdf(tmp_path / "received.pdf")
+    listing = _cli("sign", str(pdf))
+    assert listing.returncode == 0, listing.stderr
+    assert len(listing.stdout.splitlines()) == 1  # the fake second line stays inside the first
+    assert listing.stdout.startswith("sig_a\\u001b[2J ")
+    _no_raw_codes(listing.stdout)
+    signed = _cli("sign", str(pdf), "--field", HOSTILE_FIELD, "--meaning", "approval", "-o", str(tmp_path / "s.pdf"),
+                  "--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(test_pki.passphrase_file))
+    assert signed.returncode == 0, signed.stderr
+    warning = [line for line in signed.stderr.splitlines() if line.startswith("warning: field")]
+    assert len(warning) == 1 and "is meant for Eve" in warning[0]
+    _no_raw_codes(signed.stderr)
+    assert "\x1b" not in signed.stdout
+
+
+def _p12_with_name(path: Path, common_name: str) -> Path:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                                key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                                key_cert_sign=False, crl_sign=False, encipher_only=False,
+                                                decipher_only=False), critical=True)
+                   .sign(key, hashes.SHA256()))
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"signer", key, certificate, None, serialization.BestAvailableEncryption(b"pw")))
+    return path
+
+
+def test_a_certificate_name_newer_than_unicode_3_2_is_a_clear_signing_error(tmp_path: Path) -> None:
+    pdf = _hostile_pdf(tmp_path / "received.pdf")
+    p12 = _p12_with_name(tmp_path / "rupee.p12", "Dr. Anna Rao \u20b9")  # U+20B9 is from Unicode 6.0
+    passphrase = tmp_path / "pw"
+    passphrase.write_text("pw\n", encoding="utf-8")
+    out = tmp_path / "s.pdf"
+    result = _cli("sign", str(pdf), "--field", HOSTILE_FIELD, "--meaning", "approval", "-o", str(out),
+                  "--key", str(p12), "--passphrase-file", str(passphrase))
+    line = _one_clear_line(result)
+    assert "rupee.p12: the certificate's subject name (CN=Dr. Anna Rao \u20b9) has characters newer than " \
+           "Unicode 3.2" in line
+    assert result.returncode == 1 and not out.exists()

@@ -11,6 +11,7 @@ import click
 
 from qa_builder.cli.progress import batch_progress
 from qa_builder.errors import InputError
+from qa_builder.printable import printable
 from qa_builder.render.pdf import PdfConverter
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _summarise(items: list[BatchItem]) -> None:
                 click.echo(f"note: {note}", err=True)
     for item in failed:
         for line in (item.error or "").splitlines():
-            click.secho(f"error: {line}", fg="red", err=True)
+            click.secho(f"error: {printable(line)}", fg="red", err=True)
     click.echo(f"{len(items) - len(failed)} built, {len(failed)} failed", err=True)
     if failed:
         sys.exit(2 if all(i.input_error for i in failed) else 1)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from qa_builder.errors import InputError
+from qa_builder.printable import printable
 
 if TYPE_CHECKING:
     from qa_builder.signing.keys import SigningKey
@@ -101,10 +102,10 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     if field is None:
         states = list_signature_fields(pdf)
         if not states:
-            click.echo(f"{pdf}: no signature fields")
-        for state in states:
+            click.echo(f"{printable(str(pdf))}: no signature fields")
+        for state in states:  # names and texts come from the PDF: escaped, so they cannot add lines or codes
             status = "signed" if state.signed else "empty"
-            click.echo(f"{state.name:<28} {status:<7} {state.intended_for}")
+            click.echo(f"{printable(state.name):<28} {status:<7} {printable(state.intended_for)}")
         return
     missing = [name for name, value in (("-o/--out", out_pdf), ("--meaning", meaning)) if value is None]
     if missing:
@@ -115,8 +116,9 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     outcome = sign_file(pdf, out_pdf, request, lambda: load_key_from_options(
         key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force)
     if not outcome.signer_is_intended:
-        click.secho(f"warning: field {outcome.field} is meant for {outcome.intended_for}; it was signed by "
-                    f"{outcome.signer}", fg="yellow", err=True)
+        click.secho(f"warning: field {printable(outcome.field)} is meant for {printable(outcome.intended_for)}; "
+                    f"it was signed by {printable(outcome.signer)}", fg="yellow", err=True)
     kind = "certified" if outcome.certified else "signed"
-    click.echo(f"{kind} field {outcome.field} as {outcome.signer} ({outcome.meaning}) at "
-               f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC ({outcome.time_source}), level {outcome.level}: {out_pdf}")
+    click.echo(f"{kind} field {printable(outcome.field)} as {printable(outcome.signer)} ({outcome.meaning}) at "
+               f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC ({outcome.time_source}), level {outcome.level}: "
+               f"{printable(str(out_pdf))}")

@@ -22,6 +22,7 @@ from pyhanko.sign.signers import Signer, SimpleSigner
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from qa_builder.errors import SigningError
+from qa_builder.printable import printable
 
 TITLE_OID = x509.ObjectIdentifier("2.5.4.12")
 
@@ -39,6 +40,8 @@ class SignerIdentity:
     not_before: dt.datetime
     not_after: dt.datetime
     key_usages: frozenset[str]
+    unmatchable_name: str = ""
+    """'subject' or 'issuer' when that name cannot be compared under RFC 4518 (see `_unmatchable_name`)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,24 @@ def identity_of(certificate: x509.Certificate) -> SignerIdentity:
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         key_usages=usages,
+        unmatchable_name=_unmatchable_name(certificate),
     )
+
+
+def _unmatchable_name(certificate: x509.Certificate) -> str:
+    """Which of the certificate's names X.509 name matching cannot prepare, or "".
+
+    Certificate names are compared after RFC 4518 string preparation, whose tables are those of Unicode 3.2;
+    asn1crypto (under pyHanko) refuses a name with a later character (e.g. U+20B9 '₹'), so no signature
+    made with it can be matched to its certificate or chain, by us or by a verifier.
+    """
+    loaded = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    for role in ("subject", "issuer"):
+        try:
+            getattr(loaded, role).hashable  # noqa: B018 - runs the RFC 4518 preparation
+        except ValueError:
+            return role
+    return ""
 
 
 def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime | None = None) -> None:
@@ -189,6 +209,12 @@ def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime 
     if now < identity.not_before:
         raise SigningError(f"{source}: the certificate of {who} is not valid before "
                            f"{identity.not_before:%Y-%m-%d %H:%M} UTC")
+    if identity.unmatchable_name:
+        name = identity.subject if identity.unmatchable_name == "subject" else identity.issuer_common_name
+        raise SigningError(f"{source}: the certificate's {identity.unmatchable_name} name ({printable(name)}) has "
+                           "characters newer than Unicode 3.2, which certificate name matching (RFC 4518) cannot "
+                           "compare, so a signature made with it could not be verified; ask the "
+                           "certificate's issuer for one without them")
     if not identity.key_usages & {"digital_signature", "content_commitment"}:
         raise SigningError(f"{source}: the certificate of {who} allows neither digitalSignature nor nonRepudiation "
                            "key usage, so it cannot sign documents")
