@@ -79,6 +79,21 @@ def inside(folder: Path, name: str) -> Path:
     return target
 
 
+def inside_tree(folder: Path, relative: str) -> Path:
+    """Join a relative path from data ('audit/seals/seal-3.json') to `folder`, refusing anything outside it.
+
+    Raises:
+        ValueError: an absolute path, a NUL byte, or a path that resolves (also by symlink) outside `folder`.
+    """
+    if not relative or "\x00" in relative or relative.startswith(("/", "\\")):
+        raise ValueError(f"'{relative}' is not a relative path")
+    root = folder.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root):
+        raise ValueError(f"'{relative}' is outside {folder}")
+    return target
+
+
 def fsync_tree(folder: Path) -> None:
     """Flush every file directly in `folder`, and the folder itself, to disk (before it is renamed into place)."""
     for path in folder.iterdir():

@@ -38,6 +38,13 @@ class ClauseUse(StrictModel):
     number: str
 
 
+class AuditHead(StrictModel):
+    """The head of a workspace's audit trail (its last event) at one moment."""
+
+    seq: int
+    hash: str
+
+
 class BuildRecord(StrictModel):
     """Written beside the outputs as <id>_v<version>.build.json."""
 
@@ -59,3 +66,6 @@ class BuildRecord(StrictModel):
     findings_accepted: bool
     uncovered_requirements: list[str]
     created_at: str
+    audit_head: AuditHead | None = None
+    """Workspace builds: the audit trail's head when this version was built. Kept outside the trail's database
+    (and covered by the manifest's signature), it lets `audit verify` see events deleted or rewritten later."""
