@@ -327,3 +327,144 @@ def test_a_certificate_name_newer_than_unicode_3_2_is_a_clear_signing_error(tmp_
     assert "rupee.p12: the certificate's subject name (CN=Dr. Anna Rao \u20b9) has characters newer than " \
            "Unicode 3.2" in line
     assert result.returncode == 1 and not out.exists()
+
+
+# --- the audit trail's head, anchored outside the database ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with one agreement built as v1 (events: init, add, build)."""
+    root = tmp_path_factory.mktemp("audit") / "ws"
+    assert _cli("init", str(root)).returncode == 0
+    assert _cli("add", str(root), str(root / "examples" / "contract-qc-laboratory.yaml")).returncode == 0
+    built = _cli("build", "--workspace", str(root))
+    assert built.returncode == 0, built.stderr
+    return root
+
+
+def _copy(workspace: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    return copy
+
+
+def _trail(workspace: Path) -> Any:
+    import sqlite3
+
+    return sqlite3.connect(workspace / "audit" / "trail.sqlite3")
+
+
+def _delete_newest(workspace: Path, count: int) -> None:
+    """What someone with write access to the database can do: drop the trigger, delete, fix sqlite_sequence."""
+    with _trail(workspace) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS events_no_delete")
+        top = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+        conn.execute("DELETE FROM events WHERE seq > ?", (top - count,))
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (top - count,))
+
+
+def _rewrite_from(workspace: Path, seq: int) -> None:
+    """Change event `seq` and recompute the hash chain from there on, so the chain itself holds."""
+    from qa_builder.audit.events import content_hash
+
+    with _trail(workspace) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS events_no_update")
+        previous = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone()[0]
+        for number, text in conn.execute("SELECT seq, event FROM events WHERE seq >= ? ORDER BY seq",
+                                         (seq,)).fetchall():
+            record = json.loads(text)
+            if number == seq:
+                record["actor"] = "mallory"
+            record["prev_hash"] = previous
+            record["hash"] = previous = content_hash(record)
+            conn.execute("UPDATE events SET hash = ?, event = ? WHERE seq = ?",
+                         (record["hash"], json.dumps(record), number))
+
+
+def _verify(workspace: Path) -> subprocess.CompletedProcess[str]:
+    result = _cli("audit", "verify", str(workspace))
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.mark.libreoffice
+def test_the_build_record_carries_the_head_and_verify_says_what_it_cannot_prove(built_workspace: Path) -> None:
+    record = json.loads(next(built_workspace.glob("agreements/*/v1/*.build.json")).read_text(encoding="utf-8"))
+    assert record["audit_head"]["seq"] == 2 and len(record["audit_head"]["hash"]) == 64
+    result = _verify(built_workspace)
+    assert result.returncode == 0 and "verdict: INTACT" in result.stdout
+    assert "note: event 3 is not covered by any seal or build record: had it been deleted or rewritten, this " \
+           "could not be detected" in result.stdout
+
+
+@pytest.mark.libreoffice
+def test_deleting_the_newest_events_is_detected(built_workspace: Path, tmp_path: Path) -> None:
+    workspace = _copy(built_workspace, tmp_path)
+    _delete_newest(workspace, 1)  # the build event of v1
+    result = _verify(workspace)
+    assert result.returncode == 1 and "verdict: TAMPERED" in result.stdout
+    assert "agreements/QA-SLV-LAB-004/v1 has no build event in the trail" in result.stdout
+    _delete_newest(workspace, 1)  # and the event the build record anchors
+    result = _verify(workspace)
+    assert result.returncode == 1
+    assert "was built when the trail ended at event 2, which is no longer in the trail" in result.stdout
+
+
+@pytest.mark.libreoffice
+def test_rewriting_an_anchored_event_is_detected(built_workspace: Path, tmp_path: Path) -> None:
+    workspace = _copy(built_workspace, tmp_path)
+    _rewrite_from(workspace, 2)
+    result = _verify(workspace)
+    assert result.returncode == 1 and "chain: intact" in result.stdout
+    assert "the trail was rewritten: event 2 no longer has the hash that agreements/QA-SLV-LAB-004/v1/" \
+           "QA-SLV-LAB-004_v1.build.json recorded when that version was built" in result.stdout
+
+
+@pytest.mark.libreoffice
+def test_a_control_character_in_an_event_does_not_block_the_pdf_export(built_workspace: Path,
+                                                                         tmp_path: Path) -> None:
+    from qa_builder.audit import AuditTrail
+
+    workspace = _copy(built_workspace, tmp_path)
+    AuditTrail(workspace).append("verify", details={"file": "x\x1b[2J\x00y\nforged: line\u202e"})
+    out = tmp_path / "trail.pdf"
+    result = _cli("audit", "export", str(workspace), "--format", "pdf", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "x\\u001b[2J\\u0000y\\u000aforged: line\\u202e" in text.replace("\n", "")
+
+
+def test_seal_events_cannot_point_outside_the_workspace_or_forge_lines(tmp_path: Path) -> None:
+    from qa_builder.audit import AuditTrail
+    from qa_builder.audit.events import AuditFile
+
+    workspace = tmp_path / "ws"
+    assert _cli("init", str(workspace)).returncode == 0
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the workspace's", encoding="utf-8")
+    trail = AuditTrail(workspace)
+    trail.append("seal", details={"sealed_seq": 1}, files=[
+        AuditFile(name="../outside.txt", sha256=sha256_file(outside)),
+        AuditFile(name="x\x1b[2J\nproblem: forged", sha256="0" * 64)])
+    result = _verify(workspace)
+    assert result.returncode == 1
+    assert "problem: ../outside.txt, recorded by event 2, is not a file inside the workspace" in result.stdout
+    assert "\x1b" not in result.stdout and "\nproblem: forged" not in result.stdout
+
+
+def test_a_malformed_event_is_named_not_a_crash(tmp_path: Path) -> None:
+    from qa_builder.audit.events import content_hash
+
+    workspace = tmp_path / "ws"
+    assert _cli("init", str(workspace)).returncode == 0
+    with _trail(workspace) as conn:
+        seq, previous, text = conn.execute("SELECT seq, hash, event FROM events ORDER BY seq DESC").fetchone()
+        record = {**json.loads(text), "seq": seq + 1, "prev_hash": previous, "details": "not a mapping"}
+        record["hash"] = content_hash(record)
+        conn.execute("INSERT INTO events (seq, hash, event) VALUES (?, ?, ?)",
+                     (seq + 1, record["hash"], json.dumps(record)))
+        conn.execute("INSERT INTO events (seq, hash, event) VALUES (?, ?, ?)", (seq + 2, "x", "{not json"))
+    result = _verify(workspace)
+    assert result.returncode == 1
+    assert f"problem: event {seq + 1} was changed after it was written (it is no longer a well-formed audit " \
+           "event)" in result.stdout
