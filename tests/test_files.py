@@ -96,6 +96,11 @@ def test_a_passphrase_file_that_is_not_utf8_leaks_no_byte_of_it(tmp_path: Path, 
     log = _cli("audit", "log", str(workspace))
     assert "sign" in log.stdout and "failed" in log.stdout and "passphrase" in log.stdout
     assert not target.exists()
+    token = _cli("sign", str(workspace / "agreements" / "QA-X_v1.pdf"), "--field", "sig_sponsor_1",
+                 "--meaning", "approval", "-o", str(target), "--pkcs11-module", "/nonexistent/libtoken.so",
+                 "--token-label", "t", "--key-label", "k", "--pin-file", str(passphrase_file))
+    assert "passphrase.bin: the pin file is not UTF-8 text" in _one_clear_line(token)
+    assert not [f for f in forms if f in (token.stdout + token.stderr).encode()]
 
 
 def test_failed_attempts_keep_no_foreign_error_text(test_pki: Any) -> None:
