@@ -237,14 +237,43 @@ def test_a_file_size_limit_is_one_line(tmp_path: Path) -> None:
 def test_a_read_only_output_folder_is_one_line(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     with _tmpfs(disk, "ro,size=64k") as mounted:
-        if not mounted:  # without root: a folder without write permission (root would ignore the mode)
-            disk.chmod(0o555)
-        result = _build_docx(disk)
-        disk.chmod(0o755) if not mounted else None
-        line = _one_clear_line(result)
-        assert f"{disk}: " in line
-        assert ("read-only file system" in line) if mounted else ("permission denied" in line)
-        assert not any(disk.iterdir())
+        if mounted:
+            _check_refused(disk, "read-only file system")
+        else:  # no mounting here: a folder that refuses writes is reported alike
+            with _unwritable(disk) as expected:
+                _check_refused(disk, expected)
+
+
+def test_a_folder_that_refuses_writes_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    with _unwritable(folder) as expected:
+        _check_refused(folder, expected)
+
+
+@contextmanager
+def _unwritable(folder: Path) -> Iterator[str]:
+    """A folder nobody may write into, and the words the refusal is reported with. Root ignores file modes,
+    so as root the folder is made immutable (chattr +i); otherwise its mode is r-x."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+        try:
+            yield "operation not permitted"
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield "permission denied"
+        finally:
+            folder.chmod(0o755)
+
+
+def _check_refused(folder: Path, expected: str) -> None:
+    result = _build_docx(folder)
+    line = _one_clear_line(result)
+    assert f"{folder}: " in line and expected in line, line
+    assert not any(folder.iterdir())
 
 
 # --- text from files reaches the terminal escaped; certificate names beyond Unicode 3.2 ----------------------------
