@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qa_builder.errors import RenderError
+from qa_builder.errors import LibraryError, RenderError
 from qa_builder.library.context import ACCEPTOR_TERM, SPONSOR_TERM, build_context
 from qa_builder.library.coverage import RequirementCoverage, requirement_coverage
 from qa_builder.library.raci import resolve_raci
@@ -24,7 +24,7 @@ from qa_builder.models.agreement import (
 )
 from qa_builder.models.answers import Answers, Contact
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, compile_text, render_text
+from qa_builder.sandbox import TemplateProblem, compile_text, raci_code, render_text
 
 ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -40,7 +40,9 @@ def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: Clau
         coverage: the requirement coverage of this selection, when the caller already computed it.
 
     Raises:
-        RenderError: a clause text failed to render (names the clause and its file).
+        LibraryError: a clause text was refused by the sandbox, overran its limits or failed to render (names
+            the clause and its file).
+        RenderError: a clause text rendered empty.
     """
     context = build_context(answers)
     if coverage is None:
@@ -84,11 +86,16 @@ def _product_label(name: str, dosage_form: str | None) -> str:
 
 
 def _render(clause: Clause, source: str, label: str, context: dict[str, Any]) -> str:
+    """Render one clause text in the sandbox, within its limits (sandbox.CLAUSE_LIMITS).
+
+    Raises:
+        LibraryError: the text was refused, overran its limits or failed; one line naming file, line and clause.
+    """
     try:
         return render_text(compile_text(source), context)
     except TemplateProblem as exc:
         where = f"{clause.source_file} line {clause.source_line}"
-        raise RenderError(f"{where}: clause '{clause.id}' {label} {exc}") from exc
+        raise LibraryError(f"{where}: clause '{clause.id}' {label} {exc}") from exc
 
 
 def split_paragraphs(text: str) -> list[ClauseParagraph]:
@@ -152,8 +159,8 @@ def _sections(
 
 
 def format_raci(code: str) -> str:
-    """'RA' → 'R/A'; '-' → '–'."""
-    return "–" if code in ("-", "") else "/".join(code)
+    """'RA' → 'R/A'; '-' → '–' (the same notation clause texts get from the `raci_code` filter)."""
+    return raci_code(code)
 
 
 def _raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> list[RaciRow]:
@@ -177,8 +184,24 @@ def _timelines(selection: ClauseSelection, numbers: dict[str, str], context: dic
             if not condition_holds(timeline.applies_when, context, where):
                 continue
             deadline = _squash(_render(clause, timeline.deadline, f"timelines[{i}].deadline", context))
-            rows.append(TimelineRow(event=timeline.event, deadline=deadline, clause_number=numbers[clause.id]))
+            clock, trigger = split_deadline(deadline)
+            rows.append(TimelineRow(event=timeline.event, deadline=deadline, clause_number=numbers[clause.id],
+                                    who=WHO[timeline.who], clock=clock, trigger=trigger))
     return rows
+
+
+WHO = {"sponsor": SPONSOR_TERM, "contract_acceptor": ACCEPTOR_TERM, "both": "Both parties"}
+_CLOCK_THEN_TRIGGER = re.compile(
+    r"^(.*?\b\d+\s+(?:hours?|(?:Business |working )?[Dd]ays?|months?|years?))"
+    r"\s+((?:of|after|before|from|until)\b.*)$")
+
+
+def split_deadline(deadline: str) -> tuple[str, str]:
+    """'within 24 hours of discovery' → ('within 24 hours', 'of discovery'); no trigger → (deadline, '')."""
+    match = _CLOCK_THEN_TRIGGER.match(deadline)
+    if match is None:
+        return deadline, ""
+    return match.group(1), match.group(2)
 
 
 def _signatories(answers: Answers) -> list[SignatoryBlock]:

@@ -9,10 +9,12 @@ import pytest
 
 from qa_builder.answers import load_answers
 from qa_builder.assemble import split_paragraphs
-from qa_builder.errors import AnswersError, RenderError
+from qa_builder.errors import AnswersError, LibraryError
+from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.pipeline import prepare_agreement
+from qa_builder.sandbox import TemplateProblem, compile_text, render_text
 from tests.conftest import MINI_LIBRARY, answers_data, write_answers
 
 
@@ -77,14 +79,15 @@ def test_raci_overrides_and_conditions(tmp_path: Path) -> None:
 
 def test_timelines_traceability_signatories_revisions(tmp_path: Path) -> None:
     agreement = _agreement(tmp_path)
-    assert [(t.event, t.deadline, t.clause_number) for t in agreement.timelines] == [
-        ("Notice of a regulatory inspection", "within 24 hours", "1.2")]
+    assert [(t.event, t.who, t.clock, t.trigger, t.clause_number) for t in agreement.timelines] == [
+        ("Notice of a regulatory inspection", "Contract Acceptor", "within 24 hours", "", "1.2"),
+        ("Notice of a Sponsor audit", "Sponsor", "at least 30 Business Days", "before the audit", "1.2")]
     trace = {t.requirement_id: t.clause_numbers for t in agreement.traceability}
     assert trace == {"REQ-SCOPE": ["1.1"], "REQ-AUDIT": ["1.2"], "REQ-RELEASE": ["2.1"]}
     assert [s.field_name for s in agreement.signatories] == ["sig_sponsor_1", "sig_contract_acceptor_1"]
     assert [(r.version, r.description) for r in agreement.revisions] == [(1, "First issue.")]
     no_clock = _agreement(tmp_path, lambda d: d.update(inspections={"notify_within_hours": None}))
-    assert no_clock.timelines == []
+    assert [t.event for t in no_clock.timelines] == ["Notice of a Sponsor audit"]
 
 
 def test_model_digest_is_deterministic_and_sensitive(tmp_path: Path) -> None:
@@ -118,6 +121,9 @@ def test_clause_text_cannot_reach_python_internals(tmp_path: Path) -> None:
     evil = "{{ sponsor.name.__class__.__mro__[1].__subclasses__() }}"
     path.write_text(path.read_text(encoding="utf-8").replace(
         "sponsor_release: The Sponsor releases.", f"sponsor_release: '{evil}'"), encoding="utf-8")
-    answers = load_answers(write_answers(tmp_path, answers_data()))
-    with pytest.raises(RenderError, match="stopped by the sandbox"):
-        prepare_agreement(answers, load_library(lib))
+    with pytest.raises(LibraryError, match=r"sponsor_release uses sponsor.name.__class__, but sponsor.name is a text"):
+        load_library(lib)
+    # and at render time, should a text ever get past the check
+    with pytest.raises(TemplateProblem, match=r"stopped by the sandbox|not allowed"):
+        answers = load_answers(write_answers(tmp_path, answers_data())).answers
+        render_text(compile_text("{{ sponsor.name.upper.__self__ }}"), build_context(answers))
