@@ -239,3 +239,14 @@ def test_definitions_are_in_alphabetical_order(tmp_path: Path) -> None:
         clause = next(c for s in agreement.sections for c in s.clauses if c.clause_id == "definitions")
         terms = [p.text.split('"')[1] for p in clause.paragraphs if p.kind == "item" and p.text.startswith('"')]
         assert terms == sorted(terms, key=str.lower), name
+
+
+def test_no_approved_subcontractors_where_subcontracting_is_forbidden(tmp_path: Path) -> None:
+    agreements = dict(_agreements(tmp_path))
+    lab = agreements["contract-qc-laboratory.yaml"]
+    text = " ".join(p.text for s in lab.sections for c in s.clauses for p in c.paragraphs)
+    assert "shall not subcontract any part of them" in _text(lab, "subcontracting")
+    assert "approved subcontractor" not in text
+    demo = agreements["us-eu-drug-product-cmo.yaml"]
+    assert "shall arrange access to the sites of approved subcontractors" in _text(demo, "sponsor_audits")
+    assert "by its approved subcontractors complied" in _text(demo, "batch_release")
