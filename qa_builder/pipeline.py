@@ -10,7 +10,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from qa_builder import __version__
 from qa_builder.answers import AnswersFile, load_answers
@@ -28,7 +28,12 @@ from qa_builder.render.docx import render_docx, template_sha256
 from qa_builder.render.fields import add_signature_fields
 from qa_builder.render.pdf import PdfConverter
 
+if TYPE_CHECKING:
+    from qa_builder.render.typeset import PdfTypesetter
+
 Format = Literal["docx", "pdf", "both"]
+PdfEngine = Literal["libreoffice", "typst"]
+PDF_ENGINES: tuple[PdfEngine, ...] = ("libreoffice", "typst")
 MEDIA_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "pdf": "application/pdf",
@@ -47,6 +52,22 @@ class BuildSettings:
     force: bool = False
     allow_findings: bool = False
     allow_gaps: bool = False
+    pdf_engine: PdfEngine = "libreoffice"
+
+
+def open_pdf_engine(engine: PdfEngine, *, workers: int = 1) -> PdfConverter | PdfTypesetter:
+    """The PDF maker for `engine`: a warm LibreOffice pool converting the DOCX, or Typst typesetting the model.
+
+    Both are context managers with start() and close(); neither starts a process yet.
+
+    Raises:
+        ConversionError: the engine's programs or fonts are not installed.
+    """
+    if engine == "typst":
+        from qa_builder.render.typeset import PdfTypesetter
+
+        return PdfTypesetter()
+    return PdfConverter(workers=workers)
 
 
 @dataclass(frozen=True)
@@ -98,7 +119,8 @@ def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) ->
     return roles
 
 
-def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
+def build_one(answers_path: Path, settings: BuildSettings,
+              converter: PdfConverter | PdfTypesetter | None) -> BuildResult:
     """Build one agreement from its answers file into settings.out_dir.
 
     Outputs are made in a staging folder inside the output folder and moved into place only when all
@@ -110,8 +132,13 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
     return build_answers(load_answers(answers_path), settings, converter)
 
 
-def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
-    """Build one agreement from loaded (possibly adjusted) answers; see `build_one`."""
+def build_answers(answers_file: AnswersFile, settings: BuildSettings,
+                  converter: PdfConverter | PdfTypesetter | None) -> BuildResult:
+    """Build one agreement from loaded (possibly adjusted) answers; see `build_one`.
+
+    `converter` makes the PDF: a LibreOffice pool converts the DOCX; a Typst typesetter typesets the
+    Agreement itself (then the DOCX is rendered only when it is wanted as an output).
+    """
     answers_path = answers_file.path
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -137,16 +164,21 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter:
     try:
         staged: dict[str, Path] = {}
         docx = staging / targets.get("docx", Path("draft.docx")).name
-        render_docx(agreement, settings.template, docx)
-        lap("docx")
+        if "docx" in targets or isinstance(converter, PdfConverter):
+            render_docx(agreement, settings.template, docx)
+            lap("docx")
         if "docx" in targets:
             staged["docx"] = docx
         fields: list[str] = []
         if "pdf" in targets:
             if converter is None:
-                raise InputError("PDF output needs LibreOffice; use --format docx to build DOCX only")
+                raise InputError("PDF output needs a PDF engine (LibreOffice or Typst); "
+                                 "use --format docx to build DOCX only")
             pdf = staging / targets["pdf"].name
-            converter.convert(docx, pdf)
+            if isinstance(converter, PdfConverter):
+                converter.convert(docx, pdf)
+            else:
+                converter.typeset(agreement, pdf)
             lap("pdf")
             fields = [s.field_name for s in agreement.signatories]
             add_signature_fields(pdf, fields, {
