@@ -304,3 +304,13 @@ def test_cli_builds_with_typst_and_reports_missing_fonts_in_one_line(tmp_path: P
     lines = [line for line in failed.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "are not installed" in lines[0] and "Traceback" not in failed.stderr, failed.stderr
     assert not (tmp_path / "no").exists() or not list((tmp_path / "no").iterdir())
+
+
+def test_cli_refuses_the_engine_option_for_workspace_builds(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "qa_builder", "build", "--workspace", str(tmp_path),
+                           "--pdf-engine", "typst"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "--pdf-engine" in done.stderr and "Traceback" not in done.stderr, done.stderr

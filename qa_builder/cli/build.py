@@ -56,9 +56,10 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
     (default: all) and each is built as its first version folder. Exit status 0 only when every one built.
     """
     if workspace is not None:
-        if out_dir or library_dir or template or force or fmt != "both":
-            raise click.UsageError("--workspace builds with the workspace's own library, template and folders; "
-                                   "leave out -o, --library, --template, --format and --force")
+        if out_dir or library_dir or template or force or fmt != "both" or pdf_engine != "libreoffice":
+            raise click.UsageError("--workspace builds with the workspace's own library, template and folders "
+                                   "(and LibreOffice); leave out -o, --library, --template, --format, --pdf-engine "
+                                   "and --force")
         from qa_builder.cli.workspace import build_in_workspace
 
         build_in_workspace(workspace, [str(a) for a in answers], jobs, allow_findings, allow_gaps)
