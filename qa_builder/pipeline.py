@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -16,7 +16,7 @@ from qa_builder import __version__
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.assemble import assemble_agreement
 from qa_builder.checks import review_answers
-from qa_builder.errors import CoverageError, InputError, OutputExistsError, ReviewError
+from qa_builder.errors import CoverageError, InputError, OutputExistsError, ReviewError, TemplateError
 from qa_builder.files import inside, sha256_file, write_bytes_atomic
 from qa_builder.library.coverage import requirement_coverage
 from qa_builder.library.select import check_answer_references, select_clauses
@@ -24,7 +24,7 @@ from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
 from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.render.docx import render_docx, template_sha256
+from qa_builder.render.docx import default_template_path, render_docx, template_sha256
 from qa_builder.render.fields import add_signature_fields
 from qa_builder.render.pdf import PdfConverter
 
@@ -68,6 +68,19 @@ def open_pdf_engine(engine: PdfEngine, *, workers: int = 1) -> PdfConverter | Pd
 
         return PdfTypesetter()
     return PdfConverter(workers=workers)
+
+
+def check_engine_template(settings: BuildSettings) -> None:
+    """Refuse Typst with a custom DOCX template: the typeset PDF follows the bundled layout, not the template's.
+
+    Raises:
+        TemplateError: settings.template is not (a copy of) the bundled template and the PDF is typeset.
+    """
+    if settings.pdf_engine != "typst" or settings.fmt == "docx":
+        return
+    if template_sha256(settings.template) != template_sha256(default_template_path()):
+        raise TemplateError(f"{settings.template}: --pdf-engine typst typesets the bundled layout, so its PDF "
+                            "would not say what this custom template's DOCX says; use --pdf-engine libreoffice")
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,7 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
             if isinstance(converter, PdfConverter):
                 converter.convert(docx, pdf)
             else:
+                check_engine_template(replace(settings, pdf_engine="typst"))
                 converter.typeset(agreement, pdf)
             lap("pdf")
             fields = [s.field_name for s in agreement.signatories]

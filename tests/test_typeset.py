@@ -335,3 +335,24 @@ def test_memory_stays_flat_over_many_documents(examples: dict[str, BuildResult],
             engine.typeset(agreement.model_copy(update={"title": f"{agreement.title} {i}"}), tmp_path / f"{i}.pdf")
         grown = _rss_mib() - before
     assert grown < 100, f"resident memory grew by {grown:.0f} MiB over 8 documents"
+
+
+def test_typst_refuses_a_custom_docx_template(tmp_path: Path, typesetter: PdfTypesetter) -> None:
+    import shutil
+
+    from qa_builder.errors import TemplateError
+
+    custom = tmp_path / "ours.docx"
+    document = docx.Document(str(default_template_path()))
+    document.add_paragraph("Our own closing words, which only the DOCX would carry.")
+    document.save(str(custom))
+    settings = BuildSettings(out_dir=tmp_path / "out", library=load_library(MINI_LIBRARY), template=custom,
+                             pdf_engine="typst")
+    with pytest.raises(TemplateError, match="use --pdf-engine libreoffice"):
+        build_one(MINIMAL_ANSWERS, settings, typesetter)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.pdf"))
+    copy = tmp_path / "copy.docx"  # a workspace's unchanged copy of the bundled template is fine
+    shutil.copy(default_template_path(), copy)
+    built = build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=tmp_path / "ok", library=load_library(MINI_LIBRARY),
+                                                     template=copy, pdf_engine="typst"), typesetter)
+    assert _file(built, ".pdf").is_file()

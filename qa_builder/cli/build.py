@@ -90,7 +90,7 @@ def _build(answers: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both
     from qa_builder.answers import collect_answers_paths
     from qa_builder.batch import build_many
     from qa_builder.library.loader import load_library
-    from qa_builder.pipeline import BuildSettings
+    from qa_builder.pipeline import BuildSettings, check_engine_template
     from qa_builder.render.docx import default_template_path, load_template
 
     paths = collect_answers_paths(answers)
@@ -100,6 +100,7 @@ def _build(answers: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both
     load_template(template_path)
     settings = BuildSettings(out_dir=out_dir, library=library, template=template_path, fmt=fmt, force=force,
                              allow_findings=allow_findings, allow_gaps=allow_gaps, pdf_engine=pdf_engine)
+    check_engine_template(settings)
     with batch_progress(len(paths)) as progress:
         items = build_many(paths, settings, jobs=jobs, progress=progress, converter=converter)
     _summarise(items)
