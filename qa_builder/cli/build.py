@@ -73,6 +73,7 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
         from qa_builder.render.typeset import PdfTypesetter
 
         converter = PdfTypesetter()  # finds its fonts now: a missing font is reported before any work
+        converter.start()
     elif fmt != "docx":
         converter = PdfConverter(workers=max(1, min(jobs, len(answers))))
         converter.start()
