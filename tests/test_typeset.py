@@ -248,6 +248,10 @@ def test_the_pdf_says_exactly_what_the_docx_says(examples: dict[str, BuildResult
         position = found + len(wanted)
     for row in _docx_rows(_file(result, ".docx")):
         assert _squash(row) in body, f"{example}: table row {row[:80]!r} is not in the PDF"
+    for paragraph in docx.Document(str(_file(result, ".docx"))).paragraphs:  # cover, legends, signature notes
+        style = paragraph.style.name if paragraph.style is not None else ""
+        if paragraph.text.strip() and not style.startswith("TOC"):  # the DOCX TOC is filled in by the converter
+            assert _squash(paragraph.text) in body, f"{example}: {style} paragraph {paragraph.text[:80]!r} not in PDF"
 
 
 # -- scripts and literal text ------------------------------------------------------------------------------

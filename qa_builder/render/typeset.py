@@ -42,6 +42,9 @@ RACI_LEGEND = (
     "R = Responsible (performs the activity); A = Accountable (approves and answers for it; exactly one "
     "party per activity); C = Consulted before the activity; I = Informed of the outcome. Rows marked * "
     "differ from the library's default allocation.")
+TIMELINES_LEGEND = (
+    "Every time limit this Agreement sets: the obligation, the party that must act, the clock, what starts it, "
+    "and the clause that sets it. The clause governs; this table lists each clock the clauses state and no other.")
 SIGNATURE_INTRO = (
     "The Parties execute this Agreement by the electronic signatures of their authorised representatives "
     "below. Each signature shows the signatory's printed name, the date and time of signing (UTC) and the "
@@ -122,7 +125,8 @@ def document_data(agreement: Agreement) -> dict[str, Any]:
         "raci_legend": RACI_LEGEND,
         "raci": [[f"{r.number}{'*' if r.overridden else ''}", r.area, r.activity, r.sponsor, r.contract_acceptor,
                   r.notes] for r in a.raci],
-        "timelines": [[t.event, t.deadline, t.clause_number] for t in a.timelines],
+        "timelines_legend": TIMELINES_LEGEND,
+        "timelines": [[t.event, t.who, t.clock, t.trigger or "–", t.clause_number] for t in a.timelines],
         "traceability": [[t.requirement_id, t.summary, t.source, ", ".join(t.clause_numbers) or "–"]
                          for t in a.traceability],
         "signature_intro": SIGNATURE_INTRO,
