@@ -191,15 +191,30 @@ def test_a_typeset_pdf_signs_and_validates(minimal: BuildResult, tmp_path: Path,
 # -- the PDF says exactly what the DOCX says ---------------------------------------------------------------
 
 
+def _docx_paragraphs(path: Path) -> list[tuple[str, str]]:
+    """(style name, text) of every body paragraph outside tables, in order, including those inside the content
+    controls that anchor each clause (python-docx's `paragraphs` lists only the body's direct children)."""
+    from docx.oxml.ns import qn
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(str(path))
+    found = []
+    for element in document.element.body.iter(qn("w:p")):
+        if any(ancestor.tag == qn("w:tbl") for ancestor in element.iterancestors()):
+            continue
+        paragraph = Paragraph(element, document)
+        found.append((paragraph.style.name if paragraph.style is not None else "", paragraph.text))
+    return found
+
+
 def _docx_clauses(path: Path) -> list[tuple[str, str]]:
     """(clause heading, heading + every paragraph of the clause) in document order, from the DOCX."""
     clauses: list[tuple[str, list[str]]] = []
-    for paragraph in docx.Document(str(path)).paragraphs:
-        style = paragraph.style.name if paragraph.style is not None else ""
+    for style, text in _docx_paragraphs(path):
         if style in ("Heading 1", "Heading 2"):
-            clauses.append((paragraph.text, [paragraph.text]))
+            clauses.append((text, [text]))
         elif style in ("Clause Body", "Clause Item") and clauses:
-            clauses[-1][1].append(paragraph.text)
+            clauses[-1][1].append(text)
     return [(heading, "\n".join(parts)) for heading, parts in clauses]
 
 
@@ -248,10 +263,9 @@ def test_the_pdf_says_exactly_what_the_docx_says(examples: dict[str, BuildResult
         position = found + len(wanted)
     for row in _docx_rows(_file(result, ".docx")):
         assert _squash(row) in body, f"{example}: table row {row[:80]!r} is not in the PDF"
-    for paragraph in docx.Document(str(_file(result, ".docx"))).paragraphs:  # cover, legends, signature notes
-        style = paragraph.style.name if paragraph.style is not None else ""
-        if paragraph.text.strip() and not style.startswith("TOC"):  # the DOCX TOC is filled in by the converter
-            assert _squash(paragraph.text) in body, f"{example}: {style} paragraph {paragraph.text[:80]!r} not in PDF"
+    for style, text in _docx_paragraphs(_file(result, ".docx")):  # also cover, legends and signature notes
+        if text.strip() and not style.startswith("TOC"):  # the DOCX TOC is filled in by the converter
+            assert _squash(text) in body, f"{example}: {style} paragraph {text[:80]!r} not in PDF"
 
 
 # -- scripts and literal text ------------------------------------------------------------------------------
