@@ -43,6 +43,10 @@ class OutputExistsError(InputError):
     """An output file exists and --force was not given."""
 
 
+class OutputFolderError(QABuilderError):
+    """The output folder cannot take the outputs: disk full, read-only, not allowed to write."""
+
+
 class RenderError(InputError):
     """Rendering a clause text or the DOCX failed: a fault of the clause library or template (exit code 2)."""
 
