@@ -340,17 +340,13 @@ def test_library_unknown_filter_is_a_compile_error(lib: Path) -> None:
 def test_library_render_faults_exit_2_from_check_and_build(lib: Path, tmp_path: Path, condition: str, text: str,
                                                            expected: str) -> None:
     _add_clause(lib, condition=condition, text=text)
-    # check reports what build refuses as an error finding (QA-BUILD-002, issue 13's design): exit 1, clause named
-    # (a fault found when the library loads, such as a refused macro, is exit 2 with one line)
+    # a clause that does not render is a fault of the library: check stops with one line naming it, exit 2
     checked = _cli("check", "--library", str(lib), str(MINIMAL_ANSWERS))
     assert "internal error" not in checked.stderr and "Traceback" not in checked.stderr
-    if "is not allowed" in expected:
-        assert "clause 'zz_bad'" in _one_error_line(checked)
-    else:
-        assert checked.returncode == 1, checked.stderr
-        assert "QA-BUILD-002" in checked.stdout
-        assert "clause 'zz_bad'" in " ".join(checked.stdout.split()), checked.stdout
-    # build reports it through its review (finding QA-BUILD-002, then 'not built'): exit 2, the clause named
+    assert checked.returncode == 2, checked.stderr
+    assert "clause 'zz_bad'" in " ".join(checked.stderr.split()), checked.stderr
+    assert expected in " ".join(checked.stderr.split()), checked.stderr
+    # build stops the same way: exit 2, the clause named
     built = _cli("build", "--format", "docx", "--allow-gaps", "-o", str(tmp_path / "out"), "--library", str(lib),
                  str(MINIMAL_ANSWERS))
     assert built.returncode == 2, built.stderr
