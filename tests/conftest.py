@@ -69,3 +69,57 @@ def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pki = create_test_pki(tmp_path_factory.mktemp("pki") / "pki", port=free_port())
     with TestPkiServer(pki):
         yield pki
+
+
+SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
+
+
+def make_softhsm_token(folder: Path, pki: Any, *, label: str = "qa-token", pin: str = "4321") -> Path:
+    """A SoftHSM2 token in `folder` holding the test PKI's sponsor key and certificate; returns its config file.
+
+    Point SOFTHSM2_CONF at the returned file before the module is first initialised in the process.
+    """
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    assert SOFTHSM_MODULE.is_file() and shutil.which("softhsm2-util") and shutil.which("pkcs11-tool")
+    tokens = folder / "tokens"
+    tokens.mkdir(parents=True)
+    config = folder / "softhsm2.conf"
+    config.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n", encoding="utf-8")
+    env = {"SOFTHSM2_CONF": str(config), "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True, env=env, timeout=60)
+
+    run("softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", "9999", "--pin", pin)
+    key, certificate, _chain = pki.load_key_and_certificates("sponsor")
+    wrapped = folder / "key.pem"  # encrypted PKCS#8: no private key is ever written in the clear
+    wrapped.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.BestAvailableEncryption(b"import-pass")))
+    run("softhsm2-util", "--import", str(wrapped), "--file-pin", "import-pass", "--token", label,
+        "--label", "sponsor", "--id", "01", "--pin", pin)
+    der = folder / "sponsor.der"
+    der.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
+    run("pkcs11-tool", "--module", str(SOFTHSM_MODULE), "--token-label", label, "--login", "--pin", pin,
+        "--write-object", str(der), "--type", "cert", "--label", "sponsor", "--id", "01")
+    return config
+
+
+@pytest.fixture
+def softhsm_token(tmp_path: Path, test_pki: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh SoftHSM2 token (label qa-token, PIN 4321, key and certificate `sponsor`) for one test.
+
+    PKCS#11 modules are initialised once per process, so afterwards every session is closed and the module
+    unloaded: the next test that points SOFTHSM2_CONF elsewhere gets a module that reads its own tokens.
+    """
+    import pkcs11
+
+    from qa_builder.signing.keys import close_pkcs11_sessions
+
+    monkeypatch.setenv("SOFTHSM2_CONF", str(make_softhsm_token(tmp_path / "softhsm", test_pki)))
+    pkcs11.unload(str(SOFTHSM_MODULE))
+    yield SOFTHSM_MODULE
+    close_pkcs11_sessions()
+    pkcs11.unload(str(SOFTHSM_MODULE))
