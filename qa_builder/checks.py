@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from qa_builder import clock
 from qa_builder.answers import AnswersFile
 from qa_builder.library.context import build_context, derive_facts
 from qa_builder.library.raci import ResolvedActivity, resolve_raci
@@ -71,10 +72,13 @@ def check(check_id: str, title: str, *sources: str) -> Callable[[CheckFunction],
 
 
 def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: dt.date | None = None) -> list[Finding]:
-    """Run every check on one answers file; findings sorted by line, then id."""
+    """Run every check on one answers file; findings sorted by line, then id.
+
+    `today` is the date date-dependent checks (an overdue periodic review) judge by; default `clock.today()`.
+    """
     answers = answers_file.answers
     context = build_context(answers)
-    review = Review(answers=answers, library=library, today=today or dt.date.today(),
+    review = Review(answers=answers, library=library, today=today or clock.today(),
                     raci=resolve_raci(answers, library, context))
     findings: list[Finding] = []
     for registered in CHECKS:

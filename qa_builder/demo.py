@@ -10,7 +10,7 @@ from pathlib import Path
 from qa_builder.errors import InputError
 from qa_builder.library.loader import load_library
 from qa_builder.models.answers import SignatureMeaning as Meaning
-from qa_builder.pipeline import BuildSettings, build_one, output_stem
+from qa_builder.pipeline import BuildSettings, Format, build_one, output_stem
 from qa_builder.render.docx import default_template_path
 from qa_builder.render.pdf import PdfConverter
 
@@ -37,8 +37,7 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
     from qa_builder.verify.api import VerifySettings, describe, exit_code, verify
 
     example = examples_dir() / EXAMPLE_FILE
-    settings = BuildSettings(out_dir=out_dir, library=load_library(), template=default_template_path(),
-                             fmt="both", force=force)
+    settings = demo_settings(out_dir, force=force)
     with PdfConverter(workers=1) as converter:
         result = build_one(example, settings, converter)
     lines = [f"Example answers: {example}", f"Built agreement {result.agreement_id} version {result.version}:"]
@@ -95,6 +94,19 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
     for checked in report.results:
         lines += [f"  {line}" for line in describe(checked)]
     return DemoResult(lines=lines, exit_code=exit_code(report.results))
+
+
+def demo_settings(out_dir: Path, *, force: bool = False, fmt: Format = "both") -> BuildSettings:
+    """The demo's build settings: the bundled library and template, reviewed as on the example's effective date.
+
+    The demo shows a fresh agreement, so its review checks judge it on its effective date rather than today:
+    `make demo` keeps working after the example's periodic review falls due in real time.
+    """
+    from qa_builder.answers import load_answers
+
+    effective = load_answers(examples_dir() / EXAMPLE_FILE).answers.agreement.effective_date
+    return BuildSettings(out_dir=out_dir, library=load_library(), template=default_template_path(), fmt=fmt,
+                         force=force, today=effective)
 
 
 @dataclass(frozen=True)

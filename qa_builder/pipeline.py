@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from qa_builder import __version__
+from qa_builder import __version__, clock
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.assemble import assemble_agreement
 from qa_builder.checks import review_answers
@@ -47,6 +47,8 @@ class BuildSettings:
     force: bool = False
     allow_findings: bool = False
     allow_gaps: bool = False
+    today: dt.date | None = None  # the date review checks judge by; None: clock.today() at build time
+    now: dt.datetime | None = None  # the build record's created_at; None: clock.now() at build time
 
 
 @dataclass(frozen=True)
@@ -114,15 +116,15 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter:
     """Build one agreement from loaded (possibly adjusted) answers; see `build_one`."""
     answers_path = answers_file.path
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    lap_start = time.perf_counter()
 
     def lap(stage: str) -> None:
-        nonlocal clock
+        nonlocal lap_start
         now = time.perf_counter()
-        timings[stage] = now - clock
-        clock = now
+        timings[stage] = now - lap_start
+        lap_start = now
 
-    findings = review_answers(answers_file, settings.library)
+    findings = review_answers(answers_file, settings.library, today=settings.today or clock.today())
     errors = [f for f in findings if f.severity == "error"]
     if errors and not settings.allow_findings:
         raise ReviewError(_review_message(answers_path, errors))
@@ -198,7 +200,7 @@ def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSett
         review_findings=findings,
         findings_accepted=any(f.severity == "error" for f in findings),
         uncovered_requirements=[t.requirement_id for t in agreement.traceability if not t.clause_numbers],
-        created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        created_at=clock.utc_text(settings.now or clock.now()),
     )
 
 

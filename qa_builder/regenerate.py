@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from qa_builder import clock
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import record
@@ -233,7 +234,7 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
     history = history_of(previous) if previous is not None else list(answers_file.answers.revision_history)
     description = _revision_text(before) if before is not None else ""
     if description:
-        history.append(RevisionEntry(version=version, date=dt.datetime.now(dt.UTC).date(), description=description))
+        history.append(RevisionEntry(version=version, date=clock.today(), description=description))
     staging = workspace.agreement_dir(agreement_id) / f"{PARTIAL_PREFIX}{version}-{secrets.token_hex(4)}"
     target = workspace.version_dir(agreement_id, version)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
@@ -123,3 +124,19 @@ def softhsm_token(tmp_path: Path, test_pki: Any, monkeypatch: pytest.MonkeyPatch
     yield SOFTHSM_MODULE
     close_pkcs11_sessions()
     pkcs11.unload(str(SOFTHSM_MODULE))
+
+
+#: The date every test takes as today (review checks): fixtures and examples are not yet due for review then.
+TEST_TODAY = dt.date(2026, 11, 29)
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch: pytest.MonkeyPatch) -> dt.date:
+    """Pin the review date for every test and the CLI processes it starts, so tests do not age.
+
+    Without it the minimal fixture's periodic review falls due on 2028-06-01 and the tests would fail from then.
+    """
+    from qa_builder.config import TODAY_ENV
+
+    monkeypatch.setenv(TODAY_ENV, TEST_TODAY.isoformat())
+    return TEST_TODAY
