@@ -25,7 +25,6 @@ from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
 from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.render.docx import render_docx, template_sha256
-from qa_builder.render.fields import add_signature_fields
 from qa_builder.render.pdf import PdfConverter
 
 Format = Literal["docx", "pdf", "both"]
@@ -150,6 +149,8 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter:
             pdf = staging / targets["pdf"].name
             converter.convert(docx, pdf)
             lap("pdf")
+            from qa_builder.render.fields import add_signature_fields  # pyHanko: ~1.3 s of imports, PDF only
+
             fields = [s.field_name for s in agreement.signatories]
             add_signature_fields(pdf, fields, {
                 s.field_name: f"{s.name}, {s.title}, for {s.party_name}: {s.meaning}" for s in agreement.signatories})

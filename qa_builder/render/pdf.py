@@ -362,6 +362,11 @@ class PdfConverter:
     ) -> None:
         self.close()
 
+    @property
+    def workers(self) -> int:
+        """The number of LibreOffice workers this pool runs (documents converted at once)."""
+        return self._workers
+
     def start(self) -> None:
         """Start all workers in background threads (convert does this on first use)."""
         with self._lock:
