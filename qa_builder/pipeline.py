@@ -16,7 +16,7 @@ from qa_builder import __version__, clock
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.assemble import assemble_agreement
 from qa_builder.checks import review_answers
-from qa_builder.errors import CoverageError, InputError, OutputExistsError, ReviewError
+from qa_builder.errors import CoverageError, OutputExistsError, ReviewError
 from qa_builder.files import inside, sha256_file, write_bytes_atomic
 from qa_builder.library.coverage import requirement_coverage
 from qa_builder.library.select import check_answer_references, select_clauses
@@ -99,11 +99,13 @@ def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) ->
     return roles
 
 
-def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
+def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConverter | None = None) -> BuildResult:
     """Build one agreement from its answers file into settings.out_dir.
 
     Outputs are made in a staging folder inside the output folder and moved into place only when all
     of them are complete; the build record is moved last. Existing outputs are refused unless `force`.
+    A PDF is converted by `converter` (a warm pool shared by many builds) or, when it is None, by a
+    LibreOffice started for this build and closed after it (~2 s more).
 
     Raises:
         QABuilderError: any failure, naming the culprit.
@@ -111,7 +113,8 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
     return build_answers(load_answers(answers_path), settings, converter)
 
 
-def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
+def build_answers(answers_file: AnswersFile, settings: BuildSettings,
+                  converter: PdfConverter | None = None) -> BuildResult:
     """Build one agreement from loaded (possibly adjusted) answers; see `build_one`."""
     answers_path = answers_file.path
     timings: dict[str, float] = {}
@@ -144,10 +147,12 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter:
             staged["docx"] = docx
         fields: list[str] = []
         if "pdf" in targets:
-            if converter is None:
-                raise InputError("PDF output needs LibreOffice; use --format docx to build DOCX only")
             pdf = staging / targets["pdf"].name
-            converter.convert(docx, pdf)
+            if converter is None:  # no shared pool: start LibreOffice for this one build, and close it
+                with PdfConverter(workers=1) as own:
+                    own.convert(docx, pdf)
+            else:
+                converter.convert(docx, pdf)
             lap("pdf")
             from qa_builder.render.fields import add_signature_fields  # pyHanko: ~1.3 s of imports, PDF only
 

@@ -479,9 +479,12 @@ def _json(data: object) -> bytes:
 
 
 def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int = 1,
-              progress: Progress | None = None, allow_findings: bool = False,
-              allow_gaps: bool = False) -> tuple[list[VersionBuilt], dict[str, str]]:
-    """Build the first version of every agreement (or `ids`) that has none yet."""
+              progress: Progress | None = None, allow_findings: bool = False, allow_gaps: bool = False,
+              converter: PdfConverter | None = None) -> tuple[list[VersionBuilt], dict[str, str]]:
+    """Build the first version of every agreement (or `ids`) that has none yet.
+
+    `converter` is a warm LibreOffice pool to share; one of `jobs` workers is started and closed when None.
+    """
     with _run_lock(workspace):
         workspace.clean_partial_versions()
         _record_unrecorded_versions(workspace)
@@ -490,7 +493,7 @@ def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int =
             return [], {}
         inputs = current_inputs(workspace)
         return _build_versions(
-            workspace, todo, jobs, progress, None, action="build", extra={},
+            workspace, todo, jobs, progress, converter, action="build", extra={},
             build=lambda i, pool: build_version(workspace, inputs, i, pool, allow_findings=allow_findings,
                                                 allow_gaps=allow_gaps))
 
