@@ -165,3 +165,39 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # a bug in the test harness or an escaped exception: show it
     return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def minimal_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
+    """The minimal agreement built once per session: QA-MIN-1_v1.docx, .pdf (with fields) and .build.json.
+
+    Shared: read it, or copy it (shutil.copytree) before writing anything next to it.
+    """
+    from qa_builder.library.loader import load_library
+    from qa_builder.pipeline import BuildSettings, build_one
+    from qa_builder.render.docx import default_template_path
+
+    out = tmp_path_factory.mktemp("minimal-build")
+    build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY),
+                                             template=default_template_path()), converter)
+    return out
+
+
+@pytest.fixture(scope="session")
+def signed_build(tmp_path_factory: pytest.TempPathFactory, minimal_build: Path, test_pki: Any) -> Path:
+    """A copy of `minimal_build` with QA-MIN-1_v1.signed.pdf: the sponsor certifies (B-LT), then the contract
+    acceptor approves (B-LTA), as `make demo` signs. Made once per session; copy it before writing into it."""
+    from qa_builder.signing.keys import load_pkcs12_key
+    from qa_builder.signing.pades import SignatureRequest, sign_pdf
+
+    out = tmp_path_factory.mktemp("signed-build") / "build"
+    shutil.copytree(minimal_build, out)
+    first = out.parent / "certified.pdf"
+    for field, signer, source, target, level in (
+            ("sig_sponsor_1", "sponsor", out / "QA-MIN-1_v1.pdf", first, "B-LT"),
+            ("sig_contract_acceptor_1", "contract-acceptor", first, out / "QA-MIN-1_v1.signed.pdf", "B-LTA")):
+        request = SignatureRequest(field=field, meaning="approval", certify=signer == "sponsor",
+                                   level=level, tsa_url=test_pki.tsa_url,  # type: ignore[arg-type]
+                                   trust_roots=(test_pki.root_pem,))
+        sign_pdf(source, target, request, load_pkcs12_key(test_pki.p12(signer), test_pki.passphrase()))
+    return out

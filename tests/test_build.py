@@ -18,17 +18,9 @@ from qa_builder.files import sha256_file
 from qa_builder.library.loader import load_library
 from qa_builder.pipeline import BuildSettings, build_one
 from qa_builder.render.docx import default_template_path
-from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS
+from tests.conftest import DEMO_EXAMPLE, MINIMAL_ANSWERS
 
 pytestmark = pytest.mark.libreoffice
-
-
-@pytest.fixture(scope="module")
-def minimal_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
-    out = tmp_path_factory.mktemp("minimal")
-    settings = BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY), template=default_template_path())
-    build_one(MINIMAL_ANSWERS, settings, converter)
-    return out
 
 
 @pytest.fixture(scope="module")
