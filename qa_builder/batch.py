@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_builder.errors import InputError, QABuilderError, failure_line
-from qa_builder.pipeline import BuildResult, BuildSettings, build_one
+from qa_builder.pipeline import BuildResult, BuildSettings, build_one, locked_output_folder
 from qa_builder.render.pdf import PdfConverter
 
 
@@ -32,6 +32,7 @@ def build_many(
     jobs: int = 1,
     progress: ProgressCallback | None = None,
     converter: PdfConverter | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> list[BatchItem]:
     """Build every answers file; report each outcome to `progress` as it completes.
 
@@ -41,9 +42,13 @@ def build_many(
         jobs: parallel builds (and LibreOffice workers).
         progress: called once per file, in completion order.
         converter: an existing pool to use; one is made (and closed) when None and PDFs are wanted.
+        notice: told what the run does besides building (waiting for another run's lock, cleaning up).
 
     Returns:
         One item per answers file, in the order given.
+
+    Raises:
+        OutputFolderError: the output folder cannot be locked (disk full, read-only, permission).
     """
     jobs = max(1, min(jobs, len(answers_paths) or 1))
     own = converter is None and settings.fmt != "docx"
@@ -52,7 +57,8 @@ def build_many(
     if pool is not None:
         pool.start()  # LibreOffice boots while the first agreements are assembled and rendered
     try:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-build") as executor:
+        with locked_output_folder(settings.out_dir, notice), \
+                ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-build") as executor:
             futures = {executor.submit(build_one, path, settings, pool): path for path in answers_paths}
             for future in as_completed(futures):
                 path = futures[future]

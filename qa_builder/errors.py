@@ -47,6 +47,10 @@ class OutputExistsError(InputError):
     """An output file exists and --force was not given."""
 
 
+class OutputFolderError(QABuilderError):
+    """The output folder cannot take the outputs: disk full, read-only, not allowed to write."""
+
+
 class RenderError(QABuilderError):
     """Rendering a clause text or the DOCX failed."""
 

@@ -11,6 +11,7 @@ import click
 
 from qa_builder.cli.progress import batch_progress
 from qa_builder.errors import InputError
+from qa_builder.printable import printable
 from qa_builder.render.pdf import PdfConverter
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ def _build(paths: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both"]
     settings = BuildSettings(out_dir=out_dir, library=library, template=template_path, fmt=fmt, force=force,
                              allow_findings=allow_findings, allow_gaps=allow_gaps)
     with batch_progress(len(paths)) as progress:
-        items = build_many(paths, settings, jobs=jobs, progress=progress, converter=converter)
+        items = build_many(paths, settings, jobs=jobs, progress=progress, converter=converter,
+                           notice=lambda text: click.echo(f"note: {text}", err=True))
     _summarise(items)
 
 
@@ -110,9 +112,11 @@ def _summarise(items: list[BatchItem]) -> None:
         if item.result is not None:
             names = ", ".join(p.name for p in item.result.files)
             click.echo(f"built {item.result.agreement_id} v{item.result.version}: {names}")
+            for note in item.result.notes:
+                click.echo(f"note: {note}", err=True)
     for item in failed:
         for line in (item.error or "").splitlines():
-            click.secho(f"error: {line}", fg="red", err=True)
+            click.secho(f"error: {printable(line)}", fg="red", err=True)
     click.echo(f"{len(items) - len(failed)} built, {len(failed)} failed", err=True)
     if failed:
         sys.exit(2 if all(i.input_error for i in failed) else 1)
