@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -11,9 +12,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from qa_builder import __version__, clock
 from qa_builder.answers import AnswersFile, load_answers
@@ -24,6 +25,7 @@ from qa_builder.errors import (
     OutputExistsError,
     OutputFolderError,
     ReviewError,
+    TemplateError,
 )
 from qa_builder.files import folder_lock, fsync_dir, fsync_tree, inside, sha256_file, write_bytes_atomic, write_problem
 from qa_builder.models.agreement import Agreement
@@ -31,12 +33,17 @@ from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
 from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.preflight import preflight
-from qa_builder.render.docx import render_docx, template_sha256
+from qa_builder.render.docx import default_template_path, render_docx, template_sha256
 from qa_builder.render.pdf import PdfConverter
+
+if TYPE_CHECKING:
+    from qa_builder.render.typeset import PdfTypesetter
 
 Format = Literal["docx", "pdf", "both"]
 STAGING_PREFIX = ".qa-builder-staging-"
 """Staging folders inside the output folder: a build's outputs before they are moved into place."""
+PdfEngine = Literal["libreoffice", "typst"]
+PDF_ENGINES: tuple[PdfEngine, ...] = ("libreoffice", "typst")
 MEDIA_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "pdf": "application/pdf",
@@ -57,6 +64,35 @@ class BuildSettings:
     allow_gaps: bool = False
     today: dt.date | None = None  # the date review checks judge by; None: clock.today() at build time
     now: dt.datetime | None = None  # the build record's created_at; None: clock.now() at build time
+    pdf_engine: PdfEngine = "libreoffice"
+
+
+def open_pdf_engine(engine: PdfEngine, *, workers: int = 1) -> PdfConverter | PdfTypesetter:
+    """The PDF maker for `engine`: a warm LibreOffice pool converting the DOCX, or Typst typesetting the model.
+
+    Both are context managers with start() and close(); neither starts a process yet.
+
+    Raises:
+        ConversionError: the engine's programs or fonts are not installed.
+    """
+    if engine == "typst":
+        from qa_builder.render.typeset import PdfTypesetter
+
+        return PdfTypesetter()
+    return PdfConverter(workers=workers)
+
+
+def check_engine_template(settings: BuildSettings) -> None:
+    """Refuse Typst with a custom DOCX template: the typeset PDF follows the bundled layout, not the template's.
+
+    Raises:
+        TemplateError: settings.template is not (a copy of) the bundled template and the PDF is typeset.
+    """
+    if settings.pdf_engine != "typst" or settings.fmt == "docx":
+        return
+    if template_sha256(settings.template) != template_sha256(default_template_path()):
+        raise TemplateError(f"{settings.template}: --pdf-engine typst typesets the bundled layout, so its PDF "
+                            "would not say what this custom template's DOCX says; use --pdf-engine libreoffice")
 
 
 @dataclass(frozen=True)
@@ -149,7 +185,8 @@ def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) ->
     return roles
 
 
-def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConverter | None = None) -> BuildResult:
+def build_one(answers_path: Path, settings: BuildSettings,
+              converter: PdfConverter | PdfTypesetter | None = None) -> BuildResult:
     """Build one agreement from its answers file into settings.out_dir.
 
     Outputs are made in a staging folder inside the output folder and moved into place only when all
@@ -164,8 +201,13 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
 
 
 def build_answers(answers_file: AnswersFile, settings: BuildSettings,
-                  converter: PdfConverter | None = None) -> BuildResult:
-    """Build one agreement from loaded (possibly adjusted) answers; see `build_one`."""
+                  converter: PdfConverter | PdfTypesetter | None = None) -> BuildResult:
+    """Build one agreement from loaded (possibly adjusted) answers; see `build_one`.
+
+    `converter` makes the PDF: a LibreOffice pool converts the DOCX; a Typst typesetter typesets the
+    Agreement itself (then the DOCX is rendered only when it is wanted as an output). When it is None,
+    the engine of `settings.pdf_engine` is started for this build and closed after it.
+    """
     answers_path = answers_file.path
     timings: dict[str, float] = {}
     lap_start = time.perf_counter()
@@ -216,28 +258,34 @@ def _check_existing(targets: dict[str, Path], force: bool) -> list[str]:
 
 
 def _build_staged(answers_file: AnswersFile, agreement: Agreement, settings: BuildSettings,
-                  converter: PdfConverter | None, findings: list[Finding], targets: dict[str, Path], staging: Path,
-                  lap: Callable[[str], None]) -> BuildRecord:
+                  converter: PdfConverter | PdfTypesetter | None, findings: list[Finding], targets: dict[str, Path],
+                  staging: Path, lap: Callable[[str], None]) -> BuildRecord:
     """Make every output in `staging`, then move them into place, the build record last."""
     staged: dict[str, Path] = {}
     docx = staging / targets.get("docx", Path("draft.docx")).name
-    render_docx(agreement, settings.template, docx)
-    lap("docx")
+    if "docx" in targets or isinstance(converter, PdfConverter):
+        render_docx(agreement, settings.template, docx)
+        lap("docx")
     if "docx" in targets:
         staged["docx"] = docx
     fields: list[str] = []
     if "pdf" in targets:
         pdf = staging / targets["pdf"].name
-        try:
-            if converter is None:  # no shared pool: start LibreOffice for this one build, and close it
-                with PdfConverter(workers=1) as own:
-                    own.convert(docx, pdf)
+        with contextlib.ExitStack() as stack:
+            maker = converter
+            if maker is None:  # no shared engine: start one for this build, and close it after
+                maker = open_pdf_engine(settings.pdf_engine)
+                stack.callback(maker.close)
+            if isinstance(maker, PdfConverter):
+                try:
+                    maker.convert(docx, pdf)
+                except ConversionError as exc:
+                    if _disk_full(staging):  # LibreOffice only says it failed
+                        raise OSError(28, "No space left on device") from exc
+                    raise
             else:
-                converter.convert(docx, pdf)
-        except ConversionError as exc:
-            if _disk_full(staging):  # LibreOffice only says it failed
-                raise OSError(28, "No space left on device") from exc
-            raise
+                check_engine_template(replace(settings, pdf_engine="typst"))
+                maker.typeset(agreement, pdf)
         lap("pdf")
         from qa_builder.render.fields import add_signature_fields  # pyHanko: ~1.3 s of imports, PDF only
 
@@ -251,7 +299,7 @@ def _build_staged(answers_file: AnswersFile, agreement: Agreement, settings: Bui
     staged["build-record"] = staging / targets["build-record"].name
     write_bytes_atomic(staged["build-record"], _json_bytes(record))
     if "docx" not in targets:
-        docx.unlink()
+        docx.unlink(missing_ok=True)
     fsync_tree(staging)  # on disk before it has its name: a power cut cannot leave an empty output
     with _MOVES:
         claims = _CLAIMS.get(settings.out_dir.resolve())
