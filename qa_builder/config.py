@@ -7,6 +7,7 @@ Every variable is read when it is needed (not at import), so a changed environme
 | ``QA_BUILDER_SOFFICE`` | the LibreOffice ``soffice`` program (default: PATH, then `SOFFICE_PLACES`) |
 | ``QA_BUILDER_UNO_PYTHON`` | a Python that can ``import uno`` (default: `UNO_PYTHON_PLACES`) |
 | ``QA_BUILDER_STAMP_FONT`` | the signature-stamp font: a font file, or ``file.ttc#N`` / ``file.ttc#PostScriptName`` |
+| ``QA_BUILDER_FONT_DIRS`` | folders (``os.pathsep``-separated) the Typst engine takes its fonts from |
 | ``QA_BUILDER_TODAY`` | the date review checks take as today, YYYY-MM-DD (default: the real UTC date) |
 | ``XDG_CACHE_HOME`` | where prepared stamp fonts are kept (default ``~/.cache``), under ``qa-builder/`` |
 """
@@ -23,6 +24,7 @@ SOFFICE_ENV = "QA_BUILDER_SOFFICE"
 UNO_PYTHON_ENV = "QA_BUILDER_UNO_PYTHON"
 STAMP_FONT_ENV = "QA_BUILDER_STAMP_FONT"
 TODAY_ENV = "QA_BUILDER_TODAY"
+FONT_DIRS_ENV = "QA_BUILDER_FONT_DIRS"
 
 #: Where LibreOffice's soffice is looked for after PATH (globs allowed).
 SOFFICE_PLACES: tuple[str, ...] = (
@@ -68,6 +70,12 @@ def uno_python() -> str | None:
 def stamp_font() -> str | None:
     """The stamp font named by ``QA_BUILDER_STAMP_FONT`` (``file`` or ``file.ttc#face``), or None."""
     return _value(STAMP_FONT_ENV)
+
+
+def font_dirs() -> list[Path] | None:
+    """The font folders ``QA_BUILDER_FONT_DIRS`` names (``os.pathsep``-separated), or None for the system ones."""
+    value = _value(FONT_DIRS_ENV)
+    return [Path(part) for part in value.split(os.pathsep) if part] if value else None
 
 
 def pinned_today() -> dt.date | None:

@@ -16,7 +16,8 @@ from tests.conftest import ROOT
 def test_every_variable_is_read_only_in_config_and_documented() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     declared = {value for name, value in vars(config).items() if name.endswith("_ENV")}
-    assert declared == {"QA_BUILDER_SOFFICE", "QA_BUILDER_UNO_PYTHON", "QA_BUILDER_STAMP_FONT", "QA_BUILDER_TODAY"}
+    assert declared == {"QA_BUILDER_SOFFICE", "QA_BUILDER_UNO_PYTHON", "QA_BUILDER_STAMP_FONT", "QA_BUILDER_TODAY",
+                        "QA_BUILDER_FONT_DIRS"}
     for variable in declared:
         assert f"| `{variable}` |" in readme, variable
     for source in (ROOT / "qa_builder").rglob("*.py"):
