@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from qa_builder import clock
 from qa_builder.answers import AnswersFile
-from qa_builder.errors import AnswersError, LibraryError, RenderError
+from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.context import build_context, derive_facts
 from qa_builder.library.raci import ResolvedActivity, resolve_raci
 from qa_builder.models.agreement import Agreement
@@ -80,9 +80,14 @@ def check(check_id: str, title: str, *sources: str) -> Callable[[CheckFunction],
 def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: dt.date | None = None) -> list[Finding]:
     """Run the build's preflight and every check on one answers file; findings sorted by line, then id.
 
-    Everything `build` refuses shows here as an error finding (QA-BUILD-001 unknown names, QA-BUILD-002 text
-    that does not render, QA-COV-001 coverage gaps), so a file that passes `check` builds.
-    `today` is the date date-dependent checks (an overdue periodic review) judge by; default `clock.today()`.
+    Everything `build` refuses about the answers shows here as an error finding (QA-BUILD-001 unknown names,
+    QA-COV-001 coverage gaps), so a file that passes `check` builds. A clause that does not render for these
+    answers is a fault of the library: it raises, as it does in `build`. `today` is the date date-dependent
+    checks (an overdue periodic review) judge by; default `clock.today()`.
+
+    Raises:
+        RenderError: a clause text failed to render for these answers (names file, line and clause).
+        LibraryError: a library condition failed to evaluate for these answers.
     """
     answers = answers_file.answers
     context = build_context(answers)
@@ -99,7 +104,10 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
                 reason="build refuses an agreement that leaves an applicable regulatory requirement uncovered.",
                 fix="Enable or add a clause that cites it (see `qa-builder library coverage`), or build with "
                     "--allow-gaps and record why.", sources=[requirement.id]))
-    except (AnswersError, RenderError, LibraryError) as exc:
+    except AnswersError as exc:
+        # The answers name what the library lacks: findings at the answers' fields. A clause that does not
+        # render (RenderError, LibraryError) is a fault of the library, not of the answers: it propagates, so
+        # `check` and `build` both stop with one line naming file, line and clause, and exit 2.
         findings.extend(_preflight_findings(answers_file, exc))
     review = Review(answers=answers, library=library, today=today or clock.today(),
                     raci=_resolve_or_empty(answers, library, context), agreement=agreement)
@@ -114,21 +122,17 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
 _LOCATED = re.compile(r"^.*? line (\d+): (\S+?):? (.*)$")
 
 
-def _preflight_findings(answers_file: AnswersFile, exc: Exception) -> list[Finding]:
+def _preflight_findings(answers_file: AnswersFile, exc: AnswersError) -> list[Finding]:
     """One error finding per line of a preflight failure, at the answers field it names where it names one."""
-    render = isinstance(exc, RenderError | LibraryError)
     found: list[Finding] = []
     for text in str(exc).splitlines():
-        match = None if render else _LOCATED.match(text)
+        match = _LOCATED.match(text)
         field_path, line, message = ("", 0, text) if match is None else (
             match.group(2), int(match.group(1)), f"{match.group(2)} {match.group(3)}")
         found.append(Finding(
-            id="QA-BUILD-002" if render else "QA-BUILD-001", severity="error", field=field_path or "-", line=line,
-            message=message,
-            reason="build refuses this file: " + ("a clause text does not render for these answers."
-                                                  if render else "it names something the clause library lacks."),
-            fix="Correct the name (see raci.yaml and the clause ids and positions of the library)" if not render
-            else "Report it to the clause library's owner with this answers file.",
+            id="QA-BUILD-001", severity="error", field=field_path or "-", line=line, message=message,
+            reason="build refuses this file: it names something the clause library lacks.",
+            fix="Correct the name (see raci.yaml and the clause ids and positions of the library)",
             sources=[]))
     return found
 
@@ -642,8 +646,16 @@ def _exit(review: Review) -> Iterator[Hit]:
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
+    """`day` plus `months` calendar months, on the month's last day when it is shorter.
+
+    Past the calendar Python can hold the result saturates: `dt.date.max` after 9999, `dt.date.min` before 1.
+    """
     year, month = divmod(day.month - 1 + months, 12)
     target_year, target_month = day.year + year, month + 1
+    if target_year > dt.MAXYEAR:
+        return dt.date.max
+    if target_year < dt.MINYEAR:
+        return dt.date.min
     for candidate_day in (day.day, 30, 29, 28):
         try:
             return dt.date(target_year, target_month, candidate_day)

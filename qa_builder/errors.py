@@ -51,8 +51,8 @@ class OutputFolderError(QABuilderError):
     """The output folder cannot take the outputs: disk full, read-only, not allowed to write."""
 
 
-class RenderError(QABuilderError):
-    """Rendering a clause text or the DOCX failed."""
+class RenderError(InputError):
+    """Rendering a clause text or the DOCX failed: a fault of the clause library or template (exit code 2)."""
 
 
 class ConversionError(QABuilderError):

@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from qa_builder.models.base import StrictModel
+from qa_builder.models.text import InputModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 ClauseStatus = Literal["draft", "approved", "retired"]
 
 
-class Section(StrictModel):
+class Section(InputModel):
     """A numbered section of the agreement; clauses belong to one."""
 
     id: Identifier
@@ -21,7 +21,7 @@ class Section(StrictModel):
     order: int
 
 
-class Timeline(StrictModel):
+class Timeline(InputModel):
     """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
     The clause text must state the same clock: `library check` renders both and refuses a clock stated in
@@ -36,7 +36,7 @@ class Timeline(StrictModel):
     applies_when: str = "true"
 
 
-class Clause(StrictModel):
+class Clause(InputModel):
     """One clause of the library, at its current version."""
 
     id: Identifier
@@ -63,7 +63,7 @@ class Clause(StrictModel):
     source_line: int = 0
 
 
-class Requirement(StrictModel):
+class Requirement(InputModel):
     """A regulatory requirement the agreement may have to satisfy."""
 
     id: str
@@ -72,7 +72,7 @@ class Requirement(StrictModel):
     applies_when: str = "true"
 
 
-class RaciVariant(StrictModel):
+class RaciVariant(InputModel):
     """The codes (and notes) of a RACI row for one value of the answer it varies by."""
 
     sponsor: str
@@ -81,7 +81,7 @@ class RaciVariant(StrictModel):
     split_of_duties: str | None = None
 
 
-class RaciActivity(StrictModel):
+class RaciActivity(InputModel):
     """A default row of the responsibilities matrix."""
 
     id: Identifier
@@ -102,7 +102,7 @@ class RaciActivity(StrictModel):
         default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
 
 
-class LibraryInfo(StrictModel):
+class LibraryInfo(InputModel):
     """The library's own identity (library.yaml)."""
 
     name: str
@@ -116,7 +116,7 @@ class LibraryInfo(StrictModel):
 
 
 
-class RecordsMinimum(StrictModel):
+class RecordsMinimum(InputModel):
     """Legal minimum retention of batch records for one market."""
 
     years_after_expiry: int = 0
@@ -124,7 +124,7 @@ class RecordsMinimum(StrictModel):
     source: str
 
 
-class ReviewThresholds(StrictModel):
+class ReviewThresholds(InputModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
     inspection_notice_max_hours: int = 24
@@ -140,7 +140,7 @@ class ReviewThresholds(StrictModel):
     records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 
-class ClauseLibrary(StrictModel):
+class ClauseLibrary(InputModel):
     """A loaded, validated clause library."""
 
     info: LibraryInfo
