@@ -83,7 +83,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
     that does not render, QA-COV-001 coverage gaps), so a file that passes `check` builds.
     """
     answers = answers_file.answers
-    context = build_context(answers)
+    context = build_context(answers, library.clocks)
     findings = []
     agreement: Agreement | None = None
     try:

@@ -12,6 +12,7 @@ from qa_builder.errors import LibraryError
 from qa_builder.library.context import context_names
 from qa_builder.models.library import (
     Clause,
+    Clock,
     ClauseLibrary,
     LibraryInfo,
     RaciActivity,
@@ -29,6 +30,7 @@ CLAUSES_DIR = "clauses"
 REQUIREMENTS_FILE = "requirements.yaml"
 RACI_FILE = "raci.yaml"
 REVIEW_FILE = "review.yaml"
+CLOCKS_FILE = "clocks.yaml"
 
 
 def default_library_dir() -> Path:
@@ -81,8 +83,10 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         review_doc = _read(root / REVIEW_FILE, problems)
         review = _one(root / REVIEW_FILE, review_doc, (), ReviewThresholds, problems) or review
 
+    clocks = _list_file(root / CLOCKS_FILE, "clocks", Clock, problems) if (root / CLOCKS_FILE).is_file() else []
+    _unique(root / CLOCKS_FILE, [c.id for c in clocks], "clock", problems)
     if info is not None:
-        _check_consistency(root, info, clauses, located, requirements, raci, problems)
+        _check_consistency(root, info, clauses, located, requirements, raci, problems, [c.id for c in clocks])
     if problems:
         raise LibraryError("\n".join(problems))
     assert info is not None
@@ -92,6 +96,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         requirements=requirements,
         raci=raci,
         review=review,
+        clocks=clocks,
     )
 
 
@@ -167,8 +172,9 @@ def _check_consistency(
     requirements: list[Requirement],
     raci: list[RaciActivity],
     problems: list[str],
+    clock_ids: list[str],
 ) -> None:
-    known = context_names()
+    known = context_names(clock_ids)
     sections = {s.id for s in info.sections}
     requirement_ids = _unique(root / REQUIREMENTS_FILE, [r.id for r in requirements], "requirement", problems)
     raci_ids = _unique(root / RACI_FILE, [a.id for a in raci], "RACI activity", problems)

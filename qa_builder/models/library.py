@@ -13,6 +13,23 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 ClauseStatus = Literal["draft", "approved", "retired"]
 
 
+ClockUnit = Literal["hour", "day", "Business Day", "working day", "month", "year"]
+
+
+class Clock(StrictModel):
+    """A time limit the library fixes (not the answers), declared once in clocks.yaml.
+
+    Clause texts and their Annex B `timelines:` entries both render it (`{{ clocks.<id> | clock }}` →
+    '2 Business Days'), so the two cannot drift apart.
+    """
+
+    id: Identifier
+    amount: int = Field(ge=1, le=10000)
+    unit: ClockUnit = Field(description="singular unit; rendered plural when amount is not 1")
+    source: str = Field(min_length=1, description="why this value: industry practice (DOMAIN.md TYP.x) or a "
+                                                  "regulation")
+
+
 class Section(StrictModel):
     """A numbered section of the agreement; clauses belong to one."""
 
@@ -148,3 +165,4 @@ class ClauseLibrary(StrictModel):
     requirements: list[Requirement]
     raci: list[RaciActivity]
     review: ReviewThresholds = ReviewThresholds()
+    clocks: list[Clock] = []
