@@ -12,8 +12,8 @@ from qa_builder.errors import LibraryError
 from qa_builder.library.context import context_names
 from qa_builder.models.library import (
     Clause,
-    Clock,
     ClauseLibrary,
+    Clock,
     LibraryInfo,
     RaciActivity,
     Requirement,

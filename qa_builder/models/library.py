@@ -165,4 +165,4 @@ class ClauseLibrary(StrictModel):
     requirements: list[Requirement]
     raci: list[RaciActivity]
     review: ReviewThresholds = ReviewThresholds()
-    clocks: list[Clock] = []
+    clocks: list[Clock] = Field(default_factory=list)
