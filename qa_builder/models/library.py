@@ -41,8 +41,9 @@ class Section(StrictModel):
 class Timeline(StrictModel):
     """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
-    The clause text must state the same clock: `library check` renders both and refuses a clock stated in
-    one and not the other.
+    The clause text must state the same clock: both render it from one datum (an answers value, or a
+    catalogue clock `{{ clocks.<id> | clock }}` of clocks.yaml), and `library check` renders both and refuses
+    a clock stated in one and not the other (a literal number written in only one of them).
     """
 
     event: str = Field(description="The obligation, e.g. 'Critical Deviation'.")
