@@ -8,9 +8,11 @@ Peak memory is the largest summed RSS of the benchmark's process tree (Python + 
 every 20 ms, measured for N and 2N agreements to show that it stays flat as N grows.
 
 The floor is a warm pool of the same size converting the same DOCX files and nothing else: how close
-qa-builder comes to what LibreOffice itself needs. Two scenarios: the bundled example (a ~38-page
-agreement; the default) and short agreements (the test suite's mini library, ~5 pages), because the
-ratio depends on document length: the naive path pays ~1.3 s of start-up per document whatever its size.
+qa-builder comes to what LibreOffice itself needs. The typst line is the same build with `--pdf-engine typst`
+(the PDF typeset from the Agreement model, no LibreOffice), measured in the same run. Two scenarios: the
+bundled example (a ~38-page agreement; the default) and short agreements (the test suite's mini library,
+~5 pages), because the ratio depends on document length: the naive path pays ~1.3 s of start-up per
+document whatever its size.
 
 Usage: python benchmarks/bench_build.py [--n 20] [--jobs 2] [--scenario example|short|both] [--skip-naive]
 """
@@ -106,24 +108,49 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def run_ours(answers: list[Path], out: Path, jobs: int, library: str) -> dict[str, Any]:
-    """Run qa-builder's batch build in a child process; return its timings and the tree's peak RSS."""
-    # Same order as `qa-builder build`: start the LibreOffice pool, then import and load the rest.
+def run_ours(answers: list[Path], out: Path, jobs: int, library: str, engine: str = "libreoffice") -> dict[str, Any]:
+    """Run qa-builder's batch build in a child process; return its timings and the tree's peak RSS.
+
+    With engine "typst" the PDF is typeset from the Agreement model; the child also reports the CPU time of
+    the build threads outside the typesetter ('python_cpu', s per document) and inside it ('typeset_cpu').
+    """
+    # Same order as `qa-builder build`: start the PDF engine, then import and load the rest.
     code = (
-        "import json,sys,time;from pathlib import Path\nt=time.perf_counter()\n"
-        "from qa_builder.render.pdf import PdfConverter\n"
-        "pool=PdfConverter(workers=int(sys.argv[2].split(',')[0]));pool.start()\n"
-        "from qa_builder.batch import build_many\nfrom qa_builder.library.loader import load_library\n"
+        "import json,sys,time,threading;from pathlib import Path\nt=time.perf_counter()\n"
+        "engine=sys.argv[3];jobs=int(sys.argv[2].split(',')[0])\n"
+        "if engine=='typst':\n"
+        "  from qa_builder.render.typeset import PdfTypesetter\n"
+        "  class Timed(PdfTypesetter):\n"
+        "    cpu=0.0;lock=threading.Lock()\n"
+        "    def typeset(self,*a,**k):\n"
+        "      c=time.thread_time()\n"
+        "      try: return super().typeset(*a,**k)\n"
+        "      finally:\n"
+        "        with Timed.lock: Timed.cpu+=time.thread_time()-c\n"
+        "  pool=Timed()\n"
+        "else:\n"
+        "  from qa_builder.render.pdf import PdfConverter\n"
+        "  pool=PdfConverter(workers=jobs)\n"
+        "pool.start()\n"
+        "import qa_builder.batch as batch\nfrom qa_builder.library.loader import load_library\n"
         "from qa_builder.pipeline import BuildSettings\nfrom qa_builder.render.docx import default_template_path\n"
-        "paths=[Path(p) for p in sys.argv[3:]]\n"
+        "build_cpu=[0.0];one=batch.build_one\n"
+        "def timed_one(*a):\n"
+        "  c=time.thread_time()\n"
+        "  try: return one(*a)\n"
+        "  finally: build_cpu[0]+=time.thread_time()-c\n"
+        "batch.build_one=timed_one\n"
+        "paths=[Path(p) for p in sys.argv[4:]]\n"
         "lib=load_library(Path(sys.argv[2].split(',')[1])) if ',' in sys.argv[2] else load_library()\n"
-        "s=BuildSettings(out_dir=Path(sys.argv[1]),library=lib,template=default_template_path())\n"
-        "items=build_many(paths,s,jobs=int(sys.argv[2].split(',')[0]),converter=pool);pool.close()\n"
+        "s=BuildSettings(out_dir=Path(sys.argv[1]),library=lib,template=default_template_path(),pdf_engine=engine)\n"
+        "items=batch.build_many(paths,s,jobs=jobs,converter=pool);pool.close()\n"
         "bad=[i.error for i in items if i.error];assert not bad,bad\n"
-        "print(json.dumps({'total':time.perf_counter()-t,'stages':[i.result.timings for i in items]}))\n"
+        "ts=getattr(type(pool),'cpu',0.0);n=len(paths)\n"
+        "print(json.dumps({'total':time.perf_counter()-t,'stages':[i.result.timings for i in items],"
+        "'python_cpu':(build_cpu[0]-ts)/n,'typeset_cpu':ts/n}))\n"
     )
     spec = f"{jobs},{library}" if library else str(jobs)
-    return _run_child("qa-builder build", code, [str(out), spec, *map(str, answers)])
+    return _run_child(f"qa-builder build ({engine})", code, [str(out), spec, engine, *map(str, answers)])
 
 
 def _run_child(label: str, code: str, args: list[str]) -> dict[str, Any]:
@@ -205,6 +232,9 @@ def bench_scenario(scenario: str, work: Path, n: int, jobs: int, skip_naive: boo
     print(f"\n== scenario '{scenario}': variations of {source.name}, {pages} pages each ==")
     ours_2n = run_ours(answers, _fresh(work / "ours-2n"), jobs, library)
     floor = run_floor(work / "ours", _fresh(work / "floor"), jobs)
+    typst = run_ours(answers[:n], _fresh(work / "typst"), jobs, library, engine="typst")
+    typst_2n = run_ours(answers, _fresh(work / "typst-2n"), jobs, library, engine="typst")
+    typst_pages = _pages(next((work / "typst").glob("*.pdf")))
     stages = {k: statistics.mean(t.get(k, 0.0) for t in ours["stages"])
               for k in ("assemble", "docx", "pdf", "fields", "record")}
     print("qa-builder per-document stage times (mean s; jobs run in parallel): " +
@@ -215,13 +245,25 @@ def bench_scenario(scenario: str, work: Path, n: int, jobs: int, skip_naive: boo
           f"peak memory {ours_2n['peak'] / 2**20:4.0f} MiB  (memory N→2N: {ours_2n['peak'] / ours['peak']:.2f}×)")
     print(f"floor       N={n:<4} {floor:6.1f} s  (warm pool converting the same DOCX files only; "
           f"qa-builder takes {ours['wall'] / floor:.2f}× the floor)")
+    typst_stages = {k: statistics.mean(t.get(k, 0.0) for t in typst["stages"])
+                    for k in ("assemble", "docx", "pdf", "fields", "record")}
+    print(f"typst       N={n:<4} {typst['wall']:6.1f} s  {n / typst['wall']:5.2f} agreements/s  "
+          f"peak memory {typst['peak'] / 2**20:4.0f} MiB  ({typst_pages} pages; --pdf-engine typst: "
+          f"{ours['wall'] / typst['wall']:.2f}× the LibreOffice path, target ≥ 2×)")
+    print(f"typst       N={2 * n:<4} {typst_2n['wall']:6.1f} s  peak memory {typst_2n['peak'] / 2**20:4.0f} MiB  "
+          f"(memory N→2N: {typst_2n['peak'] / typst['peak']:.2f}×)")
+    print("typst per-document stage times (mean s): " + ", ".join(f"{k} {v:.3f}" for k, v in typst_stages.items()))
+    print(f"typst CPU per document on the build thread: in the typesetter call {typst['typeset_cpu']:.3f} s "
+          f"(Typst also lays out on its own threads), Python work beyond it {typst['python_cpu']:.3f} s "
+          "(target ≤ 0.1 s)")
     if not skip_naive:
         naive = run_naive(answers[:n], _fresh(work / "naive"), library)
         print(f"naive       N={n:<4} {naive['wall']:6.1f} s  {n / naive['wall']:5.2f} agreements/s  "
               f"peak memory {naive['peak'] / 2**20:4.0f} MiB  (render {naive['render']:.1f} s, "
               f"soffice {naive['convert']:.1f} s)")
-        print(f"throughput ratio qa-builder / naive: {naive['wall'] / ours['wall']:.1f}×   "
-              f"floor / naive: {naive['wall'] / floor:.1f}×   (target ≥ 6×)")
+        print(f"throughput ratio qa-builder (LibreOffice) / naive: {naive['wall'] / ours['wall']:.1f}×   "
+              f"floor / naive: {naive['wall'] / floor:.1f}×   "
+              f"qa-builder (typst) / naive: {naive['wall'] / typst['wall']:.1f}× (target ≥ 5×)")
 
 
 def _pages(pdf: Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from qa_builder.errors import AnswersError
 from qa_builder.models.answers import Answers
-from qa_builder.yaml_source import SourceDocument, SourceError, parse_text
+from qa_builder.yaml_source import SourceDocument, SourceError, decode_source, parse_text, read_bounded
 
 ANSWERS_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -43,7 +44,9 @@ def load_answers(path: Path) -> AnswersFile:
         AnswersError: one line per problem, each naming the file, line and field path.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path)
+    except SourceError as exc:
+        raise AnswersError(f"{path}: {exc}") from exc
     except FileNotFoundError as exc:
         raise AnswersError(f"{path}: answers file not found") from exc
     except IsADirectoryError as exc:
@@ -51,11 +54,7 @@ def load_answers(path: Path) -> AnswersFile:
     except OSError as exc:
         raise AnswersError(f"{path}: cannot be read ({exc.strerror})") from exc
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AnswersError(f"{path}: is not UTF-8 text; save it as UTF-8") from exc
-    try:
-        source = parse_text(text, is_json=path.suffix.lower() == ".json")
+        source = parse_text(decode_source(raw), is_json=path.suffix.lower() == ".json")
     except SourceError as exc:
         where = f" line {exc.line}" if exc.line else ""
         raise AnswersError(f"{path}{where}: {exc}") from exc
@@ -89,7 +88,8 @@ def format_field_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            name = str(part) if str(part).isprintable() else repr(str(part))[1:-1]  # no raw control characters
+            text += f".{name}" if text else name
     return text or "(top level)"
 
 
@@ -114,6 +114,20 @@ _PATTERN_MEANING = {
 
 
 def _describe(path: Path, source: SourceDocument, err: Any) -> str:
+    return describe_error(path, source, err)
+
+
+def describe_error(path: Path, source: SourceDocument, err: Any, *, subject: str = "",
+                   unknown_hint: str = "check its spelling (`qa-builder schema` lists every field)") -> str:
+    """One line "FILE line N: FIELD PROBLEM" for one pydantic error of a file read with `yaml_source`.
+
+    Args:
+        path: the file.
+        source: its parsed document, for the line of the error's field path.
+        err: one entry of `ValidationError.errors()`, its `loc` a path from the top of the file.
+        subject: put before the field, e.g. "clause 'audits': ".
+        unknown_hint: the advice given for a field the model does not know.
+    """
     loc = tuple(err["loc"])
     line = source.line_of(loc)
     where = f"{path} line {line}" if line else str(path)
@@ -124,12 +138,44 @@ def _describe(path: Path, source: SourceDocument, err: Any) -> str:
     elif kind == "string_pattern_mismatch":
         given = err.get("input")
         problem = f"{_PATTERN_MEANING.get(str(loc[-1]), 'has an invalid format')} (got {given!r})"
+    elif kind == "input_text":
+        problem = str(err["msg"])  # names the character and its place; the value itself may not print
     elif kind == "extra_forbidden":
-        problem = "is not a known field; check its spelling (`qa-builder schema` lists every field)"
+        problem = f"is not a known field; {unknown_hint}"
+    elif kind.startswith(("date_", "datetime_")):
+        reason = (err.get("ctx") or {}).get("error")
+        because = f"; {reason}" if isinstance(reason, str) and "range" in reason else ""
+        problem = f"should be a real date written as YYYY-MM-DD{because} (got {_shown(err.get('input'))})"
+    elif kind == "bool_not_number":
+        problem = str(err["msg"])
+    elif err.get("input") is None and kind in ("string_type", "int_type", "model_type", "dict_type", "list_type"):
+        problem = "is empty; write a value after the colon, or leave the key out where it is optional"
+    elif kind == "string_too_short":
+        problem = "is empty (or only spaces); give a value"
+    elif kind == "too_short":
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        problem = f"needs at least {least} item{'s' * (least != 1)}"
+    elif kind in ("model_type", "dict_type"):
+        problem = f"should be a group of `key: value` lines (got {_shown(err.get('input'))})"
+    elif kind == "string_type" and isinstance(err.get("input"), (bool, int, float, dt.date)):
+        given = err.get("input")
+        problem = (f"should be text, but YAML read it as {_shown(given)}; put the value in quotes "
+                   "(YAML reads unquoted yes/no/on/off, numbers and dates as other types)")
     else:
         message = str(err["msg"])
         message = message.replace("Input should be", "should be").replace("Value error, ", "")
+        if message.startswith(("String ", "List ", "Dictionary ", "Value ")):
+            message = message[0].lower() + message[1:]
         given = err.get("input")
-        shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {given!r})"
+        shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {_shown(given)})"
         problem = f"{message}{shown}"
-    return f"{where}: {field} {problem}"
+    return f"{where}: {subject}{field} {problem}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it in YAML, not as Python spells it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return repr(value)

@@ -6,10 +6,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_builder.errors import InputError, QABuilderError, failure_line
-from qa_builder.pipeline import BuildResult, BuildSettings, build_one
+from qa_builder.pipeline import BuildResult, BuildSettings, build_one, locked_output_folder, open_pdf_engine
 from qa_builder.render.pdf import PdfConverter
+
+if TYPE_CHECKING:
+    from qa_builder.render.typeset import PdfTypesetter
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ def build_many(
     *,
     jobs: int = 1,
     progress: ProgressCallback | None = None,
-    converter: PdfConverter | None = None,
+    converter: PdfConverter | PdfTypesetter | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> list[BatchItem]:
     """Build every answers file; report each outcome to `progress` as it completes.
 
@@ -40,19 +45,25 @@ def build_many(
         settings: output folder, library, template, format, force.
         jobs: parallel builds (and LibreOffice workers).
         progress: called once per file, in completion order.
-        converter: an existing pool to use; one is made (and closed) when None and PDFs are wanted.
+        converter: an existing PDF engine to use; one (settings.pdf_engine) is made and closed when None
+            and PDFs are wanted.
+        notice: told what the run does besides building (waiting for another run's lock, cleaning up).
 
     Returns:
         One item per answers file, in the order given.
+
+    Raises:
+        OutputFolderError: the output folder cannot be locked (disk full, read-only, permission).
     """
     jobs = max(1, min(jobs, len(answers_paths) or 1))
     own = converter is None and settings.fmt != "docx"
-    pool = PdfConverter(workers=jobs) if own else converter
+    pool = open_pdf_engine(settings.pdf_engine, workers=jobs) if own else converter
     outcomes: dict[Path, BatchItem] = {}
     if pool is not None:
         pool.start()  # LibreOffice boots while the first agreements are assembled and rendered
     try:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-build") as executor:
+        with locked_output_folder(settings.out_dir, notice), \
+                ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qa-build") as executor:
             futures = {executor.submit(build_one, path, settings, pool): path for path in answers_paths}
             for future in as_completed(futures):
                 path = futures[future]

@@ -640,8 +640,16 @@ def _exit(review: Review) -> Iterator[Hit]:
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
+    """`day` plus `months` calendar months, on the month's last day when it is shorter.
+
+    Past the calendar Python can hold the result saturates: `dt.date.max` after 9999, `dt.date.min` before 1.
+    """
     year, month = divmod(day.month - 1 + months, 12)
     target_year, target_month = day.year + year, month + 1
+    if target_year > dt.MAXYEAR:
+        return dt.date.max
+    if target_year < dt.MINYEAR:
+        return dt.date.min
     for candidate_day in (day.day, 30, 29, 28):
         try:
             return dt.date(target_year, target_month, candidate_day)

@@ -43,8 +43,12 @@ class OutputExistsError(InputError):
     """An output file exists and --force was not given."""
 
 
-class RenderError(QABuilderError):
-    """Rendering a clause text or the DOCX failed."""
+class OutputFolderError(QABuilderError):
+    """The output folder cannot take the outputs: disk full, read-only, not allowed to write."""
+
+
+class RenderError(InputError):
+    """Rendering a clause text or the DOCX failed: a fault of the clause library or template (exit code 2)."""
 
 
 class ConversionError(QABuilderError):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
@@ -53,13 +55,42 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inside(folder: Path, name: str) -> Path:
-    """Join a file name from input data to `folder`, refusing anything that would escape it."""
+def check_plain_name(name: str) -> str:
+    """Return `name` if it is a plain file name (no folder part, not '.' or '..'); raise ValueError otherwise.
+
+    Used wherever a file name comes from data (a build record's artefacts, a manifest), so that it can only
+    ever name a file inside its own folder.
+    """
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
         raise ValueError(f"'{name}' is not a plain file name")
+    return name
+
+
+def inside(folder: Path, name: str) -> Path:
+    """Join a file name from input data to `folder`, refusing anything that would escape it (also by symlink).
+
+    Raises:
+        ValueError: `name` is not a plain file name, or it resolves outside `folder`.
+    """
+    check_plain_name(name)
     target = (folder / name).resolve()
     if target.parent != folder.resolve():
         raise ValueError(f"'{name}' would be written outside {folder}")
+    return target
+
+
+def inside_tree(folder: Path, relative: str) -> Path:
+    """Join a relative path from data ('audit/seals/seal-3.json') to `folder`, refusing anything outside it.
+
+    Raises:
+        ValueError: an absolute path, a NUL byte, or a path that resolves (also by symlink) outside `folder`.
+    """
+    if not relative or "\x00" in relative or relative.startswith(("/", "\\")):
+        raise ValueError(f"'{relative}' is not a relative path")
+    root = folder.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root):
+        raise ValueError(f"'{relative}' is outside {folder}")
     return target
 
 
@@ -82,3 +113,44 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full (no space left); free some space and run again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run again",
+    errno.EFBIG: "a file would be larger than this system allows (file size limit); raise the limit or "
+                 "choose another folder",
+    errno.EROFS: "is on a read-only file system; choose a writable folder",
+    errno.EACCES: "cannot be written (permission denied); choose a folder you may write to",
+    errno.EPERM: "cannot be written (operation not permitted); choose a folder you may write to",
+}
+
+
+def write_problem(folder: Path, exc: OSError) -> str | None:
+    """One line for an OSError met while writing into `folder` (disk full, read-only, ...), or None for others."""
+    problem = _WRITE_PROBLEMS.get(exc.errno or 0)
+    return f"{folder}: {problem}" if problem else None
+
+
+@contextmanager
+def folder_lock(folder: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` itself (flock on the folder) while the block runs.
+
+    A second holder waits until the first is done; `on_wait` is told once when that happens. The lock ends
+    with its process, so a run killed with `kill -9` never leaves the folder locked, and no lock file is left.
+
+    Raises:
+        OSError: the folder cannot be made or opened (e.g. a read-only parent folder).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -7,26 +7,44 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from qa_builder import __version__
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.checks import COVERAGE_GAP, review_answers
-from qa_builder.errors import CoverageError, InputError, OutputExistsError, ReviewError
-from qa_builder.files import inside, sha256_file, write_bytes_atomic
+from qa_builder.errors import (
+    ConversionError,
+    CoverageError,
+    InputError,
+    OutputExistsError,
+    OutputFolderError,
+    ReviewError,
+    TemplateError,
+)
+from qa_builder.files import folder_lock, fsync_dir, fsync_tree, inside, sha256_file, write_bytes_atomic, write_problem
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
 from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.preflight import preflight
-from qa_builder.render.docx import render_docx, template_sha256
+from qa_builder.render.docx import default_template_path, render_docx, template_sha256
 from qa_builder.render.fields import add_signature_fields
 from qa_builder.render.pdf import PdfConverter
 
+if TYPE_CHECKING:
+    from qa_builder.render.typeset import PdfTypesetter
+
 Format = Literal["docx", "pdf", "both"]
+STAGING_PREFIX = ".qa-builder-staging-"
+"""Staging folders inside the output folder: a build's outputs before they are moved into place."""
+PdfEngine = Literal["libreoffice", "typst"]
+PDF_ENGINES: tuple[PdfEngine, ...] = ("libreoffice", "typst")
 MEDIA_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "pdf": "application/pdf",
@@ -45,6 +63,35 @@ class BuildSettings:
     force: bool = False
     allow_findings: bool = False
     allow_gaps: bool = False
+    pdf_engine: PdfEngine = "libreoffice"
+
+
+def open_pdf_engine(engine: PdfEngine, *, workers: int = 1) -> PdfConverter | PdfTypesetter:
+    """The PDF maker for `engine`: a warm LibreOffice pool converting the DOCX, or Typst typesetting the model.
+
+    Both are context managers with start() and close(); neither starts a process yet.
+
+    Raises:
+        ConversionError: the engine's programs or fonts are not installed.
+    """
+    if engine == "typst":
+        from qa_builder.render.typeset import PdfTypesetter
+
+        return PdfTypesetter()
+    return PdfConverter(workers=workers)
+
+
+def check_engine_template(settings: BuildSettings) -> None:
+    """Refuse Typst with a custom DOCX template: the typeset PDF follows the bundled layout, not the template's.
+
+    Raises:
+        TemplateError: settings.template is not (a copy of) the bundled template and the PDF is typeset.
+    """
+    if settings.pdf_engine != "typst" or settings.fmt == "docx":
+        return
+    if template_sha256(settings.template) != template_sha256(default_template_path()):
+        raise TemplateError(f"{settings.template}: --pdf-engine typst typesets the bundled layout, so its PDF "
+                            "would not say what this custom template's DOCX says; use --pdf-engine libreoffice")
 
 
 @dataclass(frozen=True)
@@ -58,11 +105,54 @@ class BuildResult:
     record: BuildRecord | None = None
     timings: dict[str, float] = field(default_factory=dict)
     agreement: Agreement | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def output_stem(agreement_id: str, version: int) -> str:
     """'QA-1', 3 → 'QA-1_v3'."""
     return f"{agreement_id}_v{version}"
+
+
+_MOVES = threading.Lock()
+"""Serialises the final check-and-move of the builds of one process."""
+_CLAIMS: dict[Path, set[str]] = {}
+"""Output stems already built into a locked folder during this run (guarded by _MOVES)."""
+
+
+@contextmanager
+def locked_output_folder(out_dir: Path, notice: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold `out_dir`'s build lock (flock on the folder) for a run, and first remove what killed runs left in it.
+
+    A second run into the same folder waits until the first has finished (`notice` is told), then sees
+    its outputs: a build of the same agreement version is refused (or replaced with --force), others go
+    ahead. Staging folders found while holding the lock belong to no running build: they are removed.
+
+    Raises:
+        OutputFolderError: the folder cannot be made or written (disk full, read-only, permission).
+    """
+    def waiting() -> None:
+        if notice is not None:
+            notice(f"waiting for another qa-builder run that is building into {out_dir} to finish")
+
+    key = out_dir.resolve()
+    try:
+        with folder_lock(out_dir, waiting):
+            for staging in sorted(out_dir.glob(f"{STAGING_PREFIX}*")):
+                shutil.rmtree(staging, ignore_errors=True)
+                if notice is not None and not staging.exists():
+                    notice(f"removed {staging.name} in {out_dir}, left by an interrupted build")
+            with _MOVES:
+                _CLAIMS[key] = set()
+            try:
+                yield
+            finally:
+                with _MOVES:
+                    _CLAIMS.pop(key, None)
+    except OSError as exc:
+        problem = write_problem(out_dir, exc)
+        if problem is None:
+            raise
+        raise OutputFolderError(problem) from exc
 
 
 def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allow_gaps: bool = False) -> Agreement:
@@ -94,7 +184,8 @@ def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) ->
     return roles
 
 
-def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
+def build_one(answers_path: Path, settings: BuildSettings,
+              converter: PdfConverter | PdfTypesetter | None) -> BuildResult:
     """Build one agreement from its answers file into settings.out_dir.
 
     Outputs are made in a staging folder inside the output folder and moved into place only when all
@@ -106,8 +197,13 @@ def build_one(answers_path: Path, settings: BuildSettings, converter: PdfConvert
     return build_answers(load_answers(answers_path), settings, converter)
 
 
-def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter: PdfConverter | None) -> BuildResult:
-    """Build one agreement from loaded (possibly adjusted) answers; see `build_one`."""
+def build_answers(answers_file: AnswersFile, settings: BuildSettings,
+                  converter: PdfConverter | PdfTypesetter | None) -> BuildResult:
+    """Build one agreement from loaded (possibly adjusted) answers; see `build_one`.
+
+    `converter` makes the PDF: a LibreOffice pool converts the DOCX; a Typst typesetter typesets the
+    Agreement itself (then the DOCX is rendered only when it is wanted as an output).
+    """
     answers_path = answers_file.path
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -127,40 +223,98 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings, converter:
     agreement = prepare_agreement(answers_file, settings.library, allow_gaps=settings.allow_gaps)
     lap("assemble")
     targets = planned_outputs(settings, agreement.id, agreement.version)
-    existing = [p for p in targets.values() if p.exists()]
-    if existing and not settings.force:
-        raise OutputExistsError(f"{existing[0]} already exists; use --force to replace it or raise agreement.version")
-    settings.out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".qa-builder-staging-", dir=settings.out_dir))
+    notes = _check_existing(targets, settings.force)
     try:
-        staged: dict[str, Path] = {}
-        docx = staging / targets.get("docx", Path("draft.docx")).name
+        settings.out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=settings.out_dir))
+        try:
+            record = _build_staged(answers_file, agreement, settings, converter, findings, targets, staging, lap)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        problem = write_problem(settings.out_dir, exc)
+        if problem is None:
+            raise
+        raise OutputFolderError(f"{answers_path}: not built: {problem}") from exc
+    return BuildResult(answers=answers_path, agreement_id=agreement.id, version=agreement.version,
+                       files=list(targets.values()), record=record, timings=timings, agreement=agreement, notes=notes)
+
+
+def _check_existing(targets: dict[str, Path], force: bool) -> list[str]:
+    """Refuse to replace a finished build (unless `force`); outputs without their build record are replaced.
+
+    The build record is moved into place last, so an output without it is what an interrupted build left.
+    """
+    existing = [p for p in targets.values() if p.exists()]
+    if existing and targets["build-record"].exists() and not force:
+        raise OutputExistsError(f"{existing[0]} already exists; use --force to replace it or raise agreement.version")
+    if existing and not targets["build-record"].exists():
+        return [f"{p} has no build record (an interrupted build left it); it is replaced" for p in existing]
+    return []
+
+
+def _build_staged(answers_file: AnswersFile, agreement: Agreement, settings: BuildSettings,
+                  converter: PdfConverter | PdfTypesetter | None, findings: list[Finding], targets: dict[str, Path],
+                  staging: Path, lap: Callable[[str], None]) -> BuildRecord:
+    """Make every output in `staging`, then move them into place, the build record last."""
+    staged: dict[str, Path] = {}
+    docx = staging / targets.get("docx", Path("draft.docx")).name
+    if "docx" in targets or isinstance(converter, PdfConverter):
         render_docx(agreement, settings.template, docx)
         lap("docx")
-        if "docx" in targets:
-            staged["docx"] = docx
-        fields: list[str] = []
-        if "pdf" in targets:
-            if converter is None:
-                raise InputError("PDF output needs LibreOffice; use --format docx to build DOCX only")
-            pdf = staging / targets["pdf"].name
-            converter.convert(docx, pdf)
-            lap("pdf")
-            fields = [s.field_name for s in agreement.signatories]
-            add_signature_fields(pdf, fields, {
-                s.field_name: f"{s.name}, {s.title}, for {s.party_name}: {s.meaning}" for s in agreement.signatories})
-            lap("fields")
-            staged["pdf"] = pdf
-        artefacts = [_artefact(role, path, targets[role].name) for role, path in staged.items()]
-        record = _record(answers_file, agreement, settings, artefacts, fields, findings)
-        for role, path in staged.items():
+    if "docx" in targets:
+        staged["docx"] = docx
+    fields: list[str] = []
+    if "pdf" in targets:
+        if converter is None:
+            raise InputError("PDF output needs a PDF engine (LibreOffice or Typst); "
+                             "use --format docx to build DOCX only")
+        pdf = staging / targets["pdf"].name
+        if isinstance(converter, PdfConverter):
+            try:
+                converter.convert(docx, pdf)
+            except ConversionError as exc:
+                if _disk_full(staging):  # LibreOffice only says it failed
+                    raise OSError(28, "No space left on device") from exc
+                raise
+        else:
+            check_engine_template(replace(settings, pdf_engine="typst"))
+            converter.typeset(agreement, pdf)
+        lap("pdf")
+        fields = [s.field_name for s in agreement.signatories]
+        add_signature_fields(pdf, fields, {
+            s.field_name: f"{s.name}, {s.title}, for {s.party_name}: {s.meaning}" for s in agreement.signatories})
+        lap("fields")
+        staged["pdf"] = pdf
+    artefacts = [_artefact(role, path, targets[role].name) for role, path in staged.items()]
+    record = _record(answers_file, agreement, settings, artefacts, fields, findings)
+    staged["build-record"] = staging / targets["build-record"].name
+    write_bytes_atomic(staged["build-record"], _json_bytes(record))
+    if "docx" not in targets:
+        docx.unlink(missing_ok=True)
+    fsync_tree(staging)  # on disk before it has its name: a power cut cannot leave an empty output
+    with _MOVES:
+        claims = _CLAIMS.get(settings.out_dir.resolve())
+        if claims is not None:
+            if targets["build-record"].name in claims:
+                raise OutputExistsError(f"{targets['build-record']} is built twice in this run (two answers files "
+                                        f"for {agreement.id} v{agreement.version}); nothing was replaced")
+            claims.add(targets["build-record"].name)
+        if targets["build-record"].exists() and not settings.force:  # appeared while this build ran
+            raise OutputExistsError(f"{targets['build-record']} appeared while this build ran; nothing was replaced")
+        for role, path in staged.items():  # the build record last: without it, the outputs are incomplete
             os.replace(path, targets[role])
-        write_bytes_atomic(targets["build-record"], _json_bytes(record))
-        lap("record")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return BuildResult(answers=answers_path, agreement_id=agreement.id, version=agreement.version,
-                       files=list(targets.values()), record=record, timings=timings, agreement=agreement)
+        fsync_dir(settings.out_dir)
+    lap("record")
+    return record
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 1024 * 1024
 
 
 def _artefact(role: str, path: Path, name: str) -> Artefact:

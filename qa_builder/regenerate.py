@@ -25,14 +25,14 @@ from typing import Literal
 
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.audit.events import Action, DetailValue
-from qa_builder.audit.record import record
+from qa_builder.audit.record import failure_sentence, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError, failure_line
 from qa_builder.files import fsync_dir, fsync_tree, sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
-from qa_builder.models.build import Artefact, ClauseUse
+from qa_builder.models.build import Artefact, AuditHead, ClauseUse
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.pipeline import BuildSettings, build_answers, output_stem, prepare_agreement
 from qa_builder.redline import ClauseChange, compare_agreements, write_redline
@@ -239,19 +239,22 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
     try:
         settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
                                  allow_findings=allow_findings, allow_gaps=allow_gaps)
+        head = AuditTrail(workspace.root).head()  # the trail as this version is built: anchored in its record
         result = build_answers(effective_answers(answers_file, version, history), settings, converter)
         assert result.agreement is not None and result.record is not None
         stem = output_stem(agreement_id, version)
         write_bytes_atomic(staging / f"{stem}{MODEL_SUFFIX}", result.agreement.model_dump_json(indent=1).encode())
         built = VersionBuilt(agreement_id, latest, version, before.reasons if before else (),
                              before.clause_changes if before else (), before.other_changes if before else ())
+        build_record = result.record.model_copy(
+            update={"audit_head": AuditHead(seq=head.seq, hash=head.hash) if head is not None else None})
         if previous is not None:
             redline = staging / f"{stem}.redline.docx"
             write_redline(previous, result.agreement, redline)
-            with_redline = result.record.model_copy(update={"artefacts": [*result.record.artefacts, Artefact(
+            build_record = build_record.model_copy(update={"artefacts": [*build_record.artefacts, Artefact(
                 file=redline.name, role="redline", media_type=_DOCX, sha256=sha256_file(redline),
                 size=redline.stat().st_size)]})
-            write_bytes_atomic(staging / f"{stem}.build.json", _json(with_redline.model_dump(mode="json")))
+        write_bytes_atomic(staging / f"{stem}.build.json", _json(build_record.model_dump(mode="json")))
         if run_id is not None:
             note = {"run_id": run_id, **_summary_data(built)}
             write_bytes_atomic(staging / f"{stem}{REGENERATION_SUFFIX}", _json(note))
@@ -405,7 +408,7 @@ def _build_versions(workspace: Workspace, ids: list[str], jobs: int, progress: P
                     error = failure_line(exc)
                     failed[agreement_id] = error
                     record(workspace.root, action, outcome="failed", agreement_id=agreement_id,
-                           details={"error": error, **extra})
+                           details={"error": failure_sentence(exc), **extra})
                 if progress is not None:
                     progress(agreement_id, error)
     finally:

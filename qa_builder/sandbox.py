@@ -44,6 +44,8 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import escape, soft_str
 from pydantic import BaseModel
 
+from qa_builder.models.text import text_problem
+
 MAX_TEXT = 1_000_000
 """Characters of any one text an expression may make (a join, a `~`, a `*`, a `replace`)."""
 MAX_ITEMS = 100_000
@@ -739,12 +741,17 @@ def render_text(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     """Render a compiled text over a frozen copy of `context`, within CLAUSE_LIMITS.
 
     Raises:
-        TemplateProblem: refused by the sandbox, over its limits, an undefined value, or any other failure.
+        TemplateProblem: refused by the sandbox, over its limits, an undefined value, any other failure, or
+            output holding a character a DOCX cannot hold (see `models.text.text_problem`).
     """
     try:
-        return template.render(freeze_context(context))
+        text = template.render(freeze_context(context))
     except _RENDER_ERRORS as exc:
         raise _problem(exc, "render") from exc
+    problem = text_problem(text)  # e.g. {{ "\f" }}: a page break the author never typed
+    if problem:
+        raise TemplateProblem(f"renders a text that {problem}")
+    return text
 
 
 def evaluate_condition(compiled: Any, context: Mapping[str, Any]) -> Any:

@@ -35,6 +35,7 @@ from qa_builder.models.base import StrictModel
 from qa_builder.models.build import BuildRecord
 from qa_builder.pipeline import output_stem
 from qa_builder.render.docx import default_template_path
+from qa_builder.yaml_source import SourceError, read_source
 
 SETTINGS_FILE = WORKSPACE_MARKER
 WORKSPACE_FORMAT = "qa-builder-workspace/1"
@@ -138,9 +139,12 @@ def open_workspace(root: Path) -> Workspace:
         raise InputError(f"{root}: is not a qa-builder workspace (no {SETTINGS_FILE}); create one with "
                          f"`qa-builder init {root}`")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_source(path).data or {}
         settings = WorkspaceSettings.model_validate(data)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except SourceError as exc:
+        where = f" line {exc.line}" if exc.line else ""
+        raise InputError(f"{path}{where}: {exc}") from exc
+    except ValidationError as exc:
         raise InputError(f"{path}: is not a valid workspace settings file ({_first_line(exc)})") from exc
     if settings.format != WORKSPACE_FORMAT:
         raise InputError(f"{path}: format '{settings.format}' is not {WORKSPACE_FORMAT}")

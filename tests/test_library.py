@@ -87,8 +87,8 @@ def test_schema_errors_name_file_line_and_field(lib: Path) -> None:
     _edit(lib / "clauses" / "release.yaml", "version: 1", "version: first")
     _edit(lib / "clauses" / "release.yaml", "status: approved", "status: final")
     message = _problems(lib)
-    assert "release.yaml line 6: clauses[0].version" in message
-    assert "release.yaml line 7: clauses[0].status" in message
+    assert "release.yaml line 6: clause 'release': clauses[0].version should be a valid integer" in message
+    assert "release.yaml line 7: clause 'release': clauses[0].status should be 'draft', 'approved' or" in message
 
 
 def test_text_and_positions_are_exclusive(lib: Path) -> None:

@@ -15,6 +15,7 @@ from qa_builder.audit.store import AuditTrail
 from qa_builder.audit.verify import SealStatus, TrailVerdict, verify_trail
 from qa_builder.errors import AuditError
 from qa_builder.files import write_bytes_atomic
+from qa_builder.printable import printable
 
 if TYPE_CHECKING:
     from qa_builder.render.pdf import PdfConverter
@@ -119,18 +120,18 @@ def report_docx(verdict: TrailVerdict, events: Sequence[AuditEvent]) -> Any:
     document.core_properties.author = "qa-builder"
     document.add_heading("Audit trail report", level=1)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    for label, value in (("Workspace", str(verdict.workspace.resolve())), ("Generated", generated),
+    for label, value in (("Workspace", printable(str(verdict.workspace.resolve()))), ("Generated", generated),
                          ("Events", str(verdict.events)), ("Chain status", _status_text(verdict))):
         paragraph = document.add_paragraph()
         paragraph.add_run(f"{label}: ").bold = True
         paragraph.add_run(value)
     for problem in verdict.problems:
-        document.add_paragraph(problem, style="List Bullet")
+        document.add_paragraph(printable(problem), style="List Bullet")
     document.add_heading("Seals", level=2)
     if not verdict.seals:
         document.add_paragraph("The trail has not been sealed.")
     for seal in verdict.seals:
-        document.add_paragraph(_seal_text(seal), style="List Bullet")
+        document.add_paragraph(printable(_seal_text(seal)), style="List Bullet")
     document.add_heading("Events", level=2)
     _events_table(document, events)
     return document
@@ -216,14 +217,17 @@ def _row_property(row: Any, tag: str) -> None:
 
 
 def _pdf_cells(event: AuditEvent) -> list[str]:
-    who = event.actor + (f"\nsigned as {event.signer}" if event.signer else "")
-    agreement = event.agreement_id or ""
+    """The cells of one event; every text from the event is escaped (no control characters, which DOCX cannot
+    hold, and no line breaks or bidi controls that could forge or reorder what the inspector reads)."""
+    who = printable(event.actor) + (f"\nsigned as {printable(event.signer)}" if event.signer else "")
+    agreement = printable(event.agreement_id or "")
     if event.agreement_version is not None:
         agreement += f" v{event.agreement_version}"
-    files = "\n".join(f"{f.name} ({f.sha256[:12]}…)" for f in event.files)
-    details = "\n".join(f"{key}: {_detail_text(value)}" for key, value in sorted(event.details.items()))
-    return [str(event.seq), event.time.replace("T", " ").removesuffix("Z"), who, event.action, event.outcome,
-            agreement, files, details]
+    files = "\n".join(f"{printable(f.name)} ({printable(f.sha256[:12])}…)" for f in event.files)
+    details = "\n".join(f"{printable(key)}: {printable(_detail_text(value))}"
+                        for key, value in sorted(event.details.items()))
+    return [str(event.seq), printable(event.time.replace("T", " ").removesuffix("Z")), who, event.action,
+            event.outcome, agreement, files, details]
 
 
 def _detail_text(value: DetailValue) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from qa_builder.audit.events import Action, AuditFile, DetailValue, Outcome
 from qa_builder.audit.store import AuditTrail
-from qa_builder.errors import AuditError
+from qa_builder.errors import AuditError, QABuilderError
+from qa_builder.printable import printable
 
 WORKSPACE_MARKER = "qa-builder.yaml"
 """The settings file that marks a workspace's root folder."""
@@ -60,6 +61,13 @@ def recorded(path: Path, action: Action, *, agreement_id: str | None = None, agr
 
 
 def failure_sentence(exc: BaseException) -> str:
-    """The first line of an error, as the trail keeps it."""
+    """What the trail keeps of an error: our own one-line message, or only the class of anything else.
+
+    Our messages (QABuilderError) are written never to quote a secret. The text of any other exception
+    is not kept at all: it can quote anything it was handed (a UnicodeDecodeError quotes the bytes of the
+    passphrase it failed on), so only its class name goes into the trail.
+    """
+    if not isinstance(exc, QABuilderError):
+        return f"internal error: {type(exc).__name__}"
     text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:500]
+    return printable(text.splitlines()[0] if text else type(exc).__name__)[:500]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa_builder.audit.chain import check_chain
 from qa_builder.audit.events import AuditEvent, DetailValue, canonical, format_time
+from qa_builder.audit.record import failure_sentence
 from qa_builder.audit.store import AuditTrail, Head, seals_folder
 from qa_builder.errors import AuditError
 from qa_builder.files import write_bytes_atomic
@@ -96,7 +97,7 @@ def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None) 
     try:
         signature = _sign(data, key, tsa_url)
     except AuditError as exc:
-        trail.append("seal", outcome="failed", signer=signer, details={**details, "error": str(exc)})
+        trail.append("seal", outcome="failed", signer=signer, details={**details, "error": failure_sentence(exc)})
         raise
     write_bytes_atomic(files.signature, signature)
     write_bytes_atomic(files.document, data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,10 @@ from qa_builder.audit.events import AuditEvent
 from qa_builder.audit.seal import SealFiles, check_seal_signature, list_seals, read_seal_document
 from qa_builder.audit.store import AuditTrail, Head
 from qa_builder.errors import AuditError
-from qa_builder.files import sha256_file
+from qa_builder.files import inside_tree, sha256_file
+from qa_builder.printable import printable
+
+_VERSION_RECORD = re.compile(r"agreements/([^/]+)/v([1-9][0-9]*)/[^/]+\.build\.json")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,10 @@ class TrailVerdict:
     problems: tuple[str, ...]
     """Every problem as a sentence, the first chain problem first."""
     seals: tuple[SealStatus, ...]
+    covered_to: int = 0
+    """The last event whose deletion or rewriting would show: sealed, or anchored outside the database by the
+    audit head a version's build record carries. (A version folder also needs its build event, which catches
+    the deletion, not the rewriting, of that one event.)"""
 
     @property
     def intact(self) -> bool:
@@ -68,8 +77,14 @@ class TrailVerdict:
                  f"chain: {'intact' if self.chain_intact else 'BROKEN'}"]
         lines += [_seal_line(seal) for seal in self.seals]
         lines += [f"problem: {problem}" for problem in self.problems]
+        if self.intact and self.head is not None and self.covered_to < self.head.seq:
+            first = self.covered_to + 1
+            which = f"event {first} is" if first == self.head.seq else f"events {first} to {self.head.seq} are"
+            lines.append(f"note: {which} not covered by any seal or build record: had "
+                         f"{'it' if first == self.head.seq else 'they'} been deleted or rewritten, this could not "
+                         "be detected (`qa-builder audit seal` covers them)")
         lines.append("verdict: INTACT" if self.intact else "verdict: TAMPERED")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)  # texts from events and files cannot add lines
 
 
 def verify_trail(workspace: Path, trust_roots: Sequence[Path] = ()) -> TrailVerdict:
@@ -95,11 +110,74 @@ def verify_trail(workspace: Path, trust_roots: Sequence[Path] = ()) -> TrailVerd
     statuses = _seal_statuses(seals, check, trust_roots)
     problems = [check.first_break.problem] if check.first_break else []
     problems += [s.problem for s in statuses if s.problem]
+    anchors = _anchors(workspace)
+    problems += _anchor_problems(anchors, check)
+    version_events: dict[tuple[str, int], int] = {}
     if check.first_break is None:
         problems += _seal_event_problems(workspace, check.parsed, seals)
+        version_events = {(e.agreement_id, e.agreement_version): e.seq for e in check.parsed
+                          if e.action in ("build", "regenerate") and e.outcome == "ok"
+                          and e.agreement_id is not None and e.agreement_version is not None}
+        problems += _version_event_problems(anchors, version_events)
     first_bad = check.first_break.seq if check.first_break else _first_unsealed(statuses)
+    covered = [s.seq for s in statuses if s.ok] + [a.seq for a in anchors if check.hashes.get(a.seq) == a.hash]
     return TrailVerdict(workspace, check.events, check.head, check.first_break is None, first_bad,
-                        tuple(problems), statuses)
+                        tuple(problems), statuses, max(covered, default=0))
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """The trail's head as a version's build record holds it."""
+
+    record: str
+    """The build record, relative to the workspace."""
+    version: tuple[str, int]
+    seq: int
+    hash: str
+
+
+def _anchors(workspace: Path) -> list[_Anchor]:
+    """Every version folder's build record, with the audit head it carries (seq 0 when it carries none)."""
+    anchors = []
+    for path in sorted(workspace.glob("agreements/*/v*/*.build.json")):
+        name = path.relative_to(workspace).as_posix()
+        found = _VERSION_RECORD.fullmatch(name)
+        if found is None:
+            continue
+        try:
+            head = json.loads(path.read_bytes()).get("audit_head")
+        except (OSError, ValueError, AttributeError):
+            head = None
+        seq, digest = (head.get("seq"), head.get("hash")) if isinstance(head, dict) else (0, "")
+        if not (isinstance(seq, int) and not isinstance(seq, bool) and isinstance(digest, str)):
+            seq, digest = -1, ""
+        anchors.append(_Anchor(name, (found.group(1), int(found.group(2))), seq, digest))
+    return anchors
+
+
+def _anchor_problems(anchors: Sequence[_Anchor], check: ChainCheck) -> list[str]:
+    """Each anchored head must still be in the trail, with the same hash."""
+    problems = []
+    for anchor in anchors:
+        if anchor.seq < 0:
+            problems.append(f"{anchor.record} holds an audit head that is not a sequence number and hash "
+                            "(the build record was altered)")
+        elif anchor.seq == 0:
+            continue  # built before build records carried the head
+        elif anchor.seq not in check.hashes:
+            problems.append(f"{anchor.record} was built when the trail ended at event {anchor.seq}, which is no "
+                            "longer in the trail (events were removed)")
+        elif check.hashes[anchor.seq] != anchor.hash:
+            problems.append(f"the trail was rewritten: event {anchor.seq} no longer has the hash that "
+                            f"{anchor.record} recorded when that version was built")
+    return problems
+
+
+def _version_event_problems(anchors: Sequence[_Anchor], version_events: dict[tuple[str, int], int]) -> list[str]:
+    """Each version folder needs its build (or regenerate) event."""
+    return [f"{anchor.record.rsplit('/', 1)[0]} has no build event in the trail (events after event "
+            f"{max(anchor.seq, 0)} may have been removed; if its build was interrupted, `qa-builder regenerate` "
+            "records it late)" for anchor in anchors if anchor.version not in version_events]
 
 
 def _seal_statuses(seals: Sequence[SealFiles], check: ChainCheck,
@@ -160,7 +238,11 @@ def _seal_event_problems(workspace: Path, events: Sequence[AuditEvent], seals: S
                             f"{files.seq} may have been removed, or sealing was interrupted)")
     for event in recorded.values():
         for entry in event.files:
-            path = workspace / entry.name
+            try:
+                path = inside_tree(workspace, entry.name)
+            except ValueError:
+                problems.append(f"{entry.name}, recorded by event {event.seq}, is not a file inside the workspace")
+                continue
             if not path.is_file():
                 problems.append(f"{entry.name}, recorded by event {event.seq}, is missing")
             elif sha256_file(path) != entry.sha256:

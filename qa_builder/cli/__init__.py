@@ -24,6 +24,7 @@ from qa_builder.cli.sign import sign_command
 from qa_builder.cli.verify import verify_command
 from qa_builder.cli.workspace import add_command, impact_command, init_command, regenerate_command
 from qa_builder.errors import QABuilderError
+from qa_builder.printable import printable
 
 
 class _Group(click.Group):
@@ -35,8 +36,8 @@ class _Group(click.Group):
         except QABuilderError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                click.secho(f"error: {line}", fg="red", err=True)
+            for line in str(exc).splitlines() or [type(exc).__name__]:  # messages quote text from files: escaped
+                click.secho(f"error: {printable(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -51,7 +52,7 @@ class _Group(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.secho(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            click.secho(f"internal error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for details)",
                         fg="red", err=True)
             sys.exit(1)
 

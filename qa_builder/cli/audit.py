@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from qa_builder.printable import printable
+
 if TYPE_CHECKING:
     from qa_builder.audit.events import AuditEvent
 
@@ -146,5 +148,5 @@ def seal_command(workspace: Path, key_file: Path | None, passphrase_file: Path |
 
     key = load_key_from_options(key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file)
     seal = seal_trail(workspace, key, tsa_url=tsa_url)
-    click.echo(f"sealed event {seal.seq} (hash {seal.hash[:16]}…) as {key.identity.common_name}"
+    click.echo(f"sealed event {seal.seq} (hash {seal.hash[:16]}…) as {printable(key.identity.common_name)}"
                f"{', timestamped' if seal.timestamped else ''}: {seal.files.document}, {seal.files.signature}")

@@ -12,6 +12,7 @@ import click
 
 from qa_builder import __version__
 from qa_builder.models.findings import FileFindings
+from qa_builder.printable import printable
 
 
 @click.command("check")
@@ -44,7 +45,7 @@ def check_command(answers: tuple[Path, ...], as_json: bool, library_dir: Path | 
 def _print_human(result: FileFindings) -> None:
     if result.error is not None:
         for line in result.error.splitlines():
-            click.secho(f"error: {line}", fg="red", err=True)
+            click.secho(f"error: {printable(line)}", fg="red", err=True)
         return
     verdict = "no findings" if not result.findings else (
         f"{result.errors} error{'s' * (result.errors != 1)}, {result.warnings} warning{'s' * (result.warnings != 1)}")

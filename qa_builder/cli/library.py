@@ -21,13 +21,16 @@ def library_check_command(library_dir: Path | None) -> None:
 
     Then lint it: render every clause under a matrix of arrangements and refuse truncated paragraphs, empty
     items, unrendered Jinja, doubled spaces, '1 Days' plurals, undefined or unused defined terms, and clocks
-    stated in a clause but missing from Annex B (or the reverse). Exit status 1 when the lint finds anything.
+    stated in a clause but missing from Annex B (or the reverse). Exit status 1 when the lint finds anything,
+    2 when the library does not load or a clause fails to render for one of the bundled examples.
     """
     from qa_builder.library.lint import lint_library
     from qa_builder.library.loader import default_library_dir, load_library
+    from qa_builder.library.trial import check_renders
 
     library = load_library(library_dir)
     where = library_dir if library_dir is not None else default_library_dir()
+    check_renders(library, where)  # a clause that fails to render for a bundled example is an input error (exit 2)
     statuses = {s: sum(c.status == s for c in library.clauses) for s in ("approved", "draft", "retired")}
     click.echo(f"{where}: {library.info.name}, version {library.info.version}: valid")
     click.echo(f"  {len(library.clauses)} clauses ({statuses['approved']} approved, {statuses['draft']} draft, "

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from qa_builder.printable import printable
+
 
 @click.command("manifest")
 @click.argument("build_json", type=click.Path(dir_okay=False, path_type=Path))
@@ -35,5 +37,5 @@ def manifest_command(build_json: Path, key_file: Path | None, passphrase_file: P
     key = load_key_from_options(key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file)
     files = write_signed_manifest(build_json, key, tsa_url=tsa_url, force=force)
     click.echo(f"wrote {files.manifest}")
-    click.echo(f"wrote {files.signature} (signed by {key.identity.common_name}"
+    click.echo(f"wrote {files.signature} (signed by {printable(key.identity.common_name)}"
                f"{', timestamped' if tsa_url else ''})")

@@ -9,18 +9,40 @@ from typing import TYPE_CHECKING
 import click
 
 from qa_builder.errors import InputError
+from qa_builder.printable import printable
 
 if TYPE_CHECKING:
     from qa_builder.signing.keys import SigningKey
 
 
+MAX_SECRET_FILE = 64 * 1024
+"""Bytes read at most from a passphrase or PIN file: a secret is one short line."""
+
+
 def read_secret(file: Path | None, what: str) -> bytes:
-    """A passphrase or PIN: from a file (first line), else asked without echo (Part 11 §11.200)."""
+    """A passphrase or PIN: from a file (its first line, as bytes), else asked without echo (Part 11 §11.200).
+
+    The file is read as bytes and only checked to be UTF-8 text (what PKCS#12 passphrases and PKCS#11 PINs
+    are); no message ever quotes a byte of it.
+
+    Raises:
+        InputError: the file cannot be read, is not UTF-8 text, or is too large to be a passphrase or PIN file.
+    """
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8").splitlines()[0].encode("utf-8") if file.stat().st_size else b""
+            with file.open("rb") as handle:
+                data = handle.read(MAX_SECRET_FILE + 1)
         except OSError as exc:
-            raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from exc
+            raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from None
+        if len(data) > MAX_SECRET_FILE:
+            raise InputError(f"{file}: is not a {what} file (larger than {MAX_SECRET_FILE // 1024} KiB)")
+        lines = data.splitlines()
+        secret = lines[0] if lines else b""
+        try:
+            secret.decode("utf-8")
+        except UnicodeDecodeError:  # from None: the decoding error quotes bytes of the secret
+            raise InputError(f"{file}: the {what} file is not UTF-8 text; save it as UTF-8 text") from None
+        return secret
     if not sys.stdin.isatty():
         raise InputError(f"no {what}: pass --{what.replace(' ', '-')}-file FILE, or run in a terminal to type it")
     return click.prompt(f"{what.capitalize()}", hide_input=True).encode("utf-8")
@@ -98,10 +120,10 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     if field is None:
         states = list_signature_fields(pdf)
         if not states:
-            click.echo(f"{pdf}: no signature fields")
-        for state in states:
+            click.echo(f"{printable(str(pdf))}: no signature fields")
+        for state in states:  # names and texts come from the PDF: escaped, so they cannot add lines or codes
             status = "signed" if state.signed else "empty"
-            click.echo(f"{state.name:<28} {status:<7} {state.intended_for}")
+            click.echo(f"{printable(state.name):<28} {status:<7} {printable(state.intended_for)}")
         return
     missing = [name for name, value in (("-o/--out", out_pdf), ("--meaning", meaning)) if value is None]
     if missing:
@@ -112,11 +134,12 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     outcome = sign_file(pdf, out_pdf, request, lambda: load_key_from_options(
         key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force)
     if not outcome.signer_is_intended:
-        click.secho(f"warning: field {outcome.field} is meant for {outcome.intended_for}; it was signed by "
-                    f"{outcome.signer}", fg="yellow", err=True)
+        click.secho(f"warning: field {printable(outcome.field)} is meant for {printable(outcome.intended_for)}; "
+                    f"it was signed by {printable(outcome.signer)}", fg="yellow", err=True)
     kind = "certified" if outcome.certified else "signed"
-    click.echo(f"{kind} field {outcome.field} as {outcome.signer} ({outcome.meaning}) at "
-               f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC ({outcome.time_source}), level {outcome.level}: {out_pdf}")
+    click.echo(f"{kind} field {printable(outcome.field)} as {printable(outcome.signer)} ({outcome.meaning}) at "
+               f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC ({outcome.time_source}), level {outcome.level}: "
+               f"{printable(str(out_pdf))}")
 
 
 def _renew(pdf: Path, out_pdf: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], force: bool) -> None:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from qa_builder.answers import format_field_path, parse_field_path
+from qa_builder.answers import describe_error, parse_field_path
 from qa_builder.errors import LibraryError
 from qa_builder.library.context import context_names
 from qa_builder.models.library import (
@@ -31,6 +31,8 @@ REQUIREMENTS_FILE = "requirements.yaml"
 RACI_FILE = "raci.yaml"
 REVIEW_FILE = "review.yaml"
 CLOCKS_FILE = "clocks.yaml"
+
+_ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity": "activity"}
 
 
 def default_library_dir() -> Path:
@@ -143,16 +145,17 @@ def _one(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        label = _ITEM_LABELS.get(model.__name__)
+        item_id = data.get("id") if isinstance(data, dict) else None
+        subject = f"{label} '{item_id}': " if label and isinstance(item_id, str) and item_id.isprintable() else ""
         for err in exc.errors():
-            full = (*loc, *err["loc"])
-            line = doc.line_of(full)
-            where = f"{path} line {line}" if line else str(path)
-            problems.append(f"{where}: {format_field_path(full)}: {err['msg']}")
+            full = {**err, "loc": (*loc, *err["loc"])}
+            problems.append(describe_error(path, doc, full, subject=subject, unknown_hint="check its spelling"))
         return None
 
 
 def _list_file(path: Path, key: str, model: type[M], problems: list[str]) -> list[M]:
-    if not path.is_file():
+    if not path.exists():
         problems.append(f"{path}: missing (every library needs it)")
         return []
     doc = _read(path, problems)

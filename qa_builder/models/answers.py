@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from qa_builder.models.base import StrictModel
+from qa_builder.models.text import InputModel
 
 Party = Literal["sponsor", "contract_acceptor"]
 AcceptorKind = Literal["cmo", "cdmo", "contract_laboratory"]
@@ -49,7 +49,7 @@ Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", 
 RaciCode = Annotated[str, StringConstraints(pattern=r"^(R?A?C?I?|-)$", strip_whitespace=True)]
 
 
-class Contact(StrictModel):
+class Contact(InputModel):
     """A named person the other party can reach."""
 
     name: NonEmpty
@@ -58,7 +58,7 @@ class Contact(StrictModel):
     phone: str | None = None
 
 
-class Site(StrictModel):
+class Site(InputModel):
     """A manufacturing or testing site of the contract acceptor."""
 
     name: NonEmpty
@@ -71,7 +71,7 @@ class Site(StrictModel):
     activities: list[Service] = Field(default_factory=list, description="Services performed at this site.")
 
 
-class Sponsor(StrictModel):
+class Sponsor(InputModel):
     """The contract giver: marketing authorisation / NDA / BLA holder."""
 
     name: NonEmpty
@@ -80,7 +80,7 @@ class Sponsor(StrictModel):
     quality_contact: Contact
 
 
-class ContractAcceptor(StrictModel):
+class ContractAcceptor(InputModel):
     """The CMO, CDMO or contract laboratory that performs the outsourced work."""
 
     name: NonEmpty
@@ -91,7 +91,7 @@ class ContractAcceptor(StrictModel):
     sites: list[Site] = Field(min_length=1)
 
 
-class Product(StrictModel):
+class Product(InputModel):
     """A product (or API) covered by the agreement."""
 
     name: NonEmpty
@@ -102,7 +102,7 @@ class Product(StrictModel):
     application_numbers: list[NonEmpty] = Field(default_factory=list)
 
 
-class AgreementInfo(StrictModel):
+class AgreementInfo(InputModel):
     """Identity and life cycle of the agreement document itself."""
 
     id: AgreementId
@@ -121,7 +121,7 @@ class AgreementInfo(StrictModel):
     governing_law: str | None = None
 
 
-class ResponsibilityOverride(StrictModel):
+class ResponsibilityOverride(InputModel):
     """A change to one row of the default RACI matrix."""
 
     activity: NonEmpty
@@ -134,7 +134,7 @@ class ResponsibilityOverride(StrictModel):
     )
 
 
-class ChangeControl(StrictModel):
+class ChangeControl(InputModel):
     """How changes at the contract acceptor are notified and approved."""
 
     sponsor_prior_approval_for_filed_changes: bool = True
@@ -144,7 +144,7 @@ class ChangeControl(StrictModel):
     like_for_like_notice: LikeForLikeNotice = "before_implementation"
 
 
-class Subcontractor(StrictModel):
+class Subcontractor(InputModel):
     """An approved subcontractor of the contract acceptor."""
 
     name: NonEmpty
@@ -152,7 +152,7 @@ class Subcontractor(StrictModel):
     activities: list[Service] = Field(default_factory=list, description="Services subcontracted to it.")
 
 
-class Subcontracting(StrictModel):
+class Subcontracting(InputModel):
     """Whether and how the contract acceptor may pass work on."""
 
     allowed: bool = False
@@ -161,7 +161,7 @@ class Subcontracting(StrictModel):
     approved_subcontractors: list[Subcontractor] = Field(default_factory=list)
 
 
-class Inspections(StrictModel):
+class Inspections(InputModel):
     """Regulatory inspections of the contract acceptor's sites."""
 
     notify_within_hours: int | None = Field(default=24, ge=1, le=720)
@@ -171,7 +171,7 @@ class Inspections(StrictModel):
     sponsor_reviews_responses: bool = True
 
 
-class Audits(StrictModel):
+class Audits(InputModel):
     """The sponsor's audits of the contract acceptor."""
 
     acceptor_status: Literal["new", "established"] = "established"
@@ -186,7 +186,7 @@ class Audits(StrictModel):
     capa_response_days: int = Field(default=30, ge=1, le=120)
 
 
-class Deviations(StrictModel):
+class Deviations(InputModel):
     """Deviation, OOS and investigation clocks."""
 
     critical_notify_hours: int = Field(default=24, ge=1, le=168)
@@ -195,7 +195,7 @@ class Deviations(StrictModel):
     extension_process: bool = True
 
 
-class Complaints(StrictModel):
+class Complaints(InputModel):
     """Complaint handling between the parties."""
 
     forward_business_days: int = Field(default=3, ge=1, le=30)
@@ -205,7 +205,7 @@ class Complaints(StrictModel):
     joint_investigation: bool = True
 
 
-class Records(StrictModel):
+class Records(InputModel):
     """Retention of GMP records."""
 
     retention_years_after_expiry: int = Field(default=1, ge=0, le=50)
@@ -213,7 +213,7 @@ class Records(StrictModel):
     pre_destruction_notice_days: int | None = Field(default=60, ge=1, le=365)
 
 
-class Term(StrictModel):
+class Term(InputModel):
     """Duration, termination and exit."""
 
     initial_years: int = Field(default=3, ge=1, le=20)
@@ -221,7 +221,7 @@ class Term(StrictModel):
     exit_handover: bool = True
 
 
-class TechTransfer(StrictModel):
+class TechTransfer(InputModel):
     """Technology transfer, new sites and scale changes."""
 
     site_or_scale_change: bool = Field(
@@ -231,13 +231,13 @@ class TechTransfer(StrictModel):
     update_filings: bool = True
 
 
-class Release(StrictModel):
+class Release(InputModel):
     """Batch documentation clocks that go with the release model."""
 
     documentation_within_business_days: int = Field(default=10, ge=1, le=60)
 
 
-class Signatory(StrictModel):
+class Signatory(InputModel):
     """A person who signs the agreement for one party."""
 
     party: Party
@@ -247,7 +247,7 @@ class Signatory(StrictModel):
     meaning: SignatureMeaning = "approval"
 
 
-class RevisionEntry(StrictModel):
+class RevisionEntry(InputModel):
     """One row of the agreement's revision history."""
 
     version: int = Field(ge=1)
@@ -255,7 +255,7 @@ class RevisionEntry(StrictModel):
     description: NonEmpty
 
 
-class Answers(StrictModel):
+class Answers(InputModel):
     """All answers for one Quality Agreement; the single input of a build."""
 
     agreement: AgreementInfo

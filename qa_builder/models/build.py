@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import field_validator
+
+from qa_builder.files import check_plain_name
 from qa_builder.models.base import StrictModel
 from qa_builder.models.findings import Finding
 
@@ -19,6 +22,12 @@ class Artefact(StrictModel):
     sha256: str
     size: int
 
+    @field_validator("file")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        """An artefact is a file beside its record: a plain name, never a path (no '../', no folders)."""
+        return check_plain_name(value)
+
 
 class ClauseUse(StrictModel):
     """A clause as used in the build: id, version, position and number."""
@@ -27,6 +36,13 @@ class ClauseUse(StrictModel):
     version: int
     position: str | None
     number: str
+
+
+class AuditHead(StrictModel):
+    """The head of a workspace's audit trail (its last event) at one moment."""
+
+    seq: int
+    hash: str
 
 
 class BuildRecord(StrictModel):
@@ -50,3 +66,6 @@ class BuildRecord(StrictModel):
     findings_accepted: bool
     uncovered_requirements: list[str]
     created_at: str
+    audit_head: AuditHead | None = None
+    """Workspace builds: the audit trail's head when this version was built. Kept outside the trail's database
+    (and covered by the manifest's signature), it lets `audit verify` see events deleted or rewritten later."""

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from qa_builder.models.base import StrictModel
+from qa_builder.models.text import InputModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 ClauseStatus = Literal["draft", "approved", "retired"]
@@ -16,7 +16,7 @@ ClauseStatus = Literal["draft", "approved", "retired"]
 ClockUnit = Literal["hour", "day", "Business Day", "working day", "month", "year"]
 
 
-class Clock(StrictModel):
+class Clock(InputModel):
     """A time limit the library fixes (not the answers), declared once in clocks.yaml.
 
     Clause texts and their Annex B `timelines:` entries both render it (`{{ clocks.<id> | clock }}` →
@@ -30,7 +30,7 @@ class Clock(StrictModel):
                                                   "regulation")
 
 
-class Section(StrictModel):
+class Section(InputModel):
     """A numbered section of the agreement; clauses belong to one."""
 
     id: Identifier
@@ -38,7 +38,7 @@ class Section(StrictModel):
     order: int
 
 
-class Timeline(StrictModel):
+class Timeline(InputModel):
     """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
     The clause text must state the same clock: both render it from one datum (an answers value, or a
@@ -54,7 +54,7 @@ class Timeline(StrictModel):
     applies_when: str = "true"
 
 
-class Clause(StrictModel):
+class Clause(InputModel):
     """One clause of the library, at its current version."""
 
     id: Identifier
@@ -81,7 +81,7 @@ class Clause(StrictModel):
     source_line: int = 0
 
 
-class Requirement(StrictModel):
+class Requirement(InputModel):
     """A regulatory requirement the agreement may have to satisfy."""
 
     id: str
@@ -90,7 +90,7 @@ class Requirement(StrictModel):
     applies_when: str = "true"
 
 
-class RaciVariant(StrictModel):
+class RaciVariant(InputModel):
     """The codes (and notes) of a RACI row for one value of the answer it varies by."""
 
     sponsor: str
@@ -99,7 +99,7 @@ class RaciVariant(StrictModel):
     split_of_duties: str | None = None
 
 
-class RaciActivity(StrictModel):
+class RaciActivity(InputModel):
     """A default row of the responsibilities matrix."""
 
     id: Identifier
@@ -120,7 +120,7 @@ class RaciActivity(StrictModel):
         default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
 
 
-class LibraryInfo(StrictModel):
+class LibraryInfo(InputModel):
     """The library's own identity (library.yaml)."""
 
     name: str
@@ -134,7 +134,7 @@ class LibraryInfo(StrictModel):
 
 
 
-class RecordsMinimum(StrictModel):
+class RecordsMinimum(InputModel):
     """Legal minimum retention of batch records for one market."""
 
     years_after_expiry: int = 0
@@ -142,7 +142,7 @@ class RecordsMinimum(StrictModel):
     source: str
 
 
-class ReviewThresholds(StrictModel):
+class ReviewThresholds(InputModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
     inspection_notice_max_hours: int = 24
@@ -158,7 +158,7 @@ class ReviewThresholds(StrictModel):
     records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 
-class ClauseLibrary(StrictModel):
+class ClauseLibrary(InputModel):
     """A loaded, validated clause library."""
 
     info: LibraryInfo

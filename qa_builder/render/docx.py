@@ -198,5 +198,7 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
         raise TemplateError(f"{template}: agreement {agreement.id}: {exc}, so it cannot be anchored for "
                             "negotiation") from exc
     set_custom_properties(tpl.docx, agreement_properties(agreement))
+    document = io.BytesIO()  # zipped in memory: a full disk then fails one plain write, not zipfile's clean-up
+    tpl.save(document)
     with atomic_writer(out) as handle:
-        tpl.save(handle)
+        handle.write(document.getbuffer())

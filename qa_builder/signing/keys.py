@@ -23,6 +23,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from qa_builder.errors import SigningError
+from qa_builder.printable import printable
 
 TITLE_OID = x509.ObjectIdentifier("2.5.4.12")
 
@@ -42,6 +43,8 @@ class SignerIdentity:
     key_usages: frozenset[str]
     extended_key_usages: frozenset[str] | None = None
     """Dotted OIDs of the extended key usage extension; None when the certificate has none (any use)."""
+    unmatchable_name: str = ""
+    """'subject' or 'issuer' when that name cannot be compared under RFC 4518 (see `_unmatchable_name`)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ def _load(path: Path, data: bytes, passphrase: bytes) -> SigningKey:
         asn1_pkcs12.Pfx.load(data).native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
     except (ValueError, TypeError) as exc:
         raise SigningError(f"{path}: is not a PKCS#12 (.p12/.pfx) file") from exc
+    if not _is_utf8(passphrase):
+        # cryptography fails on such bytes with an unrelated TypeError; no decoding error may quote them
+        raise SigningError(f"{path}: wrong passphrase (the passphrase given is not UTF-8 text)")
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError as exc:
@@ -139,6 +145,14 @@ class KeptKeySigner(SimpleSigner):
         return result
 
 
+def _is_utf8(secret: bytes) -> bool:
+    try:
+        secret.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _is_ca(certificate: x509.Certificate) -> bool:
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
@@ -175,7 +189,24 @@ def identity_of(certificate: x509.Certificate) -> SignerIdentity:
         not_after=certificate.not_valid_after_utc,
         key_usages=usages,
         extended_key_usages=extended_usages,
+        unmatchable_name=_unmatchable_name(certificate),
     )
+
+
+def _unmatchable_name(certificate: x509.Certificate) -> str:
+    """Which of the certificate's names X.509 name matching cannot prepare, or "".
+
+    Certificate names are compared after RFC 4518 string preparation, whose tables are those of Unicode 3.2;
+    asn1crypto (under pyHanko) refuses a name with a later character (e.g. U+20B9 '₹'), so no signature
+    made with it can be matched to its certificate or chain, by us or by a verifier.
+    """
+    loaded = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    for role in ("subject", "issuer"):
+        try:
+            getattr(loaded, role).hashable  # noqa: B018 - runs the RFC 4518 preparation
+        except ValueError:
+            return role
+    return ""
 
 
 def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime | None = None) -> None:
@@ -187,6 +218,12 @@ def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime 
     if now < identity.not_before:
         raise SigningError(f"{source}: the certificate of {who} is not valid before "
                            f"{identity.not_before:%Y-%m-%d %H:%M} UTC")
+    if identity.unmatchable_name:
+        name = identity.subject if identity.unmatchable_name == "subject" else identity.issuer_common_name
+        raise SigningError(f"{source}: the certificate's {identity.unmatchable_name} name ({printable(name)}) has "
+                           "characters newer than Unicode 3.2, which certificate name matching (RFC 4518) cannot "
+                           "compare, so a signature made with it could not be verified; ask the "
+                           "certificate's issuer for one without them")
     if not identity.key_usages & {"digital_signature", "content_commitment"}:
         raise SigningError(f"{source}: the certificate of {who} allows neither digitalSignature nor nonRepudiation "
                            "key usage, so it cannot sign documents")
@@ -249,9 +286,12 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
     if cached is None:
         if not module.is_file():
             raise SigningError(f"{module}: PKCS#11 module not found")
+        if not _is_utf8(pin):  # a decoding error would quote bytes of the PIN
+            raise SigningError(f"{source}: wrong PIN (the PIN given is not UTF-8 text)")
+        user_pin = pin.decode("utf-8")
         try:
             session = pyhanko_pkcs11.open_pkcs11_session(str(module), token_criteria=TokenCriteria(label=token_label),
-                                                         user_pin=pin.decode("utf-8"))
+                                                         user_pin=user_pin)
         except p11.PinIncorrect as exc:
             raise SigningError(f"{source}: wrong PIN") from exc
         except (p11.PinLocked, p11.PinExpired) as exc:

@@ -15,7 +15,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from qa_builder import __version__
 from qa_builder.audit.record import record
 from qa_builder.errors import ManifestError, OutputExistsError
-from qa_builder.files import atomic_writer, sha256_file
+from qa_builder.files import atomic_writer, inside, sha256_file
 from qa_builder.models.build import Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
 from qa_builder.signing.cms import sign_detached, signature_timestamp_time
@@ -62,7 +62,10 @@ def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manif
     folder = build_json.parent
     artefacts: list[Artefact] = []
     for listed in record.artefacts:
-        path = folder / listed.file
+        try:
+            path = inside(folder, listed.file)
+        except ValueError as exc:
+            raise ManifestError(f"{build_json}: lists {listed.file!r}, which is not a file beside it ({exc})") from exc
         if not path.is_file():
             raise ManifestError(f"{build_json}: lists {listed.file}, which is not beside it")
         artefacts.append(_artefact(path, listed.role, listed.media_type))

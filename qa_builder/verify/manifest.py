@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
 
-from qa_builder.files import sha256_file
+from qa_builder.files import inside, sha256_file
 from qa_builder.models.manifest import Manifest
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import ArtefactCheck, FileReport, Indication, SignatureReport, utc_text
@@ -64,8 +64,11 @@ def artefact_problems(report: FileReport) -> list[str]:
 
 
 def _check_artefact(folder: Path, name: str, sha256: str, size: int) -> ArtefactCheck:
-    path = folder / name
-    if "/" in name or "\\" in name or name in ("", ".", "..") or not path.is_file():
+    try:
+        path = inside(folder, name)
+    except ValueError:
+        return ArtefactCheck(file=name, present=False, sha256_ok=False, size_ok=False)
+    if not path.is_file():
         return ArtefactCheck(file=name, present=False, sha256_ok=False, size_ok=False)
     return ArtefactCheck(file=name, present=True, sha256_ok=sha256_file(path) == sha256,
                          size_ok=path.stat().st_size == size)

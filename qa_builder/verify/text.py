@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
-
+from qa_builder.printable import printable as _printable
 from qa_builder.verify.manifest import artefact_problems
 from qa_builder.verify.report import FileReport, SignatureReport, TimestampReport
 
@@ -24,14 +23,6 @@ _MODIFICATIONS = {
 def describe(report: FileReport) -> list[str]:
     """Lines describing one file's result (text taken from the file cannot add lines or terminal codes)."""
     return [_printable(line) for line in _describe(report)]
-
-
-def _printable(line: str) -> str:
-    """Control, bidi-formatting and line-separator characters shown as \\uXXXX."""
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _HIDDEN else c for c in line)
-
-
-_HIDDEN = {"Cc", "Cf", "Zl", "Zp"}
 
 
 def _describe(report: FileReport) -> list[str]:

@@ -1,0 +1,128 @@
+"""One check for every text and date a user writes (answers and clause library), applied by `InputModel`.
+
+A DOCX is XML 1.0: it cannot hold C0 control characters other than tab, line feed and carriage return,
+the non-characters U+FFFE and U+FFFF, or unpaired surrogates. Word also pastes a line break as U+000B,
+a page break as U+000C and an alert as U+0007, and U+0085, U+2028 and U+2029 are line and paragraph
+breaks too; in a clause or a table cell they would turn into breaks the author never saw. The other C1
+controls (U+0080 to U+009F) are Windows-1252 quotes and dashes decoded wrongly. Every one of them is
+refused with the field named and a fix, once, here, so no text field of answers or library can forget
+the check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from qa_builder.models.base import StrictModel
+
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+
+_PASTED_BREAKS = {
+    "\x07": "U+0007 (an alert character)",
+    "\x0b": "U+000B (a line break pasted from a word processor)",
+    "\x0c": "U+000C (a page break pasted from a word processor)",
+    "\x85": "U+0085 (a next-line character)",
+    "\u2028": "U+2028 (a line separator)",
+    "\u2029": "U+2029 (a paragraph separator)",
+}
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot stand in an agreement, or None when it can.
+
+    Args:
+        text: any text from answers or a clause library.
+
+    Returns:
+        A phrase such as "contains U+0001 at character 9, which a DOCX cannot hold; remove it", or None.
+    """
+    for index, char in enumerate(text):
+        code = ord(char)
+        at = f"at character {index + 1}"
+        if char in _PASTED_BREAKS:
+            return (f"contains {_PASTED_BREAKS[char]} {at}, which would silently become a break in the "
+                    "document; replace it with a space, or a new line in a block text")
+        if (code < 0x20 and char not in "\t\n\r") or code in (0x7F, 0xFFFE, 0xFFFF):
+            return f"contains the control character U+{code:04X} {at}, which a DOCX cannot hold; remove it"
+        if 0x80 <= code <= 0x9F:
+            return (f"contains the control character U+{code:04X} {at}, usually a Windows-1252 character "
+                    "(quote, dash, ellipsis) decoded wrongly; retype it")
+        if 0xD800 <= code <= 0xDFFF:
+            return f"contains half a surrogate pair (U+{code:04X}) {at}, which is not text; remove it"
+    return None
+
+
+def date_problem(day: dt.date) -> str | None:
+    """Why `day` is not a plausible agreement date (a typo in the year), or None."""
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        return f"has the year {day.year}; a date must lie between {EARLIEST_YEAR} and {LATEST_YEAR}"
+    return None
+
+
+def _problem(value: Any, where: str = "") -> str | None:
+    """Walk a field value (text, date, or lists and mappings of them) for the first problem."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return f"{problem}{where}" if problem else None
+    if isinstance(value, dt.date):
+        problem = date_problem(value)
+        return f"{problem}{where}" if problem else None
+    if isinstance(value, BaseModel):
+        return None  # a nested model checks its own fields
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _problem(key, f" (in the key '{key!s:.40}')") or _problem(item, f" (under '{key!s:.40}')")
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _problem(item, f" (item {index + 1})")
+            if found:
+                return found
+    return None
+
+
+def _accepts_bool(annotation: Any) -> bool:
+    if annotation is bool:
+        return True
+    return any(_accepts_bool(arg) for arg in typing.get_args(annotation))
+
+
+class InputModel(StrictModel):
+    """Base of every model read from user input: every text and date field passes `text_problem`/`date_problem`.
+
+    A true/false given where a number is meant (`version: yes` would otherwise become 1) is refused too.
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if not _accepts_bool(annotation) and _wants_number(annotation):
+                raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_fits_a_document(cls, value: Any) -> Any:
+        problem = _problem(value)
+        if problem:
+            raise PydanticCustomError("input_text", problem)
+        return value
+
+
+def _wants_number(annotation: Any) -> bool:
+    """The annotation is int (or a union holding it) or a Literal of numbers."""
+    if annotation is int:
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return any(isinstance(arg, int) and not isinstance(arg, bool) for arg in args)
+    return any(_wants_number(arg) for arg in args)

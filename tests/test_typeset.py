@@ -1,0 +1,376 @@
+"""The Typst engine: PDF/A-2b typeset from the Agreement model says what the DOCX says, with fields that sign."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docx
+import pypdfium2 as pdfium
+import pytest
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from qa_builder.errors import ConversionError
+from qa_builder.library.loader import load_library
+from qa_builder.models.library import ClauseLibrary
+from qa_builder.pipeline import BuildResult, BuildSettings, build_one
+from qa_builder.render.docx import default_template_path
+from qa_builder.render.typeset import PdfTypesetter
+from qa_builder.signing.keys import load_pkcs12_key
+from qa_builder.signing.pades import SignatureRequest, sign_pdf
+from tests.conftest import EXAMPLES, MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def typesetter() -> Iterator[PdfTypesetter]:
+    with PdfTypesetter() as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def default_library() -> ClauseLibrary:
+    return load_library()
+
+
+def _build(answers: Path, out: Path, library: ClauseLibrary, engine: PdfTypesetter) -> BuildResult:
+    settings = BuildSettings(out_dir=out, library=library, template=default_template_path(), pdf_engine="typst")
+    return build_one(answers, settings, engine)
+
+
+@pytest.fixture(scope="module")
+def minimal(tmp_path_factory: pytest.TempPathFactory, typesetter: PdfTypesetter) -> BuildResult:
+    return _build(MINIMAL_ANSWERS, tmp_path_factory.mktemp("minimal"), load_library(MINI_LIBRARY), typesetter)
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory, typesetter: PdfTypesetter,
+             default_library: ClauseLibrary) -> dict[str, BuildResult]:
+    out = tmp_path_factory.mktemp("examples")
+    return {path.name: _build(path, out, default_library, typesetter) for path in EXAMPLE_FILES}
+
+
+def _file(result: BuildResult, suffix: str) -> Path:
+    return next(p for p in result.files if p.name.endswith(suffix))
+
+
+def _pages(pdf: Path) -> list[str]:
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        pages = []
+        for page in document:
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        return pages
+    finally:
+        document.close()
+
+
+def _squash(text: str) -> str:
+    """Text without any whitespace (line breaks, tabs and justification spaces fall where the layout puts them).
+
+    pdfium marks a hyphen at the end of a line as U+FFFE (or U+0002); the Typst PDF is set without hyphenation,
+    so each of them is a real hyphen of the text that happened to fall at a line end.
+    """
+    return re.sub(r"\s+", "", text.replace("\ufffe", "-").replace("\x02", "-"))
+
+
+def test_pdf_is_pdfa2b_tagged_with_every_font_embedded(minimal: BuildResult) -> None:
+    pdf = _file(minimal, ".pdf")
+    raw = pdf.read_bytes()
+    assert re.search(rb"pdfaid:part[>=\"']+2", raw) and re.search(rb"pdfaid:conformance[>=\"']+B", raw)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Tagged:\s+yes", info), info
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert any("Carlito" in row for row in rows) and any("NotoSansCJK" in row for row in rows), fonts
+    assert all(row.split()[-5] == "yes" for row in rows), fonts  # the 'emb' column
+
+
+def test_toc_page_numbers_are_the_pages_of_the_headings(examples: dict[str, BuildResult]) -> None:
+    pages = _pages(_file(examples["us-eu-drug-product-cmo.yaml"], ".pdf"))
+    toc = pages[1]
+    entries = re.findall(r"^(.+?)\s*\.{4,}\s*(\d+)\s*$", toc, flags=re.MULTILINE)
+    titles = [title for title, _page in entries]
+    assert len(entries) >= 17 and titles[-1] == "SIGNATURES", toc
+    assert any(t.startswith("ANNEX A.") for t in titles) and any(t.startswith("1.") for t in titles), titles
+    squashed = [_squash(p) for p in pages]
+    for title, number in entries:
+        key = _squash(title)
+        shown = [i + 1 for i, text in enumerate(squashed) if i > 1 and key in text]
+        assert shown, f"{title} is on no page"
+        assert shown[0] == int(number), f"TOC says {title} is on page {number}; it first appears on {shown[0]}"
+    assert re.search(rf"Page 2 of {len(pages)}\b", toc), toc
+
+
+def test_header_and_footer_on_every_page_but_the_cover(minimal: BuildResult) -> None:
+    pages = _pages(_file(minimal, ".pdf"))
+    assert "Confidential · QA-MIN-1 · Version 1" in pages[0] and "Page 1 of" not in pages[0]
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"Page {number} of {len(pages)}" in text
+        assert "Quality Agreement QA-MIN-1 · Version 1 · Minimal Test Agreement" in text
+
+
+def _page_refs(node_ref: Any) -> list[Any]:
+    node = node_ref.get_object()
+    if node["/Type"] == "/Page":
+        return [node_ref]
+    return [ref for kid in node.raw_get("/Kids") for ref in _page_refs(kid)]
+
+
+@pytest.mark.parametrize("example", ["minimal", "us-eu-drug-product-cmo.yaml"])
+def test_one_empty_named_field_over_each_signatory_block(minimal: BuildResult, examples: dict[str, BuildResult],
+                                                         example: str) -> None:
+    result = minimal if example == "minimal" else examples[example]
+    assert result.agreement is not None
+    signatories = result.agreement.signatories
+    pdf = _file(result, ".pdf")
+    pages = _pages(pdf)
+    signature_page = max(i for i, text in enumerate(pages) if "SIGNATURES" in text)
+    with pdf.open("rb") as handle:
+        reader = PdfFileReader(handle)
+        fields = list(enumerate_sig_fields(reader))
+        assert [name for name, _value, _ref in fields] == [s.field_name for s in signatories]
+        page_refs = _page_refs(reader.root.raw_get("/Pages"))
+        boxes = []
+        for _name, value, ref in fields:
+            field = ref.get_object()
+            assert value is None, "field must be empty"
+            assert page_refs.index(field.raw_get("/P")) == signature_page
+            assert int(field["/F"]) & 4, "printable (PDF/A)"
+            boxes.append([float(x) for x in field["/Rect"]])
+    document = pdfium.PdfDocument(str(pdf))
+    textpage = document[signature_page].get_textpage()
+    for box, signatory in zip(boxes, signatories, strict=True):
+        x1, y1, x2, y2 = box
+        assert x2 - x1 > 200 and y2 - y1 > 60
+        assert 0 < x1 < x2 < 595 and 0 < y1 < y2 < 842
+        searcher = textpage.search(f"Name: {signatory.name}")
+        hit = searcher.get_next()
+        assert hit is not None, signatory.name
+        nx1, ny1, _nx2, _ny2 = textpage.get_charbox(hit[0])
+        assert nx1 < x1, "the field sits right of the signatory's printed details"
+        assert y1 < ny1 < y2 + 20, "and level with them"
+    document.close()
+    for a, b in itertools.pairwise(boxes):
+        assert a[1] >= b[3] or b[1] >= a[3], "fields do not overlap"
+
+
+def test_a_typeset_pdf_signs_and_validates(minimal: BuildResult, tmp_path: Path, test_pki: Any) -> None:
+    pdf = _file(minimal, ".pdf")
+    first, both = tmp_path / "certified.pdf", tmp_path / "signed.pdf"
+    for source, target, field, signer, certify in ((pdf, first, "sig_sponsor_1", "sponsor", True),
+                                                   (first, both, "sig_contract_acceptor_1", "contract-acceptor",
+                                                    False)):
+        request = SignatureRequest(field=field, meaning="approval", certify=certify, level="B-LT",
+                                   tsa_url=test_pki.tsa_url, trust_roots=(test_pki.root_pem,))
+        sign_pdf(source, target, request, load_pkcs12_key(test_pki.p12(signer), test_pki.passphrase()))
+    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(test_pki.root_pem))], allow_fetching=False)
+    with both.open("rb") as handle:
+        signatures = PdfFileReader(handle).embedded_signatures
+        assert len(signatures) == 2
+        for embedded in signatures:
+            status = validate_pdf_signature(embedded, context)
+            assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+            assert status.docmdp_ok is not False
+    report = subprocess.run(["pdfsig", str(both)], capture_output=True, text=True, timeout=60).stdout
+    assert report.count("Signature is Valid.") == 2, report
+
+
+# -- the PDF says exactly what the DOCX says ---------------------------------------------------------------
+
+
+def _docx_paragraphs(path: Path) -> list[tuple[str, str]]:
+    """(style name, text) of every body paragraph outside tables, in order, including those inside the content
+    controls that anchor each clause (python-docx's `paragraphs` lists only the body's direct children)."""
+    from docx.oxml.ns import qn
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(str(path))
+    found = []
+    for element in document.element.body.iter(qn("w:p")):
+        if any(ancestor.tag == qn("w:tbl") for ancestor in element.iterancestors()):
+            continue
+        paragraph = Paragraph(element, document)
+        found.append((paragraph.style.name if paragraph.style is not None else "", paragraph.text))
+    return found
+
+
+def _docx_clauses(path: Path) -> list[tuple[str, str]]:
+    """(clause heading, heading + every paragraph of the clause) in document order, from the DOCX."""
+    clauses: list[tuple[str, list[str]]] = []
+    for style, text in _docx_paragraphs(path):
+        if style in ("Heading 1", "Heading 2"):
+            clauses.append((text, [text]))
+        elif style in ("Clause Body", "Clause Item") and clauses:
+            clauses[-1][1].append(text)
+    return [(heading, "\n".join(parts)) for heading, parts in clauses]
+
+
+def _docx_rows(path: Path) -> list[str]:
+    """Every table row of the DOCX (cover facts, revision history, annexes, signature blocks), cells joined."""
+    rows = []
+    for table in docx.Document(str(path)).tables:
+        for row in table.rows:
+            rows.append("".join(cell.text for cell in row.cells))
+    return rows
+
+
+def _pdf_body(pdf: Path, header: str, footer: str) -> str:
+    """All page text squashed, with the running header and footer taken out."""
+    pages = _pages(pdf)
+    text = []
+    for number, page in enumerate(pages, start=1):
+        squashed = _squash(page)
+        for running in (header, footer, f"Page{number}of{len(pages)}"):
+            squashed = squashed.replace(_squash(running), "")
+        text.append(squashed)
+    return "".join(text)
+
+
+@pytest.mark.parametrize("example", [p.name for p in EXAMPLE_FILES] + ["minimal"])
+def test_the_pdf_says_exactly_what_the_docx_says(examples: dict[str, BuildResult], minimal: BuildResult,
+                                                 example: str) -> None:
+    result = minimal if example == "minimal" else examples[example]
+    agreement = result.agreement
+    assert agreement is not None
+    header = f"Quality Agreement {agreement.id} · Version {agreement.version} · {agreement.title}"
+    footer = f"{agreement.sponsor.name} – {agreement.contract_acceptor.name} · Confidential"
+    body = _pdf_body(_file(result, ".pdf"), header, footer)
+    clauses = _docx_clauses(_file(result, ".docx"))
+    assert len(clauses) == len([c for s in agreement.sections for c in s.clauses]) + len(agreement.sections) + 4
+    position = 0
+    for heading, text in clauses:
+        wanted = _squash(text)
+        found = body.find(wanted, position)
+        if found < 0:
+            prefix = next((n for n in range(len(wanted), 0, -1) if body.find(wanted[:n], position) >= 0), 0)
+            start = body.find(wanted[:prefix], position)
+            raise AssertionError(f"{example}: clause '{heading}' differs after {wanted[:prefix][-60:]!r}: "
+                                 f"DOCX {wanted[prefix:prefix + 60]!r} vs PDF "
+                                 f"{body[start + prefix:start + prefix + 60]!r}")
+        position = found + len(wanted)
+    for row in _docx_rows(_file(result, ".docx")):
+        assert _squash(row) in body, f"{example}: table row {row[:80]!r} is not in the PDF"
+    for style, text in _docx_paragraphs(_file(result, ".docx")):  # also cover, legends and signature notes
+        if text.strip() and not style.startswith("TOC"):  # the DOCX TOC is filled in by the converter
+            assert _squash(text) in body, f"{example}: {style} paragraph {text[:80]!r} not in PDF"
+
+
+# -- scripts and literal text ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scripts_build(tmp_path_factory: pytest.TempPathFactory, typesetter: PdfTypesetter) -> BuildResult:
+    folder = tmp_path_factory.mktemp("scripts")
+    data = answers_data()
+    data["sponsor"]["name"] = "תעשיות פארמה בע\"מ #strong[x] *bold* $x^2$ ] \\ @ref <lbl> // note"
+    data["contract_acceptor"]["name"] = "شركة الدواء العربية"
+    data["signatories"][1]["name"] = "王小明"
+    data["products"][0]["name"] = "Exam#plol *10* mg $tablets$ ]"
+    return _build(write_answers(folder, data), folder / "out", load_library(MINI_LIBRARY), typesetter)
+
+
+def test_cjk_and_rtl_names_render_with_fonts_for_their_scripts(scripts_build: BuildResult) -> None:
+    pdf = _file(scripts_build, ".pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for name in ("תעשיות פארמה", "شركة الدواء العربية", "王小明"):
+        assert name in text, name
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "DejaVuSans" in fonts and "NotoSansCJK" in fonts, fonts  # Hebrew/Arabic and Han from their fonts
+    assert all(row.split()[-5] == "yes" for row in fonts.splitlines()[2:]), fonts
+
+
+def test_markup_characters_in_user_text_print_literally(scripts_build: BuildResult) -> None:
+    body = _squash("".join(_pages(_file(scripts_build, ".pdf"))))
+    assert _squash("#strong[x] *bold* $x^2$ ] \\ @ref <lbl> // note") in body
+    assert _squash("Exam#plol *10* mg $tablets$ ]") in body
+
+
+# -- failures ----------------------------------------------------------------------------------------------
+
+
+def test_missing_fonts_are_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match=r"fonts Carlito, .* are not installed: install them with"):
+        PdfTypesetter(font_dirs=[tmp_path])
+
+
+def test_cli_builds_with_typst_and_reports_missing_fonts_in_one_line(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "qa_builder", "build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY),
+               "--pdf-engine", "typst", "-o"]
+    done = subprocess.run([*command, str(tmp_path / "ok")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ok" / "QA-MIN-1_v1.pdf").is_file() and (tmp_path / "ok" / "QA-MIN-1_v1.docx").is_file()
+    env["QA_BUILDER_FONT_DIRS"] = str(tmp_path)
+    failed = subprocess.run([*command, str(tmp_path / "no")], capture_output=True, text=True, env=env, timeout=120)
+    assert failed.returncode != 0
+    lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "are not installed" in lines[0] and "Traceback" not in failed.stderr, failed.stderr
+    assert not (tmp_path / "no").exists() or not list((tmp_path / "no").iterdir())
+
+
+def test_cli_refuses_the_engine_option_for_workspace_builds(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "qa_builder", "build", "--workspace", str(tmp_path),
+                           "--pdf-engine", "typst"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "--pdf-engine" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def _rss_mib() -> float:
+    import os
+
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_memory_stays_flat_over_many_documents(examples: dict[str, BuildResult], tmp_path: Path) -> None:
+    # Without ageing Typst's memo cache, each 38-page document left ~45 MiB behind for ten more compiles.
+    agreement = examples["us-eu-drug-product-cmo.yaml"].agreement
+    assert agreement is not None
+    with PdfTypesetter() as engine:
+        engine.typeset(agreement, tmp_path / "warm.pdf")
+        engine.typeset(agreement.model_copy(update={"title": "warm 2"}), tmp_path / "warm.pdf")
+        before = _rss_mib()
+        for i in range(8):
+            engine.typeset(agreement.model_copy(update={"title": f"{agreement.title} {i}"}), tmp_path / f"{i}.pdf")
+        grown = _rss_mib() - before
+    assert grown < 100, f"resident memory grew by {grown:.0f} MiB over 8 documents"
+
+
+def test_typst_refuses_a_custom_docx_template(tmp_path: Path, typesetter: PdfTypesetter) -> None:
+    import shutil
+
+    from qa_builder.errors import TemplateError
+
+    custom = tmp_path / "ours.docx"
+    document = docx.Document(str(default_template_path()))
+    document.add_paragraph("Our own closing words, which only the DOCX would carry.")
+    document.save(str(custom))
+    settings = BuildSettings(out_dir=tmp_path / "out", library=load_library(MINI_LIBRARY), template=custom,
+                             pdf_engine="typst")
+    with pytest.raises(TemplateError, match="use --pdf-engine libreoffice"):
+        build_one(MINIMAL_ANSWERS, settings, typesetter)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.pdf"))
+    copy = tmp_path / "copy.docx"  # a workspace's unchanged copy of the bundled template is fine
+    shutil.copy(default_template_path(), copy)
+    built = build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=tmp_path / "ok", library=load_library(MINI_LIBRARY),
+                                                     template=copy, pdf_engine="typst"), typesetter)
+    assert _file(built, ".pdf").is_file()
