@@ -90,7 +90,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
         LibraryError: a library condition failed to evaluate for these answers.
     """
     answers = answers_file.answers
-    context = build_context(answers)
+    context = build_context(answers, library.clocks)
     findings = []
     agreement: Agreement | None = None
     try:
