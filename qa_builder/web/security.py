@@ -80,7 +80,7 @@ class GateMiddleware(BaseHTTPMiddleware):
         headers["Content-Security-Policy"] = CSP
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
+        headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes Chrome send "Origin: null"
         headers["Cache-Control"] = "no-store"
         return response
 
