@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,13 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 import qa_builder as qa
@@ -52,10 +57,18 @@ class Server:
             if not line and self.process.poll() is not None:
                 break
         assert self.link, "qa-builder serve printed no sign-in link"
+        self.output: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
         parts = urlsplit(self.link)
         self.port = parts.port or 0
         self.base = f"http://127.0.0.1:{self.port}"
         self._wait_listening()
+
+    def _drain(self) -> None:
+        """Keep reading the server's output so it never blocks on a full pipe."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + 30
@@ -136,11 +149,21 @@ def _fill_page(driver: WebDriver, answers: dict[str, str]) -> None:
         if key in answers:
             element.clear()
             element.send_keys(answers[key])
-    driver.find_element(By.CSS_SELECTOR, "form.interview button[type=submit]").click()
+    _submit(driver)
 
 
-def _wait(driver: WebDriver, css: str, seconds: float = 30) -> None:
-    WebDriverWait(driver, seconds).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+def _submit(driver: WebDriver) -> None:
+    """Send the interview page and wait for the next page (or the same one with its errors) to load."""
+    form = driver.find_element(By.CSS_SELECTOR, "form.interview")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(form))
+
+
+def _follow(driver: WebDriver, element: WebElement) -> None:
+    """Click a link or button that loads a new page, and wait until it has."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
 
 
 def test_a_person_drafts_fixes_builds_downloads_and_verifies(server: Server, workspace: Path,
@@ -152,7 +175,20 @@ def test_a_person_drafts_fixes_builds_downloads_and_verifies(server: Server, wor
     browser.get(server.link)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Agreements"
     assert "?token=" not in browser.current_url  # the token left the address bar (and history)
-    browser.find_element(By.LINK_TEXT, "Start from nothing").click()
+    _follow(browser, browser.find_element(By.LINK_TEXT, "Start from nothing"))
+
+    # Inline validation: leaving a field with a wrong value shows why, beside it, before anything is sent.
+    months = browser.find_element(By.CSS_SELECTOR, "input[data-key='agreement.review_period_months']")
+    months.clear()
+    months.send_keys("twelve", Keys.TAB)
+    note = months.get_attribute("aria-describedby") or ""
+    swapping = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+    swapping.until(lambda d: d.find_element(By.ID, note).text)
+    text = browser.find_element(By.ID, note).text
+    assert text.startswith("Review the agreement every how many months") and "integer" in text
+    months.clear()
+    months.send_keys("24", Keys.TAB)
+    swapping.until(lambda d: not d.find_element(By.ID, note).text)
 
     # An invalid answer is refused beside its field, in a sentence naming it; nothing is written.
     wrong = {**answers, "agreement.review_period_months": "twelve"}
@@ -180,13 +216,13 @@ def test_a_person_drafts_fixes_builds_downloads_and_verifies(server: Server, wor
     assert "inspections.notify_within_hours" in finding.text
 
     # Follow the finding to its question, see it beside the field, fix it.
-    finding.find_element(By.LINK_TEXT, "Change this answer").click()
+    _follow(browser, finding.find_element(By.LINK_TEXT, "Change this answer"))
     beside = browser.find_element(By.CSS_SELECTOR, ".question .finding")
     field = beside.find_element(By.XPATH, "./preceding-sibling::input")
     assert field.get_attribute("data-key") == "inspections.notify_within_hours"
     field.clear()
     field.send_keys("24")
-    browser.find_element(By.CSS_SELECTOR, "form.interview button[type=submit]").click()
+    _submit(browser)
     browser.get(f"{server.base}/agreements/QA-WEB-1")
     assert browser.find_elements(By.ID, "no-findings")
     assert qa.check_answers(answers_file, library=workspace / "clause_library") == []
@@ -196,7 +232,7 @@ def test_a_person_drafts_fixes_builds_downloads_and_verifies(server: Server, wor
     WebDriverWait(browser, 240).until(
         lambda d: d.find_elements(By.ID, "build-done") or d.find_elements(By.ID, "build-error"))
     assert not browser.find_elements(By.ID, "build-error"), browser.find_element(By.ID, "build-error").text
-    browser.find_element(By.LINK_TEXT, "Show the files").click()
+    _follow(browser, browser.find_element(By.LINK_TEXT, "Show the files"))
     assert browser.find_element(By.ID, "status").text == "built"
     browser.find_element(By.LINK_TEXT, "QA-WEB-1_v1.pdf").click()
     downloaded = tmp_path / "downloads" / "QA-WEB-1_v1.pdf"
@@ -207,7 +243,7 @@ def test_a_person_drafts_fixes_builds_downloads_and_verifies(server: Server, wor
     # Verify the downloaded file: the same verdict as `qa-builder verify`.
     browser.get(f"{server.base}/verify")
     browser.find_element(By.ID, "file").send_keys(str(downloaded))
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _follow(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     verdict = browser.find_element(By.ID, "verdict").text
     expected = qa.verify_files([built]).results[0].indication
     assert verdict == expected
@@ -283,7 +319,8 @@ def test_oversized_uploads_are_refused(server: Server) -> None:
 
 @pytest.mark.parametrize("path", ["/files/..%2F..%2F..%2Fetc%2Fpasswd", "/files/../../etc/passwd",
                                   "/files/%2Fetc%2Fpasswd", "/files/qa-builder.yaml",
-                                  "/files/agreements/..%2F..%2Fqa-builder.yaml", "/agreements/..%2F..%2Fetc/interview/1",
+                                  "/files/agreements/..%2F..%2Fqa-builder.yaml",
+                                  "/agreements/..%2F..%2Fetc/interview/1",
                                   "/new?from=..%2F..%2Fetc%2Fpasswd"])
 def test_paths_from_the_browser_stay_in_the_workspace(server: Server, path: str) -> None:
     cookie = _signed_in(server)

@@ -141,9 +141,24 @@ class WebApp:
                 key = _question_for(finding.field, keys)
                 if key is not None:
                     findings.setdefault(key, []).append(finding)
+        check_url = f"/agreements/{agreement_id}/interview/{index + 1}/check" if agreement_id else "/new/check"
         return self.page("interview.html", http_status=status, agreement_id=agreement_id, sections=result.sections,
                          index=index, section=result.sections[index], findings=findings, problem=problem,
-                         complete=result.complete, start=start)
+                         complete=result.complete, start=start, check_url=check_url, oob=False)
+
+    async def check(self, request: Request) -> Response:
+        """Validate a page's answers as they are typed (htmx, on change); nothing is saved."""
+        form = await checked_form(request, self.gate)
+        if "agreement_id" in request.path_params:
+            agreement_id = self.agreement_id(request)
+            draft = read_draft(self.workspace.answers_path(agreement_id))
+            index = int(request.path_params["number"]) - 1
+        else:
+            draft, index = self._start_from(str(form.get("from", ""))), 0
+        result = replay(draft, _answers_in(form))
+        if not 0 <= index < len(result.sections):
+            raise HTTPException(404, "No such page of the interview.")
+        return self.page("interview_check.html", section=result.sections[index], oob=True)
 
     async def interview(self, request: Request) -> Response:
         agreement_id = self.agreement_id(request)
@@ -306,8 +321,10 @@ def create_app(workspace: Path, gate: Gate) -> Starlette:
     routes = [
         Route("/", web.dashboard),
         Route("/new", web.new_agreement, methods=["GET", "POST"]),
+        Route("/new/check", web.check, methods=["POST"]),
         Route("/agreements/{agreement_id}", web.agreement),
         Route("/agreements/{agreement_id}/interview/{number:int}", web.interview, methods=["GET", "POST"]),
+        Route("/agreements/{agreement_id}/interview/{number:int}/check", web.check, methods=["POST"]),
         Route("/agreements/{agreement_id}/build", web.build, methods=["POST"]),
         Route("/agreements/{agreement_id}/build/status", web.build_status),
         Route("/files/{path:path}", web.download),
