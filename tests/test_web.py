@@ -159,6 +159,12 @@ def _submit(driver: WebDriver) -> None:
     WebDriverWait(driver, 30).until(expected_conditions.staleness_of(form))
 
 
+def _sign(driver: WebDriver, key: Path, passphrase: str) -> None:
+    driver.find_element(By.ID, "key").send_keys(str(key))
+    driver.find_element(By.ID, "passphrase").send_keys(passphrase)
+    _follow(driver, driver.find_element(By.ID, "sign-button"))
+
+
 def _follow(driver: WebDriver, element: WebElement) -> None:
     """Click a link or button that loads a new page, and wait until it has."""
     page = driver.find_element(By.TAG_NAME, "html")
@@ -240,14 +246,41 @@ def test_a_person_drafts_fixes_builds_downloads_and_verifies(server: Server, wor
     built = workspace / "agreements" / "QA-WEB-1" / "v1" / "QA-WEB-1_v1.pdf"
     assert downloaded.read_bytes() == built.read_bytes()
 
-    # Verify the downloaded file: the same verdict as `qa-builder verify`.
+    # Sign twice in the browser: the passphrase is typed, used once; a wrong one after the right one fails.
+    pki = qa.create_test_pki(tmp_path / "pki")
+    passphrase = pki.passphrase().decode()
+    browser.get(f"{server.base}/agreements/QA-WEB-1/sign")
+    _sign(browser, pki.p12("sponsor"), passphrase)
+    assert browser.find_elements(By.ID, "signed"), (browser.find_element(By.TAG_NAME, "body").text, "".join(server.output)[-3000:])
+    assert "Signed field" in browser.find_element(By.ID, "signed").text
+    assert "Dr. Ilse Verhoeven" in browser.find_element(By.ID, "report").text
+    _sign(browser, pki.p12("contract-acceptor"), passphrase + "x")
+    assert "passphrase" in browser.find_element(By.ID, "sign-error").text.lower()
+    assert not browser.find_elements(By.ID, "signed")
+    _sign(browser, pki.p12("contract-acceptor"), passphrase)
+    assert "Dr. Matthias Brenner" in browser.find_element(By.ID, "signed").text
+    signed = workspace / "agreements" / "QA-WEB-1" / "v1" / "QA-WEB-1_v1.signed.pdf"
+    assert [f.signed for f in qa.list_signature_fields(signed)].count(True) == 2
+    assert passphrase not in "".join(server.output)
+    assert passphrase.encode() not in (workspace / "audit" / "trail.sqlite3").read_bytes()
+    assert not list(workspace.rglob("*.p12")), "the uploaded key was left in the workspace"
+    browser.find_element(By.LINK_TEXT, "Download the signed PDF").click()
+    received = tmp_path / "downloads" / "QA-WEB-1_v1.signed.pdf"
+    WebDriverWait(browser, 30).until(lambda d: received.is_file() and received.stat().st_size > 0)
+
+    # Verify the received file: the same verdict as `qa-builder verify`.
     browser.get(f"{server.base}/verify")
-    browser.find_element(By.ID, "file").send_keys(str(downloaded))
+    browser.find_element(By.ID, "file").send_keys(str(received))
     _follow(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     verdict = browser.find_element(By.ID, "verdict").text
-    expected = qa.verify_files([built]).results[0].indication
-    assert verdict == expected
-    assert "QA-WEB-1_v1.pdf" in browser.find_element(By.ID, "report").text
+    cli = subprocess.run([sys.executable, "-m", "qa_builder", "verify", str(received)], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert verdict and verdict in cli.stdout, (verdict, cli.stdout)
+    report = browser.find_element(By.ID, "report").text
+    assert "QA-WEB-1_v1.signed.pdf" in report and "Dr. Matthias Brenner" in report
+    browser.get(f"{server.base}/agreements/QA-WEB-1")
+    every_field_signed = all(f.signed for f in qa.list_signature_fields(signed))
+    assert browser.find_element(By.ID, "status").text == ("signed" if every_field_signed else "partly signed")
 
     # The audit trail shows the build, read-only, with the chain check.
     browser.get(f"{server.base}/audit?agreement=QA-WEB-1")

@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -31,6 +32,7 @@ from qa_builder.web.security import CSRF_FIELD, Gate, GateMiddleware, Refused, c
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 _DOWNLOADABLE = {".docx", ".pdf", ".json", ".html", ".csv"}
+_MAX_KEY_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -72,8 +74,10 @@ class WebApp:
         latest = self.workspace.latest(agreement_id)
         if latest is None:
             return "draft"
-        folder = self.workspace.version_dir(agreement_id, latest)
-        return "signed" if any(folder.glob("*.signed.pdf")) else "built"
+        signed = self.workspace.version_dir(agreement_id, latest) / f"{agreement_id}_v{latest}.signed.pdf"
+        if not signed.is_file():
+            return "built"
+        return "signed" if all(f.signed for f in qa.list_signature_fields(signed)) else "partly signed"
 
     def findings(self, agreement_id: str) -> tuple[list[qa.Finding], str | None]:
         """The review findings of a complete draft, or the sentence saying why it cannot be reviewed yet."""
@@ -234,6 +238,72 @@ class WebApp:
             finally:
                 job.finished = time.monotonic()
 
+    def _signing_source(self, agreement_id: str) -> tuple[Path, Path] | None:
+        """The PDF the next signature goes into (the signed copy once there is one) and the signed copy's path."""
+        latest = self.workspace.latest(agreement_id)
+        if latest is None:
+            return None
+        folder = self.workspace.version_dir(agreement_id, latest)
+        stem = f"{agreement_id}_v{latest}"
+        signed = folder / f"{stem}.signed.pdf"
+        source = signed if signed.is_file() else folder / f"{stem}.pdf"
+        return (source, signed) if source.is_file() else None
+
+    async def sign(self, request: Request) -> Response:
+        """Sign the latest version's next empty field with a PKCS#12 key; the passphrase is used once, kept nowhere."""
+        agreement_id = self.agreement_id(request)
+        paths = self._signing_source(agreement_id)
+        if paths is None:
+            raise HTTPException(404, "Build the agreement before signing it.")
+        source, signed = paths
+        fields = qa.list_signature_fields(source)
+        outcome, error = None, None
+        if request.method == "POST":
+            form = await checked_form(request, self.gate)
+            outcome, error = await self._sign_posted(form, source, signed, [f.name for f in fields if not f.signed])
+            if outcome is not None:
+                fields = qa.list_signature_fields(signed)
+        report = None
+        if outcome is not None:
+            checked = await run_in_threadpool(qa.verify_files, [signed])
+            report = [line.replace(str(signed), signed.name) for result in checked.results
+                      for line in qa.describe(result)]
+        return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
+                         outcome=outcome, error=error, report=report,
+                         signed=signed.relative_to(self.workspace.root).as_posix() if signed.is_file() else None)
+
+    async def _sign_posted(self, form: Any, source: Path, signed: Path,
+                           empty: list[str]) -> tuple[qa.SignatureOutcome | None, str | None]:
+        from qa_builder.signing.pades import sign_file
+
+        field_name, meaning = str(form.get("field", "")), str(form.get("meaning", ""))
+        key_upload = form.get("key")
+        passphrase = str(form.get("passphrase", "")).encode("utf-8")
+        if field_name not in empty:
+            return None, "Signature field: choose one of the empty fields."
+        if meaning not in ("authorship", "review", "approval", "responsibility"):
+            return None, "Meaning: choose what the signature means."
+        if key_upload is None or isinstance(key_upload, str) or not key_upload.filename:
+            return None, "Key file: choose the signatory's PKCS#12 (.p12) file."
+        data = await key_upload.read(_MAX_KEY_BYTES + 1)
+        if len(data) > _MAX_KEY_BYTES:
+            return None, "Key file: a PKCS#12 file is smaller than 1 MB; this is not one."
+        folder = Path(tempfile.mkdtemp(prefix="qa-builder-key-"))  # mode 700; removed before the reply
+        target = signed.with_name(signed.name.replace(".signed.pdf", ".signing.pdf"))
+        try:
+            key_path = folder / "key.p12"
+            key_path.write_bytes(data)
+            request = qa.SignatureRequest(field=field_name, meaning=meaning)  # type: ignore[arg-type]
+            outcome = await run_in_threadpool(  # pyHanko runs its own event loop
+                sign_file, source, target, request, lambda: qa.load_pkcs12_key(key_path, passphrase), force=True)
+            target.replace(signed)
+            return outcome, None
+        except QABuilderError as exc:
+            return None, str(exc).replace(str(key_path), key_upload.filename)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            target.unlink(missing_ok=True)
+
     async def build_status(self, request: Request) -> Response:
         agreement_id = self.agreement_id(request)
         return self.page("build_status.html", agreement_id=agreement_id, job=self.jobs.get(agreement_id),
@@ -266,7 +336,7 @@ class WebApp:
             path = folder / "received.pdf"
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out)
-            report = qa.verify_files([path])
+            report = await run_in_threadpool(qa.verify_files, [path])
             lines = [line.replace(str(path), name) for result in report.results for line in qa.describe(result)]
             verdict = report.results[0].indication if report.results else None
         finally:
@@ -310,6 +380,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(str(detail), status_code=status)
 
 
+async def _failed(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse(f"The server could not do this: {type(exc).__name__}: {exc}. Nothing was changed; "
+                             "the details are in the terminal running `qa-builder serve`.", status_code=500)
+
+
 def create_app(workspace: Path, gate: Gate) -> Starlette:
     """The ASGI app serving `workspace`, guarded by `gate`.
 
@@ -327,10 +402,12 @@ def create_app(workspace: Path, gate: Gate) -> Starlette:
         Route("/agreements/{agreement_id}/interview/{number:int}/check", web.check, methods=["POST"]),
         Route("/agreements/{agreement_id}/build", web.build, methods=["POST"]),
         Route("/agreements/{agreement_id}/build/status", web.build_status),
+        Route("/agreements/{agreement_id}/sign", web.sign, methods=["GET", "POST"]),
         Route("/files/{path:path}", web.download),
         Route("/verify", web.verify, methods=["GET", "POST"]),
         Route("/audit", web.audit),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GateMiddleware, gate=gate)],
-                     exception_handlers={Refused: _refused, HTTPException: _not_found})
+                     exception_handlers={Refused: _refused, HTTPException: _not_found,
+                                         Exception: _failed})
