@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 
 demo: system-deps $(STAMP)
 	$(VENV)/bin/qa-builder demo -o demo-out --force
+	@echo "In the browser: $(VENV)/bin/qa-builder init my-workspace && $(VENV)/bin/qa-builder serve my-workspace"
 
 test: system-deps $(STAMP)
 	$(PY) -m pytest

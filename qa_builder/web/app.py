@@ -380,6 +380,10 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(str(detail), status_code=status)
 
 
+async def _input_error(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse(f"{exc}", status_code=422)
+
+
 async def _failed(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(f"The server could not do this: {type(exc).__name__}: {exc}. Nothing was changed; "
                              "the details are in the terminal running `qa-builder serve`.", status_code=500)
@@ -410,4 +414,4 @@ def create_app(workspace: Path, gate: Gate) -> Starlette:
     ]
     return Starlette(routes=routes, middleware=[Middleware(GateMiddleware, gate=gate)],
                      exception_handlers={Refused: _refused, HTTPException: _not_found,
-                                         Exception: _failed})
+                                         QABuilderError: _input_error, Exception: _failed})
