@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qa_builder.errors import RenderError
+from qa_builder.errors import LibraryError, RenderError
 from qa_builder.library.context import ACCEPTOR_TERM, SPONSOR_TERM, build_context
 from qa_builder.library.coverage import RequirementCoverage, requirement_coverage
 from qa_builder.library.raci import resolve_raci
@@ -40,7 +40,9 @@ def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: Clau
         coverage: the requirement coverage of this selection, when the caller already computed it.
 
     Raises:
-        RenderError: a clause text failed to render (names the clause and its file).
+        LibraryError: a clause text was refused by the sandbox, overran its limits or failed to render (names
+            the clause and its file).
+        RenderError: a clause text rendered empty.
     """
     context = build_context(answers)
     if coverage is None:
@@ -84,11 +86,16 @@ def _product_label(name: str, dosage_form: str | None) -> str:
 
 
 def _render(clause: Clause, source: str, label: str, context: dict[str, Any]) -> str:
+    """Render one clause text in the sandbox, within its limits (sandbox.CLAUSE_LIMITS).
+
+    Raises:
+        LibraryError: the text was refused, overran its limits or failed; one line naming file, line and clause.
+    """
     try:
         return render_text(compile_text(source), context)
     except TemplateProblem as exc:
         where = f"{clause.source_file} line {clause.source_line}"
-        raise RenderError(f"{where}: clause '{clause.id}' {label} {exc}") from exc
+        raise LibraryError(f"{where}: clause '{clause.id}' {label} {exc}") from exc
 
 
 def split_paragraphs(text: str) -> list[ClauseParagraph]:

@@ -1,44 +1,575 @@
-"""The only Jinja environment: sandboxed, strict, used for clause texts, conditions and templates."""
+"""The only Jinja environment: sandboxed, strict, bounded; used for clause texts, conditions and templates.
+
+A clause library and a DOCX template are data that anyone may write, so what they can do is an allow-list:
+
+- Every compiled text first passes `validate_structure`: only plain output, `if`, `for`, `set` and `with`
+  statements, literals of constants, and the filters, tests and methods listed here. Macros, includes,
+  recursive loops, `{% set %}` blocks, `|safe`, `|attr` and every call other than a listed method are
+  refused before any code is generated.
+- Rendering sees only frozen copies of the data (`freeze`): a model becomes a `Record` that holds its
+  fields and nothing else, lists become tuples, dicts read-only mappings. Attribute access, item access
+  and calls go through this environment, which resolves model fields and a few read-only methods
+  (`dict.items()`, `date.strftime()`, `str.upper()`, ...), and nothing else.
+- Each render is bounded: loop steps, output characters and wall-clock time (`RenderLimits`); arithmetic,
+  `~`, `join` and `replace` refuse results above `MAX_TEXT` characters before making them; constant
+  folding at compile time cannot multiply or format strings (every binary operator is intercepted).
+
+Limits overrun raise `RenderLimitExceeded`; any other refusal raises jinja2's `SecurityError`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
+import operator
 import threading
+import time
 import types
-import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import jinja2
-from jinja2 import meta, nodes
+from jinja2 import filters as jfilters
+from jinja2 import nodes, pass_context, pass_eval_context
+from jinja2.exceptions import SecurityError
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context, LoopContext, Undefined, markup_join, str_join
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+from markupsafe import escape, soft_str
 from pydantic import BaseModel
+
+MAX_TEXT = 1_000_000
+"""Characters of any one text an expression may make (a join, a `~`, a `*`, a `replace`)."""
+MAX_ITEMS = 100_000
+"""Items of any one list an expression may make (`+`, `*`)."""
+MAX_INT_BITS = 256
+"""Bits of any integer an expression may make (`*`, `**`)."""
+MAX_LITERAL = 10_000
+"""Characters of a string literal, digits of a number literal, in a text or template."""
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    """Bounds on one render.
+
+    Attributes:
+        max_output: characters of rendered output.
+        max_steps: loop iterations, over all loops of the render.
+        max_seconds: wall-clock seconds.
+    """
+
+    max_output: int
+    max_steps: int
+    max_seconds: float
+
+
+CLAUSE_LIMITS = RenderLimits(max_output=1_000_000, max_steps=100_000, max_seconds=5.0)
+DOCUMENT_LIMITS = RenderLimits(max_output=64_000_000, max_steps=2_000_000, max_seconds=300.0)
+
+
+class RenderLimitExceeded(SecurityError):
+    """A render ran past its loop steps, output size or time."""
+
+
+class TemplateProblem(Exception):
+    """A text or condition does not compile, uses something outside the data model, or fails to render."""
+
+
+# --- frozen data --------------------------------------------------------------------------------------
+
+
+class Record:
+    """A read-only group of named fields: what a clause text or template sees of a model.
+
+    It has no public methods and no attributes other than its fields, so nothing in a text can call
+    into pydantic (`parse_raw`, `copy`, ...) or change the answers.
+    """
+
+    __slots__ = ("_fields", "_kind")
+    _kind: str
+    _fields: Mapping[str, Any]
+
+    def __init__(self, kind: str, fields: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_fields", types.MappingProxyType(dict(fields)))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise AttributeError(f"{self._kind} has no field '{name}'") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{self._kind} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{self._kind} is read-only")
+
+    def __repr__(self) -> str:
+        return f"<{self._kind}>"
+
+    def __str__(self) -> str:
+        raise TypeError(f"a {self._kind} is a group of fields and cannot be printed; name one of its fields")
+
+
+_SCALARS = (str, int, float, bool, type(None), dt.date, dt.datetime, Decimal)
+
+
+def freeze(value: Any) -> Any:
+    """An immutable copy of model data for rendering.
+
+    Models become `Record`s of their declared fields, lists and tuples become tuples, sets frozensets,
+    dicts read-only mappings; enums become their values. Scalars are kept as they are.
+
+    Raises:
+        TypeError: a value of a type a template has no business seeing.
+    """
+    if isinstance(value, BaseModel):
+        cls = type(value)
+        names = [*cls.model_fields, *cls.model_computed_fields]
+        return Record(cls.__name__, {name: freeze(getattr(value, name)) for name in names})
+    if isinstance(value, enum.Enum):
+        return freeze(value.value)
+    if isinstance(value, str):  # a plain str, never Markup: data is always escaped in DOCX templates
+        return value if type(value) is str else str.__str__(value)
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({freeze(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(freeze(v) for v in value)
+    if isinstance(value, Record):
+        return value
+    raise TypeError(f"a {type(value).__name__} value cannot be passed to a template")
+
+
+class FrozenContext(dict[str, Any]):
+    """A rendering context whose values are all frozen (made only by freeze_context; never changed)."""
+
+
+def freeze_context(context: Mapping[str, Any]) -> FrozenContext:
+    """`freeze` applied to every value of a rendering context (a FrozenContext is returned as it is)."""
+    if isinstance(context, FrozenContext):
+        return context
+    return FrozenContext({name: freeze(value) for name, value in context.items()})
+
+
+# --- the budget of one render ---------------------------------------------------------------------------
+
+
+class _Budget:
+    def __init__(self, limits: RenderLimits) -> None:
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.max_seconds
+        self.steps = 0
+        self.output = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > self.limits.max_steps:
+            raise RenderLimitExceeded(f"its loops ran past {self.limits.max_steps:,} steps")
+        self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RenderLimitExceeded(f"it ran longer than {self.limits.max_seconds:g} s")
+
+    def add_output(self, size: int) -> None:
+        self.output += size
+        if self.output > self.limits.max_output:
+            raise RenderLimitExceeded(f"its output grew past {self.limits.max_output:,} characters")
+        self.check_time()
+
+
+_ACTIVE: ContextVar[_Budget | None] = ContextVar("qa_builder_render_budget", default=None)
+
+
+@contextmanager
+def bounded(limits: RenderLimits) -> Iterator[None]:
+    """Run a render (or a condition) under `limits`; an enclosing bounded render keeps its own budget."""
+    if _ACTIVE.get() is not None:
+        yield
+        return
+    token = _ACTIVE.set(_Budget(limits))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _check_time() -> None:
+    budget = _ACTIVE.get()
+    if budget is not None:
+        budget.check_time()
+
+
+def _check_text(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise RenderLimitExceeded(f"it made a text longer than {MAX_TEXT:,} characters")
+    return value
+
+
+def _scalar_text(value: Any, what: str) -> str:
+    if isinstance(value, Undefined):
+        return str(value)  # StrictUndefined raises here, naming the undefined value
+    if isinstance(value, (Record, tuple, list, Mapping, set, frozenset)) or not isinstance(value, _SCALARS):
+        raise SecurityError(f"{what} takes texts and numbers, not a {_kind_of(value)}")
+    return str(value)
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, Record):
+        return value._kind
+    if isinstance(value, (tuple, list)):
+        return "list"
+    if isinstance(value, Mapping):
+        return "mapping"
+    return type(value).__name__
+
+
+# --- filters and tests ------------------------------------------------------------------------------------
 
 
 def join_and(values: Iterable[Any], last: str = "and") -> str:
     """['a', 'b', 'c'] → 'a, b and c'."""
-    items = [str(v) for v in values]
+    items = [_scalar_text(v, "join_and") for v in values]
+    _check_size(sum(len(i) + 2 for i in items) + len(str(last)) + 2)
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
-class _MemoisingSandbox(SandboxedEnvironment):
-    """A sandbox whose from_string remembers compiled templates by their source text.
+def plural(amount: Any, unit: str) -> str:
+    """One way every clock is written: 1, 'Business Day' → '1 Business Day'; 2 → '2 Business Days'.
 
-    docxtpl compiles the same patched template XML on every render; compiling it once per
-    process saves most of a render's CPU. Compiled templates are immutable and thread-safe.
+    Args:
+        amount: a whole number (an int, or a string of digits).
+        unit: the singular unit, e.g. 'day', 'hour', 'month', 'year', 'Business Day'.
+
+    Raises:
+        ValueError: amount is not a whole number.
+    """
+    number = int(amount)
+    return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_TEXT:
+        raise RenderLimitExceeded(f"it would make a text longer than {MAX_TEXT:,} characters")
+
+
+@pass_eval_context
+def _join(eval_ctx: EvalContext, value: Iterable[Any], d: str = "") -> str:
+    items = list(value)
+    texts = [_scalar_text(v, "join") for v in items]
+    _check_size(sum(len(t) for t in texts) + len(str(d)) * max(len(items) - 1, 0))
+    return jfilters.sync_do_join(eval_ctx, items, d)
+
+
+@pass_eval_context
+def _replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | None = None) -> str:
+    text, old_text, new_text = (_scalar_text(v, "replace") for v in (s, old, new))
+    hits = len(text) + 1 if old_text == "" else text.count(old_text)
+    if count is not None:
+        hits = min(hits, max(int(count), 0))
+    _check_size(len(text) + hits * max(len(new_text) - len(old_text), 0))
+    return jfilters.do_replace(eval_ctx, s, old, new, count)
+
+
+def _text_filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    def bounded_filter(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _scalar_text(value, function.__name__.removeprefix("do_"))
+        return _check_text(function(value, *args, **kwargs))
+
+    return bounded_filter
+
+
+@pass_context
+def _steps(context: Context, iterable: Any) -> Iterator[Any]:
+    """Internal: wraps the iterable of every `for` loop so that each step counts against the budget."""
+    budget = _ACTIVE.get()
+    if budget is None:
+        raise SecurityError("a loop ran outside a bounded render")
+    return _counted(iter(iterable), budget)
+
+
+def _counted(iterator: Iterator[Any], budget: _Budget) -> Iterator[Any]:
+    for item in iterator:
+        budget.step()
+        yield item
+
+
+@pass_eval_context
+def _concat(eval_ctx: EvalContext, values: Iterable[Any]) -> str:
+    """Internal: `a ~ b`, refusing results above MAX_TEXT before making them."""
+    items = list(values)
+    _check_size(sum(len(_scalar_text(v, "'~'")) for v in items))
+    return str(markup_join(items) if eval_ctx.autoescape else str_join(items))
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "join": _join,
+    "join_and": join_and,
+    "plural": plural,
+    "map": jfilters.sync_do_map,
+    "length": len,
+    "count": len,
+    "replace": _replace,
+    "upper": _text_filter(jfilters.do_upper),
+    "lower": _text_filter(jfilters.do_lower),
+    "capitalize": _text_filter(jfilters.do_capitalize),
+    "title": _text_filter(jfilters.do_title),
+    "trim": _text_filter(jfilters.do_trim),
+    "first": jfilters.sync_do_first,
+    "last": jfilters.do_last,
+    "default": jfilters.do_default,
+    "d": jfilters.do_default,
+    "escape": escape,
+    "e": escape,
+    "string": _text_filter(soft_str),
+    "int": jfilters.do_int,
+    "float": jfilters.do_float,
+    "abs": abs,
+    "round": jfilters.do_round,
+}
+"""The filters a text or template may use (the only ones the environments know)."""
+
+_INTERNAL_FILTERS: dict[str, Callable[..., Any]] = {"_qa_steps": _steps, "_qa_concat": _concat}
+
+_TEST_NAMES = ("defined", "undefined", "none", "number", "string", "true", "false", "eq", "equalto", "==",
+               "ne", "!=", "lt", "<", "le", "<=", "gt", ">", "ge", ">=", "in", "even", "odd", "divisibleby")
+TESTS: dict[str, Callable[..., Any]] = {
+    name: cast(Callable[..., Any], test) for name, test in jinja2.Environment().tests.items() if name in _TEST_NAMES
+}
+"""The tests (`x is ...`) a text or template may use."""
+
+LOOP_FIELDS = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"})
+"""What `loop.` may name inside a `for` loop."""
+
+TEXT_METHODS = frozenset({"upper", "lower", "capitalize", "title", "strip", "lstrip", "rstrip", "startswith",
+                          "endswith"})
+DATE_FIELDS = frozenset({"year", "month", "day"})
+DATE_METHODS = frozenset({"strftime", "isoformat"})
+MAPPING_METHODS = frozenset({"items", "keys", "values"})
+METHOD_NAMES = TEXT_METHODS | DATE_METHODS | MAPPING_METHODS
+"""Every method name a call may use; which value it may be called on is checked too."""
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, (Record, tuple, list, Mapping, set, frozenset, Iterator)):
+        raise SecurityError(f"a {_kind_of(value)} cannot be printed as it is; name a field or use join")
+    return value
+
+
+# --- structure: what a text may contain -----------------------------------------------------------------
+
+
+_STATEMENTS = (nodes.Output, nodes.If, nodes.For, nodes.Assign, nodes.With)
+_EXPRESSIONS = (nodes.TemplateData, nodes.Name, nodes.Const, nodes.Getattr, nodes.Getitem, nodes.Slice,
+                nodes.Filter, nodes.Test, nodes.CondExpr, nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos,
+                nodes.Compare, nodes.Operand, nodes.BinExpr, nodes.Concat, nodes.Call, nodes.Keyword,
+                nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair)
+_STATEMENT_WORDS: dict[type[nodes.Node], str] = {
+    nodes.Macro: "{% macro %}", nodes.CallBlock: "{% call %}", nodes.FilterBlock: "{% filter %}",
+    nodes.AssignBlock: "{% set %}...{% endset %}", nodes.Include: "{% include %}", nodes.Import: "{% import %}",
+    nodes.FromImport: "{% from %}", nodes.Extends: "{% extends %}", nodes.Block: "{% block %}",
+    nodes.ScopedEvalContextModifier: "{% autoescape %}", nodes.EvalContextModifier: "{% autoescape %}",
+}
+
+
+def _refuse(node: nodes.Node, message: str) -> jinja2.TemplateSyntaxError:
+    return jinja2.TemplateSyntaxError(message, node.lineno or 1)
+
+
+def validate_structure(tree: nodes.Node) -> None:
+    """Refuse every construct outside the allow-list, before any code is generated.
+
+    Raises:
+        jinja2.TemplateSyntaxError: the first construct refused, with its line.
+    """
+    for node in (tree, *tree.find_all(nodes.Node)):
+        validate_node(node)
+
+
+def validate_node(node: nodes.Node) -> None:
+    """Refuse one construct outside the allow-list (see validate_structure)."""
+    if isinstance(node, nodes.Template):
+        return
+    word = _STATEMENT_WORDS.get(type(node))
+    if word is not None:
+        raise _refuse(node, f"'{word}' is not allowed in a clause text or template")
+    if not isinstance(node, (*_STATEMENTS, *_EXPRESSIONS)):
+        raise _refuse(node, f"'{type(node).__name__}' is not allowed in a clause text or template")
+    if isinstance(node, nodes.For) and node.recursive:
+        raise _refuse(node, "recursive loops are not allowed in a clause text or template")
+    if isinstance(node, nodes.Filter) and node.name not in FILTERS:
+        raise _refuse(node, f"the filter '{node.name}' is not allowed; allowed: {', '.join(sorted(FILTERS))}")
+    if isinstance(node, nodes.Test) and node.name not in TESTS:
+        raise _refuse(node, f"the test '{node.name}' is not allowed; allowed: {', '.join(sorted(TESTS))}")
+    if isinstance(node, (nodes.Filter, nodes.Test, nodes.Call)) and (node.dyn_args or node.dyn_kwargs):
+        raise _refuse(node, "'*args' and '**kwargs' are not allowed in a clause text or template")
+    if isinstance(node, nodes.Call) and not (isinstance(node.node, nodes.Getattr)
+                                             and node.node.attr in METHOD_NAMES):
+        called = f"{node.node.attr}()" if isinstance(node.node, nodes.Getattr) else "that"
+        raise _refuse(node, f"calls {called}, which is not a method a clause text or template may use "
+                            f"(allowed: {', '.join(sorted(METHOD_NAMES))})")
+    if isinstance(node, nodes.Const):
+        _validate_literal(node)
+    if isinstance(node, nodes.BinExpr) and isinstance(node.left, nodes.Const) and isinstance(node.right, nodes.Const):
+        try:  # what constant folding would make, bounded: refuse 'a' * 3000000000 before rendering
+            _bounded_binop(node.operator, node.left.value, node.right.value)
+        except SecurityError as exc:
+            raise _refuse(node, f"'{node.operator}' on constants is refused: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError):
+            pass
+    if isinstance(node, (nodes.List, nodes.Dict)) or (isinstance(node, nodes.Tuple) and node.ctx == "load"):
+        for child in node.iter_child_nodes():
+            if not _is_literal(child):
+                raise _refuse(node, "a list, tuple or dict literal may hold only constants")
+    if isinstance(node, (nodes.Name, nodes.Getattr)) and _is_private(node):
+        raise _refuse(node, "names starting with '_' are not allowed in a clause text or template")
+
+
+def _is_private(node: nodes.Name | nodes.Getattr) -> bool:
+    return (node.name if isinstance(node, nodes.Name) else node.attr).startswith("_")
+
+
+def _is_literal(node: nodes.Node) -> bool:
+    if isinstance(node, nodes.Const):
+        return True
+    if isinstance(node, (nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair)):
+        return all(_is_literal(child) for child in node.iter_child_nodes())
+    return False
+
+
+def _validate_literal(node: nodes.Const) -> None:
+    value = node.value
+    if isinstance(value, str) and len(value) > MAX_LITERAL:
+        raise _refuse(node, f"a text literal longer than {MAX_LITERAL:,} characters is not allowed")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        raise _refuse(node, "a number literal of more than 18 digits is not allowed")
+
+
+class _Instrument(NodeTransformer):
+    """Counts every loop step and bounds every `~`, by routing them through the internal filters."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Filter(node.iter, "_qa_steps", [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        listed = nodes.List(node.nodes, lineno=node.lineno)
+        return nodes.Filter(listed, "_qa_concat", [], [], None, None, lineno=node.lineno)
+
+
+# --- the environment ----------------------------------------------------------------------------------
+
+
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "//": operator.floordiv, "%": operator.mod, "**": operator.pow,
+}
+
+
+def _bounded_binop(op: str, left: Any, right: Any) -> Any:
+    sequences = (str, tuple, list)
+    if op == "%" and isinstance(left, str):
+        raise SecurityError("'%' formatting of text is not allowed; use '~' to join texts")
+    if op == "*":
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, sequences) and isinstance(times, int):
+                limit = MAX_TEXT if isinstance(seq, str) else MAX_ITEMS
+                if len(seq) * max(times, 0) > limit:
+                    raise RenderLimitExceeded(f"it would make a text or list longer than {limit:,}")
+        if _both_int(left, right) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise RenderLimitExceeded(f"it would make a number of more than {MAX_INT_BITS} bits")
+    if op == "+" and isinstance(left, sequences) and isinstance(right, sequences):
+        limit = MAX_TEXT if isinstance(left, str) else MAX_ITEMS
+        if len(left) + len(right) > limit:
+            raise RenderLimitExceeded(f"it would make a text or list longer than {limit:,}")
+    if op == "**" and _both_int(left, right) and abs(left) > 1 and (left.bit_length() - 1) * right > MAX_INT_BITS:
+        raise RenderLimitExceeded(f"it would make a number of more than {MAX_INT_BITS} bits")
+    return _check_text(_BINOPS[op](left, right))
+
+
+def _both_int(left: Any, right: Any) -> bool:
+    return isinstance(left, int) and isinstance(right, int)
+
+
+def _allowed_call(obj: Any) -> bool:
+    if not isinstance(obj, types.BuiltinMethodType):
+        return False
+    owner, name = obj.__self__, obj.__name__
+    if type(owner) is str:
+        return name in TEXT_METHODS
+    if isinstance(owner, dt.date):
+        return name in DATE_METHODS
+    if isinstance(owner, (types.MappingProxyType, dict)):
+        return name in MAPPING_METHODS
+    return False
+
+
+class BoundedTemplate(jinja2.Template):
+    """A compiled template whose `render` counts output and time against its environment's limits."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        limits: RenderLimits = getattr(self.environment, "limits", CLAUSE_LIMITS)
+        context = self.new_context(dict(*args, **kwargs))
+        with bounded(limits):
+            budget = _ACTIVE.get()
+            assert budget is not None
+            parts: list[str] = []
+            try:
+                for chunk in self.root_render_func(context):
+                    budget.add_output(len(chunk))
+                    parts.append(chunk)
+            except Exception:
+                self.environment.handle_exception()
+            return "".join(parts)
+
+
+class QASandbox(SandboxedEnvironment):
+    """The sandbox of every clause text, condition and template (see the module docstring).
+
+    Args:
+        autoescape: XML-escape output (DOCX templates).
+        limits: bounds of each render with this environment.
+        memoise: remember compiled templates by source text (docxtpl recompiles the same XML each render).
     """
 
+    intercepted_binops = frozenset(_BINOPS)
     _MEMO_SIZE = 64
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, *, autoescape: bool, limits: RenderLimits, memoise: bool = False) -> None:
+        super().__init__(undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=False,
+                         finalize=_finalize)
+        self.limits = limits
+        self.globals.clear()
+        self.filters = {**FILTERS, **_INTERNAL_FILTERS}
+        self.tests = dict(TESTS)
+        self.template_class = BoundedTemplate
+        self._memoise = memoise
         self._memo: dict[str, jinja2.Template] = {}
         self._memo_lock = threading.Lock()
 
+    def _generate(self, source: nodes.Template, name: str | None, filename: str | None,
+                  defer_init: bool = False) -> str:
+        validate_structure(source)
+        instrumented = _Instrument().visit(source)
+        return super()._generate(instrumented, name, filename, defer_init)
+
     def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> jinja2.Template:
-        if globals is not None or template_class is not None or not isinstance(source, str):
+        if not self._memoise or globals is not None or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
         with self._memo_lock:
             cached = self._memo.get(source)
@@ -50,28 +581,99 @@ class _MemoisingSandbox(SandboxedEnvironment):
                 self._memo[source] = cached
         return cached
 
+    def is_safe_callable(self, obj: Any) -> bool:
+        # Also consulted by constant folding at compile time: nothing is ever called while compiling.
+        return False
 
-def make_environment(*, autoescape: bool = False) -> SandboxedEnvironment:
-    """A fresh sandboxed environment with StrictUndefined and the house filters."""
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=False)
-    env.filters["join_and"] = join_and
-    return env
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _allowed_call(__obj):
+            raise SecurityError(f"{__obj!r} may not be called in a clause text or template")
+        _check_time()
+        return _check_text(__context.call(__obj, *args, **kwargs))
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _check_time()
+        return _bounded_binop(operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_time()
+        if isinstance(obj, Undefined):
+            return obj._fail_with_undefined_error()
+        if isinstance(obj, Record):
+            fields = obj._fields
+            if attribute in fields:
+                return fields[attribute]
+            raise SecurityError(f"'{attribute}' is not a field of {obj._kind}")
+        if _attribute_allowed(obj, attribute):
+            return getattr(obj, attribute)
+        raise SecurityError(f"'.{attribute}' of a {_kind_of(obj)} value may not be used in a clause text or template")
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _check_time()
+        if isinstance(obj, Undefined):
+            return obj._fail_with_undefined_error()
+        if isinstance(obj, Record) and isinstance(argument, str):
+            return self.getattr(obj, argument)
+        if isinstance(obj, (tuple, list, str)) and isinstance(argument, (int, slice)):
+            try:
+                return obj[argument]
+            except IndexError:
+                return self.undefined(obj=obj, name=str(argument))
+        if isinstance(obj, Mapping):
+            try:
+                return obj[argument]
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=argument)
+        raise SecurityError(f"'[...]' on a {_kind_of(obj)} value may not be used in a clause text or template")
 
 
-def make_document_environment() -> SandboxedEnvironment:
+def _attribute_allowed(obj: Any, attribute: str) -> bool:
+    if isinstance(obj, LoopContext):
+        return attribute in LOOP_FIELDS
+    if type(obj) is str:
+        return attribute in TEXT_METHODS
+    if isinstance(obj, dt.date):
+        return attribute in DATE_FIELDS | DATE_METHODS
+    if isinstance(obj, (types.MappingProxyType, dict)):
+        return attribute in MAPPING_METHODS
+    return False
+
+
+def make_environment(*, autoescape: bool = False) -> QASandbox:
+    """A fresh sandbox with clause limits (for texts and conditions)."""
+    return QASandbox(autoescape=autoescape, limits=CLAUSE_LIMITS)
+
+
+def make_document_environment() -> QASandbox:
     """The shared, memoising, XML-autoescaping sandbox for DOCX templates (one per process)."""
     return _DOCUMENT_ENV
 
 
-_DOCUMENT_ENV = _MemoisingSandbox(undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=False)
-_DOCUMENT_ENV.filters["join_and"] = join_and
-
-
+_DOCUMENT_ENV = QASandbox(autoescape=True, limits=DOCUMENT_LIMITS, memoise=True)
 _ENV = make_environment()
 
 
-class TemplateProblem(Exception):
-    """A text or condition does not compile, or uses a name the answers model lacks."""
+# --- compiling, rendering, evaluating ---------------------------------------------------------------------
+
+
+def parse(source: str, *, expression: bool = False, validate: bool = True) -> nodes.Template:
+    """Parse a text (or a bare expression) and, unless `validate` is false, check its structure.
+
+    Raises:
+        TemplateProblem: the text does not parse, or holds a construct outside the allow-list.
+    """
+    text = f"{{{{ {source} }}}}" if expression else source
+    try:
+        tree = _ENV.parse(text)
+        if validate:
+            validate_structure(tree)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
+    except RecursionError as exc:
+        raise TemplateProblem("does not compile (it is nested too deeply)") from exc
+    except (ValueError, MemoryError) as exc:
+        raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
+    return tree
 
 
 @lru_cache(maxsize=4096)
@@ -81,6 +683,10 @@ def compile_text(source: str) -> jinja2.Template:
         return _ENV.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
+    except RecursionError as exc:
+        raise TemplateProblem("does not compile (it is nested too deeply)") from exc
+    except (ValueError, MemoryError) as exc:
+        raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
 
 
 @lru_cache(maxsize=4096)
@@ -90,80 +696,46 @@ def compile_condition(expression: str) -> Any:
         return _ENV.compile_expression(expression, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not parse as a condition ({exc.message})") from exc
+    except RecursionError as exc:
+        raise TemplateProblem("does not parse as a condition (it is nested too deeply)") from exc
+    except (ValueError, MemoryError) as exc:
+        raise TemplateProblem(f"does not parse as a condition ({type(exc).__name__}: {exc})") from exc
 
 
-def render_text(template: jinja2.Template, context: dict[str, Any]) -> str:
-    """Render a compiled text; sandbox violations and unknown names become TemplateProblem."""
-    try:
-        return template.render(context)
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateProblem(f"was stopped by the sandbox ({exc})") from exc
-    except jinja2.UndefinedError as exc:
-        raise TemplateProblem(f"uses an undefined value ({exc.message})") from exc
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        raise TemplateProblem(f"failed to render ({exc})") from exc
+def _problem(exc: Exception, verb: str) -> TemplateProblem:
+    if isinstance(exc, RenderLimitExceeded):
+        return TemplateProblem(f"was stopped: {exc}")
+    if isinstance(exc, SecurityError):
+        return TemplateProblem(f"was stopped by the sandbox ({exc})")
+    if isinstance(exc, jinja2.UndefinedError):
+        return TemplateProblem(f"uses an undefined value ({exc.message})")
+    return TemplateProblem(f"failed to {verb} ({type(exc).__name__}: {exc})")
 
 
-def evaluate_condition(compiled: Any, context: dict[str, Any]) -> Any:
-    """Evaluate a compiled condition; errors become TemplateProblem."""
-    try:
-        return compiled(**context)
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateProblem(f"was stopped by the sandbox ({exc})") from exc
-    except jinja2.UndefinedError as exc:
-        raise TemplateProblem(f"uses an undefined value ({exc.message})") from exc
-    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
-        raise TemplateProblem(f"failed to evaluate ({exc})") from exc
+_RENDER_ERRORS = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, AttributeError, LookupError,
+                  RecursionError, MemoryError)
 
 
-def check_names(source: str, known: dict[str, type[BaseModel] | None], *, expression: bool = False) -> None:
-    """Raise TemplateProblem if the text uses a name, or an attribute of a model, that does not exist.
+def render_text(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """Render a compiled text over a frozen copy of `context`, within CLAUSE_LIMITS.
 
-    Args:
-        source: template text, or a bare expression when `expression` is true.
-        known: every top-level name with its pydantic model type (None where attributes are not checked).
-        expression: treat `source` as an expression.
+    Raises:
+        TemplateProblem: refused by the sandbox, over its limits, an undefined value, or any other failure.
     """
-    text = f"{{{{ {source} }}}}" if expression else source
     try:
-        ast = _ENV.parse(text)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateProblem(f"does not compile ({exc.message})") from exc
-    free = meta.find_undeclared_variables(ast)
-    unknown = sorted(free - set(known))
-    if unknown:
-        raise TemplateProblem(f"uses unknown name(s) {', '.join(unknown)}; available: {', '.join(sorted(known))}")
-    for node in ast.find_all(nodes.Getattr):
-        chain = _attribute_chain(node)
-        if chain is None or chain[0] not in free:
-            continue
-        model = known.get(chain[0])
-        dotted = chain[0]
-        for attr in chain[1:]:
-            if model is None:
-                break
-            if attr not in model.model_fields:
-                raise TemplateProblem(f"uses {dotted}.{attr}, but {dotted} has no field '{attr}'")
-            dotted = f"{dotted}.{attr}"
-            model = _model_of(model.model_fields[attr].annotation)
+        return template.render(freeze_context(context))
+    except _RENDER_ERRORS as exc:
+        raise _problem(exc, "render") from exc
 
 
-def _attribute_chain(node: nodes.Getattr) -> list[str] | None:
-    attrs: list[str] = []
-    current: nodes.Node = node
-    while isinstance(current, nodes.Getattr):
-        attrs.append(current.attr)
-        current = current.node
-    if not isinstance(current, nodes.Name):
-        return None
-    return [current.name, *reversed(attrs)]
+def evaluate_condition(compiled: Any, context: Mapping[str, Any]) -> Any:
+    """Evaluate a compiled condition over a frozen copy of `context`, within CLAUSE_LIMITS.
 
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        models = [_model_of(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
-        return models[0] if len(models) == 1 else None
-    return None
+    Raises:
+        TemplateProblem: as for render_text.
+    """
+    try:
+        with bounded(CLAUSE_LIMITS):
+            return compiled(**freeze_context(context))
+    except _RENDER_ERRORS as exc:
+        raise _problem(exc, "evaluate") from exc

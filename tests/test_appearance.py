@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import subprocess
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -349,3 +351,119 @@ def test_missing_fonts_name_the_debian_package(monkeypatch: pytest.MonkeyPatch) 
     assert stamp_font_path("Müller").name.startswith("LiberationSans")
     with pytest.raises(StampFontError, match="fonts-noto-cjk"):
         stamp_font_path("山田太郎")
+
+
+# --- right-to-left and CJK names (issue 15 item 3) --------------------------------------------------------------------
+
+SCRIPT_CASES = {  # printed name, organisation (alone on its line: title left empty)
+    "hebrew": ("מרים כהן-לוי", "מעבדות איכות בע״מ"),
+    "arabic": ("محمد عبد الله", "مختبرات الشرق للأدوية"),
+    "mixed": ("Dr. Yael כהן (QA)", "Castellan פרמה GmbH"),
+    "cjk": ("山田 太郎", "東京製薬株式会社"),
+}
+RENDER_DPI = 400
+
+
+def rendered_lines(pdf: Path, count: int) -> list[Image.Image]:
+    """The first `count` text lines of the signature field, rendered by pdftoppm at RENDER_DPI, in grey levels."""
+    prefix = pdf.with_name(pdf.stem + "-hi")
+    run("pdftoppm", "-r", str(RENDER_DPI), "-png", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(prefix))
+    page = Image.open(prefix.with_suffix(".png")).convert("L")
+    px = RENDER_DPI / 72
+    x1, y1, x2, y2 = FIELD_BOX
+    field = page.crop((round(x1 * px), round((PAGE_HEIGHT - y2) * px), round(x2 * px), round((PAGE_HEIGHT - y1) * px)))
+    bands = text_line_bands(field)
+    return [field.crop(band) for band in bands[:count]]
+
+
+def reference_line(font_file: Path, line: str, *, bidi_and_shaping: bool) -> Image.Image:
+    """`line` drawn by Pillow with FreeType in the same font: with libraqm (FriBiDi + HarfBuzz: the Unicode bidi
+    algorithm and shaping, an implementation independent of ours) or with Pillow's basic layout (logical order,
+    no shaping: what a stamp without bidi support shows)."""
+    from PIL import ImageDraw, ImageFont
+
+    engine = ImageFont.Layout.RAQM if bidi_and_shaping else ImageFont.Layout.BASIC
+    font = ImageFont.truetype(str(font_file), size=round(DEFAULT_FONT_SIZE * RENDER_DPI / 72), layout_engine=engine)
+    left, top, right, bottom = font.getbbox(line)
+    image = Image.new("L", (right - left + 20, bottom - top + 20), 255)
+    ImageDraw.Draw(image).text((10 - left, 10 - top), line, font=font, fill=0)
+    box = image.point(lambda v: 255 if v < 128 else 0).getbbox()
+    assert box is not None
+    return image.crop(box)
+
+
+def actual_texts(pdf: Path) -> list[str]:
+    """The /ActualText of each marked-content span of the signature's appearance, in drawing order."""
+    embedded = PdfFileReader(io.BytesIO(pdf.read_bytes())).embedded_signatures[0]
+
+    def content_of(form: Any) -> bytes:
+        form = form.get_object()
+        nested = form.get("/Resources", {}).get("/XObject", {})
+        return b" ".join([form.data, *(content_of(child) for child in nested.values())])
+
+    content = content_of(embedded.sig_field["/AP"]["/N"])
+    texts = []
+    for found in re.finditer(rb"/ActualText \(((?:\\.|[^\\)])*)\)", content, re.DOTALL):
+        raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda e: bytes([int(e.group(1), 8)]) if e.group(1)[:1].isdigit()
+                     else e.group(1), found.group(1))
+        texts.append(raw[2:].decode("utf-16-be") if raw.startswith(b"\xfe\xff") else raw.decode("latin-1"))
+    return texts
+
+
+def pdfium_text(pdf: Path) -> str:
+    """The page text as pdfium extracts it after flattening the stamp (pdfium applies the bidi algorithm to the
+    glyphs as placed on the page: a right-to-left word drawn in reverse comes out reversed)."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        document.init_forms()
+        page = document[0]
+        page.flatten()
+        page.close()
+        return str(document[0].get_textpage().get_text_range())
+    finally:
+        document.close()
+
+
+def is_rtl(text: str) -> bool:
+    return any(unicodedata.bidirectional(c) in ("R", "AL") for c in text)
+
+
+def similarity(rendered: Image.Image, reference: Image.Image) -> float:
+    """Normalised cross-correlation of two line images, each cropped to its ink and scaled to the same size."""
+    from PIL import ImageFilter
+
+    size = rendered.size
+    a = rendered.filter(ImageFilter.GaussianBlur(3))
+    b = reference.resize(size).filter(ImageFilter.GaussianBlur(3))
+    xs = [255 - v for v in a.tobytes()]  # ink is positive (8-bit grey: one byte per pixel)
+    ys = [255 - v for v in b.tobytes()]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    var_x = sum((x - mean_x) ** 2 for x in xs)
+    var_y = sum((y - mean_y) ** 2 for y in ys)
+    return cov / (var_x * var_y) ** 0.5
+
+
+@pytest.mark.parametrize("case", sorted(SCRIPT_CASES))
+def test_names_in_every_script_are_drawn_in_reading_order_and_shaped(
+        test_key: ThrowawayKey, tmp_path: Path, case: str) -> None:
+    name, organisation = SCRIPT_CASES[case]
+    m = manifestation(test_key, printed_name=name, title="", organisation=organisation)
+    pdf = sign(test_key, m, tmp_path / f"{case}.pdf")
+    lines = manifestation_text(m).splitlines()[:2]
+    assert lines == [f"Signed by: {name}", organisation]
+
+    assert actual_texts(pdf)[:2] == lines, "each line carries its logical text for copy and search (/ActualText)"
+    extracted = pdfium_text(pdf)
+    rtl_words = [word.strip("()-,.:") for word in " ".join(lines).replace("-", " ").split() if is_rtl(word)]
+    assert all(word in extracted for word in rtl_words), f"{rtl_words} are not all extracted by pdfium: {extracted!r}"
+
+    font_file = stamp_font_path(manifestation_text(m))
+    for rendered, line in zip(rendered_lines(pdf, 2), lines, strict=True):
+        right = similarity(rendered, reference_line(font_file, line, bidi_and_shaping=True))
+        naive = similarity(rendered, reference_line(font_file, line, bidi_and_shaping=False))
+        assert right > 0.8, f"{line!r} does not look like its reference rendering ({right:.2f})"
+        if is_rtl(line):
+            assert right > naive + 0.1, f"{line!r}: reading order/shaping {right:.2f} vs logical order {naive:.2f}"

@@ -9,10 +9,12 @@ import pytest
 
 from qa_builder.answers import load_answers
 from qa_builder.assemble import split_paragraphs
-from qa_builder.errors import AnswersError, RenderError
+from qa_builder.errors import AnswersError, LibraryError
+from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.pipeline import prepare_agreement
+from qa_builder.sandbox import TemplateProblem, compile_text, render_text
 from tests.conftest import MINI_LIBRARY, answers_data, write_answers
 
 
@@ -118,6 +120,9 @@ def test_clause_text_cannot_reach_python_internals(tmp_path: Path) -> None:
     evil = "{{ sponsor.name.__class__.__mro__[1].__subclasses__() }}"
     path.write_text(path.read_text(encoding="utf-8").replace(
         "sponsor_release: The Sponsor releases.", f"sponsor_release: '{evil}'"), encoding="utf-8")
-    answers = load_answers(write_answers(tmp_path, answers_data()))
-    with pytest.raises(RenderError, match="stopped by the sandbox"):
-        prepare_agreement(answers, load_library(lib))
+    with pytest.raises(LibraryError, match=r"sponsor_release uses sponsor.name.__class__, but sponsor.name is a text"):
+        load_library(lib)
+    # and at render time, should a text ever get past the check
+    with pytest.raises(TemplateProblem, match=r"stopped by the sandbox|not allowed"):
+        answers = load_answers(write_answers(tmp_path, answers_data())).answers
+        render_text(compile_text("{{ sponsor.name.upper.__self__ }}"), build_context(answers))

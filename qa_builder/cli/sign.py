@@ -56,6 +56,9 @@ def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, p
 @click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL (needed from B-T up).")
 @click.option("--trust", "trust_roots", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA.")
+@click.option("--check-revocation", is_flag=True,
+              help="Ask the certificate's OCSP responder or CRL before signing and refuse a revoked certificate "
+                   "(always done at B-LT and B-LTA); needs --trust.")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 key file.")
 @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File holding the PKCS#12 passphrase; asked without echo when omitted.")
@@ -65,11 +68,16 @@ def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, p
 @click.option("--key-label", help="Label of the key (and its certificate) on the token.")
 @click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File holding the token PIN; asked without echo when omitted.")
+@click.option("--renew-archive-timestamp", "renew", is_flag=True,
+              help="Add no signature: add validation data for the newest document timestamp and a new document "
+                   "timestamp (PAdES B-LTA), to keep a signed agreement verifiable; needs -o, --tsa and --trust. "
+                   "Repeat before the printed TSA certificate expiry.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: str | None, certify: bool,
-                 level: str, tsa_url: str | None, trust_roots: tuple[Path, ...], key_file: Path | None,
+                 level: str, tsa_url: str | None, trust_roots: tuple[Path, ...], check_revocation: bool,
+                 key_file: Path | None,
                  passphrase_file: Path | None, pkcs11_module: Path | None, token_label: str | None,
-                 key_label: str | None, pin_file: Path | None, force: bool) -> None:
+                 key_label: str | None, pin_file: Path | None, renew: bool, force: bool) -> None:
     """Sign PDF in a pre-created signature field, or list its fields when --field is not given.
 
     The visible stamp shows the signer's printed name, title and organisation, the meaning, the date and
@@ -77,6 +85,16 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     """
     from qa_builder.signing.pades import SignatureRequest, list_signature_fields, sign_file
 
+    if renew:
+        signing_options = [name for name, value in (("--field", field), ("--meaning", meaning), ("--certify", certify),
+                                                     ("--key", key_file), ("--pkcs11-module", pkcs11_module))
+                           if value]
+        if signing_options:
+            raise InputError(f"--renew-archive-timestamp adds no signature; drop {', '.join(signing_options)}")
+        if out_pdf is None:
+            raise InputError("--renew-archive-timestamp needs -o/--out")
+        _renew(pdf, out_pdf, tsa_url, trust_roots, force)
+        return
     if field is None:
         states = list_signature_fields(pdf)
         if not states:
@@ -90,7 +108,7 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
         raise InputError(f"signing needs {', '.join(missing)}")
     assert out_pdf is not None and meaning is not None
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
-                               tsa_url=tsa_url, trust_roots=trust_roots)
+                               tsa_url=tsa_url, trust_roots=trust_roots, check_revocation=check_revocation)
     outcome = sign_file(pdf, out_pdf, request, lambda: load_key_from_options(
         key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force)
     if not outcome.signer_is_intended:
@@ -99,3 +117,14 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     kind = "certified" if outcome.certified else "signed"
     click.echo(f"{kind} field {outcome.field} as {outcome.signer} ({outcome.meaning}) at "
                f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC ({outcome.time_source}), level {outcome.level}: {out_pdf}")
+
+
+def _renew(pdf: Path, out_pdf: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], force: bool) -> None:
+    from qa_builder.signing.pades import renew_file
+
+    outcome = renew_file(pdf, out_pdf, tsa_url, trust_roots, force=force)
+    if outcome.previous_at is not None and outcome.previous_tsa_expiry is not None:
+        click.echo(f"previous archive timestamp: {outcome.previous_at:%Y-%m-%d %H:%M:%S} UTC (its TSA certificate "
+                   f"expires {outcome.previous_tsa_expiry:%Y-%m-%d})")
+    click.echo(f"renewed the archive timestamp at {outcome.renewed_at:%Y-%m-%d %H:%M:%S} UTC (tsa); renew again "
+               f"before {outcome.tsa_expiry:%Y-%m-%d}, when its TSA certificate expires: {out_pdf}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from qa_builder.models.answers import Answers
 from qa_builder.models.base import StrictModel
+from qa_builder.sandbox import freeze_context
 
 SPONSOR_TERM = "Sponsor"
 ACCEPTOR_TERM = "Contract Acceptor"
@@ -60,18 +59,19 @@ def derive_facts(answers: Answers) -> Facts:
     )
 
 
-def context_names() -> dict[str, type[BaseModel] | None]:
-    """Every top-level name a text may use, with its model type (None for plain values)."""
-    names: dict[str, type[BaseModel] | None] = {}
-    for name, info in Answers.model_fields.items():
-        annotation = info.annotation
-        names[name] = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+def context_names() -> dict[str, Any]:
+    """Every top-level name a text may use, with its type annotation (a model, `list[str]`, `bool`, ...)."""
+    names: dict[str, Any] = {name: info.annotation for name, info in Answers.model_fields.items()}
     names["facts"] = Facts
     return names
 
 
 def build_context(answers: Answers) -> dict[str, Any]:
-    """The rendering context: each answers field by its own name, and `facts`."""
+    """The rendering context: each answers field by its own name, and `facts`, as frozen plain data.
+
+    Texts see `Record`s of declared fields, tuples and read-only mappings (qa_builder.sandbox.freeze), never
+    the pydantic models themselves: nothing a text does can call a model method or change the answers.
+    """
     context: dict[str, Any] = {name: getattr(answers, name) for name in Answers.model_fields}
     context["facts"] = derive_facts(answers)
-    return context
+    return freeze_context(context)

@@ -18,7 +18,8 @@ from qa_builder.models.library import (
     Requirement,
     ReviewThresholds,
 )
-from qa_builder.sandbox import TemplateProblem, check_names, compile_condition
+from qa_builder.sandbox import TemplateProblem, compile_condition
+from qa_builder.sandbox_check import check_names
 from qa_builder.yaml_source import SourceDocument, SourceError, read_source
 
 M = TypeVar("M", bound=BaseModel)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -12,14 +13,28 @@ import jinja2
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
 
-from qa_builder.errors import RenderError, TemplateError
+from qa_builder.errors import TemplateError
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
-from qa_builder.sandbox import TemplateProblem, check_names, make_document_environment
+from qa_builder.sandbox import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
+from qa_builder.sandbox_check import check_names
 
 TEMPLATE_FILE = "quality_agreement.docx"
 _HEADER_URI = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/header"
 _FOOTER_URI = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footer"
+_FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+_RENDERED_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")  # as docxtpl renders
+
+_MB = 1024 * 1024
+MAX_PART_BYTES = 32 * _MB
+"""Largest inflated size of one part of a template."""
+MAX_TOTAL_BYTES = 128 * _MB
+"""Largest inflated size of all parts of a template."""
+MAX_RATIO = 100
+"""Largest compression ratio of a part above 1 MB."""
+MAX_PARTS = 2000
+_XML_ENCODING = re.compile(r"""\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']+)["']""")
+_XML_ENCODINGS = {"utf-8", "utf8", "utf-16", "utf16", "us-ascii", "ascii"}
 
 
 def default_template_path() -> Path:
@@ -56,19 +71,79 @@ def template_sha256(path: Path) -> str:
 
 
 def _preflight(path: Path, data: bytes) -> None:
+    _check_package(path, data)
     try:
         tpl = DocxTemplate(io.BytesIO(data))
         tpl.init_docx()
-        source = tpl.patch_xml(tpl.get_xml())
+        sources = [("the document body", tpl.patch_xml(tpl.get_xml()))]
         for uri in (_HEADER_URI, _FOOTER_URI):
             for _key, part in tpl.get_headers_footers(uri):
-                source += tpl.patch_xml(tpl.get_part_xml(part))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+                sources.append((str(part.partname), tpl.patch_xml(tpl.get_part_xml(part))))
+        for part in tpl.docx.part.package.parts:
+            if part.content_type == _FOOTNOTES_TYPE:
+                sources.append((str(part.partname), tpl.patch_xml(part.blob.decode("utf-8"))))
+        properties = tpl.docx.core_properties
+        for name in _RENDERED_PROPERTIES:
+            sources.append((f"the document property '{name}'", getattr(properties, name) or ""))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, SyntaxError) as exc:
+        # python-docx reports malformed XML with lxml's XMLSyntaxError, a SyntaxError
         raise TemplateError(f"{path}: is not a readable DOCX template ({exc})") from exc
+    for where, source in sources:
+        try:
+            check_names(source, {"agreement": Agreement})
+        except TemplateProblem as exc:
+            raise TemplateError(f"{path}: the template ({where}) {exc}") from exc
+
+
+def _check_package(path: Path, data: bytes) -> None:
+    """Refuse zip bombs and XML entity bombs before any part is inflated or parsed.
+
+    Each part's declared size, the total, and the compression ratio of large parts are checked first
+    (zipfile never inflates past a declared size); then every XML part must be UTF-8 or UTF-16 and hold
+    no DTD (no <!DOCTYPE>, no <!ENTITY>), since a DOCX never needs one.
+
+    Raises:
+        TemplateError: one line naming the template and the part.
+    """
     try:
-        check_names(source, {"agreement": Agreement})
-    except TemplateProblem as exc:
-        raise TemplateError(f"{path}: the template {exc}") from exc
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            infos = package.infolist()
+            if len(infos) > MAX_PARTS:
+                raise TemplateError(f"{path}: holds {len(infos):,} parts (at most {MAX_PARTS:,}); not a template")
+            total = 0
+            for info in infos:
+                total += info.file_size
+                _check_part_size(path, info)
+            if total > MAX_TOTAL_BYTES:
+                raise TemplateError(f"{path}: would inflate to {total / _MB:,.0f} MB (at most "
+                                    f"{MAX_TOTAL_BYTES // _MB} MB); refused as a possible zip bomb")
+            for info in infos:
+                if info.filename.lower().endswith((".xml", ".rels")):
+                    _check_xml_part(path, info.filename, package.read(info))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+        raise TemplateError(f"{path}: is not a readable DOCX template ({exc})") from exc
+
+
+def _check_part_size(path: Path, info: zipfile.ZipInfo) -> None:
+    if info.file_size > MAX_PART_BYTES:
+        raise TemplateError(f"{path}: part {info.filename} would inflate to {info.file_size / _MB:,.0f} MB "
+                            f"(at most {MAX_PART_BYTES // _MB} MB); refused as a possible zip bomb")
+    if info.file_size > _MB and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        raise TemplateError(f"{path}: part {info.filename} inflates {info.file_size // max(info.compress_size, 1):,}"
+                            f" times (at most {MAX_RATIO}); refused as a possible zip bomb")
+
+
+def _check_xml_part(path: Path, name: str, raw: bytes) -> None:
+    try:
+        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{path}: part {name} is not UTF-8 or UTF-16 XML ({exc.reason})") from exc
+    declared = _XML_ENCODING.match(text)
+    if declared and declared.group(1).lower().replace("_", "-") not in _XML_ENCODINGS:
+        raise TemplateError(f"{path}: part {name} declares encoding '{declared.group(1)}'; only UTF-8 or UTF-16")
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise TemplateError(f"{path}: part {name} holds a DTD or entity declaration (<!DOCTYPE/<!ENTITY>); a DOCX "
+                            f"template needs none, and they can expand without bound")
 
 
 @lru_cache(maxsize=32)
@@ -92,18 +167,24 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
         out: the DOCX to write.
 
     Raises:
-        TemplateError: the template is unusable.
-        RenderError: rendering failed.
+        TemplateError: the template is unusable, was stopped by the sandbox or its limits, or failed to render
+            (one line, naming the template; exit status 2).
     """
     data = load_template(template)
     tpl = _CachedTemplate(io.BytesIO(data))
     # Shared memoising environment: docxtpl sets env.autoescape = True on it, which it already is.
     env = make_document_environment()
     try:
-        tpl.render({"agreement": agreement}, jinja_env=env, autoescape=True)
+        tpl.render({"agreement": freeze(agreement)}, jinja_env=env, autoescape=True)
+    except RenderLimitExceeded as exc:
+        raise TemplateError(f"{template}: rendering agreement {agreement.id} was stopped: {exc}") from exc
     except jinja2.exceptions.SecurityError as exc:
-        raise RenderError(f"{template}: rendering was stopped by the sandbox ({exc})") from exc
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"{template}: rendering agreement {agreement.id} failed ({exc})") from exc
+        raise TemplateError(f"{template}: rendering was stopped by the sandbox ({exc})") from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{template}: does not compile (line {exc.lineno}: {exc.message})") from exc
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError,
+            RecursionError) as exc:
+        raise TemplateError(f"{template}: the template failed to render agreement {agreement.id} "
+                            f"({type(exc).__name__}: {exc})") from exc
     with atomic_writer(out) as handle:
         tpl.save(handle)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -37,12 +38,15 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
 from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.font.api import ShapeResult
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import TextStampStyle
 
 from qa_builder import config
@@ -87,6 +91,8 @@ class Manifestation:
     signed_at: dt.datetime
     issuer: str
     serial: str
+    time_source: str = ""
+    """Where the time comes from when not the signer's own clock, e.g. "timestamp authority"; shown on the stamp."""
 
     def __post_init__(self) -> None:
         """Refuse a manifestation that would not satisfy 11.50."""
@@ -120,7 +126,8 @@ def manifestation_text(m: Manifestation) -> str:
     elif role:
         lines.append(role)
     lines.append(f"Meaning: {m.meaning.strip().lower().capitalize()}")
-    lines.append(f"Date/time (UTC): {m.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}")
+    source = f", {_clean(m.time_source)}" if _clean(m.time_source) else ""
+    lines.append(f"Date/time (UTC{source}): {m.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}")
     if issuer := _clean(m.issuer):
         lines.append(f"Certificate issuer: {issuer}")
     if serial := _serial_hex(m.serial):
@@ -157,7 +164,7 @@ def stamp_style(m: Manifestation, *, font_size: int = DEFAULT_FONT_SIZE) -> Text
             margins=Margins(left=4, right=4, top=3, bottom=3),
         ),
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(str(font), font_size=font_size),
+            font=BidiGlyphAccumulatorFactory(str(font), font_size=font_size),
             font_size=font_size,
             leading=round(font_size * 1.25),
             border_width=0,
@@ -254,12 +261,19 @@ def _subset_for(font: Path, text: str) -> Path:
     glyphs instead of several thousand cuts the stamp's cost per signature by an order of magnitude.
     """
     wanted = frozenset(ord(c) for c in text if c not in "\r\n") | _BASE_CHARACTERS
-    return _subset_cached(str(font), font.stat().st_mtime_ns, wanted)
+    return _subset_cached(str(font), font.stat().st_mtime_ns, wanted, keep_layout=_needs_shaping(text))
+
+
+def _needs_shaping(text: str) -> bool:
+    """Whether `text` has letters of scripts whose glyphs HarfBuzz must substitute or position through the font's
+    GSUB/GPOS (Hebrew, Arabic, Syriac, Thaana, Indic, Thai... U+0590-U+1DFF, and the Hebrew/Arabic presentation
+    forms U+FB1D-U+FEFF).  Latin, Greek, Cyrillic, punctuation, symbols and CJK are drawn one glyph per character."""
+    return any(0x0590 <= ord(c) < 0x1E00 or 0xFB1D <= ord(c) < 0xFF00 for c in text)
 
 
 @lru_cache(maxsize=64)
-def _subset_cached(font: str, mtime_ns: int, wanted: frozenset[int]) -> Path:
-    key = hashlib.sha256(f"{font}|{mtime_ns}|{sorted(wanted)}".encode()).hexdigest()[:24]
+def _subset_cached(font: str, mtime_ns: int, wanted: frozenset[int], *, keep_layout: bool = False) -> Path:
+    key = hashlib.sha256(f"{font}|{mtime_ns}|{sorted(wanted)}|{keep_layout}".encode()).hexdigest()[:24]
     target = _cache_dir() / f"subset-{key}{Path(font).suffix}"
     if target.is_file():
         return target
@@ -270,8 +284,11 @@ def _subset_cached(font: str, mtime_ns: int, wanted: frozenset[int]) -> Path:
     options = subset.Options()
     options.name_IDs = ["*"]  # pyHanko reads the font's names
     options.name_languages = ["*"]
-    options.layout_features = []
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "JSTF"]
+    if keep_layout:  # keep every feature, and the glyphs they reach (e.g. Arabic initial/medial/final forms)
+        options.layout_features = ["*"]
+    else:
+        options.layout_features = []
+        options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "JSTF"]
     options.notdef_outline = True
     options.hinting = False
     options.recalc_bounds = False
@@ -369,3 +386,113 @@ def _prepare(font: TTFont, path: str) -> None:
     for tag in drop:
         if tag in font:
             del font[tag]
+
+
+# --- bidirectional text ----------------------------------------------------------------------------------------------
+
+
+def visual_runs(line: str) -> list[tuple[str, bool]]:
+    """The directional runs of one stamp line, in display order from left to right.
+
+    Applies the Unicode Bidirectional Algorithm (UAX #9: paragraph level from the first strong character, rules
+    W1-W7, N1-N2, I1-I2, L1-L2) with python-bidi's reference implementation (``bidi.algorithm``), then groups the
+    characters into runs of one embedding level.  Each run is returned in logical order, for HarfBuzz to shape
+    in its direction (which also joins Arabic letters and mirrors brackets in right-to-left runs).
+
+    Args:
+        line: One line of text, in logical (typed) order.
+
+    Returns:
+        ``(text, right_to_left)`` pairs; ``"Signed by: מרים כהן"`` gives ``[("Signed by: ", False), ("מרים כהן",
+        True)]``.
+    """
+    from bidi import algorithm as uba
+
+    if not line:
+        return []
+    storage = uba.get_empty_storage()
+    base_level = uba.get_base_level(line)
+    storage["base_level"] = base_level
+    storage["base_dir"] = ("L", "R")[base_level]
+    uba.get_embedding_levels(line, storage, False, False)
+    for index, char in enumerate(storage["chars"]):
+        char["index"] = index
+    uba.explicit_embed_and_overrides(storage, False)
+    uba.resolve_weak_types(storage, False)
+    uba.resolve_neutral_types(storage, False)
+    uba.resolve_implicit_levels(storage, False)
+    uba.reorder_resolved_levels(storage, False)  # L1 and L2: storage["chars"] is now in display order
+    runs: list[tuple[int, int, int]] = []  # (level, first logical index, last logical index)
+    for char in storage["chars"]:
+        level, index = int(char["level"]), int(char["index"])
+        if runs and runs[-1][0] == level:
+            run_level, first, last = runs[-1]
+            if level % 2 and index == first - 1:
+                runs[-1] = (run_level, index, last)
+                continue
+            if not level % 2 and index == last + 1:
+                runs[-1] = (run_level, first, index)
+                continue
+        runs.append((level, index, index))
+    return [(line[first:last + 1], bool(level % 2)) for level, first, last in runs]
+
+
+class BidiGlyphAccumulator(GlyphAccumulator):
+    """pyHanko's HarfBuzz glyph accumulator, shaping each directional run of a line in its own direction.
+
+    pyHanko 0.38 shapes a whole line in one HarfBuzz buffer whose direction and script are guessed from its
+    first letters: "Signed by: <Hebrew or Arabic name>" is shaped as Latin, left to right, so the name is drawn
+    in logical order (letters reversed on the page) and Arabic letters are not joined.  Here each run of
+    `visual_runs` is shaped with its direction (HarfBuzz guesses the script from the run), the runs are drawn
+    left to right, and the line is tagged with its logical text (``/ActualText``) so that copying and text
+    extraction give what was typed.
+    """
+
+    def shape(self, txt: str, with_actual_text: bool = True) -> ShapeResult:
+        """Shape one line: its runs in display order, each in its own direction.
+
+        Args:
+            txt: One line in logical order.
+            with_actual_text: Wrap the glyphs in a marked-content span carrying `txt` as ``/ActualText``.
+
+        Returns:
+            The PDF text operators and the line's total advance (em units).
+        """
+        runs = visual_runs(txt)
+        if len(runs) <= 1 and not (runs and runs[0][1]):
+            result: ShapeResult = super().shape(txt, with_actual_text=with_actual_text)
+            return result
+        operators: list[bytes] = []
+        x_advance = y_advance = 0.0
+        saved = self.writing_direction
+        try:
+            for text, right_to_left in runs:
+                self.writing_direction = "rtl" if right_to_left else "ltr"
+                shaped = super().shape(text, with_actual_text=False)
+                operators.append(shaped.graphics_ops)
+                x_advance += shaped.x_advance
+                y_advance += shaped.y_advance
+        finally:
+            self.writing_direction = saved
+        glyphs = b" ".join(operators)
+        if with_actual_text:
+            properties = io.BytesIO()
+            self.marked_content_property_list(txt).write_to_stream(properties)
+            glyphs = b"/Span " + properties.getvalue() + b" BDC " + glyphs + b" EMC"
+        return ShapeResult(graphics_ops=glyphs, x_advance=x_advance, y_advance=y_advance)
+
+
+class BidiGlyphAccumulatorFactory(GlyphAccumulatorFactory):
+    """A ``GlyphAccumulatorFactory`` that makes ``BidiGlyphAccumulator`` engines (same options)."""
+
+    def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: Any = None) -> GlyphAccumulator:
+        """One font engine for `writer`, as pyHanko's factory makes it (an object stream when the writer has
+        cross-reference streams)."""
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()  # type: ignore[no-untyped-call]
+        with open(self.font_file, "rb") as handle:
+            font_bytes = io.BytesIO(handle.read())
+        return BidiGlyphAccumulator(
+            writer=writer, font_handle=font_bytes, font_size=self.font_size, ot_script_tag=self.ot_script_tag,
+            ot_language_tag=self.ot_language_tag, writing_direction=self.writing_direction,
+            bcp47_lang_code=self.bcp47_lang_code, obj_stream=obj_stream)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from pyhanko.sign.signers import Signer, SimpleSigner
+from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from qa_builder.errors import SigningError
@@ -43,6 +44,8 @@ class SignerIdentity:
     not_before: dt.datetime
     not_after: dt.datetime
     key_usages: frozenset[str]
+    extended_key_usages: frozenset[str] | None = None
+    """Dotted OIDs of the extended key usage extension; None when the certificate has none (any use)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,11 @@ def identity_of(certificate: x509.Certificate) -> SignerIdentity:
                            if getattr(usage, name))
     except x509.ExtensionNotFound:
         usages = frozenset()
+    try:
+        extended = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        extended_usages: frozenset[str] | None = frozenset(oid.dotted_string for oid in extended)
+    except x509.ExtensionNotFound:
+        extended_usages = None
     return SignerIdentity(
         common_name=attribute(certificate.subject, NameOID.COMMON_NAME),
         title=attribute(certificate.subject, TITLE_OID),
@@ -177,6 +185,7 @@ def identity_of(certificate: x509.Certificate) -> SignerIdentity:
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         key_usages=usages,
+        extended_key_usages=extended_usages,
     )
 
 
@@ -192,6 +201,34 @@ def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime 
     if not identity.key_usages & {"digital_signature", "content_commitment"}:
         raise SigningError(f"{source}: the certificate of {who} allows neither digitalSignature nor nonRepudiation "
                            "key usage, so it cannot sign documents")
+    extended = identity.extended_key_usages
+    if extended is not None and not extended & DOCUMENT_SIGNING_EKUS:
+        names = ", ".join(sorted(_EKU_NAMES.get(oid, oid) for oid in extended)) or "none"
+        raise SigningError(f"{source}: the certificate of {who} is restricted by its extended key usage to {names}, "
+                           "which does not include signing documents")
+
+
+DOCUMENT_SIGNING_EKUS: frozenset[str] = frozenset({
+    "2.5.29.37.0",  # anyExtendedKeyUsage (RFC 5280 4.2.1.12)
+    "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning (RFC 9336)
+    "1.3.6.1.5.5.7.3.4",  # id-kp-emailProtection: S/MIME and CMS signing, used by many document-signing CAs
+    "1.2.840.113583.1.1.5",  # Adobe Authentic Documents Trust (AATL document signing)
+    "1.3.6.1.4.1.311.10.3.12",  # Microsoft Document Signing
+})
+"""Extended key usages that allow a certificate to sign documents.
+
+RFC 5280 4.2.1.12: when the extension is present, the certificate may be used only for the purposes it lists.  A
+certificate without the extension is not restricted by it (its key usage still has to allow signing).  A time-stamping
+(RFC 3161 requires that EKU alone, critical), OCSP-signing or TLS-only certificate is refused.
+"""
+
+_EKU_NAMES: dict[str, str] = {
+    "1.3.6.1.5.5.7.3.1": "serverAuth (TLS server)",
+    "1.3.6.1.5.5.7.3.2": "clientAuth (TLS client)",
+    "1.3.6.1.5.5.7.3.3": "codeSigning",
+    "1.3.6.1.5.5.7.3.8": "timeStamping (a timestamp authority's certificate)",
+    "1.3.6.1.5.5.7.3.9": "OCSPSigning (an OCSP responder's certificate)",
+}
 
 
 def signer_key_usage(identity: SignerIdentity) -> set[str]:
@@ -273,3 +310,61 @@ def _close_token(token: tuple[str, str]) -> None:
     if session is not None:
         with contextlib.suppress(Exception):  # already closed, token removed: nothing left to log out of
             session.close()
+
+
+def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate]) -> None:
+    """Refuse a signing certificate that its issuer has revoked, asking the chain's OCSP responders / CRLs now.
+
+    The status must be established (revocation mode "require"): a responder that cannot be reached refuses too.
+
+    Args:
+        key: The loaded signing key; its certificate and the certificates it carries form the path.
+        trust_roots: The trust anchors the path must end in.
+
+    Raises:
+        SigningError: The certificate (or a CA above it) is revoked, its revocation status cannot be established,
+            or it does not chain to the trust roots.
+    """
+    import asyncio
+
+    from pyhanko_certvalidator import CertificateValidator
+    from pyhanko_certvalidator.errors import (
+        InsufficientRevinfoError,
+        PathBuildingError,
+        PathError,
+        RevokedError,
+        ValidationError,
+    )
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    who = key.identity.common_name or key.identity.subject
+    certificate = key.signer.signing_cert
+    if certificate is None:
+        raise SigningError(f"{key.source}: the key carries no certificate whose revocation could be checked")
+    registry = key.signer.cert_registry
+
+    async def validate() -> None:
+        backend = AIOHttpFetcherBackend()
+        try:
+            context = ValidationContext(trust_roots=trust_roots, allow_fetching=True, revocation_mode="require",
+                                        fetchers=backend.get_fetchers(), time_tolerance=dt.timedelta(seconds=30))
+            validator = CertificateValidator(certificate, intermediate_certs=list(registry) if registry else None,
+                                             validation_context=context)
+            await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
+        finally:
+            await backend.close()  # type: ignore[no-untyped-call]
+
+    try:
+        asyncio.run(validate())
+    except RevokedError as exc:
+        raise SigningError(f"{key.source}: the certificate of {who} is revoked ({exc}); a revoked certificate must "
+                           "not sign") from exc
+    except InsufficientRevinfoError as exc:
+        raise SigningError(f"{key.source}: the revocation status of the certificate of {who} could not be "
+                           f"established ({exc}); nothing was signed") from exc
+    except (PathBuildingError, PathError) as exc:
+        raise SigningError(f"{key.source}: the certificate of {who} does not chain to the trust root given with "
+                           f"--trust ({exc})") from exc
+    except ValidationError as exc:
+        raise SigningError(f"{key.source}: the certificate path of {who} does not validate ({exc}); nothing was "
+                           "signed") from exc

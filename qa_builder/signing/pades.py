@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
@@ -19,11 +19,14 @@ from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields as sig_fields
 from pyhanko.sign import signers
 from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.ades.cades_asn1 import CommitmentTypeIndication
 from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.signers import constants as signer_constants
+from pyhanko.sign.signers.pdf_signer import PdfSigningSession
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import read_certification_data
@@ -35,7 +38,8 @@ from qa_builder.errors import SigningError
 from qa_builder.files import atomic_writer
 from qa_builder.signing.appearance import Manifestation, stamp_style
 from qa_builder.signing.cms import token_info
-from qa_builder.signing.keys import SigningKey, signer_key_usage
+from qa_builder.signing.keys import SigningKey, check_not_revoked, signer_key_usage
+from qa_builder.signing.pdfa import PDF17, PdfAClaim, check_pdfa_kept, pdfa_claim
 
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
@@ -60,6 +64,8 @@ class SignatureRequest:
     level: Level = "B-B"
     tsa_url: str | None = None
     trust_roots: tuple[Path, ...] = ()
+    check_revocation: bool = False
+    """Ask the OCSP responder / CRL whether the certificate is revoked before signing (always done at B-LT/B-LTA)."""
 
 
 @dataclass(frozen=True)
@@ -110,24 +116,34 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
              force: bool = False) -> SignatureOutcome:
     """Sign `source` into `target` (an incremental update, written atomically).
 
+    One instant is taken for the signature, after the stamp's font is prepared: the stamp prints it, pyHanko writes
+    it as ``/M``, and the outcome returns it (PAdES puts no CMS signing-time attribute: EN 319 142-1 takes the
+    claimed time from ``/M``).  With a TSA it is the TSA's clock, and the stamp says so.
+
     Raises:
         SigningError: the field is missing or already signed, the document forbids changes, a certification
-            is asked for after another signature, the level lacks its TSA or trust roots, or signing failed.
+            is asked for after another signature, the level lacks its TSA or trust roots, the certificate is
+            revoked (checked at B-LT/B-LTA and with ``check_revocation``), the key's algorithm or the result would
+            break the document's PDF/A claim, or signing failed.
     """
     _check_request(request)
     if target.exists() and not force:
         raise SigningError(f"{target} already exists; choose another -o or pass --force")
     data = _read(source)
+    long_term = request.level in ("B-LT", "B-LTA")
+    if long_term or request.check_revocation:
+        check_not_revoked(key, _trust_roots(request))
     with io.BytesIO(data) as handle:
         reader = _reader(handle, source)
         intended_for = _check_document(reader, source, request)
+        claim = _claim(data, source)
+        keep_pdf17 = claim is not None and claim.max_version <= PDF17
+        if claim is not None and keep_pdf17:
+            _check_algorithm_keeps(key, claim, source)
         timestamper = timestamper_for(request.tsa_url) if request.tsa_url else None
-        signed_at, time_source = _signing_time(timestamper)
         identity = key.identity
-        manifestation = Manifestation(
-            printed_name=identity.common_name, title=identity.title, organisation=identity.organisation,
-            meaning=request.meaning, signed_at=signed_at, issuer=identity.issuer_common_name,
-            serial=identity.serial_hex)
+        stamp_style(_manifestation(key, request, dt.datetime.now(dt.UTC), "local clock"))  # font ready first
+        signed_at, time_source = _signing_time(timestamper)
         metadata = signers.PdfSignatureMetadata(
             field_name=request.field,
             md_algorithm="sha256",
@@ -137,14 +153,15 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
             certify=request.certify,
             docmdp_permissions=sig_fields.MDPPerm.FILL_FORMS,
             signer_key_usage=signer_key_usage(identity),
-            embed_validation_info=request.level in ("B-LT", "B-LTA"),
+            embed_validation_info=long_term,
             use_pades_lta=request.level == "B-LTA",
-            validation_context=_validation_context(request) if request.level in ("B-LT", "B-LTA") else None,
+            validation_context=_validation_context(request) if long_term else None,
             cades_signed_attr_spec=CAdESSignedAttrSpec(
                 commitment_type=CommitmentTypeIndication({"commitment_type_id": COMMITMENT_TYPES[request.meaning]})),
         )
-        pdf_signer = signers.PdfSigner(metadata, key.signer, timestamper=timestamper,
-                                       stamp_style=stamp_style(manifestation))
+        pdf_signer = _PdfSigner(metadata, key.signer, timestamper=timestamper,
+                                stamp_style=stamp_style(_manifestation(key, request, signed_at, time_source)),
+                                signing_time=signed_at, keep_pdf17=keep_pdf17)
         output = io.BytesIO()
         try:
             pdf_signer.sign_pdf(IncrementalPdfFileWriter.from_reader(reader), existing_fields_only=True,
@@ -153,11 +170,76 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
             raise SigningError(f"{source}: signing field '{request.field}' failed: {exc}") from exc
     signed = output.getvalue()
     _self_check(signed, request.field, source)
+    if claim is not None:
+        _check_claim_kept(signed, claim, source)
     with atomic_writer(target) as out:
         out.write(signed)
     return SignatureOutcome(field=request.field, signer=identity.common_name, meaning=request.meaning,
                             signed_at=signed_at, time_source=time_source, level=request.level,
                             certified=request.certify, intended_for=intended_for)
+
+
+def _manifestation(key: SigningKey, request: SignatureRequest, signed_at: dt.datetime,
+                   time_source: str) -> Manifestation:
+    identity = key.identity
+    return Manifestation(
+        printed_name=identity.common_name, title=identity.title, organisation=identity.organisation,
+        meaning=request.meaning, signed_at=signed_at, issuer=identity.issuer_common_name,
+        serial=identity.serial_hex, time_source="timestamp authority" if time_source == "tsa" else "")
+
+
+class _PdfSigner(signers.PdfSigner):
+    """pyHanko's PdfSigner with one given signing instant, and PDF 1.7 kept for PDF/A-1/2/3 documents.
+
+    pyHanko takes ``/M`` from its own clock when its signing session starts, after the appearance (and its font)
+    was prepared; here the session takes the instant the stamp shows.  For the version rule see
+    ``qa_builder.signing.pdfa``.
+    """
+
+    def __init__(self, *args: Any, signing_time: dt.datetime, keep_pdf17: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signing_time = signing_time
+        self._keep_pdf17 = keep_pdf17
+
+    def init_signing_session(self, pdf_out: BasePdfFileWriter,
+                             existing_fields_only: bool = False) -> PdfSigningSession:
+        session = super().init_signing_session(pdf_out, existing_fields_only=existing_fields_only)
+        session.system_time = self._signing_time
+        return session
+
+    def register_extensions(self, pdf_out: BasePdfFileWriter, *, md_algorithm: str) -> None:
+        if not self._keep_pdf17:
+            super().register_extensions(pdf_out, md_algorithm=md_algorithm)
+            return
+        # PAdES in PDF 1.7: the ESIC extension alone (pyHanko would add ISO/TS 32002 and /Version 2.0 for ECDSA)
+        pdf_out.ensure_output_version(version=PDF17)  # type: ignore[no-untyped-call]
+        pdf_out.register_extension(signer_constants.ESIC_EXTENSION_1)
+
+
+def _claim(data: bytes, source: Path) -> PdfAClaim | None:
+    """The document's PDF/A claim, read with a reader of its own (see ``pdfa_claim``)."""
+    try:
+        return pdfa_claim(PdfFileReader(io.BytesIO(data), strict=False))
+    except (PdfError, ValueError, KeyError) as exc:
+        raise SigningError(f"{source}: its XMP metadata cannot be read ({exc})") from exc
+
+
+def _check_algorithm_keeps(key: SigningKey, claim: PdfAClaim, source: Path) -> None:
+    """Refuse a key whose signature algorithm exists only in PDF 2.0 (ISO/TS 32002: EdDSA) for a PDF 1.x claim."""
+    try:
+        algorithm = key.signer.get_signature_mechanism_for_digest("sha256").signature_algo
+    except (PyHankoSigningError, ValueError):
+        return
+    if algorithm in ("ed25519", "ed448"):
+        raise SigningError(f"{source}: is {claim}, based on PDF 1.7, and an {algorithm.capitalize()} signature needs "
+                           "PDF 2.0 (ISO/TS 32002); sign with an RSA or ECDSA key")
+
+
+def _check_claim_kept(signed: bytes, claim: PdfAClaim, source: Path) -> None:
+    problems = check_pdfa_kept(signed, claim)
+    if problems:
+        raise SigningError(f"{source}: the signed file would no longer be {claim}: {'; '.join(problems)}; "
+                           "nothing was written")
 
 
 def sign_file(source: Path, target: Path, request: SignatureRequest, load_key: Callable[[], SigningKey], *,
@@ -170,7 +252,8 @@ def sign_file(source: Path, target: Path, request: SignatureRequest, load_key: C
     """
     agreement_id, version = _agreement_of(target)
     details: dict[str, DetailValue] = {"field": request.field, "meaning": request.meaning, "level": request.level,
-                                       "certify": request.certify, "source": source.name}
+                                       "certify": request.certify, "check_revocation": request.check_revocation,
+                                       "source": source.name}
     with recorded(target, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
         key = load_key()
         outcome = sign_pdf(source, target, request, key, force=force)
@@ -199,6 +282,8 @@ def _check_request(request: SignatureRequest) -> None:
     if request.level in ("B-LT", "B-LTA") and not request.trust_roots:
         raise SigningError(f"level {request.level} embeds the certificate chain's revocation data and needs the "
                            "trust root: pass --trust ROOT.pem")
+    if request.check_revocation and not request.trust_roots:
+        raise SigningError("checking revocation needs the trust root: pass --trust ROOT.pem")
 
 
 def _read(source: Path) -> bytes:
@@ -279,13 +364,18 @@ def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Lit
 
 
 def _validation_context(request: SignatureRequest) -> ValidationContext:
+    return ValidationContext(trust_roots=_trust_roots(request), allow_fetching=True, revocation_mode="require",
+                             time_tolerance=dt.timedelta(seconds=30))
+
+
+def _trust_roots(request: SignatureRequest) -> list[asn1_x509.Certificate]:
     roots: list[asn1_x509.Certificate] = []
     for path in request.trust_roots:
         try:
             roots.append(load_cert_from_pemder(str(path)))  # type: ignore[no-untyped-call]
         except (OSError, ValueError) as exc:
             raise SigningError(f"{path}: is not a PEM or DER certificate ({exc})") from exc
-    return ValidationContext(trust_roots=roots, allow_fetching=True, time_tolerance=dt.timedelta(seconds=30))
+    return roots
 
 
 def _self_check(signed: bytes, field: str, source: Path) -> None:
@@ -329,3 +419,119 @@ def _signer_certificate(signed_data: cms.SignedData, signer_info: cms.SignerInfo
         elif certificate.key_identifier == sid.chosen.native:
             return certificate
     raise SigningError("the new signature does not carry its signer's certificate")
+
+
+# --- archive timestamp renewal (PAdES B-LTA, ETSI EN 319 142-1 5.5) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenewalOutcome:
+    """What renewing the archive timestamp did.
+
+    Attributes:
+        previous_at: Time of the newest document timestamp before renewal; None when the file had none (B-LT).
+        previous_tsa_expiry: When that timestamp's TSA certificate expires; None when there was none.
+        renewed_at: Time of the new document timestamp (the TSA's clock, UTC).
+        tsa_expiry: When the new timestamp's TSA certificate expires: renew again before then.
+    """
+
+    previous_at: dt.datetime | None
+    previous_tsa_expiry: dt.datetime | None
+    renewed_at: dt.datetime
+    tsa_expiry: dt.datetime
+
+
+def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], *,
+                            force: bool = False) -> RenewalOutcome:
+    """Extend a signed agreement's proof of existence: validation data for its newest document timestamp, then a new
+    document timestamp over everything (pyHanko ``PdfTimeStamper.update_archival_timestamp_chain``).
+
+    Do this while the newest document timestamp still validates, i.e. before its TSA certificate expires or its
+    algorithms weaken; the chain of archive timestamps then keeps every earlier signature verifiable.  A B-LT file
+    without a document timestamp gets its first one (it becomes B-LTA).
+
+    Args:
+        source: The signed PDF.
+        target: Where to write the renewed PDF (an incremental update of `source`, written atomically).
+        tsa_url: RFC 3161 timestamp authority for the new timestamp.
+        trust_roots: Trust anchors of the TSA chains (PEM/DER files).
+        force: Replace `target` if it exists.
+
+    Returns:
+        The times and TSA certificate expiries before and after.
+
+    Raises:
+        SigningError: no TSA or trust root, no signature in the file, the newest document timestamp no longer
+            validates, the TSA or revocation data cannot be reached, or the result would break the PDF/A claim.
+    """
+    if not tsa_url:
+        raise SigningError("renewing the archive timestamp needs a timestamp authority: pass --tsa URL")
+    if not trust_roots:
+        raise SigningError("renewing the archive timestamp needs the trust root of the timestamp authorities: "
+                           "pass --trust ROOT.pem")
+    if target.exists() and not force:
+        raise SigningError(f"{target} already exists; choose another -o or pass --force")
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.validation import validate_pdf_timestamp
+
+    data = _read(source)
+    request = SignatureRequest(field="", meaning="approval", level="B-LTA", tsa_url=tsa_url, trust_roots=trust_roots)
+    context = _validation_context(request)
+    claim = _claim(data, source)
+    with io.BytesIO(data) as handle:
+        reader = _reader(handle, source)
+        embedded = reader.embedded_signatures
+        if not any(sig.sig_object_type == "/Sig" for sig in embedded):
+            raise SigningError(f"{source}: has no signature whose proof of existence could be renewed")
+        previous = [sig for sig in embedded if sig.sig_object_type == "/DocTimeStamp"]
+        previous_at = previous_expiry = None
+        if previous:
+            newest = previous[-1]
+            status = validate_pdf_timestamp(newest, validation_context=_validation_context(request))
+            previous_at, previous_expiry = _timestamp_facts(newest.signed_data)
+            if not (status.intact and status.valid and status.trusted):
+                raise SigningError(f"{source}: the newest archive timestamp ({previous_at:%Y-%m-%d %H:%M:%S} UTC) does "
+                                   f"not validate now ({status.summary()}); it had to be renewed while it was valid, "
+                                   f"before its TSA certificate expired ({previous_expiry:%Y-%m-%d})")
+        output = io.BytesIO()
+        try:
+            PdfTimeStamper(timestamper_for(tsa_url)).update_archival_timestamp_chain(
+                reader, context, in_place=False, output=output)
+        except (PyHankoSigningError, PdfError, ValueError) as exc:
+            raise SigningError(f"{source}: the archive timestamp could not be renewed: {exc}") from exc
+        except Exception as exc:  # aiohttp, TSA and revocation-fetching errors alike: one sentence
+            raise SigningError(f"{source}: the archive timestamp could not be renewed ({type(exc).__name__}: "
+                               f"{exc})") from exc
+    renewed = output.getvalue()
+    if claim is not None:
+        _check_claim_kept(renewed, claim, source)
+    with io.BytesIO(renewed) as handle:
+        newest_now = [sig for sig in PdfFileReader(handle).embedded_signatures
+                      if sig.sig_object_type == "/DocTimeStamp"][-1]
+        renewed_at, tsa_expiry = _timestamp_facts(newest_now.signed_data)
+    with atomic_writer(target) as out:
+        out.write(renewed)
+    return RenewalOutcome(previous_at=previous_at, previous_tsa_expiry=previous_expiry, renewed_at=renewed_at,
+                          tsa_expiry=tsa_expiry)
+
+
+def renew_file(source: Path, target: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], *,
+               force: bool = False) -> RenewalOutcome:
+    """`renew_archive_timestamp`, recorded (or its failure) in the audit trail of the workspace holding `target`."""
+    agreement_id, version = _agreement_of(target)
+    details: dict[str, DetailValue] = {"operation": "renew archive timestamp", "source": source.name}
+    with recorded(target, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
+        outcome = renew_archive_timestamp(source, target, tsa_url, trust_roots, force=force)
+    record(target, "sign", agreement_id=agreement_id, agreement_version=version, files=[source, target],
+           details={**details, "renewed_at": f"{outcome.renewed_at:%Y-%m-%dT%H:%M:%SZ}",
+                    "tsa_certificate_expires": f"{outcome.tsa_expiry:%Y-%m-%d}"})
+    return outcome
+
+
+def _timestamp_facts(signed_data: cms.SignedData) -> tuple[dt.datetime, dt.datetime]:
+    """(time of a timestamp token, expiry of its TSA certificate), both UTC."""
+    info = signed_data["encap_content_info"]["content"].parsed
+    generated: dt.datetime = info["gen_time"].native.astimezone(dt.UTC)
+    certificate = _signer_certificate(signed_data, signed_data["signer_infos"][0])
+    expiry: dt.datetime = certificate["tbs_certificate"]["validity"]["not_after"].native.astimezone(dt.UTC)
+    return generated, expiry

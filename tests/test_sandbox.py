@@ -1,0 +1,523 @@
+"""The sandbox of clause texts, conditions and templates: no code, no mutation, bounded (issue 12, critical)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx import Document
+
+from qa_builder.answers import load_answers
+from qa_builder.errors import LibraryError, TemplateError
+from qa_builder.library.context import build_context, context_names
+from qa_builder.library.loader import load_library
+from qa_builder.models.agreement import Agreement
+from qa_builder.render.docx import load_template
+from qa_builder.sandbox import (
+    QASandbox,
+    RenderLimits,
+    TemplateProblem,
+    compile_condition,
+    compile_text,
+    evaluate_condition,
+    render_text,
+)
+from qa_builder.sandbox_check import check_names
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+
+PICKLE = "cposix\\nsystem\\n(S'touch proof.txt'\\ntR."
+ISSUE_PAYLOAD = ("{% set s = sponsor %}{% set x = s.parse_raw(\"" + PICKLE
+                 + "\", proto=\"pickle\", allow_pickle=True) %}Text.")
+
+# Texts (clause text, position, timeline deadline, DOCX template) that must be refused before rendering.
+TEXT_VECTORS = [
+    ISSUE_PAYLOAD,
+    "{{ [sponsor][0].parse_raw('x') }}",
+    "{{ (sponsor).copy() }}",
+    "{{ sponsor.model_copy() }}",
+    "{{ sponsor.model_dump() }}",
+    "{{ sponsor.json() }}",
+    "{{ signatories.clear() }}",
+    "{{ signatories.append(1) }}",
+    "{{ positions.update({}) }}",
+    "{{ positions.setdefault('a', 'b') }}",
+    "{% for x in products %}{{ x.bad }}{% endfor %}",
+    "{% for x in products %}{{ x.parse_file('/etc/passwd') }}{% endfor %}",
+    "{% with s = sponsor %}{{ s.parse_raw('x') }}{% endwith %}",
+    "{% set t = [sponsor, sponsor] %}{{ t[1].copy() }}",
+    "{% if true %}{% set s = sponsor %}{% endif %}{{ s.dict() }}",
+    "{{ sponsor['parse_raw'] }}",
+    "{{ sponsor | attr('parse_raw') }}",
+    "{{ sponsor.name | safe }}",
+    "{{ sponsor.name.__class__ }}",
+    "{{ range(10) | length }}",
+    "{{ lipsum() }}",
+    "{% macro m() %}{{ m() }}{{ m() }}{% endmacro %}{{ m() }}",
+    "{% for x in products recursive %}{{ loop(x) }}{% endfor %}",
+    "{% set a %}x{% endset %}",
+    "{{ 'a' * 3000000000 }}",
+    "{{ '%0999999999d' % 1 }}",
+    "{{ 9 ** 999999999 }}",
+    "{{ loop.cycle('a') }}",
+    "{{ sponsor.name.format(1) }}",
+    "{% if sponsor is callable %}x{% endif %}",
+    "{{ products | map('attr', 'parse_raw') | join }}",
+    "{{ products | map(attribute='parse_raw') | join }}",
+    "{{ products | selectattr('name') | list }}",
+    "{% set ns = namespace(a=1) %}{% set ns.a = sponsor %}",
+    "{{ sponsor.name[0].__class__ }}",
+    "{{ sponsor }}",
+]
+# The same attacks as bare conditions (applies_when, position_from, timeline applies_when).
+CONDITION_VECTORS = [
+    "sponsor.parse_raw('x')",
+    "[sponsor][0].copy()",
+    "(sponsor).model_copy()",
+    "signatories.clear()",
+    "signatories.pop()",
+    "products[0].parse_file('/etc/passwd')",
+    "sponsor | attr('copy')",
+    "'a' * 3000000000",
+    "facts.markets.append('EU')",
+]
+
+
+@pytest.fixture()
+def lib(tmp_path: Path) -> Path:
+    target = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, target)
+    return target
+
+
+def _yaml_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _add_clause(lib: Path, *, text: str = "Text.", applies_when: str = "true", deadline: str | None = None,
+                position_from: str | None = None) -> Path:
+    lines = ["clauses:", "  - id: zz_demo", "    title: Harmless looking clause", "    section: general",
+             "    order: 999", "    version: 1", "    status: approved", "    effective_date: 2026-01-01",
+             f"    applies_when: {_yaml_string(applies_when)}", "    references: []"]
+    if position_from is not None:
+        lines += [f"    position_from: {_yaml_string(position_from)}", "    positions:",
+                  "      a: A.", "      b: B."]
+    else:
+        lines.append(f"    text: {_yaml_string(text)}")
+    if deadline is not None:
+        lines += ["    timelines:", "      - event: Something happens", f"        deadline: {_yaml_string(deadline)}"]
+    path = lib / "clauses" / "zz_demo.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _problems(lib: Path) -> str:
+    with pytest.raises(LibraryError) as info:
+        load_library(lib)
+    return str(info.value)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+
+
+def _context(tmp_path: Path) -> dict[str, Any]:
+    answers = load_answers(write_answers(tmp_path, answers_data())).answers
+    return build_context(answers)
+
+
+# --- library check refuses every vector, wherever it stands -------------------------------------------------
+
+
+@pytest.mark.parametrize("text", TEXT_VECTORS)
+def test_library_check_refuses_text(lib: Path, text: str) -> None:
+    _add_clause(lib, text=text)
+    message = _problems(lib)
+    assert "zz_demo.yaml line 11: clause 'zz_demo': text " in message, message
+    assert len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", TEXT_VECTORS)
+def test_library_check_refuses_timeline_deadline(lib: Path, text: str) -> None:
+    _add_clause(lib, deadline=text)
+    message = _problems(lib)
+    assert "clause 'zz_demo': timelines[0].deadline " in message, message
+
+
+@pytest.mark.parametrize("condition", CONDITION_VECTORS)
+def test_library_check_refuses_condition(lib: Path, condition: str) -> None:
+    _add_clause(lib, applies_when=condition)
+    message = _problems(lib)
+    assert "clause 'zz_demo': applies_when " in message, message
+
+
+@pytest.mark.parametrize("condition", CONDITION_VECTORS)
+@pytest.mark.parametrize("file", ["raci.yaml", "requirements.yaml"])
+def test_library_check_refuses_raci_and_requirement_conditions(lib: Path, file: str, condition: str) -> None:
+    path = lib / file
+    text = path.read_text(encoding="utf-8")
+    marker = "applies_when: "
+    start = text.index(marker) + len(marker)
+    end = text.index("\n", start)
+    value = text[start:end].rstrip("}").rstrip()
+    closing = text[start + len(value):end]
+    path.write_text(text[:start] + '"' + condition.replace('"', "'") + '"' + closing + text[end:], encoding="utf-8")
+    message = _problems(lib)
+    assert f"{file}:" in message and "applies_when " in message, message
+
+
+@pytest.mark.parametrize("condition", CONDITION_VECTORS)
+def test_library_check_refuses_position_from(lib: Path, condition: str) -> None:
+    _add_clause(lib, position_from=condition)
+    message = _problems(lib)
+    assert "clause 'zz_demo': position_from " in message, message
+
+
+def test_refusals_name_the_alias_and_line() -> None:
+    known = context_names()
+    with pytest.raises(TemplateProblem, match=r"calls s.parse_raw\(\), but s is a Sponsor: only its fields may be "
+                                              r"used \(text line 2\)"):
+        check_names("{% set s = sponsor %}\n{{ s.parse_raw('x') }}", known)
+    with pytest.raises(TemplateProblem, match=r"uses x.bad, but x has no field 'bad' \(text line 1\)"):
+        check_names("{% for x in products %}{{ x.bad }}{% endfor %}", known)
+    with pytest.raises(TemplateProblem, match=r"calls signatories\.clear\(\)"):
+        check_names("{{ signatories.clear() }}", known)
+    with pytest.raises(TemplateProblem, match="prints sponsor, a Sponsor, as it is"):
+        check_names("{{ sponsor }}", known)
+    with pytest.raises(TemplateProblem, match="prints products, a list, as it is"):
+        check_names("{{ products }}", known)
+    with pytest.raises(TemplateProblem, match="filter 'attr' is not allowed"):
+        check_names("{{ sponsor | attr('copy') }}", known)
+
+
+@pytest.mark.parametrize("text", [
+    "{{ sponsor" + ".name" * 20000 + " }}",
+    "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+    "{% if true %}" * 3000 + "{% endif %}" * 3000,
+])
+def test_deep_nesting_is_one_problem_not_a_crash(text: str) -> None:
+    with pytest.raises(TemplateProblem, match="nested too deeply"):
+        check_names(text, context_names())
+    with pytest.raises(TemplateProblem, match="nested too deeply"):
+        compile_text(text)
+
+
+def test_allowed_uses_pass_the_check() -> None:
+    known = context_names()
+    for text in (
+        "{% for scheme, number in contract_acceptor.sites[0].registration_numbers.items() %}{{ scheme }} "
+        "{{ number }}{{ '; ' if not loop.last else '' }}{% endfor %}",
+        "{{ agreement.effective_date.strftime('%B %Y') }} {{ agreement.effective_date.day }}",
+        "{{ services | map('replace', '_', ' ') | join_and }} {{ products | length }}",
+        "{% set s = sponsor %}{{ s.quality_contact.name | upper }}",
+        "{% for p in products %}{{ p.markets | join(', ') }}{% endfor %}{{ facts.markets | join_and }}",
+        "{% if 'EU' in facts.markets %}EU{% endif %}{{ products | map(attribute='name') | join(', ') }}",
+    ):
+        check_names(text, known)
+
+
+# --- at render time the data is frozen fields, whatever reaches the renderer -----------------------------
+
+
+def _render(text: str, context: dict[str, Any]) -> str:
+    # compile directly (no library check) to prove the renderer holds on its own
+    return render_text(compile_text(text), context)
+
+
+def test_issue_pickle_payload_does_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    answers = load_answers(write_answers(tmp_path, answers_data())).answers
+    raw = {name: getattr(answers, name) for name in type(answers).model_fields}  # the pydantic models themselves
+    payload = "{% set s = sponsor %}{{ s.parse_raw(\"cposix\\nsystem\\n(S'touch proof.txt'\\ntR.\", " \
+              "proto='pickle', allow_pickle=True) }}"
+    with pytest.raises(TemplateProblem, match="call"):
+        render_text(compile_text(payload.replace("{{ s.", "{{ (s).")), raw)
+    with pytest.raises(TemplateProblem):
+        evaluate_condition(compile_condition("sponsor.parse_raw('x')"), raw)
+    assert not (tmp_path / "proof.txt").exists()
+
+
+def test_mutating_methods_cannot_change_the_answers(tmp_path: Path) -> None:
+    answers = load_answers(write_answers(tmp_path, answers_data())).answers
+    raw = {name: getattr(answers, name) for name in type(answers).model_fields}
+    for text in ("{{ signatories.clear() }}", "{{ signatories.pop() }}", "{{ signatories.append(1) }}",
+                 "{{ positions.update({'a': 'b'}) }}", "{{ products[0].markets.clear() }}"):
+        with pytest.raises(TemplateProblem, match=r"stopped by the sandbox|not a method"):
+            _render(text, raw)
+    assert len(answers.signatories) == 2
+    assert answers.products[0].markets
+
+
+def test_context_is_frozen_and_exposes_fields_only(tmp_path: Path) -> None:
+    context = _context(tmp_path)
+    assert isinstance(context["signatories"], tuple)
+    with pytest.raises(AttributeError):
+        context["sponsor"].parse_raw  # noqa: B018 - the attribute must not exist
+    with pytest.raises(AttributeError):
+        context["sponsor"].name = "changed"
+    for text in ("{{ sponsor.copy }}", "{{ sponsor.parse_raw }}", "{{ sponsor['model_dump'] }}",
+                 "{{ sponsor.items() }}", "{{ signatories.values() }}", "{{ facts.markets.index }}",
+                 "{{ agreement.effective_date.replace }}", "{{ sponsor.name.strftime('%Y') }}",
+                 "{% for s in signatories %}{{ loop.cycle }}{% endfor %}"):
+        with pytest.raises(TemplateProblem, match="stopped by the sandbox"):
+            _render(text, context)
+
+
+def test_allowed_read_only_uses_render(tmp_path: Path) -> None:
+    context = _context(tmp_path)
+    text = ("{{ agreement.effective_date.strftime('%Y') }}|{{ products | map(attribute='name') | join(', ') }}|"
+            "{% for s in signatories %}{{ s.name }}{{ ', ' if not loop.last }}{% endfor %}|"
+            "{{ services | map('replace', '_', ' ') | join_and }}|{{ products | length }}|"
+            "{% for k, v in positions.items() %}{{ k }}{% endfor %}")
+    rendered = _render(text, context)
+    assert rendered.startswith("2026|") and "Anna Müller, 山田太郎" in rendered
+
+
+# --- bounded: time, loop steps, output and every way to grow a value ------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{% for a in sponsor.name * 100 %}{% for b in sponsor.name * 100 %}{% for c in sponsor.name * 100 %}"
+     "{% endfor %}{% endfor %}{% endfor %}", "loops ran past 100,000 steps"),
+    ("{% set s = 'x' * 999 %}{% for a in s %}{{ s * 1000 }}{% endfor %}", "output grew past"),
+    ("{% set a = sponsor.name %}" + "{% set a = a ~ a %}" * 40 + "{{ a | length }}", "longer than 1,000,000"),
+    ("{% set a = sponsor.name %}" + "{% set a = a | replace('', a) %}" * 10, "longer than 1,000,000"),
+    ("{% set a = sponsor.name %}" + "{% set a = a + a %}" * 40, "longer than"),
+    ("{% set b = 'abcdefghij' * 90000 %}{{ b | join(b) }}", "longer than"),
+    ("{% set b = 'abcdefghij' * 60000 %}{{ signatories | map(attribute='name') | join(b) | join(b) }}",
+     "longer than"),
+    ("{% set n = agreement.version + 9 %}" + "{% set n = n * n %}" * 40, "more than 256 bits"),
+    ("{{ (agreement.version + 9) ** 999999999 }}", "more than 256 bits"),
+    ("{{ sponsor.name * 3000000000 }}", "longer than"),
+])
+def test_render_is_bounded(tmp_path: Path, text: str, expected: str) -> None:
+    context = _context(tmp_path)
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match=expected):
+        _render(text, context)
+    assert time.monotonic() - started < 5
+
+
+def test_render_has_a_deadline(tmp_path: Path) -> None:
+    env = QASandbox(autoescape=False, limits=RenderLimits(max_output=10**9, max_steps=10**12, max_seconds=0.2))
+    template = env.from_string("{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}{% endfor %}{% endfor %}")
+    started = time.monotonic()
+    with pytest.raises(Exception, match=r"ran longer than 0.2 s"):
+        template.render(s="x" * 1000)
+    assert time.monotonic() - started < 2
+
+
+def test_constant_folding_cannot_exhaust_memory() -> None:
+    started = time.monotonic()
+    for source in ("'a' * 3000000000", "'%0999999999d' % 1", "9 ** 999999999"):
+        with pytest.raises(TemplateProblem, match="is refused"):
+            compile_condition(source)
+        with pytest.raises(TemplateProblem, match="is refused"):
+            compile_text("{{ " + source + " }}")
+    # not constant at the top, so nothing is folded: it compiles, and stops when it runs
+    with pytest.raises(TemplateProblem, match="longer than"):
+        evaluate_condition(compile_condition("('a' ~ 'b') * 3000000000"), {})
+    assert time.monotonic() - started < 2
+
+
+# --- the CLI: one line, exit 2, nothing run ---------------------------------------------------------------
+
+
+def test_cli_library_check_refuses_issue_payload(lib: Path, tmp_path: Path) -> None:
+    _add_clause(lib, text=ISSUE_PAYLOAD)
+    result = _cli("library", "check", "--library", str(lib), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "clause 'zz_demo': text calls s.parse_raw()" in lines[0], result.stderr
+    assert not (tmp_path / "proof.txt").exists()
+
+
+def test_cli_library_check_survives_constant_folding(lib: Path, tmp_path: Path) -> None:
+    _add_clause(lib, applies_when="'a' * 3000000000")
+    started = time.monotonic()
+    result = _cli("library", "check", "--library", str(lib), cwd=tmp_path)
+    assert result.returncode == 2 and "clause 'zz_demo': applies_when" in result.stderr, result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_cli_build_stops_a_hanging_clause_with_one_line(lib: Path, tmp_path: Path) -> None:
+    _add_clause(lib, text="{% set s = sponsor.name * 50 %}{% for a in s %}{% for b in s %}{% for c in s %}"
+                          "{% endfor %}{% endfor %}{% endfor %}Text.")
+    out = tmp_path / "out"
+    result = _cli("build", str(MINIMAL_ANSWERS), "-o", str(out), "--library", str(lib), "--format", "docx",
+                  cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "clauses/zz_demo.yaml line 2: clause 'zz_demo' text was stopped: its loops ran past 100,000 steps" \
+        in result.stderr, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert not list(out.glob("*.docx")) if out.exists() else True
+
+
+# --- DOCX templates: the same rules, and no zip or entity bombs ------------------------------------------
+
+
+def _template(tmp_path: Path, *paragraphs: str, name: str = "t.docx") -> Path:
+    path = tmp_path / name
+    document = Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("text", [
+    "{% set s = agreement %}{{ s.model_copy() }}",
+    "{{ [agreement][0].parse_raw('x') }}",
+    "{% for s in agreement.sections %}{{ s.copy() }}{% endfor %}",
+    "{{ agreement.signatories.clear() }}",
+    "{{ agreement | attr('json') }}",
+    "{{ agreement.title | safe }}",
+    "{{ 'a' * 3000000000 }}",
+])
+def test_template_preflight_refuses(tmp_path: Path, text: str) -> None:
+    with pytest.raises(TemplateError, match="the template"):
+        load_template(_template(tmp_path, "Title {{ agreement.title }}", text))
+
+
+def test_template_core_property_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "t.docx"
+    document = Document()
+    document.add_paragraph("{{ agreement.title }}")
+    document.core_properties.title = "{{ agreement.model_dump() }}"
+    document.save(str(path))
+    with pytest.raises(TemplateError, match="document property 'title'"):
+        load_template(path)
+
+
+def _bomb(tmp_path: Path, parts: dict[str, int], name: str = "bomb.docx", *, noise: int = 0) -> Path:
+    source = _template(tmp_path, "{{ agreement.title }}", name="base.docx")
+    path = tmp_path / name
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info))
+        chunk = os.urandom(noise) + b"\0" * ((1 << 20) - noise)
+        for part, megabytes in parts.items():
+            with zout.open(part, "w", force_zip64=True) as handle:
+                for _ in range(megabytes):
+                    handle.write(chunk)
+    return path
+
+
+@pytest.mark.parametrize(("parts", "noise", "expected"), [
+    ({"word/media/big.bin": 40}, 0, "part word/media/big.bin would inflate to 40 MB"),
+    ({f"word/media/p{i}.bin": 30 for i in range(5)}, 20_000, r"would inflate to 15\d MB \(at most 128 MB\)"),
+    ({"word/media/dense.bin": 2}, 0, "part word/media/dense.bin inflates 1,0"),
+])
+def test_template_zip_bomb_is_refused_before_inflating(tmp_path: Path, parts: dict[str, int], noise: int,
+                                                       expected: str) -> None:
+    path = _bomb(tmp_path, parts, noise=noise)
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match=expected):
+        load_template(path)
+    assert time.monotonic() - started < 1
+
+
+def _with_document_xml(tmp_path: Path, rewrite: Any, part: str = "word/document.xml") -> Path:
+    source = _template(tmp_path, "{{ agreement.title }}", name="base.docx")
+    path = tmp_path / "entity.docx"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info, rewrite(data) if info.filename == part else data)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+LAUGHS = "".join(f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+
+
+def _laughs(data: bytes) -> bytes:
+    head, _, rest = data.partition(b"?>")
+    root = rest.lstrip()[1:].split(b" ", 1)[0].split(b">", 1)[0].decode()
+    return head + b'?><!DOCTYPE ' + root.encode() + b' [<!ENTITY l0 "lol">' + LAUGHS.encode() + b"]>" + rest
+
+
+def _utf16_with_dtd(data: bytes) -> bytes:
+    return _encoding(_laughs(data), "UTF-16").decode("utf-8").encode("utf-16")
+
+
+def _encoding(data: bytes, name: str) -> bytes:
+    changed = re.sub(rb"""encoding=['"]UTF-8['"]""", b'encoding="' + name.encode() + b'"', data, count=1)
+    assert changed != data
+    return changed
+
+
+@pytest.mark.parametrize("part", ["word/document.xml", "word/styles.xml", "[Content_Types].xml",
+                                  "_rels/.rels"])
+@pytest.mark.parametrize(("rewrite", "expected"), [
+    (_laughs, "holds a DTD or entity declaration"),
+    (_utf16_with_dtd, "holds a DTD or entity declaration"),
+    (lambda d: _encoding(d, "UTF-7"), "declares encoding 'UTF-7'"),
+    (lambda d: d.replace(b"?>", b"?>\xff", 1), "is not UTF-8 or UTF-16 XML"),
+])
+def test_template_entity_bomb_is_refused(tmp_path: Path, part: str, rewrite: Any, expected: str) -> None:
+    path = _with_document_xml(tmp_path, rewrite, part)
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match=re.escape(f"part {part} ") + ".*" + re.escape(expected)) as info:
+        load_template(path)
+    assert len(str(info.value).splitlines()) == 1
+    assert time.monotonic() - started < 1
+
+
+def test_cli_build_refuses_template_bombs_and_code(tmp_path: Path) -> None:
+    for template, expected in (
+        (_bomb(tmp_path, {"word/media/big.bin": 40}), "would inflate to 40 MB"),
+        (_with_document_xml(tmp_path, _laughs), "holds a DTD or entity declaration"),
+        (_template(tmp_path, "{% set s = agreement %}{{ s.parse_raw(\"" + PICKLE + "\", proto='pickle', "
+                             "allow_pickle=True) }}", name="evil.docx"), "calls s.parse_raw()"),
+    ):
+        out = tmp_path / f"out-{template.stem}"
+        result = _cli("build", str(MINIMAL_ANSWERS), "-o", str(out), "--library", str(MINI_LIBRARY),
+                      "--template", str(template), "--format", "docx", cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert expected in result.stderr, result.stderr
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "proof.txt").exists()
+        assert not (out.exists() and list(out.glob("*.docx")))
+
+
+def test_template_render_is_bounded(tmp_path: Path) -> None:
+    from qa_builder.pipeline import prepare_agreement
+    from qa_builder.render.docx import render_docx
+
+    answers = load_answers(write_answers(tmp_path, answers_data()))
+    agreement: Agreement = prepare_agreement(answers, load_library(MINI_LIBRARY))
+    nested = ("{% set s = agreement.title * 30 %}{% for a in s %}{% for b in s %}{% for c in s %}"
+              "{% for d in s %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}")
+    template = _template(tmp_path, "{{ agreement.title }}", nested)
+    with pytest.raises(TemplateError, match="was stopped: its loops ran past 2,000,000 steps"):
+        render_docx(agreement, template, tmp_path / "x.docx")
+    assert not (tmp_path / "x.docx").exists()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{{ agreement.version / 0 }}", "ZeroDivisionError"),
+    ("{{ agreement.sections[999].title }}", "UndefinedError"),
+    ("{{ agreement.title * agreement.title }}", "TypeError"),
+])
+def test_template_render_failure_is_one_input_line(tmp_path: Path, text: str, expected: str) -> None:
+    from qa_builder.pipeline import prepare_agreement
+    from qa_builder.render.docx import render_docx
+
+    answers = load_answers(write_answers(tmp_path, answers_data()))
+    agreement = prepare_agreement(answers, load_library(MINI_LIBRARY))
+    template = _template(tmp_path, "{{ agreement.title }}", text)
+    with pytest.raises(TemplateError, match=f"the template failed to render agreement .*{expected}") as info:
+        render_docx(agreement, template, tmp_path / "x.docx")
+    assert info.value.exit_code == 2
+    assert not (tmp_path / "x.docx").exists()
