@@ -19,6 +19,7 @@ bench: system-deps $(STAMP)
 	$(PY) benchmarks/bench_sign.py
 	$(PY) benchmarks/bench_verify.py
 	$(PY) benchmarks/bench_regenerate.py
+	$(PY) benchmarks/bench_web.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qa_builder tests benchmarks tools

@@ -55,6 +55,7 @@ class WebApp:
         self.env = Environment(loader=PackageLoader("qa_builder.web", "templates"), autoescape=True)
         self.jobs: dict[str, BuildJob] = {}
         self._build_lock = threading.Lock()
+        self._library: tuple[tuple[tuple[str, int, int], ...], qa.ClauseLibrary] | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -79,11 +80,19 @@ class WebApp:
             return "built"
         return "signed" if all(f.signed for f in qa.list_signature_fields(signed)) else "partly signed"
 
+    def library(self) -> qa.ClauseLibrary:
+        """The workspace's clause library, loaded again only when one of its files changed (size or time)."""
+        folder = self.workspace.library_dir
+        stamp = tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")
+                             if p.is_file()))
+        if self._library is None or self._library[0] != stamp:
+            self._library = (stamp, qa.load_library(folder))
+        return self._library[1]
+
     def findings(self, agreement_id: str) -> tuple[list[qa.Finding], str | None]:
         """The review findings of a complete draft, or the sentence saying why it cannot be reviewed yet."""
         try:
-            return qa.check_answers(self.workspace.answers_path(agreement_id), library=self.workspace.library_dir), \
-                None
+            return qa.check_answers(self.workspace.answers_path(agreement_id), library=self.library()), None
         except QABuilderError as exc:
             return [], str(exc)
 
@@ -183,8 +192,7 @@ class WebApp:
             if any(q.error for q in section.questions):
                 return self.interview_page(agreement_id, result, index, status=422)
             save_draft(path, result.data)
-            after = replay(read_draft(path))
-            following = number + 1 if number < len(after.sections) else None
+            following = number + 1 if number < len(result.sections) else None
             target = f"/agreements/{agreement_id}/interview/{following}" if following else \
                 f"/agreements/{agreement_id}"
             return RedirectResponse(target, status_code=303)
