@@ -241,7 +241,11 @@ def test_a_person_drafts_fixes_builds_downloads_and_verifies(server: Server, wor
     assert not browser.find_elements(By.ID, "build-error"), browser.find_element(By.ID, "build-error").text
     _follow(browser, browser.find_element(By.LINK_TEXT, "Show the files"))
     assert browser.find_element(By.ID, "status").text == "built"
-    browser.find_element(By.LINK_TEXT, "QA-WEB-1_v1.pdf").click()
+    assert browser.find_element(By.LINK_TEXT, "QA-WEB-1_v1.build.json")
+    browser.get(f"{server.base}/")  # the dashboard links straight to the latest version's files
+    row = browser.find_element(By.XPATH, "//tr[td/a[text()='QA-WEB-1']]")
+    assert "built" in row.text and "0 errors" in row.text
+    row.find_element(By.LINK_TEXT, "QA-WEB-1_v1.pdf").click()
     downloaded = tmp_path / "downloads" / "QA-WEB-1_v1.pdf"
     WebDriverWait(browser, 30).until(lambda d: downloaded.is_file() and downloaded.stat().st_size > 0)
     built = workspace / "agreements" / "QA-WEB-1" / "v1" / "QA-WEB-1_v1.pdf"

@@ -80,6 +80,14 @@ class WebApp:
             return "built"
         return "signed" if all(f.signed for f in qa.list_signature_fields(signed)) else "partly signed"
 
+    def files(self, agreement_id: str, version: int | None) -> list[str]:
+        """The downloadable files of a version (DOCX, PDF, redline, build record...), workspace-relative."""
+        if version is None:
+            return []
+        folder = self.workspace.version_dir(agreement_id, version)
+        return sorted(p.relative_to(self.workspace.root).as_posix() for p in folder.iterdir()
+                      if p.is_file() and p.suffix in _DOWNLOADABLE)
+
     def library(self) -> qa.ClauseLibrary:
         """The workspace's clause library, loaded again only when one of its files changed (size or time)."""
         folder = self.workspace.library_dir
@@ -103,6 +111,7 @@ class WebApp:
         for agreement_id in self.workspace.agreement_ids():
             findings, problem = self.findings(agreement_id)
             rows.append({"id": agreement_id, "versions": self.workspace.versions(agreement_id),
+                         "files": self.files(agreement_id, self.workspace.latest(agreement_id)),
                          "status": self.status(agreement_id), "errors": sum(f.severity == "error" for f in findings),
                          "warnings": sum(f.severity == "warning" for f in findings), "problem": problem})
         examples = sorted(p.stem for p in (self.workspace.root / "examples").glob("*.yaml"))
@@ -205,10 +214,7 @@ class WebApp:
         pages = {f.id + f.field: _page_of(result, f.field) for f in findings}
         versions = []
         for version in reversed(self.workspace.versions(agreement_id)):
-            folder = self.workspace.version_dir(agreement_id, version)
-            files = sorted(p.relative_to(self.workspace.root).as_posix() for p in folder.iterdir()
-                           if p.is_file() and p.suffix in _DOWNLOADABLE)
-            versions.append({"number": version, "files": files})
+            versions.append({"number": version, "files": self.files(agreement_id, version)})
         return self.page("agreement.html", agreement_id=agreement_id, status=self.status(agreement_id),
                          findings=findings, pages=pages, problem=problem, complete=result.complete,
                          unanswered=[(n + 1, q) for n, s in enumerate(result.sections) for q in s.questions
