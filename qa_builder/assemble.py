@@ -24,7 +24,7 @@ from qa_builder.models.agreement import (
 )
 from qa_builder.models.answers import Answers, Contact
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, compile_text, render_text
+from qa_builder.sandbox import TemplateProblem, compile_text, raci_code, render_text
 
 ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -159,8 +159,8 @@ def _sections(
 
 
 def format_raci(code: str) -> str:
-    """'RA' → 'R/A'; '-' → '–'."""
-    return "–" if code in ("-", "") else "/".join(code)
+    """'RA' → 'R/A'; '-' → '–' (the same notation clause texts get from the `raci_code` filter)."""
+    return raci_code(code)
 
 
 def _raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> list[RaciRow]:
@@ -184,8 +184,24 @@ def _timelines(selection: ClauseSelection, numbers: dict[str, str], context: dic
             if not condition_holds(timeline.applies_when, context, where):
                 continue
             deadline = _squash(_render(clause, timeline.deadline, f"timelines[{i}].deadline", context))
-            rows.append(TimelineRow(event=timeline.event, deadline=deadline, clause_number=numbers[clause.id]))
+            clock, trigger = split_deadline(deadline)
+            rows.append(TimelineRow(event=timeline.event, deadline=deadline, clause_number=numbers[clause.id],
+                                    who=WHO[timeline.who], clock=clock, trigger=trigger))
     return rows
+
+
+WHO = {"sponsor": SPONSOR_TERM, "contract_acceptor": ACCEPTOR_TERM, "both": "Both parties"}
+_CLOCK_THEN_TRIGGER = re.compile(
+    r"^(.*?\b\d+\s+(?:hours?|(?:Business |working )?[Dd]ays?|months?|years?))"
+    r"\s+((?:of|after|before|from|until)\b.*)$")
+
+
+def split_deadline(deadline: str) -> tuple[str, str]:
+    """'within 24 hours of discovery' → ('within 24 hours', 'of discovery'); no trigger → (deadline, '')."""
+    match = _CLOCK_THEN_TRIGGER.match(deadline)
+    if match is None:
+        return deadline, ""
+    return match.group(1), match.group(2)
 
 
 def _signatories(answers: Answers) -> list[SignatoryBlock]:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from qa_builder import clock
 from qa_builder.answers import AnswersFile
+from qa_builder.errors import AnswersError, LibraryError, RenderError
 from qa_builder.library.context import build_context, derive_facts
 from qa_builder.library.raci import ResolvedActivity, resolve_raci
+from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
 from qa_builder.models.findings import Finding, Severity
 from qa_builder.models.library import ClauseLibrary, ReviewThresholds
+from qa_builder.preflight import preflight
 
 FINAL_RELEASE = "final_release"
+COVERAGE_GAP = "QA-COV-001"
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Review:
     library: ClauseLibrary
     today: dt.date
     raci: list[ResolvedActivity] = field(default_factory=list)
+    agreement: Agreement | None = None
 
     @property
     def limits(self) -> ReviewThresholds:
@@ -72,21 +78,66 @@ def check(check_id: str, title: str, *sources: str) -> Callable[[CheckFunction],
 
 
 def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: dt.date | None = None) -> list[Finding]:
-    """Run every check on one answers file; findings sorted by line, then id.
+    """Run the build's preflight and every check on one answers file; findings sorted by line, then id.
 
+    Everything `build` refuses shows here as an error finding (QA-BUILD-001 unknown names, QA-BUILD-002 text
+    that does not render, QA-COV-001 coverage gaps), so a file that passes `check` builds.
     `today` is the date date-dependent checks (an overdue periodic review) judge by; default `clock.today()`.
     """
     answers = answers_file.answers
     context = build_context(answers)
+    findings = []
+    agreement: Agreement | None = None
+    try:
+        checked = preflight(answers_file, library)
+        agreement = checked.agreement
+        for requirement in checked.gaps:
+            findings.append(Finding(
+                id=COVERAGE_GAP, severity="error", field="services", line=answers_file.line_of("services"),
+                message=f"requirement {requirement.id} ({requirement.source}) applies but no included clause "
+                        "satisfies it",
+                reason="build refuses an agreement that leaves an applicable regulatory requirement uncovered.",
+                fix="Enable or add a clause that cites it (see `qa-builder library coverage`), or build with "
+                    "--allow-gaps and record why.", sources=[requirement.id]))
+    except (AnswersError, RenderError, LibraryError) as exc:
+        findings.extend(_preflight_findings(answers_file, exc))
     review = Review(answers=answers, library=library, today=today or clock.today(),
-                    raci=resolve_raci(answers, library, context))
-    findings: list[Finding] = []
+                    raci=_resolve_or_empty(answers, library, context), agreement=agreement)
     for registered in CHECKS:
         for hit in registered.run(review):
             findings.append(Finding(id=registered.id, severity=hit.severity, field=hit.field,
                                     line=answers_file.line_of(hit.field), message=hit.message, reason=hit.reason,
                                     fix=hit.fix, sources=list(registered.sources)))
     return sorted(findings, key=lambda f: (f.line, f.id, f.field))
+
+
+_LOCATED = re.compile(r"^.*? line (\d+): (\S+?):? (.*)$")
+
+
+def _preflight_findings(answers_file: AnswersFile, exc: Exception) -> list[Finding]:
+    """One error finding per line of a preflight failure, at the answers field it names where it names one."""
+    render = isinstance(exc, RenderError | LibraryError)
+    found: list[Finding] = []
+    for text in str(exc).splitlines():
+        match = None if render else _LOCATED.match(text)
+        field_path, line, message = ("", 0, text) if match is None else (
+            match.group(2), int(match.group(1)), f"{match.group(2)} {match.group(3)}")
+        found.append(Finding(
+            id="QA-BUILD-002" if render else "QA-BUILD-001", severity="error", field=field_path or "-", line=line,
+            message=message,
+            reason="build refuses this file: " + ("a clause text does not render for these answers."
+                                                  if render else "it names something the clause library lacks."),
+            fix="Correct the name (see raci.yaml and the clause ids and positions of the library)" if not render
+            else "Report it to the clause library's owner with this answers file.",
+            sources=[]))
+    return found
+
+
+def _resolve_or_empty(answers: Answers, library: ClauseLibrary, context: dict[str, object]) -> list[ResolvedActivity]:
+    try:
+        return resolve_raci(answers, library, context)
+    except LibraryError:
+        return []
 
 
 def _raci_field(row: ResolvedActivity, party: str = "") -> str:
@@ -118,16 +169,20 @@ def _a_responsible(review: Review) -> Iterator[Hit]:
                       "Give the letter R to the party that performs this activity.")
 
 
-@check("QA-RACI-003", "Shared responsibility on a critical activity has a written split of duties",
+@check("QA-RACI-003", "Shared responsibility has a written split of duties (an error on a critical activity)",
        "EUGMP7.14", "FDA-QA-2016.qu-disposition")
 def _critical_split(review: Review) -> Iterator[Hit]:
     for row in review.raci:
-        if row.activity.critical and all("R" in code for code in row.codes()) and not row.split_of_duties:
-            yield Hit(_raci_field(row), f"both parties are Responsible for the critical activity "
+        if all("R" in code for code in row.codes()) and not row.split_of_duties:
+            critical = row.activity.critical
+            yield Hit(_raci_field(row), f"both parties are Responsible for the {'critical ' * critical}activity "
                       f"'{row.activity.id}' without a written split of duties",
-                      "Shared responsibility for release, change approval, deviations, complaints, recalls or "
-                      "regulatory reporting is where inspectors find gaps: each party must know its part.",
-                      "Add split_of_duties to this responsibilities entry, or make one party Responsible.")
+                      "Shared responsibility without a written split is where inspectors find gaps (\"both, "
+                      "unresolved\"): each party must know its part" + (
+                          "; for release, change approval, deviations, complaints, recalls or regulatory reporting "
+                          "it is a finding." if critical else "."),
+                      "Add split_of_duties to this responsibilities entry, or make one party Responsible.",
+                      "error" if critical else "warning")
 
 
 # --- Stand-alone agreement -------------------------------------------------------------------------
@@ -198,6 +253,30 @@ def _consent(review: Review) -> Iterator[Hit]:
                   "Set subcontracting.prior_written_consent to true.")
 
 
+@check("QA-SUB-005", "Listed subcontractors are not silently dropped", "EUGMP7.10", "FDA-QA-2016.subcontracting")
+def _dropped_subcontractors(review: Review) -> Iterator[Hit]:
+    sub = review.answers.subcontracting
+    if not sub.allowed and sub.approved_subcontractors:
+        names = ", ".join(s.name for s in sub.approved_subcontractors)
+        yield Hit("subcontracting.allowed", f"subcontracting is not allowed, yet approved subcontractors are listed "
+                  f"({names})", "The agreement would forbid the subcontracting the listed sites are relied on for, "
+                  "and the list would not appear in it.",
+                  "Set subcontracting.allowed to true, or remove approved_subcontractors.")
+
+
+@check("QA-SUB-006", "Subcontracted activities are within the contracted services", "FDA-QA-2016.scope", "EUGMP7.10")
+def _subcontractor_services(review: Review) -> Iterator[Hit]:
+    services = set(review.answers.services)
+    for i, sub in enumerate(review.answers.subcontracting.approved_subcontractors):
+        for j, activity in enumerate(sub.activities):
+            if activity not in services:
+                yield Hit(f"subcontracting.approved_subcontractors[{i}].activities[{j}]",
+                          f"subcontractor '{sub.name}' performs {activity}, which is not among the services",
+                          "The scope clause forbids any GMP activity outside the services, so the subcontracting "
+                          "clause would permit what the scope clause forbids.",
+                          f"Add {activity} to services, or remove it from the subcontractor.")
+
+
 # --- Sites -----------------------------------------------------------------------------------------
 
 
@@ -262,6 +341,35 @@ def _like_for_like(review: Review) -> Iterator[Hit]:
                   "error" if notice == "none" else "warning")
 
 
+@check("QA-CC-004", "Changes needing a filing get at least as much notice as other changes", "TYP.change-lead-time",
+       "CFR-314.70")
+def _major_vs_minor(review: Review) -> Iterator[Hit]:
+    cc = review.answers.change_control
+    if cc.major_change_notice_days < cc.minor_change_notice_days:
+        yield Hit("change_control.major_change_notice_days",
+                  f"changes needing a regulatory filing get {cc.major_change_notice_days} days' notice, less than "
+                  f"the {cc.minor_change_notice_days} days other changes get",
+                  "A change the Sponsor must assess and file needs more lead time than one it only approves; the "
+                  "reverse order is almost always two values swapped.",
+                  "Set change_control.major_change_notice_days to at least minor_change_notice_days "
+                  "(typically 90-180 days).")
+
+
+@check("QA-CC-005", "Notice of changes needing a filing leaves time to assess and file", "TYP.change-lead-time",
+       "CFR-314.70", "EU-Reg1234-2008")
+def _filed_notice(review: Review) -> Iterator[Hit]:
+    days = review.answers.change_control.major_change_notice_days
+    minimum = review.limits.filed_change_notice_min_days
+    if days < minimum:
+        yield Hit("change_control.major_change_notice_days",
+                  f"changes needing a regulatory filing are notified only {days} days before implementation "
+                  f"(less than {minimum})",
+                  "The Sponsor needs the notice to assess the filing category and file before the change is used: "
+                  "a CBE-30 supplement alone must wait 30 days after FDA receives it (21 CFR 314.70); prior-approval "
+                  "supplements and Type II variations take months.",
+                  f"Set change_control.major_change_notice_days to {minimum} or more (typically 90-180).")
+
+
 # --- Inspections -----------------------------------------------------------------------------------
 
 
@@ -288,6 +396,23 @@ def _reports_deadline(review: Review) -> Iterator[Hit]:
                   "there is no deadline for sharing Form 483s and inspection reports",
                   "FDA considers 483 responses within 15 business days; the sponsor needs the observations first.",
                   "Set inspections.share_reports_within_business_days (typically 2-5).")
+
+
+@check("QA-INSP-004", "Inspection observations are shared well inside FDA's 483 response window",
+       "TYP.483-sharing", "FDA-QA-2016.fda-inspections")
+def _reports_plausible(review: Review) -> Iterator[Hit]:
+    days = review.answers.inspections.share_reports_within_business_days
+    limits = review.limits
+    if days is None or days <= limits.reports_share_warning_above_business_days:
+        return
+    error = days > limits.reports_share_error_above_business_days
+    yield Hit("inspections.share_reports_within_business_days",
+              f"Form 483s and inspection reports are shared only within {days} business days",
+              "The Sponsor must see the observations before it reviews the draft response, and FDA's program sets a "
+              "short timeframe for 483 responses (F-US-10; the often-cited 15-business-day figure is UNVERIFIED "
+              "against the primary text); industry practice shares them within about 2-5 business days.",
+              f"Set inspections.share_reports_within_business_days to "
+              f"{limits.reports_share_warning_above_business_days} or less.", "error" if error else "warning")
 
 
 @check("QA-INSP-003", "The sponsor is told of Warning Letters and equivalents", "FDA-QA-2016.fda-inspections")
@@ -407,6 +532,36 @@ def _closure(review: Review) -> Iterator[Hit]:
                   f"{deviations.investigation_closure_days} days with no extension process",
                   "Open investigations hold batch disposition and hide systemic problems.",
                   f"Set deviations.investigation_closure_days to {limit} or less, or set extension_process to true.")
+
+
+@check("QA-DEV-001", "Critical deviations are notified within 24 hours", "TYP.critical-event", "TYP.deviation-notice",
+       "CFR-314.81b1-FAR")
+def _critical_clock(review: Review) -> Iterator[Hit]:
+    hours = review.answers.deviations.critical_notify_hours
+    limits = review.limits
+    if hours <= limits.critical_notify_warning_above_hours:
+        return
+    error = hours > limits.critical_notify_error_above_hours
+    yield Hit("deviations.critical_notify_hours", f"critical deviations are notified only within {hours} hours",
+              "A critical deviation may affect distributed product: the recall and Field Alert clauses give such "
+              "events 24 hours so the Sponsor can meet the 3-working-day Field Alert clock and EU defect "
+              "reporting; a longer clock gives the same event two deadlines.",
+              f"Set deviations.critical_notify_hours to {limits.critical_notify_warning_above_hours} or less.",
+              "error" if error else "warning")
+
+
+@check("QA-CLOCK-001", "The same event never gets two different clocks", "TYP.critical-event")
+def _one_clock_per_event(review: Review) -> Iterator[Hit]:
+    if review.agreement is None:
+        return
+    seen: dict[str, tuple[str, str]] = {}
+    for row in review.agreement.timelines:
+        first = seen.setdefault(row.event, (row.deadline, row.clause_number))
+        if first[0] != row.deadline:
+            yield Hit("deviations", f"'{row.event}' gets two clocks: {first[0]} (clause {first[1]}) and "
+                      f"{row.deadline} (clause {row.clause_number})",
+                      "Two deadlines for one event leave each party free to pick the later one.",
+                      "Align the answers values that feed these clauses (see Annex B).")
 
 
 @check("QA-COMP-001", "Complaints are investigated jointly before a root cause is assigned",

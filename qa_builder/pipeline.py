@@ -14,16 +14,14 @@ from typing import Literal
 
 from qa_builder import __version__, clock
 from qa_builder.answers import AnswersFile, load_answers
-from qa_builder.assemble import assemble_agreement
-from qa_builder.checks import review_answers
+from qa_builder.checks import COVERAGE_GAP, review_answers
 from qa_builder.errors import CoverageError, OutputExistsError, ReviewError
 from qa_builder.files import inside, sha256_file, write_bytes_atomic
-from qa_builder.library.coverage import requirement_coverage
-from qa_builder.library.select import check_answer_references, select_clauses
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
 from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
+from qa_builder.preflight import preflight
 from qa_builder.render.docx import render_docx, template_sha256
 from qa_builder.render.pdf import PdfConverter
 
@@ -69,22 +67,20 @@ def output_stem(agreement_id: str, version: int) -> str:
 
 
 def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allow_gaps: bool = False) -> Agreement:
-    """Select clauses and assemble the Agreement model for validated answers.
+    """Select clauses and assemble the Agreement model for validated answers (the shared `preflight`).
 
     Raises:
         CoverageError: an applicable requirement is satisfied by no included clause (unless allow_gaps).
+        AnswersError, RenderError, LibraryError: as `preflight`.
     """
-    check_answer_references(answers_file, library)
-    selection = select_clauses(library, answers_file.answers)
-    coverage = requirement_coverage(library, answers_file.answers, selection)
-    gaps = [c.requirement for c in coverage if c.is_gap]
-    if gaps and not allow_gaps:
+    checked = preflight(answers_file, library)
+    if checked.gaps and not allow_gaps:
         lines = [f"{answers_file.path}: requirement {r.id} ({r.source}) applies but no included clause satisfies it"
-                 for r in gaps]
-        lines.append(f"{answers_file.path}: not built because of {len(gaps)} coverage gap(s); add or enable clauses "
-                     "that cite them (see `qa-builder library coverage`), or pass --allow-gaps")
+                 for r in checked.gaps]
+        lines.append(f"{answers_file.path}: not built because of {len(checked.gaps)} coverage gap(s); add or enable "
+                     "clauses that cite them (see `qa-builder library coverage`), or pass --allow-gaps")
         raise CoverageError("\n".join(lines))
-    return assemble_agreement(answers_file.answers, library, selection, coverage=coverage)
+    return checked.agreement
 
 
 def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) -> dict[str, Path]:
@@ -127,6 +123,8 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
         lap_start = now
 
     findings = review_answers(answers_file, settings.library, today=settings.today or clock.today())
+    if settings.allow_gaps:  # accepted gaps are recorded as uncovered_requirements, not as review findings
+        findings = [f for f in findings if f.id != COVERAGE_GAP]
     errors = [f for f in findings if f.severity == "error"]
     if errors and not settings.allow_findings:
         raise ReviewError(_review_message(answers_path, errors))

@@ -23,18 +23,35 @@ from docx.shared import Pt, RGBColor, Twips
 from qa_builder import clock
 from qa_builder.errors import RenderError
 from qa_builder.files import atomic_writer
-from qa_builder.models.agreement import Agreement, AgreementClause, AgreementSection, ClauseParagraph, RaciRow
+from qa_builder.models.agreement import (
+    Agreement,
+    AgreementClause,
+    AgreementSection,
+    ClauseParagraph,
+    PartyBlock,
+    RaciRow,
+)
 
-__all__ = ["RACI_HEADING", "TEXT_HEADING", "ClauseChange", "RedlineSummary", "compare_agreements", "write_redline"]
+__all__ = ["COVER_HEADING", "HISTORY_HEADING", "RACI_HEADING", "SELECTION_HEADING", "SIGNATURES_HEADING",
+           "TEXT_HEADING", "TIMELINES_HEADING", "TRACE_HEADING", "ClauseChange", "RedlineSummary",
+           "compare_agreements", "write_redline"]
 
 TEXT_HEADING = "Text of the agreement"
+COVER_HEADING = "Cover page"
 RACI_HEADING = "Responsibilities matrix"
+TIMELINES_HEADING = "Timelines"
+TRACE_HEADING = "Regulatory traceability"
+SIGNATURES_HEADING = "Signature blocks"
+HISTORY_HEADING = "Revision history"
+SELECTION_HEADING = "Clause selection record"
 
 ChangeKind = Literal["added", "removed", "new_version", "new_text", "moved"]
 Op = Literal["same", "ins", "del"]
 Piece = tuple[Op, str]
 T = TypeVar("T")
 Pair = tuple[T | None, T | None]
+Cells = tuple[str, ...]
+Row = tuple[str, Cells]
 
 _TOKENS = re.compile(r"\s+|\S+\s*")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
@@ -75,6 +92,89 @@ class _SectionPlan:
     old: AgreementSection | None
     new: AgreementSection | None
     clauses: tuple[Pair[AgreementClause], ...]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A part of the agreement outside the clause text, shown as a table of rows matched by key."""
+
+    heading: str
+    note: str
+    headers: tuple[str, ...]
+    widths: tuple[int, ...]  # twips; the text width is 9412
+    rows: Callable[[Agreement], list[Row]]
+    new_page: bool = True
+
+
+def _role(role: str) -> str:
+    return {"sponsor": "Sponsor", "contract_acceptor": "Contract acceptor"}.get(role, role)
+
+
+def _party(party: PartyBlock) -> str:
+    return (f"{party.name} (the “{party.defined_term}”; {_role(party.role)})\n{party.address}, {party.country}\n"
+            f"Quality contact: {party.quality_contact_name}, {party.quality_contact_title}, "
+            f"{party.quality_contact_email}")
+
+
+def _cover_rows(a: Agreement) -> list[Row]:
+    fields = (("Title", a.title), ("Agreement ID", a.id), ("Version", str(a.version)),
+              ("Effective date", a.effective_date.isoformat()),
+              ("Review period", f"{a.review_period_months} months"),
+              ("Sponsor", _party(a.sponsor)), ("Contract acceptor", _party(a.contract_acceptor)),
+              ("Products", "; ".join(a.products)), ("Markets", ", ".join(a.markets)),
+              ("Clause library", f"{a.library_name}, version {a.library_version}"))
+    return [(label, (label, value)) for label, value in fields]
+
+
+_COVER = _Part(COVER_HEADING, "The cover page: parties, products, markets and the agreement's identity.",
+               ("Field", "Value"), (2400, 7012), _cover_rows)
+_PARTS = (
+    _Part(RACI_HEADING, "Annex A. R = Responsible; A = Accountable; C = Consulted; I = Informed; * = differs from "
+                        "the library's default allocation. Rows are matched by activity; a whole row added or "
+                        "removed is a tracked row change.",
+          ("No.", "Area", "Activity", "Sponsor", "Contract acceptor", "Notes"), (600, 1500, 3312, 900, 1100, 2000),
+          lambda a: [(r.activity_id, (f"{r.number}{'*' if r.overridden else ''}", r.area, r.activity, r.sponsor,
+                                      r.contract_acceptor, r.notes)) for r in a.raci]),
+    _Part(TIMELINES_HEADING, "Annex B. The time limits the agreement sets, matched by obligation.",
+          ("Obligation", "Who", "Time limit", "Clock", "Trigger", "Clause"), (2600, 1100, 1900, 1400, 1512, 900),
+          lambda a: [(t.event, (t.event, t.who, t.deadline, t.clock, t.trigger or "–", t.clause_number))
+                     for t in a.timelines]),
+    _Part(TRACE_HEADING, "Annex C. Each regulatory requirement and the clauses that satisfy it.",
+          ("Requirement", "Summary", "Source", "Clauses"), (2000, 4712, 1500, 1200),
+          lambda a: [(t.requirement_id, (t.requirement_id, t.summary, t.source,
+                                         ", ".join(t.clause_numbers) if t.clause_numbers else "–"))
+                     for t in a.traceability]),
+    _Part(SIGNATURES_HEADING, "The signature blocks, matched by signature field.",
+          ("Field", "Party", "Name", "Title", "E-mail", "Meaning"), (1300, 1900, 1600, 1600, 1700, 1312),
+          lambda a: [(s.field_name, (s.field_name, f"{s.party_name} ({_role(s.party)})", s.name, s.title, s.email,
+                                     s.meaning))
+                     for s in a.signatories]),
+    _Part(HISTORY_HEADING, "The revision history table.", ("Version", "Date", "Description of change"),
+          (1100, 1600, 6712),
+          lambda a: [(str(r.version), (str(r.version), r.date.isoformat(), r.description)) for r in a.revisions],
+          new_page=False),
+    _Part(SELECTION_HEADING, "Why each library clause was included or left out (the build record; not printed "
+                             "in the agreement).", ("Clause", "Version", "Included", "Position", "Reason"),
+          (1900, 900, 1000, 1500, 4112),
+          lambda a: [(d.clause_id, (d.clause_id, str(d.version), "yes" if d.included else "no", d.position or "–",
+                                    d.reason)) for d in a.decisions]),
+)
+
+
+def _keyed(rows: Sequence[Row]) -> list[Row]:
+    """The rows with repeated keys made unique (second 'x' becomes 'x#2'), so rows can be matched by key."""
+    seen: dict[str, int] = {}
+    unique = []
+    for key, cells in rows:
+        seen[key] = seen.get(key, 0) + 1
+        unique.append((key if seen[key] == 1 else f"{key}#{seen[key]}", cells))
+    return unique
+
+
+def _in_order(old: Sequence[str], new: Sequence[str]) -> set[str]:
+    """Keys in both sequences and in the same relative order (a reordered key shows as removed and added)."""
+    matcher = difflib.SequenceMatcher(None, list(old), list(new), autojunk=False)
+    return {key for block in matcher.get_matching_blocks() for key in old[block.a:block.a + block.size]}
 
 
 # --- comparison -------------------------------------------------------------------------------------------------
@@ -165,9 +265,11 @@ def _other_changes(old: Agreement, new: Agreement, plans: Sequence[_SectionPlan]
     if renumbered:
         found.append(f"Clause numbering changed for {_count(renumbered, 'clause')}")
     found.extend(_raci_changes(old.raci, new.raci))
-    sentences = (_row_changes("Timelines", old.timelines, new.timelines, lambda r: r.event),
-                 _row_changes("Signature blocks", old.signatories, new.signatories, lambda r: r.field_name),
-                 _row_changes("Revision history", old.revisions, new.revisions, lambda r: str(r.version)))
+    sentences = (_row_changes(TIMELINES_HEADING, old.timelines, new.timelines, lambda r: r.event),
+                 _row_changes(TRACE_HEADING, old.traceability, new.traceability, lambda r: r.requirement_id),
+                 _row_changes(SIGNATURES_HEADING, old.signatories, new.signatories, lambda r: r.field_name),
+                 _row_changes(HISTORY_HEADING, old.revisions, new.revisions, lambda r: str(r.version)),
+                 _row_changes(SELECTION_HEADING, old.decisions, new.decisions, lambda r: r.clause_id))
     found.extend(sentence for sentence in sentences if sentence)
     return tuple(found)
 
@@ -210,22 +312,8 @@ def _section_changes(plans: Sequence[_SectionPlan]) -> list[str]:
 
 
 def _raci_changes(old: Sequence[RaciRow], new: Sequence[RaciRow]) -> list[str]:
-    found = []
-    shown = _row_changes(RACI_HEADING, old, new, lambda r: r.activity_id, _raci_cells)
-    if shown:
-        found.append(shown)
-    old_by_id = {r.activity_id: r for r in old}
-    pairs = [(old_by_id[r.activity_id], r) for r in new if r.activity_id in old_by_id]
-    hidden = sum(1 for before, after in pairs
-                 if _raci_cells(before) == _raci_cells(after) and _unnumbered(before) != _unnumbered(after))
-    if hidden:
-        found.append(f"{RACI_HEADING}: area, notes or override flag changed on {_count(hidden, 'row')} "
-                     "(not shown in the table)")
-    return found
-
-
-def _raci_cells(row: RaciRow) -> tuple[str, str, str]:
-    return row.activity, row.sponsor, row.contract_acceptor
+    shown = _row_changes(RACI_HEADING, old, new, lambda r: r.activity_id, _unnumbered)
+    return [shown] if shown else []
 
 
 def _unnumbered(row: RaciRow) -> dict[str, Any]:
@@ -397,8 +485,13 @@ class _Redline:
         """The DOCX bytes (zip entry times not yet fixed)."""
         self.style_ids = _setup(self.doc, new, self.author, self.stamp)
         self._front(old, new, summary)
+        self._part(_COVER, old, new)
         self._body(_plan(old, new))
-        self._raci(old.raci, new.raci)
+        for part in _PARTS:
+            self._part(part, old, new)
+        self._add("Small", "End of comparison.")
+        if self.revisions == 0 and old.canonical_json() != new.canonical_json():
+            raise ValueError("the versions differ but the redline would show no tracked change")
         buffer = io.BytesIO()
         self.doc.save(buffer)
         return buffer.getvalue()
@@ -411,16 +504,15 @@ class _Redline:
         self._add(
             "Intro",
             f"Agreement {new.id}: this document compares version {old.version} with version {new.version}. "
-            f"It was generated by qa-builder on {_human_date(self.stamp)}. Every difference in the clause text "
-            f"and the responsibilities matrix is a tracked change by “{self.author}”: accept or reject each change "
+            f"It was generated by qa-builder on {_human_date(self.stamp)}. Every difference — cover page, clause "
+            f"text, annexes, signature blocks and revision history — is a tracked change by “{self.author}”: "
+            f"accept or reject each change "
             f"in Word or LibreOffice. Accepting all changes gives the text of version {new.version}; rejecting "
             f"all gives version {old.version}.")
         self._add("Heading 1", "Summary of changes")
         lines = [*(_describe(c) for c in summary.clause_changes), *summary.other_changes]
         for line in lines or ["No differences were found between the two versions."]:
             self._add("List Bullet", line)
-        self._add("Small", "Changes to the cover page, parties, timelines, signature blocks and revision history "
-                           "are listed above; they are not repeated as tracked changes.")
 
     # agreement text
 
@@ -441,24 +533,26 @@ class _Redline:
             style = "Clause Item" if shown and shown.kind == "item" else "Clause Body"
             self._paragraph(_diff(_paragraph_text(old_p), _paragraph_text(new_p)), style, _mark(old_p, new_p))
 
-    # responsibilities matrix
+    # cover, annexes, signature blocks, revision history: every other part of the model, as tracked tables
 
-    def _raci(self, old: Sequence[RaciRow], new: Sequence[RaciRow]) -> None:
-        self._add("Heading 1", RACI_HEADING).paragraph_format.page_break_before = True
-        self._add("Small", "R = Responsible; A = Accountable; C = Consulted; I = Informed. Rows are matched by "
-                           "activity; a whole row added or removed is a tracked row change.")
-        common = {r.activity_id for r in old} & {r.activity_id for r in new}
-        pairs = _interleave(old, new, lambda r: r.activity_id, common)
-        table = self.doc.add_table(rows=1, cols=3)
+    def _part(self, part: _Part, old: Agreement, new: Agreement) -> None:
+        """One part as a table whose rows are matched by key; raises ValueError if a change would not show."""
+        self._add("Heading 1", part.heading).paragraph_format.page_break_before = part.new_page
+        self._add("Small", part.note)
+        old_rows, new_rows = _keyed(part.rows(old)), _keyed(part.rows(new))
+        in_place = _in_order([k for k, _ in old_rows], [k for k, _ in new_rows])
+        before = self.revisions
+        table = self.doc.add_table(rows=1, cols=len(part.headers))
         table.style = "Table Grid"
         table.autofit = False
-        widths = (Twips(6012), Twips(1700), Twips(1700))
+        widths = [Twips(w) for w in part.widths]
         for column, width in zip(table.columns, widths, strict=True):
             column.width = width
-        self._header_row(table.rows[0], ("Activity", "Sponsor", "Contract acceptor"), widths)
-        for old_r, new_r in pairs:
-            self._raci_row(table.add_row(), old_r, new_r, widths)
-        self._add("Small", "End of comparison.")
+        self._header_row(table.rows[0], part.headers, widths)
+        for old_r, new_r in _interleave(old_rows, new_rows, lambda r: r[0], in_place):
+            self._table_row(table.add_row(), old_r[1] if old_r else None, new_r[1] if new_r else None, widths)
+        if old_rows != new_rows and self.revisions == before:
+            raise ValueError(f"{part.heading} differs between the versions but no tracked change shows it")
 
     def _header_row(self, row: Any, names: Sequence[str], widths: Sequence[Any]) -> None:
         _row_props(row, header=True)
@@ -473,14 +567,13 @@ class _Redline:
             p.style = self.style_ids["Table Text"]
             p.append(_run(name, header=True))
 
-    def _raci_row(self, row: Any, old: RaciRow | None, new: RaciRow | None, widths: Sequence[Any]) -> None:
+    def _table_row(self, row: Any, old: Cells | None, new: Cells | None, widths: Sequence[Any]) -> None:
         props = _row_props(row, header=False)
         mark = _mark(old, new)
         if mark != "same":
             props.append(self._revision(f"w:{mark}"))
-        old_cells = _raci_cells(old) if old else ("", "", "")
-        new_cells = _raci_cells(new) if new else ("", "", "")
-        for cell, before, after, width in zip(row.cells, old_cells, new_cells, widths, strict=True):
+        blank = ("",) * len(widths)
+        for cell, before, after, width in zip(row.cells, old or blank, new or blank, widths, strict=True):
             cell.width = width
             p = cell.paragraphs[0]._p
             p.style = self.style_ids["Table Text"]

@@ -261,6 +261,12 @@ def plural(amount: Any, unit: str) -> str:
     return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
 
 
+def raci_code(code: str) -> str:
+    """One notation for RACI codes everywhere: 'RA' → 'R/A'; '-' or '' → '–'."""
+    text = _scalar_text(code, "raci_code")
+    return "–" if text in ("-", "") else "/".join(text)
+
+
 def _check_size(size: int) -> None:
     if size > MAX_TEXT:
         raise RenderLimitExceeded(f"it would make a text longer than {MAX_TEXT:,} characters")
@@ -319,6 +325,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "join": _join,
     "join_and": join_and,
     "plural": plural,
+    "raci_code": raci_code,
     "map": jfilters.sync_do_map,
     "length": len,
     "count": len,

@@ -79,14 +79,15 @@ def test_raci_overrides_and_conditions(tmp_path: Path) -> None:
 
 def test_timelines_traceability_signatories_revisions(tmp_path: Path) -> None:
     agreement = _agreement(tmp_path)
-    assert [(t.event, t.deadline, t.clause_number) for t in agreement.timelines] == [
-        ("Notice of a regulatory inspection", "within 24 hours", "1.2")]
+    assert [(t.event, t.who, t.clock, t.trigger, t.clause_number) for t in agreement.timelines] == [
+        ("Notice of a regulatory inspection", "Contract Acceptor", "within 24 hours", "", "1.2"),
+        ("Notice of a Sponsor audit", "Sponsor", "at least 30 Business Days", "before the audit", "1.2")]
     trace = {t.requirement_id: t.clause_numbers for t in agreement.traceability}
     assert trace == {"REQ-SCOPE": ["1.1"], "REQ-AUDIT": ["1.2"], "REQ-RELEASE": ["2.1"]}
     assert [s.field_name for s in agreement.signatories] == ["sig_sponsor_1", "sig_contract_acceptor_1"]
     assert [(r.version, r.description) for r in agreement.revisions] == [(1, "First issue.")]
     no_clock = _agreement(tmp_path, lambda d: d.update(inspections={"notify_within_hours": None}))
-    assert no_clock.timelines == []
+    assert [t.event for t in no_clock.timelines] == ["Notice of a Sponsor audit"]
 
 
 def test_model_digest_is_deterministic_and_sensitive(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import docx
 import pypdfium2 as pdfium
 import pytest
+from docx.oxml.ns import qn
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
@@ -18,6 +19,7 @@ from qa_builder.batch import BatchItem, build_many
 from qa_builder.files import sha256_file
 from qa_builder.library.loader import load_library
 from qa_builder.pipeline import BuildSettings
+from qa_builder.render.anchors import paragraph_text
 from qa_builder.render.docx import default_template_path
 from tests.conftest import DEMO_EXAMPLE, MINIMAL_ANSWERS
 
@@ -67,7 +69,8 @@ def test_outputs_and_build_record(minimal_build: Path) -> None:
 
 def test_docx_reads_back_with_escaping_and_unicode(minimal_build: Path) -> None:
     document = docx.Document(str(minimal_build / "QA-MIN-1_v1.docx"))
-    text = "\n".join(p.text for p in document.paragraphs)
+    # Clause paragraphs sit inside content controls (w:sdt), which python-docx's document.paragraphs skips.
+    text = "\n".join(paragraph_text(p) for p in document.element.body.iter(qn("w:p")))
     assert 'Müller & Søn <Pharma> "AG"' in text
     assert "株式会社テスト製薬" in text
     assert "1.1\tScope" in text and "2.1\tBatch Release" in text

@@ -102,7 +102,21 @@ TRIGGERS: dict[str, tuple[Mutation, str]] = {
                   "tech_transfer.comparability_required"),
     "QA-LIFE-001": (_set("agreement.review_period_months", 48), "agreement.review_period_months"),
     "QA-LIFE-002": (_set("term.exit_handover", False), "term.exit_handover"),
+    "QA-CC-004": (_set("change_control", {"major_change_notice_days": 30, "minor_change_notice_days": 31}),
+                  "change_control.major_change_notice_days"),
+    "QA-CC-005": (_set("change_control", {"major_change_notice_days": 29, "minor_change_notice_days": 10}),
+                  "change_control.major_change_notice_days"),
+    "QA-INSP-004": (_set("inspections.share_reports_within_business_days", 6),
+                    "inspections.share_reports_within_business_days"),
+    "QA-DEV-001": (_set("deviations.critical_notify_hours", 25), "deviations.critical_notify_hours"),
+    "QA-SUB-005": (_set("subcontracting", {"allowed": False, "approved_subcontractors": [SUBCONTRACTOR]}),
+                   "subcontracting.allowed"),
+    "QA-SUB-006": (_set("subcontracting", {"allowed": True, "approved_subcontractors": [
+        {**SUBCONTRACTOR, "activities": ["serialisation"]}]}),
+        "subcontracting.approved_subcontractors[0].activities[0]"),
 }
+# Checks that guard the library rather than the answers: triggered by a crafted library in their own test.
+LIBRARY_TRIGGERED = {"QA-CLOCK-001"}
 
 
 def _findings(tmp_path: Path, mutation: Mutation | None = None, today: dt.date = TODAY) -> list[Any]:
@@ -113,7 +127,7 @@ def _findings(tmp_path: Path, mutation: Mutation | None = None, today: dt.date =
 
 
 def test_every_check_has_a_trigger_test() -> None:
-    assert {c.id for c in CHECKS} == set(TRIGGERS)
+    assert {c.id for c in CHECKS} == set(TRIGGERS) | LIBRARY_TRIGGERED
 
 
 @pytest.mark.parametrize("check_id", sorted(TRIGGERS))
@@ -142,6 +156,11 @@ def test_checks_are_silent_on_good_files(answers: Path) -> None:
     (_all(_eu, _set("release_model", "qp_certification")), "QA-REL-001"),
     (_set("tech_transfer", {"comparability_required": False}), "QA-TT-001"),
     (_set("agreement.review_period_months", 36), "QA-LIFE-001"),
+    (_set("change_control", {"major_change_notice_days": 30, "minor_change_notice_days": 30}), "QA-CC-004"),
+    (_set("change_control", {"major_change_notice_days": 30, "minor_change_notice_days": 30}), "QA-CC-005"),
+    (_set("inspections.share_reports_within_business_days", 5), "QA-INSP-004"),
+    (_set("deviations.critical_notify_hours", 24), "QA-DEV-001"),
+    (_set("subcontracting", {"allowed": False}), "QA-SUB-005"),
 ])
 def test_check_is_silent_at_its_boundary(tmp_path: Path, mutation: Mutation, silent_id: str) -> None:
     assert silent_id not in {f.id for f in _findings(tmp_path, mutation)}
@@ -226,3 +245,47 @@ def test_check_sources_are_catalogued_requirements() -> None:
     known = {r.id for r in LIBRARY.requirements}
     unknown = {(c.id, s) for c in CHECKS for s in c.sources if s not in known}
     assert not unknown
+
+
+@pytest.mark.parametrize(("path", "value", "check_id", "severity"), [
+    ("deviations.critical_notify_hours", 72, "QA-DEV-001", "warning"),
+    ("deviations.critical_notify_hours", 73, "QA-DEV-001", "error"),
+    ("inspections.share_reports_within_business_days", 10, "QA-INSP-004", "warning"),
+    ("inspections.share_reports_within_business_days", 11, "QA-INSP-004", "error"),
+])
+def test_plausibility_severity_boundaries(tmp_path: Path, path: str, value: int, check_id: str, severity: str) -> None:
+    hits = [f for f in _findings(tmp_path, _set(path, value)) if f.id == check_id]
+    assert [f.severity for f in hits] == [severity]
+
+
+def test_483_finding_says_the_15_day_figure_is_unverified(tmp_path: Path) -> None:
+    hit = next(f for f in _findings(tmp_path, _set("inspections.share_reports_within_business_days", 60))
+               if f.id == "QA-INSP-004")
+    assert "UNVERIFIED" in hit.reason and "F-US-10" in hit.reason
+
+
+def test_issue_example_of_implausible_clocks_is_refused(tmp_path: Path) -> None:
+    mutation = _all(_set("deviations", {"critical_notify_hours": 168, "major_notify_business_days": 30}),
+                    _set("inspections.share_reports_within_business_days", 60),
+                    _set("change_control", {"major_change_notice_days": 0, "minor_change_notice_days": 365}))
+    errors = {f.id for f in _findings(tmp_path, mutation) if f.severity == "error"}
+    assert {"QA-DEV-001", "QA-INSP-004", "QA-CC-004", "QA-CC-005"} <= errors
+
+
+def test_same_event_with_two_clocks_is_an_error(tmp_path: Path) -> None:
+    import shutil
+
+    from qa_builder.library.loader import default_library_dir
+
+    lib = tmp_path / "lib"
+    shutil.copytree(default_library_dir(), lib)
+    path = lib / "clauses" / "deviations.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "      - event: Major Deviation\n"
+    assert old in text
+    path.write_text(text.replace(old, "      - event: Critical Deviation\n", 1), encoding="utf-8")
+    library = load_library(lib)
+    answers = load_answers(write_answers(tmp_path, answers_data()))
+    hits = [f for f in review_answers(answers, library, today=TODAY) if f.id == "QA-CLOCK-001"]
+    assert len(hits) == 1 and hits[0].severity == "error"
+    assert "'Critical Deviation' gets two clocks: within 24 hours of discovery" in hits[0].message

@@ -63,7 +63,8 @@ def test_text_that_does_not_compile(lib: Path) -> None:
 
 
 def test_text_using_unknown_answers_field(lib: Path) -> None:
-    _edit(lib / "clauses" / "general.yaml", "{{ audits.notice_business_days }}", "{{ audits.notice_days }}")
+    _edit(lib / "clauses" / "general.yaml", "at least {{ audits.notice_business_days | plural('Business Day') }}. The",
+          "at least {{ audits.notice_days }}. The")
     assert "positions.preferred uses audits.notice_days, but audits has no field 'notice_days'" in _problems(lib)
 
 

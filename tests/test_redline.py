@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -15,13 +16,30 @@ import docx
 import pytest
 from lxml import etree
 
+from qa_builder import redline
 from qa_builder.answers import load_answers
 from qa_builder.errors import RenderError
 from qa_builder.library.loader import load_library
-from qa_builder.models.agreement import Agreement, AgreementClause, ClauseParagraph
+from qa_builder.models.agreement import (
+    Agreement,
+    AgreementClause,
+    ClauseParagraph,
+    PartyBlock,
+    RevisionRow,
+    TimelineRow,
+)
 from qa_builder.pipeline import prepare_agreement
-from qa_builder.redline import RACI_HEADING, TEXT_HEADING, ClauseChange, compare_agreements, write_redline
-from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS
+from qa_builder.redline import (
+    RACI_HEADING,
+    SELECTION_HEADING,
+    TEXT_HEADING,
+    ClauseChange,
+    compare_agreements,
+    write_redline,
+)
+from qa_builder.regenerate import build_new, regenerate
+from qa_builder.workspace import add_agreement, init_workspace
+from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS, answers_data, write_answers
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 WHEN = dt.datetime(2026, 3, 12, 10, 30, tzinfo=dt.UTC)
@@ -143,8 +161,8 @@ def _text(element: Any) -> str:
     return "".join(parts)
 
 
-def _resolve(path: Path, *, accept: bool) -> tuple[list[str], list[list[str]]]:
-    """Accept (or reject) every revision; return the body paragraphs' text and the table rows' cell texts."""
+def _resolve(path: Path, *, accept: bool) -> tuple[list[str], list[list[list[str]]]]:
+    """Accept (or reject) every revision; return the body paragraphs' text and each table's rows' cell texts."""
     body = _document_xml(path).find(w("body"))
     drop, keep = ("del", "ins") if accept else ("ins", "del")
     for row in list(body.iter(w("tr"))):
@@ -166,8 +184,9 @@ def _resolve(path: Path, *, accept: bool) -> tuple[list[str], list[list[str]]]:
         if not joined:
             lines.append(text)
     assert carry == "", "a removed paragraph mark must never be the last one"
-    rows = [[_text(cell) for cell in row.findall(w("tc"))] for row in body.iter(w("tr"))]
-    return lines, rows
+    tables = [[[_text(cell) for cell in row.findall(w("tc"))] for row in table.iter(w("tr"))]
+              for table in body.findall(w("tbl"))]
+    return lines, tables
 
 
 def _agreement_text(lines: list[str]) -> list[str]:
@@ -184,9 +203,35 @@ def _expected_text(agreement: Agreement) -> list[str]:
     return lines
 
 
-def _expected_rows(agreement: Agreement) -> list[list[str]]:
-    return [["Activity", "Sponsor", "Contract acceptor"]] + [[r.activity, r.sponsor, r.contract_acceptor]
-                                                            for r in agreement.raci]
+def _party(party: PartyBlock) -> str:
+    role = {"sponsor": "Sponsor", "contract_acceptor": "Contract acceptor"}[party.role]
+    return (f"{party.name} (the “{party.defined_term}”; {role})\n{party.address}, {party.country}\nQuality contact: "
+            f"{party.quality_contact_name}, {party.quality_contact_title}, {party.quality_contact_email}")
+
+
+def _expected_rows(a: Agreement) -> list[list[list[str]]]:
+    """Every table of the redline, in order: cover, annexes A-C, signature blocks, revision history, selection."""
+    cover = [["Field", "Value"], ["Title", a.title], ["Agreement ID", a.id], ["Version", str(a.version)],
+             ["Effective date", a.effective_date.isoformat()], ["Review period", f"{a.review_period_months} months"],
+             ["Sponsor", _party(a.sponsor)], ["Contract acceptor", _party(a.contract_acceptor)],
+             ["Products", "; ".join(a.products)], ["Markets", ", ".join(a.markets)],
+             ["Clause library", f"{a.library_name}, version {a.library_version}"]]
+    raci = [["No.", "Area", "Activity", "Sponsor", "Contract acceptor", "Notes"]] + [
+        [f"{r.number}{'*' if r.overridden else ''}", r.area, r.activity, r.sponsor, r.contract_acceptor, r.notes]
+        for r in a.raci]
+    timelines = [["Obligation", "Who", "Time limit", "Clock", "Trigger", "Clause"]] + [
+        [t.event, t.who, t.deadline, t.clock, t.trigger or "–", t.clause_number] for t in a.timelines]
+    trace = [["Requirement", "Summary", "Source", "Clauses"]] + [
+        [t.requirement_id, t.summary, t.source, ", ".join(t.clause_numbers) or "–"] for t in a.traceability]
+    signatures = [["Field", "Party", "Name", "Title", "E-mail", "Meaning"]] + [
+        [s.field_name, f"{s.party_name} ({'Sponsor' if s.party == 'sponsor' else 'Contract acceptor'})", s.name,
+         s.title, s.email, s.meaning] for s in a.signatories]
+    history = [["Version", "Date", "Description of change"]] + [
+        [str(r.version), r.date.isoformat(), r.description] for r in a.revisions]
+    selection = [["Clause", "Version", "Included", "Position", "Reason"]] + [
+        [d.clause_id, str(d.version), "yes" if d.included else "no", d.position or "–", d.reason]
+        for d in a.decisions]
+    return [cover, raci, timelines, trace, signatures, history, selection]
 
 
 # --- comparison --------------------------------------------------------------------------------------------------
@@ -263,6 +308,72 @@ def test_accept_and_reject_on_random_edits_of_the_demo(demo: Agreement, seed: in
     assert _agreement_text(accepted) == _expected_text(new)
     assert _agreement_text(rejected) == _expected_text(demo)
     assert (accepted_rows, rejected_rows) == (_expected_rows(new), _expected_rows(demo))
+
+
+def _inserted_and_deleted(path: Path) -> tuple[str, str]:
+    root = _document_xml(path)
+    inserted = "".join(t.text or "" for ins in root.iter(w("ins")) for t in ins.iter(w("t")))
+    return inserted, "".join(t.text or "" for t in root.iter(w("delText")))
+
+
+def test_raci_note_only_change_is_a_tracked_change(old: Agreement, tmp_path: Path) -> None:
+    raci = [old.raci[0].model_copy(update={"notes": "Sponsor audits the site yearly"}), *old.raci[1:]]
+    new = old.model_copy(update={"raci": raci})
+    assert compare_agreements(old, new).other_changes == ("Responsibilities matrix: 1 row changed",)
+    out = tmp_path / "redline.docx"
+    write_redline(old, new, out, when=WHEN)
+    inserted, deleted = _inserted_and_deleted(out)
+    assert "Sponsor audits the site yearly" in inserted
+    assert deleted == old.raci[0].notes.rstrip()
+    assert _resolve(out, accept=True)[1] == _expected_rows(new)
+    assert _resolve(out, accept=False)[1] == _expected_rows(old)
+
+
+WHOLE_AGREEMENT_EDITS: dict[str, Callable[[Agreement], Agreement]] = {
+    "cover": lambda a: a.model_copy(update={"contract_acceptor": a.contract_acceptor.model_copy(
+        update={"address": "1 New Road"}), "markets": [*a.markets, "JP"]}),
+    "raci_area": lambda a: a.model_copy(update={"raci": [a.raci[0].model_copy(update={"area": "Audits", "overridden":
+                                                                                   not a.raci[0].overridden}),
+                                                         *a.raci[1:]]}),
+    "raci_reordered": lambda a: a.model_copy(update={"raci": list(reversed(a.raci))}),
+    "timelines": lambda a: a.model_copy(update={"timelines": [*a.timelines, TimelineRow(
+        event="Notify a recall", deadline="24 hours", clause_number="2.1")]}),
+    "timeline_who": lambda a: a.model_copy(update={"timelines": [a.timelines[0].model_copy(
+        update={"who": "Both parties"}), *a.timelines[1:]]}),
+    "traceability": lambda a: a.model_copy(update={"traceability": a.traceability[1:]}),
+    "signatures": lambda a: a.model_copy(update={"signatories": [a.signatories[0].model_copy(
+        update={"title": "Head of Quality Operations"}), *a.signatories[1:]]}),
+    "revisions": lambda a: a.model_copy(update={"version": 2, "revisions": [*a.revisions, RevisionRow(
+        version=2, date=dt.date(2026, 7, 1), description="Annual review")]}),
+    "selection": lambda a: a.model_copy(update={"decisions": [a.decisions[0].model_copy(
+        update={"reason": "Chosen by the negotiation"}), *a.decisions[1:]]}),
+}
+
+
+@pytest.mark.parametrize("edit", WHOLE_AGREEMENT_EDITS)
+def test_every_part_of_the_agreement_is_redlined(old: Agreement, edit: str, tmp_path: Path) -> None:
+    new = WHOLE_AGREEMENT_EDITS[edit](old)
+    assert new.canonical_json() != old.canonical_json()
+    out = tmp_path / "redline.docx"
+    write_redline(old, new, out, when=WHEN)
+    assert list(_document_xml(out).iter(w("ins"), w("del"))), "a changed model gives tracked changes"
+    accepted, accepted_tables = _resolve(out, accept=True)
+    rejected, rejected_tables = _resolve(out, accept=False)
+    assert (accepted_tables, rejected_tables) == (_expected_rows(new), _expected_rows(old))
+    assert (_agreement_text(accepted), _agreement_text(rejected)) == (_expected_text(new), _expected_text(old))
+
+
+def test_a_change_the_redline_cannot_show_is_an_error(old: Agreement, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net: if some part of the model were left out of the redline, the redline is refused."""
+    monkeypatch.setattr(redline, "_PARTS", tuple(p for p in redline._PARTS if p.heading != SELECTION_HEADING))
+    new = WHOLE_AGREEMENT_EDITS["selection"](old)
+    out = tmp_path / "redline.docx"
+    with pytest.raises(RenderError, match="differ but the redline would show no tracked change"):
+        write_redline(old, new, out, when=WHEN)
+    assert not out.exists()
+    write_redline(old, old.model_copy(deep=True), out, when=WHEN)  # equal models: an empty redline is right
+    assert not list(_document_xml(out).iter(w("ins"), w("del")))
 
 
 def test_revisions_carry_author_date_and_unique_ids(old: Agreement, tmp_path: Path) -> None:
@@ -377,3 +488,74 @@ def test_libreoffice_sees_tracked_changes(old: Agreement, tmp_path: Path) -> Non
     assert counts["insertion"] >= 7, counts
     assert counts["deletion"] >= 5, counts
     assert re.search(rb"dc:creator>qa-builder<", zipfile.ZipFile(odt).read("content.xml"))
+
+
+@pytest.mark.libreoffice
+def test_regenerating_after_a_raci_note_change_gives_a_non_empty_redline(tmp_path: Path) -> None:
+    """The reported case: only a responsibilities-matrix note changed in a workspace agreement."""
+    root = tmp_path / "workspace"
+    workspace = init_workspace(root)
+    shutil.rmtree(workspace.library_dir)
+    shutil.copytree(MINI_LIBRARY, workspace.library_dir)
+    data = answers_data()
+    data["responsibilities"] = [{"activity": "manufacture", "sponsor": "I", "contract_acceptor": "RA",
+                                 "notes": "Tokyo Plant only"}]
+    add_agreement(workspace, write_answers(tmp_path, data))
+    assert not build_new(workspace, jobs=1)[1]
+    data["responsibilities"][0]["notes"] = "Tokyo and Osaka plants"
+    write_answers(workspace.agreement_dir("QA-MIN-1"), data)
+    report = regenerate(workspace)
+    assert [(r.old_version, r.new_version) for r in report.built] == [(1, 2)], report
+    assert report.built[0].other_changes == ("Responsibilities matrix: 1 row changed",)
+    redline_path = workspace.version_dir("QA-MIN-1", 2) / "QA-MIN-1_v2.redline.docx"
+    inserted, deleted = _inserted_and_deleted(redline_path)
+    assert "Osaka" in inserted and "Plant only" in deleted
+    raci = _resolve(redline_path, accept=True)[1][1]
+    assert ["2*", "Manufacturing", "Execute batch manufacture", "I", "R/A", "Tokyo and Osaka plants"] in raci
+
+
+def _mutated(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value + " changed"
+    if isinstance(value, dt.date):
+        return value + dt.timedelta(days=1)
+    if isinstance(value, list):
+        return [*value, "X-1"]
+    return None
+
+
+def _single_field_edits(agreement: Agreement) -> list[tuple[str, Agreement]]:
+    """`agreement` with one field changed, for every field of the model and of its first row of each table."""
+    edits = []
+    for name, value in agreement:
+        if name in ("model_digest", "sections"):
+            continue
+        rows = value if isinstance(value, list) and value and hasattr(value[0], "model_copy") else None
+        items = [(name, value, None)] if rows is None and not hasattr(value, "model_copy") else \
+            [(f"{name}.{field}", inner, field) for field, inner in (rows[0] if rows else value)]
+        for label, inner, field in items:
+            changed = _mutated(inner)
+            if changed is None:
+                continue
+            if field is None:
+                update = {name: changed}
+            elif rows is not None:
+                update = {name: [rows[0].model_copy(update={field: changed}), *rows[1:]]}
+            else:
+                update = {name: value.model_copy(update={field: changed})}
+            edits.append((label, agreement.model_copy(update=update)))
+    return edits
+
+
+def test_a_change_to_any_field_of_the_model_is_a_tracked_change(old: Agreement, tmp_path: Path) -> None:
+    """Whoever adds a field to the Agreement model learns here that the redline must show it."""
+    edits = _single_field_edits(old)
+    assert len(edits) > 40
+    for label, new in edits:
+        out = tmp_path / f"{label}.docx"
+        write_redline(old, new, out, when=WHEN)  # raises RenderError if the change would not show
+        assert list(_document_xml(out).iter(w("ins"), w("del"))), label

@@ -308,15 +308,18 @@ def _annexes(doc: Document) -> None:
     _borders(table, "A6A6A6")
 
     doc.add_paragraph("ANNEX B.\tTIMELINES", style="Heading 1")
-    doc.add_paragraph("The time limits this Agreement sets, with the clause that sets each of them.", style="Small")
+    doc.add_paragraph("Every time limit this Agreement sets: the obligation, the party that must act, the clock, "
+                      "what starts it, and the clause that sets it. The clause governs; this table lists each clock "
+                      "the clauses state and no other.", style="Small")
     doc.add_paragraph()
-    widths = [Cm(9.0), Cm(5.6), Cm(2.0)]
-    table = doc.add_table(rows=1, cols=3)
+    widths = [Cm(6.2), Cm(2.4), Cm(3.2), Cm(3.4), Cm(1.4)]
+    table = doc.add_table(rows=1, cols=5)
     _fixed_widths(table, widths)
-    _header_row(table, ["Event", "Time limit", "Clause"], widths)
-    _loop_rows(table, "{%tr for t in agreement.timelines %}", "{%tr endfor %}", 3)
+    _header_row(table, ["Obligation", "Who", "Clock", "Trigger", "Clause"], widths)
+    _loop_rows(table, "{%tr for t in agreement.timelines %}", "{%tr endfor %}", 5)
     cells = table.add_row().cells
-    for cell, text in zip(cells, ["{{ t.event }}", "{{ t.deadline }}", "{{ t.clause_number }}"], strict=False):
+    texts = ["{{ t.event }}", "{{ t.who }}", "{{ t.clock }}", "{{ t.trigger or '–' }}", "{{ t.clause_number }}"]
+    for cell, text in zip(cells, texts, strict=False):
         cell.paragraphs[0].text = text
         cell.paragraphs[0].style = doc.styles["Table Text"]
     _widths_row(cells, widths)

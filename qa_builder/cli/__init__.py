@@ -16,6 +16,7 @@ from qa_builder.cli.check import check_command
 from qa_builder.cli.demo import demo_command
 from qa_builder.cli.library import library_group
 from qa_builder.cli.manifest import manifest_command
+from qa_builder.cli.negotiate import negotiate_group
 from qa_builder.cli.pki import pki_group
 from qa_builder.cli.questionnaire import questionnaire_command
 from qa_builder.cli.schema import schema_command
@@ -83,3 +84,4 @@ main.add_command(serve_command)
 for _command in (init_command, add_command, impact_command, regenerate_command):
     main.add_command(_command)
 main.add_command(audit_group)
+main.add_command(negotiate_group)

@@ -17,7 +17,13 @@ def library_group() -> None:
 @click.option("--library", "library_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Clause library folder (default: the bundled library).")
 def library_check_command(library_dir: Path | None) -> None:
-    """Validate a clause library (also an edited copy): every problem, with file and line."""
+    """Validate a clause library (also an edited copy): every problem, with file and line.
+
+    Then lint it: render every clause under a matrix of arrangements and refuse truncated paragraphs, empty
+    items, unrendered Jinja, doubled spaces, '1 Days' plurals, undefined or unused defined terms, and clocks
+    stated in a clause but missing from Annex B (or the reverse). Exit status 1 when the lint finds anything.
+    """
+    from qa_builder.library.lint import lint_library
     from qa_builder.library.loader import default_library_dir, load_library
 
     library = load_library(library_dir)
@@ -27,6 +33,13 @@ def library_check_command(library_dir: Path | None) -> None:
     click.echo(f"  {len(library.clauses)} clauses ({statuses['approved']} approved, {statuses['draft']} draft, "
                f"{statuses['retired']} retired) in {len(library.info.sections)} sections")
     click.echo(f"  {len(library.requirements)} requirements, {len(library.raci)} RACI activities")
+    report = lint_library(library)
+    click.echo(f"  lint: {report.contexts} arrangements, {report.clauses} clauses, {report.paragraphs} rendered "
+               f"paragraphs: {len(report.findings)} finding{'s' * (len(report.findings) != 1)}")
+    for finding in report.findings:
+        click.secho(f"lint: {finding.line()}", fg="red", err=True)
+    if report.findings:
+        sys.exit(1)
 
 
 @library_group.command("coverage")

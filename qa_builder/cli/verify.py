@@ -22,7 +22,7 @@ def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 @click.command("verify")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--trust", "trust_roots", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Trust root certificate (PEM/DER), repeatable. Nothing is trusted otherwise.")
 @click.option("--system-trust", is_flag=True, help="Also trust the operating system's CA bundle.")
@@ -42,7 +42,9 @@ def verify_command(files: tuple[Path, ...], trust_roots: tuple[Path, ...], syste
     """Verify signed PDFs and signed manifests (<id>_v<n>.manifest.json or its .p7s).
 
     Every signature gets an ETSI indication (TOTAL-PASSED / TOTAL-FAILED / INDETERMINATE) with the reasons in
-    plain words. Exit code: 0 all passed, 1 any failed, 3 otherwise indeterminate, 2 usage errors.
+    plain words. A path that cannot be read (missing, a directory, a symlink loop) gets its own INDETERMINATE
+    result line; the other files are still verified. Exit code: 0 all passed, 1 any failed, 3 otherwise
+    indeterminate, 2 usage errors.
     """
     from qa_builder.cli.progress import progress
     from qa_builder.verify import api

@@ -171,7 +171,7 @@ def _check_consistency(
     known = context_names()
     sections = {s.id for s in info.sections}
     requirement_ids = _unique(root / REQUIREMENTS_FILE, [r.id for r in requirements], "requirement", problems)
-    _unique(root / RACI_FILE, [a.id for a in raci], "RACI activity", problems)
+    raci_ids = _unique(root / RACI_FILE, [a.id for a in raci], "RACI activity", problems)
     seen: dict[str, str] = {}
     for clause in clauses:
         doc, loc = located[id(clause)]
@@ -193,6 +193,9 @@ def _check_consistency(
             problems.append(f"{where}: 'positions' is empty")
         if clause.position_from is not None and clause.positions is None:
             problems.append(f"{where}: 'position_from' needs 'positions'")
+        for row in clause.raci:
+            if row not in raci_ids:
+                problems.append(f"{at('raci')}: names RACI activity '{row}', which {RACI_FILE} does not define")
         for ref in clause.references:
             if ref not in requirement_ids:
                 problems.append(f"{where}: cites requirement '{ref}', which {REQUIREMENTS_FILE} does not define")
@@ -216,14 +219,25 @@ def _check_consistency(
     for activity in raci:
         where = f"{root / RACI_FILE}: activity '{activity.id}'"
         _check_expression(where, "applies_when", activity.applies_when, known, problems)
-        codes = (activity.sponsor, activity.contract_acceptor)
-        if sum("A" in c for c in codes) != 1:
-            problems.append(f"{where}: needs exactly one Accountable party (A)")
-        if not any("R" in c for c in codes):
-            problems.append(f"{where}: needs at least one Responsible party (R)")
-        for code in codes:
-            if code != "-" and (not code or any(ch not in "RACI" for ch in code)):
-                problems.append(f"{where}: code '{code}' must use only the letters R, A, C, I (or '-')")
+        if activity.vary_by is not None:
+            _check_expression(where, "vary_by", activity.vary_by, known, problems)
+        elif activity.variants:
+            problems.append(f"{where}: 'variants' needs 'vary_by'")
+        allocations = [("", activity.sponsor, activity.contract_acceptor, activity.split_of_duties)] + [
+            (f" variant '{key}'", v.sponsor, v.contract_acceptor, v.split_of_duties)
+            for key, v in activity.variants.items()]
+        for label, sponsor, acceptor, split in allocations:
+            codes = (sponsor, acceptor)
+            if sum("A" in c for c in codes) != 1:
+                problems.append(f"{where}{label}: needs exactly one Accountable party (A)")
+            if not any("R" in c for c in codes):
+                problems.append(f"{where}{label}: needs at least one Responsible party (R)")
+            if all("R" in c for c in codes) and not split:
+                problems.append(f"{where}{label}: both parties are Responsible (R) but no split_of_duties says who "
+                                "does which part")
+            for code in codes:
+                if code != "-" and (not code or any(ch not in "RACI" for ch in code)):
+                    problems.append(f"{where}{label}: code '{code}' must use only the letters R, A, C, I (or '-')")
 
 
 def _check_expression(where: str, label: str, expression: str, known: dict[str, Any], problems: list[str]) -> None:

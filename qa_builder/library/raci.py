@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from qa_builder.errors import LibraryError
 from qa_builder.library.select import condition_holds
 from qa_builder.models.answers import Answers
-from qa_builder.models.library import ClauseLibrary, RaciActivity
+from qa_builder.models.library import ClauseLibrary, RaciActivity, RaciVariant
+from qa_builder.sandbox import TemplateProblem, compile_condition, evaluate_condition
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,24 @@ def resolve_raci(answers: Answers, library: ClauseLibrary, context: dict[str, An
             continue
         found = overrides.get(activity.id)
         if found is None:
-            rows.append(ResolvedActivity(activity, activity.sponsor, activity.contract_acceptor,
-                                         activity.notes or "", None, None))
+            default = _variant(activity, context)
+            rows.append(ResolvedActivity(activity, default.sponsor, default.contract_acceptor,
+                                         default.notes or "", default.split_of_duties, None))
             continue
         index, override = found
         rows.append(ResolvedActivity(activity, override.sponsor, override.contract_acceptor,
                                      override.notes or activity.notes or "", override.split_of_duties, index))
     return rows
+
+
+def _variant(activity: RaciActivity, context: dict[str, Any]) -> RaciVariant:
+    """The row's default codes: its variant for the value of `vary_by`, else its own codes."""
+    own = RaciVariant(sponsor=activity.sponsor, contract_acceptor=activity.contract_acceptor, notes=activity.notes,
+                      split_of_duties=activity.split_of_duties)
+    if activity.vary_by is None:
+        return own
+    try:
+        value = evaluate_condition(compile_condition(activity.vary_by), context)
+    except TemplateProblem as exc:
+        raise LibraryError(f"raci.yaml: activity '{activity.id}': vary_by '{activity.vary_by}' {exc}") from exc
+    return activity.variants.get(str(value), own)

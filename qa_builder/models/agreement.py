@@ -68,11 +68,14 @@ class RaciRow(StrictModel):
 
 
 class TimelineRow(StrictModel):
-    """A clock the agreement sets, with the clause that sets it."""
+    """A clock the agreement sets, with the party that must act and the clause that sets it (Annex B)."""
 
     event: str
-    deadline: str
+    deadline: str = Field(description="The whole time limit as the clause states it: clock and trigger.")
     clause_number: str
+    who: str = Field(default="", description="'Sponsor', 'Contract Acceptor' or 'Both parties'.")
+    clock: str = Field(default="", description="The clock alone, e.g. 'within 24 hours'.")
+    trigger: str = Field(default="", description="What starts the clock, e.g. 'of discovery'; empty if none.")
 
 
 class SignatoryBlock(StrictModel):

@@ -22,10 +22,17 @@ class Section(StrictModel):
 
 
 class Timeline(StrictModel):
-    """A clock a clause sets; collected into the agreement's timelines table."""
+    """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
-    event: str
-    deadline: str = Field(description="Jinja text, e.g. '{{ inspections.notify_within_hours }} hours'.")
+    The clause text must state the same clock: `library check` renders both and refuses a clock stated in
+    one and not the other.
+    """
+
+    event: str = Field(description="The obligation, e.g. 'Critical Deviation'.")
+    who: Literal["sponsor", "contract_acceptor", "both"] = Field(
+        default="contract_acceptor", description="The party that must act by the deadline.")
+    deadline: str = Field(description="Jinja text: the clock and its trigger, e.g. \"within "
+                                      "{{ deviations.critical_notify_hours | plural('hour') }} of discovery\".")
     applies_when: str = "true"
 
 
@@ -49,6 +56,9 @@ class Clause(StrictModel):
         default=None, description="Jinja expression giving the position name, e.g. 'release_model'."
     )
     timelines: list[Timeline] = Field(default_factory=list)
+    raci: list[Identifier] = Field(
+        default_factory=list, description="RACI activity ids whose allocation the clause text states or relies on; "
+                                          "each must exist, and must apply wherever the clause does.")
     source_file: str = ""
     source_line: int = 0
 
@@ -62,6 +72,15 @@ class Requirement(StrictModel):
     applies_when: str = "true"
 
 
+class RaciVariant(StrictModel):
+    """The codes (and notes) of a RACI row for one value of the answer it varies by."""
+
+    sponsor: str
+    contract_acceptor: str
+    notes: str | None = None
+    split_of_duties: str | None = None
+
+
 class RaciActivity(StrictModel):
     """A default row of the responsibilities matrix."""
 
@@ -72,7 +91,15 @@ class RaciActivity(StrictModel):
     contract_acceptor: str
     critical: bool = False
     notes: str | None = None
+    split_of_duties: str | None = Field(
+        default=None, description="Who does which part; required where both parties are Responsible (R).")
     applies_when: str = "true"
+    vary_by: str | None = Field(
+        default=None, description="Expression over the answers (e.g. 'change_control.filing_assessment_owner') "
+                                  "whose value picks one of `variants`; the clause that reads the same answer and "
+                                  "this row then always agree.")
+    variants: dict[str, RaciVariant] = Field(
+        default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
 
 
 class LibraryInfo(StrictModel):
@@ -81,6 +108,10 @@ class LibraryInfo(StrictModel):
     name: str
     version: str
     sections: list[Section]
+    defined_terms: list[str] = Field(
+        default_factory=list,
+        description="Capitalised terms the clauses use as defined terms; the lint requires each one used in an "
+                    "agreement to be defined in it.")
 
 
 
@@ -101,6 +132,11 @@ class ReviewThresholds(StrictModel):
     audit_frequency_max_months_other: int = 12
     investigation_closure_max_days: int = 30
     review_period_max_months: int = 36
+    critical_notify_warning_above_hours: int = 24
+    critical_notify_error_above_hours: int = 72
+    reports_share_warning_above_business_days: int = 5
+    reports_share_error_above_business_days: int = 10
+    filed_change_notice_min_days: int = 30
     records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 

@@ -16,6 +16,7 @@ from docxtpl import DocxTemplate
 from qa_builder.errors import TemplateError
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
+from qa_builder.render.anchors import AnchorError, agreement_properties, anchor_agreement, set_custom_properties
 from qa_builder.sandbox import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
 from qa_builder.sandbox_check import check_names
 
@@ -159,7 +160,11 @@ class _CachedTemplate(DocxTemplate):  # type: ignore[misc]
 
 
 def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
-    """Render the agreement into a DOCX at `out` (written atomically).
+    """Render the agreement into a DOCX at `out` (written atomically), clauses anchored for negotiation.
+
+    Each clause sits in a content control tagged with its id, version, position and number, and each of its
+    paragraphs carries a bookmark; the agreement id, version and model digest are custom file properties
+    (see render.anchors).
 
     Args:
         agreement: the assembled agreement.
@@ -168,7 +173,8 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
 
     Raises:
         TemplateError: the template is unusable, was stopped by the sandbox or its limits, or failed to render
-            (one line, naming the template; exit status 2).
+            (one line, naming the template; exit status 2); or it shows a clause heading without that
+            clause's text after it, so the clauses cannot be anchored.
     """
     data = load_template(template)
     tpl = _CachedTemplate(io.BytesIO(data))
@@ -186,5 +192,11 @@ def render_docx(agreement: Agreement, template: Path, out: Path) -> None:
             RecursionError) as exc:
         raise TemplateError(f"{template}: the template failed to render agreement {agreement.id} "
                             f"({type(exc).__name__}: {exc})") from exc
+    try:
+        anchor_agreement(tpl.docx, agreement)
+    except AnchorError as exc:
+        raise TemplateError(f"{template}: agreement {agreement.id}: {exc}, so it cannot be anchored for "
+                            "negotiation") from exc
+    set_custom_properties(tpl.docx, agreement_properties(agreement))
     with atomic_writer(out) as handle:
         tpl.save(handle)

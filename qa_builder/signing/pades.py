@@ -172,6 +172,8 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     _self_check(signed, request.field, source)
     if claim is not None:
         _check_claim_kept(signed, claim, source)
+    if request.level in ("B-LT", "B-LTA"):
+        _check_offline(signed, request, source)
     with atomic_writer(target) as out:
         out.write(signed)
     return SignatureOutcome(field=request.field, signer=identity.common_name, meaning=request.meaning,
@@ -403,6 +405,16 @@ def _self_check(signed: bytes, field: str, source: Path) -> None:
             raise SigningError(f"{source}: the new signature in '{field}' does not verify; nothing was written")
         return
     raise SigningError(f"{source}: the new signature in '{field}' was not found; nothing was written")
+
+
+def _check_offline(signed: bytes, request: SignatureRequest, source: Path) -> None:
+    """A B-LT/B-LTA signature must verify TOTAL-PASSED offline with the trust root alone before it is written."""
+    from qa_builder.verify.pdf import offline_problems
+
+    problems = offline_problems(signed, request.field, request.trust_roots)
+    if problems:
+        raise SigningError(f"{source}: the new {request.level} signature in '{request.field}' does not verify "
+                           f"offline with the given root ({'; '.join(problems)}); nothing was written")
 
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")

@@ -24,6 +24,8 @@ def verify(paths: list[Path], settings: VerifySettings, *, on_result: OnResult |
     policy = load_policy(settings)
     results: list[FileReport] = verify_files(paths, policy, settings, on_result)
     for path, result in zip(paths, results, strict=True):
+        if result.sha256 is None:
+            continue  # never read (missing, a directory, a symlink loop): nothing to record in a trail
         verified = [AuditFile(name=_trail_name(path), sha256=result.sha256)] if result.sha256 else []
         record(path, "verify", files=verified,
                details={"indication": result.indication, "sub_indication": result.sub_indication,

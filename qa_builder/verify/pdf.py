@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
-from pyhanko.sign.validation.ades import ades_lta_validation
 from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
+from pyhanko_certvalidator.errors import (
+    ExpiredError,
+    NotYetValidError,
+    PathBuildingError,
+    PathValidationError,
+    ValidationError,
+)
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
+from qa_builder.verify.legacy import LEGACY_SUBFILTERS, check_legacy
+from qa_builder.verify.longterm import LongTermValidator
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
     Coverage,
@@ -45,11 +56,15 @@ _REVOKED = {AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE, AdESIndetermi
 _REVOCATION_UNKNOWN = {AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
                        AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, AdESIndeterminate.NO_POE}
 _CHAIN_NOT_FOUND = {*_REVOCATION_UNKNOWN, AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND}
+_CHAIN_PROBLEMS = {*_CHAIN_NOT_FOUND, AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE}
 _CERTIFICATION = {1: "no_changes", 2: "fill_forms", 3: "annotate"}
 
 
-def verify_pdf(path: Path, data: bytes, policy: Policy) -> FileReport:
-    """Verify the signed PDF `data` read from `path`; problems become report entries, never exceptions."""
+def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | None = None) -> FileReport:
+    """Verify the signed PDF `data` read from `path`; problems become report entries, never exceptions.
+
+    `only_field` limits the check to the signature in that field (the others are not reported).
+    """
     report = _Report(str(path), hashlib.sha256(data).hexdigest())
     if b"%PDF-" not in data[:1024]:
         return report.fail("is not a PDF (no %PDF- header)", "TOTAL-FAILED", "FORMAT_FAILURE")
@@ -64,12 +79,38 @@ def verify_pdf(path: Path, data: bytes, policy: Policy) -> FileReport:
         raise
     except Exception as exc:  # pyHanko raises many types on hostile input; all mean "not a usable PDF"
         return report.fail(f"cannot be parsed as a PDF ({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
-    if not fields:
+    removed = [] if only_field else _removed_signatures(reader, {str(name) for name, _v, _r in fields})
+    report.signatures.extend(removed)
+    if not fields and not removed:
         return report.fail("has no signatures", "INDETERMINATE", None)
     checker = _Checker(reader, policy)
     for name, value, field_ref in fields:
-        checker.check_field(str(name), value, field_ref, report)
+        if only_field is None or str(name) == only_field:
+            checker.check_field(str(name), value, field_ref, report)
     return report.finish()
+
+
+def offline_problems(data: bytes, field: str, trust_roots: tuple[Path, ...]) -> list[str]:
+    """Why the signature in `field` of the PDF `data` does not verify TOTAL-PASSED offline with `trust_roots`
+    alone (an empty list when it does). `sign` asks this of a new B-LT/B-LTA signature before writing it.
+
+    Raises:
+        InputError: a trust root cannot be loaded.
+    """
+    from qa_builder.verify.policy import VerifySettings, load_policy
+
+    policy = load_policy(VerifySettings(trust_roots=trust_roots))
+    result = verify_pdf(Path(field), data, policy, only_field=field)
+    if result.error:
+        return [f"The file {result.error}."]
+    found = [s for s in result.signatures if s.field == field]
+    if not found:
+        return [f"No signature was found in field '{field}'."]
+    signature = found[0]
+    if signature.indication == "TOTAL-PASSED":
+        return []
+    sub = f" [{signature.sub_indication}]" if signature.sub_indication else ""
+    return [f"{signature.indication}{sub}", *signature.problems]
 
 
 @dataclass
@@ -80,6 +121,7 @@ class _Report:
     def __post_init__(self) -> None:
         self.signatures: list[SignatureReport] = []
         self.timestamps: list[TimestampReport] = []
+        self.placeholders: list[str] = []
 
     def fail(self, error: str, indication: str, sub: str | None) -> FileReport:
         return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication=indication,  # type: ignore[arg-type]
@@ -87,8 +129,10 @@ class _Report:
 
     def finish(self) -> FileReport:
         if not self.signatures:  # document timestamps prove a time, not that anybody signed
+            only = [*(["document timestamps"] if self.timestamps else []),
+                    *([f"unsigned placeholder {', '.join(self.placeholders)}"] if self.placeholders else [])]
             return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication="INDETERMINATE",
-                              sub_indication=None, error="has no signatures (only document timestamps)",
+                              sub_indication=None, error=f"has no signatures (only {' and '.join(only)})",
                               signatures=[], doc_timestamps=self.timestamps)
         entries: list[SignatureReport | TimestampReport] = [*self.signatures, *self.timestamps]
         verdicts = [Verdict(indication=e.indication, sub_indication=e.sub_indication) for e in entries]
@@ -96,6 +140,47 @@ class _Report:
         return FileReport(file=self.file, sha256=self.sha256, kind="pdf", indication=verdict.indication,
                           sub_indication=verdict.sub_indication, error=None, signatures=self.signatures,
                           doc_timestamps=self.timestamps)
+
+
+def _removed_signatures(reader: PdfFileReader, present: set[str]) -> list[SignatureReport]:
+    """TOTAL-FAILED entries for signatures that an earlier revision's form, or a page's annotations, hold but the
+    final form does not list: a signature removed (stripped) from the document after it was made."""
+    found: dict[str, int] = {}
+    for revision in range(reader.xrefs.total_revisions - 1):
+        try:
+            for name, _value, _ref in enumerate_sig_fields(reader.get_historical_resolver(revision),
+                                                           filled_status=True):
+                found.setdefault(str(name), revision)
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception:  # a damaged older revision: its signatures are looked for in the others
+            continue
+    for name in _signed_widgets(reader):
+        found.setdefault(name, reader.xrefs.total_revisions - 1)
+    short = {name.rsplit(".", 1)[-1] for name in present}
+    return [_unusable(name, f"present in revision {revision + 1} was removed from the document's form "
+                            "afterwards (signatures present in an earlier revision were removed)", "FORMAT_FAILURE")
+            for name, revision in sorted(found.items(), key=lambda item: item[1])
+            if name not in present and name.rsplit(".", 1)[-1] not in short]
+
+
+def _signed_widgets(reader: PdfFileReader) -> list[str]:
+    """Names of signed signature widgets found in the pages' /Annots (whether or not the form lists them)."""
+    names: list[str] = []
+    try:
+        pages = reader.root["/Pages"]
+        for page_number in range(int(pages.get("/Count", 0))):
+            page, *_rest = reader.find_page_for_modification(page_number)  # type: ignore[no-untyped-call]
+            for annotation in page.get("/Annots", []) or []:
+                widget = annotation.get_object()
+                field = widget if "/T" in widget or "/Parent" not in widget else widget["/Parent"].get_object()
+                if field.get("/FT") == "/Sig" and field.get("/V") is not None and "/T" in field:
+                    names.append(str(field["/T"]))
+    except MemoryError:  # the per-file memory bound: reported by the runner
+        raise
+    except Exception:  # damaged page tree: the form enumeration still stands
+        return names
+    return names
 
 
 def _decrypt(reader: PdfFileReader) -> str | None:
@@ -117,24 +202,64 @@ class _Checker:
     def __init__(self, reader: PdfFileReader, policy: Policy) -> None:
         self.reader = reader
         self.policy = policy
-        self.timing = policy.timing()
         self.dss_revisions = _dss_revisions(reader)
         self.timestamp_revisions: list[int] = []
+        self._longterm: LongTermValidator | None = None
+        self.integrity_computed: set[int] = set()
+        self.sound_cms: dict[int, bool] = {}
+        self.validated_at: dt.datetime | None = None
+
+    @property
+    def longterm(self) -> LongTermValidator:
+        """The offline long-term validator (reads the DSS and document timestamps once, on first use)."""
+        if self._longterm is None:
+            self._longterm = LongTermValidator(self.reader, self.policy)
+        return self._longterm
 
     def check_field(self, name: str, value: generic.PdfObject, field_ref: object, report: _Report) -> None:
-        sig_object = value.get_object()  # type: ignore[no-untyped-call]
-        subfilter = str(sig_object.get("/SubFilter", "")) if isinstance(sig_object, generic.DictionaryObject) else ""
-        is_timestamp = isinstance(sig_object, generic.DictionaryObject) and sig_object.get("/Type") == "/DocTimeStamp"
-        if subfilter not in SUPPORTED_SUBFILTERS:
-            report.signatures.append(_unusable(name, f"uses the SubFilter '{subfilter or 'none'}', which is not a "
-                                                     "PAdES or PDF signature format qa-builder can validate"))
+        """Check one filled signature field; every outcome becomes a report entry.
+
+        A signature dictionary or CMS that cannot be parsed is TOTAL-FAILED / FORMAT_FAILURE (damaging bytes
+        outside the signed ranges must not improve a verdict). Failures proven before validation stops
+        (digest, signature value, changes after signing) are kept; an exception of the validator itself
+        after that is INDETERMINATE, not the file's fault.
+        """
+        try:
+            sig_object = value.get_object()  # type: ignore[no-untyped-call]
+            if not isinstance(sig_object, generic.DictionaryObject):
+                raise ValueError("the field's value is not a signature dictionary")
+            subfilter = str(sig_object.get("/SubFilter", ""))
+            is_timestamp = sig_object.get("/Type") == "/DocTimeStamp"
+            contents = sig_object.get("/Contents")
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:  # a damaged or hostile signature dictionary (bad hex, deep nesting, ...)
+            report.signatures.append(_unusable(name, f"dictionary cannot be parsed ({_sentence(exc)})"))
+            return
+        if isinstance(contents, bytes) and not contents.strip(b"\x00"):  # /Contents never filled
+            report.placeholders.append(name)
+            return
+        if subfilter in LEGACY_SUBFILTERS:
+            report.signatures.append(check_legacy(name, sig_object, subfilter, self.reader))
             return
         try:
             embedded = EmbeddedPdfSignature(self.reader, field_ref, name)  # type: ignore[arg-type]
+            _ = embedded.signer_info, embedded.signed_data
         except MemoryError:  # the per-file memory bound: reported by the runner
             raise
         except Exception as exc:
-            report.signatures.append(_unusable(name, f"its signature data cannot be read ({_sentence(exc)})"))
+            report.signatures.append(_unusable(name, f"data cannot be read ({_sentence(exc)})"))
+            return
+        proven = self._proven_failure(embedded, is_timestamp, judge_changes=subfilter in SUPPORTED_SUBFILTERS)
+        if subfilter not in SUPPORTED_SUBFILTERS:
+            # only the CMS (digest, signature value) and the byte coverage can prove an unknown format wrong
+            checked = self.sound_cms.get(id(embedded), False)
+            soundness = ("its digest and signature value were checked and are sound" if checked
+                         else "its digest and signature value could not be checked")
+            report.signatures.append(proven or _unusable(
+                name, f"uses the SubFilter '{subfilter or 'none'}', which is not a PAdES or PDF signature format "
+                      f"qa-builder can validate; {soundness}", "GENERIC", embedded=embedded, indeterminate=True,
+                checked=checked))
             return
         try:
             if is_timestamp:
@@ -142,13 +267,58 @@ class _Checker:
             else:
                 report.signatures.append(self._signature(embedded))
         except SignatureValidationError as exc:  # pyHanko names the ETSI sub-indication itself
-            report.signatures.append(_unusable(name, f"cannot be validated ({exc.failure_message})",
-                                               exc.ades_subindication))
+            report.signatures.append(proven or _unusable(name, f"cannot be validated ({exc.failure_message})",
+                                                         exc.ades_subindication, embedded=embedded))
         except MemoryError:  # the per-file memory bound: reported by the runner
             raise
-        except Exception as exc:  # hostile structure deep inside the CMS or the revisions
-            report.signatures.append(_unusable(name, f"validation stopped on a malformed structure "
-                                                     f"({_sentence(exc)})"))
+        except Exception as exc:  # our validator's own failure: not proven to be the file's fault
+            report.signatures.append(proven or _unusable(
+                name, f"could not be validated ({_sentence(exc)})", "GENERIC", embedded=embedded,
+                indeterminate=True))
+
+    def _proven_failure(self, embedded: EmbeddedPdfSignature, is_timestamp: bool, *,
+                        judge_changes: bool = True) -> SignatureReport | None:
+        """A TOTAL-FAILED entry when the digest, the signature value or the changes after signing already prove
+        the signature fails; None when they do not (or cannot be established)."""
+        try:
+            embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
+                diff_policy=self.policy.spec.diff_policy)
+            self.integrity_computed.add(id(embedded))
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except PdfReadError as exc:  # the parser proves the revisions malformed
+            return _unusable(str(embedded.field_name), f"cannot be checked because the file's revisions cannot be "
+                                                       f"parsed ({_sentence(exc)})", "FORMAT_FAILURE",
+                             embedded=embedded)
+        except Exception:
+            return None
+        try:
+            content_type = "tst_info" if is_timestamp else "data"
+            intact, valid = validate_sig_integrity(embedded.signer_info, embedded.signer_cert, content_type,
+                                                   embedded.compute_digest())
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception:
+            return None
+        name = str(embedded.field_name)
+        self.sound_cms[id(embedded)] = bool(intact and valid)
+        if intact is False:
+            return _unusable(name, "covers bytes that were changed after signing (digest mismatch)", "HASH_FAILURE",
+                             embedded=embedded)
+        if valid is False:
+            return _unusable(name, "value does not verify with the signer's certificate", "SIG_CRYPTO_FAILURE",
+                             embedded=embedded)
+        info = embedded.summarise_integrity_info()
+        if info.get("coverage") not in (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION):
+            return _unusable(name, "does not cover a whole revision of the file; bytes outside it can change",
+                             "FORMAT_FAILURE", embedded=embedded, checked=True)
+        if info.get("docmdp_ok") is False and judge_changes:
+            diff = info.get("diff_result")
+            why = f": {diff}" if isinstance(diff, SuspiciousModification) else ""
+            return _unusable(name, f"does not allow the changes made to the document after signing "
+                                   f"({_modification(info.get('modification_level')) or 'unknown'} changes{why})",
+                             "FORMAT_FAILURE", embedded=embedded, checked=True)
+        return None
 
     # -- document timestamps ---------------------------------------------------------------------------------------
 
@@ -185,8 +355,10 @@ class _Checker:
     # -- signatures ------------------------------------------------------------------------------------------------
 
     def _signature(self, embedded: EmbeddedPdfSignature) -> SignatureReport:
+        self.validated_at = None
         status, subindic = self._validate(embedded)
-        trusted = status.trusted or (subindic in _REVOCATION_UNKNOWN and self._chain_trusted(embedded))
+        chain = "trusted" if status.trusted else self._chain(embedded)
+        trusted = status.trusted or (subindic in _REVOCATION_UNKNOWN and chain == "trusted")
         tst = signature_timestamp_time(embedded.signer_info)
         ts_status = status.timestamp_validity
         if ts_status is not None:
@@ -203,7 +375,7 @@ class _Checker:
         claimed = embedded.self_reported_timestamp
         visible = _visible(embedded.sig_field)
         facts = _Facts(
-            status=status, trusted=trusted, subindic=subindic, revocation=revocation,
+            status=status, trusted=trusted, chain=chain, subindic=subindic, revocation=revocation,
             coverage=_coverage(status.coverage), modification=_modification(status.modification_level),
             diff_reason=str(status.diff_result) if isinstance(status.diff_result, SuspiciousModification) else "",
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
@@ -216,8 +388,8 @@ class _Checker:
             claimed_time=utc_text(claimed), timestamp_time=utc_text(tst), timestamp_trusted=ts_trusted,
             intact=status.intact, valid=status.valid, trusted=trusted, revocation=revocation,
             coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
-            certification=_CERTIFICATION.get(embedded.docmdp_level.value) if embedded.docmdp_level else None,
-            level=level, part11_manifestation=facts.part11(),
+            certification=_certification(sig),
+            level=level, part11_manifestation=facts.part11(), validation_time=utc_text(self.validated_at),
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=facts.problems())
 
     def _validate(self, embedded: EmbeddedPdfSignature) -> tuple[PdfSignatureStatus, object]:
@@ -229,13 +401,14 @@ class _Checker:
         the classic validation with hard-fail revocation checking decides instead.
         """
         if not self.policy.online:
-            embedded.compute_integrity_info(  # type: ignore[no-untyped-call]  # AdES reads its summary
-                diff_policy=self.policy.spec.diff_policy)
-            ades = asyncio.run(ades_lta_validation(embedded, self.policy.spec, self.timing))
-            if isinstance(ades.api_status, PdfSignatureStatus):
-                return ades.api_status, ades.ades_subindic
-            status = self._classic(embedded)  # the engine stopped before a status (e.g. a disallowed algorithm)
-            return status, ades.ades_subindic
+            if id(embedded) not in self.integrity_computed:  # AdES reads the integrity summary
+                embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
+                    diff_policy=self.policy.spec.diff_policy)
+            result = self.longterm.validate(embedded)
+            self.validated_at = result.validated_at
+            if result.status is not None:
+                return result.status, result.subindic
+            return self._classic(embedded), result.subindic  # stopped before a status (e.g. a disallowed algorithm)
         status = self._classic(embedded)
         if status.revoked:
             revoked_at = status.revocation_details.revocation_date if status.revocation_details else None
@@ -248,17 +421,21 @@ class _Checker:
             return status, AdESPassed.OK
         return status, status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
 
-    def _chain_trusted(self, embedded: EmbeddedPdfSignature) -> bool:
-        """Whether the signer's certificate chains to a trust root, revocation aside (soft-fail, offline)."""
+    def _chain(self, embedded: EmbeddedPdfSignature) -> ChainState:
+        """The signer's chain at the validation time, revocation aside (soft-fail, offline)."""
+        certificate = embedded.signer_cert
         context = ValidationContext(trust_roots=list(self.policy.roots), allow_fetching=False,
                                     moment=self.policy.at, revocation_mode="soft-fail")
-        validator = CertificateValidator(embedded.signer_cert, intermediate_certs=embedded.other_embedded_certs,
+        validator = CertificateValidator(certificate, intermediate_certs=embedded.other_embedded_certs,
                                          validation_context=context)
         try:
             asyncio.run(validator.async_validate_path())
+        except (ExpiredError, NotYetValidError):
+            return "out_of_validity"
         except (PathBuildingError, PathValidationError, ValidationError):
-            return False
-        return True
+            self_signed = certificate is not None and certificate.self_signed in ("yes", "maybe")
+            return "self_signed" if self_signed else "untrusted"
+        return "trusted"
 
     def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
         context = self.policy.context()
@@ -274,6 +451,7 @@ class _Facts:
 
     status: PdfSignatureStatus
     trusted: bool
+    chain: ChainState
     subindic: object
     revocation: Revocation
     coverage: Coverage | None
@@ -297,9 +475,17 @@ class _Facts:
             return Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
         if isinstance(self.subindic, AdESPassed):
             return Verdict(indication="TOTAL-PASSED")
+        if not self.trusted and self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS:
+            return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
         if not self.trusted and self.subindic in _REVOCATION_UNKNOWN:
             # without a trusted chain there is no revocation to look at: the chain is the real reason
+            if self.chain == "out_of_validity":
+                return Verdict(indication="INDETERMINATE", sub_indication="OUT_OF_BOUNDS_NO_POE")
             return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
+        if self.subindic == AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+            # a trusted chain whose revocation status the file does not hold: ETSI's "try later" (pyHanko
+            # reports missing revocation data through its generic branch)
+            return Verdict(indication="INDETERMINATE", sub_indication="TRY_LATER")
         status = getattr(self.subindic, "status", AdESStatus.INDETERMINATE)
         indication = "TOTAL-FAILED" if status == AdESStatus.FAILED else "INDETERMINATE"
         return Verdict(indication=indication, sub_indication=getattr(self.subindic, "name", "GENERIC"))  # type: ignore[arg-type]
@@ -320,9 +506,10 @@ class _Facts:
             why = f": {self.diff_reason}" if self.diff_reason else ""
             found.append(f"The document was changed after signing in a way this signature does not allow "
                          f"({self.modification or 'unknown'} changes{why}).")
-        if not self.trusted and status.intact and status.valid and self.subindic in _CHAIN_NOT_FOUND:
-            found.append("The signer's certificate does not chain to a trusted root (pass the issuing root with "
-                         "--trust).")
+        if not self.trusted and status.intact and status.valid and (
+                self.subindic in _CHAIN_NOT_FOUND
+                or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
+            found.append(_CHAIN_SENTENCES[self.chain])
         found.extend(self._revocation_problems())
         if self.ts_intact is False:
             found.append("The signature timestamp does not match this signature (copied from another signature "
@@ -345,11 +532,22 @@ class _Facts:
                     "--online, or ask for a B-LT or B-LTA signature)."]
         if isinstance(self.subindic, AdESPassed) or self.subindic in _REVOKED:
             return []
-        if not self.trusted and self.subindic in _CHAIN_NOT_FOUND:
+        if not self.trusted and (self.subindic in _CHAIN_NOT_FOUND
+                                 or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
             return []  # already said: no trusted chain
         name = getattr(self.subindic, "name", "GENERIC")
         return [_ADES_SENTENCES.get(name, f"ETSI validation ended with {name}.")]
 
+
+ChainState = Literal["trusted", "untrusted", "self_signed", "out_of_validity"]
+_CHAIN_SENTENCES: dict[ChainState, str] = {
+    "trusted": "The signer's certificate chain could not be validated.",
+    "untrusted": "The signer's certificate does not chain to a trusted root (pass the issuing root with --trust).",
+    "self_signed": "The signer's certificate is self-signed, not trusted (pass it with --trust only if you "
+                   "know it belongs to the signer).",
+    "out_of_validity": "The signer's certificate was not valid (expired or not yet valid) at the validation time, "
+                       "and no timestamp that still holds proves the signature existed while it was valid.",
+}
 
 _ADES_SENTENCES = {
     "EXPIRED": "The signer's certificate had expired at the validation time and no timestamp proves the "
@@ -383,16 +581,58 @@ def _revocation(status: PdfSignatureStatus, subindic: object, trusted: bool) -> 
     return "not_checked"
 
 
-def _unusable(name: str, problem: str, subindic: object = None) -> SignatureReport:
-    status = getattr(subindic, "status", AdESStatus.FAILED)
-    indication = "INDETERMINATE" if status == AdESStatus.INDETERMINATE else "TOTAL-FAILED"
+def _unusable(name: str, problem: str, subindic: object = None, *, embedded: EmbeddedPdfSignature | None = None,
+              indeterminate: bool = False, checked: bool = False) -> SignatureReport:
+    """An entry for a signature that could not be validated the normal way; only established facts are set."""
+    status = getattr(subindic, "status", None)
+    if subindic in _TOTAL_FAILED_NAMES or status == AdESStatus.FAILED:
+        indication = "TOTAL-FAILED"
+    elif indeterminate or status == AdESStatus.INDETERMINATE:
+        indication = "INDETERMINATE"
+    else:
+        indication = "TOTAL-FAILED"
+    sub = subindic if isinstance(subindic, str) else getattr(subindic, "name", "FORMAT_FAILURE")
+    certificate = _signer_certificate(embedded)
+    intact: bool | None = None
+    valid: bool | None = None
+    if sub == "HASH_FAILURE":
+        intact = False
+    elif sub == "SIG_CRYPTO_FAILURE":
+        intact, valid = True, False
+    elif checked:
+        intact = valid = True
     return SignatureReport(
-        field=name, signer_subject="", signer_common_name="", stated_name=None, stated_meaning=None,
-        claimed_time=None, timestamp_time=None, timestamp_trusted=None, intact=False, valid=False, trusted=False,
-        revocation="not_checked", coverage=None, modification=None, docmdp_ok=None, certification=None, level=None,
-        part11_manifestation=False, indication=indication,  # type: ignore[arg-type]
-        sub_indication=getattr(subindic, "name", "FORMAT_FAILURE"),
-        problems=[f"The signature {problem}."])
+        field=name, signer_subject=_subject(certificate), signer_common_name=_common_name(certificate),
+        stated_name=None, stated_meaning=None, claimed_time=None, timestamp_time=None, timestamp_trusted=None,
+        intact=intact, valid=valid, trusted=False, revocation="not_checked", coverage=None, modification=None,
+        docmdp_ok=None, certification=None, level=None, part11_manifestation=False,
+        indication=indication,  # type: ignore[arg-type]
+        sub_indication=sub, problems=[f"The signature {problem}."])
+
+
+_TOTAL_FAILED_NAMES = {"HASH_FAILURE", "SIG_CRYPTO_FAILURE", "FORMAT_FAILURE"}
+
+
+def _signer_certificate(embedded: EmbeddedPdfSignature | None) -> asn1_x509.Certificate | None:
+    if embedded is None:
+        return None
+    try:
+        return embedded.signer_cert
+    except Exception:  # no certificate, or one that does not parse: the signer stays unknown
+        return None
+
+
+def _certification(sig_object: generic.DictionaryObject) -> str | None:
+    """The DocMDP level when this is a certification signature (its /Reference holds a DocMDP transform), else
+    None. A signature whose field lock (FieldMDP with /P) restricts later changes is an approval signature."""
+    references = sig_object.get("/Reference") or []
+    for reference in references if isinstance(references, generic.ArrayObject) else []:
+        reference = reference.get_object()
+        if isinstance(reference, generic.DictionaryObject) and reference.get("/TransformMethod") == "/DocMDP":
+            params = reference.get("/TransformParams")
+            permission = params.get_object().get("/P", 2) if params is not None else 2
+            return _CERTIFICATION.get(int(permission), "fill_forms")
+    return None
 
 
 def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:

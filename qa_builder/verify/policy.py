@@ -51,10 +51,15 @@ class Policy:
     spec: PdfSignatureValidationSpec = field(repr=False)
 
     def timing(self) -> ValidationTimingInfo:
-        """Validate now, or as of `--at` (a point-in-time validation)."""
-        moment = self.at or dt.datetime.now(dt.UTC)
+        """Validate now, or as of `--at`.
+
+        A past `--at` is a point-in-time validation (revocation data issued after it is not used); a future
+        `--at` validates as a verifier will then, with the data the file holds today.
+        """
+        now = dt.datetime.now(dt.UTC)
+        moment = self.at or now
         return ValidationTimingInfo(validation_time=moment, best_signature_time=moment,
-                                    point_in_time_validation=self.at is not None)
+                                    point_in_time_validation=moment < now - dt.timedelta(minutes=1))
 
     def context(self) -> ValidationContext:
         """A classic validation context: same roots and time; online it fetches and insists on revocation data."""

@@ -37,8 +37,10 @@ class SignatureReport(StrictModel):
     claimed_time: str | None = Field(description="Signing time the signer's own clock claims (UTC).")
     timestamp_time: str | None = Field(description="Time in the RFC 3161 signature timestamp (UTC).")
     timestamp_trusted: bool | None = Field(description="Whether that timestamp validated to a trusted TSA.")
-    intact: bool = Field(description="The digest of the signed bytes matches the one that was signed.")
-    valid: bool = Field(description="The cryptographic signature verifies with the signer's public key.")
+    intact: bool | None = Field(description="The digest of the signed bytes matches the one that was signed "
+                                            "(null: not checked).")
+    valid: bool | None = Field(description="The cryptographic signature verifies with the signer's public key "
+                                           "(null: not checked).")
     trusted: bool = Field(description="The signer's certificate chains to one of the given trust roots.")
     revocation: Revocation
     coverage: Coverage | None = Field(description="What the signature covers (null for a manifest).")
@@ -48,6 +50,9 @@ class SignatureReport(StrictModel):
                                                   "signature, null for an approval signature.")
     level: Level | None = Field(description="PAdES baseline level reached (null: not a PAdES signature).")
     part11_manifestation: bool = Field(description="Printed name, date/time and meaning are all present.")
+    validation_time: str | None = Field(default=None, description=(
+        "The time the verdict refers to (UTC): the validation time, or the signing time a timestamp proves when "
+        "the signature was validated there (long-term validation); null when not established."))
     indication: Indication
     sub_indication: str | None
     problems: list[str] = Field(description="Each problem as a plain sentence.")

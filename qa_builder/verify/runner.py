@@ -8,6 +8,7 @@ error result and a fresh worker takes the next one. One bad file never stops the
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -45,9 +46,20 @@ def verify_one(path: Path, policy: Policy, *, memory_mb: int) -> FileReport:
     except MemoryError:
         return error_report(path, f"needs more than {memory_mb} MiB to verify; stopped", "INDETERMINATE")
     except OSError as exc:
-        return error_report(path, f"cannot be read ({exc.strerror or exc})", "INDETERMINATE")
+        return error_report(path, f"cannot be read: {unreadable_reason(exc)}", "INDETERMINATE")
     except Exception as exc:  # the last line of defence against hostile input: a result, never a traceback
         return error_report(path, f"could not be verified ({type(exc).__name__}: {exc})", "INDETERMINATE")
+
+
+_UNREADABLE = {errno.ELOOP: "symlink loop", errno.EISDIR: "it is a directory",
+               errno.ENOENT: "no such file (missing, or deleted after it was named)",
+               errno.EACCES: "permission denied", errno.ENOTDIR: "a part of the path is not a directory",
+               errno.ENAMETOOLONG: "the path is too long"}
+
+
+def unreadable_reason(exc: OSError) -> str:
+    """Why a path could not be read, in a few words."""
+    return _UNREADABLE.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
 
 
 def error_report(path: Path, error: str, indication: Indication, sub: str | None = None) -> FileReport:

@@ -64,6 +64,9 @@ def _signature(number: int, s: SignatureReport, kind_of_file: str) -> list[str]:
     lines = [f"  {number}. {s.field}: {who}{meaning}; {when}",
              f"     {kind}; {holder}",
              f"     {_checks(s)}; {_HEADLINE[s.indication]}{f' [{s.sub_indication}]' if s.sub_indication else ''}"]
+    if s.validation_time and s.validation_time == s.timestamp_time:
+        lines.append(f"     validated as of {s.validation_time}, the signing time its timestamp proves, with the "
+                     "validation data embedded in the file")
     return lines + [f"     ! {problem}" for problem in s.problems]
 
 
@@ -77,12 +80,17 @@ def _when(s: SignatureReport) -> str:
 
 
 def _checks(s: SignatureReport) -> str:
-    parts = ["intact" if s.intact else "NOT intact", "valid" if s.valid else "NOT valid",
+    parts = [_fact(s.intact, "intact", "NOT intact", "integrity not checked"),
+             _fact(s.valid, "valid", "NOT valid", "signature value not checked"),
              "trusted" if s.trusted else "NOT trusted", f"revocation {s.revocation.replace('_', ' ')}"]
     if s.modification is not None:
         allowed = "" if s.docmdp_ok is not False else " (NOT allowed)"
         parts.append(f"changes after signing: {_MODIFICATIONS[s.modification]}{allowed}")
     return ", ".join(parts)
+
+
+def _fact(value: bool | None, yes: str, no: str, unknown: str) -> str:
+    return unknown if value is None else yes if value else no
 
 
 def _timestamp(t: TimestampReport) -> list[str]:

@@ -1,0 +1,261 @@
+"""`negotiate import`: map a returned DOCX's changes and comments to clauses, and classify each changed clause."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from qa_builder.assemble import split_paragraphs
+from qa_builder.errors import InputError, QABuilderError
+from qa_builder.library.context import build_context
+from qa_builder.library.loader import load_library
+from qa_builder.models.agreement import Agreement, AgreementClause
+from qa_builder.negotiation.returned import Change, Comment, ReturnedDocument, ReturnedFileError, read_returned
+from qa_builder.pipeline import output_stem
+from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_VERSION
+from qa_builder.sandbox import TemplateProblem, compile_text, render_text
+from qa_builder.workspace import Workspace
+
+__all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned"]
+
+Classification = Literal["formatting_only", "library_position", "deletes_clause", "non_standard", "comments_only"]
+_SPACES = re.compile(r"\s+")
+_FORMATTING = {"formatting", "paragraph_formatting"}
+
+
+@dataclass(frozen=True)
+class UntrackedEdit:
+    """A difference between what was sent and the returned file with every change rejected."""
+
+    where: str
+    sent: str
+    returned: str
+
+
+@dataclass
+class ClauseFinding:
+    """A clause the counterparty changed or commented on."""
+
+    clause_id: str
+    number: str
+    title: str
+    classification: Classification
+    detail: str
+    proposed: list[str]
+    changes: list[Change] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    lost_requirements: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    """What a returned DOCX proposes, clause by clause."""
+
+    agreement_id: str
+    version: int
+    returned: str
+    anchored_by: dict[str, int]  # how many paragraphs each anchor kind mapped: content_control, bookmark, text
+    clauses: list[ClauseFinding]
+    outside_changes: list[Change]
+    outside_comments: list[Comment]
+    untracked: list[UntrackedEdit]
+
+    def to_json(self) -> bytes:
+        """The report as indented UTF-8 JSON."""
+        return json.dumps(asdict(self), indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def _norm(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _lines(clause: AgreementClause) -> list[str]:
+    return [f"{clause.number}\t{clause.title}",
+            *(f"{p.label}\t{p.text}" if p.label else p.text for p in clause.paragraphs)]
+
+
+def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> ImportReport:
+    """Read `returned` against the version of `agreement_id` it was made from.
+
+    Raises:
+        InputError: the file is unreadable, is another agreement, or the workspace lacks the version it names.
+    """
+    known = workspace.agreement_ids()
+    if agreement_id not in known:
+        raise InputError(f"{workspace.root}: has no agreement '{agreement_id}' (it has: {', '.join(known) or 'none'})")
+    document = read_returned(returned)
+    found_id = document.properties.get(PROPERTY_AGREEMENT_ID)
+    if found_id is not None and found_id != agreement_id:
+        raise InputError(f"{returned}: is agreement {found_id}, not {agreement_id}")
+    versions = workspace.versions(agreement_id)
+    if not versions:
+        raise InputError(f"{workspace.root}: agreement {agreement_id} has no built version to compare with")
+    text_version = document.properties.get(PROPERTY_VERSION, "")
+    version = int(text_version) if text_version.isdigit() else versions[-1]
+    if version not in versions:
+        raise InputError(f"{returned}: was made from version {version} of {agreement_id}, which this workspace "
+                         "does not have")
+    model = workspace.agreement(agreement_id, version)
+    digest = document.properties.get(PROPERTY_DIGEST)
+    if digest is not None and digest != model.model_digest:
+        raise InputError(f"{returned}: its model digest does not match version {version} of {agreement_id} in "
+                         "this workspace; it was not made from that version")
+    sent_path = workspace.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}.docx"
+    try:
+        sent = read_returned(sent_path)
+    except ReturnedFileError as exc:
+        raise InputError(f"the DOCX sent as version {version} cannot be read: {exc}") from exc
+    positions = _positions(workspace, agreement_id, model)
+    return analyse_returned(document, sent, model, positions)
+
+
+def _positions(workspace: Workspace, agreement_id: str, model: Agreement) -> dict[str, dict[str, list[str]]]:
+    """Each clause's library positions as this agreement's answers render them: clause id → position → lines."""
+    from qa_builder.regenerate import load_workspace_answers  # regenerate imports the pipeline; keep it lazy
+
+    library = load_library(workspace.library_dir)
+    context = build_context(load_workspace_answers(workspace, agreement_id).answers)
+    rendered: dict[str, dict[str, list[str]]] = {}
+    used = {c.clause_id for s in model.sections for c in s.clauses}
+    for clause in library.clauses:
+        if clause.id not in used or not clause.positions:
+            continue
+        for name, source in clause.positions.items():
+            try:
+                paragraphs = split_paragraphs(render_text(compile_text(source), context))
+            except (TemplateProblem, QABuilderError):
+                continue  # a position these answers cannot render is no candidate
+            rendered.setdefault(clause.id, {})[name] = [f"{p.label}\t{p.text}" if p.label else p.text
+                                                         for p in paragraphs]
+    return rendered
+
+
+def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: Agreement,
+                     positions: dict[str, dict[str, list[str]]]) -> ImportReport:
+    """Map the returned document to `model`'s clauses, find untracked edits against `sent`, classify clauses.
+
+    Args:
+        document: the returned file.
+        sent: the file as sent (no tracked changes).
+        model: the Agreement model `sent` was rendered from.
+        positions: clause id → library position → rendered paragraph lines (without the heading).
+    """
+    clauses = [c for s in model.sections for c in s.clauses]
+    owner, anchored_by = _owners(document, clauses)
+    by_clause: dict[int, ClauseFinding] = {}
+    outside_changes: list[Change] = []
+    outside_comments: list[Comment] = []
+    touched: dict[int, tuple[list[Change], list[Comment]]] = {}
+    for change in document.changes:
+        index = owner[change.paragraph]
+        if index is None:
+            outside_changes.append(change)
+        else:
+            touched.setdefault(index, ([], []))[0].append(change)
+    for comment in document.comments:
+        index = owner[comment.paragraph] if comment.paragraph is not None else None
+        if index is None:
+            outside_comments.append(comment)
+        else:
+            touched.setdefault(index, ([], []))[1].append(comment)
+    accepted: dict[int, list[str]] = {}
+    for text, sources in document.lines(accept=True):
+        index = next((owner[i] for i in sources if owner[i] is not None), None)
+        if index is not None:
+            accepted.setdefault(index, []).append(text)
+    for index, (changes, comments) in sorted(touched.items()):
+        clause = clauses[index]
+        proposed = accepted.get(index, [])
+        by_clause[index] = _classify(clause, proposed, changes, comments, positions.get(clause.clause_id, {}),
+                                     model)
+    return ImportReport(
+        agreement_id=model.id, version=model.version, returned=str(document.path), anchored_by=anchored_by,
+        clauses=[by_clause[i] for i in sorted(by_clause)], outside_changes=outside_changes,
+        outside_comments=outside_comments, untracked=_untracked(document, sent, owner, clauses))
+
+
+def _owners(document: ReturnedDocument, clauses: Sequence[AgreementClause]) -> tuple[list[int | None], dict[str, int]]:
+    """The clause (index into `clauses`) of each paragraph: content control, then bookmark, then text alignment;
+    a paragraph the counterparty inserted belongs to the clause of the paragraph before it."""
+    by_id = {c.clause_id: i for i, c in enumerate(clauses)}
+    line_owner: dict[str, set[int]] = {}
+    for i, clause in enumerate(clauses):
+        for line in _lines(clause):
+            line_owner.setdefault(_norm(line), set()).add(i)
+    owner: list[int | None] = []
+    counts = {"content_control": 0, "bookmark": 0, "text": 0, "inserted": 0}
+    for p in document.paragraphs:
+        index: int | None = None
+        if p.tag is not None and p.tag.clause_id in by_id:
+            index, how = by_id[p.tag.clause_id], "content_control"
+        elif p.bookmark is not None and 1 <= p.bookmark[0] <= len(clauses):
+            index, how = p.bookmark[0] - 1, "bookmark"
+        elif len(line_owner.get(_norm(p.rejected), ())) == 1 and _norm(p.rejected):
+            index, how = next(iter(line_owner[_norm(p.rejected)])), "text"
+        elif owner and owner[-1] is not None and (p.joins_next_rejected or not p.in_rejected
+                                                  or not _norm(p.rejected)):
+            index, how = owner[-1], "inserted"
+        if index is not None:
+            counts[how] += 1
+        owner.append(index)
+    return owner, counts
+
+
+def _classify(clause: AgreementClause, proposed: list[str], changes: list[Change], comments: list[Comment],
+              positions: dict[str, list[str]], model: Agreement) -> ClauseFinding:
+    finding = ClauseFinding(clause.clause_id, clause.number, clause.title, "non_standard", "", proposed, changes,
+                            comments)
+    sent = [_norm(line) for line in _lines(clause)]
+    now = [_norm(line) for line in proposed if _norm(line)]
+    if not now:
+        finding.classification = "deletes_clause"
+        finding.lost_requirements = _lost(clause, model)
+        lost = ", ".join(finding.lost_requirements) or "none"
+        finding.detail = f"deletes clause {clause.number}; requirements left without a clause: {lost}"
+    elif now == sent:
+        if any(c.kind in _FORMATTING for c in changes) and all(c.kind in _FORMATTING for c in changes):
+            finding.classification, finding.detail = "formatting_only", "formatting changed; the text is as sent"
+        elif not changes:
+            finding.classification, finding.detail = "comments_only", "comments only; the text is as sent"
+        else:
+            finding.classification, finding.detail = "formatting_only", "changes cancel out; the text is as sent"
+    else:
+        body = now[1:] if now and now[0] == sent[0] else now
+        match = next((name for name, lines in positions.items() if [_norm(x) for x in lines] == body), None)
+        if match is not None and match != clause.position:
+            finding.classification = "library_position"
+            finding.detail = f"equals library position '{match}' of clause {clause.clause_id}"
+        else:
+            finding.detail = "text that is not in the clause library"
+    return finding
+
+
+def _lost(clause: AgreementClause, model: Agreement) -> list[str]:
+    """Requirements whose only satisfying clause in the agreement is `clause`."""
+    return [row.requirement_id for row in model.traceability if row.clause_numbers == [clause.number]]
+
+
+def _untracked(document: ReturnedDocument, sent: ReturnedDocument, owner: list[int | None],
+               clauses: Sequence[AgreementClause]) -> list[UntrackedEdit]:
+    returned_lines = document.lines(accept=False)
+    sent_lines = sent.lines(accept=False)
+    a = [_norm(text) for text, _ in sent_lines]
+    b = [_norm(text) for text, _ in returned_lines]
+    edits = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        sources = [i for _, src in returned_lines[j1:j2] for i in src] or \
+            [i for _, src in returned_lines[max(j1 - 1, 0):j1] for i in src]
+        index = next((owner[i] for i in sources if owner[i] is not None), None)
+        if index is not None:
+            where = f"clause {clauses[index].number} {clauses[index].title}"
+        else:
+            where = f"paragraph {(sources[0] + 1) if sources else j1 + 1} of the body (outside the clauses)"
+        edits.append(UntrackedEdit(where, "\n".join(a[i1:i2]), "\n".join(b[j1:j2])))
+    return edits

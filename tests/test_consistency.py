@@ -1,0 +1,161 @@
+"""Consistency by construction: every clock a clause states is in Annex B and the reverse; the lint is clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from qa_builder.answers import load_answers
+from qa_builder.library.lint import base_answers, clock_mismatches, lint_library, paragraph_problems
+from qa_builder.library.loader import load_library
+from qa_builder.models.agreement import Agreement
+from qa_builder.pipeline import prepare_agreement
+from qa_builder.sandbox import compile_text, plural, render_text
+from tests.conftest import EXAMPLES
+
+LIBRARY = load_library()
+
+
+def _variant(tmp_path: Path, name: str, change: dict[str, Any]) -> Path:
+    data = base_answers()
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key].update(value)
+        else:
+            data[key] = value
+    data["contract_acceptor"]["sites"][0]["activities"] = list(data["services"])
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "lab_stability": {"contract_acceptor": {"kind": "contract_laboratory"}, "services": ["qc_testing",
+                                                                                       "stability_testing"]},
+    "api_only": {"products": [{"name": "API", "type": "api", "markets": ["US"]}], "services": ["api_manufacture"]},
+    "eu": {"products": [{"name": "Tabs", "type": "drug_product", "markets": ["EU"]}],
+           "services": ["drug_product_manufacture", "stability_testing"], "release_model": "qp_certification"},
+    "us": {"products": [{"name": "Tabs", "type": "drug_product", "markets": ["US"]}],
+           "services": ["drug_product_manufacture", "release_testing"], "release_model": "sponsor_release"},
+}
+
+
+def _agreements(tmp_path: Path) -> list[tuple[str, Agreement]]:
+    paths = sorted(EXAMPLES.glob("*.yaml")) + [_variant(tmp_path, k, v) for k, v in VARIANTS.items()]
+    return [(p.name, prepare_agreement(load_answers(p), LIBRARY)) for p in paths]
+
+
+def test_every_clause_clock_is_in_annex_b_and_the_reverse(tmp_path: Path) -> None:
+    for name, agreement in _agreements(tmp_path):
+        assert list(clock_mismatches(agreement)) == [], name
+
+
+def test_issue_clocks_are_in_annex_b(tmp_path: Path) -> None:
+    agreement = dict(_agreements(tmp_path))["us-eu-drug-product-cmo.yaml"]
+    events = " | ".join(t.event for t in agreement.timelines)
+    for event in ("Updated product information", "Access to raw data", "Sponsor's decision on a final complaint",
+                  "Field Alert Report filed concerning the Services", "emergency change",
+                  "may be used for a market", "Final response to inspection observations",
+                  "True copies of the documents needed to transfer", "refusing an action"):
+        assert event in events
+
+
+def test_lab_stability_clause_is_complete_and_keeps_its_clock(tmp_path: Path) -> None:
+    agreement = prepare_agreement(load_answers(_variant(tmp_path, "lab", VARIANTS["lab_stability"])), LIBRARY)
+    stability = next(c for s in agreement.sections for c in s.clauses if c.clause_id == "stability")
+    text = " ".join(p.text for p in stability.paragraphs)
+    assert "It shall store the Samples in qualified chambers" in text
+    assert "within 20 Business Days after the scheduled pull date" in text
+    assert all(p.text.endswith(".") for p in stability.paragraphs)
+
+
+def test_stability_oos_on_released_batch_uses_the_recall_clock(tmp_path: Path) -> None:
+    data = VARIANTS["us"] | {"deviations": {"critical_notify_hours": 12}}
+    agreement = prepare_agreement(load_answers(_variant(tmp_path, "us12", data)), LIBRARY)
+    rows = {t.event: t.deadline for t in agreement.timelines if t.event.startswith("Confirmed stability OOS")}
+    released = next(v for k, v in rows.items() if "released Batch (a quality defect" in k)
+    assert released == "within 24 hours of confirmation"
+    recall = next(t.deadline for t in agreement.timelines if t.event.startswith("Information that a released"))
+    assert recall.startswith("within 24 hours")
+
+
+@pytest.mark.parametrize(("amount", "unit", "expected"), [
+    (1, "Business Day", "1 Business Day"), (2, "Business Day", "2 Business Days"), (1, "day", "1 day"),
+    (0, "day", "0 days"), ("3", "hour", "3 hours")])
+def test_plural(amount: Any, unit: str, expected: str) -> None:
+    assert plural(amount, unit) == expected
+    assert render_text(compile_text("{{ n | plural(u) }}"), {"n": amount, "u": unit}) == expected
+
+
+def test_clocks_of_one_are_singular(tmp_path: Path) -> None:
+    ones = {"deviations": {"critical_notify_hours": 1, "major_notify_business_days": 1},
+            "complaints": {"forward_business_days": 1}, "term": {"termination_notice_months": 1},
+            "release": {"documentation_within_business_days": 1}}
+    agreement = prepare_agreement(load_answers(_variant(tmp_path, "ones", VARIANTS["us"] | ones)), LIBRARY)
+    text = " ".join(p.text for s in agreement.sections for c in s.clauses for p in c.paragraphs)
+    text += " ".join(t.deadline for t in agreement.timelines)
+    for bad in ("1 Business Days", "1 hours", "1 days", "1 months"):
+        assert bad not in text
+
+
+@pytest.mark.parametrize(("text", "kind", "problem"), [
+    ("It shall store", "body", "terminal punctuation"),
+    ("", "item", "empty list item"),
+    ("within {{ x }} days.", "body", "unrendered Jinja"),
+    ("the  Sponsor.", "body", "doubled space"),
+    ("within 1 Business Days.", "body", "should be singular"),
+])
+def test_paragraph_problems(text: str, kind: str, problem: str) -> None:
+    assert any(problem in p for p in paragraph_problems(text, kind))
+    assert list(paragraph_problems("The Sponsor shall act within 1 Business Day.", "body")) == []
+
+
+def test_default_library_lint_is_clean() -> None:
+    report = lint_library(LIBRARY)
+    assert report.contexts > 100 and report.clauses >= 40 and report.paragraphs > 10000
+    assert [f.line() for f in report.findings] == []
+
+
+def test_library_check_refuses_a_truncated_clause_and_an_unlisted_clock(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import MINI_LIBRARY, ROOT
+
+    lib = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, lib)
+    ok = subprocess.run([sys.executable, "-m", "qa_builder", "library", "check", "--library", str(lib)],
+                        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "lint: " in ok.stdout and " arrangements, 4 clauses, " in ok.stdout and ": 0 findings" in ok.stdout
+    general = lib / "clauses" / "general.yaml"
+    text = general.read_text(encoding="utf-8")
+    general.write_text(text.replace("fallback: The Sponsor may audit once a year.",
+                                    "fallback: The Sponsor may audit within 10 days. It shall store"), encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "qa_builder", "library", "check", "--library", str(lib)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert bad.returncode == 1
+    assert "paragraph ends without terminal punctuation: 'The Sponsor may audit within 10 days. It shall store'" \
+        in bad.stderr
+    assert "states a clock of 10 day(s) that Annex B does not list for it" in bad.stderr
+
+
+def test_default_positions_carry_no_commercial_terms(tmp_path: Path) -> None:
+    agreement = dict(_agreements(tmp_path))["us-eu-drug-product-cmo.yaml"]
+    rejected = next(c for s in agreement.sections for c in s.clauses if c.clause_id == "rejected_batches")
+    text = " ".join(p.text for p in rejected.paragraphs)
+    assert "governed exclusively by the Commercial Agreement" in text
+    assert "at its own cost" not in text and "replace the Batch" not in text
+
+
+def test_definitions_match_the_document(tmp_path: Path) -> None:
+    agreement = dict(_agreements(tmp_path))["us-eu-drug-product-cmo.yaml"]
+    definitions = " ".join(p.text for s in agreement.sections for c in s.clauses if c.clause_id == "definitions"
+                           for p in c.paragraphs)
+    assert "appendices" not in definitions and "Annex A, the Responsibilities Matrix" in definitions
+    assert '"Batch documentation package" means' in definitions
+    assert '"Responsibilities Matrix" means' in definitions
