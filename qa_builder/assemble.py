@@ -167,12 +167,20 @@ def _raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> 
     rows: list[RaciRow] = []
     for number, resolved in enumerate(resolve_raci(answers, library, context), start=1):
         activity = resolved.activity
-        notes = " ".join(x for x in (resolved.notes, resolved.split_of_duties or "") if x)
+        notes = _join_notes(resolved.notes or "", resolved.split_of_duties or "")
         rows.append(RaciRow(number=number, activity_id=activity.id, area=activity.area, activity=activity.activity,
                             sponsor=format_raci(resolved.sponsor),
                             contract_acceptor=format_raci(resolved.contract_acceptor),
                             notes=notes, overridden=resolved.override is not None))
     return rows
+
+
+def _join_notes(notes: str, split: str) -> str:
+    """A row's notes and its split of duties as one cell; the notes get a full stop so the two do not run on."""
+    notes, split = notes.strip(), split.strip()
+    if notes and split and not notes.endswith((".", "!", "?", ".)")):
+        notes += "."
+    return " ".join(x for x in (notes, split) if x)
 
 
 def _timelines(selection: ClauseSelection, numbers: dict[str, str], context: dict[str, Any]) -> list[TimelineRow]:

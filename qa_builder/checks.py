@@ -564,6 +564,24 @@ def _one_clock_per_event(review: Review) -> Iterator[Hit]:
                       "Align the answers values that feed these clauses (see Annex B).")
 
 
+@check("QA-CLOCK-002", "Every clock the agreement's text states is listed in Annex B", "TYP.critical-event")
+def _clock_in_annex_b(review: Review) -> Iterator[Hit]:
+    from qa_builder.library.lint import clock_mismatches
+
+    if review.agreement is None:
+        return
+    for clause_id, problem in clock_mismatches(review.agreement):
+        matrix = clause_id == "responsibilities_matrix"
+        yield Hit("responsibilities" if matrix else "services", problem,
+                  "Annex B promises every time limit the Agreement sets; a clock stated only in the text, for "
+                  "example in the notes of a negotiated RACI row (which clause 1.6 makes prevail over every "
+                  "clause), is missed by whoever works from the timetable and may contradict a clause's clock.",
+                  "Take the number of days out of the RACI notes and set the clock through the answers value or "
+                  "clause that governs it, or ask the library owner to add the clock to the clause's timelines."
+                  if matrix else "Report it to the library owner: `qa-builder library check` should refuse it.",
+                  "warning")
+
+
 @check("QA-COMP-001", "Complaints are investigated jointly before a root cause is assigned",
        "CFR-211.198", "EU-GMP-Ch8")
 def _joint_investigation(review: Review) -> Iterator[Hit]:

@@ -57,6 +57,12 @@ def _eu(data: dict[str, Any]) -> None:
     data["products"][0]["markets"] = ["US", "EU"]
 
 
+def _add_row(row: dict[str, Any]) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        data.setdefault("responsibilities", []).append(row)
+    return mutate
+
+
 SUBCONTRACTOR = {"name": "Lab GmbH", "address": "Labstrasse 1, Basel", "activities": ["release_testing"]}
 
 # check id → (mutation that must trigger it, field the finding must name)
@@ -114,6 +120,10 @@ TRIGGERS: dict[str, tuple[Mutation, str]] = {
     "QA-SUB-006": (_set("subcontracting", {"allowed": True, "approved_subcontractors": [
         {**SUBCONTRACTOR, "activities": ["serialisation"]}]}),
         "subcontracting.approved_subcontractors[0].activities[0]"),
+    "QA-CLOCK-002": (_add_row({"activity": "complaint_investigation", "sponsor": "RA", "contract_acceptor": "R",
+                               "notes": "The Sponsor investigates device complaints within 20 Business Days",
+                               "split_of_duties": "Sponsor: device complaints; Contract Acceptor: the rest."}),
+                     "responsibilities"),
 }
 # Checks that guard the library rather than the answers: triggered by a crafted library in their own test.
 LIBRARY_TRIGGERED = {"QA-CLOCK-001"}

@@ -159,3 +159,94 @@ def test_definitions_match_the_document(tmp_path: Path) -> None:
     assert "appendices" not in definitions and "Annex A, the Responsibilities Matrix" in definitions
     assert '"Batch documentation package" means' in definitions
     assert '"Responsibilities Matrix" means' in definitions
+
+
+# --- Review 13: what a GMP inspector reading the rendered agreements found -----------------------------------
+
+
+def _rows(agreement: Agreement, clause_id: str) -> list[tuple[str, str, str]]:
+    number = next(c.number for s in agreement.sections for c in s.clauses if c.clause_id == clause_id)
+    return [(t.event, t.who, t.deadline) for t in agreement.timelines if t.clause_number == number]
+
+
+def _text(agreement: Agreement, clause_id: str) -> str:
+    return " ".join(p.text for s in agreement.sections for c in s.clauses if c.clause_id == clause_id
+                    for p in c.paragraphs)
+
+
+def test_annex_b_names_the_sponsor_for_the_kpi_review_record(tmp_path: Path) -> None:
+    for name, agreement in _agreements(tmp_path):
+        assert "the Sponsor shall record the outcome and the agreed actions" in _text(agreement, "quality_kpis")
+        record = [who for event, who, _ in _rows(agreement, "quality_kpis") if event.startswith("Record of the KPI")]
+        assert record == ["Sponsor"], name
+
+
+@pytest.mark.parametrize(("owner", "who", "says"), [
+    ("sponsor", "Sponsor", "the Sponsor shall assess whether"),
+    ("contract_acceptor", "Contract Acceptor", "the Contract Acceptor shall assess whether"),
+    (None, "Both parties", "the parties shall assess together"),
+])
+def test_annex_b_party_for_the_filing_assessment_follows_the_owner(tmp_path: Path, owner: str | None, who: str,
+                                                                    says: str) -> None:
+    data = VARIANTS["us"] | {"change_control": {"filing_assessment_owner": owner}}
+    agreement = prepare_agreement(load_answers(_variant(tmp_path, f"owner-{owner}", data)), LIBRARY)
+    assert says in _text(agreement, "regulatory_impact_assessment")
+    rows = [(e, w) for e, w, d in _rows(agreement, "regulatory_impact_assessment") if "10 Business Days" in d]
+    assert len(rows) == 1 and rows[0][1] == who, rows
+
+
+def test_fallback_audit_cap_is_not_listed_as_a_minimum_frequency(tmp_path: Path) -> None:
+    data = VARIANTS["us"] | {"positions": {"sponsor_audits": "fallback"}}
+    agreement = prepare_agreement(load_answers(_variant(tmp_path, "audit-fallback", data)), LIBRARY)
+    assert "may perform one routine audit of each Site in every period of 24 months" in _text(agreement,
+                                                                                               "sponsor_audits")
+    routine = [d for e, _, d in _rows(agreement, "sponsor_audits") if e.startswith("Routine Sponsor audit")]
+    assert routine == ["one in every period of 24 months"]
+    default = dict(_agreements(tmp_path))["us-api-cmo.yaml"]
+    assert next(d for e, _, d in _rows(default, "sponsor_audits") if e.startswith("Routine")).startswith("at least")
+
+
+def test_audit_clause_carries_no_charges_in_any_position(tmp_path: Path) -> None:
+    for position in ("preferred", "fallback"):
+        data = VARIANTS["us"] | {"positions": {"sponsor_audits": position}}
+        text = _text(prepare_agreement(load_answers(_variant(tmp_path, position, data)), LIBRARY), "sponsor_audits")
+        assert "shall not charge" not in text and "at the Sponsor's cost" not in text
+        assert "is a matter for the Commercial Agreement" in text
+
+
+def test_stability_oos_on_an_unreleased_batch_has_one_clock(tmp_path: Path) -> None:
+    agreement = dict(_agreements(tmp_path))["us-eu-drug-product-cmo.yaml"]
+    oos = _text(agreement, "oos_investigations")
+    assert "(for a result in a stability study, within the period set by the clause on Stability)" in oos
+    events = [e for e, _, _ in _rows(agreement, "oos_investigations") if e.startswith("Confirmed OOS result")]
+    assert events == ["Confirmed OOS result on a Batch not yet released (other than in a stability study)"]
+
+
+@pytest.mark.parametrize(("markets", "says"), [
+    (["US"], "GMP responsibilities for the outsourced activities, as Chapter 16 of ICH Q7 provides."),
+    (["EU"], "as required by Chapter 7 of Part I of the EU GMP Guide and as Chapter 16 of ICH Q7 provides."),
+])
+def test_scope_sentence_reads_for_an_api(tmp_path: Path, markets: list[str], says: str) -> None:
+    data = {"products": [{"name": "API", "type": "api", "markets": markets}], "services": ["api_manufacture"]}
+    agreement = prepare_agreement(load_answers(_variant(tmp_path, "api-" + "-".join(markets), data)), LIBRARY)
+    text = _text(agreement, "scope")
+    assert says in text
+    assert "outsourced activities and Chapter 16" not in text
+
+
+def test_definitions_are_in_alphabetical_order(tmp_path: Path) -> None:
+    for name, agreement in _agreements(tmp_path):
+        clause = next(c for s in agreement.sections for c in s.clauses if c.clause_id == "definitions")
+        terms = [p.text.split('"')[1] for p in clause.paragraphs if p.kind == "item" and p.text.startswith('"')]
+        assert terms == sorted(terms, key=str.lower), name
+
+
+def test_no_approved_subcontractors_where_subcontracting_is_forbidden(tmp_path: Path) -> None:
+    agreements = dict(_agreements(tmp_path))
+    lab = agreements["contract-qc-laboratory.yaml"]
+    text = " ".join(p.text for s in lab.sections for c in s.clauses for p in c.paragraphs)
+    assert "shall not subcontract any part of them" in _text(lab, "subcontracting")
+    assert "approved subcontractor" not in text
+    demo = agreements["us-eu-drug-product-cmo.yaml"]
+    assert "shall arrange access to the sites of approved subcontractors" in _text(demo, "sponsor_audits")
+    assert "by its approved subcontractors complied" in _text(demo, "batch_release")

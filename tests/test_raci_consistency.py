@@ -120,3 +120,17 @@ def test_library_check_refuses_a_clause_relying_on_a_row_the_arrangement_lacks(t
     problems = [f.line() for f in lint_library(load_library(lib)).findings]
     assert any("clause 'audits'" in p and "relies on RACI activity 'serialisation', which the Responsibilities "
                "Matrix of this arrangement does not have" in p for p in problems)
+
+
+def test_annex_a_cells_do_not_repeat_or_run_on(tmp_path: Path) -> None:
+    agreement = _demo(tmp_path, "  - {activity: complaint_investigation, sponsor: RA, contract_acceptor: R,"
+                                " notes: Device complaints are investigated by the Sponsor,"
+                                " split_of_duties: Sponsor investigates device complaints.}\n")
+    assert _row(agreement, "complaint_investigation")[2] == (
+        "Device complaints are investigated by the Sponsor. Sponsor investigates device complaints.")
+    review = _row(agreement, "qa_review")[2]
+    assert review.count("initiates each periodic review") == 1
+    assert "15 Business Days" not in review  # a clock no clause states and Annex B does not list
+    for activity in ("reference_standards", "stability_results_decisions"):
+        notes = _row(agreement, activity)[2]
+        assert notes.count("Sponsor") <= 3 and "Contract Acceptor notifies; Sponsor decides" not in notes, notes
