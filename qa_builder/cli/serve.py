@@ -17,7 +17,7 @@ from qa_builder.errors import InputError
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in link instead of opening the browser.")
 def serve_command(workspace: Path, port: int, no_browser: bool) -> None:
-    """Draft, build and verify agreements of WORKSPACE in the browser (local only; Ctrl-C stops it)."""
+    """Draft, build, sign and verify agreements of WORKSPACE in the browser (local only; Ctrl-C stops it)."""
     import uvicorn
 
     from qa_builder.web.app import create_app
