@@ -57,3 +57,17 @@ def test_pkcs12_cache_does_not_keep_the_passphrase(test_pki: Any) -> None:
     passphrase = test_pki.passphrase()
     load_pkcs12_key(test_pki.p12("sponsor"), passphrase)
     assert keys._CACHE and all(passphrase not in cache_key for cache_key in keys._CACHE)
+
+
+def test_a_key_loaded_for_a_service_is_never_kept(test_pki: Any) -> None:
+    """The web app serves several people: an unlocked key it loads is used once, never cached for the next user."""
+    from qa_builder.signing import keys
+
+    with keys._CACHE_LOCK:
+        keys._CACHE.clear()
+    first = load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase(), keep=False)
+    second = load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase(), keep=False)
+    assert first is not second
+    assert not keys._CACHE
+    with pytest.raises(SigningError, match="wrong passphrase"):
+        load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase() + b"x", keep=False)

@@ -70,12 +70,14 @@ def _passphrase_digest(passphrase: bytes) -> bytes:
     return hmac.new(_PROCESS_SECRET, passphrase, hashlib.sha256).digest()
 
 
-def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = None) -> SigningKey:
+def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = None, keep: bool = True) -> SigningKey:
     """Load a PKCS#12 file and check it is fit to sign at time `at` (default now).
 
-    The key is loaded and checked once per process, file version and passphrase; later calls with the same
-    passphrase return the same signer, so batch signing does not pay for key loading per document. A different
-    passphrase is always checked against the file again; the cache keeps only a keyed digest of it.
+    With `keep` (a command run by one user), the key is loaded and checked once per process, file version and
+    passphrase; later calls with the same passphrase return the same signer, so batch signing does not pay for
+    key loading per document. A different passphrase is always checked against the file again; the cache keeps
+    only a keyed digest of it. A long-running service used by several people (the web app) passes
+    `keep=False`: the unlocked key is then used once and never kept.
 
     Raises:
         SigningError: file missing or not PKCS#12, wrong passphrase, key not matching the certificate,
@@ -88,6 +90,10 @@ def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = N
         raise SigningError(f"{path}: key file not found") from exc
     except OSError as exc:
         raise SigningError(f"{path}: cannot be read ({exc.strerror})") from exc
+    if not keep:
+        loaded = _load(path, data, passphrase)
+        check_fit_to_sign(loaded.identity, str(path), at=at)
+        return loaded
     cache_key = (str(path.resolve()), stamp, _passphrase_digest(passphrase))
     with _CACHE_LOCK:
         cached = _CACHE.get(cache_key)

@@ -309,7 +309,9 @@ class WebApp:
             key_path.write_bytes(data)
             request = qa.SignatureRequest(field=field_name, meaning=meaning)  # type: ignore[arg-type]
             outcome = await run_in_threadpool(  # pyHanko runs its own event loop
-                sign_file, source, target, request, lambda: qa.load_pkcs12_key(key_path, passphrase), force=True)
+                sign_file, source, target, request,
+                lambda: qa.load_pkcs12_key(key_path, passphrase, keep=False),  # never kept across users
+                force=True)
             target.replace(signed)
             return outcome, None
         except QABuilderError as exc:
