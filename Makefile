@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 
 demo: system-deps $(STAMP)
 	$(VENV)/bin/qa-builder demo -o demo-out --force
+	@echo "In the browser: $(VENV)/bin/qa-builder init my-workspace && $(VENV)/bin/qa-builder serve my-workspace"
 
 test: system-deps $(STAMP)
 	$(PY) -m pytest
@@ -18,6 +19,7 @@ bench: system-deps $(STAMP)
 	$(PY) benchmarks/bench_sign.py
 	$(PY) benchmarks/bench_verify.py
 	$(PY) benchmarks/bench_regenerate.py
+	$(PY) benchmarks/bench_web.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qa_builder tests benchmarks tools

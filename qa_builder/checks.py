@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from qa_builder import clock
 from qa_builder.answers import AnswersFile
 from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.context import build_context, derive_facts
@@ -81,14 +82,15 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
 
     Everything `build` refuses about the answers shows here as an error finding (QA-BUILD-001 unknown names,
     QA-COV-001 coverage gaps), so a file that passes `check` builds. A clause that does not render for these
-    answers is a fault of the library: it raises, as it does in `build`.
+    answers is a fault of the library: it raises, as it does in `build`. `today` is the date date-dependent
+    checks (an overdue periodic review) judge by; default `clock.today()`.
 
     Raises:
         RenderError: a clause text failed to render for these answers (names file, line and clause).
         LibraryError: a library condition failed to evaluate for these answers.
     """
     answers = answers_file.answers
-    context = build_context(answers)
+    context = build_context(answers, library.clocks)
     findings = []
     agreement: Agreement | None = None
     try:
@@ -107,7 +109,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
         # render (RenderError, LibraryError) is a fault of the library, not of the answers: it propagates, so
         # `check` and `build` both stop with one line naming file, line and clause, and exit 2.
         findings.extend(_preflight_findings(answers_file, exc))
-    review = Review(answers=answers, library=library, today=today or dt.date.today(),
+    review = Review(answers=answers, library=library, today=today or clock.today(),
                     raci=_resolve_or_empty(answers, library, context), agreement=agreement)
     for registered in CHECKS:
         for hit in registered.run(review):

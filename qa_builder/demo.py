@@ -6,13 +6,13 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_builder.errors import InputError
-from qa_builder.library.loader import load_library
-from qa_builder.models.answers import SignatureMeaning as Meaning
-from qa_builder.pipeline import BuildSettings, build_one, output_stem
-from qa_builder.render.docx import default_template_path
-from qa_builder.render.pdf import PdfConverter
+
+if TYPE_CHECKING:
+    from qa_builder.models.answers import SignatureMeaning as Meaning
+    from qa_builder.pipeline import BuildSettings, Format
 
 EXAMPLE_FILE = "us-eu-drug-product-cmo.yaml"
 
@@ -27,20 +27,14 @@ def examples_dir() -> Path:
 
 
 def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
-    """Build the bundled example into `out_dir`, sign it with a TEST PKI, verify everything, and report."""
-    from qa_builder.answers import load_answers
-    from qa_builder.signing.keys import load_pkcs12_key
-    from qa_builder.signing.manifest import write_signed_manifest
-    from qa_builder.signing.pades import SignatureRequest, sign_pdf
-    from qa_builder.signing.testpki import create_test_pki
-    from qa_builder.signing.testservices import TestPkiServer
-    from qa_builder.verify.api import VerifySettings, describe, exit_code, verify
+    """Build the bundled example into `out_dir`, sign it with a TEST PKI, verify everything, and report.
+
+    It uses only the public API (`qa_builder`), as any Python caller would.
+    """
+    import qa_builder as qa
 
     example = examples_dir() / EXAMPLE_FILE
-    settings = BuildSettings(out_dir=out_dir, library=load_library(), template=default_template_path(),
-                             fmt="both", force=force)
-    with PdfConverter(workers=1) as converter:
-        result = build_one(example, settings, converter)
+    result = qa.build(example, demo_settings(out_dir, force=force))  # starts LibreOffice and closes it
     lines = [f"Example answers: {example}", f"Built agreement {result.agreement_id} version {result.version}:"]
     lines += [f"  {path}" for path in result.files]
     if result.record is not None:
@@ -48,7 +42,7 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
         lines.append(f"  empty signature fields: {', '.join(result.record.signature_fields)}")
 
     # A throwaway TEST PKI whose signers are the example's signatories, and its TSA/OCSP/CRL on loopback.
-    answers = load_answers(example).answers
+    answers = qa.load_answers(example).answers
     pki_dir = out_dir / "test-pki"
     if pki_dir.exists():
         if not force:
@@ -64,21 +58,21 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
             key_name = f"{party.replace('_', '-')}-{counts[party]}"
             signers[key_name] = (signatory.name, signatory.title, names[party])
             plan.append((f"sig_{party}_{counts[party]}", key_name, signatory.meaning))
-    pki = create_test_pki(pki_dir, port=_free_port(), signers=signers)
+    pki = qa.create_test_pki(pki_dir, port=_free_port(), signers=signers)
     lines.append(f"TEST ONLY PKI: {pki.directory} (trust root {pki.root_pem})")
-    stem = output_stem(result.agreement_id, result.version)
-    current = out_dir / f"{stem}.pdf"
+    current = next(path for path in result.files if path.suffix == ".pdf")
+    stem = current.name.removesuffix(".pdf")
     signed = out_dir / f"{stem}.signed.pdf"
     steps: list[Path] = []
-    with TestPkiServer(pki):
+    with qa.TestPkiServer(pki):
         for index, (field, key_name, meaning) in enumerate(plan):
             last = index == len(plan) - 1
             target = signed if last else out_dir / f".{stem}.signing-{index}.pdf"
-            request = SignatureRequest(field=field, meaning=meaning, certify=index == 0,
-                                       level="B-LTA" if last else "B-LT", tsa_url=pki.tsa_url,
-                                       trust_roots=(pki.root_pem,))
-            outcome = sign_pdf(current, target, request, load_pkcs12_key(pki.p12(key_name), pki.passphrase()),
-                               force=force or not last)
+            request = qa.SignatureRequest(field=field, meaning=meaning, certify=index == 0,
+                                          level="B-LTA" if last else "B-LT", tsa_url=pki.tsa_url,
+                                          trust_roots=(pki.root_pem,))
+            outcome = qa.sign_pdf(current, target, request, qa.load_pkcs12_key(pki.p12(key_name), pki.passphrase()),
+                                  force=force or not last)
             kind = "certified" if outcome.certified else "approved"
             lines.append(f"  {kind} {field} as {outcome.signer} ({outcome.meaning}, {outcome.level}) at "
                          f"{outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC from the TSA")
@@ -86,15 +80,28 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
             current = target
         for step in steps[:-1]:
             step.unlink(missing_ok=True)
-        sponsor_key = load_pkcs12_key(pki.p12(plan[0][1]), pki.passphrase())
-        files = write_signed_manifest(out_dir / f"{stem}.build.json", sponsor_key, tsa_url=pki.tsa_url, force=force)
+        sponsor_key = qa.load_pkcs12_key(pki.p12(plan[0][1]), pki.passphrase())
+        files = qa.write_signed_manifest(out_dir / f"{stem}.build.json", sponsor_key, tsa_url=pki.tsa_url,
+                                         force=force)
     lines.append(f"Signed agreement: {signed}")
     lines.append(f"Signed manifest: {files.manifest} + {files.signature.name}")
     lines.append(f"Verification (qa-builder verify, offline, trusting only {pki.root_pem.name}):")
-    report = verify([signed, files.manifest], VerifySettings(trust_roots=(pki.root_pem,), jobs=2))
+    report = qa.verify_files([signed, files.manifest], qa.VerifySettings(trust_roots=(pki.root_pem,), jobs=2))
     for checked in report.results:
-        lines += [f"  {line}" for line in describe(checked)]
-    return DemoResult(lines=lines, exit_code=exit_code(report.results))
+        lines += [f"  {line}" for line in qa.describe(checked)]
+    return DemoResult(lines=lines, exit_code=qa.exit_code(report.results))
+
+
+def demo_settings(out_dir: Path, *, force: bool = False, fmt: Format = "both") -> BuildSettings:
+    """The demo's build settings: the bundled library and template, reviewed as on the example's effective date.
+
+    The demo shows a fresh agreement, so its review checks judge it on its effective date rather than today:
+    `make demo` keeps working after the example's periodic review falls due in real time.
+    """
+    import qa_builder as qa
+
+    effective = qa.load_answers(examples_dir() / EXAMPLE_FILE).answers.agreement.effective_date
+    return qa.build_settings(out_dir, fmt=fmt, force=force, today=effective)
 
 
 @dataclass(frozen=True)

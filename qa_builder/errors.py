@@ -19,6 +19,10 @@ class InputError(QABuilderError):
     exit_code = 2
 
 
+class ConfigError(InputError):
+    """A QA_BUILDER_* environment variable is set to something unusable."""
+
+
 class AnswersError(InputError):
     """An answers file is unreadable or does not validate."""
 

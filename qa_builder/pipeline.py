@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import json
@@ -16,13 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from qa_builder import __version__
+from qa_builder import __version__, clock
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.checks import COVERAGE_GAP, review_answers
 from qa_builder.errors import (
     ConversionError,
     CoverageError,
-    InputError,
     OutputExistsError,
     OutputFolderError,
     ReviewError,
@@ -35,7 +35,6 @@ from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.preflight import preflight
 from qa_builder.render.docx import default_template_path, render_docx, template_sha256
-from qa_builder.render.fields import add_signature_fields
 from qa_builder.render.pdf import PdfConverter
 
 if TYPE_CHECKING:
@@ -64,6 +63,8 @@ class BuildSettings:
     force: bool = False
     allow_findings: bool = False
     allow_gaps: bool = False
+    today: dt.date | None = None  # the date review checks judge by; None: clock.today() at build time
+    now: dt.datetime | None = None  # the build record's created_at; None: clock.now() at build time
     pdf_engine: PdfEngine = "libreoffice"
 
 
@@ -205,11 +206,13 @@ def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) ->
 
 
 def build_one(answers_path: Path, settings: BuildSettings,
-              converter: PdfConverter | PdfTypesetter | None) -> BuildResult:
+              converter: PdfConverter | PdfTypesetter | None = None) -> BuildResult:
     """Build one agreement from its answers file into settings.out_dir.
 
     Outputs are made in a staging folder inside the output folder and moved into place only when all
     of them are complete; the build record is moved last. Existing outputs are refused unless `force`.
+    A PDF is converted by `converter` (a warm pool shared by many builds) or, when it is None, by a
+    LibreOffice started for this build and closed after it (~2 s more).
 
     Raises:
         QABuilderError: any failure, naming the culprit.
@@ -218,23 +221,24 @@ def build_one(answers_path: Path, settings: BuildSettings,
 
 
 def build_answers(answers_file: AnswersFile, settings: BuildSettings,
-                  converter: PdfConverter | PdfTypesetter | None) -> BuildResult:
+                  converter: PdfConverter | PdfTypesetter | None = None) -> BuildResult:
     """Build one agreement from loaded (possibly adjusted) answers; see `build_one`.
 
     `converter` makes the PDF: a LibreOffice pool converts the DOCX; a Typst typesetter typesets the
-    Agreement itself (then the DOCX is rendered only when it is wanted as an output).
+    Agreement itself (then the DOCX is rendered only when it is wanted as an output). When it is None,
+    the engine of `settings.pdf_engine` is started for this build and closed after it.
     """
     answers_path = answers_file.path
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    lap_start = time.perf_counter()
 
     def lap(stage: str) -> None:
-        nonlocal clock
+        nonlocal lap_start
         now = time.perf_counter()
-        timings[stage] = now - clock
-        clock = now
+        timings[stage] = now - lap_start
+        lap_start = now
 
-    findings = review_answers(answers_file, settings.library)
+    findings = review_answers(answers_file, settings.library, today=settings.today or clock.today())
     if settings.allow_gaps:  # accepted gaps are recorded as uncovered_requirements, not as review findings
         findings = [f for f in findings if f.id != COVERAGE_GAP]
     errors = [f for f in findings if f.severity == "error"]
@@ -286,21 +290,25 @@ def _build_staged(answers_file: AnswersFile, agreement: Agreement, settings: Bui
         staged["docx"] = docx
     fields: list[str] = []
     if "pdf" in targets:
-        if converter is None:
-            raise InputError("PDF output needs a PDF engine (LibreOffice or Typst); "
-                             "use --format docx to build DOCX only")
         pdf = staging / targets["pdf"].name
-        if isinstance(converter, PdfConverter):
-            try:
-                converter.convert(docx, pdf)
-            except ConversionError as exc:
-                if _disk_full(staging):  # LibreOffice only says it failed
-                    raise OSError(28, "No space left on device") from exc
-                raise
-        else:
-            check_engine_template(replace(settings, pdf_engine="typst"))
-            converter.typeset(agreement, pdf)
+        with contextlib.ExitStack() as stack:
+            maker = converter
+            if maker is None:  # no shared engine: start one for this build, and close it after
+                maker = open_pdf_engine(settings.pdf_engine)
+                stack.callback(maker.close)
+            if isinstance(maker, PdfConverter):
+                try:
+                    maker.convert(docx, pdf)
+                except ConversionError as exc:
+                    if _disk_full(staging):  # LibreOffice only says it failed
+                        raise OSError(28, "No space left on device") from exc
+                    raise
+            else:
+                check_engine_template(replace(settings, pdf_engine="typst"))
+                maker.typeset(agreement, pdf)
         lap("pdf")
+        from qa_builder.render.fields import add_signature_fields  # pyHanko: ~1.3 s of imports, PDF only
+
         fields = [s.field_name for s in agreement.signatories]
         add_signature_fields(pdf, fields, {
             s.field_name: f"{s.name}, {s.title}, for {s.party_name}: {s.meaning}" for s in agreement.signatories})
@@ -370,7 +378,7 @@ def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSett
         review_findings=findings,
         findings_accepted=any(f.severity == "error" for f in findings),
         uncovered_requirements=[t.requirement_id for t in agreement.traceability if not t.clause_numbers],
-        created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        created_at=clock.utc_text(settings.now or clock.now()),
     )
 
 

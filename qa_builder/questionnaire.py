@@ -9,6 +9,7 @@ from typing import Annotated, Any, Protocol, get_args
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from qa_builder import clock
 from qa_builder.models import answers as m
 
 Validator = Callable[[str], Any]
@@ -162,7 +163,7 @@ class Interview:
 
     def _agreement(self) -> dict[str, Any]:
         self.asker.section("The agreement")
-        first_of_next_month = (dt.date.today().replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        first_of_next_month = (clock.today().replace(day=1) + dt.timedelta(days=32)).replace(day=1)
         return {
             "id": self.field("agreement.id", "Agreement id (letters, digits, . _ -)", m.AgreementInfo, "id"),
             "title": self.field("agreement.title", "Title", m.AgreementInfo, "title"),

@@ -20,6 +20,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt, RGBColor, Twips
 
+from qa_builder import clock
 from qa_builder.errors import RenderError
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import (
@@ -446,7 +447,7 @@ def write_redline(old: Agreement, new: Agreement, out: Path, *, author: str = "q
 
 def _utc(when: dt.datetime | None) -> dt.datetime:
     if when is None:
-        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+        return clock.now()
     if when.tzinfo is None:
         return when.replace(tzinfo=dt.UTC, microsecond=0)
     return when.astimezone(dt.UTC).replace(microsecond=0)
@@ -475,7 +476,7 @@ class _Redline:
     def __init__(self, author: str, stamp: dt.datetime) -> None:
         self.author = author
         self.stamp = stamp
-        self.date = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.date = clock.utc_text(stamp)
         self.doc: Any = docx.Document()
         self.revisions = 0
         self.style_ids: dict[str, str] = {}

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from qa_builder import clock
 from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import failure_sentence, record
@@ -233,7 +234,7 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
     history = history_of(previous) if previous is not None else list(answers_file.answers.revision_history)
     description = _revision_text(before) if before is not None else ""
     if description:
-        history.append(RevisionEntry(version=version, date=dt.datetime.now(dt.UTC).date(), description=description))
+        history.append(RevisionEntry(version=version, date=clock.today(), description=description))
     staging = workspace.agreement_dir(agreement_id) / f"{PARTIAL_PREFIX}{version}-{secrets.token_hex(4)}"
     target = workspace.version_dir(agreement_id, version)
     try:
@@ -481,9 +482,12 @@ def _json(data: object) -> bytes:
 
 
 def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int = 1,
-              progress: Progress | None = None, allow_findings: bool = False,
-              allow_gaps: bool = False) -> tuple[list[VersionBuilt], dict[str, str]]:
-    """Build the first version of every agreement (or `ids`) that has none yet."""
+              progress: Progress | None = None, allow_findings: bool = False, allow_gaps: bool = False,
+              converter: PdfConverter | None = None) -> tuple[list[VersionBuilt], dict[str, str]]:
+    """Build the first version of every agreement (or `ids`) that has none yet.
+
+    `converter` is a warm LibreOffice pool to share; one of `jobs` workers is started and closed when None.
+    """
     with _run_lock(workspace):
         workspace.clean_partial_versions()
         _record_unrecorded_versions(workspace)
@@ -492,7 +496,7 @@ def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int =
             return [], {}
         inputs = current_inputs(workspace)
         return _build_versions(
-            workspace, todo, jobs, progress, None, action="build", extra={},
+            workspace, todo, jobs, progress, converter, action="build", extra={},
             build=lambda i, pool: build_version(workspace, inputs, i, pool, allow_findings=allow_findings,
                                                 allow_gaps=allow_gaps))
 

@@ -263,6 +263,17 @@ def plural(amount: Any, unit: str) -> str:
     return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
 
 
+def clock(value: Any) -> str:
+    """A catalogue clock (`clocks.<id>`, a Clock record of amount and unit) as text: '2 Business Days'.
+
+    Raises:
+        TypeError: value is not a clock of the library's catalogue.
+    """
+    if not isinstance(value, Record) or value._kind != "Clock":
+        raise TypeError("the 'clock' filter takes a clock of the library's catalogue, such as clocks.<id>")
+    return plural(value.amount, value.unit)
+
+
 def raci_code(code: str) -> str:
     """One notation for RACI codes everywhere: 'RA' → 'R/A'; '-' or '' → '–'."""
     text = _scalar_text(code, "raci_code")
@@ -327,6 +338,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "join": _join,
     "join_and": join_and,
     "plural": plural,
+    "clock": clock,
     "raci_code": raci_code,
     "map": jfilters.sync_do_map,
     "length": len,

@@ -399,6 +399,10 @@ class _Checker:
             return self.item_of(node, value)
         if name in ("default", "d"):
             return _join(value, self.expr(node.args[0], scope)) if node.args else value
+        if name == "clock" and (value.model is None or value.model.__name__ != "Clock" or node.args
+                                or node.kwargs):
+            raise self.fail(node, f"the filter 'clock' takes a clock of the catalogue (clocks.<id>) and no "
+                                  f"arguments, not {_a(value.describe())}")
         if name in ("join", "join_and") and (node.kwargs or len(node.args) > 1):
             raise self.fail(node, f"'{name}' takes only a separator here")
         return STR

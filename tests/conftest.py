@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,133 @@ def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pki = create_test_pki(tmp_path_factory.mktemp("pki") / "pki", port=free_port())
     with TestPkiServer(pki):
         yield pki
+
+
+SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
+
+
+def make_softhsm_token(folder: Path, pki: Any, *, label: str = "qa-token", pin: str = "4321") -> Path:
+    """A SoftHSM2 token in `folder` holding the test PKI's sponsor key and certificate; returns its config file.
+
+    Point SOFTHSM2_CONF at the returned file before the module is first initialised in the process.
+    """
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    assert SOFTHSM_MODULE.is_file() and shutil.which("softhsm2-util") and shutil.which("pkcs11-tool")
+    tokens = folder / "tokens"
+    tokens.mkdir(parents=True)
+    config = folder / "softhsm2.conf"
+    config.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n", encoding="utf-8")
+    env = {"SOFTHSM2_CONF": str(config), "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True, env=env, timeout=60)
+
+    run("softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", "9999", "--pin", pin)
+    key, certificate, _chain = pki.load_key_and_certificates("sponsor")
+    wrapped = folder / "key.pem"  # encrypted PKCS#8: no private key is ever written in the clear
+    wrapped.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.BestAvailableEncryption(b"import-pass")))
+    run("softhsm2-util", "--import", str(wrapped), "--file-pin", "import-pass", "--token", label,
+        "--label", "sponsor", "--id", "01", "--pin", pin)
+    der = folder / "sponsor.der"
+    der.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
+    run("pkcs11-tool", "--module", str(SOFTHSM_MODULE), "--token-label", label, "--login", "--pin", pin,
+        "--write-object", str(der), "--type", "cert", "--label", "sponsor", "--id", "01")
+    return config
+
+
+@pytest.fixture
+def softhsm_token(tmp_path: Path, test_pki: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh SoftHSM2 token (label qa-token, PIN 4321, key and certificate `sponsor`) for one test.
+
+    PKCS#11 modules are initialised once per process, so afterwards every session is closed and the module
+    unloaded: the next test that points SOFTHSM2_CONF elsewhere gets a module that reads its own tokens.
+    """
+    import pkcs11
+
+    from qa_builder.signing.keys import close_pkcs11_sessions
+
+    monkeypatch.setenv("SOFTHSM2_CONF", str(make_softhsm_token(tmp_path / "softhsm", test_pki)))
+    pkcs11.unload(str(SOFTHSM_MODULE))
+    yield SOFTHSM_MODULE
+    close_pkcs11_sessions()
+    pkcs11.unload(str(SOFTHSM_MODULE))
+
+
+#: The date every test takes as today (review checks): fixtures and examples are not yet due for review then.
+TEST_TODAY = dt.date(2026, 11, 29)
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch: pytest.MonkeyPatch) -> dt.date:
+    """Pin the review date for every test and the CLI processes it starts, so tests do not age.
+
+    Without it the minimal fixture's periodic review falls due on 2028-06-01 and the tests would fail from then.
+    """
+    from qa_builder.config import TODAY_ENV
+
+    monkeypatch.setenv(TODAY_ENV, TEST_TODAY.isoformat())
+    return TEST_TODAY
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a command printed and its exit status, as a user would see them."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
+    """Run `qa-builder ARGS...` in this process with Click's runner (no ~1 s interpreter start per call).
+
+    The command's error mapping, exit codes and stdout/stderr are the real ones; only the process is shared.
+    """
+    from click.testing import CliRunner
+
+    from qa_builder.cli import main
+
+    result = CliRunner().invoke(main, list(args), env=env, input=input, prog_name="qa-builder")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a bug in the test harness or an escaped exception: show it
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def minimal_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
+    """The minimal agreement built once per session: QA-MIN-1_v1.docx, .pdf (with fields) and .build.json.
+
+    Shared: read it, or copy it (shutil.copytree) before writing anything next to it.
+    """
+    from qa_builder.library.loader import load_library
+    from qa_builder.pipeline import BuildSettings, build_one
+    from qa_builder.render.docx import default_template_path
+
+    out = tmp_path_factory.mktemp("minimal-build")
+    build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY),
+                                             template=default_template_path()), converter)
+    return out
+
+
+@pytest.fixture(scope="session")
+def signed_build(tmp_path_factory: pytest.TempPathFactory, minimal_build: Path, test_pki: Any) -> Path:
+    """A copy of `minimal_build` with QA-MIN-1_v1.signed.pdf: the sponsor certifies (B-LT), then the contract
+    acceptor approves (B-LTA), as `make demo` signs. Made once per session; copy it before writing into it."""
+    from qa_builder.signing.keys import load_pkcs12_key
+    from qa_builder.signing.pades import SignatureRequest, sign_pdf
+
+    out = tmp_path_factory.mktemp("signed-build") / "build"
+    shutil.copytree(minimal_build, out)
+    first = out.parent / "certified.pdf"
+    for field, signer, source, target, level in (
+            ("sig_sponsor_1", "sponsor", out / "QA-MIN-1_v1.pdf", first, "B-LT"),
+            ("sig_contract_acceptor_1", "contract-acceptor", first, out / "QA-MIN-1_v1.signed.pdf", "B-LTA")):
+        request = SignatureRequest(field=field, meaning="approval", certify=signer == "sponsor",
+                                   level=level, tsa_url=test_pki.tsa_url,  # type: ignore[arg-type]
+                                   trust_roots=(test_pki.root_pem,))
+        sign_pdf(source, target, request, load_pkcs12_key(test_pki.p12(signer), test_pki.passphrase()))
+    return out

@@ -15,30 +15,23 @@ from docx.oxml.ns import qn
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
+from qa_builder.batch import BatchItem, build_many
 from qa_builder.files import sha256_file
 from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings, build_one
+from qa_builder.pipeline import BuildSettings
 from qa_builder.render.anchors import paragraph_text
 from qa_builder.render.docx import default_template_path
-from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS
+from tests.conftest import DEMO_EXAMPLE, MINIMAL_ANSWERS
 
 pytestmark = pytest.mark.libreoffice
 
 
 @pytest.fixture(scope="module")
-def minimal_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
-    out = tmp_path_factory.mktemp("minimal")
-    settings = BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY), template=default_template_path())
-    build_one(MINIMAL_ANSWERS, settings, converter)
-    return out
-
-
-@pytest.fixture(scope="module")
-def example_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
-    out = tmp_path_factory.mktemp("example")
+def example_builds(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> dict[Path, BatchItem]:
+    """Every example built once, two at a time over the session's pool (review errors or gaps would fail)."""
+    out = tmp_path_factory.mktemp("examples")
     settings = BuildSettings(out_dir=out, library=load_library(), template=default_template_path())
-    build_one(DEMO_EXAMPLE, settings, converter)
-    return out
+    return {item.answers: item for item in build_many(EXAMPLE_FILES, settings, jobs=2, converter=converter)}
 
 
 def _pdf_pages(path: Path) -> list[str]:
@@ -152,8 +145,10 @@ def test_signature_fields_are_empty_named_and_on_signature_page(minimal_build: P
     document.close()
 
 
-def test_example_builds_with_default_library(example_build: Path) -> None:
-    pdf = next(example_build.glob("*.pdf"))
+def test_example_builds_with_default_library(example_builds: dict[Path, BatchItem]) -> None:
+    result = example_builds[DEMO_EXAMPLE].result
+    assert result is not None
+    pdf = next(path for path in result.files if path.suffix == ".pdf")
     pages = _pdf_pages(pdf)
     text = "\n".join(pages)
     assert "RESPONSIBILITIES MATRIX" in text
@@ -171,13 +166,14 @@ def test_there_are_examples_for_each_common_arrangement() -> None:
 
 
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
-def test_every_example_builds_without_gaps(tmp_path: Path, converter: Any, example: Path) -> None:
-    settings = BuildSettings(out_dir=tmp_path, library=load_library(), template=default_template_path())
-    result = build_one(example, settings, converter)  # review errors or coverage gaps would raise
-    assert result.record is not None
+def test_every_example_builds_without_gaps(example_builds: dict[Path, BatchItem], example: Path) -> None:
+    item = example_builds[example]
+    assert item.error is None, item.error  # review errors or coverage gaps
+    result = item.result
+    assert result is not None and result.record is not None
     assert result.record.uncovered_requirements == []
     assert result.record.review_findings == []
-    pdf = tmp_path / f"{result.agreement_id}_v{result.version}.pdf"
+    pdf = next(path for path in result.files if path.suffix == ".pdf")
     pages = _pdf_pages(pdf)
     assert "SIGNATURES" in pages[-1] or "SIGNATURES" in pages[-2]
     with pdf.open("rb") as handle:

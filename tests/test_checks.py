@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,16 @@ import pytest
 from qa_builder.answers import load_answers
 from qa_builder.checks import CHECKS, review_answers
 from qa_builder.library.loader import load_library
-from tests.conftest import DEMO_EXAMPLE, EXAMPLES, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+from tests.conftest import (
+    DEMO_EXAMPLE,
+    EXAMPLES,
+    MINIMAL_ANSWERS,
+    ROOT,
+    CliResult,
+    answers_data,
+    run_cli,
+    write_answers,
+)
 
 LIBRARY = load_library()
 TODAY = dt.date(2026, 11, 25)
@@ -196,9 +203,8 @@ def test_like_for_like_at_annual_review_is_a_warning(tmp_path: Path) -> None:
     assert hits and hits[0].severity == "warning"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+def _cli(*args: str) -> CliResult:
+    return run_cli(*args)
 
 
 def test_check_cli_exit_codes_and_json(tmp_path: Path) -> None:

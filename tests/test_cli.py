@@ -7,17 +7,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from qa_builder.cli import main
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, CliResult, answers_data, run_cli, write_answers
 
 
-def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=300)
+def _run(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    return run_cli(*args, env=env)
 
 
 def _build_args(out: Path, *answers: Path, fmt: str = "docx") -> list[str]:
@@ -25,10 +25,34 @@ def _build_args(out: Path, *answers: Path, fmt: str = "docx") -> list[str]:
 
 
 def test_help_lists_commands() -> None:
-    result = _run("--help")
+    """The real entry point (`python -m qa_builder`), as a user starts it."""
+    result = subprocess.run([sys.executable, "-m", "qa_builder", "--help"], capture_output=True, text=True,
+                            env=os.environ, cwd=ROOT, timeout=60)
     assert result.returncode == 0
     for command in ("build", "schema", "demo"):
         assert command in result.stdout
+
+
+_IMPORTS_AFTER = """
+import sys
+from qa_builder.cli import main
+def run(args):
+    try:
+        main(args, prog_name="qa-builder")
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    return sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("pyhanko", "pyhanko_certvalidator")})
+print("help", run(["--help"]), file=sys.stderr)
+print("build-docx", run(sys.argv[1:]), file=sys.stderr)
+"""
+
+
+def test_help_and_docx_builds_do_not_import_pyhanko(tmp_path: Path) -> None:
+    """pyHanko costs ~1.3 s of imports: only the commands that sign, verify or add signature fields pay it."""
+    result = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER, *_build_args(tmp_path, MINIMAL_ANSWERS)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "help []" in result.stderr and "build-docx []" in result.stderr, result.stderr
+    assert (tmp_path / "QA-MIN-1_v1.docx").is_file()
 
 
 def test_every_command_has_help() -> None:
@@ -134,7 +158,19 @@ def test_missing_libreoffice_is_explained(tmp_path: Path) -> None:
 
 
 @pytest.mark.libreoffice
-def test_parallel_pdf_build(tmp_path: Path) -> None:
+def test_parallel_pdf_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`build FOLDER --jobs 2` runs two LibreOffice workers (it ran one: the pool was sized by the arguments)."""
+    from qa_builder.cli import build as build_cli
+    from qa_builder.render.pdf import PdfConverter
+
+    pools: list[PdfConverter] = []
+
+    class WatchedPool(PdfConverter):  # the real pool; it only remembers that it was made
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            pools.append(self)
+
+    monkeypatch.setattr(build_cli, "PdfConverter", WatchedPool)
     folder = tmp_path / "answers"
     folder.mkdir()
     for n in range(3):
@@ -143,6 +179,7 @@ def test_parallel_pdf_build(tmp_path: Path) -> None:
         write_answers(folder, data, f"a{n}.yaml")
     result = _run(*_build_args(tmp_path / "out", folder, fmt="both"), "--jobs", "2")
     assert result.returncode == 0, result.stderr
+    assert [pool.workers for pool in pools] == [2]
     assert len(list((tmp_path / "out").glob("*.pdf"))) == 3
     assert len(list((tmp_path / "out").glob("*.build.json"))) == 3
 

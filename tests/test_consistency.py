@@ -250,3 +250,67 @@ def test_no_approved_subcontractors_where_subcontracting_is_forbidden(tmp_path: 
     demo = agreements["us-eu-drug-product-cmo.yaml"]
     assert "shall arrange access to the sites of approved subcontractors" in _text(demo, "sponsor_audits")
     assert "by its approved subcontractors complied" in _text(demo, "batch_release")
+
+
+def _clause_text(agreement: Agreement, clause_id: str) -> str:
+    return " ".join(p.text for s in agreement.sections for c in s.clauses if c.clause_id == clause_id
+                    for p in c.paragraphs)
+
+
+def test_one_catalogue_clock_drives_both_the_clause_text_and_annex_b(tmp_path: Path) -> None:
+    import shutil
+
+    from qa_builder.library.loader import default_library_dir
+
+    answers = load_answers(EXAMPLES / "us-eu-drug-product-cmo.yaml")
+    event = "Information that a released or distributed Batch may be defective or may need to be recalled"
+    before = prepare_agreement(answers, LIBRARY)
+    assert "within 24 hours of becoming aware of any information" in _clause_text(before, "quality_defects_recalls")
+    assert [r.deadline for r in before.timelines if r.event == event] == ["within 24 hours of becoming aware of it"]
+
+    lib = tmp_path / "lib"
+    shutil.copytree(default_library_dir(), lib)
+    clocks = lib / "clocks.yaml"
+    text = clocks.read_text(encoding="utf-8")
+    old = "  - id: information_released_distributed_batch\n    amount: 24\n"
+    assert old in text
+    clocks.write_text(text.replace(old, old.replace("24", "12")), encoding="utf-8")
+    after = prepare_agreement(answers, load_library(lib))
+    body = _clause_text(after, "quality_defects_recalls")
+    assert "within 12 hours of becoming aware of any information" in body and "24 hours" not in body
+    assert [r.deadline for r in after.timelines if r.event == event] == ["within 12 hours of becoming aware of it"]
+    assert list(clock_mismatches(after)) == []
+
+
+def test_library_check_refuses_an_unknown_clock_naming_file_line_and_clause(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import MINI_LIBRARY, ROOT
+
+    lib = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, lib)
+    (lib / "clocks.yaml").write_text("clocks:\n  - id: eu_notice\n    amount: 2\n    unit: Business Day\n"
+                                     "    source: industry practice\n", encoding="utf-8")
+    general = lib / "clauses" / "general.yaml"
+    text = general.read_text(encoding="utf-8")
+    general.write_text(text.replace("text: EU text.", "text: EU text within {{ clocks.eu_notise | clock }}."),
+                       encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "qa_builder", "library", "check", "--library", str(lib)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert bad.returncode == 2, bad.stderr
+    assert "general.yaml line 27: clause 'eu_only': text" in bad.stderr
+    assert "clocks.eu_notise, but clocks has no field 'eu_notise'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_the_clock_filter_takes_only_a_catalogue_clock() -> None:
+    from qa_builder.library.context import context_names
+    from qa_builder.sandbox import TemplateProblem
+    from qa_builder.sandbox_check import check_names
+
+    known = context_names(["fa_notice"])
+    check_names("within {{ clocks.fa_notice | clock }}", known)
+    with pytest.raises(TemplateProblem, match="the filter 'clock' takes a clock of the catalogue"):
+        check_names("within {{ deviations.critical_notify_hours | clock }}", known)

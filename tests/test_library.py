@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from qa_builder.errors import LibraryError
 from qa_builder.library.loader import default_library_dir, load_library
-from tests.conftest import MINI_LIBRARY, ROOT
+from tests.conftest import MINI_LIBRARY, CliResult, run_cli
 
 
 @pytest.fixture()
@@ -120,9 +118,8 @@ def test_all_problems_reported_together(lib: Path) -> None:
     assert len(_problems(lib).splitlines()) >= 2
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+def _cli(*args: str) -> CliResult:
+    return run_cli(*args)
 
 
 def test_library_check_command(lib: Path) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +14,18 @@ from asn1crypto import cms
 
 from qa_builder.errors import ManifestError
 from qa_builder.files import sha256_file
-from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings, build_one
-from qa_builder.render.docx import default_template_path
 from qa_builder.signing.keys import load_pkcs12_key
 from qa_builder.signing.manifest import build_manifest, canonical_bytes, write_signed_manifest
-from qa_builder.signing.pades import SignatureRequest, sign_pdf
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
+from tests.conftest import CliResult, run_cli
 
 pytestmark = pytest.mark.libreoffice
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, converter: Any, test_pki: Any) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory, signed_build: Path) -> Path:
     """A build whose PDF is signed by both parties (<stem>.signed.pdf), like `make demo` leaves it."""
-    out = tmp_path_factory.mktemp("manifest")
-    build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY),
-                                             template=default_template_path()), converter)
-    first = out / "first.pdf"
-    for field, signer, source, target, certify in (
-            ("sig_sponsor_1", "sponsor", out / "QA-MIN-1_v1.pdf", first, True),
-            ("sig_contract_acceptor_1", "contract-acceptor", first, out / "QA-MIN-1_v1.signed.pdf", False)):
-        sign_pdf(source, target, SignatureRequest(field=field, meaning="approval", certify=certify, level="B-T",
-                                                  tsa_url=test_pki.tsa_url),
-                 load_pkcs12_key(test_pki.p12(signer), test_pki.passphrase()))
-    first.unlink()
+    out = tmp_path_factory.mktemp("manifest") / "build"
+    shutil.copytree(signed_build, out)  # manifests are written beside the record: a copy of the session build
     return out / "QA-MIN-1_v1.build.json"
 
 
@@ -91,9 +78,8 @@ def test_signed_manifest_verifies_with_openssl_and_detects_tampering(built: Path
 
 
 def test_manifest_cli_refuses_overwrite_and_bad_records(built: Path, test_pki: Any, tmp_path: Path) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True,
-                              cwd=ROOT, stdin=subprocess.DEVNULL, timeout=120)
+    def cli(*args: str) -> CliResult:
+        return run_cli(*args)
 
     key = ["--key", str(test_pki.p12("contract-acceptor")), "--passphrase-file", str(test_pki.passphrase_file)]
     first = cli("manifest", str(built), *key, "--force")

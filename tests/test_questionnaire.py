@@ -21,7 +21,7 @@ from qa_builder.library.loader import load_library
 from qa_builder.models.answers import Answers
 from qa_builder.pipeline import prepare_agreement
 from qa_builder.questionnaire import Interview, render_answers
-from tests.conftest import DEMO_EXAMPLE, ROOT
+from tests.conftest import DEMO_EXAMPLE, ROOT, run_cli
 
 LIBRARY = load_library()
 
@@ -165,13 +165,8 @@ def test_from_existing_file_keeps_every_value() -> None:
     assert Answers.model_validate(yaml.safe_load(render_answers(data))) == Answers.model_validate(start)
 
 
-def _cli(*args: str, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                          stdin=stdin, timeout=120)
-
-
 def test_without_a_terminal_it_says_so(tmp_path: Path) -> None:
-    result = _cli("questionnaire", "-o", str(tmp_path / "a.yaml"))
+    result = run_cli("questionnaire", "-o", str(tmp_path / "a.yaml"))  # the runner's stdin is no terminal
     assert result.returncode == 2
     assert "standard input is not one" in result.stderr
     assert not (tmp_path / "a.yaml").exists()

@@ -20,22 +20,16 @@ from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timesta
 from pyhanko_certvalidator import ValidationContext
 
 from qa_builder.errors import SigningError
-from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings, build_one
-from qa_builder.render.docx import default_template_path
 from qa_builder.signing.keys import load_pkcs12_key
 from qa_builder.signing.pades import SignatureRequest, list_signature_fields, sign_pdf
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
+from tests.conftest import ROOT, CliResult, run_cli
 
 pytestmark = pytest.mark.libreoffice
 
 
 @pytest.fixture(scope="module")
-def unsigned(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
-    out = tmp_path_factory.mktemp("unsigned")
-    build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY),
-                                             template=default_template_path()), converter)
-    return out / "QA-MIN-1_v1.pdf"
+def unsigned(minimal_build: Path) -> Path:
+    return minimal_build / "QA-MIN-1_v1.pdf"  # built once per session (tests/conftest.py)
 
 
 def _key(pki: Any, name: str) -> Any:
@@ -51,14 +45,9 @@ def _sign(pki: Any, source: Path, target: Path, field: str, signer: str, *, cert
 
 
 @pytest.fixture(scope="module")
-def signed_pair(tmp_path_factory: pytest.TempPathFactory, unsigned: Path, test_pki: Any) -> Path:
-    """Sponsor certifies (B-LT), contract acceptor approves (B-LTA): the full sequence."""
-    folder = tmp_path_factory.mktemp("signed")
-    first = folder / "certified.pdf"
-    _sign(test_pki, unsigned, first, "sig_sponsor_1", "sponsor", certify=True, level="B-LT")
-    both = folder / "signed.pdf"
-    _sign(test_pki, first, both, "sig_contract_acceptor_1", "contract-acceptor", level="B-LTA")
-    return both
+def signed_pair(signed_build: Path) -> Path:
+    """Sponsor certifies (B-LT), contract acceptor approves (B-LTA): the full sequence (once per session)."""
+    return signed_build / "QA-MIN-1_v1.signed.pdf"
 
 
 def _context(pki: Any) -> ValidationContext:
@@ -239,9 +228,8 @@ def test_stamp_shows_the_part11_manifestation(signed_pair: Path) -> None:
 
 def test_sign_cli_lists_fields_and_signs_without_leaking_the_passphrase(
         tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                              stdin=subprocess.DEVNULL, timeout=120)
+    def cli(*args: str) -> CliResult:
+        return run_cli(*args)
 
     listed = cli("sign", str(unsigned))
     assert listed.returncode == 0 and "sig_sponsor_1" in listed.stdout and "empty" in listed.stdout

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from qa_builder.signing.manifest import write_signed_manifest
 from qa_builder.signing.pades import SignatureRequest, sign_pdf
 from qa_builder.verify.api import VerifySettings, verify
 from qa_builder.verify.report import FileReport, SignatureReport, VerifyReport
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+from tests.conftest import MINI_LIBRARY, ROOT, CliResult, answers_data, run_cli, write_answers
 
 pytestmark = pytest.mark.libreoffice
 
@@ -49,16 +47,10 @@ def _sign(pki: Any, source: Path, target: Path, field: str, signer: str, *, cert
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory: pytest.TempPathFactory, converter: Any, test_pki: Any) -> Path:
+def build_dir(tmp_path_factory: pytest.TempPathFactory, signed_build: Path, test_pki: Any) -> Path:
     """A build signed by both parties (sponsor certifies B-LT, contract acceptor B-LTA) with a signed manifest."""
-    out = tmp_path_factory.mktemp("verify")
-    build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY),
-                                             template=default_template_path()), converter)
-    first = out / "first.pdf"
-    _sign(test_pki, out / "QA-MIN-1_v1.pdf", first, "sig_sponsor_1", "sponsor", certify=True, level="B-LT")
-    _sign(test_pki, first, out / "QA-MIN-1_v1.signed.pdf", "sig_contract_acceptor_1", "contract-acceptor",
-          level="B-LTA")
-    first.unlink()
+    out = tmp_path_factory.mktemp("verify") / "build"
+    shutil.copytree(signed_build, out)  # built and signed once per session (tests/conftest.py)
     write_signed_manifest(out / "QA-MIN-1_v1.build.json", load_pkcs12_key(test_pki.p12("sponsor"),
                                                                           test_pki.passphrase()),
                           tsa_url=test_pki.tsa_url)
@@ -582,9 +574,8 @@ def test_manifest_verifies_and_names_a_swapped_artefact(build_dir: Path, tmp_pat
 
 # -- the command -----------------------------------------------------------------------------------------------------
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", "verify", *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+def _cli(*args: str) -> CliResult:
+    return run_cli("verify", *args)
 
 
 def test_cli_json_document_and_exit_codes(build_dir: Path, signed: Path, tmp_path: Path, test_pki: Any) -> None:

@@ -19,7 +19,7 @@ import pytest
 from qa_builder.errors import InputError, OutputExistsError
 from qa_builder.regenerate import build_new, impact, regenerate
 from qa_builder.workspace import Workspace, add_agreement, init_workspace, open_workspace
-from tests.conftest import MINI_LIBRARY, ROOT, answers_data, write_answers
+from tests.conftest import MINI_LIBRARY, ROOT, CliResult, answers_data, run_cli, write_answers
 
 pytestmark = pytest.mark.libreoffice
 
@@ -38,7 +38,7 @@ def _variant(agreement_id: str, eu: bool) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built_workspace(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
     """Five agreements (three with an EU market) built as v1 with the mini library."""
     root = tmp_path_factory.mktemp("ws") / "workspace"
     workspace = init_workspace(root)
@@ -48,7 +48,7 @@ def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for agreement_id in EU_IDS + US_IDS:
         path = write_answers(incoming, _variant(agreement_id, agreement_id in EU_IDS), f"{agreement_id}.yaml")
         add_agreement(workspace, path)
-    built, failed = build_new(workspace, jobs=2)
+    built, failed = build_new(workspace, jobs=2, converter=converter)  # the session pool: no LibreOffice boot
     assert not failed and len(built) == 5
     return root
 
@@ -89,8 +89,9 @@ def test_init_creates_a_workspace_and_refuses_to_overwrite(tmp_path: Path) -> No
         add_agreement(workspace, workspace.root / "examples" / "us-api-cmo.yaml")
     here = tmp_path / "empty-current-folder"
     here.mkdir()
-    done = subprocess.run([sys.executable, "-m", "qa_builder", "init", "."], cwd=here, capture_output=True,
-                          text=True, timeout=120)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(here)
+        done = run_cli("init", ".")
     assert done.returncode == 0, done.stderr
     assert open_workspace(here).library_dir.is_dir() and not list(tmp_path.glob(".*init*"))
 
@@ -130,7 +131,8 @@ def test_answers_and_template_changes_are_named(workspace: Workspace) -> None:
 
 
 def test_regenerate_makes_new_versions_with_redlines_and_never_touches_earlier_ones(workspace: Workspace,
-                                                                                      test_pki: Any) -> None:
+                                                                                      test_pki: Any,
+                                                                                      converter: Any) -> None:
     from qa_builder.signing.keys import load_pkcs12_key
     from qa_builder.signing.manifest import write_signed_manifest
     from qa_builder.signing.pades import SignatureRequest, sign_pdf
@@ -148,7 +150,7 @@ def test_regenerate_makes_new_versions_with_redlines_and_never_touches_earlier_o
     dry = regenerate(workspace, dry_run=True)
     assert [p.agreement_id for p in dry.planned] == EU_IDS and _hashes(workspace.root).keys() == before.keys()
 
-    report = regenerate(workspace, jobs=2)
+    report = regenerate(workspace, jobs=2, converter=converter)
     assert sorted(v.agreement_id for v in report.built) == EU_IDS and sorted(report.skipped) == US_IDS
     assert not report.failed
     after = _hashes(workspace.root)
@@ -175,9 +177,9 @@ def test_regenerate_makes_new_versions_with_redlines_and_never_touches_earlier_o
     assert again.built == [] and len(again.skipped) == 5
 
 
-def test_libreoffice_shows_the_redline_as_tracked_changes(workspace: Workspace, tmp_path: Path) -> None:
+def test_libreoffice_shows_the_redline_as_tracked_changes(workspace: Workspace, tmp_path: Path, converter: Any) -> None:
     _edit_eu_clause(workspace)
-    regenerate(workspace, only=[EU_IDS[0]])
+    regenerate(workspace, only=[EU_IDS[0]], converter=converter)
     redline = workspace.version_dir(EU_IDS[0], 2) / f"{EU_IDS[0]}_v2.redline.docx"
     profile = tmp_path / "profile"
     subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "odt",
@@ -187,13 +189,13 @@ def test_libreoffice_shows_the_redline_as_tracked_changes(workspace: Workspace, 
     assert "<text:insertion>" in content and "<text:deletion>" in content
 
 
-def test_one_failing_agreement_does_not_stop_the_others(workspace: Workspace) -> None:
+def test_one_failing_agreement_does_not_stop_the_others(workspace: Workspace, converter: Any) -> None:
     _edit_eu_clause(workspace)
     broken = workspace.answers_path(EU_IDS[1])
     broken.write_text(broken.read_text(encoding="utf-8").replace("release_model: qp_certification",
                                                                    "release_model: wishful_thinking"),
                       encoding="utf-8")
-    report = regenerate(workspace, jobs=2)
+    report = regenerate(workspace, jobs=2, converter=converter)
     assert list(report.failed) == [EU_IDS[1]] and "release_model" in report.failed[EU_IDS[1]]
     assert sorted(v.agreement_id for v in report.built) == [EU_IDS[0], EU_IDS[2]]
     assert report.summary is not None and "## Failed" in report.summary.read_text(encoding="utf-8")
@@ -210,9 +212,8 @@ def test_an_answers_file_must_keep_its_folder_id(workspace: Workspace) -> None:
 
 
 def test_cli_init_add_build_impact_regenerate(tmp_path: Path) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True,
-                              cwd=ROOT, timeout=600)
+    def cli(*args: str) -> CliResult:
+        return run_cli(*args)
 
     root = tmp_path / "w"
     assert cli("init", str(root)).returncode == 0
@@ -249,11 +250,11 @@ def _end_state(workspace: Workspace) -> dict[str, Any]:
 
 
 def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end_state(
-        built_workspace: Path, tmp_path: Path) -> None:
+        built_workspace: Path, tmp_path: Path, converter: Any) -> None:
     reference = tmp_path / "reference"
     shutil.copytree(built_workspace, reference)
     _edit_eu_clause(open_workspace(reference))
-    expected = regenerate(open_workspace(reference), jobs=2)
+    expected = regenerate(open_workspace(reference), jobs=2, converter=converter)
     assert len(expected.built) == 3
     want = _end_state(open_workspace(reference))
 
@@ -316,7 +317,8 @@ def _office_processes() -> set[int]:
     return found
 
 
-def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace, test_pki: Any) -> None:
+def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace, test_pki: Any,
+                                                           converter: Any) -> None:
     from qa_builder.audit import AuditTrail, verify_trail
     from qa_builder.errors import SigningError
     from qa_builder.signing.keys import load_pkcs12_key
@@ -328,7 +330,7 @@ def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace,
     library = workspace.library_dir / "library.yaml"
     library.write_text(library.read_text(encoding="utf-8").replace('version: "', 'version: "2-', 1), encoding="utf-8")
     impact(workspace)
-    regenerate(workspace, only=[EU_IDS[0]])
+    regenerate(workspace, only=[EU_IDS[0]], converter=converter)
     folder = workspace.version_dir(EU_IDS[0], 2)
     stem = f"{EU_IDS[0]}_v2"
     request = SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True)

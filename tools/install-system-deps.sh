@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages qa-builder needs when they are missing: LibreOffice (headless Writer and
-# its Python UNO bridge), metric-compatible and CJK fonts, poppler-utils, SoftHSM2 and OpenSC.
+# its Python UNO bridge), metric-compatible and CJK fonts, poppler-utils, SoftHSM2 and OpenSC,
+# and Chromium with its WebDriver for the web app's real-browser tests.
 # Runs apt-get directly as root, through sudo otherwise, and says what to do when neither works.
 set -euo pipefail
 
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in libreoffice-writer-nogui python3-uno fonts-crosextra-carlito fonts-crosextra-caladea \
-           fonts-liberation2 fonts-dejavu-core fonts-noto-cjk poppler-utils softhsm2 opensc openssl python3-venv; do
+           fonts-liberation2 fonts-dejavu-core fonts-noto-cjk poppler-utils softhsm2 opensc openssl python3-venv \
+           chromium chromium-driver; do
   if ! have_pkg "$pkg"; then
     # A full (GUI) LibreOffice Writer satisfies the headless one.
     if [[ $pkg == libreoffice-writer-nogui ]] && have_pkg libreoffice-writer; then continue; fi

@@ -20,6 +20,7 @@ from qa_builder.cli.negotiate import negotiate_group
 from qa_builder.cli.pki import pki_group
 from qa_builder.cli.questionnaire import questionnaire_command
 from qa_builder.cli.schema import schema_command
+from qa_builder.cli.serve import serve_command
 from qa_builder.cli.sign import sign_command
 from qa_builder.cli.verify import verify_command
 from qa_builder.cli.workspace import add_command, impact_command, init_command, regenerate_command
@@ -80,6 +81,7 @@ main.add_command(pki_group)
 main.add_command(manifest_command)
 main.add_command(sign_command)
 main.add_command(verify_command)
+main.add_command(serve_command)
 for _command in (init_command, add_command, impact_command, regenerate_command):
     main.add_command(_command)
 main.add_command(audit_group)

@@ -67,6 +67,9 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
         return
     if out_dir is None or not answers:
         raise click.UsageError("give ANSWERS files and -o OUT (or --workspace W)")
+    from qa_builder.answers import collect_answers_paths
+
+    paths = collect_answers_paths(list(answers))  # folders expand to their files: size the pool by those
     # LibreOffice takes ~2 s to start: boot it first, so that it starts while the heavier stages are
     # imported and the library is loaded (and a missing LibreOffice is reported before any work).
     converter: PdfConverter | PdfTypesetter | None = None
@@ -76,26 +79,24 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
         converter = PdfTypesetter()  # finds its fonts now: a missing font is reported before any work
         converter.start()
     elif fmt != "docx":
-        converter = PdfConverter(workers=max(1, min(jobs, len(answers))))
+        converter = PdfConverter(workers=max(1, min(jobs, len(paths))))
         converter.start()
     try:
-        _build(list(answers), out_dir, fmt, library_dir, template, jobs, force, allow_findings, allow_gaps,
-               converter, pdf_engine)
+        _build(paths, out_dir, fmt, library_dir, template, jobs, force, allow_findings, allow_gaps, converter,
+               pdf_engine)
     finally:
         if converter is not None:
             converter.close()
 
 
-def _build(answers: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both"], library_dir: Path | None,
+def _build(paths: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both"], library_dir: Path | None,
            template: Path | None, jobs: int, force: bool, allow_findings: bool, allow_gaps: bool,
            converter: PdfConverter | PdfTypesetter | None, pdf_engine: PdfEngine) -> None:
-    from qa_builder.answers import collect_answers_paths
     from qa_builder.batch import build_many
     from qa_builder.library.loader import load_library
     from qa_builder.pipeline import BuildSettings, check_engine_template
     from qa_builder.render.docx import default_template_path, load_template
 
-    paths = collect_answers_paths(answers)
     _refuse_duplicate_inputs(paths)
     library = load_library(library_dir)
     template_path = template if template is not None else default_template_path()

@@ -17,9 +17,9 @@ def demo_command(out_dir: Path, force: bool) -> None:
 
     Exit code 0 when every signature and the manifest verify as TOTAL-PASSED (as `qa-builder verify`).
     """
-    from qa_builder.demo import run_demo  # imported here so that `qa-builder --help` stays fast
+    import qa_builder as qa
 
-    result = run_demo(out_dir, force=force)
+    result = qa.run_demo(out_dir, force=force)
     for line in result.lines:
         click.echo(line)
     sys.exit(result.exit_code)

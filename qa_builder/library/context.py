@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from pydantic import create_model
 
 from qa_builder.models.answers import Answers
 from qa_builder.models.base import StrictModel
+from qa_builder.models.library import Clock
 from qa_builder.sandbox import freeze_context
 
 SPONSOR_TERM = "Sponsor"
@@ -59,19 +63,38 @@ def derive_facts(answers: Answers) -> Facts:
     )
 
 
-def context_names() -> dict[str, Any]:
-    """Every top-level name a text may use, with its type annotation (a model, `list[str]`, `bool`, ...)."""
+def clocks_model(clock_ids: Sequence[str]) -> type[StrictModel]:
+    """The type of `clocks` in the rendering context: one `Clock` field per catalogue id, so that
+    `library check` refuses `clocks.<id>` for an id the catalogue does not declare."""
+    fields: dict[str, Any] = {clock_id: (Clock, ...) for clock_id in clock_ids}
+    return create_model("Clocks", __base__=StrictModel, **fields)
+
+
+def context_names(clock_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """Every top-level name a text may use, with its type annotation (a model, `list[str]`, `bool`, ...).
+
+    Args:
+        clock_ids: the ids of the library's clock catalogue (clocks.yaml), reachable as `clocks.<id>`.
+    """
     names: dict[str, Any] = {name: info.annotation for name, info in Answers.model_fields.items()}
     names["facts"] = Facts
+    names["clocks"] = clocks_model(clock_ids)
     return names
 
 
-def build_context(answers: Answers) -> dict[str, Any]:
-    """The rendering context: each answers field by its own name, and `facts`, as frozen plain data.
+def build_context(answers: Answers, clocks: Sequence[Clock] = ()) -> dict[str, Any]:
+    """The rendering context: each answers field by its own name, `facts`, and the library's `clocks`
+    (id → Clock), as frozen plain data.
 
     Texts see `Record`s of declared fields, tuples and read-only mappings (qa_builder.sandbox.freeze), never
     the pydantic models themselves: nothing a text does can call a model method or change the answers.
+
+    Args:
+        answers: the validated answers.
+        clocks: the library's clock catalogue (ClauseLibrary.clocks).
     """
     context: dict[str, Any] = {name: getattr(answers, name) for name in Answers.model_fields}
     context["facts"] = derive_facts(answers)
+    model = clocks_model([c.id for c in clocks])
+    context["clocks"] = model.model_validate({c.id: c for c in clocks})
     return freeze_context(context)

@@ -13,6 +13,7 @@ from qa_builder.library.context import context_names
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
+    Clock,
     LibraryInfo,
     RaciActivity,
     Requirement,
@@ -29,6 +30,7 @@ CLAUSES_DIR = "clauses"
 REQUIREMENTS_FILE = "requirements.yaml"
 RACI_FILE = "raci.yaml"
 REVIEW_FILE = "review.yaml"
+CLOCKS_FILE = "clocks.yaml"
 
 _ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity": "activity"}
 
@@ -83,8 +85,10 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         review_doc = _read(root / REVIEW_FILE, problems)
         review = _one(root / REVIEW_FILE, review_doc, (), ReviewThresholds, problems) or review
 
+    clocks = _list_file(root / CLOCKS_FILE, "clocks", Clock, problems) if (root / CLOCKS_FILE).is_file() else []
+    _unique(root / CLOCKS_FILE, [c.id for c in clocks], "clock", problems)
     if info is not None:
-        _check_consistency(root, info, clauses, located, requirements, raci, problems)
+        _check_consistency(root, info, clauses, located, requirements, raci, problems, [c.id for c in clocks])
     if problems:
         raise LibraryError("\n".join(problems))
     assert info is not None
@@ -94,6 +98,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         requirements=requirements,
         raci=raci,
         review=review,
+        clocks=clocks,
     )
 
 
@@ -170,8 +175,9 @@ def _check_consistency(
     requirements: list[Requirement],
     raci: list[RaciActivity],
     problems: list[str],
+    clock_ids: list[str],
 ) -> None:
-    known = context_names()
+    known = context_names(clock_ids)
     sections = {s.id for s in info.sections}
     requirement_ids = _unique(root / REQUIREMENTS_FILE, [r.id for r in requirements], "requirement", problems)
     raci_ids = _unique(root / RACI_FILE, [a.id for a in raci], "RACI activity", problems)

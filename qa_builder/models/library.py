@@ -13,6 +13,23 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 ClauseStatus = Literal["draft", "approved", "retired"]
 
 
+ClockUnit = Literal["hour", "day", "Business Day", "working day", "month", "year"]
+
+
+class Clock(InputModel):
+    """A time limit the library fixes (not the answers), declared once in clocks.yaml.
+
+    Clause texts and their Annex B `timelines:` entries both render it (`{{ clocks.<id> | clock }}` →
+    '2 Business Days'), so the two cannot drift apart.
+    """
+
+    id: Identifier
+    amount: int = Field(ge=1, le=10000)
+    unit: ClockUnit = Field(description="singular unit; rendered plural when amount is not 1")
+    source: str = Field(min_length=1, description="why this value: industry practice (DOMAIN.md TYP.x) or a "
+                                                  "regulation")
+
+
 class Section(InputModel):
     """A numbered section of the agreement; clauses belong to one."""
 
@@ -24,8 +41,9 @@ class Section(InputModel):
 class Timeline(InputModel):
     """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
-    The clause text must state the same clock: `library check` renders both and refuses a clock stated in
-    one and not the other.
+    The clause text must state the same clock: both render it from one datum (an answers value, or a
+    catalogue clock `{{ clocks.<id> | clock }}` of clocks.yaml), and `library check` renders both and refuses
+    a clock stated in one and not the other (a literal number written in only one of them).
     """
 
     event: str = Field(description="The obligation, e.g. 'Critical Deviation'.")
@@ -148,3 +166,4 @@ class ClauseLibrary(InputModel):
     requirements: list[Requirement]
     raci: list[RaciActivity]
     review: ReviewThresholds = ReviewThresholds()
+    clocks: list[Clock] = Field(default_factory=list)

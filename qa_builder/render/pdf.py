@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from qa_builder import config
 from qa_builder.errors import ConversionError
 
 WORKER_SCRIPT = Path(__file__).with_name("uno_worker.py")
@@ -33,18 +34,8 @@ UNO_INSTALL = (
     "install it with 'sudo apt-get install python3-uno' "
     "or set QA_BUILDER_UNO_PYTHON to a Python that can 'import uno'"
 )
-SOFFICE_PLACES = (
-    "/usr/bin/soffice",
-    "/usr/lib/libreoffice/program/soffice",
-    "/opt/libreoffice*/program/soffice",
-    "/Applications/LibreOffice.app/Contents/MacOS/soffice",
-)
-UNO_PYTHON_PLACES = (
-    "/usr/bin/python3",
-    "/usr/lib/libreoffice/program/python",
-    "/opt/libreoffice*/program/python",
-    "/Applications/LibreOffice.app/Contents/Resources/python",
-)
+SOFFICE_PLACES = config.SOFFICE_PLACES
+UNO_PYTHON_PLACES = config.UNO_PYTHON_PLACES
 
 Answer = dict[str, object]
 
@@ -65,7 +56,7 @@ def find_soffice(soffice: str | None = None) -> str:
             apt-get command that installs it.
     """
     wanted = (
-        soffice if soffice is not None else os.environ.get("QA_BUILDER_SOFFICE") or None
+        soffice if soffice is not None else config.soffice()
     )
     if wanted is not None:
         found = shutil.which(wanted)
@@ -102,7 +93,7 @@ def find_uno_python(python: str | None = None) -> str:
     wanted = (
         python
         if python is not None
-        else os.environ.get("QA_BUILDER_UNO_PYTHON") or None
+        else config.uno_python()
     )
     if wanted is not None:
         if _imports_uno(wanted):
@@ -361,6 +352,11 @@ class PdfConverter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def workers(self) -> int:
+        """The number of LibreOffice workers this pool runs (documents converted at once)."""
+        return self._workers
 
     def start(self) -> None:
         """Start all workers in background threads (convert does this on first use)."""

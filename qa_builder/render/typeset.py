@@ -15,6 +15,7 @@ from typing import Any, Final, Self
 
 import typst
 
+from qa_builder import config
 from qa_builder.errors import ConversionError
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
@@ -70,9 +71,7 @@ def find_fonts(font_dirs: list[Path] | None = None) -> list[Path]:
         ConversionError: A family is missing; the message names the package that installs it.
     """
     if font_dirs is None:
-        configured = os.environ.get("QA_BUILDER_FONT_DIRS")
-        font_dirs = [Path(p) for p in configured.split(os.pathsep) if p] if configured else \
-            [Path(p) for p in FONT_DIRS]
+        font_dirs = config.font_dirs() or [Path(p) for p in FONT_DIRS]
     wanted = {name for names in FONT_FILES.values() for name in names}
     found: dict[str, Path] = {}
     for folder in font_dirs:

@@ -49,6 +49,7 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import TextStampStyle
 
+from qa_builder import config
 from qa_builder.errors import QABuilderError
 from qa_builder.files import atomic_writer
 
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 MEANINGS: tuple[str, ...] = ("authorship", "review", "approval", "responsibility")
 """The signature meanings 21 CFR 11.50(a)(3) asks the manifestation to show."""
 
-FONT_ENV = "QA_BUILDER_STAMP_FONT"
+FONT_ENV = config.STAMP_FONT_ENV
 DEFAULT_FONT_SIZE = 8
 _TARGET_UPEM = 1000
 _PREPARE_VERSION = "1"  # bump when _prepare changes what it writes
@@ -184,7 +185,7 @@ def stamp_font_path(text: str = "") -> Path:
     Raises:
         StampFontError: No installed font has every character of `text`, or the override font is unusable.
     """
-    override = os.environ.get(FONT_ENV, "").strip()
+    override = config.stamp_font() or ""
     candidates = [_override_source(override)] if override else list(_DEBIAN_FONTS)
     installed = [source for source in candidates if source.path.is_file()]
     needed = {c for c in text if not c.isspace() and unicodedata.category(c) != "Cc"}
@@ -207,15 +208,8 @@ class _FontSource:
     face: str = ""  # PostScript name or index of the face in a collection
 
 
-_DEBIAN_FONTS: tuple[_FontSource, ...] = (
-    _FontSource("Liberation Sans", Path("/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"),
-                "fonts-liberation2"),
-    _FontSource("Liberation Sans", Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
-                "fonts-liberation2"),
-    _FontSource("Noto Sans CJK JP", Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-                "fonts-noto-cjk", face="NotoSansCJKjp-Regular"),
-    _FontSource("DejaVu Sans", Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), "fonts-dejavu-core"),
-)
+_DEBIAN_FONTS: tuple[_FontSource, ...] = tuple(_FontSource(label, path, package, face)
+                                              for label, path, package, face in config.STAMP_FONTS)
 
 
 def _override_source(value: str) -> _FontSource:
@@ -308,8 +302,7 @@ def _subset_cached(font: str, mtime_ns: int, wanted: frozenset[int], *, keep_lay
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "qa-builder" / "fonts"
+    return config.cache_dir() / "fonts"
 
 
 @lru_cache(maxsize=32)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import hmac
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,13 +62,22 @@ class SigningKey:
 
 _CACHE: dict[tuple[str, int, bytes], SigningKey] = {}
 _CACHE_LOCK = threading.Lock()
+_PROCESS_SECRET = secrets.token_bytes(32)  # keys the passphrase digests below; never leaves the process
 
 
-def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = None) -> SigningKey:
+def _passphrase_digest(passphrase: bytes) -> bytes:
+    """A keyed digest standing for a passphrase in the cache key, so the passphrase itself is not kept."""
+    return hmac.new(_PROCESS_SECRET, passphrase, hashlib.sha256).digest()
+
+
+def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = None, keep: bool = True) -> SigningKey:
     """Load a PKCS#12 file and check it is fit to sign at time `at` (default now).
 
-    The key is loaded and checked once per process and file version; later calls return the same
-    signer, so batch signing does not pay for key loading per document.
+    With `keep` (a command run by one user), the key is loaded and checked once per process, file version and
+    passphrase; later calls with the same passphrase return the same signer, so batch signing does not pay for
+    key loading per document. A different passphrase is always checked against the file again; the cache keeps
+    only a keyed digest of it. A long-running service used by several people (the web app) passes
+    `keep=False`: the unlocked key is then used once and never kept.
 
     Raises:
         SigningError: file missing or not PKCS#12, wrong passphrase, key not matching the certificate,
@@ -77,7 +90,11 @@ def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = N
         raise SigningError(f"{path}: key file not found") from exc
     except OSError as exc:
         raise SigningError(f"{path}: cannot be read ({exc.strerror})") from exc
-    cache_key = (str(path.resolve()), stamp, passphrase)
+    if not keep:
+        loaded = _load(path, data, passphrase)
+        check_fit_to_sign(loaded.identity, str(path), at=at)
+        return loaded
+    cache_key = (str(path.resolve()), stamp, _passphrase_digest(passphrase))
     with _CACHE_LOCK:
         cached = _CACHE.get(cache_key)
     if cached is None:
@@ -262,15 +279,27 @@ def signer_key_usage(identity: SignerIdentity) -> set[str]:
     return {"non_repudiation"} if "content_commitment" in identity.key_usages else {"digital_signature"}
 
 
-_SESSIONS: dict[tuple[str, str, str], SigningKey] = {}
+_OPEN_TOKENS: dict[tuple[str, str], Any] = {}  # (module, token label) -> the one logged-in pkcs11 Session
+_TOKEN_LOCK = threading.Lock()
 
 
 def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, *, cert_label: str | None = None,
                     at: dt.datetime | None = None) -> SigningKey:
-    """Open a PKCS#11 token (e.g. SoftHSM2, a smart card) and check its certificate is fit to sign.
+    """Open a PKCS#11 token (e.g. SoftHSM2, a smart card), log in and check its certificate is fit to sign.
 
     Every certificate on the token is pulled in, so a token that holds the intermediate CA embeds the chain.
-    The session stays open for the process, so batch signing logs in once.
+    Every call logs in afresh with the PIN given, so the token itself judges every PIN: nothing is cached
+    across calls (a login costs under 1 ms on SoftHSM2). PKCS#11 login state belongs to the whole process,
+    so the session a previous call opened on the same token is logged out and closed first; a key returned
+    earlier for that token stops working then. Call `close_pkcs11_sessions` to log out when done.
+
+    Args:
+        module: the PKCS#11 module (shared library) path.
+        token_label: the token's label.
+        key_label: the private key's label.
+        pin: the user PIN, UTF-8.
+        cert_label: the certificate's label, when it differs from `key_label`.
+        at: the time the certificate must be valid at (default now, UTC).
 
     Raises:
         SigningError: module missing, token or key not found, wrong PIN, or an unfit certificate.
@@ -280,15 +309,13 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
     from pyhanko.sign import pkcs11 as pyhanko_pkcs11
 
     source = f"PKCS#11 token '{token_label}' key '{key_label}'"
-    cache_key = (str(module), token_label, key_label)
-    with _CACHE_LOCK:
-        cached = _SESSIONS.get(cache_key)
-    if cached is None:
-        if not module.is_file():
-            raise SigningError(f"{module}: PKCS#11 module not found")
-        if not _is_utf8(pin):  # a decoding error would quote bytes of the PIN
-            raise SigningError(f"{source}: wrong PIN (the PIN given is not UTF-8 text)")
-        user_pin = pin.decode("utf-8")
+    if not module.is_file():
+        raise SigningError(f"{module}: PKCS#11 module not found")
+    if not _is_utf8(pin):  # a decoding error would quote bytes of the PIN
+        raise SigningError(f"{source}: wrong PIN (the PIN given is not UTF-8 text)")
+    user_pin = pin.decode("utf-8")
+    with _TOKEN_LOCK:
+        _close_token((str(module), token_label))
         try:
             session = pyhanko_pkcs11.open_pkcs11_session(str(module), token_criteria=TokenCriteria(label=token_label),
                                                          user_pin=user_pin)
@@ -300,22 +327,35 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
             raise SigningError(f"{source}: no token with that label in {module}") from exc
         except Exception as exc:
             raise SigningError(f"{source}: the token could not be opened ({type(exc).__name__}: {exc})") from exc
-        try:
-            signer = pyhanko_pkcs11.PKCS11Signer(session, key_label=key_label, cert_label=cert_label or key_label,
-                                                 other_certs_to_pull=None)
-            if signer.signing_cert.public_key.algorithm == "ec":
-                # Many tokens (SoftHSM2 among them) offer only raw ECDSA: hash in software, sign on the token.
-                signer = pyhanko_pkcs11.PKCS11Signer(session, key_label=key_label,
-                                                     cert_label=cert_label or key_label, other_certs_to_pull=None,
-                                                     use_raw_mechanism=True)
-            certificate = x509.load_der_x509_certificate(signer.signing_cert.dump())
-        except Exception as exc:
-            raise SigningError(f"{source}: key or certificate not found on the token ({exc})") from exc
-        cached = SigningKey(signer=signer, identity=identity_of(certificate), source=source)
-        with _CACHE_LOCK:
-            _SESSIONS[cache_key] = cached
-    check_fit_to_sign(cached.identity, source, at=at)
-    return cached
+        _OPEN_TOKENS[(str(module), token_label)] = session
+    try:
+        signer = pyhanko_pkcs11.PKCS11Signer(session, key_label=key_label, cert_label=cert_label or key_label,
+                                             other_certs_to_pull=None)
+        if signer.signing_cert.public_key.algorithm == "ec":
+            # Many tokens (SoftHSM2 among them) offer only raw ECDSA: hash in software, sign on the token.
+            signer = pyhanko_pkcs11.PKCS11Signer(session, key_label=key_label,
+                                                 cert_label=cert_label or key_label, other_certs_to_pull=None,
+                                                 use_raw_mechanism=True)
+        certificate = x509.load_der_x509_certificate(signer.signing_cert.dump())
+    except Exception as exc:
+        raise SigningError(f"{source}: key or certificate not found on the token ({exc})") from exc
+    key = SigningKey(signer=signer, identity=identity_of(certificate), source=source)
+    check_fit_to_sign(key.identity, source, at=at)
+    return key
+
+
+def close_pkcs11_sessions() -> None:
+    """Log out of and close every PKCS#11 session this process opened (keys loaded from them stop working)."""
+    with _TOKEN_LOCK:
+        for token in list(_OPEN_TOKENS):
+            _close_token(token)
+
+
+def _close_token(token: tuple[str, str]) -> None:
+    session = _OPEN_TOKENS.pop(token, None)
+    if session is not None:
+        with contextlib.suppress(Exception):  # already closed, token removed: nothing left to log out of
+            session.close()
 
 
 def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate]) -> None:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from qa_builder import __version__
+from qa_builder import __version__, clock
 from qa_builder.audit.record import record
 from qa_builder.errors import ManifestError, OutputExistsError
 from qa_builder.files import atomic_writer, inside, sha256_file
@@ -76,7 +76,6 @@ def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manif
     if signed_pdf.is_file():
         artefacts.append(_artefact(signed_pdf, "signed-pdf", "application/pdf"))
         signatures = signatures_in(signed_pdf)
-    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     return Manifest(
         tool_version=__version__,
         agreement_id=record.agreement_id,
@@ -87,7 +86,7 @@ def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manif
         model_digest=record.model_digest,
         artefacts=artefacts,
         signatures=signatures,
-        created_at=moment.isoformat().replace("+00:00", "Z"),
+        created_at=clock.utc_text(now or clock.now()),
     )
 
 
@@ -144,7 +143,7 @@ def signatures_in(pdf: Path) -> list[SignatureEntry]:
                 entries.append(SignatureEntry(
                     field=str(embedded.field_name), signer=str(sig.get("/Name", "")),
                     meaning=reason.split(" ", 1)[0].lower() if reason else "",
-                    time=time.replace(microsecond=0).isoformat().replace("+00:00", "Z") if time else "",
+                    time=clock.utc_text(time) if time else "",
                     time_source=source if time else "none"))
             return entries
     except (OSError, PdfError, ValueError, KeyError) as exc:

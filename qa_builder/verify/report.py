@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from qa_builder import clock
 from qa_builder.models.base import StrictModel
 
 Indication = Literal["TOTAL-PASSED", "TOTAL-FAILED", "INDETERMINATE"]
@@ -123,9 +124,5 @@ def exit_code(results: list[FileReport]) -> int:
 
 
 def utc_text(moment: dt.datetime | None) -> str | None:
-    """A time as the report shows it: UTC, whole seconds, ISO 8601 with Z (a naive time is taken as UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """A time as the report shows it (`qa_builder.clock.utc_text`), or None for no time."""
+    return None if moment is None else clock.utc_text(moment)

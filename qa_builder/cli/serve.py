@@ -1,0 +1,42 @@
+"""`qa-builder serve`: the local web app on 127.0.0.1, signed in with a one-time link."""
+
+from __future__ import annotations
+
+import socket
+import webbrowser
+from pathlib import Path
+
+import click
+
+from qa_builder.errors import InputError
+
+
+@click.command("serve")
+@click.argument("workspace", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--no-browser", is_flag=True, help="Print the sign-in link instead of opening the browser.")
+def serve_command(workspace: Path, port: int, no_browser: bool) -> None:
+    """Draft, build, sign and verify agreements of WORKSPACE in the browser (local only; Ctrl-C stops it)."""
+    import uvicorn
+
+    from qa_builder.web.app import create_app
+    from qa_builder.web.security import Gate
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", port))
+    except OSError as exc:
+        listener.close()
+        raise InputError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another "
+                         "port") from exc
+    gate = Gate(port=listener.getsockname()[1])
+    app = create_app(workspace, gate)
+    url = gate.url()
+    click.echo(f"qa-builder serves {workspace.absolute()} at http://127.0.0.1:{gate.port}/")
+    click.echo(f"Open this link to sign in (it works once): {url}", )
+    if not no_browser:
+        webbrowser.open(url)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
+    uvicorn.Server(config).run(sockets=[listener])

@@ -1,0 +1,141 @@
+"""The questionnaire's own interview, one section per page: the web app runs `Interview` with a form as asker.
+
+Each request replays the whole interview (`qa_builder.questionnaire.Interview`) over the saved draft: the
+questions of the page being submitted take the typed values, every other question its saved value or default.
+So which questions apply, their defaults and their validation (the Answers model's own types) stay in one
+place, shared with `qa-builder questionnaire`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qa_builder.files import write_bytes_atomic
+from qa_builder.questionnaire import Interview, Validator, render_answers
+
+
+class _Unanswered(list[Any]):
+    """What an unanswered question yields while the interview is replayed: empty, falsy, iterable."""
+
+
+@dataclass
+class Question:
+    """One question as the page shows it."""
+
+    key: str
+    prompt: str
+    value: str
+    error: str | None = None
+    unanswered: bool = False
+
+
+@dataclass
+class Section:
+    """A page of the interview."""
+
+    title: str
+    note: str
+    questions: list[Question] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not any(q.error or q.unanswered for q in self.questions)
+
+
+class FormAsker:
+    """Answers the interview's questions from a submitted form, or from the saved draft and defaults."""
+
+    def __init__(self, submitted: Mapping[str, str] | None = None) -> None:
+        self.submitted = dict(submitted or {})
+        self.sections: list[Section] = []
+
+    def section(self, title: str, note: str = "") -> None:
+        self.sections.append(Section(title, note))
+
+    def ask(self, key: str, prompt: str, default: str | None, parse: Validator) -> Any:
+        if not self.sections:
+            self.sections.append(Section("Questions", ""))
+        raw = self.submitted.get(key)
+        shown = raw if raw is not None else (default or "")
+        question = Question(key, prompt, shown)
+        self.sections[-1].questions.append(question)
+        try:
+            return parse(shown)
+        except ValueError as exc:
+            if raw is None and not shown:
+                question.unanswered = True
+            else:
+                question.error = str(exc)
+            return _Unanswered()
+
+
+@dataclass
+class Replay:
+    """The interview replayed over a draft (and perhaps a submitted page)."""
+
+    data: dict[str, Any]
+    sections: list[Section]
+
+    @property
+    def complete(self) -> bool:
+        return all(s.complete for s in self.sections)
+
+    def section_of(self, field_path: str) -> int | None:
+        """The page holding the question a finding's field path names (the longest matching key)."""
+        best: tuple[int, int] | None = None
+        for number, section in enumerate(self.sections):
+            for question in section.questions:
+                key = question.key
+                concerns = field_path == key or field_path.startswith((key + ".", key + "["))
+                if concerns and (best is None or len(key) > best[0]):
+                    best = (len(key), number)
+        return best[1] if best else None
+
+
+def replay(draft: dict[str, Any], submitted: Mapping[str, str] | None = None) -> Replay:
+    """Run the interview over `draft`, taking the answers in `submitted` (question key -> typed text)."""
+    asker = FormAsker(submitted)
+    data = Interview(asker, start=draft).run()
+    sections = [s for s in asker.sections if s.questions]
+    return Replay(data=data, sections=sections)
+
+
+def read_draft(path: Path) -> dict[str, Any]:
+    """The saved answers (complete or not) as plain data; an absent file is an empty draft.
+
+    Raises:
+        InputError: the file is not YAML mapping.
+    """
+    from qa_builder.errors import InputError
+
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot be read as answers ({str(exc).splitlines()[0]})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: is not an answers file (the top level must be a mapping)")
+    return data
+
+
+def save_draft(path: Path, data: dict[str, Any]) -> None:
+    """Write the answers file atomically, unanswered questions as empty values (the CLI names them)."""
+    write_bytes_atomic(path, render_answers(_plain(data)).encode("utf-8"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Unanswered):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

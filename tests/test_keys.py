@@ -1,0 +1,73 @@
+"""Key loading: a passphrase or PIN is checked on every load, never answered from a cache of another one."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from qa_builder.errors import SigningError
+from qa_builder.signing.keys import close_pkcs11_sessions, load_pkcs11_key, load_pkcs12_key
+
+
+def _signs(key: Any, certificate: x509.Certificate) -> None:
+    """The key signs, and its signature verifies under the certificate."""
+    data = b"quality agreement QA-1 v1"
+    signature = asyncio.run(key.signer.async_sign_raw(data, "sha256"))
+    public = certificate.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+
+
+def test_pkcs11_wrong_pin_after_a_good_login_is_refused(softhsm_token: Path, test_pki: Any) -> None:
+    """Part 11: after one good login in a process, a wrong PIN must not sign (it used to: the session was cached)."""
+    certificate = test_pki.load_key_and_certificates("sponsor")[1]
+    _signs(load_pkcs11_key(softhsm_token, "qa-token", "sponsor", b"4321"), certificate)
+    for wrong in (b"0000", b"43210", b""):
+        with pytest.raises(SigningError, match="wrong PIN"):
+            load_pkcs11_key(softhsm_token, "qa-token", "sponsor", wrong)
+    _signs(load_pkcs11_key(softhsm_token, "qa-token", "sponsor", b"4321"), certificate)
+
+
+def test_closed_sessions_no_longer_sign(softhsm_token: Path, test_pki: Any) -> None:
+    key = load_pkcs11_key(softhsm_token, "qa-token", "sponsor", b"4321")
+    close_pkcs11_sessions()
+    with pytest.raises(Exception):  # noqa: B017 - any PKCS#11 error: the point is that nothing is signed
+        _signs(key, test_pki.load_key_and_certificates("sponsor")[1])
+
+
+def test_pkcs12_wrong_passphrase_after_a_good_one_is_refused(test_pki: Any) -> None:
+    key = load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase())
+    with pytest.raises(SigningError, match="wrong passphrase"):
+        load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase() + b"x")
+    assert load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase()) is key  # the good one is cached
+
+
+def test_pkcs12_cache_does_not_keep_the_passphrase(test_pki: Any) -> None:
+    from qa_builder.signing import keys
+
+    passphrase = test_pki.passphrase()
+    load_pkcs12_key(test_pki.p12("sponsor"), passphrase)
+    assert keys._CACHE and all(passphrase not in cache_key for cache_key in keys._CACHE)
+
+
+def test_a_key_loaded_for_a_service_is_never_kept(test_pki: Any) -> None:
+    """The web app serves several people: an unlocked key it loads is used once, never cached for the next user."""
+    from qa_builder.signing import keys
+
+    with keys._CACHE_LOCK:
+        keys._CACHE.clear()
+    first = load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase(), keep=False)
+    second = load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase(), keep=False)
+    assert first is not second
+    assert not keys._CACHE
+    with pytest.raises(SigningError, match="wrong passphrase"):
+        load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase() + b"x", keep=False)
