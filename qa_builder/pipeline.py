@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import shutil
@@ -135,6 +136,7 @@ def locked_output_folder(out_dir: Path, notice: Callable[[str], None] | None = N
         if notice is not None:
             notice(f"waiting for another qa-builder run that is building into {out_dir} to finish")
 
+    _make_output_folder(out_dir)
     key = out_dir.resolve()
     try:
         with folder_lock(out_dir, waiting):
@@ -153,6 +155,24 @@ def locked_output_folder(out_dir: Path, notice: Callable[[str], None] | None = N
         problem = write_problem(out_dir, exc)
         if problem is None:
             raise
+        raise OutputFolderError(problem) from exc
+
+
+def _make_output_folder(out_dir: Path) -> None:
+    """Create `out_dir` (and its parents) if missing.
+
+    Raises:
+        OutputFolderError: a part of the path is a file, or the folder cannot be created there.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = write_problem(out_dir, exc)
+        if problem is None:
+            if exc.errno == errno.ENOTDIR or isinstance(exc, FileExistsError):
+                problem = f"{out_dir}: is not a folder (a part of this path is a file); choose a folder"
+            else:
+                problem = f"{out_dir}: cannot be created as a folder ({exc.strerror}); choose another folder"
         raise OutputFolderError(problem) from exc
 
 

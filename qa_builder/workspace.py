@@ -145,7 +145,9 @@ def open_workspace(root: Path) -> Workspace:
         where = f" line {exc.line}" if exc.line else ""
         raise InputError(f"{path}{where}: {exc}") from exc
     except ValidationError as exc:
-        raise InputError(f"{path}: is not a valid workspace settings file ({_first_line(exc)})") from exc
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise InputError(f"{path}: is not a valid workspace settings file: {field}: {first['msg']}") from exc
     if settings.format != WORKSPACE_FORMAT:
         raise InputError(f"{path}: format '{settings.format}' is not {WORKSPACE_FORMAT}")
     for name, value in (("library", settings.library), ("template", settings.template)):

@@ -502,3 +502,18 @@ def test_a_malformed_event_is_named_not_a_crash(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"problem: event {seq + 1} was changed after it was written (it is no longer a well-formed audit " \
            "event)" in result.stdout
+
+
+# --- an output folder that cannot be a folder -------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["under_a_file", "in_proc"])
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path, case: str) -> None:
+    """`-o some_file/sub` (a file on the path) and `-o /proc/x` (a file system that makes no folders) were
+    "internal error: NotADirectoryError / FileNotFoundError" (found attacking the CLI for issue 12)."""
+    if case == "under_a_file":
+        (tmp_path / "a_file").write_text("x", encoding="utf-8")
+        folder, expected = tmp_path / "a_file" / "sub", "is not a folder"
+    else:
+        folder, expected = Path("/proc/qa-builder-test-folder"), "cannot be created as a folder"
+    line = _one_clear_line(_build_docx(folder))
+    assert f"{folder}: " in line and expected in line, line

@@ -364,3 +364,19 @@ def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace,
     for path in (workspace.root / "audit").rglob("*"):
         if path.is_file():
             assert secret not in path.read_bytes(), f"the passphrase reached {path}"
+
+
+@pytest.mark.parametrize(("line", "field"), [("library: [1, 2]", "library"), ("colour: blue", "colour")])
+def test_a_bad_settings_file_names_the_field(tmp_path: Path, line: str, field: str) -> None:
+    """A wrong settings value was reported as "(1 validation error for WorkspaceSettings)", naming no field
+    (found attacking the CLI for issue 12)."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    settings = root / "qa-builder.yaml"
+    key = line.split(":")[0]
+    kept = [row for row in settings.read_text(encoding="utf-8").splitlines() if not row.startswith(f"{key}:")]
+    settings.write_text("\n".join([*kept, line]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        open_workspace(root)
+    assert f"qa-builder.yaml: is not a valid workspace settings file: {field}: " in str(caught.value)
+    assert "WorkspaceSettings" not in str(caught.value)
