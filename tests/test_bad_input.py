@@ -423,3 +423,26 @@ def test_devices_and_pipes_are_refused_without_reading(tmp_path: Path, lib: Path
     (lib / "raci.yaml").unlink()
     (lib / "raci.yaml").symlink_to("/dev/zero")
     assert "raci.yaml: is not a regular file" in _library_problem(lib)
+
+
+def test_a_clause_the_lint_cannot_render_is_a_library_fault(tmp_path: Path) -> None:
+    """The lint renders arrangements the bundled examples do not: a clause failing there is exit 2, one line
+    naming file, line and clause (and the arrangement), not a lint finding with clause '-'."""
+    from qa_builder.errors import LibraryError
+    from qa_builder.library.lint import lint_library
+    from qa_builder.library.loader import load_library
+
+    target = tmp_path / "lib"
+    shutil.copytree(ROOT / "clause_library", target)
+    path = target / "clauses" / "general.yaml"
+    clause = ("  - id: zz_bad\n    title: Bad\n    section: general\n    order: 999\n    version: 1\n"
+              "    status: approved\n    effective_date: 2026-01-01\n"
+              "    applies_when: \"facts.is_lab and release_model == 'sponsor_release'\"\n"
+              "    references: []\n    text: \"{{ 1 // 0 }}\"\n")
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n" + clause, encoding="utf-8")
+    with pytest.raises(LibraryError) as caught:
+        lint_library(load_library(target))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1
+    assert "general.yaml line " in lines[0] and "clause 'zz_bad'" in lines[0] and "ZeroDivisionError" in lines[0]
+    assert "lint arrangement: contract_laboratory" in lines[0]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa_builder.assemble import assemble_agreement
-from qa_builder.errors import QABuilderError
+from qa_builder.errors import LibraryError, QABuilderError
 from qa_builder.library.select import select_clauses
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
@@ -248,6 +248,9 @@ def lint_library(library: ClauseLibrary) -> LintReport:
     Returns:
         The number of arrangements, distinct clauses and paragraphs rendered, and the findings (each problem
         once per clause, with the first arrangement that shows it).
+
+    Raises:
+        LibraryError: a clause does not render (or a condition fails) under one of the arrangements.
     """
     seen: dict[tuple[str, str], LintFinding] = {}
     clauses: set[str] = set()
@@ -260,8 +263,10 @@ def lint_library(library: ClauseLibrary) -> LintReport:
         try:
             agreement = assemble_agreement(answers, library, select_clauses(library, answers))
         except QABuilderError as exc:
-            seen.setdefault(("-", str(exc)), LintFinding("-", label, f"does not render: {exc}"))
-            continue
+            # A clause that does not render at all is a fault of the library, not a lint finding: one line per
+            # problem naming file, line and clause (exit 2), with the arrangement that shows it.
+            raise LibraryError("\n".join(f"{line} (lint arrangement: {label})"
+                                          for line in str(exc).splitlines())) from exc
         all_terms |= defined_terms(agreement, inline=False)
         for section in agreement.sections:
             for clause in section.clauses:
