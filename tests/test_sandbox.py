@@ -521,3 +521,23 @@ def test_template_render_failure_is_one_input_line(tmp_path: Path, text: str, ex
         render_docx(agreement, template, tmp_path / "x.docx")
     assert info.value.exit_code == 2
     assert not (tmp_path / "x.docx").exists()
+
+
+def _link_outside(data: bytes, rel_type: str) -> bytes:
+    link = (f'<Relationship Id="rIdEvil" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            f'relationships/{rel_type}" Target="http://127.0.0.1:9/x.dotm" TargetMode="External"/>').encode()
+    return data.replace(b"</Relationships>", link + b"</Relationships>")
+
+
+def test_template_linking_an_outside_resource_is_refused(tmp_path: Path) -> None:
+    """An attached template or linked image outside the document is fetched by Word whenever an agreement is
+    opened; a template may not carry one (found by the issue-12 attack session)."""
+    path = _with_document_xml(tmp_path, lambda d: _link_outside(d, "attachedTemplate"), "word/_rels/document.xml.rels")
+    outside = r"word/_rels/document.xml.rels links to a resource outside the document \(attachedTemplate"
+    with pytest.raises(TemplateError, match=outside):
+        load_template(path)
+
+
+def test_template_with_a_plain_hyperlink_is_accepted(tmp_path: Path) -> None:
+    path = _with_document_xml(tmp_path, lambda d: _link_outside(d, "hyperlink"), "word/_rels/document.xml.rels")
+    load_template(path)

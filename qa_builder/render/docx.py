@@ -8,6 +8,7 @@ import re
 import zipfile
 from functools import lru_cache
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jinja2
 from docx.opc.exceptions import PackageNotFoundError
@@ -145,6 +146,31 @@ def _check_xml_part(path: Path, name: str, raw: bytes) -> None:
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise TemplateError(f"{path}: part {name} holds a DTD or entity declaration (<!DOCTYPE/<!ENTITY>); a DOCX "
                             f"template needs none, and they can expand without bound")
+    if name.lower().endswith(".rels"):
+        _check_relationships(path, name, text)
+
+
+_HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+
+
+def _check_relationships(path: Path, name: str, text: str) -> None:
+    """Refuse relationships to outside resources (attached templates, linked images, OLE links, frames).
+
+    Word fetches such targets when the built DOCX is opened (a remote .dotm, an image on a server), so a
+    template could make every agreement built from it reach out to, or report its opening to, a third party.
+    Plain hyperlinks are kept: Word follows them only when a reader clicks one.
+    """
+    try:
+        root = ElementTree.fromstring(text)  # no DTD is possible here: _check_xml_part refused them first
+    except ElementTree.ParseError as exc:
+        raise TemplateError(f"{path}: part {name} is not well-formed XML ({exc})") from exc
+    for rel in root.iter(_RELATIONSHIP):
+        if rel.get("TargetMode") == "External" and rel.get("Type") != _HYPERLINK:
+            kind = (rel.get("Type") or "?").rsplit("/", 1)[-1]
+            raise TemplateError(f"{path}: part {name} links to a resource outside the document ({kind}: "
+                                f"{rel.get('Target')!r}); Word would fetch it whenever an agreement is opened, "
+                                "so a template may not")
 
 
 @lru_cache(maxsize=32)
