@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,14 @@ def test_hostile_records_are_one_line(tmp_path: Path, text: str, expected: str) 
     with pytest.raises(ManifestError, match=expected) as caught:
         load_build_record(path)
     assert "\n" not in str(caught.value)
+
+
+def test_a_record_that_is_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path: Path) -> None:
+    # Before: a FIFO hung `manifest`, and a link to /dev/zero grew to 23 GB until the OOM killer came.
+    fifo = tmp_path / "fifo.build.json"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.build.json"
+    zero.symlink_to("/dev/zero")
+    for path in (fifo, zero):
+        with pytest.raises(ManifestError, match="is not a readable build record \\(not a regular file\\)"):
+            load_build_record(path)

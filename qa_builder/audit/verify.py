@@ -15,10 +15,9 @@ from qa_builder.audit.seal import SealFiles, check_seal_signature, list_seals, r
 from qa_builder.audit.store import AuditTrail, Head
 from qa_builder.errors import AuditError
 from qa_builder.files import inside_tree, read_small_file, sha256_file
+from qa_builder.models.build import BUILD_RECORD_LIMIT
 from qa_builder.printable import printable
 
-BUILD_RECORD_LIMIT = 64 * 1024 * 1024
-"""A build record is tens of kilobytes; over 64 MiB it is not read (bytes)."""
 _VERSION_RECORD = re.compile(r"agreements/([^/]+)/v([1-9][0-9]*)/[^/]+\.build\.json")
 
 

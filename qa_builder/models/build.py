@@ -13,6 +13,9 @@ from qa_builder.models.findings import Finding
 JSON_SAFE_INT = 2**53 - 1
 """The largest integer RFC 8785 canonical JSON (the signed manifest) can hold exactly."""
 
+BUILD_RECORD_LIMIT = 64 * 1024 * 1024
+"""A build record is tens of kilobytes; over 64 MiB it is not read (bytes)."""
+
 ArtefactRole = Literal["docx", "pdf", "signed-pdf", "build-record", "redline"]
 
 

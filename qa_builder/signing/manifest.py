@@ -14,8 +14,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from qa_builder import __version__, clock
 from qa_builder.audit.record import record
 from qa_builder.errors import ManifestError, OutputExistsError
-from qa_builder.files import atomic_writer, inside, sha256_file
-from qa_builder.models.build import Artefact, BuildRecord
+from qa_builder.files import atomic_writer, inside, read_small_file, sha256_file
+from qa_builder.models.build import BUILD_RECORD_LIMIT, Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
 from qa_builder.signing.cms import sign_detached, signature_timestamp_time
 from qa_builder.signing.keys import SigningKey
@@ -38,11 +38,11 @@ def load_build_record(path: Path) -> BuildRecord:
         ManifestError: missing, not JSON, or not a build record.
     """
     try:
-        data = path.read_bytes()
+        data = read_small_file(path, BUILD_RECORD_LIMIT)
     except FileNotFoundError as exc:
         raise ManifestError(f"{path}: build record not found") from exc
     except OSError as exc:
-        raise ManifestError(f"{path}: is not a readable build record ({exc})") from exc
+        raise ManifestError(f"{path}: is not a readable build record ({exc.strerror})") from exc
     try:
         # pydantic's own JSON parser: bounded nesting and number sizes (json.loads overflows the stack on
         # 100 000 nested brackets and refuses 5 000-digit integers with a bare ValueError).
