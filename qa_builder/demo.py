@@ -60,9 +60,11 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
             plan.append((f"sig_{party}_{counts[party]}", key_name, signatory.meaning))
     pki = qa.create_test_pki(pki_dir, port=_free_port(), signers=signers)
     lines.append(f"TEST ONLY PKI: {pki.directory} (trust root {pki.root_pem})")
-    current = next(path for path in result.files if path.suffix == ".pdf")
+    built_pdf = next(path for path in result.files if path.suffix == ".pdf")
+    current = built_pdf
     stem = current.name.removesuffix(".pdf")
     signed = out_dir / f"{stem}.signed.pdf"
+    signed_b_lt = out_dir / f"{stem}.signed-b-lt.pdf"
     steps: list[Path] = []
     with qa.TestPkiServer(pki):
         for index, (field, key_name, meaning) in enumerate(plan):
@@ -80,15 +82,28 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
             current = target
         for step in steps[:-1]:
             step.unlink(missing_ok=True)
+        # A copy with ONE signature at B-LT (no archive timestamp): the sponsor's certification alone.
+        field, key_name, meaning = plan[0]
+        request = qa.SignatureRequest(field=field, meaning=meaning, certify=True, level="B-LT",
+                                      tsa_url=pki.tsa_url, trust_roots=(pki.root_pem,))
+        outcome = qa.sign_pdf(built_pdf, signed_b_lt, request,
+                              qa.load_pkcs12_key(pki.p12(key_name), pki.passphrase()), force=force)
+        lines.append(f"  B-LT copy: certified {field} as {outcome.signer} ({outcome.meaning}, {outcome.level}) "
+                     f"at {outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC from the TSA")
         sponsor_key = qa.load_pkcs12_key(pki.p12(plan[0][1]), pki.passphrase())
         files = qa.write_signed_manifest(out_dir / f"{stem}.build.json", sponsor_key, tsa_url=pki.tsa_url,
                                          force=force)
     lines.append(f"Signed agreement: {signed}")
+    lines.append(f"Signed at B-LT alone: {signed_b_lt}")
     lines.append(f"Signed manifest: {files.manifest} + {files.signature.name}")
+    # The loopback services are stopped now: verification works from what the files carry.
     lines.append(f"Verification (qa-builder verify, offline, trusting only {pki.root_pem.name}):")
-    report = qa.verify_files([signed, files.manifest], qa.VerifySettings(trust_roots=(pki.root_pem,), jobs=2))
+    report = qa.verify_files([signed, signed_b_lt, files.manifest],
+                             qa.VerifySettings(trust_roots=(pki.root_pem,), jobs=2))
     for checked in report.results:
         lines += [f"  {line}" for line in qa.describe(checked)]
+    lines.append("Verdicts: " + ", ".join(f"{Path(checked.file).name} {checked.indication}"
+                                          for checked in report.results))
     return DemoResult(lines=lines, exit_code=qa.exit_code(report.results))
 
 

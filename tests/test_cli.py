@@ -193,9 +193,14 @@ def test_demo_builds_the_bundled_example(tmp_path: Path) -> None:
     assert f"empty signature fields: {fields}" in result.stdout
     for suffix in (".docx", ".pdf", ".build.json", ".signed.pdf"):
         assert (tmp_path / "demo" / f"QA-NVP-CSM-001_v1{suffix}").is_file()
-    assert result.stdout.count("intact, valid, trusted, revocation good") == 4, result.stdout
+    assert result.stdout.count("intact, valid, trusted, revocation good") == 5, result.stdout
     assert result.stdout.count("level B-LTA") == 4 and "document timestamp" in result.stdout
     assert "QA-NVP-CSM-001_v1.signed.pdf: PASSED" in result.stdout
+    # One signature at B-LT alone (no archive timestamp), verified offline with only the test root trusted.
+    assert (tmp_path / "demo" / "QA-NVP-CSM-001_v1.signed-b-lt.pdf").is_file()
+    assert "QA-NVP-CSM-001_v1.signed-b-lt.pdf: PASSED" in result.stdout
+    assert "QA-NVP-CSM-001_v1.signed-b-lt.pdf TOTAL-PASSED" in result.stdout
+    assert result.stdout.count("level B-LT;") == 1, result.stdout
     assert "QA-NVP-CSM-001_v1.manifest.json: PASSED" in result.stdout
     assert "Manifest with 4 listed files; 4 present and unchanged." in result.stdout
     assert (tmp_path / "demo" / "QA-NVP-CSM-001_v1.manifest.json.p7s").is_file()
