@@ -211,5 +211,10 @@ def add_agreement(workspace: Workspace, answers: Path) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The problem in one line: a validation error's first field and message, else the first line of the error."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return f"{field}: {first['msg']}" if field else str(first["msg"])
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

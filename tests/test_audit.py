@@ -7,12 +7,13 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -450,3 +451,40 @@ def test_cli_export_csv(workspace: Path, tmp_path: Path) -> None:
 def test_cli_seal_needs_a_key(workspace: Path) -> None:
     result = CliRunner().invoke(main, ["audit", "seal", str(workspace)])
     assert result.exit_code == 2 and "signing needs a key" in result.output
+
+
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _dev_zero(path: Path) -> None:
+    path.unlink()
+    path.symlink_to("/dev/zero")
+
+
+def _deep_json(path: Path) -> None:
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="ascii")
+
+
+@pytest.mark.parametrize("part", ["document", "signature"])
+@pytest.mark.parametrize("replace", [_fifo, _dev_zero, _deep_json])
+def test_a_seal_file_replaced_by_a_fifo_a_device_or_deep_json_is_a_problem_not_a_hang(
+        workspace: Path, sponsor_key: Any, part: str, replace: Callable[[Path], None]) -> None:
+    # Before: a FIFO hung `audit verify`, a link to /dev/zero filled memory until the OOM killer came, and
+    # 100 000 nested brackets were "internal error: RecursionError".
+    seal = seal_trail(workspace, sponsor_key)
+    replace(getattr(seal.files, part))
+    verdict = verify_trail(workspace)
+    assert verdict.chain_intact and not verdict.intact
+    assert verdict.first_problem is not None and verdict.first_problem.startswith("seal-20.")
+
+
+def test_a_deeply_nested_event_or_build_record_is_named_not_an_internal_error(
+        workspace: Path, attacker: sqlite3.Connection) -> None:
+    record = workspace / "agreements" / "QA-1" / "v1" / "QA-1_v1.build.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("[" * 100_000 + "]" * 100_000, encoding="ascii")
+    attacker.execute("UPDATE events SET event = ? WHERE seq = 7", ("[" * 100_000 + "]" * 100_000,))
+    verdict = verify_trail(workspace)
+    assert not verdict.intact and verdict.first_bad_seq == 7

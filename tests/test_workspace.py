@@ -380,3 +380,17 @@ def test_a_bad_settings_file_names_the_field(tmp_path: Path, line: str, field: s
         open_workspace(root)
     assert f"qa-builder.yaml: is not a valid workspace settings file: {field}: " in str(caught.value)
     assert "WorkspaceSettings" not in str(caught.value)
+
+
+def test_an_edited_build_record_names_its_field_not_a_validation_error_count(tmp_path: Path) -> None:
+    # Before: "is not a readable build record (1 validation error for BuildRecord)", naming no field.
+    root = tmp_path / "ws"
+    init_workspace(root)
+    workspace = open_workspace(root)
+    record = root / "agreements" / "QA-1" / "v1" / "QA-1_v1.build.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"agreement_version": "../../x"}), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        workspace.record("QA-1", 1)
+    message = str(caught.value)
+    assert "validation error for" not in message and ": Field required" in message

@@ -94,7 +94,7 @@ class _Row:
 def _load(text: str) -> dict[str, Any] | None:
     try:
         record = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
 

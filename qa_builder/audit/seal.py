@@ -16,12 +16,14 @@ from qa_builder.audit.events import AuditEvent, DetailValue, canonical, format_t
 from qa_builder.audit.record import failure_sentence
 from qa_builder.audit.store import AuditTrail, Head, seals_folder
 from qa_builder.errors import AuditError
-from qa_builder.files import write_bytes_atomic
+from qa_builder.files import read_small_file, write_bytes_atomic
 
 if TYPE_CHECKING:
     from qa_builder.signing.keys import SigningKey
 
 SEAL_FORMAT = "qa-builder-audit-seal/1"
+SEAL_FILE_LIMIT = 16 * 1024 * 1024
+"""A seal document or signature is a few kilobytes; anything over 16 MiB is not one (bytes)."""
 _SEAL_NAME = re.compile(r"seal-(\d+)\.json")
 
 
@@ -131,10 +133,10 @@ def read_seal_document(files: SealFiles) -> dict[str, Any]:
         AuditError: missing, not JSON, or not a seal of this trail's format.
     """
     try:
-        data = json.loads(files.document.read_bytes())
+        data = json.loads(read_small_file(files.document, SEAL_FILE_LIMIT))
     except OSError as exc:
         raise AuditError(f"{files.document.name}: cannot be read ({exc.strerror})") from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise AuditError(f"{files.document.name}: is not JSON") from exc
     if not isinstance(data, dict) or data.get("format") != SEAL_FORMAT:
         raise AuditError(f"{files.document.name}: is not a {SEAL_FORMAT} document")
@@ -153,10 +155,10 @@ def check_seal_signature(files: SealFiles, trust_roots: Sequence[Path] = ()) -> 
 
     name = files.signature.name
     try:
-        signed_data = cms.ContentInfo.load(files.signature.read_bytes())["content"]
+        signed_data = cms.ContentInfo.load(read_small_file(files.signature, SEAL_FILE_LIMIT))["content"]
         roots = [load_cert_from_pemder(str(p)) for p in trust_roots]  # type: ignore[no-untyped-call]
         context = ValidationContext(trust_roots=roots, allow_fetching=False)
-        status = asyncio.run(async_validate_detached_cms(files.document.read_bytes(), signed_data,
+        status = asyncio.run(async_validate_detached_cms(read_small_file(files.document, SEAL_FILE_LIMIT), signed_data,
                                                          signer_validation_context=context))
     except Exception as exc:  # asn1crypto and pyHanko raise many kinds on a damaged file: all mean "unreadable"
         return SealSignature(False, None, "", None, f"{name}: cannot be read as a CMS signature ({exc})")

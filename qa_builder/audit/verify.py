@@ -14,7 +14,8 @@ from qa_builder.audit.events import AuditEvent
 from qa_builder.audit.seal import SealFiles, check_seal_signature, list_seals, read_seal_document
 from qa_builder.audit.store import AuditTrail, Head
 from qa_builder.errors import AuditError
-from qa_builder.files import inside_tree, sha256_file
+from qa_builder.files import inside_tree, read_small_file, sha256_file
+from qa_builder.models.build import BUILD_RECORD_LIMIT
 from qa_builder.printable import printable
 
 _VERSION_RECORD = re.compile(r"agreements/([^/]+)/v([1-9][0-9]*)/[^/]+\.build\.json")
@@ -145,8 +146,8 @@ def _anchors(workspace: Path) -> list[_Anchor]:
         if found is None:
             continue
         try:
-            head = json.loads(path.read_bytes()).get("audit_head")
-        except (OSError, ValueError, AttributeError):
+            head = json.loads(read_small_file(path, BUILD_RECORD_LIMIT)).get("audit_head")
+        except (OSError, ValueError, AttributeError, RecursionError):
             head = None
         seq, digest = (head.get("seq"), head.get("hash")) if isinstance(head, dict) else (0, "")
         if not (isinstance(seq, int) and not isinstance(seq, bool) and isinstance(digest, str)):

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from qa_builder.files import check_plain_name
 from qa_builder.models.base import StrictModel
 from qa_builder.models.findings import Finding
+
+JSON_SAFE_INT = 2**53 - 1
+"""The largest integer RFC 8785 canonical JSON (the signed manifest) can hold exactly."""
+
+BUILD_RECORD_LIMIT = 64 * 1024 * 1024
+"""A build record is tens of kilobytes; over 64 MiB it is not read (bytes)."""
 
 ArtefactRole = Literal["docx", "pdf", "signed-pdf", "build-record", "redline"]
 
@@ -20,7 +26,7 @@ class Artefact(StrictModel):
     role: ArtefactRole
     media_type: str
     sha256: str
-    size: int
+    size: int = Field(ge=0, le=JSON_SAFE_INT)
 
     @field_validator("file")
     @classmethod
@@ -33,7 +39,7 @@ class ClauseUse(StrictModel):
     """A clause as used in the build: id, version, position and number."""
 
     id: str
-    version: int
+    version: int = Field(ge=1, le=JSON_SAFE_INT)
     position: str | None
     number: str
 
@@ -41,7 +47,7 @@ class ClauseUse(StrictModel):
 class AuditHead(StrictModel):
     """The head of a workspace's audit trail (its last event) at one moment."""
 
-    seq: int
+    seq: int = Field(ge=0, le=JSON_SAFE_INT)
     hash: str
 
 
@@ -51,7 +57,7 @@ class BuildRecord(StrictModel):
     tool: str = "qa-builder"
     tool_version: str
     agreement_id: str
-    agreement_version: int
+    agreement_version: int = Field(ge=1, le=JSON_SAFE_INT)
     answers_file: str
     answers_sha256: str
     library_name: str

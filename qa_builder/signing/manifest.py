@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from qa_builder import __version__, clock
 from qa_builder.audit.record import record
 from qa_builder.errors import ManifestError, OutputExistsError
-from qa_builder.files import atomic_writer, inside, sha256_file
-from qa_builder.models.build import Artefact, BuildRecord
+from qa_builder.files import atomic_writer, inside, read_small_file, sha256_file
+from qa_builder.models.build import BUILD_RECORD_LIMIT, Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
 from qa_builder.signing.cms import sign_detached, signature_timestamp_time
 from qa_builder.signing.keys import SigningKey
@@ -39,15 +38,19 @@ def load_build_record(path: Path) -> BuildRecord:
         ManifestError: missing, not JSON, or not a build record.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_small_file(path, BUILD_RECORD_LIMIT)
     except FileNotFoundError as exc:
         raise ManifestError(f"{path}: build record not found") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: is not a readable build record ({exc})") from exc
+    except OSError as exc:
+        raise ManifestError(f"{path}: is not a readable build record ({exc.strerror})") from exc
     try:
-        return BuildRecord.model_validate(data)
+        # pydantic's own JSON parser: bounded nesting and number sizes (json.loads overflows the stack on
+        # 100 000 nested brackets and refuses 5 000-digit integers with a bare ValueError).
+        return BuildRecord.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ManifestError(f"{path}: is not a readable build record ({first['msg']})") from exc
         field = ".".join(str(p) for p in first["loc"])
         raise ManifestError(f"{path}: is not a qa-builder build record ({field}: {first['msg']})") from exc
 
