@@ -684,30 +684,31 @@ def parse(source: str, *, expression: bool = False, validate: bool = True) -> no
         TemplateProblem: the text does not parse, or holds a construct outside the allow-list.
     """
     text = f"{{{{ {source} }}}}" if expression else source
-    try:
+    with _compile_problems():
         tree = _ENV.parse(text)
         if validate:
             validate_structure(tree)
+    return tree
+
+
+@contextmanager
+def _compile_problems() -> Iterator[None]:
+    """Turn what Jinja's parser and compiler raise on a bad or hostile text into one TemplateProblem."""
+    try:
+        yield
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
     except RecursionError as exc:
         raise TemplateProblem("does not compile (it is nested too deeply)") from exc
     except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
-    return tree
 
 
 @lru_cache(maxsize=4096)
 def compile_text(source: str) -> jinja2.Template:
     """Compile a clause text (cached per process; templates are thread-safe); raise TemplateProblem."""
-    try:
+    with _compile_problems():
         return _ENV.from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
-    except RecursionError as exc:
-        raise TemplateProblem("does not compile (it is nested too deeply)") from exc
-    except (ValueError, MemoryError) as exc:
-        raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
 
 
 @lru_cache(maxsize=4096)
