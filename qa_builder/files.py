@@ -27,6 +27,9 @@ _FILE_MODE = 0o666 & ~_current_umask()
 def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     """Open a temp file beside `path` for binary writing; on success it replaces `path` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileNotFoundError):  # never rename over a device, FIFO or socket (e.g. -o /dev/null as root)
+        if not stat.S_ISREG(mode := os.lstat(path).st_mode) and not stat.S_ISLNK(mode):
+            raise OSError(errno.EINVAL, "is not a regular file; refusing to replace it", str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)

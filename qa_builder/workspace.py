@@ -28,11 +28,11 @@ from qa_builder.answers import load_answers
 from qa_builder.audit.record import WORKSPACE_MARKER, record
 from qa_builder.demo import examples_dir
 from qa_builder.errors import InputError, OutputExistsError
-from qa_builder.files import write_bytes_atomic
+from qa_builder.files import read_small_file, write_bytes_atomic
 from qa_builder.library.loader import default_library_dir
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.base import StrictModel
-from qa_builder.models.build import BuildRecord
+from qa_builder.models.build import BUILD_RECORD_LIMIT, BuildRecord
 from qa_builder.pipeline import output_stem
 from qa_builder.render.docx import default_template_path
 from qa_builder.yaml_source import SourceError, read_source
@@ -106,7 +106,7 @@ class Workspace:
         """The build record of a version."""
         path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}.build.json"
         try:
-            return BuildRecord.model_validate_json(path.read_bytes())
+            return BuildRecord.model_validate_json(read_small_file(path, BUILD_RECORD_LIMIT))
         except (OSError, ValidationError) as exc:
             raise InputError(f"{path}: is not a readable build record ({_first_line(exc)})") from exc
 
@@ -114,7 +114,7 @@ class Workspace:
         """The Agreement model a version was rendered from (for impact analysis and redlines)."""
         path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}{MODEL_SUFFIX}"
         try:
-            return Agreement.model_validate_json(path.read_bytes())
+            return Agreement.model_validate_json(read_small_file(path, BUILD_RECORD_LIMIT))
         except (OSError, ValidationError) as exc:
             raise InputError(f"{path}: is not a readable agreement model ({_first_line(exc)})") from exc
 

@@ -114,11 +114,15 @@ def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tup
     """
     from qa_builder.audit.export import export_csv, export_pdf
     from qa_builder.audit.store import audit_folder
+    from qa_builder.errors import OutputFolderError
 
     if out is None:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         out = audit_folder(workspace) / "exports" / f"audit-trail-{stamp}.{fmt}"
-    written = export_csv(workspace, out) if fmt == "csv" else export_pdf(workspace, out, trust_roots=trust_roots)
+    try:
+        written = export_csv(workspace, out) if fmt == "csv" else export_pdf(workspace, out, trust_roots=trust_roots)
+    except OSError as exc:
+        raise OutputFolderError(f"{out}: cannot write the export there ({exc.strerror or exc})") from exc
     click.echo(f"wrote {written}")
 
 

@@ -19,9 +19,13 @@ def pki_group() -> None:
 @click.option("--serve", is_flag=True, help="Then serve the TSA, OCSP and CRL endpoints until Ctrl-C.")
 def pki_init_command(directory: Path, port: int, serve: bool) -> None:
     """Create a TEST PKI in DIRECTORY: root-ca.pem, sponsor.p12, contract-acceptor.p12, PASSPHRASE (mode 600)."""
+    from qa_builder.errors import OutputFolderError
     from qa_builder.signing.testpki import create_test_pki
 
-    pki = create_test_pki(directory, port=port)
+    try:
+        pki = create_test_pki(directory, port=port)
+    except OSError as exc:
+        raise OutputFolderError(f"{directory}: cannot create the test PKI there ({exc.strerror or exc})") from exc
     click.echo(f"TEST ONLY PKI in {pki.directory}:")
     click.echo(f"  trust root      {pki.root_pem}")
     for name in ("sponsor", "contract-acceptor"):
