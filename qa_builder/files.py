@@ -13,6 +13,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
+from qa_builder.errors import OutputExistsError
+
 
 def _current_umask() -> int:
     mask = os.umask(0o022)
@@ -29,7 +31,8 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with suppress(FileNotFoundError):  # never rename over a device, FIFO or socket (e.g. -o /dev/null as root)
         if not stat.S_ISREG(mode := os.lstat(path).st_mode) and not stat.S_ISLNK(mode):
-            raise OSError(errno.EINVAL, "is not a regular file; refusing to replace it", str(path))
+            raise OutputExistsError(f"{path}: is not a regular file (a device, pipe or socket); it is never "
+                                    "replaced: choose a file name")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, _FILE_MODE)

@@ -517,3 +517,45 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path, case: 
         folder, expected = Path("/proc/qa-builder-test-folder"), "cannot be created as a folder"
     line = _one_clear_line(_build_docx(folder))
     assert f"{folder}: " in line and expected in line, line
+
+
+def test_an_output_that_is_a_device_or_pipe_is_never_replaced(tmp_path: Path) -> None:
+    """Found by the third attack session: as root, `audit export -o /dev/full` renamed a file over the device."""
+    import stat
+
+    from qa_builder.errors import OutputExistsError
+    from qa_builder.files import write_bytes_atomic
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputExistsError, match="is not a regular file"):
+        write_bytes_atomic(fifo, b"data")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file left beside it
+
+
+def test_pki_init_where_nothing_can_be_created_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x", encoding="utf-8")
+    result = _cli("pki", "init", str(blocker / "pki"))
+    assert result.returncode != 0
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_build_record_that_is_a_pipe_does_not_hang_impact(tmp_path: Path) -> None:
+    """Found by the third attack session: `impact` hung on a FIFO build record and grew to 23 GB on /dev/zero."""
+    from qa_builder.errors import InputError
+    from qa_builder.workspace import Workspace
+
+    version = tmp_path / "agreements" / "QA-1" / "v1"
+    version.mkdir(parents=True)
+    os.mkfifo(version / "QA-1_v1.build.json")
+    os.symlink("/dev/zero", version / "QA-1_v1.agreement.json")
+    workspace = Workspace(root=tmp_path, settings=None)  # type: ignore[arg-type]
+    started = time.monotonic()
+    with pytest.raises(InputError, match="is not a readable build record"):
+        workspace.record("QA-1", 1)
+    with pytest.raises(InputError, match="is not a readable agreement model"):
+        workspace.agreement("QA-1", 1)
+    assert time.monotonic() - started < 5
