@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from qa_builder import clock
 from qa_builder.answers import AnswersFile, load_answers
@@ -29,7 +29,7 @@ from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import failure_sentence, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError, failure_line
-from qa_builder.files import fsync_dir, fsync_tree, sha256_file, write_bytes_atomic
+from qa_builder.files import fsync_dir, fsync_tree, read_small_file, sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
@@ -356,7 +356,7 @@ def _record_unrecorded_versions(workspace: Workspace) -> None:
                 continue
             folder = workspace.version_dir(agreement_id, version)
             note = folder / f"{output_stem(agreement_id, version)}{REGENERATION_SUFFIX}"
-            data = json.loads(note.read_text(encoding="utf-8")) if note.is_file() else {}
+            data = _read_note(note) or {}
             details: dict[str, DetailValue] = {"recorded_late": True, "reasons": data.get("reasons", [])}
             if "run_id" in data:
                 details["run_id"] = str(data["run_id"])
@@ -425,27 +425,47 @@ def _write_summary(workspace: Workspace, report: RegenerationReport) -> Path | N
         for version in workspace.versions(agreement_id):
             note = workspace.version_dir(agreement_id, version) / \
                 f"{output_stem(agreement_id, version)}{REGENERATION_SUFFIX}"
-            if note.is_file():
-                data = json.loads(note.read_text(encoding="utf-8"))
-                if data.get("run_id") == report.run_id:
-                    entries.append(data)
+            data = _read_note(note)
+            if data is not None and data.get("run_id") == report.run_id:
+                entries.append(data)
     if not entries and not report.failed:
         return None
-    done_before = {str(d["agreement_id"]) for d in entries}  # regenerated before an interruption of this run
+    done_before = {str(d.get("agreement_id")) for d in entries}  # regenerated before an interruption of this run
     unchanged = len([i for i in report.skipped if i not in done_before])
     lines = [f"# Regeneration {report.run_id}", "",
              f"{len(entries)} agreement(s) regenerated as new versions; {unchanged} unchanged; "
              f"{len(report.failed)} failed.", "",
              "| agreement | version | why | changed clauses |", "|---|---|---|---|"]
-    for data in sorted(entries, key=lambda d: str(d["agreement_id"])):
-        clauses = "; ".join(data["clause_changes"]) or "none (" + "; ".join(data["other_changes"] or ["—"]) + ")"
-        lines.append(f"| {data['agreement_id']} | v{data['old_version']} → v{data['new_version']} | "
-                     f"{', '.join(data['reasons'])} | {clauses} |")
+    for data in sorted(entries, key=lambda d: str(d.get("agreement_id"))):
+        other = [str(x) for x in data.get("other_changes", [])] or ["—"]
+        clauses = "; ".join(str(x) for x in data.get("clause_changes", [])) or "none (" + "; ".join(other) + ")"
+        lines.append(f"| {data.get('agreement_id', '?')} | v{data.get('old_version', '?')} → "
+                     f"v{data.get('new_version', '?')} | {', '.join(str(x) for x in data.get('reasons', []))} | "
+                     f"{clauses} |")
     if report.failed:
         lines += ["", "## Failed", ""] + [f"- {i}: {e}" for i, e in sorted(report.failed.items())]
     path = workspace.regenerations / f"{report.run_id}.md"
     write_bytes_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return path
+
+
+_NOTE_LIMIT = 1 << 20
+
+
+def _read_note(path: Path) -> dict[str, Any] | None:
+    """A version's regeneration note (informational), or None when it is absent or cannot be used.
+
+    The note sits in a workspace folder anyone may edit: a damaged, oversized or special file (a FIFO, a link to
+    /dev/zero) must neither stop a regeneration nor hang it; the version itself and its build record stand.
+    """
+    try:
+        data = json.loads(read_small_file(path, _NOTE_LIMIT))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, []), list)
+                                             for k in ("reasons", "clause_changes", "other_changes")):
+        return None
+    return data
 
 
 def _summary_data(built: VersionBuilt) -> dict[str, object]:

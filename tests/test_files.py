@@ -559,3 +559,23 @@ def test_a_build_record_that_is_a_pipe_does_not_hang_impact(tmp_path: Path) -> N
     with pytest.raises(InputError, match="is not a readable agreement model"):
         workspace.agreement("QA-1", 1)
     assert time.monotonic() - started < 5
+
+
+def test_a_damaged_regeneration_note_neither_stops_nor_hangs_regenerate(tmp_path: Path) -> None:
+    """Found by the third attack session: invalid JSON or a list in a version's regeneration note made
+    `regenerate` end in 'internal error' after it had built the new version."""
+    from qa_builder.regenerate import _read_note
+
+    cases = {"bad.json": b"{\n", "list.json": b"[1]", "wrong.json": b'{"reasons": "x"}'}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert _read_note(tmp_path / name) is None, name
+    os.mkfifo(tmp_path / "pipe.json")
+    os.symlink("/dev/zero", tmp_path / "zero.json")
+    started = time.monotonic()
+    assert _read_note(tmp_path / "pipe.json") is None
+    assert _read_note(tmp_path / "zero.json") is None
+    assert _read_note(tmp_path / "missing.json") is None
+    assert time.monotonic() - started < 5
+    (tmp_path / "good.json").write_bytes(b'{"run_id": "r1", "reasons": ["clause changed"]}')
+    assert _read_note(tmp_path / "good.json") == {"run_id": "r1", "reasons": ["clause changed"]}
