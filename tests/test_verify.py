@@ -792,3 +792,14 @@ def test_every_corpus_file_gets_its_explained_result() -> None:
             assert _problems(result).strip(), f"{name}: no sentence says why"
         assert "Traceback" not in _problems(result) and "could not be verified" not in (result.error or ""), name
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_timeout_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    """Found by the third attack session: `--timeout nan` passed the 1-3600 range check."""
+    from click.testing import CliRunner
+
+    from qa_builder.cli import main
+
+    result = CliRunner().invoke(main, ["verify", "--timeout", "nan", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--timeout" in result.output and "from 1 to 3600" in result.output

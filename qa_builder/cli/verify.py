@@ -33,6 +33,7 @@ def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
               help="Files verified in parallel.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(1, 3600), default=120, show_default=True,
+              callback=lambda _ctx, _param, value: _finite(value),
               help="Seconds allowed per file.")
 @click.option("--memory", "memory_mb", type=click.IntRange(128, 65536), default=2048, show_default=True,
               help="MiB of memory allowed per file.")
@@ -68,3 +69,10 @@ def verify_command(files: tuple[Path, ...], trust_roots: tuple[Path, ...], syste
 
 def _label(result: object) -> str:
     return f"{getattr(result, 'indication', '')} {Path(getattr(result, 'file', '')).name}"
+
+
+def _finite(value: float) -> float:
+    """click's FloatRange lets NaN through (every comparison with NaN is false): refuse it as out of range."""
+    if value != value:  # NaN
+        raise click.BadParameter("must be a number of seconds from 1 to 3600")
+    return value
