@@ -81,11 +81,15 @@ class Workspace:
         return self.agreement_dir(agreement_id) / ANSWERS_FILE
 
     def agreement_ids(self) -> list[str]:
-        """Every agreement that has an answers file, sorted."""
+        """Every agreement folder that has an answers file, sorted.
+
+        An answers entry that is not a readable file (a folder, a pipe, a broken link) still counts: building or
+        analysing that agreement then fails with a line that names it, instead of skipping it in silence.
+        """
         folder = self.root / AGREEMENTS
         if not folder.is_dir():
             return []
-        return sorted(p.name for p in folder.iterdir() if (p / ANSWERS_FILE).is_file())
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and os.path.lexists(p / ANSWERS_FILE))
 
     def versions(self, agreement_id: str) -> list[int]:
         """The complete versions of an agreement, ascending."""

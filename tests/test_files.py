@@ -579,3 +579,23 @@ def test_a_damaged_regeneration_note_neither_stops_nor_hangs_regenerate(tmp_path
     assert time.monotonic() - started < 5
     (tmp_path / "good.json").write_bytes(b'{"run_id": "r1", "reasons": ["clause changed"]}')
     assert _read_note(tmp_path / "good.json") == {"run_id": "r1", "reasons": ["clause changed"]}
+
+
+def test_an_agreement_whose_answers_are_not_a_file_is_named_not_skipped(tmp_path: Path) -> None:
+    """Found by the third attack session: `build --workspace` said '0 built, 0 failed' for an agreement whose
+    answers.yaml was a folder or a pipe, and `impact` counted it nowhere."""
+    from qa_builder.errors import QABuilderError
+    from qa_builder.regenerate import load_workspace_answers
+    from qa_builder.workspace import init_workspace
+
+    workspace = init_workspace(tmp_path / "w")
+    (workspace.root / "agreements" / "QA-PIPE").mkdir(parents=True)
+    os.mkfifo(workspace.answers_path("QA-PIPE"))
+    (workspace.root / "agreements" / "QA-DIR" / "answers.yaml").mkdir(parents=True)
+    assert {"QA-PIPE", "QA-DIR"} <= set(workspace.agreement_ids())
+    started = time.monotonic()
+    for agreement_id in ("QA-PIPE", "QA-DIR"):
+        with pytest.raises(QABuilderError) as caught:
+            load_workspace_answers(workspace, agreement_id)
+        assert agreement_id in str(caught.value) and len(str(caught.value).splitlines()) == 1
+    assert time.monotonic() - started < 5
