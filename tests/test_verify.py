@@ -803,3 +803,20 @@ def test_a_timeout_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["verify", "--timeout", "nan", str(tmp_path)])
     assert result.exit_code == 2
     assert "--timeout" in result.output and "from 1 to 3600" in result.output
+
+
+@pytest.mark.parametrize(("at", "expected"), [
+    ("9999-12-31T23:59:59Z", "the year 9999 is outside 1950-9000"),
+    ("0001-01-01T00:00:00Z", "the year 1 is outside 1950-9000"),
+    ("x" * 100_000, "is not an ISO-8601 time"),
+])
+def test_a_validation_time_out_of_range_is_refused(tmp_path: Path, at: str, expected: str) -> None:
+    """Found by the third attack session: year 9999 gave INDETERMINATE with an OverflowError as its reason."""
+    from click.testing import CliRunner
+
+    from qa_builder.cli import main
+
+    result = CliRunner().invoke(main, ["verify", "--at", at, str(tmp_path)])
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert len(result.output) < 1000  # a garbage value is not echoed back in full

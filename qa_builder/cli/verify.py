@@ -17,8 +17,18 @@ def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise click.BadParameter(f"'{value}' is not an ISO-8601 time such as 2026-01-31T12:00:00Z") from exc
+        raise click.BadParameter(f"'{_short(value)}' is not an ISO-8601 time such as 2026-01-31T12:00:00Z") from exc
+    if not _EARLIEST_AT <= moment.year <= _LATEST_AT:
+        # Certificates and timestamps carry years 1950-9999 (RFC 5280); validation arithmetic past them overflows.
+        raise click.BadParameter(f"the year {moment.year} is outside {_EARLIEST_AT}-{_LATEST_AT}")
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+_EARLIEST_AT, _LATEST_AT = 1950, 9000
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 60 else value[:60] + "…"
 
 
 @click.command("verify")
@@ -27,7 +37,8 @@ def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Trust root certificate (PEM/DER), repeatable. Nothing is trusted otherwise.")
 @click.option("--system-trust", is_flag=True, help="Also trust the operating system's CA bundle.")
 @click.option("--at", "at", callback=_parse_time, metavar="ISO-8601-TIME",
-              help="Validate as of this past time (point-in-time check, e.g. for expired certificates).")
+              help="Validate as of this time: a past one is a point-in-time check (e.g. for expired certificates); "
+                   "a future one shows how the file will verify then.")
 @click.option("--online", is_flag=True, help="Fetch revocation data (OCSP/CRL) from the network; offline otherwise.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
