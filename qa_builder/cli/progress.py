@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from qa_builder.printable import printable
+
 if TYPE_CHECKING:
     from qa_builder.batch import BatchItem, ProgressCallback
 
@@ -17,8 +19,8 @@ T = TypeVar("T")
 
 def _label(item: BatchItem) -> str:
     if item.result is not None:
-        return f"built {item.result.agreement_id} v{item.result.version} ({item.answers.name})"
-    return f"FAILED {item.answers.name}"
+        return f"built {item.result.agreement_id} v{item.result.version} ({printable(item.answers.name)})"
+    return f"FAILED {printable(item.answers.name)}"
 
 
 @contextmanager

@@ -63,7 +63,7 @@ def build_in_workspace(workspace: Path, ids: list[str], jobs: int, allow_finding
         click.echo(f"built {version.agreement_id} v{version.new_version} "
                    f"({opened.version_dir(version.agreement_id, version.new_version)})")
     for agreement_id, error in sorted(failed.items()):
-        click.secho(f"error: {agreement_id}: {printable(error)}", fg="red", err=True)
+        click.secho(f"error: {printable(agreement_id)}: {printable(error)}", fg="red", err=True)
     click.echo(f"{len(built)} built, {len(failed)} failed", err=True)
     if failed:
         sys.exit(1)
@@ -93,7 +93,7 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
             for other in result.other_changes:
                 click.echo(f"  {other}")
         for result in errors:
-            click.secho(f"error: {result.agreement_id}: {printable(result.error or '')}", fg="red", err=True)
+            click.secho(f"error: {printable(result.agreement_id)}: {printable(result.error or '')}", fg="red", err=True)
         click.echo(f"{len(affected)} affected, {len(results) - len(affected) - len(errors)} unchanged, "
                    f"{len(errors)} could not be analysed", err=True)
     sys.exit(1 if affected or errors else 0)
@@ -131,7 +131,7 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
     for version in sorted(report.built, key=lambda v: v.agreement_id):
         click.echo(f"regenerated {version.agreement_id} v{version.old_version} → v{version.new_version}")
     for agreement_id, error in sorted(report.failed.items()):
-        click.secho(f"error: {agreement_id}: {printable(error)}", fg="red", err=True)
+        click.secho(f"error: {printable(agreement_id)}: {printable(error)}", fg="red", err=True)
     if report.summary is not None:
         click.echo(f"summary: {report.summary}")
     built = len(report.planned) if dry_run else len(report.built)
@@ -158,7 +158,7 @@ def _regenerate(workspace: Path, jobs: int, dry_run: bool, only: list[str],
 
 def _label(item: tuple[str, str | None]) -> str:
     agreement_id, error = item
-    return f"FAILED {agreement_id}" if error else agreement_id
+    return f"FAILED {printable(agreement_id)}" if error else printable(agreement_id)
 
 
 def _versions(old: int | None, new: int | None) -> str:
