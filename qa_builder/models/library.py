@@ -88,6 +88,13 @@ class Requirement(InputModel):
     source: str
     summary: str
     applies_when: str = "true"
+    verified: bool = Field(
+        default=True,
+        description="False when the provision was not confirmed against the primary text (say why in the note).",
+    )
+    verification_note: str | None = Field(
+        default=None, description="Where the text was read, or why it could not be verified."
+    )
 
 
 class RaciVariant(InputModel):
