@@ -90,7 +90,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
         LibraryError: a library condition failed to evaluate for these answers.
     """
     answers = answers_file.answers
-    context = build_context(answers, library.clocks)
+    context = build_context(answers, library.clocks, library.jurisdictions)
     findings = []
     agreement: Agreement | None = None
     try:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.text import InputModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -174,3 +175,6 @@ class ClauseLibrary(InputModel):
     raci: list[RaciActivity]
     review: ReviewThresholds = ReviewThresholds()
     clocks: list[Clock] = Field(default_factory=list)
+    jurisdictions: Jurisdictions = Field(
+        default_factory=Jurisdictions,
+        description="Jurisdiction rules (jurisdictions.yaml); a library without the file uses the bundled ones.")
