@@ -110,7 +110,7 @@ class Facts(StrictModel):
     sponsor_certifies: bool = False  # the sponsor's QP certifies some product (qp_certification)
     release_models: list[str] = Field(default_factory=list)  # the release models of the products
     per_product_release: bool = False  # products have different release models or certifiers
-    final_release_by: str = "sponsor"  # who is R/A for final release: sponsor, contract_acceptor or both
+    certified_by: str = "none"  # whose QP certifies under qp_certification: sponsor, contract_acceptor, both, none
     site_outside_eea: bool = False  # a Site of the contract acceptor is outside the EU/EEA
     has_affiliates: bool = False  # affiliates join or are named in the agreement
     gmp_bases: list[NamedRule] = Field(default_factory=list)

@@ -151,8 +151,6 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
     qp_products = [p for p in product_facts if p.release_model == "qp_certification"]
     release_models = sorted({p.release_model for p in product_facts})
     certifiers = {p.certifier for p in qp_products}
-    final_by = {("contract_acceptor" if p.release_model == "qp_certification" and p.certifier == "contract_acceptor"
-                 else "sponsor") for p in product_facts}
     services = arrangement.services
     drug_substance = [t in DRUG_SUBSTANCE_TYPES for t in types]
     return Facts(
@@ -177,7 +175,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         sponsor_certifies="sponsor" in certifiers,
         release_models=release_models,
         per_product_release=len(release_models) > 1 or len(certifiers) > 1,
-        final_release_by=final_by.pop() if len(final_by) == 1 else "both",
+        certified_by="none" if not certifiers else certifiers.pop() if len(certifiers) == 1 else "both",
         site_outside_eea=arrangement.site_outside_eea,
         has_affiliates=bool(answers.affiliates),
         gmp_bases=groups["gmp_bases"],

@@ -503,6 +503,6 @@ class Answers(InputModel):
                 other = ("biological_drug_substance" if arranged == "biological_drug_product"
                          else "biological_drug_product")
                 found.append((f"products[{i}].type",
-                              f"type 'biologic' read as {arranged} because {why}; write type: {arranged} "
+                              f"'biologic' is read as {arranged} because {why}; write type: {arranged} "
                               f"(or {other}) to state it"))
         return found

@@ -142,14 +142,6 @@ class LibraryInfo(InputModel):
 
 
 
-class RecordsMinimum(InputModel):
-    """Legal minimum retention of batch records for one market."""
-
-    years_after_expiry: int = 0
-    years_after_certification: int = 0
-    source: str
-
-
 class ReviewThresholds(InputModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
@@ -163,7 +155,6 @@ class ReviewThresholds(InputModel):
     reports_share_warning_above_business_days: int = 5
     reports_share_error_above_business_days: int = 10
     filed_change_notice_min_days: int = 30
-    records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 
 class ClauseLibrary(InputModel):
