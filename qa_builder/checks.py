@@ -486,8 +486,8 @@ def _release_field(review: Review, index: int, name: str = "model") -> str:
 
 
 @check("QA-REL-001", "QP certification where the law requires it (EU, UK, CH finished and EU investigational "
-       "product), never for active substances", "EU-Dir2001-83-Art51", "EU-Reg536-2014-Art62", "UK-HMR2012-Sch7",
-       "CH-AMBV-Art13", "ICHQ7")
+       "product), never for active substances", "EU-Dir2001-83-Art51", "EU-Reg536-2014-Art62", "UK-HMR2012-reg41",
+       "CH-AMBV-Art7-13", "ICHQ7")
 def _qp_certification(review: Review) -> Iterator[Hit]:
     by_name = {p.name: p for p in review.facts.products}
     for i, product in enumerate(review.answers.products):
@@ -613,7 +613,7 @@ def _legal_representative(review: Review) -> Iterator[Hit]:
 
 
 @check("QA-REC-001", "Record retention meets the legal minimum of every market and product", "CFR-211.180a",
-       "EU-Dir2017-1572-Art9.1", "UK-HMR2012-Sch7", "JP-GMP-Ord179-Art20")
+       "EU-Dir2017-1572-Art9.1", "UK-HMR2012-reg41", "JP-GMP-Ord179-Art20")
 def _retention(review: Review) -> Iterator[Hit]:
     records = review.answers.records
     for minimum in review.facts.retention_minima:
