@@ -146,3 +146,15 @@ def test_schema_documents_the_arrangement_fields_with_examples() -> None:
         description = defs[model]["properties"][field].get("description", "")
         assert "Example" in description, f"{model}.{field} has no example"
     assert "KR" in json.dumps(defs["Product"]["properties"]["markets"])
+
+
+def test_schema_gives_an_example_for_every_field() -> None:
+    from qa_builder.answers_schema import SHOWCASE, answers_schema
+
+    Answers.model_validate(SHOWCASE)  # the examples are a valid answers file
+    schema = answers_schema()
+    nodes = [("Answers", schema), *schema["$defs"].items()]
+    missing = [f"{name}.{field}" for name, node in nodes for field, spec in node.get("properties", {}).items()
+               if not spec.get("examples")]
+    assert not missing, f"no example for {missing}"
+    assert schema["properties"]["release_model"]["examples"] == ["qp_certification"]
