@@ -158,3 +158,14 @@ def test_schema_gives_an_example_for_every_field() -> None:
                if not spec.get("examples")]
     assert not missing, f"no example for {missing}"
     assert schema["properties"]["release_model"]["examples"] == ["qp_certification"]
+
+
+def test_an_affiliate_signatory_signs_for_the_affiliate() -> None:
+    from qa_builder.assemble import assemble_agreement
+    from qa_builder.library.select import select_clauses
+
+    answers = Answers.model_validate(_full_arrangement())
+    agreement = assemble_agreement(answers, LIBRARY, select_clauses(LIBRARY, answers))
+    assert [(s.party, s.party_name) for s in agreement.signatories] == [
+        ("sponsor", answers.sponsor.name), ("sponsor", "Sponsor Japan K.K."),
+        ("contract_acceptor", answers.contract_acceptor.name)]
