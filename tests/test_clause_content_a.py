@@ -45,8 +45,8 @@ def _render(monkeypatch: pytest.MonkeyPatch, product: dict[str, Any], facts: dic
     parsed = Answers.model_validate(data)
     derive = context.derive_facts
 
-    def fixed(a: Answers) -> context.Facts:
-        return derive(a).model_copy(update=facts)
+    def fixed(a: Answers, jurisdictions: Any = None) -> context.Facts:
+        return derive(a, jurisdictions).model_copy(update=facts)
 
     monkeypatch.setattr(context, "derive_facts", fixed)
     agreement = assemble_agreement(parsed, LIBRARY, select_clauses(LIBRARY, parsed))
