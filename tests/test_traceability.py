@@ -87,6 +87,9 @@ def test_source_parts_and_provisions() -> None:
     assert [c.short for c in annex16] == ["Ref. 1"] and index.unmatched() == ["EudraLex Vol 4 Annex 16"]
     assert index.used() == [("21 CFR", "Title 21 CFR"), ("ICH Q7", "ICH Q7 guide"),
                             ("Ref. 1", "EudraLex Vol 4 Annex 16")]
+    guidance = SourceIndex([Source(key="FDA QA Guidance", citation="FDA QA guidance", prefixes=["FDA guidance §"])])
+    assert [c.short for c in guidance.cite("FDA guidance §IV.B.4.a")] == ["FDA QA Guidance §IV.B.4.a"]
+    assert [c.short for c in guidance.cite("FDA guidance 'Control of Nitrosamine Impurities'")] == ["Ref. 1"]
 
 
 def test_the_docx_annex_says_it_is_informative_and_lists_sources_once(library: ClauseLibrary) -> None:

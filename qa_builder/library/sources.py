@@ -74,8 +74,10 @@ class SourceIndex:
     def _match(self, part: str) -> Citation:
         folded = part.casefold()
         for prefix, source in self._prefixes:
-            if folded.startswith(prefix) and (len(part) == len(prefix) or not part[len(prefix)].isalnum()):
-                provision = part[len(prefix):].strip(" ,:")
+            if folded.startswith(prefix) and (len(part) == len(prefix) or not prefix[-1].isalnum()
+                                              or not part[len(prefix)].isalnum()):
+                kept = len(prefix) - 1 if prefix.endswith("§") else len(prefix)  # "FDA guidance §" keeps its §
+                provision = part[kept:].strip(" ,:")
                 if provision[:1].isdigit() and source.before_number:
                     provision = source.before_number + provision
                 return Citation(key=source.key, citation=source.citation, provision=provision)
