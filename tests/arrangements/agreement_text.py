@@ -50,10 +50,10 @@ def docx_text(path: Path) -> str:
     return "\n".join(lines)
 
 
-def agreement_and_text(answers: Path, library: ClauseLibrary) -> tuple[Agreement, str]:
-    """Assemble the agreement for an answers file (refusing coverage gaps, as `build` does), render its DOCX
-    with the bundled template and return the model and the document's text."""
-    agreement = prepare_agreement(load_answers(answers), library)
+def agreement_and_text(answers: Path, library: ClauseLibrary, *, allow_gaps: bool = False) -> tuple[Agreement, str]:
+    """Assemble the agreement for an answers file (refusing coverage gaps, as `build` does, unless `allow_gaps`),
+    render its DOCX with the bundled template and return the model and the document's text."""
+    agreement = prepare_agreement(load_answers(answers), library, allow_gaps=allow_gaps)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "agreement.docx"
         render_docx(agreement, default_template_path(), out)
