@@ -33,10 +33,12 @@ def library() -> ClauseLibrary:
 
 
 def test_a_us_only_agreement_has_no_eu_rows(library: ClauseLibrary) -> None:
-    """Before: every requirement an included clause cites was a row, so a US-only agreement carried EU rows."""
+    """Before: every requirement an included clause cites was a row, so a US-only agreement carried EU rows.
+
+    Gaps are allowed: coverage is `check`'s test; this one is about what Annex C lists."""
     answers = load_answers(US_ONLY).answers
     assert {m for p in answers.products for m in p.markets} == {"US"}
-    agreement = prepare_agreement(load_answers(US_ONLY), library)
+    agreement = prepare_agreement(load_answers(US_ONLY), library, allow_gaps=True)
     cited = {ref for s in agreement.sections for c in s.clauses for ref in c.references}
     eu_cited = {ref for ref in cited if ref.startswith("EU")}
     assert eu_cited, "the test needs a US-only agreement whose clauses also cite EU requirements"
@@ -49,12 +51,12 @@ def test_rows_are_exactly_the_requirements_that_apply(library: ClauseLibrary, ex
     answers_file = load_answers(example)
     context = build_context(answers_file.answers, library.clocks)
     applies = [r.id for r in library.requirements if condition_holds(r.applies_when, context, r.id)]
-    agreement = prepare_agreement(answers_file, library)
+    agreement = prepare_agreement(answers_file, library, allow_gaps=True)
     assert [t.requirement_id for t in agreement.traceability] == applies
 
 
 def test_each_source_is_listed_once_and_rows_use_its_short_key(library: ClauseLibrary) -> None:
-    agreement = prepare_agreement(load_answers(DEMO_EXAMPLE), library)
+    agreement = prepare_agreement(load_answers(DEMO_EXAMPLE), library, allow_gaps=True)
     keys = [s.key for s in agreement.sources]
     assert len(keys) == len(set(keys))
     for row in agreement.traceability:
@@ -87,13 +89,17 @@ def test_source_parts_and_provisions() -> None:
     assert [c.short for c in annex16] == ["Ref. 1"] and index.unmatched() == ["EudraLex Vol 4 Annex 16"]
     assert index.used() == [("21 CFR", "Title 21 CFR"), ("ICH Q7", "ICH Q7 guide"),
                             ("Ref. 1", "EudraLex Vol 4 Annex 16")]
+    directive = Source(key="Dir 2001/83/EC", citation="Directive 2001/83/EC", prefixes=["Directive 2001/83/EC"])
+    continued = SourceIndex([directive])
+    assert [c.short for c in continued.cite("Directive 2001/83/EC Art 46b(2); Art 52a(1)")] == [
+        "Dir 2001/83/EC Art 46b(2)", "Dir 2001/83/EC Art 52a(1)"]
     guidance = SourceIndex([Source(key="FDA QA Guidance", citation="FDA QA guidance", prefixes=["FDA guidance §"])])
     assert [c.short for c in guidance.cite("FDA guidance §IV.B.4.a")] == ["FDA QA Guidance §IV.B.4.a"]
     assert [c.short for c in guidance.cite("FDA guidance 'Control of Nitrosamine Impurities'")] == ["Ref. 1"]
 
 
 def test_the_docx_annex_says_it_is_informative_and_lists_sources_once(library: ClauseLibrary) -> None:
-    agreement, text = agreement_and_text(DEMO_EXAMPLE, library)
+    agreement, text = agreement_and_text(DEMO_EXAMPLE, library, allow_gaps=True)
     annex = text[text.index("ANNEX C."):text.index("SIGNATURES")]
     assert "informative and not contractual" in annex
     header = "Requirement | Source | Clauses"

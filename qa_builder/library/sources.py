@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ AUTO_KEY = "Ref. {n}"
 """Key given to a source part that no catalogue entry (sources.yaml) matches, numbered in order of first use."""
 
 _OPEN, _CLOSE = "([", ")]"
+_PROVISION_ONLY = re.compile(r"^(Art\b|Art\.|Articles?\b|regs?\b|regs?\.|Sch\b|Schedule\b|para\b|paras\b|§|section\b|"
+                             r"s\s\d|\d|\()")
+"""A part that names only a provision ("Art 10(3)", "Sch 7 para 15(2)") continues the instrument before it."""
 
 
 @dataclass(frozen=True)
@@ -66,16 +70,26 @@ class SourceIndex:
         """
         citations: list[Citation] = []
         for part in split_source(source):
+            if citations and _PROVISION_ONLY.match(part) and not self._matches(part):
+                previous = citations[-1]
+                citations.append(Citation(key=previous.key, citation=previous.citation, provision=part))
+                continue
             citation = self._match(part)
             self._used.setdefault(citation.key, citation.citation)
             citations.append(citation)
         return citations
 
+    def _matches(self, part: str) -> bool:
+        return any(self._fits(prefix, part) for prefix, _source in self._prefixes)
+
+    @staticmethod
+    def _fits(prefix: str, part: str) -> bool:
+        return part.casefold().startswith(prefix) and (len(part) == len(prefix) or not prefix[-1].isalnum()
+                                                       or not part[len(prefix)].isalnum())
+
     def _match(self, part: str) -> Citation:
-        folded = part.casefold()
         for prefix, source in self._prefixes:
-            if folded.startswith(prefix) and (len(part) == len(prefix) or not prefix[-1].isalnum()
-                                              or not part[len(prefix)].isalnum()):
+            if self._fits(prefix, part):
                 kept = len(prefix) - 1 if prefix.endswith("§") else len(prefix)  # "FDA guidance §" keeps its §
                 provision = part[kept:].strip(" ,:")
                 if provision[:1].isdigit() and source.before_number:
