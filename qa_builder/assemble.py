@@ -44,7 +44,7 @@ def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: Clau
             the clause and its file).
         RenderError: a clause text rendered empty.
     """
-    context = build_context(answers, library.clocks)
+    context = build_context(answers, library.clocks, library.jurisdictions)
     if coverage is None:
         coverage = requirement_coverage(library, answers, selection)
     sections, numbers = _sections(library, selection, context)

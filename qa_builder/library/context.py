@@ -10,12 +10,12 @@ from pydantic import Field, create_model
 
 from qa_builder.models.answers import Answers
 from qa_builder.models.base import StrictModel
+from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.library import Clock
 from qa_builder.sandbox import freeze_context
 
 SPONSOR_TERM = "Sponsor"
 ACCEPTOR_TERM = "Contract Acceptor"
-EU_QP_MARKETS = ("EU",)
 
 
 class NamedRule(StrictModel):
@@ -26,6 +26,10 @@ class NamedRule(StrictModel):
     market: str
     text: str
     source: str
+    rule: str = ""  # the jurisdictions.yaml rule, e.g. "retention_minima.eu_marketed"
+    products: list[str] = Field(default_factory=list)  # names of the products it applies to
+    years_after_expiry: int = 0  # retention minima only
+    years_after_certification: int = 0  # retention minima only
 
 
 class Certification(StrictModel):
@@ -40,13 +44,16 @@ class Certification(StrictModel):
     site: str | None = None
     authorisation_number: str | None = None
     persons: list[str] = Field(default_factory=list)
+    step: str = "certification"  # certification, release, technical release, market release, market shipment
+    qp: bool = False  # a QP-type certification (needs release model qp_certification)
+    rule: str = ""  # the jurisdictions.yaml rule, e.g. "certifications.eu_marketed"
 
 
 class ProductFacts(StrictModel):
     """Facts about one product of the agreement."""
 
     name: str
-    type: str
+    type: str  # the arranged type (an old `biologic` read as biological_drug_product / _substance)
     markets: list[str]
     is_drug_substance: bool
     is_biological: bool
@@ -54,6 +61,10 @@ class ProductFacts(StrictModel):
     is_investigational: bool
     application_type: str | None  # NDA, ANDA, BLA, MAA, IND, CTA ... where known or derived
     release_model: str
+    certifier: str = "sponsor"  # whose QP / quality unit certifies under qp_certification
+    applications: dict[str, list[str]] = Field(default_factory=dict)  # market -> possible application types
+    qp_required: bool = False  # some market needs QP-type certification of this product
+    qp_refused: bool = False  # QP certification is wrong for this product (drug substance)
 
 
 class Facts(StrictModel):
@@ -64,7 +75,7 @@ class Facts(StrictModel):
     conditions use these names only; none re-derives them from raw answers."""
 
     markets: list[str]
-    product_types: list[str]
+    product_types: list[str]  # arranged types (see ProductFacts.type)
     product_names: list[str]
     site_names: list[str]
     has_us: bool
@@ -81,7 +92,7 @@ class Facts(StrictModel):
     drug_substance_only: bool = False  # every product is a drug substance (no finished product)
     has_finished_product: bool
     has_sterile: bool
-    has_biologic: bool
+    has_biologic: bool  # a biological drug substance or drug product
     has_investigational: bool
     has_marketed: bool = True  # at least one product is not investigational
     investigational_only: bool = False
@@ -94,12 +105,23 @@ class Facts(StrictModel):
     ctr_modifications: bool = False  # substantial modifications under Reg (EU) 536/2014 apply
     eu_safety_features: bool = False  # Del Reg (EU) 2016/161 applies (EU packaging of Rx product)
     dscsa: bool = False  # FD&C Act 582 applies (US packaging of finished product)
+    eu_legal_representative_needed: bool = False  # an EU IMP's trial sponsor is established outside the EU/EEA
+    acceptor_certifies: bool = False  # the contract acceptor's QP certifies some product (qp_certification)
+    sponsor_certifies: bool = False  # the sponsor's QP certifies some product (qp_certification)
+    release_models: list[str] = Field(default_factory=list)  # the release models of the products
+    per_product_release: bool = False  # products have different release models or certifiers
+    certified_by: str = "none"  # whose QP certifies under qp_certification: sponsor, contract_acceptor, both, none
+    site_outside_eea: bool = False  # a Site of the contract acceptor is outside the EU/EEA
+    has_affiliates: bool = False  # affiliates join or are named in the agreement
     gmp_bases: list[NamedRule] = Field(default_factory=list)
     certifications: list[Certification] = Field(default_factory=list)
     change_regimes: list[NamedRule] = Field(default_factory=list)
     defect_reporting: list[NamedRule] = Field(default_factory=list)
     retention_minima: list[NamedRule] = Field(default_factory=list)
     regulators: list[NamedRule] = Field(default_factory=list)  # text = the authority's name
+    duties: list[NamedRule] = Field(default_factory=list)  # written confirmation, safety features, DSCSA, ...
+    rules: list[str] = Field(default_factory=list)  # ids of every applied rule, e.g. "certifications.eu_imp"
+    sources: list[str] = Field(default_factory=list)  # requirement ids of every applied rule
     products: list[ProductFacts] = Field(default_factory=list)
     is_lab: bool
     is_cdmo: bool
@@ -108,29 +130,17 @@ class Facts(StrictModel):
     acceptor: str
 
 
-def derive_facts(answers: Answers) -> Facts:
-    """Compute the derived facts for one answers file."""
-    markets: list[str] = sorted({str(m) for p in answers.products for m in p.markets})
-    types: list[str] = sorted({str(p.type) for p in answers.products})
-    services = set(answers.services)
-    return Facts(
-        markets=markets,
-        product_types=types,
-        product_names=[p.name for p in answers.products],
-        site_names=[s.name for s in answers.contract_acceptor.sites],
-        has_us="US" in markets,
-        has_eu=any(m in EU_QP_MARKETS for m in markets),
-        has_api="api" in types,
-        has_finished_product=any(t != "api" for t in types),
-        has_sterile="sterile_drug_product" in types or "sterile_fill_finish" in services,
-        has_biologic="biologic" in types,
-        has_investigational="investigational" in types or "clinical_supply" in services,
-        is_lab=answers.contract_acceptor.kind == "contract_laboratory",
-        is_cdmo=answers.contract_acceptor.kind == "cdmo",
-        subcontracting_allowed=answers.subcontracting.allowed,
-        sponsor=SPONSOR_TERM,
-        acceptor=ACCEPTOR_TERM,
-    )
+def derive_facts(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Facts:
+    """Compute the derived facts for one answers file.
+
+    Args:
+        answers: the validated answers.
+        jurisdictions: the library's jurisdiction rules (ClauseLibrary.jurisdictions); the bundled ones
+            when None.
+    """
+    from qa_builder.library.facts import derive
+
+    return derive(answers, jurisdictions)
 
 
 def clocks_model(clock_ids: Sequence[str]) -> type[StrictModel]:
@@ -159,7 +169,8 @@ def context_names(clock_ids: Sequence[str] = ()) -> dict[str, Any]:
     return names
 
 
-def build_context(answers: Answers, clocks: Sequence[Clock] = ()) -> dict[str, Any]:
+def build_context(answers: Answers, clocks: Sequence[Clock] = (),
+                  jurisdictions: Jurisdictions | None = None) -> dict[str, Any]:
     """The rendering context: each answers field by its own name, `facts`, and the library's `clocks`
     (id → Clock), as frozen plain data.
 
@@ -169,9 +180,10 @@ def build_context(answers: Answers, clocks: Sequence[Clock] = ()) -> dict[str, A
     Args:
         answers: the validated answers.
         clocks: the library's clock catalogue (ClauseLibrary.clocks).
+        jurisdictions: the library's jurisdiction rules (ClauseLibrary.jurisdictions); bundled when None.
     """
     context: dict[str, Any] = {name: getattr(answers, name) for name in Answers.model_fields}
-    context["facts"] = derive_facts(answers)
+    context["facts"] = derive_facts(answers, jurisdictions)
     model = clocks_model([c.id for c in clocks])
     context["clocks"] = model.model_validate({c.id: c for c in clocks})
     return freeze_context(context)

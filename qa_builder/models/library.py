@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.text import InputModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -141,14 +142,6 @@ class LibraryInfo(InputModel):
 
 
 
-class RecordsMinimum(InputModel):
-    """Legal minimum retention of batch records for one market."""
-
-    years_after_expiry: int = 0
-    years_after_certification: int = 0
-    source: str
-
-
 class ReviewThresholds(InputModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
@@ -162,7 +155,6 @@ class ReviewThresholds(InputModel):
     reports_share_warning_above_business_days: int = 5
     reports_share_error_above_business_days: int = 10
     filed_change_notice_min_days: int = 30
-    records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 
 class ClauseLibrary(InputModel):
@@ -174,3 +166,6 @@ class ClauseLibrary(InputModel):
     raci: list[RaciActivity]
     review: ReviewThresholds = ReviewThresholds()
     clocks: list[Clock] = Field(default_factory=list)
+    jurisdictions: Jurisdictions = Field(
+        default_factory=Jurisdictions,
+        description="Jurisdiction rules (jurisdictions.yaml); a library without the file uses the bundled ones.")

@@ -119,7 +119,8 @@ def _positions(workspace: Workspace, agreement_id: str, model: Agreement) -> dic
     from qa_builder.regenerate import load_workspace_answers  # regenerate imports the pipeline; keep it lazy
 
     library = load_library(workspace.library_dir)
-    context = build_context(load_workspace_answers(workspace, agreement_id).answers, library.clocks)
+    context = build_context(load_workspace_answers(workspace, agreement_id).answers, library.clocks,
+                            library.jurisdictions)
     rendered: dict[str, dict[str, list[str]]] = {}
     used = {c.clause_id for s in model.sections for c in s.clauses}
     for clause in library.clauses:
