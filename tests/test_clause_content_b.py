@@ -364,3 +364,15 @@ def test_site_authorisations_kept_and_changes_notified(render: Render) -> None:
     us = render(US_NDA)
     facilities = us.clause("facilities_equipment")
     assert "refusal, suspension, restriction, withdrawal or lapse" in facilities
+
+
+def test_subcontracted_sterility_and_mycoplasma_tests_are_told_apart(render: Render) -> None:
+    bla = render({**US_BLA_DS, "subcontracting": SUBCONTRACTORS})
+    text = bla.clause("subcontracting")
+    steri = next(line for line in text.splitlines() if line.startswith("Steri Lab GmbH"))
+    myco = next(line for line in text.splitlines() if line.startswith("Myco Lab Inc."))
+    assert "Germany" in steri and "EU MIA DE_BY_01_MIA_2024_0001" in steri and "sterility (Ph. Eur. 2.6.1)" in steri
+    assert "mycoplasma" not in steri and "s@example.com" in steri
+    assert "United States" in myco and "FEI 3000000001" in myco and "mycoplasma (Ph. Eur. 2.6.7)" in myco
+    assert "sterility" not in myco
+    assert "another test" in text
