@@ -132,7 +132,7 @@ EU_FINISHED = _arrangement("drug_product", ["EU"], CMO_SERVICES, release_model="
                            release=QP_RELEASE)
 UK_CH = _arrangement("drug_product", ["UK", "CH"], CMO_SERVICES, release_model="qp_certification",
                      release=QP_RELEASE)
-JP_US_STERILE = _arrangement("sterile_drug_product", ["JP", "US"], CMO_SERVICES + ["sterile_fill_finish"],
+JP_US_STERILE = _arrangement("sterile_drug_product", ["JP", "US"], [*CMO_SERVICES, "sterile_fill_finish"],
                              application_type="NDA")
 SUBCONTRACTORS = {"allowed": True, "prior_written_consent": False, "approved_subcontractors": [
     {"name": "Steri Lab GmbH", "address": "3 Lane, Munich", "country": "Germany",
@@ -186,7 +186,7 @@ def test_eu_marketed_quality_defects_name_article_13_and_mah_lead(render: Render
     recalls = eu.clause("quality_defects_recalls")
     assert "Article 13(1) of Commission Directive (EU) 2017/1572" in recalls
     assert "marketing authorisation holder" in recalls
-    assert "reporting of quality defects to the competent authorities under Chapter 8" in recalls  # facts.defect_reporting
+    assert "reporting of quality defects to the competent authorities under Chapter 8" in recalls
     assert "Field Alert" not in eu.text
     assert "eu_quality_defect_reports" in eu.raci
 
