@@ -375,3 +375,20 @@ def test_subcontracted_sterility_and_mycoplasma_tests_are_told_apart(render: Ren
     assert "United States" in myco and "FEI 3000000001" in myco and "mycoplasma (Ph. Eur. 2.6.7)" in myco
     assert "sterility" not in myco
     assert "another test" in text
+
+
+def test_imp_production_and_stability_do_not_speak_of_sale_or_product_quality_review(render: Render) -> None:
+    imp = render(EU_IMP)
+    assert "released for sale" not in imp.clause("process_validation")
+    assert "product quality review" not in imp.text
+    assert "on the market" not in imp.clause("stability")
+
+
+def test_us_marketed_stability_cites_211_166_and_others_do_not(render: Render) -> None:
+    assert "21 CFR 211.166" in render(US_NDA).clause("stability")
+    assert "211.166" not in render(EU_FINISHED).clause("stability")
+    assert "211.166" not in render(US_BLA_DS).clause("stability")
+
+
+def test_inspection_outcomes_row_names_no_fda_form_outside_the_us(render: Render) -> None:
+    assert "483" not in render(EU_API_INDIA).raci["inspection_outcomes"].activity
