@@ -21,6 +21,7 @@ from qa_builder.models.library import (
     RaciActivity,
     Requirement,
     ReviewThresholds,
+    Source,
 )
 from qa_builder.sandbox import TemplateProblem, compile_condition
 from qa_builder.sandbox_check import check_names
@@ -34,6 +35,7 @@ REQUIREMENTS_FILE = "requirements.yaml"
 RACI_FILE = "raci.yaml"
 REVIEW_FILE = "review.yaml"
 CLOCKS_FILE = "clocks.yaml"
+SOURCES_FILE = "sources.yaml"
 JURISDICTIONS_FILE = "jurisdictions.yaml"
 
 _ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity": "activity"}
@@ -91,6 +93,8 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     clocks = _list_file(root / CLOCKS_FILE, "clocks", Clock, problems) if (root / CLOCKS_FILE).is_file() else []
     jurisdictions = _jurisdictions(root, problems, {r.id for r in requirements})
     _unique(root / CLOCKS_FILE, [c.id for c in clocks], "clock", problems)
+    sources = _list_file(root / SOURCES_FILE, "sources", Source, problems) if (root / SOURCES_FILE).is_file() else []
+    _unique(root / SOURCES_FILE, [s.key for s in sources], "source", problems)
     if info is not None:
         _check_consistency(root, info, clauses, located, requirements, raci, problems, [c.id for c in clocks])
     if problems:
@@ -103,6 +107,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         raci=raci,
         review=review,
         clocks=clocks,
+        sources=sources,
         jurisdictions=jurisdictions,
     )
 
