@@ -489,9 +489,7 @@ def _release_field(review: Review, index: int, name: str = "model") -> str:
        "product), never for active substances", "EU-Dir2001-83-Art51", "EU-Reg536-2014-Art62", "UK-HMR2012-reg41",
        "CH-AMBV-Art7-13", "ICHQ7")
 def _qp_certification(review: Review) -> Iterator[Hit]:
-    by_name = {p.name: p for p in review.facts.products}
-    for i, product in enumerate(review.answers.products):
-        facts = by_name[product.name]
+    for i, (product, facts) in enumerate(zip(review.answers.products, review.facts.products, strict=True)):
         field = _release_field(review, i)
         if facts.qp_required and facts.release_model != "qp_certification":
             steps = [c for c in review.facts.certifications if c.product == product.name and c.qp]
@@ -563,44 +561,26 @@ def _acceptor_qp_named(review: Review) -> Iterator[Hit]:
 @check("QA-APP-001", "The application type fits the product (FAR for NDA/ANDA, BPDR for BLA)",
        "CFR-314.81b1-FAR", "CFR-600.14")
 def _application_type(review: Review) -> Iterator[Hit]:
-    for i, product in enumerate(review.answers.products):
-        stated = product.application_type
-        if stated is None:
+    for i, (product, facts) in enumerate(zip(review.answers.products, review.facts.products, strict=True)):
+        if facts.application_fits:
             continue
-        facts = next(p for p in review.facts.products if p.name == product.name)
-        fits = [m for m, candidates in _candidates(review, product.name).items() if stated in candidates]
-        if fits:
-            continue
-        possible = sorted({a for c in _candidates(review, product.name).values() for a in c})
         yield Hit(f"products[{i}].application_type", f"product '{product.name}' is a {facts.type} for "
-                  f"{', '.join(facts.markets)}, but its application_type is {stated}",
+                  f"{', '.join(facts.markets)}, but its application_type is {product.application_type}",
                   "The application type decides the reporting duty and change regime (Field Alert Reports for "
                   "NDA/ANDA under 21 CFR 314.81(b)(1), biological product deviation reports for a BLA under "
                   "21 CFR 600.14; 314.70 vs 601.12): a wrong one puts the wrong law in the agreement.",
-                  f"Set products[{i}].application_type to one of {', '.join(possible) or 'the types that apply'}, "
-                  "or correct products[].type.")
-
-
-def _candidates(review: Review, product: str) -> dict[str, list[str]]:
-    """Application candidates per market by the library's rules alone (ignoring the stated type)."""
-    answers_product = next(p for p in review.answers.products if p.name == product)
-    kind = review.answers.effective_type(answers_product)
-    found: dict[str, list[str]] = {}
-    for market in answers_product.markets:
-        for rule in review.library.jurisdictions.applications:
-            if market in rule.markets and kind in rule.product_types:
-                found[market] = list(rule.candidates)
-                break
-    return found
+                  f"Set products[{i}].application_type to one of "
+                  f"{', '.join(facts.application_candidates) or 'the types that apply'}, "
+                  f"or correct products[{i}].type.")
 
 
 @check("QA-TRIAL-001", "A trial sponsor outside the EU/EEA names its EU legal representative", "EU-Reg536-2014-Art74")
 def _legal_representative(review: Review) -> Iterator[Hit]:
     if not review.facts.eu_legal_representative_needed:
         return
-    for i, product in enumerate(review.answers.products):
+    for i, (product, facts) in enumerate(zip(review.answers.products, review.facts.products, strict=True)):
         trial = product.trial
-        if trial is None or trial.eu_legal_representative or "EU" not in product.markets:
+        if trial is None or trial.eu_legal_representative or "EU" not in facts.markets:
             continue
         yield Hit(f"products[{i}].trial.eu_legal_representative", f"the trial sponsor '{trial.sponsor}' of "
                   f"'{product.name}' is established outside the EU/EEA and no EU legal representative is named",

@@ -63,6 +63,8 @@ class ProductFacts(StrictModel):
     release_model: str
     certifier: str = "sponsor"  # whose QP / quality unit certifies under qp_certification
     applications: dict[str, list[str]] = Field(default_factory=dict)  # market -> possible application types
+    application_candidates: list[str] = Field(default_factory=list)  # types the rules allow (any market)
+    application_fits: bool = True  # the stated application_type is one the rules allow (true if none stated)
     qp_required: bool = False  # some market needs QP-type certification of this product
     qp_refused: bool = False  # QP certification is wrong for this product (drug substance)
 

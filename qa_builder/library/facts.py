@@ -37,15 +37,19 @@ class _Arrangement:
     def type_of(self, product: Product) -> str:
         return self.answers.effective_type(product)
 
-    def applications(self, product: Product, market: str) -> list[str]:
-        """The applications the product may have in `market`: the stated one, else the rules' candidates."""
-        if product.application_type is not None:
-            return [product.application_type]
+    def candidates(self, product: Product, market: str) -> list[str]:
+        """The applications the rules allow for the product's type in `market`."""
         kind = self.type_of(product)
         for rule in self.rules.applications:
             if market in rule.markets and kind in rule.product_types:
                 return list(rule.candidates)
         return []
+
+    def applications(self, product: Product, market: str) -> list[str]:
+        """The applications the product may have in `market`: the stated one, else the rules' candidates."""
+        if product.application_type is not None:
+            return [product.application_type]
+        return self.candidates(product, market)
 
     def trial_sponsor_outside_eea(self, product: Product) -> bool:
         trial = product.trial
@@ -128,6 +132,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
                 certifications.append(_certification(step, product, market, certifier, release, answers))
                 _add(rule_ids, f"certifications.{step.id}")
                 _add(sources, step.source)
+        allowed = sorted({a for m in product.markets for a in arrangement.candidates(product, m)})
         us_or_first = "US" if "US" in product.markets else product.markets[0]
         candidates = arrangement.applications(product, us_or_first)
         product_facts.append(ProductFacts(
@@ -139,6 +144,8 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
             application_type=candidates[0] if len(candidates) == 1 else None,
             release_model=model, certifier=certifier,
             applications={m: arrangement.applications(product, m) for m in product.markets},
+            application_candidates=allowed,
+            application_fits=product.application_type is None or product.application_type in allowed,
             qp_required=qp_required, qp_refused=qp_refused))
     regulators: list[NamedRule] = []
     for market_rules in rules.markets:

@@ -105,12 +105,14 @@ class Jurisdictions(InputModel):
                                                                  "(written confirmation, safety features, DSCSA).")
 
     def sources(self) -> list[tuple[str, str]]:
-        """(rule id, source requirement id) of every rule, for the loader's cross-check."""
+        """('group.rule id', source requirement id) of every rule, for the loader's cross-check."""
         found: list[tuple[str, str]] = []
-        for group in (self.gmp_bases, self.defect_reporting, self.change_regimes, self.retention_minima,
-                      self.duties):
-            found.extend((rule.id, rule.source) for rule in group)
-        found.extend((rule.id, rule.source) for rule in self.certifications)
+        groups: dict[str, list[Rule]] = {"gmp_bases": self.gmp_bases, "defect_reporting": self.defect_reporting,
+                                         "change_regimes": self.change_regimes,
+                                         "retention_minima": list(self.retention_minima), "duties": self.duties}
+        for name, group in groups.items():
+            found.extend((f"{name}.{rule.id}", rule.source) for rule in group)
+        found.extend((f"certifications.{rule.id}", rule.source) for rule in self.certifications)
         found.extend((f"markets.{m.id}", r.source) for m in self.markets for r in m.regulators)
         return found
 
