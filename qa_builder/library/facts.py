@@ -148,7 +148,6 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
                 regulators.append(NamedRule(market=market_rules.id, text=regulator.text, source=regulator.source,
                                             rule=f"markets.{market_rules.id}",
                                             products=[p.name for p in products if market_rules.id in p.markets]))
-                _add(sources, regulator.source)
     qp_products = [p for p in product_facts if p.release_model == "qp_certification"]
     release_models = sorted({p.release_model for p in product_facts})
     certifiers = {p.certifier for p in qp_products}
