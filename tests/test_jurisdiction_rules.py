@@ -154,6 +154,12 @@ def test_every_rule_source_is_a_catalogued_requirement_that_applies_with_it() ->
         assert known[source].verification_note or known[source].verified, source
 
 
+def test_every_rule_source_is_cited_by_a_clause() -> None:
+    """A rule switches its requirement row on; without a clause citing it every such arrangement has a gap."""
+    cited = {ref for clause in LIBRARY.clauses for ref in clause.references}
+    assert {source for _, source in LIBRARY.jurisdictions.sources()} - cited == set()
+
+
 def _copy_library(tmp_path: Path) -> Path:
     target = tmp_path / "lib"
     shutil.copytree(default_library_dir(), target)
