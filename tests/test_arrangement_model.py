@@ -169,3 +169,12 @@ def test_an_affiliate_signatory_signs_for_the_affiliate() -> None:
     assert [(s.party, s.party_name) for s in agreement.signatories] == [
         ("sponsor", answers.sponsor.name), ("sponsor", "Sponsor Japan K.K."),
         ("contract_acceptor", answers.contract_acceptor.name)]
+
+
+def test_a_us_otc_product_without_application_type_gets_a_notice(tmp_path: Path) -> None:
+    data = answers_data()
+    data["products"][0]["type"] = "otc_drug_product"
+    [notice] = load_answers(write_answers(tmp_path, data)).notices
+    assert "products[0].application_type: not given" in notice and "OTC_monograph" in notice
+    data["products"][0]["application_type"] = "OTC_monograph"
+    assert load_answers(write_answers(tmp_path, data)).notices == []
