@@ -111,8 +111,8 @@ def test_imp_eu_changes_retention_and_sponsor(monkeypatch: pytest.MonkeyPatch) -
 def test_api_eu_third_country_is_released_not_certified(monkeypatch: pytest.MonkeyPatch) -> None:
     api = _product("API Y", "api", ["EU"], is_drug_substance=True)
     facts = {
-        "markets": ["EU"], "has_eu": True, "has_us": False, "has_api": True, "has_drug_substance": True, "gmp_bases": [],
-        "drug_substance_only": True, "has_finished_product": False, "third_country_api_for_eu": True,
+        "markets": ["EU"], "has_eu": True, "has_us": False, "has_api": True, "has_drug_substance": True,
+        "gmp_bases": [], "drug_substance_only": True, "has_finished_product": False, "third_country_api_for_eu": True,
         "eu_variations": True, "products": [api],
         "certifications": [Certification(product="API Y", market="EU", role="Quality Unit",
                                          certifier="contract_acceptor", law="ICH Q7", source="ICHQ7-16.12")],
