@@ -495,3 +495,23 @@ def test_bla_drug_substance_without_master_file_keeps_sponsor_stability(render: 
     assert "The Sponsor owns the stability programme" in bla.clause("stability")
     assert "section 11.5 of ICH Q7" not in bla.clause("stability")
     assert "released for sale" not in bla.text
+
+
+def test_jp_prefectures_inspect_only_sites_in_japan(render: Render) -> None:
+    insp = render(JP_US_STERILE).clause("regulatory_inspections")
+    assert "PMDA), which inspects sites outside Japan" in insp
+    assert "for sites in Japan within their competence, by the prefectural governments" in insp
+    assert "the prefectural governments inspect manufacturing sites" not in insp
+
+
+def test_stability_oos_clock_stated_once_when_both_clocks_agree(render: Render) -> None:
+    stability = render(US_NDA).clause("stability")
+    assert "for any other Batch, within 24 hours" not in stability
+    assert "within 24 hours of confirmation" in stability
+
+
+def test_imp_comparability_measures_against_the_authorised_trial_process(render: Render) -> None:
+    imp = render(EU_IMP | {"tech_transfer": {"site_or_scale_change": True, "comparability_required": True}})
+    text = imp.clause("tech_transfer")
+    assert "registered process" not in text
+    assert "the process described in the clinical trial authorisations" in text
