@@ -178,3 +178,11 @@ def test_a_us_otc_product_without_application_type_gets_a_notice(tmp_path: Path)
     assert "products[0].application_type: not given" in notice and "OTC_monograph" in notice
     data["products"][0]["application_type"] = "OTC_monograph"
     assert load_answers(write_answers(tmp_path, data)).notices == []
+
+
+def test_every_example_and_fixture_builds_with_its_notices(tmp_path: Path) -> None:
+    """Files written for the earlier schema (and the new examples) build; the old shape is noted, not refused."""
+    result = run_cli("build", *map(str, OLD_SHAPE_FILES), "-o", str(tmp_path), "--format", "docx")
+    assert result.returncode == 0, result.stderr
+    assert f"{len(OLD_SHAPE_FILES)} built, 0 failed" in result.stderr
+    assert "note: " in result.stderr and "'biologic' is read as biological_drug_product" in result.stderr
