@@ -148,7 +148,7 @@ def test_schema_documents_the_arrangement_fields_with_examples() -> None:
     assert "KR" in json.dumps(defs["Product"]["properties"]["markets"])
 
 
-def test_schema_gives_an_example_for_every_field() -> None:
+def test_schema_describes_every_field_with_an_example() -> None:
     from qa_builder.answers_schema import SHOWCASE, answers_schema
 
     Answers.model_validate(SHOWCASE)  # the examples are a valid answers file
@@ -157,6 +157,9 @@ def test_schema_gives_an_example_for_every_field() -> None:
     missing = [f"{name}.{field}" for name, node in nodes for field, spec in node.get("properties", {}).items()
                if not spec.get("examples")]
     assert not missing, f"no example for {missing}"
+    undescribed = [f"{name}.{field}" for name, node in nodes for field, spec in node.get("properties", {}).items()
+                   if not spec.get("description")]
+    assert not undescribed, f"no description for {undescribed}"
     assert schema["properties"]["release_model"]["examples"] == ["qp_certification"]
 
 
