@@ -35,6 +35,9 @@ from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
 from qa_builder.models.build import Artefact, AuditHead, ClauseUse
 from qa_builder.models.library import ClauseLibrary
+from qa_builder.negotiation.counter import write_counter_proposal
+from qa_builder.negotiation.decisions import load_negotiation
+from qa_builder.negotiation.overrides import OverrideConflict, OverrideState, apply_overrides, conflict_message
 from qa_builder.pipeline import BuildSettings, build_answers, output_stem, prepare_agreement
 from qa_builder.redline import ClauseChange, compare_agreements, write_redline
 from qa_builder.render.docx import template_sha256
@@ -58,6 +61,7 @@ class Impact:
     other_changes: tuple[str, ...]
     candidate_digest: str
     error: str | None = None
+    overrides: tuple[OverrideState, ...] = ()  # the negotiated clause overrides, applied or in conflict
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,12 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
         answers_file = load_workspace_answers(workspace, agreement_id)
         same_frame = effective_answers(answers_file, latest, history_of(built))
         candidate = prepare_agreement(same_frame, inputs.library)
+        candidate, overrides = apply_overrides(candidate, load_negotiation(workspace, agreement_id).overrides)
     except QABuilderError as exc:
         return Impact(agreement_id, latest, False, (), (), (), "", error=str(exc).splitlines()[0])
+    if any(o.state != "applied" for o in overrides):
+        return Impact(agreement_id, latest, False, (), (), (), "", overrides=tuple(overrides),
+                      error=conflict_message(agreement_id, overrides).splitlines()[0])
     comparison = compare_agreements(built, candidate)
     reasons: list[Reason] = []
     answers_changed = record.answers_sha256 != answers_file.sha256
@@ -134,7 +142,7 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
     if affected and not reasons:
         reasons.append("clause changed")
     return Impact(agreement_id, latest, affected, tuple(reasons), comparison.clause_changes,
-                  comparison.other_changes, candidate.model_digest)
+                  comparison.other_changes, candidate.model_digest, overrides=tuple(overrides))
 
 
 def _content_digest(agreement: Agreement) -> str:
@@ -241,7 +249,16 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
         settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
                                  allow_findings=allow_findings, allow_gaps=allow_gaps)
         head = AuditTrail(workspace.root).head()  # the trail as this version is built: anchored in its record
-        result = build_answers(effective_answers(answers_file, version, history), settings, converter)
+        overrides = load_negotiation(workspace, agreement_id).overrides
+
+        def negotiated(agreement: Agreement) -> Agreement:
+            changed, states = apply_overrides(agreement, overrides)
+            if any(s.state != "applied" for s in states):
+                raise OverrideConflict(conflict_message(agreement_id, states))
+            return changed
+
+        result = build_answers(effective_answers(answers_file, version, history), settings, converter,
+                               adjust=negotiated if overrides else None)
         assert result.agreement is not None and result.record is not None
         stem = output_stem(agreement_id, version)
         write_bytes_atomic(staging / f"{stem}{MODEL_SUFFIX}", result.agreement.model_dump_json(indent=1).encode())
@@ -255,6 +272,11 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
             build_record = build_record.model_copy(update={"artefacts": [*build_record.artefacts, Artefact(
                 file=redline.name, role="redline", media_type=_DOCX, sha256=sha256_file(redline),
                 size=redline.stat().st_size)]})
+            counter = write_counter_proposal(workspace, previous, result.agreement, staging / f"{stem}.counter.docx")
+            if counter is not None:
+                build_record = build_record.model_copy(update={"artefacts": [*build_record.artefacts, Artefact(
+                    file=counter.name, role="counter-proposal", media_type=_DOCX, sha256=sha256_file(counter),
+                    size=counter.stat().st_size)]})
         write_bytes_atomic(staging / f"{stem}.build.json", _json(build_record.model_dump(mode="json")))
         if run_id is not None:
             note = {"run_id": run_id, **_summary_data(built)}

@@ -1,19 +1,21 @@
-"""`qa-builder negotiate import`: read the counterparty's marked-up DOCX against the version it came from."""
+"""`qa-builder negotiate`: read the counterparty's marked-up DOCX, decide its points, and log the negotiation."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 _LABELS = {"formatting_only": "formatting only", "library_position": "another library position",
-           "deletes_clause": "deletes the clause", "non_standard": "non-standard text",
-           "comments_only": "comments only"}
+           "answer_value": "another answer value", "deletes_clause": "deletes the clause",
+           "non_standard": "non-standard text", "comments_only": "comments only"}
 
 
 @click.group("negotiate")
 def negotiate_group() -> None:
-    """Negotiation round trip: read a returned DOCX's tracked changes and comments, clause by clause."""
+    """Negotiation round trip: import a returned DOCX's tracked changes and comments, decide each point clause by
+    clause (accept, reject, counter), build the next version with them, and log the negotiation."""
 
 
 @negotiate_group.command("import")
@@ -28,6 +30,7 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     WORKSPACE/agreements/ID/negotiation/v<version>-import-<n>.json. Exit 3 if there are untracked edits.
     """
     from qa_builder.files import write_bytes_atomic
+    from qa_builder.negotiation.decide import audit_import
     from qa_builder.negotiation.importer import import_returned
     from qa_builder.workspace import open_workspace
 
@@ -38,6 +41,10 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     number = 1 + sum(1 for _ in folder.glob(f"v{report.version}-import-*.json"))
     target = folder / f"v{report.version}-import-{number}.json"
     write_bytes_atomic(target, report.to_json())
+    counts = [(f"{kind}_clauses", sum(1 for f in report.clauses if f.classification == kind)) for kind in _LABELS]
+    audit_import(opened, agreement_id, report.version, target.name, returned.name,
+                 [*(c for c in counts if c[1]), ("changes_outside_clauses", len(report.outside_changes)),
+                  ("untracked_edits", len(report.untracked))])
     click.echo(f"{returned.name}: agreement {agreement_id} version {report.version}; "
                f"{len(report.clauses)} clause(s) changed or commented")
     for finding in report.clauses:
@@ -58,6 +65,9 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
         click.secho(f"  untracked edit in {edit.where}: sent “{_short(edit.sent)}”, returned “{_short(edit.returned)}”",
                     fg="yellow")
     click.echo(f"report: {target}")
+    if report.clauses or report.outside_changes or report.outside_comments:
+        click.echo(f"next: qa-builder negotiate status {opened.root} {agreement_id}, then accept, reject or counter "
+                   "each point")
     if report.untracked:
         raise SystemExit(3)
 
@@ -65,3 +75,217 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
 def _short(text: str, limit: int = 80) -> str:
     flat = "".join(ch if ch.isprintable() else "?" for ch in " ".join(text.split()))  # no terminal escapes
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+_WORKSPACE = click.Path(file_okay=False, path_type=Path)
+_STATUS = {"accept": "accepted", "reject": "rejected", "counter": "countered", "keep_override": "override kept",
+           "drop_override": "override dropped"}
+
+
+@negotiate_group.command("status")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+def status_command(workspace: Path, agreement_id: str) -> None:
+    """List the points of the latest returned DOCX of AGREEMENT_ID per clause (change, author, classification,
+    comments), which are open and how the others were decided; and the agreement's negotiated overrides, with any
+    conflict against the current library shown three-way. Exit 1 while a point is open or an override conflicts."""
+    from qa_builder.negotiation.decisions import latest_import, load_negotiation, open_points
+    from qa_builder.negotiation.overrides import conflict_message
+    from qa_builder.regenerate import analyse, current_inputs
+    from qa_builder.workspace import open_workspace
+
+    opened = open_workspace(workspace)
+    _known_agreement(opened, agreement_id)
+    negotiation = load_negotiation(opened, agreement_id)
+    found = latest_import(opened, agreement_id)
+    still_open = 0
+    if found is None:
+        click.echo(f"{agreement_id}: no returned DOCX imported (negotiate import {opened.root} {agreement_id} FILE)")
+    else:
+        name, report = found
+        points = open_points(report, name, negotiation)
+        still_open = sum(1 for p in points if p.decision is None)
+        click.echo(f"{agreement_id} version {report.version}, {name} ({_short(Path(report.returned).name)}): "
+                   f"{len(points)} point(s), {still_open} open")
+        for point in points:
+            state = "OPEN" if point.decision is None else _STATUS[point.decision.verdict]
+            finding = point.finding
+            label = _LABELS[finding.classification] if finding else "outside the clauses"
+            click.echo(f"  [{state}] {point.number} {_short(point.title)} [{point.clause_id}]: {label}"
+                       + (f" — {_short(finding.detail, 120)}" if finding else ""))
+            if finding is not None:
+                for change in finding.changes:
+                    text = f" “{_short(change.text)}”" if change.text else ""
+                    click.echo(f"      {change.kind.replace('_', ' ')} by {_short(change.author) or '?'}"
+                               f" {_short(change.date)}{text}")
+                for comment in finding.comments:
+                    click.echo(f"      comment by {_short(comment.author) or '?'}: {_short(comment.text)}")
+            else:
+                for change in report.outside_changes:
+                    click.echo(f"      {change.kind.replace('_', ' ')} by {_short(change.author) or '?'}"
+                               f" “{_short(change.text)}” (cover, annexes and signature blocks come from the "
+                               "answers: edit them to take it)")
+            if point.decision is not None:
+                d = point.decision
+                click.echo(f"      decided by {_short(d.by)} on {d.time[:10]}: {_short(d.reason)}"
+                           f" ({d.effect.replace('_', ' ')})")
+        if report.untracked:
+            click.secho(f"  {len(report.untracked)} untracked edit(s) in the returned file: ask the counterparty to "
+                        "send them as tracked changes", fg="yellow")
+    conflicts = 0
+    if negotiation.overrides:
+        click.echo(f"negotiated overrides: {len(negotiation.overrides)}")
+        impact = analyse(opened, current_inputs(opened), agreement_id)
+        states = {s.clause_id: s for s in (impact.overrides if impact else ())}
+        for clause_id, override in negotiation.overrides.items():
+            known = states.get(clause_id)
+            shown = "applied" if known is None or known.state == "applied" else "CONFLICT"
+            click.echo(f"  {clause_id}: {shown}; approved by {_short(override.approved_by)} on "
+                       f"{override.decided_at[:10]}: {_short(override.reason)}")
+        bad = [s for s in states.values() if s.state != "applied"]
+        conflicts = len(bad)
+        for line in conflict_message(agreement_id, bad).splitlines()[1:] if bad else []:
+            click.echo(_short(line, 400))
+    if still_open or conflicts:
+        raise SystemExit(1)
+
+
+def _decision_options(function: Any) -> Any:
+    function = click.option("--reason", required=True, help="Why (kept in the record and the audit trail).")(function)
+    return click.option("--by", required=True, help="Who decides: the approver's name as they sign.")(function)
+
+
+def _known_agreement(opened: Any, agreement_id: str) -> None:
+    from qa_builder.errors import InputError
+
+    known = opened.agreement_ids()
+    if agreement_id not in known:
+        raise InputError(f"{opened.root}: has no agreement '{_short(agreement_id)}' (it has: "
+                         f"{', '.join(known) or 'none'})")
+
+
+def _decide(workspace: Path, agreement_id: str, clause: str, verdict: str, by: str, reason: str,
+            counter: Any = None) -> None:
+    from qa_builder.negotiation.decide import decide
+    from qa_builder.workspace import open_workspace
+
+    opened = open_workspace(workspace)
+    _known_agreement(opened, agreement_id)
+    decision = decide(opened, agreement_id, clause, verdict, by=by, reason=reason, counter=counter)  # type: ignore[arg-type]
+    effect = {"none": "nothing in the agreement changes",
+              "answer": f"answers: {decision.answer_field} = {decision.answer_value}",
+              "position": f"answers: positions.{decision.clause_id} = {decision.position}",
+              "override": "the clause text is overridden for this agreement",
+              "override_removed": "the library text stands"}[decision.effect]
+    click.echo(f"{agreement_id} {clause}: {_STATUS[decision.verdict]} by {_short(by)} ({effect})")
+    if decision.effect != "none":
+        click.echo(f"next: qa-builder regenerate {opened.root} --only {agreement_id} builds the next version with "
+                   "every decision")
+
+
+@negotiate_group.command("accept")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+@click.argument("clause")
+@_decision_options
+def accept_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
+    """Accept the counterparty's change to CLAUSE (a clause id from `negotiate status`, or 'outside').
+
+    Another library position or answer value is written into the answers file; other text becomes an override
+    of that clause for this agreement, approved by --by; formatting and comments change nothing."""
+    _decide(workspace, agreement_id, clause, "accept", by, reason)
+
+
+@negotiate_group.command("reject")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+@click.argument("clause")
+@_decision_options
+def reject_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
+    """Reject the counterparty's change to CLAUSE: the next version keeps our text (shown as a tracked change
+    against theirs in the counter-proposal DOCX)."""
+    _decide(workspace, agreement_id, clause, "reject", by, reason)
+
+
+@negotiate_group.command("counter")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+@click.argument("clause")
+@_decision_options
+@click.option("--text", help="Our text for the clause (blank lines between paragraphs; '- ' starts an item).")
+@click.option("--text-file", type=click.Path(dir_okay=False, path_type=Path), help="Our text, from a file.")
+@click.option("--position", help="A library position of the clause.")
+@click.option("--answer", help="An answer and its value, e.g. audits.notice_business_days=45.")
+def counter_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str, text: str | None,
+                    text_file: Path | None, position: str | None, answer: str | None) -> None:
+    """Counter the counterparty's change to CLAUSE with our own proposal: a text (an override of the clause for
+    this agreement), a library position or an answer value (both written into the answers file)."""
+    from qa_builder.errors import InputError
+    from qa_builder.files import read_small_file
+    from qa_builder.negotiation.decide import Counter, parse_answer_value
+
+    given = [x for x in (text, text_file, position, answer) if x is not None]
+    if len(given) != 1:
+        raise InputError("counter: give exactly one of --text, --text-file, --position, --answer FIELD=VALUE")
+    if text_file is not None:
+        try:
+            text = read_small_file(text_file, 1024 * 1024).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{text_file}: cannot be read as UTF-8 text of at most 1 MiB ({exc})") from exc
+    if answer is not None:
+        field, equals, raw = answer.partition("=")
+        if not equals:
+            raise InputError(f"--answer '{_short(answer)}': write FIELD=VALUE, e.g. audits.notice_business_days=45")
+        counter = Counter(answer_field=field.strip(), answer_value=parse_answer_value(field.strip(), raw))
+    else:
+        counter = Counter(text=text, position=position)
+    _decide(workspace, agreement_id, clause, "counter", by, reason, counter)
+
+
+@negotiate_group.command("keep-override")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+@click.argument("clause")
+@_decision_options
+def keep_override_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
+    """The library clause under CLAUSE's negotiated override changed: keep the override over the new text."""
+    _resolve(workspace, agreement_id, clause, True, by, reason)
+
+
+@negotiate_group.command("drop-override")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+@click.argument("clause")
+@_decision_options
+def drop_override_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
+    """Remove CLAUSE's negotiated override: the library text stands again from the next version."""
+    _resolve(workspace, agreement_id, clause, False, by, reason)
+
+
+def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: str, reason: str) -> None:
+    from qa_builder.negotiation.decide import resolve_override
+    from qa_builder.workspace import open_workspace
+
+    opened = open_workspace(workspace)
+    _known_agreement(opened, agreement_id)
+    resolve_override(opened, agreement_id, clause, keep=keep, by=by, reason=reason)
+    click.echo(f"{agreement_id} {clause}: override {'kept over the new library text' if keep else 'dropped'} by "
+               f"{_short(by)}")
+
+
+@negotiate_group.command("log")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+@click.option("--format", "fmt", type=click.Choice(["docx", "pdf"]), default="docx", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Default: WORKSPACE/agreements/ID/negotiation/ID-negotiation-log.<format>.")
+def log_command(workspace: Path, agreement_id: str, fmt: str, output: Path | None) -> None:
+    """Write the negotiation log of AGREEMENT_ID: each point (round, clause, issue), its status and resolution."""
+    from qa_builder.negotiation.log import write_log
+    from qa_builder.workspace import open_workspace
+
+    opened = open_workspace(workspace)
+    _known_agreement(opened, agreement_id)
+    target = output or opened.agreement_dir(agreement_id) / "negotiation" / f"{agreement_id}-negotiation-log.{fmt}"
+    write_log(opened, agreement_id, target, fmt)
+    click.echo(f"negotiation log: {target}")
