@@ -44,7 +44,8 @@ from qa_builder.render.docx import template_sha256
 from qa_builder.render.pdf import PdfConverter
 from qa_builder.workspace import MODEL_SUFFIX, PARTIAL_PREFIX, Workspace
 
-Reason = Literal["answers changed", "clause changed", "template changed", "library version changed"]
+Reason = Literal["answers changed", "clause changed", "template changed", "library version changed",
+                 "negotiated override"]
 PENDING_FILE = "pending.json"
 REGENERATION_SUFFIX = ".regeneration.json"
 
@@ -132,7 +133,15 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
     answers_changed = record.answers_sha256 != answers_file.sha256
     if answers_changed:
         reasons.append("answers changed")
-    if _library_changed_clauses(record.clauses, comparison.clause_changes, answers_changed=answers_changed):
+    before = {c.clause_id: c.paragraphs for s in built.sections for c in s.clauses}
+    negotiated = {o.clause_id for o in overrides if o.state == "applied"
+                  and before.get(o.clause_id) != next((c.paragraphs for s in candidate.sections for c in s.clauses
+                                                       if c.clause_id == o.clause_id), None)}
+    if negotiated:
+        reasons.append("negotiated override")
+    library_side = tuple(c for c in comparison.clause_changes
+                         if not (c.clause_id in negotiated and c.kind == "new_text"))
+    if _library_changed_clauses(record.clauses, library_side, answers_changed=answers_changed):
         reasons.append("clause changed")
     if record.template_sha256 != inputs.template_sha256:
         reasons.append("template changed")

@@ -50,10 +50,7 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     for finding in report.clauses:
         click.echo(f"  {finding.number} {finding.title} [{finding.clause_id}]: {_LABELS[finding.classification]}"
                    f" — {finding.detail}")
-        for change in finding.changes:
-            text = f" “{_short(change.text)}”" if change.text else ""
-            who = f"{_short(change.author) or '?'} {_short(change.date)}"
-            click.echo(f"      {change.kind.replace('_', ' ')} by {who}{text}")
+        _print_changes(finding.changes, "      ", dates=True)
         for comment in finding.comments:
             reply = f" (reply to comment {comment.reply_to})" if comment.reply_to else ""
             who = f"{_short(comment.author) or '?'} {_short(comment.date)}"
@@ -72,12 +69,29 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
         raise SystemExit(3)
 
 
+def _print_changes(changes: Any, indent: str, *, dates: bool = True) -> None:
+    """One line per change; inserted and deleted paragraph marks (one per paragraph) summed up in one line."""
+    marks: dict[str, int] = {}
+    for change in changes:
+        if change.kind in ("paragraph_inserted", "paragraph_deleted"):
+            marks[change.kind] = marks.get(change.kind, 0) + 1
+            continue
+        text = f" “{_short(change.text)}”" if change.text else ""
+        when = f" {_short(change.date)}" if dates else ""
+        click.echo(f"{indent}{change.kind.replace('_', ' ')} by {_short(change.author) or '?'}{when}{text}")
+    if marks:
+        words = [f"{n} paragraph(s) {kind.split('_')[1]}" for kind, n in marks.items()]
+        click.echo(f"{indent}{', '.join(words)}")
+
+
 def _short(text: str, limit: int = 80) -> str:
     flat = "".join(ch if ch.isprintable() else "?" for ch in " ".join(text.split()))  # no terminal escapes
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 _WORKSPACE = click.Path(file_okay=False, path_type=Path)
+_EFFECTS = {"none": "no change to the agreement", "answer": "answers changed", "position": "answers: position",
+            "override": "clause override", "override_removed": "override removed"}
 _STATUS = {"accept": "accepted", "reject": "rejected", "counter": "countered", "keep_override": "override kept",
            "drop_override": "override dropped"}
 
@@ -113,14 +127,11 @@ def status_command(workspace: Path, agreement_id: str) -> None:
             label = _LABELS[finding.classification] if finding else "outside the clauses"
             click.echo(f"  [{state}] {point.number} {_short(point.title)} [{point.clause_id}]: {label}"
                        + (f" — {_short(finding.detail, 120)}" if finding else ""))
-            if finding is not None:
-                for change in finding.changes:
-                    text = f" “{_short(change.text)}”" if change.text else ""
-                    click.echo(f"      {change.kind.replace('_', ' ')} by {_short(change.author) or '?'}"
-                               f" {_short(change.date)}{text}")
+            if finding is not None and point.decision is None:
+                _print_changes(finding.changes, "      ")
                 for comment in finding.comments:
                     click.echo(f"      comment by {_short(comment.author) or '?'}: {_short(comment.text)}")
-            else:
+            elif finding is None and point.decision is None:
                 for change in report.outside_changes:
                     click.echo(f"      {change.kind.replace('_', ' ')} by {_short(change.author) or '?'}"
                                f" “{_short(change.text)}” (cover, annexes and signature blocks come from the "
@@ -128,7 +139,7 @@ def status_command(workspace: Path, agreement_id: str) -> None:
             if point.decision is not None:
                 d = point.decision
                 click.echo(f"      decided by {_short(d.by)} on {d.time[:10]}: {_short(d.reason)}"
-                           f" ({d.effect.replace('_', ' ')})")
+                           f" ({_EFFECTS[d.effect]})")
         if report.untracked:
             click.secho(f"  {len(report.untracked)} untracked edit(s) in the returned file: ask the counterparty to "
                         "send them as tracked changes", fg="yellow")

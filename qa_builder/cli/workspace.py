@@ -92,9 +92,8 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
                            f"{_versions(change.old_version, change.new_version)}")
             for other in result.other_changes:
                 click.echo(f"  {other}")
-            changed = {c.clause_id for c in result.clause_changes}
             for kept in result.overrides:
-                if kept.state == "applied" and (kept.library_changed or kept.clause_id in changed):
+                if kept.state == "applied" and kept.library_changed:
                     click.echo(f"  {kept.number} {kept.title}: negotiated override kept (the clause text it "
                                "replaced did not change)")
         for result in errors:

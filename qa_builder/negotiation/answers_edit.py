@@ -7,6 +7,7 @@ that answer under its section, and the result is validated as answers before it 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,14 @@ Scalar = str | int | bool | None
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEYWORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"}
+
+
 def _scalar_text(value: Scalar) -> str:
-    """A value as a YAML flow scalar (JSON is valid YAML for all of these)."""
+    """A value as a YAML flow scalar: a plain word as it is (`fallback`), anything else as JSON (valid YAML)."""
+    if isinstance(value, str) and _PLAIN.match(value) and value.lower() not in _KEYWORDS:
+        return value
     return json.dumps(value, ensure_ascii=False)
 
 

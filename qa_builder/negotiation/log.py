@@ -33,6 +33,13 @@ LABELS = {"formatting_only": "formatting only", "library_position": "another lib
 STATUS = {"accept": "accepted", "reject": "rejected", "counter": "countered", "keep_override": "override kept",
           "drop_override": "override dropped"}
 _CELL_LIMIT = 1500
+_VERBS = {"insertion": "inserted", "deletion": "deleted", "move_from": "moved away", "move_to": "moved here"}
+_WIDTHS = (800, 2200, 5200, 1100, 5200)  # twips: round, clause, issue, status, resolution (landscape A4)
+
+
+def _brief(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -56,15 +63,28 @@ def _issue(finding: ClauseFinding | None, report: ImportReport | None) -> str:
     text = f"{LABELS.get(finding.classification, finding.classification)}: {finding.detail}"
     if authors:
         text += f" (by {', '.join(authors)})"
+    shown = [c for c in finding.changes if c.kind in ("insertion", "deletion", "move_from", "move_to") and c.text
+             and finding.classification == "non_standard"]
+    for change in shown[:4]:
+        text += f"\n{_VERBS[change.kind]} “{_brief(change.text)}”"
+    if len(shown) > 4:
+        text += f"\n… and {len(shown) - 4} more change(s)"
     for comment in finding.comments:
         text += f"\nComment by {comment.author or '?'}: {comment.text}"
     return text
 
 
 def _resolution(decision: Decision) -> str:
-    what = {"none": "no change to the agreement", "answer": f"answer {decision.answer_field} set to "
-            f"{decision.answer_value}", "position": f"library position '{decision.position}'",
-            "override": f"agreed text: {decision.text}", "override_removed": "library text restored"}[decision.effect]
+    if decision.effect == "answer":
+        what = f"answer {decision.answer_field} set to {decision.answer_value}"
+    elif decision.effect == "position":
+        what = f"library position '{decision.position}'"
+    elif decision.effect == "override":
+        what = f"clause text agreed for this agreement (override): “{_brief(decision.text or '', 400)}”"
+    elif decision.effect == "override_removed":
+        what = "library text restored"
+    else:
+        what = "no change to the agreement"
     return f"{what}. Decided by {decision.by} on {decision.time[:10]}: {decision.reason}"
 
 
@@ -143,6 +163,7 @@ def _docx(agreement_id: str, rows: list[LogRow]) -> bytes:
                                "resolved.")
         table = document.add_table(rows=1, cols=5)
         table.style = "Table Grid"
+        table.autofit = False
         for cell, name in zip(table.rows[0].cells, ("Round", "Clause", "Issue", "Status", "Resolution"), strict=True):
             cell.text = name
             for run in cell.paragraphs[0].runs:
@@ -151,6 +172,10 @@ def _docx(agreement_id: str, rows: list[LogRow]) -> bytes:
             cells = table.add_row().cells
             for cell, value in zip(cells, (row.round, row.clause, row.issue, row.status, row.resolution), strict=True):
                 cell.text = _cut(value)
+        for column, width in zip(table.columns, _WIDTHS, strict=True):
+            column.width = Twips(width)
+            for cell in column.cells:
+                cell.width = Twips(width)
         buffer = io.BytesIO()
         document.save(buffer)
     except ValueError as exc:  # a control character in a counterparty's text

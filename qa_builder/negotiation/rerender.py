@@ -25,7 +25,7 @@ from qa_builder.models.answers import Answers
 from qa_builder.models.library import Clause, ClauseLibrary
 from qa_builder.sandbox import TemplateProblem, compile_condition, compile_text, evaluate_condition, parse, render_text
 
-__all__ = ["AnswerChange", "AnswerValue", "answer_paths", "find_answer_change", "paragraph_lines"]
+__all__ = ["AnswerChange", "AnswerValue", "answer_paths", "find_answer_change", "paragraph_lines", "with_answer"]
 
 AnswerValue = str | int | bool | None
 MAX_CANDIDATES = 200
@@ -149,7 +149,8 @@ def _candidates(annotation: Any, current: Any, proposed: Sequence[str]) -> list[
     return unique
 
 
-def _with(answers: Answers, path: tuple[str, ...], value: AnswerValue) -> Answers | None:
+def with_answer(answers: Answers, path: tuple[str, ...], value: AnswerValue) -> Answers | None:
+    """`answers` with the field at `path` set to `value`, validated; None when the answers do not allow it."""
     data = answers.model_dump(mode="python")
     target = data
     for name in path[:-1]:
@@ -198,7 +199,7 @@ def find_answer_change(clause: Clause, position: str | None, answers: Answers, l
             tried += 1
             if tried > MAX_CANDIDATES:
                 return None
-            changed = _with(answers, path, value)
+            changed = with_answer(answers, path, value)
             if changed is None:
                 continue
             lines = _render(clause, changed, library, position)
