@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from qa_builder.printable import printable
+
 _LABELS = {"formatting_only": "formatting only", "library_position": "another library position",
            "answer_value": "another answer value", "deletes_clause": "deletes the clause",
            "non_standard": "non-standard text", "comments_only": "comments only"}
@@ -156,7 +158,7 @@ def status_command(workspace: Path, agreement_id: str) -> None:
         bad = [s for s in states.values() if s.state != "applied"]
         conflicts = len(bad)
         for line in conflict_message(agreement_id, bad).splitlines()[1:] if bad else []:
-            click.echo(_short(line, 400))
+            click.echo(printable(line)[:600])
     if still_open or conflicts:
         raise SystemExit(1)
 
@@ -232,17 +234,12 @@ def counter_command(workspace: Path, agreement_id: str, clause: str, by: str, re
     """Counter the counterparty's change to CLAUSE with our own proposal: a text (an override of the clause for
     this agreement), a library position or an answer value (both written into the answers file)."""
     from qa_builder.errors import InputError
-    from qa_builder.files import read_small_file
     from qa_builder.negotiation.decide import Counter, parse_answer_value
 
     given = [x for x in (text, text_file, position, answer) if x is not None]
     if len(given) != 1:
         raise InputError("counter: give exactly one of --text, --text-file, --position, --answer FIELD=VALUE")
-    if text_file is not None:
-        try:
-            text = read_small_file(text_file, 1024 * 1024).decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{text_file}: cannot be read as UTF-8 text of at most 1 MiB ({exc})") from exc
+    text = _text_option(text, text_file)
     if answer is not None:
         field, equals, raw = answer.partition("=")
         if not equals:
@@ -258,9 +255,13 @@ def counter_command(workspace: Path, agreement_id: str, clause: str, by: str, re
 @click.argument("agreement_id")
 @click.argument("clause")
 @_decision_options
-def keep_override_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
-    """The library clause under CLAUSE's negotiated override changed: keep the override over the new text."""
-    _resolve(workspace, agreement_id, clause, True, by, reason)
+@click.option("--text", help="A merged text to agree instead (blank lines between paragraphs; '- ' starts an item).")
+@click.option("--text-file", type=click.Path(dir_okay=False, path_type=Path), help="The merged text, from a file.")
+def keep_override_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str, text: str | None,
+                          text_file: Path | None) -> None:
+    """The library clause under CLAUSE's negotiated override changed: keep the override over the new library text
+    (or agree a merged --text), so that the agreement builds again."""
+    _resolve(workspace, agreement_id, clause, True, by, reason, _text_option(text, text_file))
 
 
 @negotiate_group.command("drop-override")
@@ -273,13 +274,28 @@ def drop_override_command(workspace: Path, agreement_id: str, clause: str, by: s
     _resolve(workspace, agreement_id, clause, False, by, reason)
 
 
-def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: str, reason: str) -> None:
+def _text_option(text: str | None, text_file: Path | None) -> str | None:
+    from qa_builder.errors import InputError
+    from qa_builder.files import read_small_file
+
+    if text is not None and text_file is not None:
+        raise InputError("give --text or --text-file, not both")
+    if text_file is not None:
+        try:
+            return read_small_file(text_file, 1024 * 1024).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{text_file}: cannot be read as UTF-8 text of at most 1 MiB ({exc})") from exc
+    return text
+
+
+def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: str, reason: str,
+             text: str | None = None) -> None:
     from qa_builder.negotiation.decide import resolve_override
     from qa_builder.workspace import open_workspace
 
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
-    resolve_override(opened, agreement_id, clause, keep=keep, by=by, reason=reason)
+    resolve_override(opened, agreement_id, clause, keep=keep, by=by, reason=reason, text=text)
     click.echo(f"{agreement_id} {clause}: override {'kept over the new library text' if keep else 'dropped'} by "
                f"{_short(by)}")
 

@@ -208,8 +208,9 @@ def _apply(workspace: Workspace, agreement_id: str, model: Agreement, finding: C
 
 
 def resolve_override(workspace: Workspace, agreement_id: str, clause_id: str, *, keep: bool, by: str,
-                     reason: str) -> Decision:
-    """Settle an override whose library clause changed: keep it (now against the new library text) or drop it.
+                     reason: str, text: str | None = None) -> Decision:
+    """Settle an override whose library clause changed: keep it (now against the new library text, optionally as a
+    merged `text`) or drop it.
 
     Raises:
         InputError: the agreement has no override of that clause, or its clause left the agreement (keep).
@@ -235,8 +236,15 @@ def resolve_override(workspace: Workspace, agreement_id: str, clause_id: str, *,
         clause = _clause(candidate, clause_id)
         if clause is None or states[0].state == "clause_gone":
             raise InputError(f"clause {clause_id} is no longer in agreement {agreement_id}; drop its override")
-        overrides[clause_id] = override.model_copy(update={"base_text": "\n".join(clause_lines(clause)),
-                                                           "base_version": clause.version})
+        try:
+            override = Override.model_validate({
+                **override.model_dump(), "base_text": "\n".join(clause_lines(clause)), "base_version": clause.version,
+                "text": _clean(text, "the override text") if text is not None else override.text,
+                "approved_by": by, "reason": reason, "decided_at": _now()})
+        except ValueError as exc:
+            raise InputError(f"the override text of clause {clause_id} cannot stand in an agreement "
+                             f"({str(exc).splitlines()[-1].strip()})") from exc
+        overrides[clause_id] = override
     else:
         overrides.pop(clause_id)
     decision = Decision(seq=len(negotiation.decisions) + 1, time=_now(), actor=current_actor(), by=by, reason=reason,

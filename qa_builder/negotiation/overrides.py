@@ -8,6 +8,7 @@ new clause and the override shown, until someone decides (`negotiate keep-overri
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -83,18 +84,40 @@ def apply_overrides(agreement: Agreement, overrides: Mapping[str, Override]) -> 
 
 
 def conflict_message(agreement_id: str, states: Sequence[OverrideState]) -> str:
-    """The conflicts of `states` as lines: the first says what stopped; then old clause / new clause / override."""
+    """The conflicts of `states` as lines: the first says what stopped; then, per clause, what the library changed
+    (old clause → new clause) and what the override changed (old clause → override), as word differences."""
     conflicts = [s for s in states if s.state != "applied"]
     names = ", ".join(f"{s.number} {s.title} [{s.clause_id}]" for s in conflicts)
     lines = [f"agreement {agreement_id} not built: the library text under the override of {names} changed; see "
              f"`qa-builder negotiate status` and decide with `negotiate keep-override` or `negotiate drop-override`"]
     for s in conflicts:
+        override = _one_line("\n".join(f"{p.label} {p.text}" if p.label else p.text
+                                        for p in split_paragraphs(s.override)))
+        gone = s.state == "clause_gone"
         lines.append(f"  {s.number} {s.title} [{s.clause_id}]: "
-                     + ("the clause is no longer in the agreement" if s.state == "clause_gone" else "conflict"))
-        lines.append(f"    old clause: {_one_line(s.old)}")
-        lines.append(f"    new clause: {_one_line(s.new) if s.new else '(not in the agreement)'}")
-        lines.append(f"    override:   {_one_line(s.override)}")
+                     + ("the clause is no longer in the agreement" if gone else "three-way conflict"))
+        library = word_diff(_one_line(s.old), _one_line(s.new)) if s.new else "(the clause left the agreement)"
+        lines.append(f"    old clause → new clause: {library}")
+        lines.append(f"    old clause → override:   {word_diff(_one_line(s.old), override)}")
     return "\n".join(lines)
+
+
+def word_diff(old: str, new: str, *, context: int = 4, hunks: int = 3) -> str:
+    """Where `new` differs from `old`, word by word: '… may [-refer-]{+promptly refer+} the …', at most `hunks`."""
+    a, b = old.split(), new.split()
+    shown: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if len(shown) == hunks:
+            shown.append("…")
+            break
+        gone = f"[-{' '.join(a[i1:i2])}-]" if i2 > i1 else ""
+        added = f"{{+{' '.join(b[j1:j2])}+}}" if j2 > j1 else ""
+        before = " ".join(a[max(0, i1 - context):i1])
+        after = " ".join(a[i2:i2 + context])
+        shown.append(f"…{before} {gone}{added} {after}…")
+    return " ".join(shown) if shown else "(no difference in wording)"
 
 
 def _one_line(text: str) -> str:
