@@ -15,6 +15,8 @@ from qa_builder.errors import InputError, QABuilderError
 from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement, AgreementClause
+from qa_builder.models.answers import Answers
+from qa_builder.models.library import ClauseLibrary
 from qa_builder.negotiation.rerender import AnswerChange, AnswerValue, find_answer_change
 from qa_builder.negotiation.returned import Change, Comment, ReturnedDocument, ReturnedFileError, read_returned
 from qa_builder.pipeline import output_stem
@@ -22,7 +24,8 @@ from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PR
 from qa_builder.sandbox import TemplateProblem, compile_text, render_text
 from qa_builder.workspace import Workspace
 
-__all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned"]
+__all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned",
+           "make_answer_finder"]
 
 Classification = Literal["formatting_only", "library_position", "answer_value", "deletes_clause", "non_standard",
                          "comments_only"]
@@ -123,11 +126,14 @@ def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> 
 
 
 def _answer_finder(workspace: Workspace, agreement_id: str) -> AnswerFinder:
-    """Re-renders a clause with other values of the answers it reads (see negotiation.rerender)."""
     from qa_builder.regenerate import load_workspace_answers  # regenerate imports the pipeline; keep it lazy
 
-    library = load_library(workspace.library_dir)
-    answers = load_workspace_answers(workspace, agreement_id).answers
+    return make_answer_finder(load_library(workspace.library_dir),
+                              load_workspace_answers(workspace, agreement_id).answers)
+
+
+def make_answer_finder(library: ClauseLibrary, answers: Answers) -> AnswerFinder:
+    """Re-renders a clause with other values of the answers it reads (see negotiation.rerender)."""
     clauses = {c.id: c for c in library.clauses}
 
     def find(clause: AgreementClause, proposed: list[str]) -> AnswerChange | None:
