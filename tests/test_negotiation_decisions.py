@@ -217,6 +217,11 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     assert _cli("negotiate", "reject", str(workspace), ID, "release", "--by", "Anna Müller",
                 "--reason", "house style").returncode == 0
     assert _cli("negotiate", "status", str(workspace), ID).returncode == 0  # nothing open
+    twice = _cli("negotiate", "import", str(workspace), ID, str(returned))  # the same file again, by mistake
+    assert twice.returncode == 0 and twice.stdout.startswith(
+        "returned by the CMO.docx: already imported as v1-import-1.json; that report and its decisions stand")
+    assert not (workspace / "agreements" / ID / "negotiation" / "v1-import-2.json").exists()
+    assert _cli("negotiate", "status", str(workspace), ID).returncode == 0  # still nothing open
 
     # the answers file is the source of truth: the counter value is in it, its comment line is kept
     answers = workspace / "agreements" / ID / "answers.yaml"
@@ -230,7 +235,10 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
         ("audits", "counter", "answer"), ("scope", "accept", "override"), ("release", "reject", "none")]
 
     events = AuditTrail(workspace).events(ID)
-    decisions = [e for e in events if e.action == "negotiate_decision"]
+    decisions = [e for e in events if e.action == "negotiate_decision" and e.outcome == "ok"]
+    refused = [e for e in events if e.action == "negotiate_decision" and e.outcome == "failed"]
+    assert [(e.details["clause"], e.details["error"]) for e in refused][0][1].startswith(
+        f"agreement {ID}: clause scope of v1-import-1.json is already decided")
     assert [e.details["clause"] for e in decisions] == ["audits", "scope", "release"]
     assert decisions[0].details["reason"] == "meet halfway\\u202e; 45 days"  # escaped, cannot reorder a display
     assert any(e.action == "negotiate_import" and e.details["report"] == "v1-import-1.json" for e in events)

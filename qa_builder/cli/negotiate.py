@@ -31,22 +31,14 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     made without change tracking. The full report is kept as
     WORKSPACE/agreements/ID/negotiation/v<version>-import-<n>.json. Exit 3 if there are untracked edits.
     """
-    from qa_builder.files import write_bytes_atomic
-    from qa_builder.negotiation.decide import audit_import
-    from qa_builder.negotiation.importer import import_returned
+    from qa_builder.negotiation.decide import record_import
     from qa_builder.workspace import open_workspace
 
     opened = open_workspace(workspace)
-    report = import_returned(opened, agreement_id, returned)
-    folder = opened.agreement_dir(agreement_id) / "negotiation"
-    folder.mkdir(exist_ok=True)
-    number = 1 + sum(1 for _ in folder.glob(f"v{report.version}-import-*.json"))
-    target = folder / f"v{report.version}-import-{number}.json"
-    write_bytes_atomic(target, report.to_json())
-    counts = [(f"{kind}_clauses", sum(1 for f in report.clauses if f.classification == kind)) for kind in _LABELS]
-    audit_import(opened, agreement_id, report.version, target.name, returned.name,
-                 [*(c for c in counts if c[1]), ("changes_outside_clauses", len(report.outside_changes)),
-                  ("untracked_edits", len(report.untracked))])
+    report, target, again = record_import(opened, agreement_id, returned)
+    if again:
+        click.echo(f"{returned.name}: already imported as {target.name}; that report and its decisions stand "
+                   f"(see `qa-builder negotiate status {opened.root} {agreement_id}`)")
     click.echo(f"{returned.name}: agreement {agreement_id} version {report.version}; "
                f"{len(report.clauses)} clause(s) changed or commented")
     for finding in report.clauses:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from qa_builder.audit.events import DetailValue, current_actor
-from qa_builder.audit.record import record
+from qa_builder.audit.record import record, recorded
 from qa_builder.errors import InputError
+from qa_builder.files import sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement, AgreementClause
 from qa_builder.negotiation.answers_edit import Scalar, set_answer
@@ -30,9 +32,10 @@ from qa_builder.negotiation.decisions import (
     latest_import,
     load_negotiation,
     proposed_body,
+    read_import,
     save_negotiation,
 )
-from qa_builder.negotiation.importer import ClauseFinding
+from qa_builder.negotiation.importer import ClauseFinding, ImportReport, import_returned
 from qa_builder.printable import printable
 from qa_builder.workspace import Workspace
 
@@ -101,6 +104,14 @@ def parse_answer_value(field: str, raw: str) -> Scalar:
 
 def decide(workspace: Workspace, agreement_id: str, clause_id: str, verdict: Verdict, *, by: str, reason: str,
            counter: Counter | None = None) -> Decision:
+    """Record a decision on one point (see `_decide`); a refused decision is recorded as a failed attempt."""
+    with recorded(workspace.root, "negotiate_decision", agreement_id=agreement_id,
+                  details={"clause": _short(clause_id), "verdict": verdict, "decided_by": _short(by)}):
+        return _decide(workspace, agreement_id, clause_id, verdict, by=by, reason=reason, counter=counter)
+
+
+def _decide(workspace: Workspace, agreement_id: str, clause_id: str, verdict: Verdict, *, by: str, reason: str,
+            counter: Counter | None = None) -> Decision:
     """Record a decision on one point of the latest import of `agreement_id`.
 
     Args:
@@ -282,11 +293,42 @@ def _audit(workspace: Workspace, agreement_id: str, decision: Decision, finding:
            agreement_version=decision.agreement_version, files=files, details=details)
 
 
+def record_import(workspace: Workspace, agreement_id: str, returned: Path) -> tuple[ImportReport, Path, bool]:
+    """Import `returned` (see `import_returned`), keep its report and record the import in the audit trail.
+
+    Returns:
+        The report, the report file, and whether this very file (same sha256) was imported before for the same
+        version: then the earlier report and its decisions stand and nothing new is written.
+
+    Raises:
+        InputError: as `import_returned`.
+    """
+    with recorded(workspace.root, "negotiate_import", agreement_id=agreement_id,
+                  details={"returned_file": _short(returned.name)}):
+        report = import_returned(workspace, agreement_id, returned)
+        report.returned_sha256 = sha256_file(returned)
+        folder = workspace.agreement_dir(agreement_id) / "negotiation"
+        earlier = sorted(folder.glob(f"v{report.version}-import-*.json")) if folder.is_dir() else []
+        for path in earlier:
+            if read_import(workspace, agreement_id, path.name).returned_sha256 == report.returned_sha256:
+                return read_import(workspace, agreement_id, path.name), path, True
+        folder.mkdir(exist_ok=True)
+        target = folder / f"v{report.version}-import-{len(earlier) + 1}.json"
+        write_bytes_atomic(target, report.to_json())
+        kinds = ("formatting_only", "library_position", "answer_value", "deletes_clause", "non_standard",
+                 "comments_only")
+        counts = [(f"{kind}_clauses", sum(1 for f in report.clauses if f.classification == kind)) for kind in kinds]
+        audit_import(workspace, agreement_id, report.version, target.name, returned.name,
+                     [*(c for c in counts if c[1]), ("changes_outside_clauses", len(report.outside_changes)),
+                      ("untracked_edits", len(report.untracked)), ("returned_sha256", report.returned_sha256)])
+    return report, target, False
+
+
 def audit_import(workspace: Workspace, agreement_id: str, version: int, report_file: str, returned_name: str,
-                 counts: Sequence[tuple[str, int]]) -> None:
+                 counts: Sequence[tuple[str | int, ...]]) -> None:
     """The import as an audit event: which file, which report, how many points of each kind (no text)."""
     details: dict[str, DetailValue] = {"returned_file": _short(returned_name), "report": report_file}
     for key, value in counts:
-        details[key] = value
+        details[str(key)] = value
     record(workspace.root, "negotiate_import", agreement_id=agreement_id, agreement_version=version,
            files=[workspace.agreement_dir(agreement_id) / "negotiation" / report_file], details=details)

@@ -75,6 +75,7 @@ class ImportReport:
     outside_changes: list[Change]
     outside_comments: list[Comment]
     untracked: list[UntrackedEdit]
+    returned_sha256: str = ""  # of the returned file, so importing the same file twice is recognised
 
     def to_json(self) -> bytes:
         """The report as indented UTF-8 JSON."""
