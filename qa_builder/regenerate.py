@@ -9,7 +9,6 @@ opened for writing.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -24,25 +23,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qa_builder import clock
-from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import failure_sentence, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError, failure_line
 from qa_builder.files import fsync_dir, fsync_tree, read_small_file, sha256_file, write_bytes_atomic
-from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
 from qa_builder.models.build import Artefact, AuditHead, ClauseUse
-from qa_builder.models.library import ClauseLibrary
 from qa_builder.negotiation.counter import write_counter_proposal
 from qa_builder.negotiation.decisions import load_negotiation
 from qa_builder.negotiation.overrides import OverrideConflict, OverrideState, apply_overrides, conflict_message
 from qa_builder.pipeline import BuildSettings, build_answers, output_stem, prepare_agreement
 from qa_builder.redline import ClauseChange, compare_agreements, write_redline
-from qa_builder.render.docx import template_sha256
 from qa_builder.render.pdf import PdfConverter
 from qa_builder.workspace import MODEL_SUFFIX, PARTIAL_PREFIX, Workspace
+from qa_builder.workspace_answers import Inputs as Inputs
+from qa_builder.workspace_answers import current_inputs as current_inputs
+from qa_builder.workspace_answers import effective_answers as effective_answers
+from qa_builder.workspace_answers import history_of as history_of
+from qa_builder.workspace_answers import load_workspace_answers as load_workspace_answers
 
 Reason = Literal["answers changed", "clause changed", "template changed", "library version changed",
                  "negotiated override"]
@@ -63,50 +63,6 @@ class Impact:
     candidate_digest: str
     error: str | None = None
     overrides: tuple[OverrideState, ...] = ()  # the negotiated clause overrides, applied or in conflict
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """The library and template every agreement of a run is built with."""
-
-    library: ClauseLibrary
-    template: Path
-    template_sha256: str
-
-
-def current_inputs(workspace: Workspace) -> Inputs:
-    """Load the workspace's library and template."""
-    return Inputs(library=load_library(workspace.library_dir), template=workspace.template,
-                  template_sha256=template_sha256(workspace.template))
-
-
-def load_workspace_answers(workspace: Workspace, agreement_id: str) -> AnswersFile:
-    """An agreement's answers, which must carry the ID of the folder they are in.
-
-    Raises:
-        AnswersError / InputError: unreadable answers, or an agreement.id that is not the folder's.
-    """
-    path = workspace.answers_path(agreement_id)
-    answers_file = load_answers(path)
-    found = answers_file.answers.agreement.id
-    if found != agreement_id:
-        raise InputError(f"{path} line {answers_file.line_of('agreement.id')}: agreement.id is '{found}' but the "
-                         f"file is in agreements/{agreement_id}/; an agreement keeps its ID (add a new agreement "
-                         "with `qa-builder add` instead)")
-    return answers_file
-
-
-def effective_answers(answers_file: AnswersFile, version: int, history: list[RevisionEntry]) -> AnswersFile:
-    """The answers as the workspace builds them: its own version number and revision history."""
-    answers = answers_file.answers
-    info = answers.agreement.model_copy(update={"version": version})
-    adjusted = answers.model_copy(update={"agreement": info, "revision_history": history})
-    return dataclasses.replace(answers_file, answers=adjusted)
-
-
-def history_of(agreement: Agreement) -> list[RevisionEntry]:
-    """An agreement's revision history as answers entries, to carry into its next version."""
-    return [RevisionEntry(version=r.version, date=r.date, description=r.description) for r in agreement.revisions]
 
 
 # -- impact analysis -------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def proposal_model(sent: Agreement, report: ImportReport, *, reassembled: Agreem
 def _reassembled(workspace: Workspace, sent: Agreement, report: ImportReport) -> Agreement | None:
     """The agreement as of `sent`'s version, with today's answers and library and the counterparty's proposed answer
     values and positions; None when that cannot be assembled (then only the clause texts are used)."""
-    from qa_builder.regenerate import current_inputs, effective_answers, history_of, load_workspace_answers
+    from qa_builder.workspace_answers import current_inputs, effective_answers, history_of, load_workspace_answers
 
     try:
         answers_file = load_workspace_answers(workspace, sent.id)

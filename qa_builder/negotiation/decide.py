@@ -228,7 +228,7 @@ def resolve_override(workspace: Workspace, agreement_id: str, clause_id: str, *,
     """
     from qa_builder.negotiation.overrides import apply_overrides
     from qa_builder.pipeline import prepare_agreement
-    from qa_builder.regenerate import current_inputs, effective_answers, history_of, load_workspace_answers
+    from qa_builder.workspace_answers import current_inputs, effective_answers, history_of, load_workspace_answers
 
     by, reason = _clean(by, "--by"), _clean(reason, "--reason")
     negotiation = load_negotiation(workspace, agreement_id)

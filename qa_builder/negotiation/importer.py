@@ -127,7 +127,7 @@ def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> 
 
 
 def _answer_finder(workspace: Workspace, agreement_id: str) -> AnswerFinder:
-    from qa_builder.regenerate import load_workspace_answers  # regenerate imports the pipeline; keep it lazy
+    from qa_builder.workspace_answers import load_workspace_answers
 
     return make_answer_finder(load_library(workspace.library_dir),
                               load_workspace_answers(workspace, agreement_id).answers)
@@ -146,7 +146,7 @@ def make_answer_finder(library: ClauseLibrary, answers: Answers) -> AnswerFinder
 
 def _positions(workspace: Workspace, agreement_id: str, model: Agreement) -> dict[str, dict[str, list[str]]]:
     """Each clause's library positions as this agreement's answers render them: clause id → position → lines."""
-    from qa_builder.regenerate import load_workspace_answers  # regenerate imports the pipeline; keep it lazy
+    from qa_builder.workspace_answers import load_workspace_answers
 
     library = load_library(workspace.library_dir)
     context = build_context(load_workspace_answers(workspace, agreement_id).answers, library.clocks)
