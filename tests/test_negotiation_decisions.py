@@ -259,6 +259,9 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     assert not any("govern" in c.text or "covers" in c.text for c in proposal.changes)
     sponsor = model.sponsor.name
     assert {c.author for c in proposal.changes} == {sponsor}
+    wrong = _cli("negotiate", "import", str(workspace), ID, str(v2 / f"{ID}_v2.counter.docx"))
+    assert wrong.returncode == 2 and len(wrong.stderr.splitlines()) == 1
+    assert "is a comparison document" in wrong.stderr and f"mark up {ID}_v2.docx and import that" in wrong.stderr
     record = json.loads((v2 / f"{ID}_v2.build.json").read_text(encoding="utf-8"))
     assert {"redline", "counter-proposal"} <= {a["role"] for a in record["artefacts"]}
 

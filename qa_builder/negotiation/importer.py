@@ -20,7 +20,7 @@ from qa_builder.models.library import ClauseLibrary
 from qa_builder.negotiation.rerender import AnswerChange, AnswerValue, find_answer_change
 from qa_builder.negotiation.returned import Change, Comment, ReturnedDocument, ReturnedFileError, read_returned
 from qa_builder.pipeline import output_stem
-from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_VERSION
+from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_KIND, PROPERTY_VERSION
 from qa_builder.sandbox import TemplateProblem, compile_text, render_text
 from qa_builder.workspace import Workspace
 
@@ -101,6 +101,11 @@ def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> 
     if agreement_id not in known:
         raise InputError(f"{workspace.root}: has no agreement '{agreement_id}' (it has: {', '.join(known) or 'none'})")
     document = read_returned(returned)
+    if document.properties.get(PROPERTY_KIND) == "comparison":
+        latest = workspace.latest(agreement_id)
+        clean = f"{output_stem(agreement_id, latest)}.docx" if latest is not None else "the agreement DOCX"
+        raise InputError(f"{returned}: is a comparison document (a redline or counter-proposal), not a version of "
+                         f"the agreement; have the counterparty mark up {clean} and import that")
     found_id = document.properties.get(PROPERTY_AGREEMENT_ID)
     if found_id is not None and found_id != agreement_id:
         raise InputError(f"{returned}: is agreement {found_id}, not {agreement_id}")
