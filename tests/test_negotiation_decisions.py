@@ -333,3 +333,19 @@ def test_a_damaged_decisions_file_is_one_line(tmp_path: Path) -> None:
     path.write_bytes(b" " * (4 * 1024 * 1024 + 1))
     with pytest.raises(InputError, match="is not a readable decisions file"):
         load_negotiation(opened, ID)
+
+
+def test_accepting_a_deletion_never_leaves_a_requirement_without_a_clause() -> None:
+    from qa_builder.negotiation.decide import _accepted
+    from qa_builder.negotiation.importer import ClauseFinding
+
+    minimal_model = prepare_agreement(load_answers(MINIMAL_ANSWERS), load_library(MINI_LIBRARY))
+    lost = ClauseFinding("release", "2.1", "Batch Release", "deletes_clause", "", [], lost_requirements=["REQ-RELEASE"])
+    with pytest.raises(InputError, match=r"^clause 2\.1 Batch Release: accepting its deletion would leave REQ-RELEASE "
+                                         "without a clause; reject it, or counter"):
+        _accepted(lost, minimal_model)
+    covered = ClauseFinding("release", "2.1", "Batch Release", "deletes_clause", "", [])
+    proposal = _accepted(covered, minimal_model)
+    assert proposal is not None and proposal.text == "[Intentionally omitted.]"
+    formatting = ClauseFinding("release", "2.1", "Batch Release", "formatting_only", "", [])
+    assert _accepted(formatting, minimal_model) is None

@@ -15,7 +15,7 @@ from pathlib import Path
 from qa_builder.audit.events import DetailValue, current_actor
 from qa_builder.audit.record import record, recorded
 from qa_builder.errors import InputError
-from qa_builder.files import sha256_file, write_bytes_atomic
+from qa_builder.files import folder_lock, sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement, AgreementClause
 from qa_builder.negotiation.answers_edit import Scalar, set_answer
@@ -106,7 +106,8 @@ def decide(workspace: Workspace, agreement_id: str, clause_id: str, verdict: Ver
            counter: Counter | None = None) -> Decision:
     """Record a decision on one point (see `_decide`); a refused decision is recorded as a failed attempt."""
     with recorded(workspace.root, "negotiate_decision", agreement_id=agreement_id,
-                  details={"clause": _short(clause_id), "verdict": verdict, "decided_by": _short(by)}):
+                  details={"clause": _short(clause_id), "verdict": verdict, "decided_by": _short(by)}), \
+            folder_lock(workspace.agreement_dir(agreement_id) / "negotiation"):  # one decision at a time
         return _decide(workspace, agreement_id, clause_id, verdict, by=by, reason=reason, counter=counter)
 
 
@@ -226,11 +227,17 @@ def resolve_override(workspace: Workspace, agreement_id: str, clause_id: str, *,
     Raises:
         InputError: the agreement has no override of that clause, or its clause left the agreement (keep).
     """
+    by, reason = _clean(by, "--by"), _clean(reason, "--reason")
+    with folder_lock(workspace.agreement_dir(agreement_id) / "negotiation"):  # one decision at a time
+        return _resolve(workspace, agreement_id, clause_id, keep=keep, by=by, reason=reason, text=text)
+
+
+def _resolve(workspace: Workspace, agreement_id: str, clause_id: str, *, keep: bool, by: str, reason: str,
+             text: str | None) -> Decision:
     from qa_builder.negotiation.overrides import apply_overrides
     from qa_builder.pipeline import prepare_agreement
     from qa_builder.workspace_answers import current_inputs, effective_answers, history_of, load_workspace_answers
 
-    by, reason = _clean(by, "--by"), _clean(reason, "--reason")
     negotiation = load_negotiation(workspace, agreement_id)
     override = negotiation.overrides.get(clause_id)
     if override is None:
