@@ -270,7 +270,7 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "log.docx") as package:
         body = re.sub(r"<[^>]+>", " ", package.read("word/document.xml").decode("utf-8"))
     for expected in ("1.1 Scope", "accepted", "countered", "rejected", "answer audits.notice_business_days set to 45",
-                     "Please use 'governs'.", "Anna Müller"):
+                     "Please use 'governs'.", "Anna Müller", "meet halfway\\u202e; 45 days"):
         assert expected in body.replace("&apos;", "'"), expected
     pdf = _cli("negotiate", "log", str(workspace), ID, "--format", "pdf", "-o", str(tmp_path / "log.pdf"))
     assert pdf.returncode == 0, pdf.stderr
@@ -349,3 +349,16 @@ def test_accepting_a_deletion_never_leaves_a_requirement_without_a_clause() -> N
     assert proposal is not None and proposal.text == "[Intentionally omitted.]"
     formatting = ClauseFinding("release", "2.1", "Batch Release", "formatting_only", "", [])
     assert _accepted(formatting, minimal_model) is None
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--text", "x", "--position", "fallback"], "counter: give exactly one of --text, --text-file, --position, --answer"),
+    (["--answer", "audits.notice_business_days"], "--answer 'audits.notice_business_days': write FIELD=VALUE"),
+    (["--answer", "audits.colour=red"], "'audits.colour' is not an answer that takes one value"),
+    (["--answer", "sponsor=x"], "'sponsor' is not an answer that takes one value"),
+    (["--text-file", "/nonexistent/ours.txt"], "/nonexistent/ours.txt: cannot be read as UTF-8 text"),
+])
+def test_a_bad_counter_is_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    result = _cli("negotiate", "counter", str(tmp_path), ID, "audits", "--by", "A", "--reason", "r", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {message}") and len(result.stderr.splitlines()) == 1, result.stderr

@@ -22,6 +22,7 @@ from qa_builder.negotiation.decisions import (
     read_import,
 )
 from qa_builder.negotiation.importer import ClauseFinding, ImportReport
+from qa_builder.printable import printable
 from qa_builder.workspace import Workspace
 
 __all__ = ["LogRow", "log_rows", "write_log"]
@@ -89,6 +90,8 @@ def _resolution(decision: Decision) -> str:
 
 
 def _cut(text: str) -> str:
+    """A cell's text: control and right-to-left override characters shown as \\uXXXX (line breaks kept), cut."""
+    text = "\n".join(printable(line) for line in text.split("\n"))
     return text if len(text) <= _CELL_LIMIT else text[:_CELL_LIMIT - 1] + "…"
 
 
