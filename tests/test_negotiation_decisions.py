@@ -244,6 +244,8 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     assert decisions[0].details["reason"] == "meet halfway\\u202e; 45 days"  # escaped, cannot reorder a display
     assert any(e.action == "negotiate_import" and e.details["report"] == "v1-import-1.json" for e in events)
 
+    early = _cli("negotiate", "proposal", str(workspace), ID)  # the decisions are not in a version yet
+    assert early.returncode == 2 and "version 1 does not hold every decision" in early.stderr
     regenerated = _cli("regenerate", str(workspace))
     assert regenerated.returncode == 0, regenerated.stderr
     v2 = workspace / "agreements" / ID / "v2"
@@ -259,6 +261,9 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     assert not any("govern" in c.text or "covers" in c.text for c in proposal.changes)
     sponsor = model.sponsor.name
     assert {c.author for c in proposal.changes} == {sponsor}
+    answer = _cli("negotiate", "proposal", str(workspace), ID, "-o", str(tmp_path / "answer.docx"))
+    assert answer.returncode == 0, answer.stderr
+    assert {(c.kind, c.text) for c in read_returned(tmp_path / "answer.docx").changes} == texts
     wrong = _cli("negotiate", "import", str(workspace), ID, str(v2 / f"{ID}_v2.counter.docx"))
     assert wrong.returncode == 2 and len(wrong.stderr.splitlines()) == 1
     assert "is a comparison document" in wrong.stderr and f"mark up {ID}_v2.docx and import that" in wrong.stderr
@@ -352,7 +357,7 @@ def test_accepting_a_deletion_never_leaves_a_requirement_without_a_clause() -> N
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--text", "x", "--position", "fallback"], "counter: give exactly one of --text, --text-file, --position, --answer"),
+    (["--text", "x", "--position", "fallback"], "counter: give exactly one of --text, --text-file, --position"),
     (["--answer", "audits.notice_business_days"], "--answer 'audits.notice_business_days': write FIELD=VALUE"),
     (["--answer", "audits.colour=red"], "'audits.colour' is not an answer that takes one value"),
     (["--answer", "sponsor=x"], "'sponsor' is not an answer that takes one value"),

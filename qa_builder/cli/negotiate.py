@@ -308,3 +308,31 @@ def log_command(workspace: Path, agreement_id: str, fmt: str, output: Path | Non
     target = output or opened.agreement_dir(agreement_id) / "negotiation" / f"{agreement_id}-negotiation-log.{fmt}"
     write_log(opened, agreement_id, target, fmt)
     click.echo(f"negotiation log: {target}")
+
+
+@negotiate_group.command("proposal")
+@click.argument("workspace", type=_WORKSPACE)
+@click.argument("agreement_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Default: WORKSPACE/agreements/ID/negotiation/ID_v<latest>.counter.docx.")
+def proposal_command(workspace: Path, agreement_id: str, output: Path | None) -> None:
+    """Write our answer to the latest returned DOCX without building a version: the latest version as tracked
+    changes against the text the counterparty returned (e.g. when every point was rejected). `regenerate` writes
+    the same file into each new version folder."""
+    from qa_builder.errors import InputError
+    from qa_builder.negotiation.counter import write_latest_proposal
+    from qa_builder.pipeline import output_stem
+    from qa_builder.regenerate import analyse, current_inputs
+    from qa_builder.workspace import open_workspace
+
+    opened = open_workspace(workspace)
+    _known_agreement(opened, agreement_id)
+    impact = analyse(opened, current_inputs(opened), agreement_id)
+    if impact is not None and (impact.affected or impact.error):
+        raise InputError(f"agreement {agreement_id}: version {impact.version} does not hold every decision and "
+                         f"library change yet; run `qa-builder regenerate {opened.root} --only {agreement_id}` first")
+    latest = opened.latest(agreement_id) or 0
+    target = output or opened.agreement_dir(agreement_id) / "negotiation" / \
+        f"{output_stem(agreement_id, latest)}.counter.docx"
+    returned, proposed = write_latest_proposal(opened, agreement_id, target)
+    click.echo(f"counter-proposal: {target} (version {proposed} against the text returned for version {returned})")

@@ -6,16 +6,17 @@ import dataclasses
 from pathlib import Path
 
 from qa_builder.assemble import split_paragraphs
-from qa_builder.errors import QABuilderError
+from qa_builder.errors import InputError, QABuilderError
 from qa_builder.models.agreement import Agreement
-from qa_builder.negotiation.decisions import clause_source_text, latest_import, proposed_body
+from qa_builder.negotiation.decisions import clause_source_text, latest_import, load_negotiation, proposed_body
 from qa_builder.negotiation.importer import ImportReport
+from qa_builder.negotiation.overrides import apply_overrides
 from qa_builder.negotiation.rerender import with_answer
 from qa_builder.pipeline import prepare_agreement
 from qa_builder.redline import write_redline
 from qa_builder.workspace import Workspace
 
-__all__ = ["proposal_model", "write_counter_proposal"]
+__all__ = ["proposal_model", "write_counter_proposal", "write_latest_proposal"]
 
 _TEXT_CHANGES = {"library_position", "answer_value", "deletes_clause", "non_standard"}
 
@@ -56,7 +57,8 @@ def _reassembled(workspace: Workspace, sent: Agreement, report: ImportReport) ->
                 answers = answers.model_copy(update={"positions": {**answers.positions,
                                                                    finding.clause_id: finding.position}})
         frame = effective_answers(dataclasses.replace(answers_file, answers=answers), sent.version, history_of(sent))
-        return prepare_agreement(frame, current_inputs(workspace).library, allow_gaps=True)
+        assembled = prepare_agreement(frame, current_inputs(workspace).library, allow_gaps=True)
+        return apply_overrides(assembled, load_negotiation(workspace, sent.id).overrides)[0]  # as agreed before
     except QABuilderError:
         return None
 
@@ -75,3 +77,24 @@ def write_counter_proposal(workspace: Workspace, previous: Agreement, new: Agree
     write_redline(proposal, new, out, author=new.sponsor.name,
                   old_label=f"the text the counterparty returned for version {previous.version}")
     return out
+
+
+def write_latest_proposal(workspace: Workspace, agreement_id: str, out: Path) -> tuple[int, int]:
+    """Write the counter-proposal of the agreement's latest version against the latest returned file, without
+    building a version (e.g. when every point was rejected, so the agreement text did not change).
+
+    Returns:
+        (the version the counterparty returned, the version the DOCX proposes).
+
+    Raises:
+        InputError: nothing was imported, or a version cannot be read.
+    """
+    found = latest_import(workspace, agreement_id)
+    latest = workspace.latest(agreement_id)
+    if found is None or latest is None:
+        raise InputError(f"agreement {agreement_id}: no returned DOCX was imported, so there is nothing to answer")
+    returned = found[1].version
+    written = write_counter_proposal(workspace, workspace.agreement(agreement_id, returned),
+                                     workspace.agreement(agreement_id, latest), out)
+    assert written is not None  # the import is of that very version
+    return returned, latest
