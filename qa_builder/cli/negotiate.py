@@ -138,9 +138,9 @@ def status_command(workspace: Path, agreement_id: str) -> None:
             click.secho(f"  {len(report.untracked)} untracked edit(s) in the returned file: ask the counterparty to "
                         "send them as tracked changes", fg="yellow")
     conflicts = 0
+    impact = analyse(opened, current_inputs(opened), agreement_id) if negotiation.overrides or found else None
     if negotiation.overrides:
         click.echo(f"negotiated overrides: {len(negotiation.overrides)}")
-        impact = analyse(opened, current_inputs(opened), agreement_id)
         states = {s.clause_id: s for s in (impact.overrides if impact else ())}
         for clause_id, override in negotiation.overrides.items():
             known = states.get(clause_id)
@@ -151,6 +151,13 @@ def status_command(workspace: Path, agreement_id: str) -> None:
         conflicts = len(bad)
         for line in conflict_message(agreement_id, bad).splitlines()[1:] if bad else []:
             click.echo(printable(line)[:600])
+    if found is not None and not still_open and not conflicts and impact is not None and impact.error is None:
+        if impact.affected:
+            click.echo(f"next: qa-builder regenerate {opened.root} --only {agreement_id} builds the next version "
+                       "with every decision")
+        else:
+            click.echo(f"next: no decision changes the agreement; qa-builder negotiate proposal {opened.root} "
+                       f"{agreement_id} writes our answer to the returned file")
     if still_open or conflicts:
         raise SystemExit(1)
 
