@@ -17,7 +17,7 @@ from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement, AgreementClause
 from qa_builder.models.answers import Answers
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.negotiation.rerender import AnswerChange, AnswerValue, find_answer_change
+from qa_builder.negotiation.rerender import AnswerChange, AnswerValue, RenderBudget, find_answer_change
 from qa_builder.negotiation.returned import Change, Comment, ReturnedDocument, ReturnedFileError, read_returned
 from qa_builder.pipeline import output_stem
 from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_KIND, PROPERTY_VERSION
@@ -141,10 +141,12 @@ def _answer_finder(workspace: Workspace, agreement_id: str) -> AnswerFinder:
 def make_answer_finder(library: ClauseLibrary, answers: Answers) -> AnswerFinder:
     """Re-renders a clause with other values of the answers it reads (see negotiation.rerender)."""
     clauses = {c.id: c for c in library.clauses}
+    budget = RenderBudget()
 
     def find(clause: AgreementClause, proposed: list[str]) -> AnswerChange | None:
         source = clauses.get(clause.clause_id)
-        return None if source is None else find_answer_change(source, clause.position, answers, library, proposed)
+        return None if source is None else find_answer_change(source, clause.position, answers, library, proposed,
+                                                              budget)
 
     return find
 

@@ -25,11 +25,21 @@ from qa_builder.models.answers import Answers
 from qa_builder.models.library import Clause, ClauseLibrary
 from qa_builder.sandbox import TemplateProblem, compile_condition, compile_text, evaluate_condition, parse, render_text
 
-__all__ = ["AnswerChange", "AnswerValue", "answer_paths", "find_answer_change", "paragraph_lines", "with_answer"]
+__all__ = ["AnswerChange", "AnswerValue", "RenderBudget", "answer_paths", "find_answer_change", "paragraph_lines",
+           "with_answer"]
 
 AnswerValue = str | int | bool | None
 MAX_CANDIDATES = 200
 """Most re-renders tried for one clause (each is a few milliseconds)."""
+MAX_RENDERS = 1500
+"""Most re-renders tried for one returned file, whatever it holds (about 7 ms each: 10 s at worst)."""
+
+
+@dataclass
+class RenderBudget:
+    """Re-renders left for one returned file."""
+
+    left: int = MAX_RENDERS
 _NUMBER = re.compile(r"\b\d{1,6}\b")
 _SPACES = re.compile(r"\s+")
 
@@ -178,7 +188,7 @@ def _render(clause: Clause, answers: Answers, library: ClauseLibrary, position: 
 
 
 def find_answer_change(clause: Clause, position: str | None, answers: Answers, library: ClauseLibrary,
-                       proposed: Sequence[str]) -> AnswerChange | None:
+                       proposed: Sequence[str], budget: RenderBudget | None = None) -> AnswerChange | None:
     """The one-answer change under which `clause` renders exactly `proposed` (its paragraph lines), if any.
 
     Args:
@@ -187,6 +197,7 @@ def find_answer_change(clause: Clause, position: str | None, answers: Answers, l
         answers: the agreement's answers.
         library: the clause library (for its clocks).
         proposed: the counterparty's text of the clause, one line per paragraph, without the heading.
+        budget: re-renders left for the whole returned file; none are tried once it is spent.
     """
     source = clause.text if clause.text is not None else (clause.positions or {}).get(position or "")
     if source is None:
@@ -197,8 +208,10 @@ def find_answer_change(clause: Clause, position: str | None, answers: Answers, l
         current = _current(answers, path)
         for value in _candidates(_scalar_annotation(path), current, proposed):
             tried += 1
-            if tried > MAX_CANDIDATES:
+            if tried > MAX_CANDIDATES or (budget is not None and budget.left <= 0):
                 return None
+            if budget is not None:
+                budget.left -= 1
             changed = with_answer(answers, path, value)
             if changed is None:
                 continue
