@@ -367,3 +367,18 @@ def test_a_bad_counter_is_one_line(args: list[str], message: str, tmp_path: Path
     result = _cli("negotiate", "counter", str(tmp_path), ID, "audits", "--by", "A", "--reason", "r", *args)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"error: {message}") and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_re_rendering_is_bounded_per_returned_file(minimal: Agreement) -> None:
+    from qa_builder.negotiation.rerender import RenderBudget, find_answer_change
+
+    library = load_library(MINI_LIBRARY)
+    answers = load_answers(MINIMAL_ANSWERS).answers
+    audits = next(c for c in library.clauses if c.id == "audits")
+    sent = next(c for s in minimal.sections for c in s.clauses if c.clause_id == "audits")
+    proposed = [sent.paragraphs[0].text.replace("30 Business Days", "60 Business Days")]
+    budget = RenderBudget(left=50)
+    found = find_answer_change(audits, "preferred", answers, library, proposed, budget)
+    assert found is not None and (found.field, found.value) == ("audits.notice_business_days", 60)
+    assert 0 < budget.left < 50
+    assert find_answer_change(audits, "preferred", answers, library, proposed, RenderBudget(left=0)) is None
