@@ -18,7 +18,7 @@ from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
-from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.errors import SignatureValidationError
@@ -35,6 +35,17 @@ from pyhanko_certvalidator.errors import (
 )
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
+from qa_builder.verify.changes import (
+    CLASS_LEVEL,
+    Change,
+    Permissions,
+    analyse,
+    change_sentence,
+    change_sentences,
+    classes,
+    declared_permissions,
+    pyhanko_level,
+)
 from qa_builder.verify.legacy import LEGACY_SUBFILTERS, check_legacy
 from qa_builder.verify.longterm import LongTermValidator
 from qa_builder.verify.policy import Policy
@@ -83,7 +94,7 @@ def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | Non
     report.signatures.extend(removed)
     if not fields and not removed:
         return report.fail("has no signatures", "INDETERMINATE", None)
-    checker = _Checker(reader, policy)
+    checker = _Checker(reader, policy, data, fields)
     for name, value, field_ref in fields:
         if only_field is None or str(name) == only_field:
             checker.check_field(str(name), value, field_ref, report)
@@ -199,9 +210,13 @@ def _decrypt(reader: PdfFileReader) -> str | None:
 class _Checker:
     """Checks the signatures of one reader, sharing pyHanko's per-revision caches between them."""
 
-    def __init__(self, reader: PdfFileReader, policy: Policy) -> None:
+    def __init__(self, reader: PdfFileReader, policy: Policy, data: bytes,
+                 fields: list[tuple[str, generic.PdfObject, object]]) -> None:
         self.reader = reader
         self.policy = policy
+        self.data = data
+        self.fields = fields
+        self._changes: list[Change] | None = None
         self.dss_revisions = _dss_revisions(reader)
         self.timestamp_revisions: list[int] = []
         self._longterm: LongTermValidator | None = None
@@ -281,9 +296,7 @@ class _Checker:
         """A TOTAL-FAILED entry when the digest, the signature value or the changes after signing already prove
         the signature fails; None when they do not (or cannot be established)."""
         try:
-            embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
-                diff_policy=self.policy.spec.diff_policy)
-            self.integrity_computed.add(id(embedded))
+            self._integrity(embedded)
         except MemoryError:  # the per-file memory bound: reported by the runner
             raise
         except PdfReadError as exc:  # the parser proves the revisions malformed
@@ -315,18 +328,67 @@ class _Checker:
         if info.get("docmdp_ok") is False and judge_changes:
             diff = info.get("diff_result")
             why = f": {diff}" if isinstance(diff, SuspiciousModification) else ""
-            return _unusable(name, f"does not allow the changes made to the document after signing "
-                                   f"({_modification(info.get('modification_level')) or 'unknown'} changes{why})",
+            return _unusable(name, f"does not allow the changes made to the document after signing{why}",
                              "FORMAT_FAILURE", embedded=embedded, checked=True)
         return None
+
+    # -- changes after signing -------------------------------------------------------------------------------------
+
+    def _integrity(self, embedded: EmbeddedPdfSignature) -> None:
+        """Digest and coverage (pyHanko), then our own difference analysis as the signature's diff result."""
+        embedded.compute_integrity_info(skip_diff=True)  # type: ignore[no-untyped-call]
+        self.integrity_computed.add(id(embedded))
+        after = self._after(embedded)  # none after a whole-file signature; a broken range is judged as coverage
+        if embedded.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+            return
+        violations = [c for c in after if c.violation]
+        if violations:
+            embedded.diff_result = SuspiciousModification(change_sentences(violations))
+        else:
+            level = max((CLASS_LEVEL[c.kind] for c in after), default=0)
+            embedded.diff_result = DiffResult(ModificationLevel(min(level, 3)),
+                                              {c.field for c in after if c.field})
+
+    def _after(self, embedded: EmbeddedPdfSignature) -> list[Change]:
+        """The changes after this signature's revision (none when it covers the whole file)."""
+        if embedded.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+            return []
+        return self.changes_after(embedded.signed_revision)
+
+    def changes_after(self, revision: int) -> list[Change]:
+        """Changes made in revisions after `revision` (the analysis runs once per file, on first use)."""
+        if self._changes is None:
+            self._changes = self._analyse()
+        return [c for c in self._changes if c.revision > revision]
+
+    def _analyse(self) -> list[Change]:
+        permissions: list[Permissions] = []
+        for name, value, field_ref in self.fields:
+            try:
+                sig_object = value.get_object()  # type: ignore[no-untyped-call]
+                embedded = EmbeddedPdfSignature(self.reader, field_ref, str(name))  # type: ignore[arg-type]
+                permissions.append(declared_permissions(embedded.signed_revision, sig_object, embedded.sig_field,
+                                                        str(name)))
+            except MemoryError:  # the per-file memory bound: reported by the runner
+                raise
+            except Exception:  # an unreadable signature declares nothing; it is reported on its own
+                continue
+        if not permissions:
+            return []
+        first = min(p.signed_revision for p in permissions)
+        return analyse(self.reader, self.data, first, permissions)
 
     # -- document timestamps ---------------------------------------------------------------------------------------
 
     def _timestamp(self, embedded: EmbeddedPdfSignature) -> TimestampReport:
-        status = validate_pdf_timestamp(embedded, validation_context=self.policy.context())
+        if id(embedded) not in self.integrity_computed:
+            self._integrity(embedded)
+        status = validate_pdf_timestamp(embedded, validation_context=self.policy.context(), skip_diff=True)
         problems: list[str] = []
         coverage = _coverage(status.coverage)
-        modification = _modification(status.modification_level)
+        after = self._after(embedded)
+        violations = [c for c in after if c.violation]
+        modification = pyhanko_level(after) if coverage != "partial" else None
         if not status.intact:
             verdict = Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
             problems.append("The timestamped bytes were changed afterwards (digest mismatch).")
@@ -336,9 +398,10 @@ class _Checker:
         elif coverage == "partial":
             verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
             problems.append("The document timestamp does not cover a whole revision of the file.")
-        elif modification == "other":
+        elif violations:
             verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
-            problems.append("The document was changed after this timestamp in a way no signature allows.")
+            problems.append(f"The document was changed after this timestamp in a way no signature allows: "
+                            f"{change_sentences(violations)}.")
         elif not status.trusted:
             verdict = Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
             problems.append("The timestamp authority's certificate does not chain to a trusted root.")
@@ -349,7 +412,8 @@ class _Checker:
         return TimestampReport(
             field=str(embedded.field_name), tsa_subject=_subject(embedded.signer_cert),
             time=utc_text(tst_info["gen_time"].native), intact=status.intact, valid=status.valid,
-            trusted=status.trusted, coverage=coverage, modification=modification,
+            trusted=status.trusted, coverage=coverage, modification=modification,  # type: ignore[arg-type]
+            modification_classes=classes(after), changes_after_signing=[change_sentence(c) for c in after],
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=problems)
 
     # -- signatures ------------------------------------------------------------------------------------------------
@@ -374,10 +438,12 @@ class _Checker:
         meaning = _text(sig.get("/Reason"))
         claimed = embedded.self_reported_timestamp
         visible = _visible(embedded.sig_field)
+        after = self._after(embedded)
+        coverage = _coverage(status.coverage)
         facts = _Facts(
             status=status, trusted=trusted, chain=chain, subindic=subindic, revocation=revocation,
-            coverage=_coverage(status.coverage), modification=_modification(status.modification_level),
-            diff_reason=str(status.diff_result) if isinstance(status.diff_result, SuspiciousModification) else "",
+            coverage=coverage, modification=pyhanko_level(after) if coverage != "partial" else None,  # type: ignore[arg-type]
+            diff_reason=change_sentences([c for c in after if c.violation]),
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
             ts_trusted=ts_trusted, ts_intact=ts_intact)
         verdict = facts.verdict()
@@ -388,6 +454,7 @@ class _Checker:
             claimed_time=utc_text(claimed), timestamp_time=utc_text(tst), timestamp_trusted=ts_trusted,
             intact=status.intact, valid=status.valid, trusted=trusted, revocation=revocation,
             coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
+            modification_classes=classes(after), changes_after_signing=[change_sentence(c) for c in after],
             certification=_certification(sig),
             level=level, part11_manifestation=facts.part11(), validation_time=utc_text(self.validated_at),
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=facts.problems())
@@ -402,8 +469,7 @@ class _Checker:
         """
         if not self.policy.online:
             if id(embedded) not in self.integrity_computed:  # AdES reads the integrity summary
-                embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
-                    diff_policy=self.policy.spec.diff_policy)
+                self._integrity(embedded)
             result = self.longterm.validate(embedded)
             self.validated_at = result.validated_at
             if result.status is not None:
@@ -439,7 +505,9 @@ class _Checker:
 
     def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
         context = self.policy.context()
-        return validate_pdf_signature(embedded, context, ts_validation_context=context)
+        if id(embedded) not in self.integrity_computed:
+            self._integrity(embedded)
+        return validate_pdf_signature(embedded, context, ts_validation_context=context, skip_diff=True)
 
     def _later_timestamps(self) -> list[int]:
         return [embedded.signed_revision for embedded in self.reader.embedded_timestamp_signatures]
@@ -504,8 +572,8 @@ class _Facts:
             found.append("The signature does not cover a whole revision of the file; bytes outside it can change.")
         if status.docmdp_ok is False:
             why = f": {self.diff_reason}" if self.diff_reason else ""
-            found.append(f"The document was changed after signing in a way this signature does not allow "
-                         f"({self.modification or 'unknown'} changes{why}).")
+            found.append(f"The document was changed after signing in a way the permissions in force do not "
+                         f"allow{why}.")
         if not self.trusted and status.intact and status.valid and (
                 self.subindic in _CHAIN_NOT_FOUND
                 or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
@@ -643,10 +711,6 @@ def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:
     if level == SignatureCoverageLevel.ENTIRE_REVISION:
         return "entire_revision"
     return "partial"
-
-
-def _modification(level: ModificationLevel | None) -> Modification | None:
-    return None if level is None else level.name.lower()  # type: ignore[return-value]
 
 
 def _level(embedded: EmbeddedPdfSignature, has_tst: bool, dss_revisions: list[int],

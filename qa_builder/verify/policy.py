@@ -96,6 +96,7 @@ def load_policy(settings: VerifySettings) -> Policy:
                                       time_tolerance=dt.timedelta(seconds=30))
     spec = PdfSignatureValidationSpec(SignatureValidationSpec(
         cert_validation_policy=policy,
-        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=fetching)))
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=fetching)),
+        diff_policy=None)  # changes after signing are judged by qa_builder.verify.changes, once per file
     at = settings.at.astimezone(dt.UTC) if settings.at else None
     return Policy(roots=tuple(roots), at=at, online=settings.online, spec=spec)
