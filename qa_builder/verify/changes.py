@@ -23,7 +23,7 @@ from typing import Literal
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 
-from qa_builder.verify.refindex import ReferenceIndex
+from qa_builder.verify.refindex import TRAILER, ReferenceIndex
 
 ChangeClass = Literal["validation_data", "form_filling", "annotations", "signature_added", "other"]
 CLASS_LEVEL: dict[str, int] = {"validation_data": 1, "signature_added": 2, "form_filling": 2, "annotations": 3,
@@ -31,7 +31,7 @@ CLASS_LEVEL: dict[str, int] = {"validation_data": 1, "signature_added": 2, "form
 CLASS_WORDS = {"validation_data": "validation data", "form_filling": "form filling", "annotations": "annotations",
                "signature_added": "signature added", "other": "other changes"}
 _MAX_NODES = 100_000  # bound on structure walks (pages, fields, annotations, appearance resources) per revision
-_FILL_KEYS = {"/V", "/AS", "/AP", "/MK", "/M"}
+_FILL_KEYS = {"/V", "/AS", "/AP", "/MK", "/M", "/I", "/DA", "/RV"}
 _SIGN_KEYS = {"/V", "/AS", "/AP", "/MK", "/F"}
 _FORM_KEYS = {"/DR", "/DA", "/NeedAppearances", "/SigFlags"}
 _CATALOG_VALIDATION_KEYS = {"/DSS", "/Extensions", "/Version", "/Metadata"}
@@ -84,10 +84,12 @@ def analyse(reader: PdfFileReader, data: bytes, first_signed_revision: int,
     if first_signed_revision >= last:
         return []
     index = ReferenceIndex(reader, data)
-    structures = {first_signed_revision: _Structure.read(reader.get_historical_resolver(first_signed_revision))}
+    cache: dict[tuple[int, int], object] = {}
+    resolvers: dict[int, HistoricalResolver] = {}
+    structures = {first_signed_revision: _Structure.read(_View(reader, index, first_signed_revision, cache, resolvers))}
     found: list[Change] = []
     for revision in range(first_signed_revision + 1, last + 1):
-        structures[revision] = _Structure.read(reader.get_historical_resolver(revision))
+        structures[revision] = _Structure.read(_View(reader, index, revision, cache, resolvers))
         update = _Update(reader, index, revision, structures[revision - 1], structures[revision])
         found += [_judge(change, permissions) for change in update.changes()]
         structures.pop(revision - 1)
@@ -160,13 +162,81 @@ def _with(change: Change, violation: str) -> Change:
     return Change(change.revision, change.kind, change.what, change.objects, change.pages, change.field, violation)
 
 
-# -- the structure of one revision -----------------------------------------------------------------------------------
+class _View:
+    """The objects of one revision. Each stored object version is parsed once per file and shared by every
+    revision it is in force in; references are always followed at this revision, never at the version's own."""
+
+    def __init__(self, reader: PdfFileReader, index: ReferenceIndex, revision: int,
+                 cache: dict[tuple[int, int], object], resolvers: dict[int, HistoricalResolver]) -> None:
+        self.reader = reader
+        self.index = index
+        self.revision = revision
+        self._resolvers = resolvers
+        if revision not in resolvers:
+            resolvers[revision] = reader.get_historical_resolver(revision)
+        self.resolver = resolvers[revision]
+        self._cache = cache
+
+    def at(self, number: int, generation: int = 0) -> object:
+        version = self.index.version_at(number, self.revision)
+        if version is None:
+            return None
+        key = (number, version)
+        if key not in self._cache:
+            try:
+                resolver = self._resolvers.get(version)
+                if resolver is None:
+                    resolver = self._resolvers[version] = self.reader.get_historical_resolver(version)
+                self._cache[key] = resolver(generic.Reference(number, generation))
+            except MemoryError:
+                raise
+            except Exception:  # missing or unreadable: reads as null
+                self._cache[key] = None
+        return self._cache[key]
+
+    def deref(self, obj: object) -> object:
+        return self.at(obj.idnum, obj.generation) if isinstance(obj, generic.IndirectObject) else obj
+
+    def latest(self, obj: object) -> object:
+        """`obj` as the file's newest revision has it: signature dictionaries (large /Contents) are parsed once,
+        shared with the validation; one rewritten later is reported on its own."""
+        try:
+            return self.reader.get_object(obj.reference) if isinstance(obj, generic.IndirectObject) else obj
+        except MemoryError:
+            raise
+        except Exception:  # missing: reads as null
+            return None
+
+    def get(self, obj: generic.DictionaryObject, key: str) -> object:
+        return self.deref(obj.raw_get(key)) if key in obj else None
+
+    def closure(self, roots: list[object]) -> set[int]:
+        """Object numbers reachable from `roots` (bounded), not following links back to pages and fields."""
+        found: set[int] = set()
+        stack = list(roots)
+        steps = 0
+        while stack and steps < _MAX_NODES:
+            steps += 1
+            current = stack.pop()
+            if isinstance(current, generic.IndirectObject):
+                if current.idnum in found:
+                    continue
+                found.add(current.idnum)
+                current = self.deref(current)
+            if isinstance(current, generic.DictionaryObject):
+                stack.extend(current.raw_get(k) for k in current if k not in _NOT_FOLLOWED)
+            elif isinstance(current, generic.ArrayObject):
+                stack.extend(_items(current))
+        return found
+
+
+# -- the structure of one revision ---------------------------------------------------------------------------------
 
 @dataclass
 class _Structure:
     """Catalog, pages, annotations, form fields and DSS of one revision, by object number."""
 
-    resolver: HistoricalResolver
+    view: _View
     root: int | None = None
     catalog: generic.DictionaryObject = field(default_factory=generic.DictionaryObject)
     form: generic.DictionaryObject = field(default_factory=generic.DictionaryObject)
@@ -182,21 +252,25 @@ class _Structure:
     sig_values: dict[int, str] = field(default_factory=dict)  # signature dictionary -> field name
     dss: set[int] = field(default_factory=set)
     metadata: int | None = None
+    info: int | None = None
 
     @classmethod
-    def read(cls, resolver: HistoricalResolver) -> _Structure:
-        structure = cls(resolver)
+    def read(cls, view: _View) -> _Structure:
+        structure = cls(view)
+        resolver = view.resolver
         try:
+            info = resolver.trailer_view.raw_get("/Info") if "/Info" in resolver.trailer_view else None
+            structure.info = info.idnum if isinstance(info, generic.IndirectObject) else None
             root_ref = resolver.trailer_view.raw_get("/Root")
             structure.root = root_ref.idnum if isinstance(root_ref, generic.IndirectObject) else None
-            catalog = resolver(root_ref.reference) if isinstance(root_ref, generic.IndirectObject) else root_ref
+            catalog = view.deref(root_ref)
             if not isinstance(catalog, generic.DictionaryObject):
                 return structure
             structure.catalog = catalog
             structure._read_pages(catalog.raw_get("/Pages") if "/Pages" in catalog else None)
             structure._read_form(catalog)
             dss = catalog.raw_get("/DSS") if "/DSS" in catalog else None
-            structure.dss = _closure([dss]) if dss is not None else set()
+            structure.dss = view.closure([dss]) if dss is not None else set()
             metadata = catalog.raw_get("/Metadata") if "/Metadata" in catalog else None
             structure.metadata = metadata.idnum if isinstance(metadata, generic.IndirectObject) else None
         except MemoryError:
@@ -215,7 +289,7 @@ class _Structure:
                 if number in seen:
                     continue
                 seen.add(number)
-            obj = _deref(current)
+            obj = self.view.deref(current)
             if not isinstance(obj, generic.DictionaryObject):
                 continue
             kids = obj.raw_get("/Kids") if "/Kids" in obj else None
@@ -224,7 +298,7 @@ class _Structure:
                     self.page_nodes.add(number)
                 if isinstance(kids, generic.IndirectObject):
                     self.page_nodes.add(kids.idnum)
-                stack.extend(reversed(list(_items(_deref(kids)))))
+                stack.extend(reversed(list(_items(self.view.deref(kids)))))
                 continue
             page_number = len(self.pages) + 1
             if number is not None:
@@ -232,25 +306,25 @@ class _Structure:
             annots = obj.raw_get("/Annots") if "/Annots" in obj else None
             if isinstance(annots, generic.IndirectObject):
                 self.annots_arrays[annots.idnum] = page_number
-            for annot in _items(_deref(annots)):
+            for annot in _items(self.view.deref(annots)):
                 if isinstance(annot, generic.IndirectObject):
                     self.annots[annot.idnum] = page_number
 
     def _read_form(self, catalog: generic.DictionaryObject) -> None:
         form_ref = catalog.raw_get("/AcroForm") if "/AcroForm" in catalog else None
         self.form_number = form_ref.idnum if isinstance(form_ref, generic.IndirectObject) else None
-        form = _deref(form_ref)
+        form = self.view.deref(form_ref)
         if not isinstance(form, generic.DictionaryObject):
             return
         self.form = form
         fields_ref = form.raw_get("/Fields") if "/Fields" in form else None
         self.fields_number = fields_ref.idnum if isinstance(fields_ref, generic.IndirectObject) else None
-        stack: list[tuple[object, str]] = [(f, "") for f in reversed(list(_items(_deref(fields_ref))))]
+        stack: list[tuple[object, str]] = [(f, "") for f in reversed(list(_items(self.view.deref(fields_ref))))]
         while stack and len(self.fields) < _MAX_NODES:
             current, parent = stack.pop()
             if not isinstance(current, generic.IndirectObject) or current.idnum in self.fields:
                 continue
-            obj = _deref(current)
+            obj = self.view.deref(current)
             if not isinstance(obj, generic.DictionaryObject):
                 continue
             partial = obj.get("/T")
@@ -259,9 +333,9 @@ class _Structure:
             kids = obj.raw_get("/Kids") if "/Kids" in obj else None
             if isinstance(kids, generic.IndirectObject):
                 self.field_arrays.add(kids.idnum)
-            children = list(_items(_deref(kids)))
-            named_children = [k for k in children if isinstance(_deref(k), generic.DictionaryObject)
-                              and "/T" in _deref(k)]  # type: ignore[operator]
+            children = list(_items(self.view.deref(kids)))
+            named_children = [k for k in children if isinstance(self.view.deref(k), generic.DictionaryObject)
+                              and "/T" in self.view.deref(k)]  # type: ignore[operator]
             if not named_children:
                 self.terminal[current.idnum] = name
             stack.extend((kid, name) for kid in reversed(children))
@@ -314,26 +388,43 @@ class _Update:
                              (self.new.root or 0,))
             elif key == "/AcroForm":
                 continue  # judged with the form
+            elif key == "/Names" and self._names_only_appearances():
+                yield self._region("annotations", self.new.root or 0, None, "document catalog: named "
+                                   "annotation appearances (/Names /AP) updated", None, (),
+                                   roots=[self.new.view.get(new, "/Names")])
             else:
                 yield self._other(f"document catalog: {key} changed", self.new.root)
+
+    def _names_only_appearances(self) -> bool:
+        """Whether the catalog's name dictionary changed only in its /AP tree (appearances of stamp annotations)."""
+        old = self.old.view.get(self.old.catalog, "/Names")
+        new = self.new.view.get(self.new.catalog, "/Names")
+        old = old if isinstance(old, generic.DictionaryObject) else generic.DictionaryObject()
+        return isinstance(new, generic.DictionaryObject) and _changed_keys(old, new) <= {"/AP"}
 
     def _form(self) -> Iterator[Change]:
         old, new = self.old.form, self.new.form
         for number in (self.new.form_number, self.new.fields_number):
             if number is not None:
                 self.explained.add(number)
+        resources = new.raw_get("/DR") if "/DR" in new else None
+        if self.new.view.closure([resources]) & self.changed:
+            yield self._region("form_filling", self.new.form_number or 0, None, "form dictionary: default "
+                               "resources (/DR) updated", None, (), roots=[resources])
         touched = {self.new.form_number, self.new.fields_number, self.new.root} & self.changed
         if not touched:
             return
         for key in _changed_keys(old, new):
-            if key in _FORM_KEYS:
+            if key == "/DR":
+                continue
+            elif key in _FORM_KEYS:
                 kind: ChangeClass = "validation_data" if key == "/SigFlags" else "form_filling"
                 yield Change(self.revision, kind, f"form dictionary: {key} updated", (self.new.form_number or 0,))
             elif key != "/Fields":
                 yield self._other(f"form dictionary: {key} changed", self.new.form_number)
-        old_top = {f.idnum for f in _items(_deref(old.raw_get("/Fields")) if "/Fields" in old else None)
+        old_top = {f.idnum for f in _items(self.old.view.get(old, "/Fields"))
                    if isinstance(f, generic.IndirectObject)}
-        new_top = {f.idnum for f in _items(_deref(new.raw_get("/Fields")) if "/Fields" in new else None)
+        new_top = {f.idnum for f in _items(self.new.view.get(new, "/Fields"))
                    if isinstance(f, generic.IndirectObject)}
         for number in sorted(old_top - new_top):
             name = self.old.fields.get(number, f"object {number}")
@@ -354,16 +445,16 @@ class _Update:
             if number not in self.changed and number in self.old.fields:
                 continue
             self.explained.add(number)
-            new_obj = _deref_at(self.new.resolver, number)
+            new_obj = self.new.view.at(number)
             existed = self.index.version_at(number, self.revision - 1) is not None
-            old_obj = _deref_at(self.old.resolver, number) if existed else None
+            old_obj = self.old.view.at(number) if existed else None
             yield from self._field(number, name, old_obj, new_obj)
         for number in self.new.field_arrays & self.changed:
             self.explained.add(number)
             if number not in self.existed:
                 continue
-            old_kids = _plain(_deref_at(self.old.resolver, number))
-            new_kids = _plain(_deref_at(self.new.resolver, number))
+            old_kids = _plain(self.old.view.at(number))
+            new_kids = _plain(self.new.view.at(number))
             if old_kids != new_kids:
                 removed = set(_ref_numbers(old_kids)) - set(_ref_numbers(new_kids))
                 if removed:
@@ -373,8 +464,8 @@ class _Update:
         if not isinstance(new, generic.DictionaryObject):
             yield self._other(f"form field '{name}' is no longer a dictionary", number)
             return
-        is_sig = _field_type(new) == "/Sig"
-        value = _deref(new.get("/V")) if is_sig else None
+        is_sig = _field_type(new, self.new.view) == "/Sig"
+        value = self.new.view.latest(new.raw_get("/V")) if is_sig and "/V" in new else None
         is_timestamp = isinstance(value, generic.DictionaryObject) and value.get("/Type") == "/DocTimeStamp"
         page = self._page_of_widget(number, new)
         pages = (page,) if page else ()
@@ -417,7 +508,7 @@ class _Update:
         page = self.new.annots.get(number)
         if page:
             return page
-        for kid in _items(_deref(obj.raw_get("/Kids")) if "/Kids" in obj else None):
+        for kid in _items(self.new.view.get(obj, "/Kids")):
             if isinstance(kid, generic.IndirectObject) and kid.idnum in self.new.annots:
                 return self.new.annots[kid.idnum]
         return None
@@ -444,8 +535,8 @@ class _Update:
                 self.explained.add(array)
             if number not in self.existed:
                 continue
-            old = _deref_at(self.old.resolver, number)
-            new = _deref_at(self.new.resolver, number)
+            old = self.old.view.at(number)
+            new = self.new.view.at(number)
             if not isinstance(old, generic.DictionaryObject) or not isinstance(new, generic.DictionaryObject):
                 continue
             for key in sorted(_changed_keys(old, new) - {"/Annots"}):
@@ -462,7 +553,7 @@ class _Update:
             if not is_new and number not in self.changed:
                 continue
             self.explained.add(number)
-            obj = _deref_at(self.new.resolver, number)
+            obj = self.new.view.at(number)
             subtype = str(obj.get("/Subtype", "?")) if isinstance(obj, generic.DictionaryObject) else "?"
             if subtype == "/Widget":
                 yield self._other(f"page {page}: a widget that belongs to no form field was "
@@ -492,33 +583,36 @@ class _Update:
 
     def _validation_data(self) -> Iterator[Change]:
         dss = self.new.dss & self.changed
-        metadata = {self.new.metadata} & self.changed if self.new.metadata is not None else set()
+        metadata = {n for n in (self.new.metadata, self.new.info) if n is not None} & self.changed
         if dss:
-            self.allowed_regions.append(("validation_data", dss, None, ()))
-            self.explained |= {n for n in dss if not self._used_elsewhere(n, dss)}
+            legitimate = dss | ({self.new.root} if self.new.root is not None else set())
+            self.explained |= {n for n in dss if not self._used_elsewhere(n, legitimate)}
             yield Change(self.revision, "validation_data", f"document security store (DSS): {len(dss)} objects",
                          tuple(sorted(dss)))
         if metadata:
             self.explained |= metadata  # type: ignore[arg-type]
-            yield Change(self.revision, "validation_data", "XMP metadata updated",
+            yield Change(self.revision, "validation_data", "document metadata (XMP, document information) updated",
                          tuple(sorted(metadata)))  # type: ignore[type-var]
 
     # appearance streams and resources of filled fields, new signatures and annotations
 
     def _region(self, kind: ChangeClass, number: int, obj: object, what: str, field_name: str | None,
-                pages: tuple[int, ...]) -> Change:
-        """A field, widget or annotation change; the objects its /AP and /V bring with them belong to it."""
-        region: set[int] = set()
+                pages: tuple[int, ...], roots: list[object] | None = None) -> Change:
+        """A field, widget or annotation change; the objects its /AP and /V (or `roots`) bring with them belong
+        to it."""
+        region: set[int] = self.new.view.closure(roots or [])
         if isinstance(obj, generic.DictionaryObject):
-            widgets = [obj, *(_deref(k) for k in _items(_deref(obj.raw_get("/Kids")) if "/Kids" in obj else None))]
-            region |= {k.idnum for k in _items(_deref(obj.raw_get("/Kids")) if "/Kids" in obj else None)
+            view = self.new.view
+            kids = list(_items(view.get(obj, "/Kids")))
+            widgets = [obj, *(view.deref(k) for k in kids)]
+            region |= {k.idnum for k in kids
                        if isinstance(k, generic.IndirectObject)}
             value = obj.raw_get("/V") if "/V" in obj else None
             if isinstance(value, generic.IndirectObject):
                 region.add(value.idnum)  # the value itself; a signature's /Reference data is not its appearance
             for widget in widgets:
                 if isinstance(widget, generic.DictionaryObject):
-                    region |= _closure([widget.raw_get(k) for k in ("/AP", "/MK", "/Popup") if k in widget])
+                    region |= view.closure([widget.raw_get(k) for k in ("/AP", "/MK", "/Popup") if k in widget])
         region &= self.changed
         self.allowed_regions.append((kind, region | {number}, field_name, pages))
         return Change(self.revision, kind, what, (number,), pages, field_name)
@@ -526,7 +620,7 @@ class _Update:
     def _appearances(self) -> list[Change]:
         """Rewritten objects inside an allowed region that something outside it also uses are not explained."""
         found: list[Change] = []
-        everything = set().union(*(region for _k, region, _f, _p in self.allowed_regions)) | self.explained
+        everything = set().union(*(region for _k, region, _f, _p in self.allowed_regions))
         for kind, region, _field, pages in self.allowed_regions:
             for number in sorted(region - self.explained):
                 if number in self.existed and self._used_elsewhere(number, everything):
@@ -538,7 +632,8 @@ class _Update:
         return found
 
     def _used_elsewhere(self, number: int, region: set[int]) -> bool:
-        return bool(self.index.users_at(number, self.revision - 1) - region - self.explained)
+        """Whether an object outside `region` (the page, the catalog, the trailer, another resource) uses it."""
+        return bool(self.index.users_at(number, self.revision - 1) - region)
 
     # everything else
 
@@ -549,10 +644,10 @@ class _Update:
                 users = self.index.users_at(number, self.revision - 1) | self.index.users_at(number, self.revision)
                 if not users:
                     continue  # an orphan object rewritten: nothing shows or uses it
-                obj = _deref_at(self.new.resolver, number)
+                obj = self.new.view.at(number)
                 found.append(self._other(f"{_describe(obj)} (object {number}) rewritten", number,
                                          self._pages_using(number)))
-            elif self.index.users_at(number, self.revision - 1):
+            elif self.index.users_at(number, self.revision - 1) - {TRAILER}:  # trailer keys are inert
                 found.append(self._other(f"object {number} was referred to before it existed and was defined "
                                          "afterwards", number, self._pages_using(number)))
         for number in sorted(self.freed):
@@ -595,15 +690,6 @@ def _deref(obj: object) -> object:
         return None
 
 
-def _deref_at(resolver: HistoricalResolver, number: int) -> object:
-    try:
-        return resolver(generic.Reference(number, 0))
-    except MemoryError:
-        raise
-    except Exception:  # missing or unreadable in that revision
-        return None
-
-
 def _get(obj: generic.DictionaryObject, key: str) -> object:
     return _deref(obj.raw_get(key)) if key in obj else None
 
@@ -614,13 +700,13 @@ def _items(obj: object) -> Iterator[object]:
             yield list.__getitem__(obj, position)
 
 
-def _field_type(obj: generic.DictionaryObject) -> object:
+def _field_type(obj: generic.DictionaryObject, view: _View) -> object:
     seen = 0
     current: object = obj
     while isinstance(current, generic.DictionaryObject) and seen < 32:
         if "/FT" in current:
             return current.get("/FT")
-        current = _get(current, "/Parent")
+        current = view.get(current, "/Parent")
         seen += 1
     return None
 
@@ -675,26 +761,6 @@ def _ref_numbers(plain: object) -> Iterator[int]:
 _NOT_FOLLOWED = {"/P", "/Parent", "/Data", "/IRT"}  # links back to pages, fields and the document
 
 
-def _closure(roots: list[object]) -> set[int]:
-    """Object numbers reachable from `roots` (bounded)."""
-    found: set[int] = set()
-    stack = list(roots)
-    steps = 0
-    while stack and steps < _MAX_NODES:
-        steps += 1
-        current = stack.pop()
-        if isinstance(current, generic.IndirectObject):
-            if current.idnum in found:
-                continue
-            found.add(current.idnum)
-            current = _deref(current)
-        if isinstance(current, generic.DictionaryObject):
-            stack.extend(current.raw_get(k) for k in current if k not in _NOT_FOLLOWED)
-        elif isinstance(current, generic.ArrayObject):
-            stack.extend(_items(current))
-    return found
-
-
 def _describe(obj: object) -> str:
     if isinstance(obj, generic.StreamObject):
         subtype = obj.get("/Subtype") or obj.get("/Type")
@@ -710,7 +776,14 @@ def _describe(obj: object) -> str:
 def change_sentence(change: Change) -> str:
     """One change in words: revision, class, what, and why it is not allowed (if it is not)."""
     why = f" — not allowed: {change.violation}" if change.violation else ""
-    return f"revision {change.revision + 1}, {CLASS_WORDS[change.kind]}: {change.what}{why}"
+    where = ""
+    numbers = [n for n in change.objects if n]
+    if numbers and "object" not in change.what:
+        listed = ", ".join(str(n) for n in numbers[:6]) + (", ..." if len(numbers) > 6 else "")
+        where += f" (object{'s' if len(numbers) > 1 else ''} {listed})"
+    if change.pages and "page" not in change.what:
+        where += f" on page{'s' if len(change.pages) > 1 else ''} {', '.join(map(str, change.pages))}"
+    return f"revision {change.revision + 1}, {CLASS_WORDS[change.kind]}: {change.what}{where}{why}"
 
 
 def change_sentences(changes: list[Change], limit: int = 8) -> str:

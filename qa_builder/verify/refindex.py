@@ -29,6 +29,7 @@ _TOKENS = re.compile(
     rb"|(?P<end>\bstream(?=[\r\n])|\bendobj\b)",
     re.S)
 _MAX_DEPTH = 64
+TRAILER = 0  # the trailer's stand-in object number (object 0 is never a real object)
 
 
 class ReferenceIndex:
@@ -68,6 +69,17 @@ class ReferenceIndex:
             self.uses[(number, revision)] = targets
             for target in targets:
                 self._users[target].append((number, revision))
+        for revision in range(self.revisions):  # the trailer uses objects too (object number 0 stands for it)
+            try:
+                trailer = reader.get_historical_resolver(revision).trailer_view
+            except Exception:  # a damaged trailer uses nothing we can name
+                continue
+            found: set[int] = set()
+            _collect(trailer, found, 0)
+            self.defined[TRAILER].append(revision)
+            self.uses[(TRAILER, revision)] = frozenset(found)
+            for target in found:
+                self._users[target].append((TRAILER, revision))
         for revisions in self.defined.values():
             revisions.sort()
 
