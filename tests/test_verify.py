@@ -326,6 +326,30 @@ def _new_page_content(writer: IncrementalPdfFileWriter) -> None:
     writer.update_container(page)
 
 
+def _content_replaced_in_place_with_a_comment(writer: IncrementalPdfFileWriter) -> None:
+    """Replace-style shadow attack: page 1's own content stream object is rewritten (same object number) in an
+    update that also adds a permitted change (a comment), hoping the update passes as an annotation."""
+    page_ref = writer.root["/Pages"]["/Kids"][0]
+    page = page_ref.get_object()
+    contents = page.raw_get("/Contents")
+    content_ref = contents if isinstance(contents, generic.IndirectObject) else contents[0]
+    stream = content_ref.get_object()
+    stream.strip_filters()
+    stream._data = b"BT /F1 24 Tf 100 700 Td (Release by the CMO alone) Tj ET"
+    stream._encoded_data = None
+    writer.mark_update(content_ref)
+    note = writer.add_object(generic.DictionaryObject({
+        generic.pdf_name("/Type"): generic.pdf_name("/Annot"), generic.pdf_name("/Subtype"): generic.pdf_name("/Text"),
+        generic.pdf_name("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (500, 780, 520, 800)]),
+        generic.pdf_name("/Contents"): generic.TextStringObject("reviewed")}))
+    annots = page.get("/Annots")
+    if isinstance(annots, generic.ArrayObject):
+        annots.append(note)
+    else:
+        page[generic.pdf_name("/Annots")] = generic.ArrayObject([note])
+    writer.update_container(page)
+
+
 def _added_page(writer: IncrementalPdfFileWriter) -> None:
     page = generic.DictionaryObject({generic.pdf_name("/Type"): generic.pdf_name("/Page"),
                                      generic.pdf_name("/MediaBox"): generic.ArrayObject(
@@ -361,6 +385,8 @@ def _stripped_signatures(writer: IncrementalPdfFileWriter) -> None:
 
 ATTACKS = {
     "page content changed": (_new_page_content, "FORMAT_FAILURE", "changed after signing in a way"),
+    "page content replaced in place beside a comment": (_content_replaced_in_place_with_a_comment,
+                                                        "FORMAT_FAILURE", "on page 1"),
     "page added": (_added_page, "FORMAT_FAILURE", "changed after signing in a way"),
     "page removed": (_removed_page, "FORMAT_FAILURE", "changed after signing in a way"),
     "reason replaced": (_replaced_reason, None, ""),

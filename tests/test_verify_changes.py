@@ -236,3 +236,83 @@ def test_a_field_lock_only_binds_its_own_fields(test_pki: Any, tmp_path: Path) -
     result = _verify(_update(signed, _fill("Note 2", "later")), tmp_path, test_pki)
     assert _entry(result, "Sig1").indication != "TOTAL-FAILED"
     assert "form_filling" in _entry(result, "Sig1").modification_classes
+
+
+# -- shadow attacks (issue 15 item 9): what a reader sees must be what was signed, up to the permitted changes --------
+
+def _shows(name: str, text: str, *, value: str | None = None) -> Change:
+    """Give text field `name` an appearance that shows `text` (and, when given, the value `value`)."""
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        for ref in writer.root["/AcroForm"]["/Fields"]:
+            field = ref.get_object()
+            if field.get("/T") == name:
+                appearance = generic.StreamObject({
+                    _N("/Type"): _N("/XObject"), _N("/Subtype"): _N("/Form"),
+                    _N("/BBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 240, 20)]),
+                    _N("/Resources"): writer.root["/AcroForm"]["/DR"]},
+                    stream_data=b"/Tx BMC BT /F1 10 Tf 2 6 Td (" + text.encode() + b") Tj ET EMC")
+                if value is not None:
+                    field[_N("/V")] = generic.TextStringObject(value)
+                field[_N("/AP")] = generic.DictionaryObject({_N("/N"): writer.add_object(appearance)})
+                writer.update_container(field)
+                return
+        raise AssertionError(name)
+    return change
+
+
+def test_the_replace_kind_of_shadow_attack_fails_with_page_and_region(test_pki: Any, tmp_path: Path) -> None:
+    """The signer sees 'World Health Organisation' in the field, whose hidden value is 'Attacker'; after signing,
+    an update only redoes the field's appearance so that it shows its value. Structurally that is form filling."""
+    data = _add_signature_fields(_blank_with_text_fields(["Donation to"]),
+                                 [fields.SigFieldSpec("Donor", on_page=0, box=(60, 80, 260, 140))])
+    prepared = _update(data, _shows("Donation to", "World Health Organisation", value="Attacker"))
+    signed = _sign(prepared, test_pki, "sponsor", "Donor")
+    result = _verify(_update(signed, _shows("Donation to", "Attacker")), tmp_path, test_pki)
+    donor = _entry(result, "Donor")
+    assert (donor.indication, donor.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE")
+    problem = " ".join(donor.problems)
+    assert "page 1, region (" in problem and "visible change that no permitted change explains" in problem
+    assert "other" in donor.modification_classes
+
+    # the same field filled honestly (its value changes, new words on a blank box) is form filling
+    honest = _verify(_update(signed, _shows("Donation to", "Red Cross", value="Red Cross")), tmp_path, test_pki,
+                     "honest.pdf")
+    assert _entry(honest, "Donor").indication != "TOTAL-FAILED", _entry(honest, "Donor").problems
+
+
+def test_a_filled_field_may_not_cover_signed_page_content(test_pki: Any, tmp_path: Path) -> None:
+    """A field laid over the signed page text is 'filled' with an opaque box and other words: its value changes
+    (form filling), but signed content under the widget is hidden."""
+    data = _blank_with_text_fields([])
+    def overlay(writer: IncrementalPdfFileWriter) -> None:
+        page_ref = writer.root["/Pages"].raw_get("/Kids")[0]
+        field = writer.add_object(generic.DictionaryObject({
+            _N("/FT"): _N("/Tx"), _N("/T"): generic.TextStringObject("Overlay"), _N("/Type"): _N("/Annot"),
+            _N("/Subtype"): _N("/Widget"), _N("/P"): page_ref,
+            _N("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (55, 750, 500, 780)])}))
+        page = page_ref.get_object()
+        page[_N("/Annots")] = generic.ArrayObject([field])
+        writer.update_container(page)
+        form = writer.root["/AcroForm"]
+        form["/Fields"].append(field)
+        writer.update_container(form)
+    prepared = _add_signature_fields(_update(data, overlay),
+                                     [fields.SigFieldSpec("Sig", on_page=0, box=(60, 80, 260, 140))])
+    signed = _sign(prepared, test_pki, "sponsor", "Sig")
+
+    def cover(writer: IncrementalPdfFileWriter) -> None:
+        for ref in writer.root["/AcroForm"]["/Fields"]:
+            field = ref.get_object()
+            if field.get("/T") == "Overlay":
+                appearance = generic.StreamObject({
+                    _N("/Type"): _N("/XObject"), _N("/Subtype"): _N("/Form"),
+                    _N("/BBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 445, 30)]),
+                    _N("/Resources"): writer.root["/AcroForm"]["/DR"]},
+                    stream_data=b"1 g 0 0 445 30 re f 0 g BT /F1 14 Tf 5 10 Td (Batch release by the CMO alone) Tj ET")
+                field[_N("/V")] = generic.TextStringObject("Batch release by the CMO alone")
+                field[_N("/AP")] = generic.DictionaryObject({_N("/N"): writer.add_object(appearance)})
+                writer.update_container(field)
+    result = _verify(_update(signed, cover), tmp_path, test_pki)
+    sig = _entry(result, "Sig")
+    assert (sig.indication, sig.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE"), sig.changes_after_signing
+    assert "page 1, region (" in " ".join(sig.problems)

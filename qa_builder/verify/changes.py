@@ -16,6 +16,7 @@ historical resolvers, which share one object cache.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -49,6 +50,7 @@ class Change:
     pages: tuple[int, ...] = ()
     field: str | None = None  # the form field filled or signed, for FieldMDP locks
     violation: str | None = None  # why the permissions in force at the time forbid it (None: allowed)
+    value_changed: bool = True  # for form filling: False when only the field's appearance was redone
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ _LEVEL_WORDS = {1: "validation data and document timestamps", 2: "form filling a
 
 
 def _with(change: Change, violation: str) -> Change:
-    return Change(change.revision, change.kind, change.what, change.objects, change.pages, change.field, violation)
+    return dataclasses.replace(change, violation=violation)
 
 
 class _View:
@@ -500,7 +502,8 @@ class _Update:
                                                                                            | _READ_ONLY)
         if keys <= _FILL_KEYS | ({"/Ff"} if flags_only_read_only else set()):
             words = "filled" if "/V" in keys else "appearance updated"
-            yield self._region("form_filling", number, new, f"form field '{name}' {words}", name, pages)
+            change = self._region("form_filling", number, new, f"form field '{name}' {words}", name, pages)
+            yield dataclasses.replace(change, value_changed="/V" in keys)
         else:
             yield self._other(f"form field '{name}': {', '.join(sorted(keys))} changed", number, pages)
 

@@ -217,6 +217,7 @@ class _Checker:
         self.data = data
         self.fields = fields
         self._changes: list[Change] | None = None
+        self.visible: dict[int, list[Change]] = {}
         self.dss_revisions = _dss_revisions(reader)
         self.timestamp_revisions: list[int] = []
         self._longterm: LongTermValidator | None = None
@@ -341,6 +342,9 @@ class _Checker:
         after = self._after(embedded)  # none after a whole-file signature; a broken range is judged as coverage
         if embedded.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
             return
+        if not any(c.violation for c in after):
+            self.visible[id(embedded)] = self._visible_changes(embedded, after)
+            after = self._after(embedded)
         violations = [c for c in after if c.violation]
         if violations:
             embedded.diff_result = SuspiciousModification(change_sentences(violations))
@@ -350,10 +354,55 @@ class _Checker:
                                               {c.field for c in after if c.field})
 
     def _after(self, embedded: EmbeddedPdfSignature) -> list[Change]:
-        """The changes after this signature's revision (none when it covers the whole file)."""
+        """The changes after this signature's revision (none when it covers the whole file), with the visible
+        changes no permitted change explains."""
         if embedded.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
             return []
-        return self.changes_after(embedded.signed_revision)
+        return [*self.changes_after(embedded.signed_revision), *self.visible.get(id(embedded), [])]
+
+    def _visible_changes(self, embedded: EmbeddedPdfSignature, after: list[Change]) -> list[Change]:
+        """Render the pages permitted changes touched, as signed and as they are now (shadow attacks)."""
+        from qa_builder.verify.visual import Region, unexplained_changes
+
+        regions: list[Region] = []
+        pages: set[int] = set()
+        for change in after:
+            if change.kind in ("form_filling", "annotations", "signature_added") and change.pages:
+                if change.kind == "form_filling" and not change.value_changed:
+                    pages |= set(change.pages)  # a redone appearance must look as signed: it explains nothing
+                    continue
+                kind = "fill" if change.kind == "form_filling" else "free"
+                regions += [Region(page, kind, box) for box in self._boxes(change.objects) for page in change.pages]
+        pages |= {region.page for region in regions}
+        if not pages:
+            return []
+        signed_end = int(embedded.byte_range[2]) + int(embedded.byte_range[3])
+        try:
+            found = unexplained_changes(self.data[:signed_end], self.data, pages, regions)
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:  # a page pdfium cannot render: the structural verdict stands, said plainly
+            logging.getLogger(__name__).info("visual comparison skipped: %s", _sentence(exc))
+            return []
+        return [Change(self.reader.xrefs.total_revisions - 1, "other", change.sentence(), (), (change.page,),
+                       violation="what a reader sees differs from what was signed") for change in found]
+
+    def _boxes(self, numbers: tuple[int, ...]) -> list[tuple[float, float, float, float]]:
+        """Widget or annotation rectangles (PDF points) of the objects `numbers` and their kids, as now."""
+        boxes: list[tuple[float, float, float, float]] = []
+        for number in numbers:
+            try:
+                obj = self.reader.get_object(generic.Reference(number, 0))
+                widgets = [obj, *(kid.get_object() for kid in obj.get("/Kids", []))]
+                for widget in widgets:
+                    if "/Rect" in widget:
+                        x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+                        boxes.append((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)))
+            except MemoryError:  # the per-file memory bound: reported by the runner
+                raise
+            except Exception:  # no usable rectangle: that change explains no pixels
+                continue
+        return boxes
 
     def changes_after(self, revision: int) -> list[Change]:
         """Changes made in revisions after `revision` (the analysis runs once per file, on first use)."""
