@@ -25,10 +25,12 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 
 from qa_builder.verify.refindex import TRAILER, ReferenceIndex
+from qa_builder.verify.report import ModificationClass
 
 ChangeClass = Literal["validation_data", "form_filling", "annotations", "signature_added", "other"]
 CLASS_LEVEL: dict[str, int] = {"validation_data": 1, "signature_added": 2, "form_filling": 2, "annotations": 3,
                                "other": 4}
+_CLASS_ORDER: tuple[ChangeClass, ...] = ("validation_data", "form_filling", "annotations", "signature_added", "other")
 CLASS_WORDS = {"validation_data": "validation data", "form_filling": "form filling", "annotations": "annotations",
                "signature_added": "signature added", "other": "other changes"}
 _MAX_NODES = 100_000  # bound on structure walks (pages, fields, annotations, appearance resources) per revision
@@ -123,7 +125,8 @@ def declared_permissions(signed_revision: int, sig_object: generic.DictionaryObj
     if lock is None:
         return Permissions(signed_revision, docmdp, name=name)
     action = lock.get("/Action")
-    names = frozenset(str(n) for n in (_deref(lock.get("/Fields")) or []))
+    listed = _deref(lock.get("/Fields"))
+    names = frozenset(str(n) for n in listed) if isinstance(listed, generic.ArrayObject) else frozenset()
     if action == "/All":
         return Permissions(signed_revision, docmdp, locks_all=True, name=name)
     if action == "/Exclude":
@@ -203,7 +206,9 @@ class _View:
         """`obj` as the file's newest revision has it: signature dictionaries (large /Contents) are parsed once,
         shared with the validation; one rewritten later is reported on its own."""
         try:
-            return self.reader.get_object(obj.reference) if isinstance(obj, generic.IndirectObject) else obj
+            if isinstance(obj, generic.IndirectObject):
+                return self.reader.get_object(obj.reference)  # type: ignore[no-untyped-call]
+            return obj
         except MemoryError:
             raise
         except Exception:  # missing: reads as null
@@ -401,8 +406,9 @@ class _Update:
         """Whether the catalog's name dictionary changed only in its /AP tree (appearances of stamp annotations)."""
         old = self.old.view.get(self.old.catalog, "/Names")
         new = self.new.view.get(self.new.catalog, "/Names")
-        old = old if isinstance(old, generic.DictionaryObject) else generic.DictionaryObject()
-        return isinstance(new, generic.DictionaryObject) and _changed_keys(old, new) <= {"/AP"}
+        if not isinstance(new, generic.DictionaryObject):
+            return False
+        return _changed_keys(old, new) <= {"/AP"} if isinstance(old, generic.DictionaryObject) else set(new) <= {"/AP"}
 
     def _form(self) -> Iterator[Change]:
         old, new = self.old.form, self.new.form
@@ -593,9 +599,9 @@ class _Update:
             yield Change(self.revision, "validation_data", f"document security store (DSS): {len(dss)} objects",
                          tuple(sorted(dss)))
         if metadata:
-            self.explained |= metadata  # type: ignore[arg-type]
+            self.explained |= metadata
             yield Change(self.revision, "validation_data", "document metadata (XMP, document information) updated",
-                         tuple(sorted(metadata)))  # type: ignore[type-var]
+                         tuple(sorted(metadata)))
 
     # appearance streams and resources of filled fields, new signatures and annotations
 
@@ -716,7 +722,7 @@ def _field_type(obj: generic.DictionaryObject, view: _View) -> object:
 
 def _int(value: object) -> int:
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload, no-any-return]
     except (TypeError, ValueError):
         return 0
 
@@ -795,10 +801,10 @@ def change_sentences(changes: list[Change], limit: int = 8) -> str:
     return text + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
-def classes(changes: list[Change]) -> list[str]:
+def classes(changes: list[Change]) -> list[ModificationClass]:
     """The modification classes of `changes` in a fixed order ('none' when there are none)."""
     found = {c.kind for c in changes}
-    return [k for k in CLASS_WORDS if k in found] or ["none"]
+    return [k for k in _CLASS_ORDER if k in found] or ["none"]
 
 
 def pyhanko_level(changes: list[Change]) -> str:

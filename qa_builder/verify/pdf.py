@@ -362,7 +362,7 @@ class _Checker:
 
     def _visible_changes(self, embedded: EmbeddedPdfSignature, after: list[Change]) -> list[Change]:
         """Render the pages permitted changes touched, as signed and as they are now (shadow attacks)."""
-        from qa_builder.verify.visual import Region, unexplained_changes
+        from qa_builder.verify.visual import Region, RegionKind, unexplained_changes
 
         regions: list[Region] = []
         pages: set[int] = set()
@@ -371,7 +371,7 @@ class _Checker:
                 if change.kind == "form_filling" and not change.value_changed:
                     pages |= set(change.pages)  # a redone appearance must look as signed: it explains nothing
                     continue
-                kind = "fill" if change.kind == "form_filling" else "free"
+                kind: RegionKind = "fill" if change.kind == "form_filling" else "free"
                 regions += [Region(page, kind, box) for box in self._boxes(change.objects) for page in change.pages]
         pages |= {region.page for region in regions}
         if not pages:
@@ -392,7 +392,7 @@ class _Checker:
         boxes: list[tuple[float, float, float, float]] = []
         for number in numbers:
             try:
-                obj = self.reader.get_object(generic.Reference(number, 0))
+                obj = self.reader.get_object(generic.Reference(number, 0))  # type: ignore[no-untyped-call]
                 widgets = [obj, *(kid.get_object() for kid in obj.get("/Kids", []))]
                 for widget in widgets:
                     if "/Rect" in widget:

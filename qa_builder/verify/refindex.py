@@ -59,12 +59,12 @@ class ReferenceIndex:
             offsets.append(reader.xrefs.get_startxref_for_revision(revision))
         offsets.sort()
         streams: dict[tuple[int, int], list[bytes]] = {}
-        for revision, number, location in entries:
-            if isinstance(location, int):
-                end = offsets[bisect.bisect_right(offsets, location)] if location < offsets[-1] else len(data)
-                targets = self._scan(data, location, end, number, revision)
+        for revision, number, where in entries:
+            if isinstance(where, int):
+                end = offsets[bisect.bisect_right(offsets, where)] if where < offsets[-1] else len(data)
+                targets = self._scan(data, where, end, number, revision)
             else:
-                targets = self._scan_in_stream(streams, revision, number, location)
+                targets = self._scan_in_stream(streams, revision, number, where)
             self.defined[number].append(revision)
             self.uses[(number, revision)] = targets
             for target in targets:
@@ -128,8 +128,8 @@ class ReferenceIndex:
     def _split_object_stream(self, stream_number: int, revision: int) -> list[bytes]:
         try:
             stream = self._reader.get_historical_resolver(revision)(generic.Reference(stream_number, 0))
-            data = stream.data  # type: ignore[union-attr]
-            first = int(stream["/First"])  # type: ignore[index]
+            data = stream.data
+            first = int(stream["/First"])
             header = [int(v) for v in data[:first].split()]
         except Exception:  # a damaged object stream: its objects are parsed one by one
             return []
