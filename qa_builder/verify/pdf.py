@@ -342,7 +342,7 @@ class _Checker:
         after = self._after(embedded)  # none after a whole-file signature; a broken range is judged as coverage
         if embedded.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
             return
-        if not any(c.violation for c in after):
+        if self.policy.judge_changes and not any(c.violation for c in after):
             self.visible[id(embedded)] = self._visible_changes(embedded, after)
             after = self._after(embedded)
         violations = [c for c in after if c.violation]
@@ -361,7 +361,11 @@ class _Checker:
         return [*self.changes_after(embedded.signed_revision), *self.visible.get(id(embedded), [])]
 
     def _visible_changes(self, embedded: EmbeddedPdfSignature, after: list[Change]) -> list[Change]:
-        """Render the pages permitted changes touched, as signed and as they are now (shadow attacks)."""
+        """Render the pages filled form fields are on, as signed and as they are now (shadow attacks).
+
+        Only form filling can hide or replace signed content while passing the structural analysis: a signature's
+        or annotation's appearance explains its whole widget, and every other change is judged structurally.
+        """
         from qa_builder.verify.visual import Region, RegionKind, unexplained_changes
 
         regions: list[Region] = []
@@ -373,6 +377,8 @@ class _Checker:
                     continue
                 kind: RegionKind = "fill" if change.kind == "form_filling" else "free"
                 regions += [Region(page, kind, box) for box in self._boxes(change.objects) for page in change.pages]
+        if not any(region.kind == "fill" for region in regions) and not pages:
+            return []  # signature and annotation appearances explain their whole widget: nothing to compare
         pages |= {region.page for region in regions}
         if not pages:
             return []
@@ -407,7 +413,7 @@ class _Checker:
     def changes_after(self, revision: int) -> list[Change]:
         """Changes made in revisions after `revision` (the analysis runs once per file, on first use)."""
         if self._changes is None:
-            self._changes = self._analyse()
+            self._changes = self._analyse() if self.policy.judge_changes else []
         return [c for c in self._changes if c.revision > revision]
 
     def _analyse(self) -> list[Change]:
