@@ -680,9 +680,10 @@ DSS_EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "dss-1188_Test.pdf": ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE", "signed with SHA-1"),
     "dss-2236_annotation-and-visible-change.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "visible change after signing"),
     "dss-2236_hide.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE", "a stream without endstream: the file is malformed"),
-    "dss-2236_replace.pdf": ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND",
-                             "self-signed, not trusted (was CHAIN_CONSTRAINTS_FAILURE before issue 15 item 10); the "
-                             "replace-kind shadow attack itself is not detected yet (item 9)"),
+    "dss-2236_replace.pdf": ("TOTAL-FAILED", "FORMAT_FAILURE",
+                             "replace-kind shadow attack: the signed field showed 'World Health Organisation' over "
+                             "its hidden value 'Attacker'; the update only redoes its appearance (structurally form "
+                             "filling), and the rendered page 1 now shows 'Attacker' in that field (issue 15 item 9)"),
     "dss-2554_certified-changes-permitted.pdf": ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND", "CA not trusted"),
     "dss-2554_certified-no-change-permitted.pdf": ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND",
                                                    "CA not trusted"),
