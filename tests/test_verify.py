@@ -687,9 +687,11 @@ DSS_EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "dss-2554_certified-changes-permitted.pdf": ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND", "CA not trusted"),
     "dss-2554_certified-no-change-permitted.pdf": ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND",
                                                    "CA not trusted"),
-    "dss-PLAIN-ECDSA_TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf": ("TOTAL-FAILED", "SIG_CRYPTO_FAILURE",
-                                                                 "plain-ECDSA signature value pyHanko cannot "
-                                                                 "verify"),
+    "dss-PLAIN-ECDSA_TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf": ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND",
+                                                                 "a plain r||s ECDSA value (BSI TR-03111, "
+                                                                 "brainpoolP256r1) that pyHanko cannot check, now "
+                                                                 "checked by qa-builder: digest and value sound; "
+                                                                 "TeleSec CA not trusted (was TOTAL-FAILED)"),
     "encrypted.pdf": ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND",
                       "encrypted without a user password: opened and verified; CA not trusted"),
     "hello_signed_INCSAVE_signed.pdf": ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE", "signed with SHA-1"),

@@ -48,6 +48,7 @@ from qa_builder.verify.changes import (
 )
 from qa_builder.verify.legacy import LEGACY_SUBFILTERS, check_legacy
 from qa_builder.verify.longterm import LongTermValidator
+from qa_builder.verify.plain_ecdsa import is_plain_ecdsa, plain_ecdsa_verifies
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
     Coverage,
@@ -266,6 +267,9 @@ class _Checker:
         except Exception as exc:
             report.signatures.append(_unusable(name, f"data cannot be read ({_sentence(exc)})"))
             return
+        if not is_timestamp and is_plain_ecdsa(embedded.signer_info):
+            report.signatures.append(self._plain_ecdsa(embedded))
+            return
         proven = self._proven_failure(embedded, is_timestamp, judge_changes=subfilter in SUPPORTED_SUBFILTERS)
         if subfilter not in SUPPORTED_SUBFILTERS:
             # only the CMS (digest, signature value) and the byte coverage can prove an unknown format wrong
@@ -332,6 +336,45 @@ class _Checker:
             return _unusable(name, f"does not allow the changes made to the document after signing{why}",
                              "FORMAT_FAILURE", embedded=embedded, checked=True)
         return None
+
+    def _plain_ecdsa(self, embedded: EmbeddedPdfSignature) -> SignatureReport:
+        """A signature whose value is a plain r‖s ECDSA value (BSI TR-03111), which pyHanko cannot check: digest,
+        value, changes after signing and chain are checked here; revocation and time are not (INDETERMINATE)."""
+        name = str(embedded.field_name)
+        try:
+            self._integrity(embedded)
+            digests = [a["values"][0].native for a in embedded.signer_info["signed_attrs"]
+                       if a["type"].native == "message_digest"]
+            intact = bool(digests) and digests[0] == embedded.compute_digest()
+            valid = intact and plain_ecdsa_verifies(embedded.signer_info, embedded.signer_cert)
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:  # not proven either way
+            return _unusable(name, f"uses a plain ECDSA value (BSI TR-03111) that could not be checked "
+                                   f"({_sentence(exc)})", "GENERIC", embedded=embedded, indeterminate=True)
+        if not intact:
+            return _unusable(name, "covers bytes that were changed after signing (digest mismatch)", "HASH_FAILURE",
+                             embedded=embedded)
+        if not valid:
+            return _unusable(name, "value (plain ECDSA, BSI TR-03111) does not verify with the signer's "
+                                   "certificate", "SIG_CRYPTO_FAILURE", embedded=embedded)
+        violations = [c for c in self._after(embedded) if c.violation]
+        if embedded.coverage not in (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION):
+            return _unusable(name, "does not cover a whole revision of the file; bytes outside it can change",
+                             "FORMAT_FAILURE", embedded=embedded, checked=True)
+        if violations:
+            return _unusable(name, f"does not allow the changes made to the document after signing: "
+                                   f"{change_sentences(violations)}", "FORMAT_FAILURE", embedded=embedded,
+                             checked=True)
+        chain = self._chain(embedded)
+        checked = ("has a plain ECDSA value (BSI TR-03111), checked by qa-builder: the digest matches and the "
+                   "value verifies")
+        if chain != "trusted":
+            return _unusable(name, f"{checked}; {_CHAIN_SENTENCES[chain][0].lower()}{_CHAIN_SENTENCES[chain][1:-1]}",
+                             "NO_CERTIFICATE_CHAIN_FOUND", embedded=embedded, indeterminate=True, checked=True)
+        return _unusable(name, f"{checked} and the certificate chains to a trusted root, but revocation and the "
+                               "signing time were not checked for this format", "GENERIC", embedded=embedded,
+                         indeterminate=True, checked=True)
 
     # -- changes after signing -------------------------------------------------------------------------------------
 
