@@ -535,8 +535,9 @@ class _Update:
                          tuple(added or removed))
         for number in sorted(self.new.page_nodes & self.changed):
             self.explained.add(number)
+        arrays = {page: array for array, page in self.new.annots_arrays.items()}
         for number, page in self.new.pages.items():
-            array = next((a for a, p in self.new.annots_arrays.items() if p == page), None)
+            array = arrays.get(page)
             if number not in self.changed and array not in self.changed:
                 continue
             self.explained.add(number)
