@@ -225,7 +225,8 @@ def _signatories(answers: Answers) -> list[SignatoryBlock]:
     for signatory in ordered:
         counts[signatory.party] += 1
         blocks.append(SignatoryBlock(field_name=f"sig_{signatory.party}_{counts[signatory.party]}",
-                                     party=signatory.party, party_name=names[signatory.party],
+                                     party=signatory.party,
+                                     party_name=signatory.on_behalf_of or names[signatory.party],
                                      name=signatory.name, title=signatory.title, email=signatory.email,
                                      meaning=signatory.meaning))
     return blocks

@@ -504,8 +504,9 @@ def _qp_certification(review: Review) -> Iterator[Hit]:
             yield Hit(field, f"product '{product.name}' is an active substance ({facts.type}) but its release model "
                       "is qp_certification",
                       "Active substances are released by the manufacturer's quality unit (ICH Q7); QP certification "
-                      "(Article 51 of Directive 2001/83/EC) is for medicinal products, and a third-country site has "
-                      "no EU authorisation whose QP could certify.",
+                      "(Article 51 of Directive 2001/83/EC) is for medicinal products" + (
+                          ", and a site outside the EU/EEA has no EU authorisation whose QP could certify."
+                          if review.facts.site_outside_eea else "."),
                       f"Set {field} to cmo_release_with_sponsor_secondary (the acceptor's quality unit releases, "
                       "the Sponsor confirms) or sponsor_release.")
 

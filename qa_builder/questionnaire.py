@@ -580,7 +580,7 @@ def _merge(prior: Any, asked: Any, name: str = "") -> Any:
 
 def _qp_needed(product: dict[str, Any]) -> bool:
     """Whether a market of the product needs QP-type certification of its type (the jurisdiction rules say)."""
-    from qa_builder.library.loader import bundled_jurisdictions
+    from qa_builder.library.jurisdictions import bundled_jurisdictions
 
     kind = "biological_drug_product" if product["type"] == "biologic" else product["type"]
     return any(rule.qp and kind in rule.product_types and set(product["markets"]) & set(rule.markets)

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from qa_builder.library.context import (
-    ACCEPTOR_TERM,
-    SPONSOR_TERM,
-    Certification,
-    Facts,
-    NamedRule,
-    ProductFacts,
-)
+from qa_builder.library.jurisdictions import bundled_jurisdictions
 from qa_builder.models.answers import (
     BIOLOGICAL_TYPES,
     DRUG_SUBSTANCE_TYPES,
@@ -17,6 +10,7 @@ from qa_builder.models.answers import (
     Product,
     ReleaseArrangement,
 )
+from qa_builder.models.facts import ACCEPTOR_TERM, SPONSOR_TERM, Certification, Facts, NamedRule, ProductFacts
 from qa_builder.models.jurisdictions import CertificationRule, Jurisdictions, Rule, RuleScope
 
 MARKET_FLAGS = {"US": "has_us", "EU": "has_eu", "UK": "has_uk", "CH": "has_ch", "JP": "has_jp", "CA": "has_ca",
@@ -85,7 +79,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         answers: the validated answers.
         jurisdictions: the library's rules; the bundled library's when None.
     """
-    rules = jurisdictions if jurisdictions is not None else _bundled()
+    rules = jurisdictions if jurisdictions is not None else bundled_jurisdictions()
     arrangement = _Arrangement(answers, rules)
     products = answers.products
     types = [arrangement.type_of(p) for p in products]
@@ -154,7 +148,6 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
                 regulators.append(NamedRule(market=market_rules.id, text=regulator.text, source=regulator.source,
                                             rule=f"markets.{market_rules.id}",
                                             products=[p.name for p in products if market_rules.id in p.markets]))
-                _add(sources, regulator.source)
     qp_products = [p for p in product_facts if p.release_model == "qp_certification"]
     release_models = sorted({p.release_model for p in product_facts})
     certifiers = {p.certifier for p in qp_products}
@@ -226,9 +219,3 @@ def _certification(rule: CertificationRule, product: Product, market: str, certi
         site=release.batch_release_site if named else None,
         authorisation_number=release.authorisation_number if named else None,
         persons=persons, step=rule.step, qp=rule.qp, rule=f"certifications.{rule.id}")
-
-
-def _bundled() -> Jurisdictions:
-    from qa_builder.library.loader import bundled_jurisdictions
-
-    return bundled_jurisdictions()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,8 +11,8 @@ from qa_builder.answers import describe_error, parse_field_path
 from qa_builder.bundled import bundled
 from qa_builder.errors import LibraryError
 from qa_builder.library.checked import already_passed, record_pass, texts_key
-from qa_builder.library.context import Facts, context_names
-from qa_builder.models.jurisdictions import Jurisdictions, Rule
+from qa_builder.library.context import context_names
+from qa_builder.library.jurisdictions import load_jurisdictions
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
@@ -37,13 +36,15 @@ RACI_FILE = "raci.yaml"
 REVIEW_FILE = "review.yaml"
 CLOCKS_FILE = "clocks.yaml"
 SOURCES_FILE = "sources.yaml"
-JURISDICTIONS_FILE = "jurisdictions.yaml"
 
 _ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity": "activity"}
 
 
 def default_library_dir() -> Path:
-    """The clause library shipped with the package (wheel) or found beside it (source tree)."""
+    """The clause library shipped with the package (wheel) or found beside it (source tree).
+
+    Raises:
+        LibraryError: the installation lacks it."""
     found = bundled("clause_library", LIBRARY_FILE)
     if found is not None:
         return found
@@ -92,7 +93,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         review = _one(root / REVIEW_FILE, review_doc, (), ReviewThresholds, problems) or review
 
     clocks = _list_file(root / CLOCKS_FILE, "clocks", Clock, problems) if (root / CLOCKS_FILE).is_file() else []
-    jurisdictions = _jurisdictions(root, problems, {r.id for r in requirements})
+    jurisdictions = load_jurisdictions(root, problems, {r.id for r in requirements})
     _unique(root / CLOCKS_FILE, [c.id for c in clocks], "clock", problems)
     sources = _list_file(root / SOURCES_FILE, "sources", Source, problems) if (root / SOURCES_FILE).is_file() else []
     _unique(root / SOURCES_FILE, [s.key for s in sources], "source", problems)
@@ -113,59 +114,6 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     )
 
 
-def bundled_jurisdictions() -> Jurisdictions:
-    """The jurisdiction rules of the bundled library (for a library without jurisdictions.yaml, and for
-    `derive_facts` called without a library). Read once per process.
-
-    Raises:
-        LibraryError: the bundled file is missing or invalid.
-    """
-    return _bundled_jurisdictions(default_library_dir())
-
-
-@lru_cache(maxsize=4)
-def _bundled_jurisdictions(root: Path) -> Jurisdictions:
-    problems: list[str] = []
-    found = _read_jurisdictions(root / JURISDICTIONS_FILE, problems, None)
-    if problems or found is None:
-        raise LibraryError("\n".join(problems) or f"{root / JURISDICTIONS_FILE}: missing")
-    return found
-
-
-def _jurisdictions(root: Path, problems: list[str], requirement_ids: set[str]) -> Jurisdictions:
-    """The library's jurisdictions.yaml, validated; the bundled rules when the library has none."""
-    path = root / JURISDICTIONS_FILE
-    if not path.is_file():
-        return bundled_jurisdictions()
-    return _read_jurisdictions(path, problems, requirement_ids) or Jurisdictions()
-
-
-_BOOLEAN_FACTS = {name for name, info in Facts.model_fields.items() if info.annotation is bool}
-
-
-def _read_jurisdictions(path: Path, problems: list[str], requirement_ids: set[str] | None) -> Jurisdictions | None:
-    doc = _read(path, problems)
-    rules = _one(path, doc, (), Jurisdictions, problems) if doc is not None else None
-    if rules is None:
-        return None
-    _unique(path, [f"certifications.{item.id}" for item in rules.certifications], "rule", problems)
-    groups: dict[str, list[Rule]] = {
-        "gmp_bases": rules.gmp_bases, "defect_reporting": rules.defect_reporting,
-        "change_regimes": rules.change_regimes, "retention_minima": list(rules.retention_minima),
-        "duties": rules.duties}
-    for group, items in groups.items():
-        _unique(path, [f"{group}.{item.id}" for item in items], "rule", problems)
-        for item in items:
-            if item.fact is not None and item.fact not in _BOOLEAN_FACTS:
-                problems.append(f"{path}: rule '{group}.{item.id}' sets fact '{item.fact}', which is not a "
-                                "true/false field of Facts (qa_builder/library/context.py)")
-    _unique(path, [m.id for m in rules.markets], "market", problems)
-    if requirement_ids is not None:
-        for rule_id, source in rules.sources():
-            if source not in requirement_ids:
-                problems.append(f"{path}: rule '{rule_id}' cites source '{source}', which {REQUIREMENTS_FILE} does "
-                                "not define")
-    return rules
 
 
 def _section_order(info: LibraryInfo, section: str) -> int:

@@ -505,4 +505,9 @@ class Answers(InputModel):
                 found.append((f"products[{i}].type",
                               f"'biologic' is read as {arranged} because {why}; write type: {arranged} "
                               f"(or {other}) to state it"))
+            if product.type == "otc_drug_product" and "US" in product.markets and product.application_type is None:
+                found.append((f"products[{i}].application_type",
+                              "not given, so this OTC product is treated as possibly marketed under an OTC "
+                              "monograph (no Field Alert Reports); write application_type: NDA or ANDA if it has "
+                              "an application, or OTC_monograph to state it"))
         return found
