@@ -148,7 +148,7 @@ def test_schema_documents_the_arrangement_fields_with_examples() -> None:
     assert "KR" in json.dumps(defs["Product"]["properties"]["markets"])
 
 
-def test_schema_gives_an_example_for_every_field() -> None:
+def test_schema_describes_every_field_with_an_example() -> None:
     from qa_builder.answers_schema import SHOWCASE, answers_schema
 
     Answers.model_validate(SHOWCASE)  # the examples are a valid answers file
@@ -157,6 +157,9 @@ def test_schema_gives_an_example_for_every_field() -> None:
     missing = [f"{name}.{field}" for name, node in nodes for field, spec in node.get("properties", {}).items()
                if not spec.get("examples")]
     assert not missing, f"no example for {missing}"
+    undescribed = [f"{name}.{field}" for name, node in nodes for field, spec in node.get("properties", {}).items()
+                   if not spec.get("description")]
+    assert not undescribed, f"no description for {undescribed}"
     assert schema["properties"]["release_model"]["examples"] == ["qp_certification"]
 
 
@@ -178,3 +181,11 @@ def test_a_us_otc_product_without_application_type_gets_a_notice(tmp_path: Path)
     assert "products[0].application_type: not given" in notice and "OTC_monograph" in notice
     data["products"][0]["application_type"] = "OTC_monograph"
     assert load_answers(write_answers(tmp_path, data)).notices == []
+
+
+def test_every_example_and_fixture_builds_with_its_notices(tmp_path: Path) -> None:
+    """Files written for the earlier schema (and the new examples) build; the old shape is noted, not refused."""
+    result = run_cli("build", *map(str, OLD_SHAPE_FILES), "-o", str(tmp_path), "--format", "docx")
+    assert result.returncode == 0, result.stderr
+    assert f"{len(OLD_SHAPE_FILES)} built, 0 failed" in result.stderr
+    assert "note: " in result.stderr and "'biologic' is read as biological_drug_product" in result.stderr

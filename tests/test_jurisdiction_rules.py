@@ -191,3 +191,11 @@ def test_library_check_refuses_a_malformed_rule_naming_file_and_line(tmp_path: P
 def test_a_library_without_jurisdictions_uses_the_bundled_rules() -> None:
     mini = load_library(MINI_LIBRARY)
     assert mini.jurisdictions == LIBRARY.jurisdictions
+
+
+@pytest.mark.parametrize(("country", "outside"), [("Deutschland", False), ("germany", False), ("Norway", False),
+                                                  ("India", True), ("Switzerland", True), ("United Kingdom", True)])
+def test_third_country_is_judged_by_the_site_country(country: str, outside: bool) -> None:
+    facts = facts_for({"name": "API", "type": "api", "markets": ["EU"]}, services=["api_manufacture"],
+                      site_country=country)
+    assert facts.third_country_api_for_eu is outside
