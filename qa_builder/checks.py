@@ -559,6 +559,26 @@ def _acceptor_qp_named(review: Review) -> Iterator[Hit]:
                           f"Give {field}.", "warning")
 
 
+@check("QA-REL-004", "Whoever certifies, releases or holds the licence for a market is a party to the agreement",
+       "EU-Dir2017-1572", "EU-DelReg2017-1569", "JP-GQP-Ord136")
+def _certifier_is_party(review: Review) -> Iterator[Hit]:
+    names = {a.name: i for i, a in enumerate(review.answers.affiliates)}
+    seen: set[str] = set()
+    for step in review.facts.certifications:
+        if step.entity_is_party or step.entity in seen:
+            continue
+        seen.add(step.entity)
+        yield Hit(f"affiliates[{names[step.entity]}].joins_as_party",
+                  f"{step.entity} ({step.role}, {step.step} for {step.market}) is named in the agreement but does "
+                  "not join it as a party",
+                  "The contract must define how the certifying Qualified Person (or the marketing authorisation "
+                  "holder deciding on shipment) discharges its responsibility (Directive (EU) 2017/1572 Art 12, "
+                  "Delegated Regulation (EU) 2017/1569 Art 13; GQP supervision of manufacturers): an entity that is "
+                  "not a party has no contractual right to the audits, records and notices it relies on.",
+                  f"Set affiliates[{names[step.entity]}].joins_as_party to true (and add a signatory on_behalf_of it), "
+                  "or add a separate delegation agreement and record it.", "warning")
+
+
 @check("QA-APP-001", "The application type fits the product (FAR for NDA/ANDA, BPDR for BLA)",
        "CFR-314.81b1-FAR", "CFR-600.14")
 def _application_type(review: Review) -> Iterator[Hit]:

@@ -101,6 +101,10 @@ TRIGGERS: dict[str, tuple[Mutation, str]] = {
                         _override("final_release", "I", "RA")), "responsibilities[0].sponsor"),
     "QA-REL-003": (_all(_eu, _set("release_model", "qp_certification"), _set("release.certifier", "contract_acceptor")),
                    "release.authorisation_number"),
+    "QA-REL-004": (_all(_set("products.0.markets", ["JP"]), _set("affiliates", [{
+        "name": "Sponsor Japan K.K.", "address": "1 Nihonbashi, Tokyo", "country": "Japan",
+        "role": "Japanese marketing authorisation holder", "affiliate_of": "sponsor", "markets": ["JP"],
+        "joins_as_party": False}])), "affiliates[0].joins_as_party"),
     "QA-APP-001": (_set("products.0.application_type", "BLA"), "products[0].application_type"),
     "QA-TRIAL-001": (_all(_set("products.0.type", "investigational"), _set("products.0.markets", ["EU"]),
                           _set("products.0.trial", {"sponsor": "Trial Sponsor Inc.", "sponsor_country": "USA"}),

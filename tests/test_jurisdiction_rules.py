@@ -105,7 +105,8 @@ def test_each_market_names_its_certifier(market: str, role: str, law: str) -> No
 
 
 def test_switzerland_has_technical_and_market_release() -> None:
-    facts = facts_for({"name": "P", "type": "drug_product", "markets": ["CH"]}, release_model="qp_certification")
+    facts = facts_for({"name": "P", "type": "drug_product", "markets": ["CH"]}, release_model="qp_certification",
+                      site_country="Switzerland")
     steps = {(c.step, c.certifier, c.law) for c in facts.certifications}
     assert steps == {("technical release", "contract_acceptor", "Article 7 AMBV"),
                      ("market release", "sponsor", "Article 13 AMBV")}
@@ -120,11 +121,38 @@ def test_japan_regulators_and_change_categories() -> None:
     assert any(r.source == "JP-GMP-Ord179-Art20" for r in facts.retention_minima)
 
 
-def test_korea_can_be_chosen_and_its_unverified_release_rule_is_marked() -> None:
+def test_korea_can_be_chosen_and_states_no_unverified_release_rule() -> None:
     facts = facts_for({"name": "P", "type": "drug_product", "markets": ["KR"]})
-    assert facts.has_kr and "KR-release" in facts.sources
-    [row] = [r for r in LIBRARY.requirements if r.id == "KR-release"]
-    assert row.verified is False and row.verification_note
+    assert facts.has_kr and [r.source for r in facts.gmp_bases] == ["KR-PAA"]
+    assert facts.certifications == [], "who releases in Korea is UNVERIFIED (F-KR-2): no rule states it"
+
+
+def test_swiss_technical_release_by_an_fvp_only_at_a_swiss_site() -> None:
+    product = {"name": "P", "type": "drug_product", "markets": ["CH"]}
+    abroad = facts_for(product, release_model="qp_certification", site_country="United Kingdom")
+    assert {c.step for c in abroad.certifications} == {"technical release abroad", "market release"}
+    assert all("fachtechnisch" not in c.role for c in abroad.certifications if c.step != "market release")
+    swiss = facts_for(product, release_model="qp_certification", site_country="Schweiz")
+    assert {c.step for c in swiss.certifications} == {"technical release", "market release"}
+
+
+def test_australia_releases_by_the_manufacturers_authorised_person() -> None:
+    [step] = facts_for({"name": "P", "type": "drug_product", "markets": ["AU"]}).certifications
+    assert (step.role, step.certifier) == ("authorised person", "contract_acceptor")
+
+
+def test_an_affiliate_that_acts_for_a_party_in_a_market_is_named() -> None:
+    affiliates = [{"name": "Sponsor Japan K.K.", "address": "Tokyo", "country": "Japan", "role": "JP MAH",
+                   "affiliate_of": "sponsor", "markets": ["JP"], "joins_as_party": False},
+                  {"name": "Sponsor Ireland Ltd", "address": "Dublin", "country": "Ireland", "role": "EU MIA holder",
+                   "affiliate_of": "sponsor"}]
+    facts = facts_for({"name": "P", "type": "drug_product", "markets": ["JP", "EU", "US"]},
+                      release_model="qp_certification", affiliates=affiliates,
+                      release={"certifying_affiliate": "Sponsor Ireland Ltd"})
+    by_market = {c.market: c for c in facts.certifications}
+    assert (by_market["JP"].entity, by_market["JP"].entity_is_party) == ("Sponsor Japan K.K.", False)
+    assert (by_market["EU"].entity, by_market["EU"].entity_is_affiliate) == ("Sponsor Ireland Ltd", True)
+    assert by_market["US"].entity == answers_data()["sponsor"]["name"] and not by_market["US"].entity_is_affiliate
 
 
 def test_markets_are_judged_per_product() -> None:

@@ -6,6 +6,7 @@ from qa_builder.library.jurisdictions import bundled_jurisdictions
 from qa_builder.models.answers import (
     BIOLOGICAL_TYPES,
     DRUG_SUBSTANCE_TYPES,
+    Affiliate,
     Answers,
     Product,
     ReleaseArrangement,
@@ -27,6 +28,10 @@ class _Arrangement:
         self.eea = eea
         self.services = set(answers.services)
         self.site_outside_eea = any(s.country.casefold() not in eea for s in answers.contract_acceptor.sites)
+        countries = {m.id: {c.casefold() for c in m.countries} for m in rules.markets}
+        countries["EU"] = eea | countries.get("EU", set())
+        self.site_markets = {market for market, names in countries.items()
+                             if any(s.country.casefold() in names for s in answers.contract_acceptor.sites)}
 
     def type_of(self, product: Product) -> str:
         return self.answers.effective_type(product)
@@ -67,6 +72,8 @@ class _Arrangement:
         if rule.services_any and not self.services & set(rule.services_any):
             return False
         if rule.site_outside_eea is not None and rule.site_outside_eea != self.site_outside_eea:
+            return False
+        if rule.site_in_market is not None and rule.site_in_market != (market in self.site_markets):
             return False
         return rule.trial_sponsor_outside_eea is None or (
             rule.trial_sponsor_outside_eea == self.trial_sponsor_outside_eea(product))
@@ -214,8 +221,23 @@ def _certification(rule: CertificationRule, product: Product, market: str, certi
     persons: list[str] = []
     if named:
         persons = ([release.qualified_person] if release.qualified_person else []) + list(release.deputies)
+    affiliate = _acting_affiliate(answers, who, market, release.certifying_affiliate if named else None)
+    party_name = answers.sponsor.name if who == "sponsor" else answers.contract_acceptor.name
     return Certification(
         product=product.name, market=market, role=rule.role, certifier=who, law=rule.law, source=rule.source,
         site=release.batch_release_site if named else None,
         authorisation_number=release.authorisation_number if named else None,
-        persons=persons, step=rule.step, qp=rule.qp, rule=f"certifications.{rule.id}")
+        persons=persons, step=rule.step, qp=rule.qp, rule=f"certifications.{rule.id}",
+        entity=affiliate.name if affiliate else party_name, entity_is_affiliate=affiliate is not None,
+        entity_is_party=affiliate is None or affiliate.joins_as_party)
+
+
+def _acting_affiliate(answers: Answers, party: str, market: str, named: str | None) -> Affiliate | None:
+    """The affiliate that certifies or decides for `party` in `market`: the one the release names, else the
+    first affiliate of that party that lists the market."""
+    for affiliate in answers.affiliates:
+        if named is not None and affiliate.name == named:
+            return affiliate
+    if named is not None:
+        return None
+    return next((a for a in answers.affiliates if a.affiliate_of == party and market in a.markets), None)

@@ -170,6 +170,11 @@ class ReleaseParties(InputModel):
                                   "Example: 'Dr. Anna Weber'")
     deputies: list[NonEmpty] = Field(default_factory=list, description="Names of the deputy Qualified Persons. "
                                                                        "Example: ['Dr. Jonas Keller']")
+    certifying_affiliate: NonEmpty | None = Field(
+        default=None, description="Name of the affiliate of the certifier party (listed under affiliates) that holds "
+                                  "the authorisation of the batch-release site, where it is not the party itself; by "
+                                  "default an affiliate of that party acting for the market. "
+                                  "Example: 'Sponsor Pharma Ireland Ltd'")
 
 
 class ReleaseArrangement(ReleaseParties):
@@ -445,6 +450,13 @@ class Answers(InputModel):
     @model_validator(mode="after")
     def _arrangement_consistent(self) -> Answers:
         affiliates = {a.name: a for a in self.affiliates}
+        for where, release in [("release", self.release), *((f"products[{i}].release", p.release)
+                                                            for i, p in enumerate(self.products))]:
+            named = release.certifying_affiliate if release is not None else None
+            if named is not None and named not in affiliates:
+                raise ValueError(f"{where}.certifying_affiliate names '{named}', which is not listed under "
+                                 "affiliates; add it there (name, address, country, role, affiliate_of) or correct "
+                                 "the name")
         for i, signatory in enumerate(self.signatories):
             if signatory.on_behalf_of is None:
                 continue
@@ -487,6 +499,7 @@ class Answers(InputModel):
             authorisation_number=own.authorisation_number or default.authorisation_number,
             qualified_person=own.qualified_person or default.qualified_person,
             deputies=own.deputies or default.deputies,
+            certifying_affiliate=own.certifying_affiliate or default.certifying_affiliate,
         )
 
     def assumptions(self) -> list[tuple[str, str]]:

@@ -43,6 +43,9 @@ class Certification(StrictModel):
     step: str = "certification"  # certification, release, technical release, market release, market shipment
     qp: bool = False  # a QP-type certification (needs release model qp_certification)
     rule: str = ""  # the jurisdictions.yaml rule, e.g. "certifications.eu_marketed"
+    entity: str = ""  # legal name of who certifies/decides: an affiliate acting for `certifier` there, or the party
+    entity_is_affiliate: bool = False  # `entity` is an affiliate of the certifier party, not the party itself
+    entity_is_party: bool = True  # `entity` is a party to the agreement (an affiliate with joins_as_party)
 
 
 class ProductFacts(StrictModel):

@@ -27,6 +27,9 @@ class RuleScope(InputModel):
         default_factory=list, description="Applies only when one of these services is contracted.")
     site_outside_eea: bool | None = Field(
         default=None, description="true: only when a Site of the contract acceptor is outside the EU/EEA.")
+    site_in_market: bool | None = Field(
+        default=None, description="true: only when a Site of the contract acceptor is in the market's country "
+                                  "(markets[].countries; the EU/EEA: eea_countries); false: only when none is.")
     trial_sponsor_outside_eea: bool | None = Field(
         default=None, description="true: only when the product's trial sponsor is established outside the EU/EEA.")
 
@@ -86,6 +89,8 @@ class MarketRules(InputModel):
 
     id: Market
     name: str = Field(min_length=1)
+    countries: list[str] = Field(default_factory=list, description="The country as an address may give it "
+                                                                   "(for the EU/EEA: eea_countries).")
     regulators: list[Regulator] = Field(min_length=1)
 
 
