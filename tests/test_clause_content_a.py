@@ -284,6 +284,9 @@ def test_example_uk_ch_finished_product() -> None:
 def test_example_jp_us_sterile() -> None:
     texts = _example("jp-us-sterile.yaml")
     assert "GQP Ordinance" in texts["batch_certification"]
+    assert "Kestrel Japan K.K." in texts["scope"] and "an affiliate of the Sponsor" in texts["scope"]
+    assert "the Sponsor (acting through its affiliate Kestrel Japan K.K.), as marketing authorisation holder" in (
+        texts["batch_certification"])
     assert "21 CFR 211.22(a)" in texts["batch_certification"]
     assert "Article 14 of the Act on Pharmaceuticals and Medical Devices" in texts["regulatory_impact_assessment"]
     assert "21 CFR 314.70" in texts["regulatory_impact_assessment"]
