@@ -16,7 +16,10 @@ from qa_builder.errors import InputError
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in link instead of opening the browser.")
-def serve_command(workspace: Path, port: int, no_browser: bool) -> None:
+@click.option("--pkcs11-module", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="PKCS#11 module (shared library) of the signing token the sign page may use, e.g. "
+                   "/usr/lib/softhsm/libsofthsm2.so.")
+def serve_command(workspace: Path, port: int, no_browser: bool, pkcs11_module: Path | None) -> None:
     """Draft, build, sign and verify agreements of WORKSPACE in the browser (local only; Ctrl-C stops it)."""
     import uvicorn
 
@@ -31,8 +34,11 @@ def serve_command(workspace: Path, port: int, no_browser: bool) -> None:
         listener.close()
         raise InputError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another "
                          "port") from exc
+    if pkcs11_module is not None and not pkcs11_module.is_file():
+        listener.close()
+        raise InputError(f"--pkcs11-module {pkcs11_module}: no such file")
     gate = Gate(port=listener.getsockname()[1])
-    app = create_app(workspace, gate)
+    app = create_app(workspace, gate, pkcs11_module=pkcs11_module.absolute() if pkcs11_module else None)
     url = gate.url()
     click.echo(f"qa-builder serves {workspace.absolute()} at http://127.0.0.1:{gate.port}/")
     click.echo(f"Open this link to sign in (it works once): {url}", )
