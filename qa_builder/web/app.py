@@ -81,6 +81,7 @@ class WebApp:
         self.gate = gate
         self.pkcs11_module = pkcs11_module
         self.env = Environment(loader=PackageLoader("qa_builder.web", "templates"), autoescape=True)
+        self.env.filters["file_kind"] = file_kind
         self.jobs: dict[str, BuildJob] = {}
         self.regeneration: RegenerationJob | None = None
         self._build_lock = threading.Lock()
@@ -610,6 +611,17 @@ class WebApp:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         return Response(data, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="audit-trail-{stamp}.csv"'})
+
+
+_FILE_KINDS = ((".signed.pdf", "signed PDF"), (".redline.docx", "redline"), (".build.json", "build record"),
+               (".manifest.json.p7s", "manifest signature"), (".manifest.json", "manifest"),
+               (".agreement.json", "model"), (".regeneration.json", "regeneration note"), (".docx", "DOCX"),
+               (".pdf", "PDF"))
+
+
+def file_kind(name: str) -> str:
+    """What a version's file is, in a reader's words ("redline", "build record"), from its name."""
+    return next((kind for suffix, kind in _FILE_KINDS if name.endswith(suffix)), name)
 
 
 def _staging(signed: Path) -> Path:

@@ -135,6 +135,7 @@ class _Reader:
             container = self._path(right)
             value = _human(str(left.value))
             if container == "services":
+                self._note(container)
                 return f"the services {'include' if op == 'in' else 'do not include'} {value}"
             if container == "positions":
                 return f"a position {'is' if op == 'in' else 'is not'} chosen for clause {left.value}"
@@ -156,14 +157,18 @@ class _Reader:
             return f"{self._path(node.node)}[{node.arg.value}]"
         raise _Unreadable(type(node).__name__)
 
+    def _note(self, key: str) -> None:
+        """Remember an answer the condition reads, when the interview asks it (for the edit link)."""
+        if key in self.prompts and key not in self.keys:
+            self.keys.append(key)
+
     def _name(self, path: str) -> str:
         if path.startswith("positions["):
             return f"the position chosen for clause {path[len('positions['):-1]}"
         prompt = self.prompts.get(path)
         if prompt is None:
             return " › ".join(_human(part) for part in path.split("."))
-        if path not in self.keys:
-            self.keys.append(path)
+        self._note(path)
         return f"the answer to “{_PROMPT_TAIL.sub('', prompt)}”"
 
 
