@@ -524,8 +524,14 @@ def test_every_control_has_a_label_and_the_interview_works_by_keyboard(server: S
                  f"/agreements/{agreement_id}/review", f"/agreements/{agreement_id}/preview", "/verify", "/audit"):
         browser.get(server.base + path)
         controls = browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select, button")
-        assert controls or "/interview/" not in path and path not in ("/new", "/verify", "/audit"), path
+        assert controls or ("/interview/" not in path and path not in ("/new", "/verify", "/audit")), path
         assert browser.execute_script(_UNLABELLED) == [], path
+
+    # 200 % zoom on a 1280-pixel screen is a 640-pixel-wide page: the interview reflows, nothing scrolls sideways.
+    browser.set_window_size(640, 1200)
+    browser.get(f"{server.base}/agreements/{agreement_id}/interview/1")
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    browser.set_window_size(1280, 1600)
 
     # Keyboard only: Tab to the title, type, Enter sends the page; the next page opens with the answer saved.
     browser.get(f"{server.base}/agreements/{agreement_id}/interview/1")
