@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qa_builder.cli.build import default_jobs
+from qa_builder.cli.options import jobs_option
 from qa_builder.printable import printable
 
 if TYPE_CHECKING:
@@ -101,8 +101,7 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
 
 @click.command("regenerate")
 @click.argument("workspace", type=_WORKSPACE)
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
-              help="Agreements rebuilt in parallel (one LibreOffice worker each).")
+@jobs_option("Agreements rebuilt in parallel (one LibreOffice worker each).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be regenerated.")
 @click.option("--only", "only", multiple=True, help="Only this agreement ID (repeatable).")
 def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from qa_builder.answers import describe_error, parse_field_path
+from qa_builder.bundled import bundled
 from qa_builder.errors import LibraryError
 from qa_builder.library.context import context_names
 from qa_builder.models.library import (
@@ -37,10 +38,9 @@ _ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity"
 
 def default_library_dir() -> Path:
     """The clause library shipped with the package (wheel) or found beside it (source tree)."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "_data" / "clause_library", here.parent / "clause_library"):
-        if (candidate / LIBRARY_FILE).is_file():
-            return candidate
+    found = bundled("clause_library", LIBRARY_FILE)
+    if found is not None:
+        return found
     raise LibraryError("the default clause library is missing from this installation; pass --library DIR")
 
 

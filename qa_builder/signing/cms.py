@@ -48,7 +48,7 @@ def sign_detached(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
 
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
-    from qa_builder.signing.pades import timestamper_for
+    from qa_builder.signing.tsa import timestamper_for
 
     timestamper = timestamper_for(tsa_url) if tsa_url else None
     attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))

@@ -40,6 +40,7 @@ from qa_builder.signing.appearance import Manifestation, stamp_style
 from qa_builder.signing.cms import token_info
 from qa_builder.signing.keys import SigningKey, check_not_revoked, signer_key_usage
 from qa_builder.signing.pdfa import PDF17, PdfAClaim, check_pdfa_kept, pdfa_claim
+from qa_builder.signing.tsa import timestamper_for
 
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
@@ -347,11 +348,6 @@ def _check_document(reader: PdfFileReader, source: Path, request: SignatureReque
 
 
 @lru_cache(maxsize=8)
-def timestamper_for(url: str) -> HTTPTimeStamper:
-    """One RFC 3161 client per TSA URL and process (pyHanko caches its size estimate in it)."""
-    return HTTPTimeStamper(url)
-
-
 def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Literal["tsa", "local clock"]]:
     """The time shown on the stamp: the TSA's clock when a TSA is used, else the local clock (UTC)."""
     if timestamper is None:
