@@ -20,7 +20,8 @@ from qa_builder.errors import InputError
               help="PKCS#11 module (shared library) of the signing token the sign page may use, e.g. "
                    "/usr/lib/softhsm/libsofthsm2.so.")
 def serve_command(workspace: Path, port: int, no_browser: bool, pkcs11_module: Path | None) -> None:
-    """Draft, build, sign and verify agreements of WORKSPACE in the browser (local only; Ctrl-C stops it)."""
+    """Draft, review, preview, build, sign and verify agreements of WORKSPACE in the browser (local only; Ctrl-C
+    stops it)."""
     import uvicorn
 
     from qa_builder.web.app import create_app
