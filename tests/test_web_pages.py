@@ -238,3 +238,22 @@ def test_a_condition_the_reader_cannot_say_is_shown_as_written() -> None:
                                  reason="included: condition 'facts.markets | length > 1' holds")
     said = explain(decision, "facts.markets | length > 1", {})
     assert said.sentence == "Included because the condition facts.markets | length > 1 holds."
+
+
+def test_an_edit_made_outside_the_browser_shows_at_once(server: Server, workspace: Path, agreement_id: str) -> None:
+    """The review is computed once per version of the answers file: an editor's change (even one that keeps the
+    file's size) is seen on the next page, never a stale review."""
+    session = Session(server)
+    _, page = session.get(f"/agreements/{agreement_id}/review")
+    assert "QA-INSP-001" not in page
+    preview = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})[1]
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    text = answers.read_text(encoding="utf-8")
+    edited = re.sub(r"notify_within_hours: 24\b", "notify_within_hours: 72", text)
+    assert edited != text and len(edited) == len(text)
+    with answers.open("r+", encoding="utf-8") as file:  # in place, as some editors save
+        file.write(edited)
+    _, page = session.get(f"/agreements/{agreement_id}/review")
+    assert "QA-INSP-001" in page
+    after = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})[1]
+    assert after.count("72 hours") > preview.count("72 hours")

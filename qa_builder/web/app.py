@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import qa_builder as qa
+from qa_builder import clock
 from qa_builder.audit.events import Action, Outcome
 from qa_builder.errors import QABuilderError
 from qa_builder.web.conditions import explain
@@ -137,11 +138,8 @@ class WebApp:
         its answers file or the library changed: opening a page does not re-run the checks."""
         library = self.library()
         path = self.workspace.answers_path(agreement_id)
-        try:
-            info = path.stat()
-            stamp: tuple[Any, ...] = (info.st_mtime_ns, info.st_size, info.st_ino, id(library))
-        except OSError:
-            stamp = (None, id(library))
+        # Date-dependent checks (an overdue periodic review) judge by today: a new day is a new review.
+        stamp = (_file_stamp(path), self._library[0] if self._library else None, clock.today())
         cached = self._checked.get(agreement_id)
         if cached is not None and cached.stamp == stamp:
             return cached
@@ -164,9 +162,8 @@ class WebApp:
 
     def impacts(self) -> dict[str, qa.Impact]:
         """What `qa-builder impact` says for every built agreement (not recorded), again only after a change."""
-        paths = [self.workspace.library_dir, self.workspace.template, self.workspace.root / "agreements"]
-        stamp = (self._library_stamp(), *(p.stat().st_mtime_ns for p in paths if p.exists()),
-                 *((i, self.workspace.answers_path(i).stat().st_mtime_ns, tuple(self.workspace.versions(i)))
+        stamp = (self._library_stamp(), _file_stamp(self.workspace.template),
+                 *((i, _file_stamp(self.workspace.answers_path(i)), tuple(self.workspace.versions(i)))
                    for i in self.workspace.agreement_ids()))
         if self._impact is None or self._impact[0] != stamp:
             try:
@@ -611,6 +608,15 @@ class WebApp:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         return Response(data, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="audit-trail-{stamp}.csv"'})
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """A file's modification time, size and inode (an atomic replace changes the inode), or None if absent."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
 
 
 _FILE_KINDS = ((".signed.pdf", "signed PDF"), (".redline.docx", "redline"), (".build.json", "build record"),
