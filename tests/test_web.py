@@ -228,7 +228,7 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     months = browser.find_element(By.CSS_SELECTOR, "input[data-key='agreement.review_period_months']")
     months.clear()
     months.send_keys("twelve", Keys.TAB)
-    note = months.get_attribute("aria-describedby") or ""
+    note = (months.get_attribute("aria-describedby") or "").split()[0]
     swapping = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
     swapping.until(lambda d: d.find_element(By.ID, note).text)
     text = browser.find_element(By.ID, note).text

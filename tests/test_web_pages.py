@@ -16,11 +16,12 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import yaml
+from markupsafe import escape
 
 import qa_builder as qa
 from qa_builder.models.agreement import SelectionDecision
 from qa_builder.web.conditions import explain
-from qa_builder.web.interview import replay
+from qa_builder.web.interview import field_help, replay
 from tests.test_web import ROOT, Server, request
 
 EXAMPLE = "us-api-cmo"
@@ -162,6 +163,22 @@ def test_the_outline_shows_progress_and_a_new_agreement_starts_from_another(serv
     title = qa.load_answers(workspace / "agreements" / agreement_id / "answers.yaml").answers.agreement.title
     assert f'value="{html.escape(title)}"' in page  # the other agreement's answers are the defaults...
     assert 'name="q:agreement.id" value=""' in page  # ...but the new one needs its own id
+
+
+def test_questions_carry_the_answers_models_own_help(server: Server, agreement_id: str) -> None:
+    session = Session(server)
+    shown = 0
+    for number in (1, 2, 3, 4, 5):
+        _, page = session.get(f"/agreements/{agreement_id}/interview/{number}")
+        for index, key in re.findall(r'<input id="q(\d+)" name="q:([^"]+)"', page):
+            described = field_help(key)
+            if described is None:
+                assert f'id="q{index}-help"' not in page
+                continue
+            shown += 1
+            assert f'<p class="help" id="q{index}-help">{escape(described)}</p>' in page
+            assert re.search(rf'id="q{index}" [^>]*aria-describedby="q{index}-error q{index}-help"', page)
+    assert shown > 0
 
 
 def test_audit_trail_filters_and_exports_without_changing_events(server: Server, workspace: Path,
