@@ -72,6 +72,7 @@ class Checked:
     stamp: tuple[Any, ...]
     review: qa.AgreementReview | None
     problem: str | None
+    agreement: qa.Agreement | None = None  # assembled alone, for the preview, when there is no review
 
 
 class WebApp:
@@ -89,6 +90,7 @@ class WebApp:
         self._token_lock = threading.Lock()  # a PKCS#11 login is process-wide: one token signature at a time
         self._library: tuple[tuple[tuple[str, int, int], ...], qa.ClauseLibrary] | None = None
         self._checked: dict[str, Checked] = {}
+        self._assembled: dict[str, Checked] = {}
         self._impact: tuple[tuple[Any, ...], dict[str, qa.Impact]] | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -133,22 +135,45 @@ class WebApp:
             self._library = (stamp, qa.load_library(self.workspace.library_dir))
         return self._library[1]
 
+    def _stamp(self, agreement_id: str) -> tuple[Any, ...]:
+        """What an agreement's review depends on: its answers file, the library's files and today's date
+        (date-dependent checks, such as an overdue periodic review, judge by today)."""
+        library_stamp = self._library[0] if self._library else None
+        return _file_stamp(self.workspace.answers_path(agreement_id)), library_stamp, clock.today()
+
     def checked(self, agreement_id: str) -> Checked:
         """The agreement's review (findings, gaps, clause selection, assembled model), computed again only when
         its answers file or the library changed: opening a page does not re-run the checks."""
         library = self.library()
-        path = self.workspace.answers_path(agreement_id)
-        # Date-dependent checks (an overdue periodic review) judge by today: a new day is a new review.
-        stamp = (_file_stamp(path), self._library[0] if self._library else None, clock.today())
+        stamp = self._stamp(agreement_id)
         cached = self._checked.get(agreement_id)
         if cached is not None and cached.stamp == stamp:
             return cached
         try:
-            checked = Checked(stamp, qa.review_agreement(path, library=library), None)
+            checked = Checked(stamp, qa.review_agreement(self.workspace.answers_path(agreement_id), library=library),
+                              None)
         except QABuilderError as exc:
             checked = Checked(stamp, None, str(exc))
         self._checked[agreement_id] = checked
         return checked
+
+    def assembled(self, agreement_id: str) -> tuple[qa.Agreement | None, str | None]:
+        """The Agreement model the preview shows: the review's when it is up to date, else assembled alone (the
+        preview after each saved answer then does not wait for the review checks)."""
+        library = self.library()
+        stamp = self._stamp(agreement_id)
+        for cache in (self._checked, self._assembled):
+            cached = cache.get(agreement_id)
+            if cached is not None and cached.stamp == stamp:
+                return (cached.review.agreement if cached.review else cached.agreement), cached.problem
+        try:
+            agreement = qa.assemble_agreement(self.workspace.answers_path(agreement_id), library=library,
+                                              allow_gaps=True)
+            found = Checked(stamp, None, None, agreement=agreement)
+        except QABuilderError as exc:
+            found = Checked(stamp, None, str(exc))
+        self._assembled[agreement_id] = found
+        return found.agreement, found.problem
 
     def _library_stamp(self) -> tuple[tuple[str, int, int], ...]:
         folder = self.workspace.library_dir
@@ -489,10 +514,9 @@ class WebApp:
     async def preview(self, request: Request) -> Response:
         """The agreement as it will read, from the assembled Agreement model (an htmx fragment, or a page)."""
         agreement_id = self.agreement_id(request)
-        checked = await run_in_threadpool(self.checked, agreement_id)
-        agreement = checked.review.agreement if checked.review else None
+        agreement, problem = await run_in_threadpool(self.assembled, agreement_id)
         name = "preview_fragment.html" if request.headers.get("hx-request") else "preview.html"
-        return self.page(name, agreement_id=agreement_id, agreement=agreement, problem=checked.problem)
+        return self.page(name, agreement_id=agreement_id, agreement=agreement, problem=problem)
 
     async def regenerate(self, request: Request) -> Response:
         """Start `regenerate` over the affected agreements (or one), in the background; progress is polled."""
