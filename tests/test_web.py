@@ -32,7 +32,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 import qa_builder as qa
 from qa_builder.web.interview import replay
-from tests.conftest import SOFTHSM_MODULE, make_softhsm_token
+from tests.conftest import SOFTHSM_MODULE, free_port, make_softhsm_token
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -163,14 +163,16 @@ def _submit(driver: WebDriver) -> None:
     WebDriverWait(driver, 30).until(expected_conditions.staleness_of(form))
 
 
-def _sign(driver: WebDriver, key: Path, passphrase: str) -> None:
+def _sign(driver: WebDriver, key: Path, passphrase: str, level: str = "B-B") -> None:
+    Select(driver.find_element(By.ID, "level")).select_by_value(level)
     driver.find_element(By.ID, "source-p12").click()
     driver.find_element(By.ID, "key").send_keys(str(key))
     driver.find_element(By.ID, "passphrase").send_keys(passphrase)
     _follow(driver, driver.find_element(By.ID, "sign-button"))
 
 
-def _sign_with_token(driver: WebDriver, pin: str) -> None:
+def _sign_with_token(driver: WebDriver, pin: str, level: str = "B-B") -> None:
+    Select(driver.find_element(By.ID, "level")).select_by_value(level)
     driver.find_element(By.ID, "source-token").click()
     driver.find_element(By.ID, "token_label").send_keys("qa-token")
     driver.find_element(By.ID, "key_label").send_keys("sponsor")
@@ -205,13 +207,30 @@ def _screenshot(driver: WebDriver, name: str) -> None:
 
 def test_a_person_drafts_fixes_builds_signs_twice_verifies_and_regenerates(workspace: Path, browser: WebDriver,
                                                                             tmp_path: Path) -> None:
-    pki = qa.create_test_pki(tmp_path / "pki")
+    pki = qa.create_test_pki(tmp_path / "pki", port=free_port())
     token_config = make_softhsm_token(tmp_path / "softhsm", pki, pin=TOKEN_PIN)
-    server = Server(workspace, "--pkcs11-module", str(SOFTHSM_MODULE), env={"SOFTHSM2_CONF": str(token_config)})
-    try:
-        _whole_path(server, workspace, browser, tmp_path, pki)
-    finally:
-        server.stop()
+    _add_intermediate(token_config, pki)
+    with qa.TestPkiServer(pki):  # the loopback TSA, OCSP responder and CRLs of the TEST ONLY PKI
+        server = Server(workspace, "--pkcs11-module", str(SOFTHSM_MODULE), "--tsa", pki.tsa_url,
+                        "--trust", str(pki.root_pem), env={"SOFTHSM2_CONF": str(token_config)})
+        try:
+            _whole_path(server, workspace, browser, tmp_path, pki)
+        finally:
+            server.stop()
+
+
+def _add_intermediate(token_config: Path, pki: qa.TestPki) -> None:
+    """Put the issuing CA's certificate on the token too, as a real signing card carries it: the signature
+    then embeds the whole chain and verifies against the root alone."""
+    from cryptography.hazmat.primitives import serialization
+
+    _, _, chain = pki.load_key_and_certificates("sponsor")
+    der = token_config.parent / "intermediate.der"
+    der.write_bytes(chain[0].public_bytes(serialization.Encoding.DER))
+    subprocess.run(["pkcs11-tool", "--module", str(SOFTHSM_MODULE), "--token-label", "qa-token", "--login", "--pin",
+                    TOKEN_PIN, "--write-object", str(der), "--type", "cert", "--label", "intermediate", "--id", "02"],
+                   check=True, capture_output=True, timeout=60,
+                   env={"SOFTHSM2_CONF": str(token_config), "PATH": "/usr/bin:/bin"})
 
 
 def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: Path, pki: qa.TestPki) -> None:
@@ -335,10 +354,14 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     # passphrase are typed, used once: a wrong one right after a right one fails.
     passphrase = pki.passphrase().decode()
     browser.get(f"{server.base}/agreements/QA-WEB-1/sign")
-    _sign_with_token(browser, TOKEN_PIN)
+    assert browser.find_element(By.ID, "certify").is_selected()  # the first signature certifies by default
+    _sign_with_token(browser, TOKEN_PIN, "B-LT")
     assert browser.find_elements(By.ID, "signed"), browser.find_element(By.TAG_NAME, "body").text
     assert "Signed field" in browser.find_element(By.ID, "signed").text
-    assert "Dr. Ilse Verhoeven" in browser.find_element(By.ID, "report").text
+    report = browser.find_element(By.ID, "report").text
+    assert "QA-WEB-1_v1.signed.pdf: PASSED" in report  # trusted, with revocation data: the whole file passes
+    assert "Dr. Ilse Verhoeven" in report and "level B-LT" in report and "revocation good" in report, report
+    assert not browser.find_elements(By.ID, "certify")  # only the first signature may certify
     _screenshot(browser, "sign")
     assert browser.execute_script(_UNLABELLED) == []  # the sign form too: every control has a label
     _sign_with_token(browser, "0000")
@@ -348,10 +371,10 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     _sign(browser, pki.p12("contract-acceptor"), passphrase + "x")
     assert "passphrase" in browser.find_element(By.ID, "sign-error").text.lower()
     assert not browser.find_elements(By.ID, "signed")
-    _sign(browser, pki.p12("contract-acceptor"), passphrase)
+    _sign(browser, pki.p12("contract-acceptor"), passphrase, "B-LTA")
     assert "Dr. Matthias Brenner" in browser.find_element(By.ID, "signed").text
     signed = workspace / "agreements" / "QA-WEB-1" / "v1" / "QA-WEB-1_v1.signed.pdf"
-    assert [f.signed for f in qa.list_signature_fields(signed)].count(True) == 2
+    assert [f.signed for f in qa.list_signature_fields(signed) if f.name.startswith("sig_")].count(True) == 2
     for secret in (passphrase, TOKEN_PIN):
         assert secret not in "".join(server.output)
         assert secret.encode() not in (workspace / "audit" / "trail.sqlite3").read_bytes()
@@ -365,9 +388,10 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     browser.find_element(By.ID, "file").send_keys(str(received))
     _follow(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     verdict = browser.find_element(By.ID, "verdict").text
-    cli = subprocess.run([sys.executable, "-m", "qa_builder", "verify", str(received)], capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
-    assert verdict and verdict in cli.stdout, (verdict, cli.stdout)
+    cli = subprocess.run([sys.executable, "-m", "qa_builder", "verify", str(received), "--trust", str(pki.root_pem)],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert verdict == "TOTAL-PASSED" and cli.returncode == 0, (verdict, cli.stdout)
+    assert f"{received.name}: PASSED" in cli.stdout and f"{received.name}: PASSED" in browser.page_source
     report = browser.find_element(By.ID, "report").text
     assert "QA-WEB-1_v1.signed.pdf" in report and "Dr. Matthias Brenner" in report
     _screenshot(browser, "verify")
@@ -398,7 +422,8 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
                        ("redline", "QA-WEB-1_v2.redline.docx"), ("build record", "QA-WEB-1_v2.build.json")):
         assert links.get(kind) == name, links
     assert "up to date" in row.text
-    assert signed.is_file() and [f.signed for f in qa.list_signature_fields(signed)].count(True) == 2
+    assert signed.is_file()
+    assert [f.signed for f in qa.list_signature_fields(signed) if f.name.startswith("sig_")].count(True) == 2
     _screenshot(browser, "dashboard")
 
     # The audit trail: read-only, filterable, with the chain check and a CSV export.

@@ -78,10 +78,13 @@ class Checked:
 class WebApp:
     """The state of one `qa-builder serve` run: its workspace, its gate and the running builds."""
 
-    def __init__(self, workspace: Path, gate: Gate, *, pkcs11_module: Path | None = None) -> None:
+    def __init__(self, workspace: Path, gate: Gate, *, pkcs11_module: Path | None = None, tsa_url: str | None = None,
+                 trust_roots: tuple[Path, ...] = ()) -> None:
         self.workspace = qa.open_workspace(workspace.absolute())
         self.gate = gate
         self.pkcs11_module = pkcs11_module
+        self.tsa_url = tsa_url
+        self.trust_roots = trust_roots
         self.env = Environment(loader=PackageLoader("qa_builder.web", "templates"), autoescape=True)
         self.env.filters["file_kind"] = file_kind
         self.jobs: dict[str, BuildJob] = {}
@@ -174,6 +177,17 @@ class WebApp:
             found = Checked(stamp, None, str(exc))
         self._assembled[agreement_id] = found
         return found.agreement, found.problem
+
+    @property
+    def levels(self) -> list[str]:
+        """The PAdES levels this server can sign at: B-T needs a TSA, B-LT and B-LTA also trust roots."""
+        return ["B-B", *(["B-T"] if self.tsa_url else []), *(["B-LT", "B-LTA"] if self.tsa_url and self.trust_roots
+                                                                else [])]
+
+    def verify_settings(self) -> qa.VerifySettings:
+        """What the sign and verify pages verify with: the trust roots `serve` was given (none: at best
+        "intact, but not trusted")."""
+        return qa.VerifySettings(trust_roots=self.trust_roots)
 
     def _library_stamp(self) -> tuple[tuple[str, int, int], ...]:
         folder = self.workspace.library_dir
@@ -390,21 +404,23 @@ class WebApp:
         outcome, error = None, None
         if request.method == "POST":
             form = await checked_form(request, self.gate)
-            outcome, error = await self._sign_posted(form, source, signed, [f.name for f in fields if not f.signed])
+            outcome, error = await self._sign_posted(form, source, signed, [f.name for f in fields if not f.signed],
+                                                     first=not any(f.signed for f in fields))
             if outcome is not None:
                 fields = qa.list_signature_fields(signed)
         report = None
         if outcome is not None:
-            checked = await run_in_threadpool(qa.verify_files, [signed])
+            checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings())
             report = [line.replace(str(signed), signed.name) for result in checked.results
                       for line in qa.describe(result)]
         return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
                          outcome=outcome, error=error, report=report, meanings=_MEANINGS,
-                         token=self.pkcs11_module is not None,
+                         token=self.pkcs11_module is not None, levels=self.levels,
+                         first=not any(f.signed for f in fields),
                          signed=signed.relative_to(self.workspace.root).as_posix() if signed.is_file() else None)
 
-    async def _sign_posted(self, form: Any, source: Path, signed: Path,
-                           empty: list[str]) -> tuple[qa.SignatureOutcome | None, str | None]:
+    async def _sign_posted(self, form: Any, source: Path, signed: Path, empty: list[str], *,
+                           first: bool) -> tuple[qa.SignatureOutcome | None, str | None]:
         """Sign with the key the form names: an uploaded PKCS#12 file and its passphrase, or a key on the
         PKCS#11 token of the module `serve` was started with and its PIN. The secret is used for this one
         signature: it is not stored, logged, cached or echoed back, and the token is logged out afterwards."""
@@ -413,7 +429,15 @@ class WebApp:
             return None, "Signature field: choose one of the empty fields."
         if meaning not in _MEANINGS:
             return None, "Meaning: choose what the signature means."
-        request = qa.SignatureRequest(field=field_name, meaning=meaning)  # type: ignore[arg-type]
+        level = str(form.get("level", "B-B"))
+        if level not in self.levels:
+            return None, f"Level: choose one of {', '.join(self.levels)}."
+        certify = form.get("certify") == "yes"
+        if certify and not first:
+            return None, "Certify: only the first signature of a document can certify it."
+        request = qa.SignatureRequest(field=field_name, meaning=meaning, certify=certify,  # type: ignore[arg-type]
+                                      level=level, tsa_url=self.tsa_url if level != "B-B" else None,  # type: ignore[arg-type]
+                                      trust_roots=self.trust_roots)
         if str(form.get("source", "p12")) == "token":
             return await self._sign_with_token(form, source, signed, request)
         key_upload = form.get("key")
@@ -576,27 +600,27 @@ class WebApp:
 
     async def verify(self, request: Request) -> Response:
         if request.method == "GET":
-            return self.page("verify.html", lines=None, verdict=None)
+            return self.page("verify.html", lines=None, verdict=None, trust=self.trust_roots)
         form = await checked_form(request, self.gate)
         upload = form.get("file")
         if upload is None or isinstance(upload, str) or not upload.filename:
-            return self.page("verify.html", http_status=422, lines=None, verdict=None,
+            return self.page("verify.html", http_status=422, lines=None, verdict=None, trust=self.trust_roots,
                              error="Choose a PDF file to verify.")
         name = Path(upload.filename).name
         if not name.lower().endswith(".pdf"):
-            return self.page("verify.html", http_status=422, lines=None, verdict=None,
+            return self.page("verify.html", http_status=422, lines=None, verdict=None, trust=self.trust_roots,
                              error=f"{name}: only PDF files can be verified here.")
         folder = Path(tempfile.mkdtemp(prefix="qa-builder-verify-"))
         try:
             path = folder / "received.pdf"
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out)
-            report = await run_in_threadpool(qa.verify_files, [path])
+            report = await run_in_threadpool(qa.verify_files, [path], self.verify_settings())
             lines = [line.replace(str(path), name) for result in report.results for line in qa.describe(result)]
             verdict = report.results[0].indication if report.results else None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        return self.page("verify.html", lines=lines, verdict=verdict, name=name)
+        return self.page("verify.html", lines=lines, verdict=verdict, name=name, trust=self.trust_roots)
 
     async def audit(self, request: Request) -> Response:
         """The workspace's audit trail, read-only: events filtered by agreement, action, outcome and date."""
@@ -693,7 +717,8 @@ async def _failed(request: Request, exc: Exception) -> Response:
                              "the details are in the terminal running `qa-builder serve`.", status_code=500)
 
 
-def create_app(workspace: Path, gate: Gate, *, pkcs11_module: Path | None = None) -> Starlette:
+def create_app(workspace: Path, gate: Gate, *, pkcs11_module: Path | None = None, tsa_url: str | None = None,
+               trust_roots: tuple[Path, ...] = ()) -> Starlette:
     """The ASGI app serving `workspace`, guarded by `gate`.
 
     Args:
@@ -701,11 +726,14 @@ def create_app(workspace: Path, gate: Gate, *, pkcs11_module: Path | None = None
         gate: this run's secrets (sign-in token, session, CSRF token).
         pkcs11_module: the PKCS#11 module (shared library) the sign page may use; None offers PKCS#12 only.
             Chosen on the command line, never by the browser: loading a library runs its code.
+        tsa_url: the RFC 3161 timestamp authority signatures from B-T up use (None: B-B only).
+        trust_roots: PEM files of the trusted roots: B-LT and B-LTA need them, and the sign and verify pages
+            verify with them.
 
     Raises:
         InputError: `workspace` is not a qa-builder workspace.
     """
-    web = WebApp(workspace, gate, pkcs11_module=pkcs11_module)
+    web = WebApp(workspace, gate, pkcs11_module=pkcs11_module, tsa_url=tsa_url, trust_roots=trust_roots)
     static = Path(__file__).parent / "static"
     routes = [
         Route("/", web.dashboard),
