@@ -135,6 +135,9 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.implicitly_wait(0)
+    # A signature at B-LTA (OCSP, timestamps, a self-check) and its verification can take minutes on a loaded
+    # shared machine; the driver's default 120 s read timeout would fail the step, not the app.
+    driver.command_executor.client_config.timeout = 600
     try:
         yield driver
     finally:
