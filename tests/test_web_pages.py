@@ -8,10 +8,12 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -274,3 +276,53 @@ def test_an_edit_made_outside_the_browser_shows_at_once(server: Server, workspac
     assert "QA-INSP-001" in page
     after = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})[1]
     assert after.count("72 hours") > preview.count("72 hours")
+
+
+def _multipart(fields: dict[str, str], files: list[Path]) -> tuple[str, bytes]:
+    boundary = "qa-builder-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    for path in files:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+                     "Content-Type: application/octet-stream\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+def test_a_manifest_uploaded_with_its_files_verifies_as_from_the_cli(server: Server, signed_build: Path,
+                                                                      test_pki: Any, tmp_path: Path) -> None:
+    build = tmp_path / "received"
+    shutil.copytree(signed_build, build)
+    qa.write_signed_manifest(build / "QA-MIN-1_v1.build.json",
+                             qa.load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase()))
+    manifest = build / "QA-MIN-1_v1.manifest.json"
+    session = Session(server)
+
+    def verified(files: list[Path]) -> tuple[int, str]:
+        content_type, body = _multipart({"csrf_token": session.csrf}, files)
+        status, _, page = request("POST", server.port, "/verify", body=body, headers={
+            "Cookie": session.cookie, "Origin": server.base, "Content-Type": content_type})
+        return status, page.decode("utf-8")
+
+    def cli(path: Path) -> str:
+        return subprocess.run([sys.executable, "-m", "qa_builder", "verify", str(path)], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False).stdout
+
+    status, page = verified(sorted(p for p in build.iterdir() if p.is_file()))
+    assert status == 200
+    verdict = re.search(r'<strong id="verdict">([^<]+)</strong>', page)
+    said = cli(manifest)
+    assert verdict and verdict.group(1) in ("INDETERMINATE", "TOTAL-PASSED", "TOTAL-FAILED")
+    assert "QA-MIN-1_v1.manifest.json" in _text(page)
+    first_line = said.splitlines()[0].replace(str(build) + "/", "")
+    assert first_line in _text(page), (first_line, _text(page)[:2000])
+    assert str(build) not in page and "qa-builder-verify-" not in page  # no temporary paths in the page
+    # Without the DOCX the manifest lists, the report says so, as the CLI does on a folder without it.
+    (build / "QA-MIN-1_v1.docx").unlink()
+    status, page = verified(sorted(p for p in build.iterdir() if p.is_file()))
+    without = cli(manifest).splitlines()[0].replace(str(build) + "/", "")
+    assert without != first_line and without in _text(page)
+    # A name that could leave the temporary folder, or a file of another kind, is refused in one sentence.
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello", encoding="utf-8")
+    status, page = verified([odd])
+    assert status == 422 and "notes.txt: only PDF, DOCX, JSON and .p7s files" in html.unescape(page)

@@ -39,6 +39,9 @@ _DOWNLOADABLE = {".docx", ".pdf", ".json", ".html", ".csv"}
 _MAX_KEY_BYTES = 1024 * 1024
 _MAX_PIN_CHARS = 256
 _MEANINGS = ("approval", "review", "responsibility", "authorship")
+_MAX_VERIFY_FILES = 20
+_UPLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+_VERIFIABLE = {".pdf", ".json", ".p7s", ".docx"}
 
 
 @dataclass
@@ -599,27 +602,43 @@ class WebApp:
         return FileResponse(target, filename=target.name)
 
     async def verify(self, request: Request) -> Response:
+        """Verify received files as `qa-builder verify` does: signed PDFs, or a signed manifest uploaded together
+        with its signature (.p7s) and the artefacts it lists. Uploads live in a private temporary folder that is
+        removed before the answer is sent."""
         if request.method == "GET":
             return self.page("verify.html", lines=None, verdict=None, trust=self.trust_roots)
-        form = await checked_form(request, self.gate)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str) or not upload.filename:
+        form = await checked_form(request, self.gate, max_files=_MAX_VERIFY_FILES)
+        uploads = [u for u in form.getlist("file") if not isinstance(u, str) and u.filename]
+        names = [Path(str(u.filename)).name for u in uploads]
+        problem = None
+        if not uploads:
+            problem = "Files: choose a signed PDF, or a manifest with its .p7s and the files it lists."
+        elif bad := next((n for n in names if not _UPLOAD_NAME.fullmatch(n) or Path(n).suffix.lower()
+                          not in _VERIFIABLE), None):
+            problem = (f"{bad[:80]}: only PDF, DOCX, JSON and .p7s files with plain names (letters, digits, "
+                       "'.', '_', '-') can be verified here.")
+        elif len(set(names)) != len(names):
+            problem = "Files: two of the files have the same name; choose each file once."
+        if problem:
             return self.page("verify.html", http_status=422, lines=None, verdict=None, trust=self.trust_roots,
-                             error="Choose a PDF file to verify.")
-        name = Path(upload.filename).name
-        if not name.lower().endswith(".pdf"):
-            return self.page("verify.html", http_status=422, lines=None, verdict=None, trust=self.trust_roots,
-                             error=f"{name}: only PDF files can be verified here.")
-        folder = Path(tempfile.mkdtemp(prefix="qa-builder-verify-"))
+                             error=problem)
+        folder = Path(tempfile.mkdtemp(prefix="qa-builder-verify-"))  # mode 700
         try:
-            path = folder / "received.pdf"
-            with path.open("wb") as out:
-                shutil.copyfileobj(upload.file, out)
-            report = await run_in_threadpool(qa.verify_files, [path], self.verify_settings())
-            lines = [line.replace(str(path), name) for result in report.results for line in qa.describe(result)]
-            verdict = report.results[0].indication if report.results else None
+            for upload, name in zip(uploads, names, strict=True):
+                with (folder / name).open("wb") as out:
+                    shutil.copyfileobj(upload.file, out)
+            manifests = [folder / n for n in names if n.endswith(".manifest.json")]
+            targets = manifests or [folder / n for n in names if n.lower().endswith(".pdf")]
+            if not targets:
+                return self.page("verify.html", http_status=422, lines=None, verdict=None, trust=self.trust_roots,
+                                 error="Files: none is a PDF or a .manifest.json, so there is nothing to verify.")
+            report = await run_in_threadpool(qa.verify_files, targets, self.verify_settings())
+            lines = [line.replace(f"{folder}/", "").replace(str(folder), ".") for result in report.results
+                     for line in qa.describe(result)]
+            verdict = _worst([r.indication for r in report.results])
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        name = ", ".join(t.name for t in targets)
         return self.page("verify.html", lines=lines, verdict=verdict, name=name, trust=self.trust_roots)
 
     async def audit(self, request: Request) -> Response:
@@ -676,6 +695,14 @@ _FILE_KINDS = ((".signed.pdf", "signed PDF"), (".redline.docx", "redline"), (".b
 def file_kind(name: str) -> str:
     """What a version's file is, in a reader's words ("redline", "build record"), from its name."""
     return next((kind for suffix, kind in _FILE_KINDS if name.endswith(suffix)), name)
+
+
+def _worst(indications: list[str]) -> str | None:
+    """The verdict of several files: TOTAL-FAILED if any failed, else INDETERMINATE if any is, else TOTAL-PASSED."""
+    for verdict in ("TOTAL-FAILED", "INDETERMINATE", "TOTAL-PASSED"):
+        if verdict in indications:
+            return verdict
+    return indications[0] if indications else None
 
 
 def _staging(signed: Path) -> Path:
