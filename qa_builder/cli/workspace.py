@@ -92,8 +92,17 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
                            f"{_versions(change.old_version, change.new_version)}")
             for other in result.other_changes:
                 click.echo(f"  {other}")
+            for kept in result.overrides:
+                if kept.state == "applied" and kept.library_changed:
+                    click.echo(f"  {kept.number} {kept.title}: negotiated override kept (the clause text it "
+                               "replaced did not change)")
         for result in errors:
             click.secho(f"error: {printable(result.agreement_id)}: {printable(result.error or '')}", fg="red", err=True)
+            if any(o.state != "applied" for o in result.overrides):
+                from qa_builder.negotiation.overrides import conflict_message
+
+                for line in conflict_message(result.agreement_id, result.overrides).splitlines()[1:]:
+                    click.echo(printable(line), err=True)
         click.echo(f"{len(affected)} affected, {len(results) - len(affected) - len(errors)} unchanged, "
                    f"{len(errors)} could not be analysed", err=True)
     sys.exit(1 if affected or errors else 0)
