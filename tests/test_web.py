@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCRATCH_SCREENSHOTS = Path(tempfile.gettempdir()) / f"qa-builder-screenshots-{os.getuid()}"
 TOKEN_PIN = "27182818"
 
 
@@ -200,11 +202,14 @@ def _type_and_leave(driver: WebDriver, key: str, text: str) -> None:
 
 
 def _screenshot(driver: WebDriver, name: str) -> None:
-    """Save a screenshot of the whole page for the README (docs/screenshots/, committed)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    """Save a screenshot of the whole page: into docs/screenshots/ (committed, shown in the README) when
+    QA_BUILDER_SCREENSHOTS=1 (`make screenshots`), else into a scratch folder so a test run changes no
+    committed file. Taken either way, so the path is exercised."""
+    folder = SCREENSHOTS if os.environ.get("QA_BUILDER_SCREENSHOTS") == "1" else SCRATCH_SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.set_window_size(1500, min(max(height, 900), 2400))
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    assert driver.save_screenshot(str(folder / f"{name}.png")), name
     driver.set_window_size(1280, 1600)
 
 
