@@ -515,3 +515,14 @@ def test_imp_comparability_measures_against_the_authorised_trial_process(render:
     text = imp.clause("tech_transfer")
     assert "registered process" not in text
     assert "the process described in the clinical trial authorisations" in text
+
+
+def test_api_master_file_holder_updates_its_master_file_on_transfer_and_impurities(render: Render) -> None:
+    api = render(US_API_DMF | {"tech_transfer": {"site_or_scale_change": True, "update_filings": True}})
+    transfer = api.clause("tech_transfer")
+    assert "as holder of the master file of the active substance, shall update that master file" in transfer
+    assert "The Sponsor shall prepare and submit" not in transfer and "released for a market" not in transfer
+    assert "in its master file" in api.clause("impurity_risk_management")
+    nda = render(US_NDA | {"tech_transfer": {"site_or_scale_change": True, "update_filings": True}})
+    assert "The Sponsor shall prepare and submit" in nda.clause("tech_transfer")
+    assert "master file" not in nda.clause("impurity_risk_management")
