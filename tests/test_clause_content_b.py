@@ -485,7 +485,7 @@ def test_api_master_file_holder_owns_stability_and_no_market_release_words(rende
     assert "decide the shelf life" not in stability
     assert api.raci["stability_protocol"].contract_acceptor == "R/A"
     filings = api.raci["regulatory_filings"]
-    assert "holds the master file" in filings.notes and filings.contract_acceptor == "R"
+    assert "holds the master file" in filings.notes and filings.contract_acceptor == "R/A" and filings.sponsor == "R"
     assert "released for sale" not in api.text and "supplied to the market" not in api.text
     assert "for sale" not in api.clause("process_validation")
 
