@@ -251,7 +251,7 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
         agreement = adjust(agreement)
     lap("assemble")
     targets = planned_outputs(settings, agreement.id, agreement.version)
-    notes = _check_existing(targets, settings.force)
+    notes = answers_file.notices + _check_existing(targets, settings.force)
     try:
         settings.out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=settings.out_dir))

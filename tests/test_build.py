@@ -146,7 +146,9 @@ EXAMPLE_FILES = sorted((Path(__file__).resolve().parent.parent / "examples").glo
 def test_there_are_examples_for_each_common_arrangement() -> None:
     assert {p.name for p in EXAMPLE_FILES} >= {
         "us-eu-drug-product-cmo.yaml", "us-api-cmo.yaml", "us-eu-biologic-cdmo.yaml",
-        "sterile-fill-finish-cmo.yaml", "contract-qc-laboratory.yaml"}
+        "sterile-fill-finish-cmo.yaml", "contract-qc-laboratory.yaml", "eu-api-third-country.yaml",
+        "us-bla-drug-substance.yaml", "eu-imp-clinical-supply.yaml", "uk-ch-finished-product.yaml",
+        "jp-us-sterile.yaml"}
 
 
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)

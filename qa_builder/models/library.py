@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.text import InputModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -97,6 +98,20 @@ class Requirement(InputModel):
     )
 
 
+class Source(InputModel):
+    """An instrument requirements cite (a regulation, directive, guideline, template), listed once in Annex C.
+
+    A requirement's `source` is split at ';' into parts; a part that starts with one of `prefixes` (the longest
+    match wins, case ignored) is shown as the key followed by the rest of the part (the provision), e.g.
+    "21 CFR 211.22(a)" → key "21 CFR", provision "211.22(a)"."""
+
+    key: str = Field(min_length=1, max_length=24, description="Short key the Annex C rows use, e.g. 'FDA QA Guidance'.")
+    citation: str = Field(min_length=1, description="The full citation, printed once in Annex C's list of sources.")
+    prefixes: list[str] = Field(min_length=1, description="How requirement sources of this instrument begin.")
+    before_number: str = Field(default="", max_length=8,
+                               description="Put before a provision that starts with a digit, e.g. '§'.")
+
+
 class RaciVariant(InputModel):
     """The codes (and notes) of a RACI row for one value of the answer it varies by."""
 
@@ -141,14 +156,6 @@ class LibraryInfo(InputModel):
 
 
 
-class RecordsMinimum(InputModel):
-    """Legal minimum retention of batch records for one market."""
-
-    years_after_expiry: int = 0
-    years_after_certification: int = 0
-    source: str
-
-
 class ReviewThresholds(InputModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
@@ -162,7 +169,6 @@ class ReviewThresholds(InputModel):
     reports_share_warning_above_business_days: int = 5
     reports_share_error_above_business_days: int = 10
     filed_change_notice_min_days: int = 30
-    records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 
 class ClauseLibrary(InputModel):
@@ -174,3 +180,7 @@ class ClauseLibrary(InputModel):
     raci: list[RaciActivity]
     review: ReviewThresholds = ReviewThresholds()
     clocks: list[Clock] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    jurisdictions: Jurisdictions = Field(
+        default_factory=Jurisdictions,
+        description="Jurisdiction rules (jurisdictions.yaml); a library without the file uses the bundled ones.")
