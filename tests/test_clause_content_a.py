@@ -61,6 +61,7 @@ def _imp_eu(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     imp = _product("Drug X", "investigational", ["EU"], is_investigational=True)
     facts = {
         "markets": ["EU"], "has_eu": True, "has_us": False, "has_investigational": True, "has_marketed": False,
+        "site_outside_eea": True,
         "investigational_only": True, "ctr_modifications": True, "qp_required": True, "products": [imp],
         "certifications": [Certification(product="Drug X", market="EU", role="Qualified Person",
                                          certifier="contract_acceptor",
@@ -102,7 +103,8 @@ def test_imp_eu_changes_retention_and_sponsor(monkeypatch: pytest.MonkeyPatch) -
     assert "25 years" in retention and "Article 58 of Regulation (EU) No 536/2014" in retention
     assert "Article 8(3)" in texts["annex_b"]
     assert "trial master file: at least 25 years" in texts["annex_b"]
-    assert "no marketing authorisation is held" in texts["scope"]
+    assert "supplied for clinical trials under the clinical trial authorisations" in texts["scope"]
+    assert "marketing authorisation" not in texts["scope"].lower()
     assert "Article 74 of Regulation (EU) No 536/2014" in texts["definitions"]
     assert "legal representative" in texts["scope"]
 
@@ -111,7 +113,7 @@ def test_api_eu_third_country_is_released_not_certified(monkeypatch: pytest.Monk
     api = _product("API Y", "api", ["EU"], is_drug_substance=True)
     facts = {
         "markets": ["EU"], "has_eu": True, "has_us": False, "has_api": True, "has_drug_substance": True,
-        "drug_substance_only": True, "has_finished_product": False, "third_country_api_for_eu": True,
+        "gmp_bases": [], "drug_substance_only": True, "has_finished_product": False, "third_country_api_for_eu": True,
         "eu_variations": True, "products": [api],
         "certifications": [Certification(product="API Y", market="EU", role="Quality Unit",
                                          certifier="contract_acceptor", law="ICH Q7", source="ICHQ7-16.12")],
@@ -139,7 +141,7 @@ def test_us_bla_drug_substance(monkeypatch: pytest.MonkeyPatch) -> None:
     facts = {
         "markets": ["US"], "has_us": True, "has_eu": False, "has_biologic": True, "bpdr": True,
         "field_alert": False, "has_biological_drug_substance": True, "has_drug_substance": True,
-        "drug_substance_only": True, "products": [ds],
+        "drug_substance_only": True, "products": [ds], "sources": ["CFR-601.12", "CFR-600.14"],
         "certifications": [Certification(product="mAb Z", market="US", role="Quality Unit", certifier="sponsor",
                                          law="21 CFR 211.22(a)", source="CFR-211.22a")],
         "regulators": [NamedRule(market="US", source="x", text="the US Food and Drug Administration")],
@@ -157,7 +159,7 @@ def test_us_bla_drug_substance(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_uk_and_ch_finished_product(monkeypatch: pytest.MonkeyPatch) -> None:
     tab = _product("Tab A", "drug_product", ["UK", "CH"])
     facts = {
-        "markets": ["CH", "UK"], "has_us": False, "has_eu": False, "has_uk": True, "has_ch": True,
+        "markets": ["CH", "UK"], "has_us": False, "has_eu": False, "has_uk": True, "has_ch": True, "gmp_bases": [],
         "qp_required": True, "products": [tab],
         "certifications": [
             Certification(product="Tab A", market="UK", role="Qualified Person", certifier="contract_acceptor",
@@ -172,7 +174,7 @@ def test_uk_and_ch_finished_product(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "regulation 41 of the Human Medicines Regulations 2012" in cert
     assert "Qualified Person of the Contract Acceptor at Plant (licence MIA 12345)" in cert
     assert "fachtechnisch verantwortliche Person" in cert
-    assert "Article 13 of the Medicinal Products Licensing Ordinance" in cert and "Article 7 AMBV" in cert
+    assert "market release" in cert and "Article 13" in cert and "Article 7 AMBV" in cert
     assert "Article 51" not in texts["all"]
     assert "regulation 41 of the Human Medicines Regulations 2012" in texts["definitions"]
     assert "Human Medicines Regulations 2012" in texts["gmp_compliance"]
@@ -183,6 +185,7 @@ def test_jp_and_us(monkeypatch: pytest.MonkeyPatch) -> None:
     inj = _product("Inj B", "sterile_drug_product", ["JP", "US"], is_sterile=True)
     facts = {
         "markets": ["JP", "US"], "has_us": True, "has_eu": False, "has_jp": True, "field_alert": True,
+        "gmp_bases": [], "sources": ["CFR-314.70", "JP-PMDAct-Art14"],
         "products": [inj],
         "certifications": [
             Certification(product="Inj B", market="JP", role="marketing authorisation holder", certifier="sponsor",
@@ -217,3 +220,77 @@ def test_rejected_batches_positions_carry_no_cost_terms(monkeypatch: pytest.Monk
         text = texts["rejected_batches"]
         for wrong in ("at its own cost", "reimburse", "credit"):
             assert wrong not in text, (position, wrong)
+
+
+# --- the bundled examples, through the real derivation of the facts (clause_library/jurisdictions.yaml) -------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _example(name: str) -> dict[str, str]:
+    from qa_builder.api import assemble_agreement as assemble_file
+
+    agreement = assemble_file(EXAMPLES / name)
+    texts = {clause.clause_id: "\n".join(p.text for p in clause.paragraphs)
+             for section in agreement.sections for clause in section.clauses}
+    texts["annex_b"] = "\n".join(f"{t.event}: {t.deadline}" for t in agreement.timelines)
+    texts["all"] = "\n".join(text for clause_id, text in texts.items() if clause_id in MINE)
+    return texts
+
+
+def test_example_eu_imp_clinical_supply() -> None:
+    texts = _example("eu-imp-clinical-supply.yaml")
+    assert "under Article 62 of Regulation (EU) No 536/2014" in texts["batch_certification"]
+    assert "Qualified Person of the Contract Acceptor" in texts["batch_certification"]
+    assert "Novexa Europe B.V." in texts["scope"]
+    assert "substantial modification" in texts["regulatory_impact_assessment"]
+    assert "Article 58 of Regulation (EU) No 536/2014" in texts["records_retention"]
+    assert "2017/1569" in texts["annex_b"]
+    # The definitions keep an IMP-only "Marketing Authorisation" entry until every clause file stops using the
+    # term for IMP-only agreements (see the definitions clause); every other clause of these files avoids it.
+    mine = "\n".join(t for k, t in texts.items() if k in MINE and k != "definitions").lower()
+    for wrong in ("Article 51", "marketing authorisation", "variation", "released for sale", "Annex 13",
+                  "2017/1572", "Field Alert", "FDA"):
+        assert wrong.lower() not in mine, wrong
+    assert "product_quality_review" not in texts
+
+
+def test_example_eu_api_third_country() -> None:
+    texts = _example("eu-api-third-country.yaml")
+    everything = texts["all"]
+    for wrong in ("Article 51", "Qualified Person", "2017/1572", "after its certification"):
+        assert wrong not in everything, wrong
+    assert "Commission Delegated Regulation (EU) No 1252/2014" in texts["gmp_compliance"]
+    assert "Article 46b(2)" in texts["gmp_compliance"] and "Article 52a" in texts["gmp_compliance"]
+    assert "ICH Q7 section 6.13" in texts["annex_b"]
+    assert "section 2.5 of ICH Q7" in texts["product_quality_review"]
+
+
+def test_example_us_bla_drug_substance() -> None:
+    texts = _example("us-bla-drug-substance.yaml")
+    everything = texts["all"]
+    assert "21 CFR 601.12" in texts["regulatory_impact_assessment"]
+    for wrong in ("314.70", "Field Alert", "Qualified Person", "211.180(e)"):
+        assert wrong not in everything, wrong
+    assert "biological product deviation reports" in texts["termination_exit"]
+
+
+def test_example_uk_ch_finished_product() -> None:
+    cert = _example("uk-ch-finished-product.yaml")["batch_certification"]
+    assert "regulation 41 of the Human Medicines Regulations 2012" in cert
+    assert "technical release" in cert and "market release" in cert
+    assert "Article 51" not in cert
+
+
+def test_example_jp_us_sterile() -> None:
+    texts = _example("jp-us-sterile.yaml")
+    assert "GQP Ordinance" in texts["batch_certification"]
+    assert "Kestrel Japan K.K." in texts["scope"] and "an affiliate of the Sponsor" in texts["scope"]
+    assert "the Sponsor (acting through its affiliate Kestrel Japan K.K.), as marketing authorisation holder" in (
+        texts["batch_certification"])
+    assert "21 CFR 211.22(a)" in texts["batch_certification"]
+    assert "Article 14 of the Act on Pharmaceuticals and Medical Devices" in texts["regulatory_impact_assessment"]
+    assert "21 CFR 314.70" in texts["regulatory_impact_assessment"]
+    assert "Ministry of Health, Labour and Welfare" in texts["definitions"]
+    assert "Japan: 5 years from creation" in texts["annex_b"]
+    assert "Qualified Person" not in texts["all"]
