@@ -54,9 +54,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    """sha256 hex digest of a file's bytes."""
+    """sha256 hex digest of a regular file's bytes.
+
+    Raises:
+        OSError: unreadable, or not a regular file (EINVAL): a FIFO would hang the read, a device never end.
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -65,8 +72,9 @@ def sha256_file(path: Path) -> str:
 def read_small_file(path: Path, limit: int) -> bytes:
     """The bytes of a regular file of at most `limit` bytes, read without blocking on a FIFO or reading a device.
 
-    A file named inside a workspace (a seal, a build record) can have been replaced by a FIFO, which would hang
-    a plain read, or by a link to /dev/zero, which would fill memory.
+    Every file a command is given or finds (a key, a passphrase or PIN file, a trust root, a template, a PDF, a
+    seal, a build record) is read this way: a FIFO would hang a plain open or read, and a link to /dev/zero
+    would fill memory.
 
     Raises:
         OSError: unreadable, not a regular file (EINVAL), or larger than `limit` bytes (EFBIG).

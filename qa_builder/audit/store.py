@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -110,7 +111,7 @@ class AuditTrail:
         facts = dict(details or {})
         check_no_secrets(facts, [signer, agreement_id])  # before the trail is even opened
         with self._transaction() as conn:
-            head = _head(conn)
+            head = _head(conn, self.path)
             event = make_event(seq=head.seq + 1, prev_hash=head.hash, action=action, outcome=outcome,
                                signer=signer, agreement_id=agreement_id, agreement_version=agreement_version,
                                files=entries, details=facts)
@@ -155,7 +156,7 @@ class AuditTrail:
         if not self.exists():
             return None
         with self._reading() as conn:
-            head = _head(conn)
+            head = _head(conn, self.path)
         return head if head.seq else None
 
     def rows(self) -> list[StoredRow]:
@@ -228,9 +229,23 @@ class AuditTrail:
             raise _trail_error(self.path, exc) from exc
 
 
-def _head(conn: sqlite3.Connection) -> Head:
+def _head(conn: sqlite3.Connection, path: Path) -> Head:
+    """The newest event's seq and hash, which the next event chains to.
+
+    Raises:
+        AuditError: the newest row's seq or hash is malformed (the database was edited): no event can follow it.
+    """
     row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    return Head(int(row[0]), str(row[1])) if row else Head(0, GENESIS_HASH)
+    if row is None:
+        return Head(0, GENESIS_HASH)
+    seq, digest = row
+    if not (isinstance(seq, int) and seq >= 1 and isinstance(digest, str) and _SHA256_HEX.fullmatch(digest)):
+        raise AuditError(f"{path}: the newest event's sequence number or hash is malformed (the database was edited), "
+                         "so no event can be chained to it; run `qa-builder audit verify` on the workspace")
+    return Head(seq, digest)
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _parse(seq: int, text: str, path: Path) -> AuditEvent:

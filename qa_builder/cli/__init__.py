@@ -25,11 +25,19 @@ from qa_builder.cli.sign import sign_command
 from qa_builder.cli.verify import verify_command
 from qa_builder.cli.workspace import add_command, impact_command, init_command, regenerate_command
 from qa_builder.errors import QABuilderError
-from qa_builder.printable import printable
+from qa_builder.printable import printable, shown
 
 
 class _Group(click.Group):
     """Turns every library error into one line on stderr and its exit code; --debug shows tracebacks."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            _escape(exc)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -40,7 +48,10 @@ class _Group(click.Group):
             for line in str(exc).splitlines() or [type(exc).__name__]:  # messages quote text from files: escaped
                 click.secho(f"error: {printable(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except click.ClickException as exc:
+            _escape(exc)
+            raise
+        except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except BrokenPipeError:
             # The reader went away (e.g. `qa-builder audit log W | head`): stop quietly, as other tools do.
@@ -56,6 +67,15 @@ class _Group(click.Group):
             click.secho(f"internal error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for details)",
                         fg="red", err=True)
             sys.exit(1)
+
+
+def _escape(exc: click.ClickException) -> None:
+    """Usage errors quote what was typed (an option value, a command name): escaped and cut short, so a pasted
+    escape sequence, right-to-left override or page of text cannot reach the terminal or forge lines."""
+    exc.message = shown(exc.message, _USAGE_MESSAGE_LIMIT)
+
+
+_USAGE_MESSAGE_LIMIT = 300
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -13,10 +14,18 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 ClauseStatus = Literal["draft", "approved", "retired"]
 
 
+class LibraryModel(InputModel):
+    """A model of clause library data: its texts are whole clauses, bounded only by the library's file size and
+    the sandbox's render limits, not by the per-field limits of answers."""
+
+    text_limit: ClassVar[int] = 1_000_000
+    field_text_limits: ClassVar[Mapping[str, int]] = {}
+
+
 ClockUnit = Literal["hour", "day", "Business Day", "working day", "month", "year"]
 
 
-class Clock(InputModel):
+class Clock(LibraryModel):
     """A time limit the library fixes (not the answers), declared once in clocks.yaml.
 
     Clause texts and their Annex B `timelines:` entries both render it (`{{ clocks.<id> | clock }}` →
@@ -30,7 +39,7 @@ class Clock(InputModel):
                                                   "regulation")
 
 
-class Section(InputModel):
+class Section(LibraryModel):
     """A numbered section of the agreement; clauses belong to one."""
 
     id: Identifier
@@ -38,7 +47,7 @@ class Section(InputModel):
     order: int
 
 
-class Timeline(InputModel):
+class Timeline(LibraryModel):
     """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
     The clause text must state the same clock: both render it from one datum (an answers value, or a
@@ -54,7 +63,7 @@ class Timeline(InputModel):
     applies_when: str = "true"
 
 
-class Clause(InputModel):
+class Clause(LibraryModel):
     """One clause of the library, at its current version."""
 
     id: Identifier
@@ -81,7 +90,7 @@ class Clause(InputModel):
     source_line: int = 0
 
 
-class Requirement(InputModel):
+class Requirement(LibraryModel):
     """A regulatory requirement the agreement may have to satisfy."""
 
     id: str
@@ -97,7 +106,7 @@ class Requirement(InputModel):
     )
 
 
-class RaciVariant(InputModel):
+class RaciVariant(LibraryModel):
     """The codes (and notes) of a RACI row for one value of the answer it varies by."""
 
     sponsor: str
@@ -106,7 +115,7 @@ class RaciVariant(InputModel):
     split_of_duties: str | None = None
 
 
-class RaciActivity(InputModel):
+class RaciActivity(LibraryModel):
     """A default row of the responsibilities matrix."""
 
     id: Identifier
@@ -127,7 +136,7 @@ class RaciActivity(InputModel):
         default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
 
 
-class LibraryInfo(InputModel):
+class LibraryInfo(LibraryModel):
     """The library's own identity (library.yaml)."""
 
     name: str
@@ -141,7 +150,7 @@ class LibraryInfo(InputModel):
 
 
 
-class RecordsMinimum(InputModel):
+class RecordsMinimum(LibraryModel):
     """Legal minimum retention of batch records for one market."""
 
     years_after_expiry: int = 0
@@ -149,7 +158,7 @@ class RecordsMinimum(InputModel):
     source: str
 
 
-class ReviewThresholds(InputModel):
+class ReviewThresholds(LibraryModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
     inspection_notice_max_hours: int = 24
@@ -165,7 +174,7 @@ class ReviewThresholds(InputModel):
     records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 
-class ClauseLibrary(InputModel):
+class ClauseLibrary(LibraryModel):
     """A loaded, validated clause library."""
 
     info: LibraryInfo

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import typing
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -23,6 +24,18 @@ from qa_builder.models.base import StrictModel
 
 EARLIEST_YEAR = 1900
 LATEST_YEAR = 2999
+
+TEXT_LIMIT = 500
+"""Characters at most in a text of answers whose field has no limit of its own (a site, a number, a country)."""
+
+FIELD_TEXT_LIMITS: Mapping[str, int] = {
+    "name": 200, "title": 300, "email": 254, "phone": 50, "country": 100, "dosage_form": 200,
+    "governing_law": 200, "address": 1000, "commercial_agreement": 1000,
+    "notes": 4000, "split_of_duties": 4000, "description": 4000,
+}
+"""Characters at most, by field name: a name or title fits a table cell and a signature stamp; notes are a
+paragraph. Beyond these a text breaks the page layout (Typst and LibreOffice cannot set a 100 KB party name)
+long before it is a plausible answer."""
 
 _PASTED_BREAKS = {
     "\x07": "U+0007 (an alert character)",
@@ -96,6 +109,25 @@ def _problem(value: Any, where: str = "") -> str | None:
     return None
 
 
+def _too_long(value: Any, limit: int, where: str = "") -> str | None:
+    """Walk a field value (text, or lists and mappings of texts) for the first text over `limit` characters."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            return f"is {len(value):,} characters long{where}; at most {limit:,} fit here; shorten it"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _too_long(key, limit, " (a key)") or _too_long(item, limit, f" (under '{key!s:.40}')")
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _too_long(item, limit, f" (item {index + 1})")
+            if found:
+                return found
+    return None
+
+
 def _accepts_bool(annotation: Any) -> bool:
     if annotation is bool:
         return True
@@ -117,10 +149,16 @@ class InputModel(StrictModel):
                 raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
         return value
 
+    text_limit: ClassVar[int] = TEXT_LIMIT
+    """Characters at most in a text field the mapping below does not name."""
+    field_text_limits: ClassVar[Mapping[str, int]] = FIELD_TEXT_LIMITS
+    """Characters at most, by field name."""
+
     @field_validator("*", mode="after")
     @classmethod
-    def _text_fits_a_document(cls, value: Any) -> Any:
-        problem = _problem(value)
+    def _text_fits_a_document(cls, value: Any, info: ValidationInfo) -> Any:
+        limit = cls.field_text_limits.get(info.field_name or "", cls.text_limit)
+        problem = _problem(value) or _too_long(value, limit)
         if problem:
             raise PydanticCustomError("input_text", problem)
         return value

@@ -15,7 +15,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
 
 from qa_builder.errors import TemplateError
-from qa_builder.files import atomic_writer
+from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.models.agreement import Agreement
 from qa_builder.render.anchors import AnchorError, agreement_properties, anchor_agreement, set_custom_properties
 from qa_builder.sandbox import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
@@ -50,7 +50,10 @@ def default_template_path() -> Path:
 
 @lru_cache(maxsize=8)
 def _template_bytes(path: Path, mtime_ns: int) -> bytes:
-    data = path.read_bytes()
+    try:
+        data = read_small_file(path, MAX_TOTAL_BYTES)  # a FIFO or device is refused, not waited on
+    except OSError as exc:
+        raise TemplateError(f"{path}: the template cannot be read ({exc.strerror})") from exc
     _preflight(path, data)
     return data
 

@@ -1,0 +1,286 @@
+"""Issue 12, last round: what an attacker who knows only the README tried from the command line.
+
+Each test runs `qa-builder` as a user would (a separate process, with a timeout where the fault was a hang)
+and asserts one `error:` line naming the culprit, the README's exit code, and no traceback or "internal error".
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DEMO_EXAMPLE, ROOT
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "internal error" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert result.returncode == code, (result.returncode, result.stderr)
+    return errors[0]
+
+
+# --- a FIFO (no writer) or a device given as any input file is refused at once, never waited on -------------
+
+@pytest.fixture()
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("which", ["passphrase", "key", "trust", "pdf"])
+def test_sign_refuses_a_fifo_for_any_of_its_files(tmp_path: Path, fifo: Path, minimal_build: Path, test_pki: Any,
+                                                  which: str) -> None:
+    files = {"passphrase": test_pki.passphrase_file, "key": test_pki.p12("sponsor"), "trust": test_pki.root_pem,
+             "pdf": minimal_build / "QA-MIN-1_v1.pdf"}
+    files[which] = fifo
+    result = _cli("sign", str(files["pdf"]), "-o", str(tmp_path / "out.pdf"), "--field", "sig_sponsor_1",
+                  "--meaning", "approval", "--certify", "--check-revocation", "--trust", str(files["trust"]),
+                  "--key", str(files["key"]), "--passphrase-file", str(files["passphrase"]), timeout=30)
+    line = _one_line(result)
+    assert str(fifo) in line and "not a regular file" in line, line
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_listing_fields_and_verify_trust_refuse_a_fifo(fifo: Path) -> None:
+    assert "not a regular file" in _one_line(_cli("sign", str(fifo), timeout=30))
+    line = _one_line(_cli("verify", str(DEMO_EXAMPLE), "--trust", str(fifo), timeout=30))
+    assert str(fifo) in line and "not a regular file" in line, line
+
+
+def test_a_pin_file_that_is_a_fifo_or_device_is_refused(fifo: Path) -> None:
+    for path in (fifo, Path("/dev/zero")):
+        line = _one_line(_cli("sign", str(DEMO_EXAMPLE), "-o", "/tmp/never.pdf", "--field", "f", "--meaning",
+                              "approval", "--pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "t",
+                              "--key-label", "k", "--pin-file", str(path), timeout=30))
+        assert str(path) in line and "not a regular file" in line, line
+
+
+def test_a_template_that_is_a_fifo_is_refused(tmp_path: Path, fifo: Path) -> None:
+    line = _one_line(_cli("build", str(DEMO_EXAMPLE), "-o", str(tmp_path / "out"), "--template", str(fifo),
+                          timeout=60))
+    assert str(fifo) in line and "not a regular file" in line, line
+
+
+# --- bad input to `sign` and `manifest` is exit 2, as the README defines; a TSA failure names URL and reason ---
+
+def _sign_args(pdf: Path, out: Path, pki: Any, **change: str) -> list[str]:
+    options = {"--field": "sig_sponsor_1", "--meaning": "approval", "--key": str(pki.p12("sponsor")),
+               "--passphrase-file": str(pki.passphrase_file), **change}
+    return ["sign", str(pdf), "-o", str(out), "--certify", *[part for item in options.items() for part in item]]
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"--key": "missing.p12"}, "key file not found"),
+    ({"--key": "answers"}, "is not a PKCS#12"),
+    ({"--passphrase-file": "answers"}, "wrong passphrase"),
+    ({"--key": "expired"}, "expired on"),
+    ({"--key": "no-nonrepudiation"}, "allows neither digitalSignature nor nonRepudiation"),
+    ({"--field": "no_such_field"}, "has no signature field named 'no_such_field'"),
+    ({"--tsa": "notaurl", "--level": "B-T"}, "--tsa notaurl: is not an http:// or https:// URL"),
+    ({"pdf": "answers"}, "is not a readable PDF"),
+    ({"pdf": "missing.pdf"}, "PDF not found"),
+    ({"out": "exists"}, "already exists"),
+])
+def test_sign_bad_input_is_exit_2(tmp_path: Path, minimal_build: Path, test_pki: Any, change: dict[str, str],
+                                  expected: str) -> None:
+    from tests.conftest import MINIMAL_ANSWERS, run_cli
+
+    named = {"answers": str(MINIMAL_ANSWERS), "missing.p12": str(tmp_path / "missing.p12"),
+             "missing.pdf": str(tmp_path / "missing.pdf"), "expired": str(test_pki.p12("expired")),
+             "no-nonrepudiation": str(test_pki.p12("no-nonrepudiation")), "exists": str(MINIMAL_ANSWERS)}
+    pdf = Path(named.get(change.pop("pdf", ""), minimal_build / "QA-MIN-1_v1.pdf"))
+    out = Path(named.get(change.pop("out", ""), tmp_path / "out.pdf"))
+    args = _sign_args(pdf, out, test_pki, **{key: named.get(value, value) for key, value in change.items()})
+    result = run_cli(*args)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert expected in result.stderr and result.stderr.count("error:") == 1, result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_manifest_bad_input_is_exit_2(tmp_path: Path, test_pki: Any) -> None:
+    from tests.conftest import MINIMAL_ANSWERS, run_cli
+
+    key = ["--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(test_pki.passphrase_file)]
+    record = tmp_path / "X_v1.build.json"
+    for content, expected in ((None, "build record not found"), ("{", "is not a readable build record"),
+                              ('{"a": 1}', "is not a qa-builder build record")):
+        if content is not None:
+            record.write_text(content, encoding="utf-8")
+        result = run_cli("manifest", str(record), *key)
+        assert result.returncode == 2, (result.returncode, result.stderr)
+        assert expected in result.stderr, result.stderr
+    result = run_cli("manifest", str(MINIMAL_ANSWERS), "--key", str(tmp_path / "none.p12"), "--passphrase-file",
+                     str(test_pki.passphrase_file))
+    assert result.returncode == 2 and "key file not found" in result.stderr, result.stderr
+
+
+@pytest.fixture()
+def refusing_server() -> Any:
+    """An HTTP server on 127.0.0.1 that answers every POST with 200 and an HTML page (not a timestamp)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"<html>login required</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.libreoffice
+def test_a_tsa_failure_names_the_url_and_the_reason(tmp_path: Path, minimal_build: Path, test_pki: Any,
+                                                    refusing_server: str) -> None:
+    from tests.conftest import free_port, run_cli
+
+    closed = f"http://127.0.0.1:{free_port()}/tsa"
+    for url, reason in ((closed, "cannot connect (Connection refused)"),
+                        (refusing_server, "its answer is not a timestamp"),
+                        ("http://no-such-host.invalid/tsa", "its host name is not known")):
+        result = run_cli(*_sign_args(minimal_build / "QA-MIN-1_v1.pdf", tmp_path / "out.pdf", test_pki,
+                                     **{"--level": "B-T", "--tsa": url}))
+        assert result.returncode == 1, result.stderr
+        assert f"the timestamp authority {url} gave no timestamp: {reason}" in result.stderr, result.stderr
+        assert not (tmp_path / "out.pdf").exists()
+    result = run_cli("manifest", str(minimal_build / "QA-MIN-1_v1.build.json"), "--key", str(test_pki.p12("sponsor")),
+                     "--passphrase-file", str(test_pki.passphrase_file), "--tsa", closed)
+    assert result.returncode == 1 and f"the timestamp authority {closed} gave no timestamp: cannot connect" in \
+        result.stderr, result.stderr
+
+
+# --- text fields of answers are bounded per field, naming the field ------------------------------------------
+
+@pytest.mark.parametrize(("path", "limit"), [
+    (("sponsor", "name"), 200), (("contract_acceptor", "quality_contact", "title"), 300),
+    (("sponsor", "address"), 1000), (("agreement", "governing_law"), 200),
+])
+def test_an_overlong_text_is_refused_naming_the_field(tmp_path: Path, path: tuple[str, ...], limit: int) -> None:
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = "A" * limit
+    load_answers(write_answers(tmp_path, data))  # at the limit: accepted
+    target[path[-1]] = "A" * 100_000
+    with pytest.raises(AnswersError) as info:
+        load_answers(write_answers(tmp_path, data))
+    message = str(info.value)
+    assert f"{'.'.join(path)} is 100,000 characters long; at most {limit:,} fit here; shorten it" in message
+    assert len(message.splitlines()) == 1 and len(message) < 300
+
+
+def test_overlong_list_items_and_keys_are_refused_too(tmp_path: Path) -> None:
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    data["products"][0]["presentations"] = ["ok", "P" * 600]
+    with pytest.raises(AnswersError, match=r"products\[?\.?0\]?\.presentations is 600 characters long \(item 2\)"):
+        load_answers(write_answers(tmp_path, data))
+    data = answers_data(DEMO_EXAMPLE)
+    data["contract_acceptor"]["sites"][0]["registration_numbers"] = {"K" * 600: "1"}
+    with pytest.raises(AnswersError, match=r"registration_numbers is 600 characters long \(a key\)"):
+        load_answers(write_answers(tmp_path, data))
+
+
+def test_texts_at_their_limits_build_with_typst(tmp_path: Path) -> None:
+    """The limits are what the documents can hold: every bounded field at its maximum builds."""
+    from tests.conftest import answers_data, run_cli, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    data["sponsor"]["name"] = "N" * 200  # one unbreakable word, the worst case for a table cell
+    data["sponsor"]["address"] = "Street " * 142
+    data["contract_acceptor"]["quality_contact"]["title"] = "T" * 300
+    data["signatories"][0]["name"] = "S" * 200
+    result = run_cli("build", str(write_answers(tmp_path, data)), "-o", str(tmp_path / "out"), "--pdf-engine",
+                     "typst", "--format", "pdf")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "out").glob("*.pdf"))) == 1
+
+
+# --- usage errors quote what was typed escaped and short; --since cannot overflow --------------------------------
+
+def test_audit_log_since_garbage_is_escaped_and_names_the_option(tmp_path: Path) -> None:
+    from qa_builder.audit import AuditTrail
+    from tests.conftest import run_cli
+
+    AuditTrail(tmp_path).append("verify")
+    garbage = "x\x1b[2J\u202eforged\nerror: " + "A" * 5000
+    result = run_cli("audit", "log", str(tmp_path), "--since", garbage)
+    assert result.returncode == 2
+    assert "Invalid value for '--since': 'x\\u001b[2J\\u202eforged\\u000aerror: AAA" in result.stderr
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr and len(result.stderr) < 600
+    for overflow in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        result = run_cli("audit", "log", str(tmp_path), "--since", overflow)
+        assert result.returncode == 2 and "--since" in result.stderr and "is outside 1900-9998" in result.stderr
+    assert run_cli("audit", "log", str(tmp_path), "--since", "2020-01-01T00:00:00+05:00").returncode == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["verify", "x.pdf", "--at", "x\x1b[2J\u202e" + "A" * 5000],
+    ["sign", "x.pdf", "--meaning", "x\x1b[2J\u202e" + "A" * 5000],
+    ["verify", "x.pdf", "--trust", "x\x1b[2J\u202e" + "A" * 5000],
+    ["bu\x1b[2Jild\u202e" + "A" * 5000],
+])
+def test_every_usage_error_escapes_and_shortens_what_was_typed(args: list[str]) -> None:
+    result = _cli(*args, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr, result.stderr
+    assert len(result.stderr) < 800 and "Traceback" not in result.stderr
+
+
+# --- a damaged newest event: one line, no pydantic text, no unrecorded export ------------------------------------
+
+@pytest.mark.parametrize(("seq", "digest"), [(3, "x\x1b[2J"), (3, "A" * 64), (3, "0" * 63)])
+def test_audit_export_after_a_malformed_newest_event_is_one_line(tmp_path: Path, seq: Any, digest: str) -> None:
+    import sqlite3
+
+    from qa_builder.audit import AuditTrail
+    from tests.conftest import run_cli
+
+    trail = AuditTrail(tmp_path)
+    trail.append("verify")
+    trail.append("verify")
+    with sqlite3.connect(trail.path) as conn:
+        conn.execute("INSERT INTO events (seq, hash, event) VALUES (?, ?, ?)", (seq, digest, "{}"))
+    out = tmp_path / "export.csv"
+    result = run_cli("audit", "export", str(tmp_path), "--format", "csv", "-o", str(out))
+    assert result.returncode == 3, result.stderr
+    assert "the newest event's sequence number or hash is malformed" in result.stderr, result.stderr
+    assert "String should match" not in result.stderr and "internal error" not in result.stderr
+    assert "\x1b" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not out.exists()
