@@ -284,3 +284,51 @@ def test_audit_export_after_a_malformed_newest_event_is_one_line(tmp_path: Path,
     assert "String should match" not in result.stderr and "internal error" not in result.stderr
     assert "\x1b" not in result.stderr and len(result.stderr.splitlines()) == 1
     assert not out.exists()
+
+
+# --- a template cannot carry field codes that act on the reader's computer (DDE, INCLUDETEXT, …) --------------
+
+def _template_with(tmp_path: Path, body_xml: str) -> Path:
+    import zipfile
+
+    source = ROOT / "templates" / "quality_agreement.docx"
+    target = tmp_path / "evil.docx"
+    with zipfile.ZipFile(source) as package, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in package.infolist():
+            data = package.read(info)
+            if info.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + body_xml.encode(), 1)
+            out.writestr(info.filename, data)
+    return target
+
+
+def _field_runs(*instructions: str) -> str:
+    runs = "".join(f'<w:r><w:instrText xml:space="preserve">{part}</w:instrText></w:r>' for part in instructions)
+    return (f'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>{runs}<w:r><w:fldChar w:fldCharType="separate"/>'
+            '</w:r><w:r><w:t>x</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (_field_runs(' DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe "/k calc.exe" '), "DDEAUTO"),
+    (_field_runs(" DD", "EAUTO cmd ", '"/k calc"'), "DDEAUTO"),  # Word joins the runs into one instruction
+    (_field_runs(' INCLUDEPICTURE "http://127.0.0.1:9/track.png" \\d '), "INCLUDEPICTURE"),
+    (_field_runs(' includetext "/etc/passwd" '), "INCLUDETEXT"),
+    ('<w:p><w:fldSimple w:instr=" LINK Excel.Sheet.8 &quot;C:\\\\x.xls&quot; "><w:r><w:t>x</w:t></w:r></w:fldSimple>'
+     '</w:p>', "LINK"),
+])
+def test_a_template_with_an_acting_field_code_is_refused(tmp_path: Path, body: str, code: str) -> None:
+    from qa_builder.errors import TemplateError
+    from qa_builder.render.docx import load_template
+
+    template = _template_with(tmp_path, body)
+    with pytest.raises(TemplateError) as info:
+        load_template(template)
+    assert f"part word/document.xml holds the field {code}, which would act on the reader's computer" in \
+        str(info.value)
+
+
+def test_page_numbers_and_references_stay_allowed(tmp_path: Path) -> None:
+    from qa_builder.render.docx import load_template
+
+    load_template(_template_with(tmp_path, _field_runs(" PAGE ") + _field_runs(' REF _Ref1 \\h ')))
+    load_template(ROOT / "templates" / "quality_agreement.docx")
