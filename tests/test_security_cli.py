@@ -217,6 +217,36 @@ def test_overlong_list_items_and_keys_are_refused_too(tmp_path: Path) -> None:
         load_answers(write_answers(tmp_path, data))
 
 
+
+@pytest.mark.parametrize(("path", "count", "limit"), [
+    (("signatories",), 2000, 50), (("products",), 1000, 200), (("contract_acceptor", "sites"), 1000, 100),
+    (("products", 0, "presentations"), 500, 100),
+])
+def test_an_overlong_list_is_refused_naming_the_field(tmp_path: Path, path: tuple[Any, ...], count: int,
+                                                      limit: int) -> None:
+    """2,000 signatories took 150 s to build (one signature field each); every list of answers is bounded."""
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    import copy
+
+    entries = target[path[-1]]
+    target[path[-1]] = [copy.deepcopy(entry) for entry in (entries * count)[:limit]]  # no YAML aliases
+    if path[-1] == "signatories":
+        for index, entry in enumerate(target[path[-1]]):
+            entry["name"] = f"Signatory {index}"
+    load_answers(write_answers(tmp_path, data))  # at the limit: accepted
+    target[path[-1]] = [copy.deepcopy(entry) for entry in (entries * count)[:count]]
+    with pytest.raises(AnswersError) as info:
+        load_answers(write_answers(tmp_path, data))
+    dotted = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    assert f"{dotted} has {count:,} entries; at most {limit:,} fit an agreement" in str(info.value)
+
 def test_texts_at_their_limits_build_with_typst(tmp_path: Path) -> None:
     """The limits are what the documents can hold: every bounded field at its maximum builds."""
     from tests.conftest import answers_data, run_cli, write_answers

@@ -72,7 +72,7 @@ class _Group(click.Group):
 def _escape(exc: click.ClickException) -> None:
     """Usage errors quote what was typed (an option value, a command name): escaped and cut short, so a pasted
     escape sequence, right-to-left override or page of text cannot reach the terminal or forge lines."""
-    exc.message = shown(exc.message, _USAGE_MESSAGE_LIMIT)
+    vars(exc)["message"] = shown(exc.message, _USAGE_MESSAGE_LIMIT)  # Click declares it Final; it is read at show()
 
 
 _USAGE_MESSAGE_LIMIT = 300

@@ -20,6 +20,8 @@ class LibraryModel(InputModel):
 
     text_limit: ClassVar[int] = 1_000_000
     field_text_limits: ClassVar[Mapping[str, int]] = {}
+    list_limit: ClassVar[int] = 1_000_000
+    field_list_limits: ClassVar[Mapping[str, int]] = {}
 
 
 ClockUnit = Literal["hour", "day", "Business Day", "working day", "month", "year"]

@@ -37,6 +37,16 @@ FIELD_TEXT_LIMITS: Mapping[str, int] = {
 paragraph. Beyond these a text breaks the page layout (Typst and LibreOffice cannot set a 100 KB party name)
 long before it is a plausible answer."""
 
+LIST_LIMIT = 100
+"""Entries at most in a list or mapping of answers whose field has no limit of its own."""
+
+FIELD_LIST_LIMITS: Mapping[str, int] = {
+    "signatories": 50, "products": 200, "sites": 100, "approved_subcontractors": 100, "responsibilities": 300,
+    "revision_history": 300, "positions": 1000,
+}
+"""Entries at most, by field name. Each signatory is a signature block and a signature field (2,000 of them took
+150 s to place), each product, site and row a paragraph or table row; these are far above any real agreement."""
+
 _PASTED_BREAKS = {
     "\x07": "U+0007 (an alert character)",
     "\x0b": "U+000B (a line break pasted from a word processor)",
@@ -128,6 +138,13 @@ def _too_long(value: Any, limit: int, where: str = "") -> str | None:
     return None
 
 
+def _too_many(value: Any, limit: int) -> str | None:
+    """A list or mapping with more than `limit` entries, as a phrase; else None."""
+    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
+        return f"has {len(value):,} entries; at most {limit:,} fit an agreement"
+    return None
+
+
 def _accepts_bool(annotation: Any) -> bool:
     if annotation is bool:
         return True
@@ -142,6 +159,15 @@ class InputModel(StrictModel):
 
     @field_validator("*", mode="before")
     @classmethod
+    def _not_too_many(cls, value: Any, info: ValidationInfo) -> Any:
+        """Before the entries are validated one by one: a list of 5,000 products is refused at once."""
+        problem = _too_many(value, cls.field_list_limits.get(info.field_name or "", cls.list_limit))
+        if problem:
+            raise PydanticCustomError("too_many", problem)
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
     def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, bool) and info.field_name is not None:
             annotation = cls.model_fields[info.field_name].annotation
@@ -153,12 +179,16 @@ class InputModel(StrictModel):
     """Characters at most in a text field the mapping below does not name."""
     field_text_limits: ClassVar[Mapping[str, int]] = FIELD_TEXT_LIMITS
     """Characters at most, by field name."""
+    list_limit: ClassVar[int] = LIST_LIMIT
+    """Entries at most in a list or mapping field the mapping below does not name."""
+    field_list_limits: ClassVar[Mapping[str, int]] = FIELD_LIST_LIMITS
+    """Entries at most, by field name."""
 
     @field_validator("*", mode="after")
     @classmethod
     def _text_fits_a_document(cls, value: Any, info: ValidationInfo) -> Any:
-        limit = cls.field_text_limits.get(info.field_name or "", cls.text_limit)
-        problem = _problem(value) or _too_long(value, limit)
+        name = info.field_name or ""
+        problem = _problem(value) or _too_long(value, cls.field_text_limits.get(name, cls.text_limit))
         if problem:
             raise PydanticCustomError("input_text", problem)
         return value
