@@ -362,3 +362,12 @@ def test_page_numbers_and_references_stay_allowed(tmp_path: Path) -> None:
 
     load_template(_template_with(tmp_path, _field_runs(" PAGE ") + _field_runs(' REF _Ref1 \\h ')))
     load_template(ROOT / "templates" / "quality_agreement.docx")
+
+
+def test_a_passphrase_file_saved_with_a_byte_order_mark_and_crlf_gives_the_passphrase(tmp_path: Path) -> None:
+    """Windows Notepad writes a UTF-8 BOM and CRLF; the passphrase is the first line without them."""
+    from qa_builder.cli.sign import read_secret
+
+    path = tmp_path / "pass.txt"
+    path.write_bytes(b"\xef\xbb\xbfs3cr\xc3\xa9t\r\nignored\r\n")
+    assert read_secret(path, "passphrase") == "s3crét".encode()

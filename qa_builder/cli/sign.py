@@ -37,7 +37,7 @@ def read_secret(file: Path | None, what: str) -> bytes:
             if exc.errno == errno.EFBIG:
                 raise InputError(f"{file}: is not a {what} file (larger than {MAX_SECRET_FILE // 1024} KiB)") from None
             raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from None
-        lines = data.splitlines()
+        lines = data.removeprefix(b"\xef\xbb\xbf").splitlines()  # Notepad's UTF-8 byte-order mark is no part of it
         secret = lines[0] if lines else b""
         try:
             secret.decode("utf-8")
