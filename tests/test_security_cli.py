@@ -371,3 +371,32 @@ def test_a_passphrase_file_saved_with_a_byte_order_mark_and_crlf_gives_the_passp
     path = tmp_path / "pass.txt"
     path.write_bytes(b"\xef\xbb\xbfs3cr\xc3\xa9t\r\nignored\r\n")
     assert read_secret(path, "passphrase") == "s3crét".encode()
+
+
+# --- output folders: a symlinked output name or an unwritable folder is one line, never an internal error ------
+
+def _build_docx(out: Path, *extra: str) -> Any:
+    from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, run_cli
+
+    return run_cli("build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY), "--format", "docx", "-o", str(out),
+                   *extra)
+
+
+def test_an_output_name_that_is_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "QA-MIN-1_v1.docx").symlink_to(victim)
+    for extra in ((), ("--force",)):
+        result = _build_docx(out, *extra)
+        assert result.returncode == 2, result.stderr
+        assert "QA-MIN-1_v1.docx: is a symbolic link leading out of" in result.stderr, result.stderr
+        assert "internal error" not in result.stderr
+    assert victim.read_text(encoding="utf-8") == "keep me"
+
+
+def test_an_output_folder_where_no_file_can_be_made_is_one_line() -> None:
+    result = _build_docx(Path("/proc/self"))
+    assert result.returncode == 1, result.stderr
+    assert "/proc/self: cannot be written" in result.stderr and "internal error" not in result.stderr
