@@ -410,3 +410,15 @@ def test_negotiate_import_refuses_a_fifo_or_a_device_at_once(tmp_path: Path, fif
         result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
                                 timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert result.stdout.strip() == f"ReturnedFileError {path}: cannot be read (not a regular file)", result
+
+
+def test_verify_names_a_fifo_or_device_unreadable_at_once(fifo: Path) -> None:
+    """A FIFO waited out the whole --timeout and /dev/zero filled the --memory cap before a result."""
+    manifest_fifo = fifo.parent / "x.manifest.json"
+    os.mkfifo(manifest_fifo)
+    result = _cli("verify", str(fifo), "/dev/zero", str(manifest_fifo), "--timeout", "20", "--json", timeout=60)
+    import json
+
+    reports = json.loads(result.stdout)["results"]
+    assert [r["error"] for r in reports] == ["cannot be read: not a regular file (a pipe or a device)"] * 3, reports
+    assert result.returncode == 3

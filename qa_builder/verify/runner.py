@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkProcess
 from pathlib import Path
 
+from qa_builder.files import read_small_file
 from qa_builder.verify.manifest import verify_manifest
 from qa_builder.verify.pdf import verify_pdf
 from qa_builder.verify.policy import Policy, VerifySettings
@@ -42,7 +43,8 @@ def verify_one(path: Path, policy: Policy, *, memory_mb: int) -> FileReport:
     try:
         if is_manifest(path):
             return verify_manifest(path, policy)
-        return verify_pdf(path, path.read_bytes(), policy)
+        # a FIFO or a device is refused at once (a FIFO would wait out --timeout, /dev/zero fill --memory)
+        return verify_pdf(path, read_small_file(path, memory_mb * 1024 * 1024), policy)
     except MemoryError:
         return error_report(path, f"needs more than {memory_mb} MiB to verify; stopped", "INDETERMINATE")
     except OSError as exc:
@@ -54,7 +56,8 @@ def verify_one(path: Path, policy: Policy, *, memory_mb: int) -> FileReport:
 _UNREADABLE = {errno.ELOOP: "symlink loop", errno.EISDIR: "it is a directory",
                errno.ENOENT: "no such file (missing, or deleted after it was named)",
                errno.EACCES: "permission denied", errno.ENOTDIR: "a part of the path is not a directory",
-               errno.ENAMETOOLONG: "the path is too long"}
+               errno.ENAMETOOLONG: "the path is too long", errno.EINVAL: "not a regular file (a pipe or a device)",
+               errno.EFBIG: "larger than the --memory limit"}
 
 
 def unreadable_reason(exc: OSError) -> str:
