@@ -422,3 +422,34 @@ def test_verify_names_a_fifo_or_device_unreadable_at_once(fifo: Path) -> None:
     reports = json.loads(result.stdout)["results"]
     assert [r["error"] for r in reports] == ["cannot be read: not a regular file (a pipe or a device)"] * 3, reports
     assert result.returncode == 3
+
+
+# --- a hostile PDF given to `sign` (which, unlike verify, runs in-process) is one line, exit 2 --------------------
+
+def _pdf(*objects: bytes) -> bytes:
+    out, offsets = b"%PDF-1.7\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+@pytest.mark.parametrize(("objects", "expected"), [
+    ((b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [3 0 R] >> >>", b"<< /Type /Pages /Kids [] /Count 0 >>",
+      b"<< /T (a) /Kids [9 0 R] >>"), "its form fields cannot be read"),
+    ((b"<< /Type /Catalog /Pages 2 0 R /X " + b"[" * 100000 + b"]" * 100000 + b" >>",
+      b"<< /Type /Pages /Kids [] /Count 0 >>"), "cannot be read"),
+    ((b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [3 0 R] >> >>", b"<< /Type /Pages /Kids [] /Count 0 >>",
+      b"<< /T (a) /Kids [3 0 R] >>"), "its form fields cannot be read"),
+])
+def test_listing_the_fields_of_a_hostile_pdf_is_one_line(tmp_path: Path, objects: tuple[bytes, ...],
+                                                         expected: str) -> None:
+    from tests.conftest import run_cli
+
+    path = tmp_path / "hostile.pdf"
+    path.write_bytes(_pdf(*objects))
+    result = run_cli("sign", str(path))
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "internal error" not in result.stderr, result.stderr

@@ -150,7 +150,7 @@ def signatures_in(pdf: Path) -> list[SignatureEntry]:
                     time=clock.utc_text(time) if time else "",
                     time_source=source if time else "none"))
             return entries
-    except (OSError, PdfError, ValueError, KeyError) as exc:
+    except (OSError, PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise ManifestInputError(f"{pdf}: its signatures cannot be read ({exc})") from exc
 
 

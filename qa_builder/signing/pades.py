@@ -103,13 +103,20 @@ def reason_text(meaning: Meaning) -> str:
 
 
 def list_signature_fields(pdf: Path) -> list[FieldState]:
-    """The signature fields of a PDF, signed or not, with their intended signatory (/TU)."""
+    """The signature fields of a PDF, signed or not, with their intended signatory (/TU).
+
+    Raises:
+        SigningInputError: the file is not a readable PDF, or its form fields cannot be read.
+    """
     with _open(pdf) as reader:
         states = []
-        for name, value, ref in sig_fields.enumerate_sig_fields(reader):
-            field = ref.get_object()
-            states.append(FieldState(name=str(name), signed=value is not None,
-                                     intended_for=str(field.get("/TU", "")) if "/TU" in field else ""))
+        try:
+            for name, value, ref in sig_fields.enumerate_sig_fields(reader):
+                field = ref.get_object()
+                states.append(FieldState(name=str(name), signed=value is not None,
+                                         intended_for=str(field.get("/TU", "")) if "/TU" in field else ""))
+        except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            raise SigningInputError(f"{pdf}: its form fields cannot be read ({exc})") from exc
         return states
 
 
@@ -314,7 +321,7 @@ def _read(source: Path) -> bytes:
 def _reader(handle: io.BytesIO, source: Path) -> PdfFileReader:
     try:
         reader = PdfFileReader(handle, strict=True)
-    except (PdfError, ValueError, KeyError, IndexError) as exc:
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
         raise SigningInputError(f"{source}: is not a readable PDF ({exc})") from exc
     if reader.encrypted:
         raise SigningInputError(f"{source}: is encrypted; qa-builder signs only unencrypted agreements")
@@ -339,7 +346,7 @@ def _check_document(reader: PdfFileReader, source: Path, request: SignatureReque
     """Refuse what would break the signature sequence; return the field's intended signatory (/TU)."""
     try:
         found = list(sig_fields.enumerate_sig_fields(reader))
-    except (PdfError, ValueError, KeyError) as exc:
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise SigningInputError(f"{source}: its form fields cannot be read ({exc})") from exc
     names = {str(name): value for name, value, _ref in found}
     if request.field not in names:
