@@ -454,3 +454,34 @@ def test_listing_the_fields_of_a_hostile_pdf_is_one_line(tmp_path: Path, objects
     result = run_cli("sign", str(path))
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr and "internal error" not in result.stderr, result.stderr
+
+
+# --- the audit trail's file: a folder or link with its name is an error, never "no events" or a write elsewhere ---
+
+def test_a_trail_that_is_a_folder_is_an_error_not_an_empty_trail(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    (tmp_path / "audit" / "trail.sqlite3").mkdir(parents=True)
+    for command in (("audit", "log", str(tmp_path)), ("audit", "verify", str(tmp_path))):
+        result = run_cli(*command)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "trail.sqlite3: is not a database file" in result.stderr
+
+
+@pytest.mark.parametrize("link", ["trail.sqlite3", "trail.sqlite3-wal", "folder"])
+def test_the_trail_is_never_written_through_a_link(tmp_path: Path, link: str) -> None:
+    """A workspace shared through git can carry symbolic links; sqlite would create the database at their target."""
+    from qa_builder.audit import AuditTrail
+    from qa_builder.errors import AuditError
+
+    workspace, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
+    workspace.mkdir()
+    elsewhere.mkdir()
+    if link == "folder":
+        (workspace / "audit").symlink_to(elsewhere)
+    else:
+        (workspace / "audit").mkdir()
+        (workspace / "audit" / link).symlink_to(elsewhere / link)
+    with pytest.raises(AuditError, match="is a symbolic link or leads out of the workspace"):
+        AuditTrail(workspace).append("verify")
+    assert list(elsewhere.iterdir()) == []

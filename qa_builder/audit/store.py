@@ -87,8 +87,18 @@ class AuditTrail:
         self._schema_ready = False
 
     def exists(self) -> bool:
-        """Whether the trail database exists (it is created by the first append)."""
-        return self.path.is_file()
+        """Whether the trail database exists (it is created by the first append).
+
+        Raises:
+            AuditError: something else has its name (a folder, a pipe, a device, a dangling link): the trail is
+                neither missing nor usable, and saying "no events" would hide that.
+        """
+        if self.path.is_file():
+            return True
+        if self.path.exists() or self.path.is_symlink():
+            raise AuditError(f"{self.path}: is not a database file (a folder, pipe, device or broken link has its "
+                             "name); the audit trail cannot be used")
+        return False
 
     def append(self, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,
                agreement_version: int | None = None, files: Iterable[AuditFile | Path] = (),
@@ -181,6 +191,7 @@ class AuditTrail:
         mode = "rwc" if create else "rw"
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_inside()
         conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -188,6 +199,22 @@ class AuditTrail:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
         return conn
+
+    def _check_inside(self) -> None:
+        """The database and its journal files are plain files inside the workspace, never reached through a link.
+
+        A workspace is often shared through version control, which keeps symbolic links: a link named
+        audit/trail.sqlite3 (or its -wal) would make every command create or write a database wherever it points.
+
+        Raises:
+            AuditError: a link, or a path leading out of the workspace.
+        """
+        names = [self.path] + [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+        linked = [path for path in names if path.is_symlink()]
+        if linked or not self.path.resolve().is_relative_to(self.workspace.resolve()):
+            culprit = linked[0] if linked else self.path
+            raise AuditError(f"{culprit}: is a symbolic link or leads out of the workspace; the audit trail is kept "
+                             "only as plain files inside the workspace")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
