@@ -26,8 +26,13 @@ _FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
-    """Open a temp file beside `path` for binary writing; on success it replaces `path` atomically."""
+def atomic_writer(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
+    """Open a temp file beside `path` for binary writing; on success it replaces `path` atomically.
+
+    With `replace=False` the file is only ever created: if another process made `path` meanwhile (two runs
+    writing the same output at once, each having checked that it did not exist), OutputExistsError is raised
+    and that file is kept, instead of one run silently replacing the other's.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with suppress(FileNotFoundError):  # never rename over a device, FIFO or socket (e.g. -o /dev/null as root)
         if not stat.S_ISREG(mode := os.lstat(path).st_mode) and not stat.S_ISLNK(mode):
@@ -40,7 +45,15 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic, and fails if the name exists
+            except FileExistsError:
+                raise OutputExistsError(f"{path} already exists (another run wrote it meanwhile); it is kept: "
+                                        "choose another name, or pass --force to replace it") from None
+            os.unlink(tmp)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)

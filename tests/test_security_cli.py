@@ -485,3 +485,21 @@ def test_the_trail_is_never_written_through_a_link(tmp_path: Path, link: str) ->
     with pytest.raises(AuditError, match="is a symbolic link or leads out of the workspace"):
         AuditTrail(workspace).append("verify")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_an_output_made_meanwhile_by_another_run_is_kept(tmp_path: Path) -> None:
+    """`sign` and `manifest` check that their output does not exist, then work for seconds; a second run that
+    wrote the same name meanwhile must not be silently replaced."""
+    from qa_builder.errors import OutputExistsError
+    from qa_builder.files import atomic_writer
+
+    target = tmp_path / "signed.pdf"
+    with pytest.raises(OutputExistsError, match="another run wrote it meanwhile"):
+        with atomic_writer(target, replace=False) as handle:
+            handle.write(b"mine")
+            target.write_bytes(b"the other run's")  # what a concurrent run does while this one is signing
+    assert target.read_bytes() == b"the other run's"
+    assert [p.name for p in tmp_path.iterdir()] == ["signed.pdf"]  # no temp file left
+    with atomic_writer(target, replace=True) as handle:
+        handle.write(b"forced")
+    assert target.read_bytes() == b"forced"

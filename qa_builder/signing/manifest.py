@@ -118,9 +118,9 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         signature = sign_detached(data, key, tsa_url)
     except RuntimeError as exc:
         raise ManifestError(f"{build_json}: signing the manifest failed ({exc})") from exc
-    with atomic_writer(files.manifest) as out:
+    with atomic_writer(files.manifest, replace=force) as out:
         out.write(data)
-    with atomic_writer(files.signature) as out:
+    with atomic_writer(files.signature, replace=force) as out:
         out.write(signature)
     manifest = Manifest.model_validate_json(data)
     record(build_json, "manifest", agreement_id=manifest.agreement_id, agreement_version=manifest.agreement_version,

@@ -186,7 +186,7 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
         _check_claim_kept(signed, claim, source)
     if request.level in ("B-LT", "B-LTA"):
         _check_offline(signed, request, source)
-    with atomic_writer(target) as out:
+    with atomic_writer(target, replace=force) as out:
         out.write(signed)
     return SignatureOutcome(field=request.field, signer=identity.common_name, meaning=request.meaning,
                             signed_at=signed_at, time_source=time_source, level=request.level,
@@ -557,7 +557,7 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
         newest_now = [sig for sig in PdfFileReader(handle).embedded_signatures
                       if sig.sig_object_type == "/DocTimeStamp"][-1]
         renewed_at, tsa_expiry = _timestamp_facts(newest_now.signed_data)
-    with atomic_writer(target) as out:
+    with atomic_writer(target, replace=force) as out:
         out.write(renewed)
     return RenewalOutcome(previous_at=previous_at, previous_tsa_expiry=previous_expiry, renewed_at=renewed_at,
                           tsa_expiry=tsa_expiry)
