@@ -503,3 +503,19 @@ def test_an_output_made_meanwhile_by_another_run_is_kept(tmp_path: Path) -> None
     with atomic_writer(target, replace=True) as handle:
         handle.write(b"forced")
     assert target.read_bytes() == b"forced"
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u202a", "\u2067", "\u2069"])
+def test_a_bidirectional_override_in_answers_is_refused(tmp_path: Path, char: str) -> None:
+    """A right-to-left override in a party name makes the printed agreement show another text than it holds."""
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    data["sponsor"]["name"] = f"ACME {char}0001 Ltd"
+    with pytest.raises(AnswersError, match=f"sponsor.name contains the bidirectional control U\\+{ord(char):04X} at "
+                                           "character 6"):
+        load_answers(write_answers(tmp_path, data))
+    data["sponsor"]["name"] = "\u05e9\u05dc\u05d5\u05dd Pharma \u200f"  # Hebrew with a right-to-left mark: fine
+    load_answers(write_answers(tmp_path, data))

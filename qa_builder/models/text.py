@@ -78,15 +78,21 @@ def text_problem(text: str) -> str | None:
     if 0x80 <= code <= 0x9F:
         return (f"contains the control character U+{code:04X} {at}, usually a Windows-1252 character "
                 "(quote, dash, ellipsis) decoded wrongly; retype it")
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        return (f"contains the bidirectional control U+{code:04X} {at}, which reorders how the text around it is "
+                "shown, so the printed agreement could read otherwise than its text; Hebrew and Arabic need none: "
+                "remove it")
     if 0xD800 <= code <= 0xDFFF:
         return f"contains half a surrogate pair (U+{code:04X}) {at}, which is not text; remove it"
     return f"contains the control character U+{code:04X} {at}, which a DOCX cannot hold; remove it"
 
 
 # Every character text_problem refuses: C0 controls but tab, line feed and carriage return; DEL; the C1
-# controls (U+0085 among them); U+2028/U+2029; lone surrogates; U+FFFE/U+FFFF. One search instead of a
+# controls (U+0085 among them); U+2028/U+2029; the bidirectional embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069); lone surrogates; U+FFFE/U+FFFF. One search instead of a
 # Python loop per character (texts are checked on every render).
-_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                      "\ud800-\udfff\ufffe\uffff]")
 
 
 def date_problem(day: dt.date) -> str | None:
