@@ -360,7 +360,7 @@ def test_a_certificate_name_newer_than_unicode_3_2_is_a_clear_signing_error(tmp_
     line = _one_clear_line(result)
     assert "rupee.p12: the certificate's subject name (CN=Dr. Anna Rao \u20b9) has characters newer than " \
            "Unicode 3.2" in line
-    assert result.returncode == 1 and not out.exists()
+    assert result.returncode == 2 and not out.exists()  # an unusable certificate is bad input
 
 
 # --- the audit trail's head, anchored outside the database ----------------------------------------------------------
