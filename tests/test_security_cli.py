@@ -519,3 +519,13 @@ def test_a_bidirectional_override_in_answers_is_refused(tmp_path: Path, char: st
         load_answers(write_answers(tmp_path, data))
     data["sponsor"]["name"] = "\u05e9\u05dc\u05d5\u05dd Pharma \u200f"  # Hebrew with a right-to-left mark: fine
     load_answers(write_answers(tmp_path, data))
+
+
+@pytest.mark.parametrize("args", [["schema"], ["check", str(DEMO_EXAMPLE)]])
+def test_output_that_cannot_be_written_is_one_line(args: list[str]) -> None:
+    """`qa-builder schema > /dev/full` (a full disk under a redirect) said "internal error: OSError"."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "qa_builder", *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, cwd=ROOT, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: the output could not be written (No space left on device)", result.stderr

@@ -64,9 +64,24 @@ class _Group(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            if isinstance(exc, OSError) and _raised_by_echo(exc):
+                # The output itself could not be written (`> /dev/full`, a full disk under a redirect): one line.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                click.secho(f"error: the output could not be written ({exc.strerror or type(exc).__name__})",
+                            fg="red", err=True)
+                sys.exit(1)
             click.secho(f"internal error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for details)",
                         fg="red", err=True)
             sys.exit(1)
+
+
+def _raised_by_echo(exc: BaseException) -> bool:
+    """Whether `exc` came from writing a command's output (click.echo), not from the work itself."""
+    import traceback
+
+    return any(frame.name in ("echo", "secho") and frame.filename.endswith(os.path.join("click", "utils.py"))
+               for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def _escape(exc: click.ClickException) -> None:
