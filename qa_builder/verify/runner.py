@@ -48,6 +48,8 @@ def verify_one(path: Path, policy: Policy, *, memory_mb: int) -> FileReport:
     except MemoryError:
         return error_report(path, f"needs more than {memory_mb} MiB to verify; stopped", "INDETERMINATE")
     except OSError as exc:
+        if exc.errno == errno.EFBIG:  # the file alone is larger than the memory allowance
+            return error_report(path, f"needs more than {memory_mb} MiB to verify; stopped", "INDETERMINATE")
         return error_report(path, f"cannot be read: {unreadable_reason(exc)}", "INDETERMINATE")
     except Exception as exc:  # the last line of defence against hostile input: a result, never a traceback
         return error_report(path, f"could not be verified ({type(exc).__name__}: {exc})", "INDETERMINATE")
@@ -56,8 +58,7 @@ def verify_one(path: Path, policy: Policy, *, memory_mb: int) -> FileReport:
 _UNREADABLE = {errno.ELOOP: "symlink loop", errno.EISDIR: "it is a directory",
                errno.ENOENT: "no such file (missing, or deleted after it was named)",
                errno.EACCES: "permission denied", errno.ENOTDIR: "a part of the path is not a directory",
-               errno.ENAMETOOLONG: "the path is too long", errno.EINVAL: "not a regular file (a pipe or a device)",
-               errno.EFBIG: "larger than the --memory limit"}
+               errno.ENAMETOOLONG: "the path is too long", errno.EINVAL: "not a regular file (a pipe or a device)"}
 
 
 def unreadable_reason(exc: OSError) -> str:
