@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint system-deps venv template clean
+.PHONY: demo test bench lint docs system-deps venv template clean
 
 demo: system-deps $(STAMP)
 	$(VENV)/bin/qa-builder demo -o demo-out --force
@@ -35,6 +35,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+docs: $(STAMP)
+	$(PY) tools/command_reference.py
 
 template: $(STAMP)
 	$(PY) tools/make_template.py

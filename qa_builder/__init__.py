@@ -79,7 +79,7 @@ _HOMES: dict[str, str] = {
     "create_test_pki": "qa_builder.signing.testpki",
     "TestPkiServer": "qa_builder.signing.testservices",
     # bundled data, errors
-    "examples_dir": "qa_builder.demo",
+    "examples_dir": "qa_builder.bundled",
     "DemoResult": "qa_builder.demo",
     "run_demo": "qa_builder.demo",
     "QABuilderError": "qa_builder.errors",
@@ -177,7 +177,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.audit.store import AuditTrail
     from qa_builder.audit.verify import TrailVerdict, verify_trail
     from qa_builder.batch import BatchItem
-    from qa_builder.demo import DemoResult, examples_dir, run_demo
+    from qa_builder.bundled import examples_dir
+    from qa_builder.demo import DemoResult, run_demo
     from qa_builder.errors import InputError, QABuilderError
     from qa_builder.library.loader import load_library
     from qa_builder.models.agreement import Agreement

@@ -17,15 +17,6 @@ if TYPE_CHECKING:
 EXAMPLE_FILE = "us-eu-drug-product-cmo.yaml"
 
 
-def examples_dir() -> Path:
-    """The example answers shipped with the package (wheel) or found beside it (source tree)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / "examples", here.parent / "examples"):
-        if (candidate / EXAMPLE_FILE).is_file():
-            return candidate
-    raise InputError("the bundled examples are missing from this installation")
-
-
 def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
     """Build the bundled example into `out_dir`, sign it with a TEST PKI, verify everything, and report.
 
@@ -33,7 +24,7 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
     """
     import qa_builder as qa
 
-    example = examples_dir() / EXAMPLE_FILE
+    example = qa.examples_dir() / EXAMPLE_FILE
     result = qa.build(example, demo_settings(out_dir, force=force))  # starts LibreOffice and closes it
     lines = [f"Example answers: {example}", f"Built agreement {result.agreement_id} version {result.version}:"]
     lines += [f"  {path}" for path in result.files]
@@ -115,7 +106,7 @@ def demo_settings(out_dir: Path, *, force: bool = False, fmt: Format = "both") -
     """
     import qa_builder as qa
 
-    effective = qa.load_answers(examples_dir() / EXAMPLE_FILE).answers.agreement.effective_date
+    effective = qa.load_answers(qa.examples_dir() / EXAMPLE_FILE).answers.agreement.effective_date
     return qa.build_settings(out_dir, fmt=fmt, force=force, today=effective)
 
 

@@ -236,12 +236,14 @@ def build_one(answers_path: Path, settings: BuildSettings,
 
 
 def build_answers(answers_file: AnswersFile, settings: BuildSettings,
-                  converter: PdfConverter | PdfTypesetter | None = None) -> BuildResult:
+                  converter: PdfConverter | PdfTypesetter | None = None, *,
+                  adjust: Callable[[Agreement], Agreement] | None = None) -> BuildResult:
     """Build one agreement from loaded (possibly adjusted) answers; see `build_one`.
 
     `converter` makes the PDF: a LibreOffice pool converts the DOCX; a Typst typesetter typesets the
     Agreement itself (then the DOCX is rendered only when it is wanted as an output). When it is None,
-    the engine of `settings.pdf_engine` is started for this build and closed after it.
+    the engine of `settings.pdf_engine` is started for this build and closed after it. `adjust` changes the
+    assembled Agreement before anything is rendered (a workspace applies its negotiated clause overrides).
     """
     answers_path = answers_file.path
     timings: dict[str, float] = {}
@@ -260,6 +262,8 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
     if errors and not settings.allow_findings:
         raise ReviewError(_review_message(answers_path, errors))
     agreement = prepare_agreement(answers_file, settings.library, allow_gaps=settings.allow_gaps)
+    if adjust is not None:
+        agreement = adjust(agreement)
     lap("assemble")
     targets = planned_outputs(settings, agreement.id, agreement.version)
     notes = _check_existing(targets, settings.force)

@@ -9,7 +9,6 @@ opened for writing.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -24,24 +23,29 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qa_builder import clock
-from qa_builder.answers import AnswersFile, load_answers
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import failure_sentence, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.errors import InputError, QABuilderError, failure_line
 from qa_builder.files import fsync_dir, fsync_tree, read_small_file, sha256_file, write_bytes_atomic
-from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
 from qa_builder.models.build import Artefact, AuditHead, ClauseUse
-from qa_builder.models.library import ClauseLibrary
+from qa_builder.negotiation.counter import write_counter_proposal
+from qa_builder.negotiation.decisions import load_negotiation
+from qa_builder.negotiation.overrides import OverrideConflict, OverrideState, apply_overrides, conflict_message
 from qa_builder.pipeline import BuildSettings, build_answers, output_stem, prepare_agreement
 from qa_builder.redline import ClauseChange, compare_agreements, write_redline
-from qa_builder.render.docx import template_sha256
 from qa_builder.render.pdf import PdfConverter
 from qa_builder.workspace import MODEL_SUFFIX, PARTIAL_PREFIX, Workspace
+from qa_builder.workspace_answers import Inputs as Inputs
+from qa_builder.workspace_answers import current_inputs as current_inputs
+from qa_builder.workspace_answers import effective_answers as effective_answers
+from qa_builder.workspace_answers import history_of as history_of
+from qa_builder.workspace_answers import load_workspace_answers as load_workspace_answers
 
-Reason = Literal["answers changed", "clause changed", "template changed", "library version changed"]
+Reason = Literal["answers changed", "clause changed", "template changed", "library version changed",
+                 "negotiated override"]
 PENDING_FILE = "pending.json"
 REGENERATION_SUFFIX = ".regeneration.json"
 
@@ -58,50 +62,7 @@ class Impact:
     other_changes: tuple[str, ...]
     candidate_digest: str
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """The library and template every agreement of a run is built with."""
-
-    library: ClauseLibrary
-    template: Path
-    template_sha256: str
-
-
-def current_inputs(workspace: Workspace) -> Inputs:
-    """Load the workspace's library and template."""
-    return Inputs(library=load_library(workspace.library_dir), template=workspace.template,
-                  template_sha256=template_sha256(workspace.template))
-
-
-def load_workspace_answers(workspace: Workspace, agreement_id: str) -> AnswersFile:
-    """An agreement's answers, which must carry the ID of the folder they are in.
-
-    Raises:
-        AnswersError / InputError: unreadable answers, or an agreement.id that is not the folder's.
-    """
-    path = workspace.answers_path(agreement_id)
-    answers_file = load_answers(path)
-    found = answers_file.answers.agreement.id
-    if found != agreement_id:
-        raise InputError(f"{path} line {answers_file.line_of('agreement.id')}: agreement.id is '{found}' but the "
-                         f"file is in agreements/{agreement_id}/; an agreement keeps its ID (add a new agreement "
-                         "with `qa-builder add` instead)")
-    return answers_file
-
-
-def effective_answers(answers_file: AnswersFile, version: int, history: list[RevisionEntry]) -> AnswersFile:
-    """The answers as the workspace builds them: its own version number and revision history."""
-    answers = answers_file.answers
-    info = answers.agreement.model_copy(update={"version": version})
-    adjusted = answers.model_copy(update={"agreement": info, "revision_history": history})
-    return dataclasses.replace(answers_file, answers=adjusted)
-
-
-def history_of(agreement: Agreement) -> list[RevisionEntry]:
-    """An agreement's revision history as answers entries, to carry into its next version."""
-    return [RevisionEntry(version=r.version, date=r.date, description=r.description) for r in agreement.revisions]
+    overrides: tuple[OverrideState, ...] = ()  # the negotiated clause overrides, applied or in conflict
 
 
 # -- impact analysis -------------------------------------------------------------------------------------------------
@@ -117,14 +78,26 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
         answers_file = load_workspace_answers(workspace, agreement_id)
         same_frame = effective_answers(answers_file, latest, history_of(built))
         candidate = prepare_agreement(same_frame, inputs.library)
+        candidate, overrides = apply_overrides(candidate, load_negotiation(workspace, agreement_id).overrides)
     except QABuilderError as exc:
         return Impact(agreement_id, latest, False, (), (), (), "", error=str(exc).splitlines()[0])
+    if any(o.state != "applied" for o in overrides):
+        return Impact(agreement_id, latest, False, (), (), (), "", overrides=tuple(overrides),
+                      error=conflict_message(agreement_id, overrides).splitlines()[0])
     comparison = compare_agreements(built, candidate)
     reasons: list[Reason] = []
     answers_changed = record.answers_sha256 != answers_file.sha256
     if answers_changed:
         reasons.append("answers changed")
-    if _library_changed_clauses(record.clauses, comparison.clause_changes, answers_changed=answers_changed):
+    before = {c.clause_id: c.paragraphs for s in built.sections for c in s.clauses}
+    negotiated = {o.clause_id for o in overrides if o.state == "applied"
+                  and before.get(o.clause_id) != next((c.paragraphs for s in candidate.sections for c in s.clauses
+                                                       if c.clause_id == o.clause_id), None)}
+    if negotiated:
+        reasons.append("negotiated override")
+    library_side = tuple(c for c in comparison.clause_changes
+                         if not (c.clause_id in negotiated and c.kind == "new_text"))
+    if _library_changed_clauses(record.clauses, library_side, answers_changed=answers_changed):
         reasons.append("clause changed")
     if record.template_sha256 != inputs.template_sha256:
         reasons.append("template changed")
@@ -134,7 +107,7 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
     if affected and not reasons:
         reasons.append("clause changed")
     return Impact(agreement_id, latest, affected, tuple(reasons), comparison.clause_changes,
-                  comparison.other_changes, candidate.model_digest)
+                  comparison.other_changes, candidate.model_digest, overrides=tuple(overrides))
 
 
 def _content_digest(agreement: Agreement) -> str:
@@ -241,7 +214,16 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
         settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
                                  allow_findings=allow_findings, allow_gaps=allow_gaps)
         head = AuditTrail(workspace.root).head()  # the trail as this version is built: anchored in its record
-        result = build_answers(effective_answers(answers_file, version, history), settings, converter)
+        overrides = load_negotiation(workspace, agreement_id).overrides
+
+        def negotiated(agreement: Agreement) -> Agreement:
+            changed, states = apply_overrides(agreement, overrides)
+            if any(s.state != "applied" for s in states):
+                raise OverrideConflict(conflict_message(agreement_id, states))
+            return changed
+
+        result = build_answers(effective_answers(answers_file, version, history), settings, converter,
+                               adjust=negotiated if overrides else None)
         assert result.agreement is not None and result.record is not None
         stem = output_stem(agreement_id, version)
         write_bytes_atomic(staging / f"{stem}{MODEL_SUFFIX}", result.agreement.model_dump_json(indent=1).encode())
@@ -255,6 +237,11 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
             build_record = build_record.model_copy(update={"artefacts": [*build_record.artefacts, Artefact(
                 file=redline.name, role="redline", media_type=_DOCX, sha256=sha256_file(redline),
                 size=redline.stat().st_size)]})
+            counter = write_counter_proposal(workspace, previous, result.agreement, staging / f"{stem}.counter.docx")
+            if counter is not None:
+                build_record = build_record.model_copy(update={"artefacts": [*build_record.artefacts, Artefact(
+                    file=counter.name, role="counter-proposal", media_type=_DOCX, sha256=sha256_file(counter),
+                    size=counter.stat().st_size)]})
         write_bytes_atomic(staging / f"{stem}.build.json", _json(build_record.model_dump(mode="json")))
         if run_id is not None:
             note = {"run_id": run_id, **_summary_data(built)}

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from qa_builder.answers import load_answers
 from qa_builder.audit.record import WORKSPACE_MARKER, record
-from qa_builder.demo import examples_dir
+from qa_builder.bundled import examples_dir
 from qa_builder.errors import InputError, OutputExistsError
 from qa_builder.files import read_small_file, write_bytes_atomic
 from qa_builder.library.loader import default_library_dir

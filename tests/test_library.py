@@ -167,3 +167,29 @@ def test_build_refuses_coverage_gaps_unless_allowed(tmp_path: Path) -> None:
     assert allowed.returncode == 0, allowed.stderr
     record = json.loads((out / "QA-MIN-1_v1.build.json").read_text(encoding="utf-8"))
     assert record["uncovered_requirements"] == ["REQ-UNCOVERED"]
+
+
+def test_name_check_result_is_remembered_only_for_passing_texts(
+    lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check` starts fast: a library whose texts passed the sandbox name check once is not parsed again; a
+    failing text is never remembered, and any change of text (or of qa-builder's code) is checked anew."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    markers = cache / "qa-builder" / "library-checks"
+    load_library(lib)
+    assert len(list(markers.iterdir())) == 1
+    load_library(lib)  # same texts, same code: the same marker, nothing new
+    assert len(list(markers.iterdir())) == 1
+
+    _edit(lib / "clauses" / "general.yaml", "text: EU text.", "text: '{{ secret_key }}'")
+    for _ in range(2):  # refused every time, never remembered
+        assert "uses unknown name(s) secret_key" in _problems(lib)
+    assert len(list(markers.iterdir())) == 1
+
+
+def test_unwritable_check_cache_is_not_an_error(lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert load_library(lib).clauses

@@ -409,7 +409,8 @@ def test_negotiate_import_from_the_command_line(negotiation_workspace: Path, tmp
             "audits") in lines
     assert f"      comment 0 by {CMO} {WHEN}: Wider scope, please." in lines
     report = negotiation_workspace / "agreements" / "QA-MIN-1" / "negotiation" / "v1-import-1.json"
-    assert lines[-1] == f"report: {report}"
+    assert lines[-2:] == [f"report: {report}", f"next: qa-builder negotiate status {negotiation_workspace} QA-MIN-1, "
+                          "then accept, reject or counter each point"]
     assert json.loads(report.read_text(encoding="utf-8"))["clauses"][1]["classification"] == "library_position"
 
     m = Markup(sent)

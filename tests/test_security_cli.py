@@ -494,10 +494,10 @@ def test_an_output_made_meanwhile_by_another_run_is_kept(tmp_path: Path) -> None
     from qa_builder.files import atomic_writer
 
     target = tmp_path / "signed.pdf"
-    with pytest.raises(OutputExistsError, match="another run wrote it meanwhile"):
-        with atomic_writer(target, replace=False) as handle:
-            handle.write(b"mine")
-            target.write_bytes(b"the other run's")  # what a concurrent run does while this one is signing
+    with pytest.raises(OutputExistsError, match="another run wrote it meanwhile"), \
+            atomic_writer(target, replace=False) as handle:
+        handle.write(b"mine")
+        target.write_bytes(b"the other run's")  # what a concurrent run does while this one is signing
     assert target.read_bytes() == b"the other run's"
     assert [p.name for p in tmp_path.iterdir()] == ["signed.pdf"]  # no temp file left
     with atomic_writer(target, replace=True) as handle:
@@ -529,3 +529,16 @@ def test_output_that_cannot_be_written_is_one_line(args: list[str]) -> None:
                                 text=True, cwd=ROOT, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: the output could not be written (No space left on device)", result.stderr
+
+
+def test_each_signature_in_one_process_takes_its_own_time() -> None:
+    """The signing time was memoised per timestamper (lru_cache left on _signing_time when the TSA client moved
+    to its own module): every later signature of a process, e.g. in `qa-builder serve`, got the first one's time."""
+    import time
+
+    from qa_builder.signing.pades import _signing_time
+
+    first, _ = _signing_time(None)
+    time.sleep(1.1)
+    second, _ = _signing_time(None)
+    assert second > first

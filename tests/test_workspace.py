@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -259,7 +260,8 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
     want = _end_state(open_workspace(reference))
 
     randomness = random.Random(20261126)
-    baseline = _office_processes()
+    mark = f"kill-test-{os.getpid()}-{time.monotonic_ns()}"  # inherited by every process the runs start
+    env = {**os.environ, "QA_BUILDER_TEST_MARK": mark}
     for trial in range(3):
         copy = tmp_path / f"trial-{trial}"
         shutil.copytree(built_workspace, copy)
@@ -268,17 +270,15 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
         hashes = _hashes(copy)
         process = subprocess.Popen([sys.executable, "-m", "qa_builder", "regenerate", str(copy), "--jobs", "2"],
                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+                                   start_new_session=True, env=env)
         time.sleep(randomness.uniform(0.5, 6.0))
-        import os
-
         os.killpg(process.pid, signal.SIGKILL)  # the whole group: qa-builder and its LibreOffice workers
         process.wait()
         interrupted = _end_state(workspace)
         for versions in interrupted["versions"].values():
             assert [v for v, _ in versions] == list(range(1, len(versions) + 1)), "no gaps, no duplicates"
         resumed = subprocess.run([sys.executable, "-m", "qa_builder", "regenerate", str(copy), "--jobs", "2"],
-                                 cwd=ROOT, capture_output=True, text=True, timeout=600)
+                                 cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
         assert resumed.returncode == 0, resumed.stderr
         got = _end_state(workspace)
         got_digests = {k: [v for v, _ in vs] for k, vs in got["versions"].items()}
@@ -299,18 +299,20 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
                     if e.action == "regenerate" and e.outcome == "ok"]
         assert sorted(recorded) == [(i, 2) for i in EU_IDS], "every new version is in the trail exactly once"
     deadline = time.monotonic() + 40  # a killed run's LibreOffice workers must not outlive it
-    while _office_processes() - baseline and time.monotonic() < deadline:
+    while _office_processes(mark) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not _office_processes() - baseline, "LibreOffice processes of the killed runs were left running"
+    assert not _office_processes(mark), "LibreOffice processes of the killed runs were left running"
 
 
-def _office_processes() -> set[int]:
-    """PIDs of running soffice.bin processes."""
+def _office_processes(mark: str) -> set[int]:
+    """PIDs of running soffice.bin processes started by this test's runs (their environment holds `mark`;
+    LibreOffice processes of other programs on the machine are not counted)."""
     found = set()
+    needle = f"QA_BUILDER_TEST_MARK={mark}".encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == "soffice.bin":
+                if (entry / "comm").read_text().strip() == "soffice.bin" and needle in (entry / "environ").read_bytes():
                     found.add(int(entry.name))
             except OSError:
                 continue

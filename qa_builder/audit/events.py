@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from qa_builder.errors import AuditError
 
 Action = Literal["build", "regenerate", "sign", "manifest", "verify", "impact", "library_change",
-                 "template_change", "init", "add", "seal", "export"]
+                 "template_change", "init", "add", "seal", "export", "negotiate_import", "negotiate_decision"]
 """What was done."""
 
 Outcome = Literal["ok", "failed", "refused"]

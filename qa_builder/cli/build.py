@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import click
 
+from qa_builder.cli.options import jobs_option
 from qa_builder.cli.progress import batch_progress
 from qa_builder.errors import InputError
 from qa_builder.printable import printable
@@ -18,11 +18,6 @@ if TYPE_CHECKING:
     from qa_builder.batch import BatchItem
     from qa_builder.pipeline import PdfEngine
     from qa_builder.render.typeset import PdfTypesetter
-
-
-def default_jobs() -> int:
-    """Parallel builds by default: one per core, at most 4."""
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 @click.command("build")
@@ -37,8 +32,7 @@ def default_jobs() -> int:
               help="Clause library folder (default: the bundled library).")
 @click.option("--template", type=click.Path(dir_okay=False, path_type=Path),
               help="DOCX template (default: the bundled template).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
-              help="Agreements built in parallel (one LibreOffice worker each).")
+@jobs_option("Agreements built in parallel (one LibreOffice worker each).")
 @click.option("--pdf-engine", type=click.Choice(["libreoffice", "typst"]), default="libreoffice", show_default=True,
               help="How the PDF is made: LibreOffice converts the DOCX; typst typesets the same agreement "
                    "directly (faster; same text).")

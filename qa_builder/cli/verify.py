@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from qa_builder.cli.build import default_jobs
+from qa_builder.cli.options import jobs_option
 from qa_builder.printable import shown
 
 
@@ -38,8 +38,7 @@ _EARLIEST_AT, _LATEST_AT = 1950, 9000
                    "a future one shows how the file will verify then.")
 @click.option("--online", is_flag=True, help="Fetch revocation data (OCSP/CRL) from the network; offline otherwise.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
-              help="Files verified in parallel.")
+@jobs_option("Files verified in parallel.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(1, 3600), default=120, show_default=True,
               callback=lambda _ctx, _param, value: _finite(value),
               help="Seconds allowed per file.")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qa_builder.cli.build import default_jobs
+from qa_builder.cli.options import jobs_option
 from qa_builder.printable import printable
 
 if TYPE_CHECKING:
@@ -92,8 +92,17 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
                            f"{_versions(change.old_version, change.new_version)}")
             for other in result.other_changes:
                 click.echo(f"  {other}")
+            for kept in result.overrides:
+                if kept.state == "applied" and kept.library_changed:
+                    click.echo(f"  {kept.number} {kept.title}: negotiated override kept (the clause text it "
+                               "replaced did not change)")
         for result in errors:
             click.secho(f"error: {printable(result.agreement_id)}: {printable(result.error or '')}", fg="red", err=True)
+            if any(o.state != "applied" for o in result.overrides):
+                from qa_builder.negotiation.overrides import conflict_message
+
+                for line in conflict_message(result.agreement_id, result.overrides).splitlines()[1:]:
+                    click.echo(printable(line), err=True)
         click.echo(f"{len(affected)} affected, {len(results) - len(affected) - len(errors)} unchanged, "
                    f"{len(errors)} could not be analysed", err=True)
     sys.exit(1 if affected or errors else 0)
@@ -101,8 +110,7 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
 
 @click.command("regenerate")
 @click.argument("workspace", type=_WORKSPACE)
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=default_jobs, show_default="cores, max 4",
-              help="Agreements rebuilt in parallel (one LibreOffice worker each).")
+@jobs_option("Agreements rebuilt in parallel (one LibreOffice worker each).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be regenerated.")
 @click.option("--only", "only", multiple=True, help="Only this agreement ID (repeatable).")
 def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[str, ...]) -> None:

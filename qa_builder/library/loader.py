@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from qa_builder.answers import describe_error, parse_field_path
+from qa_builder.bundled import bundled
 from qa_builder.errors import LibraryError
+from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
 from qa_builder.models.library import (
     Clause,
@@ -37,10 +39,9 @@ _ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity"
 
 def default_library_dir() -> Path:
     """The clause library shipped with the package (wheel) or found beside it (source tree)."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "_data" / "clause_library", here.parent / "clause_library"):
-        if (candidate / LIBRARY_FILE).is_file():
-            return candidate
+    found = bundled("clause_library", LIBRARY_FILE)
+    if found is not None:
+        return found
     raise LibraryError("the default clause library is missing from this installation; pass --library DIR")
 
 
@@ -178,6 +179,7 @@ def _check_consistency(
     clock_ids: list[str],
 ) -> None:
     known = context_names(clock_ids)
+    deferred: list[tuple[str, str, str, bool]] = []  # (where, label, text, is_expression): the sandbox name checks
     sections = {s.id for s in info.sections}
     requirement_ids = _unique(root / REQUIREMENTS_FILE, [r.id for r in requirements], "requirement", problems)
     raci_ids = _unique(root / RACI_FILE, [a.id for a in raci], "RACI activity", problems)
@@ -208,28 +210,24 @@ def _check_consistency(
         for ref in clause.references:
             if ref not in requirement_ids:
                 problems.append(f"{where}: cites requirement '{ref}', which {REQUIREMENTS_FILE} does not define")
-        _check_expression(at("applies_when"), "applies_when", clause.applies_when, known, problems)
+        deferred.append((at("applies_when"), "applies_when", clause.applies_when, True))
         if clause.position_from is not None:
-            _check_expression(at("position_from"), "position_from", clause.position_from, known, problems)
+            deferred.append((at("position_from"), "position_from", clause.position_from, True))
         texts = {"text": clause.text} if clause.text is not None else {}
         texts.update({f"positions.{k}": v for k, v in (clause.positions or {}).items()})
         for i, timeline in enumerate(clause.timelines):
             texts[f"timelines[{i}].deadline"] = timeline.deadline
-            _check_expression(at(f"timelines[{i}].applies_when"), f"timelines[{i}].applies_when",
-                              timeline.applies_when, known, problems)
-        for label, text in texts.items():
-            try:
-                check_names(text, known)
-            except TemplateProblem as exc:
-                problems.append(f"{at(label)}: {label} {exc}")
+            deferred.append((at(f"timelines[{i}].applies_when"), f"timelines[{i}].applies_when",
+                             timeline.applies_when, True))
+        deferred.extend((at(label), label, text, False) for label, text in texts.items())
     for requirement in requirements:
-        _check_expression(f"{root / REQUIREMENTS_FILE}: requirement '{requirement.id}'", "applies_when",
-                          requirement.applies_when, known, problems)
+        deferred.append((f"{root / REQUIREMENTS_FILE}: requirement '{requirement.id}'", "applies_when",
+                         requirement.applies_when, True))
     for activity in raci:
         where = f"{root / RACI_FILE}: activity '{activity.id}'"
-        _check_expression(where, "applies_when", activity.applies_when, known, problems)
+        deferred.append((where, "applies_when", activity.applies_when, True))
         if activity.vary_by is not None:
-            _check_expression(where, "vary_by", activity.vary_by, known, problems)
+            deferred.append((where, "vary_by", activity.vary_by, True))
         elif activity.variants:
             problems.append(f"{where}: 'variants' needs 'vary_by'")
         allocations = [("", activity.sponsor, activity.contract_acceptor, activity.split_of_duties)] + [
@@ -248,6 +246,27 @@ def _check_consistency(
                 if code != "-" and (not code or any(ch not in "RACI" for ch in code)):
                     problems.append(f"{where}{label}: code '{code}' must use only the letters R, A, C, I (or '-')")
 
+    _check_names(deferred, known, clock_ids, problems)
+
+
+def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any], clock_ids: list[str],
+                 problems: list[str]) -> None:
+    """Every text and condition uses only names of the data model (qa_builder.sandbox_check); a set of
+    texts that passed before with the same code is not parsed again (qa_builder.library.checked)."""
+    key = texts_key([*clock_ids, "\x00", *(f"{int(is_expression)}{text}" for _, _, text, is_expression in checks)])
+    if already_passed(key):
+        return
+    before = len(problems)
+    for where, label, text, is_expression in checks:
+        if is_expression:
+            _check_expression(where, label, text, known, problems)
+        else:
+            try:
+                check_names(text, known)
+            except TemplateProblem as exc:
+                problems.append(f"{where}: {label} {exc}")
+    if len(problems) == before:
+        record_pass(key)
 
 def _check_expression(where: str, label: str, expression: str, known: dict[str, Any], problems: list[str]) -> None:
     try:

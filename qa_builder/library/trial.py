@@ -54,7 +54,7 @@ def check_renders(library: ClauseLibrary, root: Path) -> None:
     Raises:
         LibraryError: one line per fault, naming file, line and clause.
     """
-    from qa_builder.demo import examples_dir
+    from qa_builder.bundled import examples_dir
 
     faults = trial_render(library, root, sorted(examples_dir().glob("*.yaml")))
     if faults:

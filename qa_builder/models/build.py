@@ -16,7 +16,7 @@ JSON_SAFE_INT = 2**53 - 1
 BUILD_RECORD_LIMIT = 64 * 1024 * 1024
 """A build record is tens of kilobytes; over 64 MiB it is not read (bytes)."""
 
-ArtefactRole = Literal["docx", "pdf", "signed-pdf", "build-record", "redline"]
+ArtefactRole = Literal["docx", "pdf", "signed-pdf", "build-record", "redline", "counter-proposal"]
 
 
 class Artefact(StrictModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -15,15 +15,22 @@ from qa_builder.errors import InputError, QABuilderError
 from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement, AgreementClause
+from qa_builder.models.answers import Answers
+from qa_builder.models.library import ClauseLibrary
+from qa_builder.negotiation.rerender import AnswerChange, AnswerValue, RenderBudget, find_answer_change
 from qa_builder.negotiation.returned import Change, Comment, ReturnedDocument, ReturnedFileError, read_returned
 from qa_builder.pipeline import output_stem
-from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_VERSION
+from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_KIND, PROPERTY_VERSION
 from qa_builder.sandbox import TemplateProblem, compile_text, render_text
 from qa_builder.workspace import Workspace
 
-__all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned"]
+__all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned",
+           "make_answer_finder"]
 
-Classification = Literal["formatting_only", "library_position", "deletes_clause", "non_standard", "comments_only"]
+Classification = Literal["formatting_only", "library_position", "answer_value", "deletes_clause", "non_standard",
+                         "comments_only"]
+AnswerFinder = Callable[[AgreementClause, list[str]], AnswerChange | None]
+"""(clause as sent, proposed paragraph lines without the heading) → the answer change that renders them, if any."""
 _SPACES = re.compile(r"\s+")
 _FORMATTING = {"formatting", "paragraph_formatting"}
 
@@ -50,6 +57,10 @@ class ClauseFinding:
     changes: list[Change] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     lost_requirements: list[str] = field(default_factory=list)
+    position: str | None = None  # library_position: the position the proposed text equals
+    answer_field: str | None = None  # answer_value: the answer (dotted path) and the value that render it
+    answer_value: AnswerValue = None
+    answer_current: AnswerValue = None
 
 
 @dataclass
@@ -64,6 +75,7 @@ class ImportReport:
     outside_changes: list[Change]
     outside_comments: list[Comment]
     untracked: list[UntrackedEdit]
+    returned_sha256: str = ""  # of the returned file, so importing the same file twice is recognised
 
     def to_json(self) -> bytes:
         """The report as indented UTF-8 JSON."""
@@ -89,6 +101,11 @@ def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> 
     if agreement_id not in known:
         raise InputError(f"{workspace.root}: has no agreement '{agreement_id}' (it has: {', '.join(known) or 'none'})")
     document = read_returned(returned)
+    if document.properties.get(PROPERTY_KIND) == "comparison":
+        latest = workspace.latest(agreement_id)
+        clean = f"{output_stem(agreement_id, latest)}.docx" if latest is not None else "the agreement DOCX"
+        raise InputError(f"{returned}: is a comparison document (a redline or counter-proposal), not a version of "
+                         f"the agreement; have the counterparty mark up {clean} and import that")
     found_id = document.properties.get(PROPERTY_AGREEMENT_ID)
     if found_id is not None and found_id != agreement_id:
         raise InputError(f"{returned}: is agreement {found_id}, not {agreement_id}")
@@ -111,12 +128,32 @@ def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> 
     except ReturnedFileError as exc:
         raise InputError(f"the DOCX sent as version {version} cannot be read: {exc}") from exc
     positions = _positions(workspace, agreement_id, model)
-    return analyse_returned(document, sent, model, positions)
+    return analyse_returned(document, sent, model, positions, answer_finder=_answer_finder(workspace, agreement_id))
+
+
+def _answer_finder(workspace: Workspace, agreement_id: str) -> AnswerFinder:
+    from qa_builder.workspace_answers import load_workspace_answers
+
+    return make_answer_finder(load_library(workspace.library_dir),
+                              load_workspace_answers(workspace, agreement_id).answers)
+
+
+def make_answer_finder(library: ClauseLibrary, answers: Answers) -> AnswerFinder:
+    """Re-renders a clause with other values of the answers it reads (see negotiation.rerender)."""
+    clauses = {c.id: c for c in library.clauses}
+    budget = RenderBudget()
+
+    def find(clause: AgreementClause, proposed: list[str]) -> AnswerChange | None:
+        source = clauses.get(clause.clause_id)
+        return None if source is None else find_answer_change(source, clause.position, answers, library, proposed,
+                                                              budget)
+
+    return find
 
 
 def _positions(workspace: Workspace, agreement_id: str, model: Agreement) -> dict[str, dict[str, list[str]]]:
     """Each clause's library positions as this agreement's answers render them: clause id → position → lines."""
-    from qa_builder.regenerate import load_workspace_answers  # regenerate imports the pipeline; keep it lazy
+    from qa_builder.workspace_answers import load_workspace_answers
 
     library = load_library(workspace.library_dir)
     context = build_context(load_workspace_answers(workspace, agreement_id).answers, library.clocks)
@@ -136,7 +173,8 @@ def _positions(workspace: Workspace, agreement_id: str, model: Agreement) -> dic
 
 
 def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: Agreement,
-                     positions: dict[str, dict[str, list[str]]]) -> ImportReport:
+                     positions: dict[str, dict[str, list[str]]], *,
+                     answer_finder: AnswerFinder | None = None) -> ImportReport:
     """Map the returned document to `model`'s clauses, find untracked edits against `sent`, classify clauses.
 
     Args:
@@ -144,6 +182,7 @@ def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: 
         sent: the file as sent (no tracked changes).
         model: the Agreement model `sent` was rendered from.
         positions: clause id → library position → rendered paragraph lines (without the heading).
+        answer_finder: finds the answer value under which a clause renders a proposed text (None: not tried).
     """
     clauses = [c for s in model.sections for c in s.clauses]
     owner, anchored_by = _owners(document, clauses)
@@ -172,7 +211,7 @@ def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: 
         clause = clauses[index]
         proposed = accepted.get(index, [])
         by_clause[index] = _classify(clause, proposed, changes, comments, positions.get(clause.clause_id, {}),
-                                     model)
+                                     model, answer_finder)
     return ImportReport(
         agreement_id=model.id, version=model.version, returned=str(document.path), anchored_by=anchored_by,
         clauses=[by_clause[i] for i in sorted(by_clause)], outside_changes=outside_changes,
@@ -207,7 +246,7 @@ def _owners(document: ReturnedDocument, clauses: Sequence[AgreementClause]) -> t
 
 
 def _classify(clause: AgreementClause, proposed: list[str], changes: list[Change], comments: list[Comment],
-              positions: dict[str, list[str]], model: Agreement) -> ClauseFinding:
+              positions: dict[str, list[str]], model: Agreement, answer_finder: AnswerFinder | None) -> ClauseFinding:
     finding = ClauseFinding(clause.clause_id, clause.number, clause.title, "non_standard", "", proposed, changes,
                             comments)
     sent = [_norm(line) for line in _lines(clause)]
@@ -227,12 +266,30 @@ def _classify(clause: AgreementClause, proposed: list[str], changes: list[Change
     else:
         body = now[1:] if now and now[0] == sent[0] else now
         match = next((name for name, lines in positions.items() if [_norm(x) for x in lines] == body), None)
-        if match is not None and match != clause.position:
-            finding.classification = "library_position"
+        plain_position = match is not None and match != clause.position and not _position_from_answers(clause, model)
+        answer = None if plain_position or answer_finder is None else answer_finder(clause, body)
+        if answer is not None:
+            finding.classification = "answer_value"
+            finding.answer_field, finding.answer_value, finding.answer_current = \
+                answer.field, answer.value, answer.current
+            finding.detail = (f"equals the clause with {answer.field} = {_shown(answer.value)} (the answers say "
+                              f"{_shown(answer.current)})")
+        elif match is not None and match != clause.position:
+            finding.classification, finding.position = "library_position", match
             finding.detail = f"equals library position '{match}' of clause {clause.clause_id}"
         else:
             finding.detail = "text that is not in the clause library"
     return finding
+
+
+def _position_from_answers(clause: AgreementClause, model: Agreement) -> bool:
+    """Whether the clause's position follows an answer (position_from) rather than being chosen by name."""
+    decision = next((d for d in model.decisions if d.clause_id == clause.clause_id), None)
+    return decision is not None and "position from" in decision.reason
+
+
+def _shown(value: AnswerValue) -> str:
+    return "none" if value is None else "yes" if value is True else "no" if value is False else str(value)
 
 
 def _lost(clause: AgreementClause, model: Agreement) -> list[str]:

@@ -23,14 +23,16 @@ from docx.oxml.ns import qn
 
 from qa_builder.models.agreement import Agreement, AgreementClause
 
-__all__ = ["ANCHOR_SDT_ID_BASE", "PROPERTY_AGREEMENT_ID", "PROPERTY_DIGEST", "PROPERTY_VERSION", "ClauseTag",
-           "anchor_agreement", "bookmark_name", "clause_tag", "paragraph_text", "parse_bookmark",
+__all__ = ["ANCHOR_SDT_ID_BASE", "PROPERTY_AGREEMENT_ID", "PROPERTY_DIGEST", "PROPERTY_KIND", "PROPERTY_VERSION",
+           "ClauseTag", "anchor_agreement", "bookmark_name", "clause_tag", "paragraph_text", "parse_bookmark",
            "parse_clause_tag"]
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 PROPERTY_AGREEMENT_ID = "QA agreement ID"
 PROPERTY_VERSION = "QA agreement version"
 PROPERTY_DIGEST = "QA model digest (sha256)"
+PROPERTY_KIND = "QA document kind"
+"""'comparison' on a redline or counter-proposal: a document to read, not a version to mark up and import."""
 ANCHOR_SDT_ID_BASE = 710_000_000  # content-control ids are 32-bit; this block is ours
 _BOOKMARK_ID_BASE = 710_000_000
 _TAG_PREFIX = "qa-clause"

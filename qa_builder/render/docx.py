@@ -14,6 +14,7 @@ import jinja2
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
 
+from qa_builder.bundled import bundled
 from qa_builder.errors import TemplateError
 from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.models.agreement import Agreement
@@ -41,10 +42,9 @@ _XML_ENCODINGS = {"utf-8", "utf8", "utf-16", "utf16", "us-ascii", "ascii"}
 
 def default_template_path() -> Path:
     """The template shipped with the package (wheel) or found beside it (source tree)."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "_data" / "templates" / TEMPLATE_FILE, here.parent / "templates" / TEMPLATE_FILE):
-        if candidate.is_file():
-            return candidate
+    found = bundled(f"templates/{TEMPLATE_FILE}")
+    if found is not None and found.is_file():
+        return found
     raise TemplateError("the default DOCX template is missing from this installation; pass --template FILE")
 
 

@@ -48,8 +48,7 @@ def sign_detached(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
 
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
-    from qa_builder.signing.pades import timestamper_for
-    from qa_builder.signing.tsa import is_tsa_failure, tsa_failure
+    from qa_builder.signing.tsa import is_tsa_failure, timestamper_for, tsa_failure
 
     timestamper = timestamper_for(tsa_url) if tsa_url else None
     attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))

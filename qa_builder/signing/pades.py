@@ -9,7 +9,6 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +39,7 @@ from qa_builder.signing.appearance import Manifestation, stamp_style
 from qa_builder.signing.cms import token_info
 from qa_builder.signing.keys import SigningKey, check_not_revoked, signer_key_usage
 from qa_builder.signing.pdfa import PDF17, PdfAClaim, check_pdfa_kept, pdfa_claim
-from qa_builder.signing.tsa import check_tsa_url, is_tsa_failure, tsa_failure
+from qa_builder.signing.tsa import check_tsa_url, is_tsa_failure, timestamper_for, tsa_failure
 
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
@@ -365,16 +364,6 @@ def _check_document(reader: PdfFileReader, source: Path, request: SignatureReque
                                 "the first one (sign without --certify to approve)")
     field = next(ref.get_object() for name, _value, ref in found if str(name) == request.field)
     return str(field.get("/TU", "")) if "/TU" in field else ""
-
-
-@lru_cache(maxsize=8)
-def timestamper_for(url: str) -> HTTPTimeStamper:
-    """One RFC 3161 client per TSA URL and process (pyHanko caches its size estimate in it).
-
-    Raises:
-        SigningInputError: `url` is not an http:// or https:// URL.
-    """
-    return HTTPTimeStamper(check_tsa_url(url))
 
 
 def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Literal["tsa", "local clock"]]:

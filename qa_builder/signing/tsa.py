@@ -1,13 +1,30 @@
-"""What went wrong with an RFC 3161 timestamp authority, in one sentence naming its URL and the reason."""
+"""The RFC 3161 timestamp client (pyHanko's HTTPTimeStamper), shared by PDF signatures and detached CMS; and
+what went wrong with a timestamp authority, in one sentence naming its URL and the reason."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from functools import lru_cache
 from urllib.parse import urlsplit
+
+from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from qa_builder.errors import SigningInputError
 from qa_builder.printable import printable
+
+
+@lru_cache(maxsize=8)
+def timestamper_for(url: str) -> HTTPTimeStamper:
+    """One RFC 3161 client for the TSA at `url` per process (pyHanko caches its size estimate in it).
+
+    Args:
+        url: The timestamp authority's HTTP(S) URL.
+
+    Raises:
+        SigningInputError: `url` is not an http:// or https:// URL.
+    """
+    return HTTPTimeStamper(check_tsa_url(url))
 
 
 def check_tsa_url(url: str) -> str:

@@ -18,7 +18,7 @@ from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
-from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.errors import SignatureValidationError
@@ -35,8 +35,20 @@ from pyhanko_certvalidator.errors import (
 )
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
+from qa_builder.verify.changes import (
+    CLASS_LEVEL,
+    Change,
+    Permissions,
+    analyse,
+    change_sentence,
+    change_sentences,
+    classes,
+    declared_permissions,
+    pyhanko_level,
+)
 from qa_builder.verify.legacy import LEGACY_SUBFILTERS, check_legacy
 from qa_builder.verify.longterm import LongTermValidator
+from qa_builder.verify.plain_ecdsa import is_plain_ecdsa, plain_ecdsa_verifies
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
     Coverage,
@@ -83,7 +95,7 @@ def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | Non
     report.signatures.extend(removed)
     if not fields and not removed:
         return report.fail("has no signatures", "INDETERMINATE", None)
-    checker = _Checker(reader, policy)
+    checker = _Checker(reader, policy, data, fields)
     for name, value, field_ref in fields:
         if only_field is None or str(name) == only_field:
             checker.check_field(str(name), value, field_ref, report)
@@ -199,9 +211,14 @@ def _decrypt(reader: PdfFileReader) -> str | None:
 class _Checker:
     """Checks the signatures of one reader, sharing pyHanko's per-revision caches between them."""
 
-    def __init__(self, reader: PdfFileReader, policy: Policy) -> None:
+    def __init__(self, reader: PdfFileReader, policy: Policy, data: bytes,
+                 fields: list[tuple[str, generic.PdfObject, object]]) -> None:
         self.reader = reader
         self.policy = policy
+        self.data = data
+        self.fields = fields
+        self._changes: list[Change] | None = None
+        self.visible: dict[int, list[Change]] = {}
         self.dss_revisions = _dss_revisions(reader)
         self.timestamp_revisions: list[int] = []
         self._longterm: LongTermValidator | None = None
@@ -250,6 +267,9 @@ class _Checker:
         except Exception as exc:
             report.signatures.append(_unusable(name, f"data cannot be read ({_sentence(exc)})"))
             return
+        if not is_timestamp and is_plain_ecdsa(embedded.signer_info):
+            report.signatures.append(self._plain_ecdsa(embedded))
+            return
         proven = self._proven_failure(embedded, is_timestamp, judge_changes=subfilter in SUPPORTED_SUBFILTERS)
         if subfilter not in SUPPORTED_SUBFILTERS:
             # only the CMS (digest, signature value) and the byte coverage can prove an unknown format wrong
@@ -281,9 +301,7 @@ class _Checker:
         """A TOTAL-FAILED entry when the digest, the signature value or the changes after signing already prove
         the signature fails; None when they do not (or cannot be established)."""
         try:
-            embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
-                diff_policy=self.policy.spec.diff_policy)
-            self.integrity_computed.add(id(embedded))
+            self._integrity(embedded)
         except MemoryError:  # the per-file memory bound: reported by the runner
             raise
         except PdfReadError as exc:  # the parser proves the revisions malformed
@@ -315,18 +333,160 @@ class _Checker:
         if info.get("docmdp_ok") is False and judge_changes:
             diff = info.get("diff_result")
             why = f": {diff}" if isinstance(diff, SuspiciousModification) else ""
-            return _unusable(name, f"does not allow the changes made to the document after signing "
-                                   f"({_modification(info.get('modification_level')) or 'unknown'} changes{why})",
+            return _unusable(name, f"does not allow the changes made to the document after signing{why}",
                              "FORMAT_FAILURE", embedded=embedded, checked=True)
         return None
+
+    def _plain_ecdsa(self, embedded: EmbeddedPdfSignature) -> SignatureReport:
+        """A signature whose value is a plain r‖s ECDSA value (BSI TR-03111), which pyHanko cannot check: digest,
+        value, changes after signing and chain are checked here; revocation and time are not (INDETERMINATE)."""
+        name = str(embedded.field_name)
+        try:
+            self._integrity(embedded)
+            digests = [a["values"][0].native for a in embedded.signer_info["signed_attrs"]
+                       if a["type"].native == "message_digest"]
+            intact = bool(digests) and digests[0] == embedded.compute_digest()
+            valid = intact and plain_ecdsa_verifies(embedded.signer_info, embedded.signer_cert)
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:  # not proven either way
+            return _unusable(name, f"uses a plain ECDSA value (BSI TR-03111) that could not be checked "
+                                   f"({_sentence(exc)})", "GENERIC", embedded=embedded, indeterminate=True)
+        if not intact:
+            return _unusable(name, "covers bytes that were changed after signing (digest mismatch)", "HASH_FAILURE",
+                             embedded=embedded)
+        if not valid:
+            return _unusable(name, "value (plain ECDSA, BSI TR-03111) does not verify with the signer's "
+                                   "certificate", "SIG_CRYPTO_FAILURE", embedded=embedded)
+        violations = [c for c in self._after(embedded) if c.violation]
+        if embedded.coverage not in (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION):
+            return _unusable(name, "does not cover a whole revision of the file; bytes outside it can change",
+                             "FORMAT_FAILURE", embedded=embedded, checked=True)
+        if violations:
+            return _unusable(name, f"does not allow the changes made to the document after signing: "
+                                   f"{change_sentences(violations)}", "FORMAT_FAILURE", embedded=embedded,
+                             checked=True)
+        chain = self._chain(embedded)
+        checked = ("has a plain ECDSA value (BSI TR-03111), checked by qa-builder: the digest matches and the "
+                   "value verifies")
+        if chain != "trusted":
+            return _unusable(name, f"{checked}; {_CHAIN_SENTENCES[chain][0].lower()}{_CHAIN_SENTENCES[chain][1:-1]}",
+                             "NO_CERTIFICATE_CHAIN_FOUND", embedded=embedded, indeterminate=True, checked=True)
+        return _unusable(name, f"{checked} and the certificate chains to a trusted root, but revocation and the "
+                               "signing time were not checked for this format", "GENERIC", embedded=embedded,
+                         indeterminate=True, checked=True)
+
+    # -- changes after signing -------------------------------------------------------------------------------------
+
+    def _integrity(self, embedded: EmbeddedPdfSignature) -> None:
+        """Digest and coverage (pyHanko), then our own difference analysis as the signature's diff result."""
+        embedded.compute_integrity_info(skip_diff=True)  # type: ignore[no-untyped-call]
+        self.integrity_computed.add(id(embedded))
+        after = self._after(embedded)  # none after a whole-file signature; a broken range is judged as coverage
+        if embedded.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+            return
+        if self.policy.judge_changes and not any(c.violation for c in after):
+            self.visible[id(embedded)] = self._visible_changes(embedded, after)
+            after = self._after(embedded)
+        violations = [c for c in after if c.violation]
+        if violations:
+            embedded.diff_result = SuspiciousModification(change_sentences(violations))
+        else:
+            level = max((CLASS_LEVEL[c.kind] for c in after), default=0)
+            embedded.diff_result = DiffResult(ModificationLevel(min(level, 3)),
+                                              {c.field for c in after if c.field})
+
+    def _after(self, embedded: EmbeddedPdfSignature) -> list[Change]:
+        """The changes after this signature's revision (none when it covers the whole file), with the visible
+        changes no permitted change explains."""
+        if embedded.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+            return []
+        return [*self.changes_after(embedded.signed_revision), *self.visible.get(id(embedded), [])]
+
+    def _visible_changes(self, embedded: EmbeddedPdfSignature, after: list[Change]) -> list[Change]:
+        """Render the pages filled form fields are on, as signed and as they are now (shadow attacks).
+
+        Only form filling can hide or replace signed content while passing the structural analysis: a signature's
+        or annotation's appearance explains its whole widget, and every other change is judged structurally.
+        """
+        from qa_builder.verify.visual import Region, RegionKind, unexplained_changes
+
+        regions: list[Region] = []
+        pages: set[int] = set()
+        for change in after:
+            if change.kind in ("form_filling", "annotations", "signature_added") and change.pages:
+                if change.kind == "form_filling" and not change.value_changed:
+                    pages |= set(change.pages)  # a redone appearance must look as signed: it explains nothing
+                    continue
+                kind: RegionKind = "fill" if change.kind == "form_filling" else "free"
+                regions += [Region(page, kind, box) for box in self._boxes(change.objects) for page in change.pages]
+        if not any(region.kind == "fill" for region in regions) and not pages:
+            return []  # signature and annotation appearances explain their whole widget: nothing to compare
+        pages |= {region.page for region in regions}
+        if not pages:
+            return []
+        signed_end = int(embedded.byte_range[2]) + int(embedded.byte_range[3])
+        try:
+            found = unexplained_changes(self.data[:signed_end], self.data, pages, regions)
+        except MemoryError:  # the per-file memory bound: reported by the runner
+            raise
+        except Exception as exc:  # a page pdfium cannot render: the structural verdict stands, said plainly
+            logging.getLogger(__name__).info("visual comparison skipped: %s", _sentence(exc))
+            return []
+        return [Change(self.reader.xrefs.total_revisions - 1, "other", change.sentence(), (), (change.page,),
+                       violation="what a reader sees differs from what was signed") for change in found]
+
+    def _boxes(self, numbers: tuple[int, ...]) -> list[tuple[float, float, float, float]]:
+        """Widget or annotation rectangles (PDF points) of the objects `numbers` and their kids, as now."""
+        boxes: list[tuple[float, float, float, float]] = []
+        for number in numbers:
+            try:
+                obj = self.reader.get_object(generic.Reference(number, 0))  # type: ignore[no-untyped-call]
+                widgets = [obj, *(kid.get_object() for kid in obj.get("/Kids", []))]
+                for widget in widgets:
+                    if "/Rect" in widget:
+                        x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+                        boxes.append((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)))
+            except MemoryError:  # the per-file memory bound: reported by the runner
+                raise
+            except Exception:  # no usable rectangle: that change explains no pixels
+                continue
+        return boxes
+
+    def changes_after(self, revision: int) -> list[Change]:
+        """Changes made in revisions after `revision` (the analysis runs once per file, on first use)."""
+        if self._changes is None:
+            self._changes = self._analyse() if self.policy.judge_changes else []
+        return [c for c in self._changes if c.revision > revision]
+
+    def _analyse(self) -> list[Change]:
+        permissions: list[Permissions] = []
+        for name, value, field_ref in self.fields:
+            try:
+                sig_object = value.get_object()  # type: ignore[no-untyped-call]
+                embedded = EmbeddedPdfSignature(self.reader, field_ref, str(name))  # type: ignore[arg-type]
+                permissions.append(declared_permissions(embedded.signed_revision, sig_object, embedded.sig_field,
+                                                        str(name)))
+            except MemoryError:  # the per-file memory bound: reported by the runner
+                raise
+            except Exception:  # an unreadable signature declares nothing; it is reported on its own
+                continue
+        if not permissions:
+            return []
+        first = min(p.signed_revision for p in permissions)
+        return analyse(self.reader, self.data, first, permissions)
 
     # -- document timestamps ---------------------------------------------------------------------------------------
 
     def _timestamp(self, embedded: EmbeddedPdfSignature) -> TimestampReport:
-        status = validate_pdf_timestamp(embedded, validation_context=self.policy.context())
+        if id(embedded) not in self.integrity_computed:
+            self._integrity(embedded)
+        status = validate_pdf_timestamp(embedded, validation_context=self.policy.context(), skip_diff=True)
         problems: list[str] = []
         coverage = _coverage(status.coverage)
-        modification = _modification(status.modification_level)
+        after = self._after(embedded)
+        violations = [c for c in after if c.violation]
+        modification = pyhanko_level(after) if coverage != "partial" else None
         if not status.intact:
             verdict = Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
             problems.append("The timestamped bytes were changed afterwards (digest mismatch).")
@@ -336,9 +496,10 @@ class _Checker:
         elif coverage == "partial":
             verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
             problems.append("The document timestamp does not cover a whole revision of the file.")
-        elif modification == "other":
+        elif violations:
             verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
-            problems.append("The document was changed after this timestamp in a way no signature allows.")
+            problems.append(f"The document was changed after this timestamp in a way no signature allows: "
+                            f"{change_sentences(violations)}.")
         elif not status.trusted:
             verdict = Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
             problems.append("The timestamp authority's certificate does not chain to a trusted root.")
@@ -349,7 +510,8 @@ class _Checker:
         return TimestampReport(
             field=str(embedded.field_name), tsa_subject=_subject(embedded.signer_cert),
             time=utc_text(tst_info["gen_time"].native), intact=status.intact, valid=status.valid,
-            trusted=status.trusted, coverage=coverage, modification=modification,
+            trusted=status.trusted, coverage=coverage, modification=modification,  # type: ignore[arg-type]
+            modification_classes=classes(after), changes_after_signing=[change_sentence(c) for c in after],
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=problems)
 
     # -- signatures ------------------------------------------------------------------------------------------------
@@ -374,10 +536,12 @@ class _Checker:
         meaning = _text(sig.get("/Reason"))
         claimed = embedded.self_reported_timestamp
         visible = _visible(embedded.sig_field)
+        after = self._after(embedded)
+        coverage = _coverage(status.coverage)
         facts = _Facts(
             status=status, trusted=trusted, chain=chain, subindic=subindic, revocation=revocation,
-            coverage=_coverage(status.coverage), modification=_modification(status.modification_level),
-            diff_reason=str(status.diff_result) if isinstance(status.diff_result, SuspiciousModification) else "",
+            coverage=coverage, modification=pyhanko_level(after) if coverage != "partial" else None,  # type: ignore[arg-type]
+            diff_reason=change_sentences([c for c in after if c.violation]),
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
             ts_trusted=ts_trusted, ts_intact=ts_intact)
         verdict = facts.verdict()
@@ -388,6 +552,7 @@ class _Checker:
             claimed_time=utc_text(claimed), timestamp_time=utc_text(tst), timestamp_trusted=ts_trusted,
             intact=status.intact, valid=status.valid, trusted=trusted, revocation=revocation,
             coverage=facts.coverage, modification=facts.modification, docmdp_ok=status.docmdp_ok,
+            modification_classes=classes(after), changes_after_signing=[change_sentence(c) for c in after],
             certification=_certification(sig),
             level=level, part11_manifestation=facts.part11(), validation_time=utc_text(self.validated_at),
             indication=verdict.indication, sub_indication=verdict.sub_indication, problems=facts.problems())
@@ -402,8 +567,7 @@ class _Checker:
         """
         if not self.policy.online:
             if id(embedded) not in self.integrity_computed:  # AdES reads the integrity summary
-                embedded.compute_integrity_info(  # type: ignore[no-untyped-call]
-                    diff_policy=self.policy.spec.diff_policy)
+                self._integrity(embedded)
             result = self.longterm.validate(embedded)
             self.validated_at = result.validated_at
             if result.status is not None:
@@ -439,7 +603,9 @@ class _Checker:
 
     def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
         context = self.policy.context()
-        return validate_pdf_signature(embedded, context, ts_validation_context=context)
+        if id(embedded) not in self.integrity_computed:
+            self._integrity(embedded)
+        return validate_pdf_signature(embedded, context, ts_validation_context=context, skip_diff=True)
 
     def _later_timestamps(self) -> list[int]:
         return [embedded.signed_revision for embedded in self.reader.embedded_timestamp_signatures]
@@ -504,8 +670,8 @@ class _Facts:
             found.append("The signature does not cover a whole revision of the file; bytes outside it can change.")
         if status.docmdp_ok is False:
             why = f": {self.diff_reason}" if self.diff_reason else ""
-            found.append(f"The document was changed after signing in a way this signature does not allow "
-                         f"({self.modification or 'unknown'} changes{why}).")
+            found.append(f"The document was changed after signing in a way the permissions in force do not "
+                         f"allow{why}.")
         if not self.trusted and status.intact and status.valid and (
                 self.subindic in _CHAIN_NOT_FOUND
                 or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
@@ -643,10 +809,6 @@ def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:
     if level == SignatureCoverageLevel.ENTIRE_REVISION:
         return "entire_revision"
     return "partial"
-
-
-def _modification(level: ModificationLevel | None) -> Modification | None:
-    return None if level is None else level.name.lower()  # type: ignore[return-value]
 
 
 def _level(embedded: EmbeddedPdfSignature, has_tst: bool, dss_revisions: list[int],

@@ -42,6 +42,7 @@ class VerifySettings:
     timeout_s: float = 120.0
     memory_mb: int = 2048
     jobs: int = 1
+    judge_changes: bool = True  # False only to measure the cost of the difference analysis (benchmarks)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Policy:
     at: dt.datetime | None
     online: bool
     spec: PdfSignatureValidationSpec = field(repr=False)
+    judge_changes: bool = True
 
     def timing(self) -> ValidationTimingInfo:
         """Validate now, or as of `--at`.
@@ -103,6 +105,7 @@ def load_policy(settings: VerifySettings) -> Policy:
                                       time_tolerance=dt.timedelta(seconds=30))
     spec = PdfSignatureValidationSpec(SignatureValidationSpec(
         cert_validation_policy=policy,
-        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=fetching)))
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=fetching)),
+        diff_policy=None)  # changes after signing are judged by qa_builder.verify.changes, once per file
     at = settings.at.astimezone(dt.UTC) if settings.at else None
-    return Policy(roots=tuple(roots), at=at, online=settings.online, spec=spec)
+    return Policy(roots=tuple(roots), at=at, online=settings.online, spec=spec, judge_changes=settings.judge_changes)

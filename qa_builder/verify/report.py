@@ -15,6 +15,7 @@ Revocation = Literal["good", "revoked", "unknown", "not_checked"]
 Coverage = Literal["entire_file", "entire_revision", "partial"]
 Modification = Literal["none", "lta_updates", "form_filling", "annotations", "other"]
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+ModificationClass = Literal["none", "validation_data", "form_filling", "annotations", "signature_added", "other"]
 
 _SEVERITY: dict[Indication, int] = {"TOTAL-PASSED": 0, "INDETERMINATE": 1, "TOTAL-FAILED": 2}
 
@@ -45,7 +46,14 @@ class SignatureReport(StrictModel):
     revocation: Revocation
     coverage: Coverage | None = Field(description="What the signature covers (null for a manifest).")
     modification: Modification | None = Field(description="Changes made after signing (null for a manifest).")
-    docmdp_ok: bool | None = Field(description="Changes after signing are allowed by the certification level.")
+    docmdp_ok: bool | None = Field(description="Changes after signing are allowed by the DocMDP and FieldMDP "
+                                               "permissions in force.")
+    modification_classes: list[ModificationClass] = Field(default_factory=list, description=(
+        "Classes of the changes made after this signature (ETSI/DSS): none, validation_data, form_filling, "
+        "annotations, signature_added, other."))
+    changes_after_signing: list[str] = Field(default_factory=list, description=(
+        "Each change made after this signature: revision, class, objects and pages, and why it is not allowed "
+        "when it is not."))
     certification: str | None = Field(description="no_changes / fill_forms / annotate for a certification "
                                                   "signature, null for an approval signature.")
     level: Level | None = Field(description="PAdES baseline level reached (null: not a PAdES signature).")
@@ -69,6 +77,8 @@ class TimestampReport(StrictModel):
     trusted: bool
     coverage: Coverage | None
     modification: Modification | None
+    modification_classes: list[ModificationClass] = Field(default_factory=list)
+    changes_after_signing: list[str] = Field(default_factory=list)
     indication: Indication
     sub_indication: str | None
     problems: list[str]

@@ -18,6 +18,14 @@ _MODIFICATIONS = {
     "annotations": "comments",
     "other": "other changes",
 }
+_CLASSES = {
+    "none": "none",
+    "validation_data": "validation data",
+    "form_filling": "form filling",
+    "annotations": "comments",
+    "signature_added": "signatures added",
+    "other": "other changes",
+}
 
 
 def describe(report: FileReport) -> list[str]:
@@ -74,7 +82,11 @@ def _checks(s: SignatureReport) -> str:
     parts = [_fact(s.intact, "intact", "NOT intact", "integrity not checked"),
              _fact(s.valid, "valid", "NOT valid", "signature value not checked"),
              "trusted" if s.trusted else "NOT trusted", f"revocation {s.revocation.replace('_', ' ')}"]
-    if s.modification is not None:
+    if s.modification_classes:
+        allowed = "" if s.docmdp_ok is not False else " (NOT allowed)"
+        words = ", ".join(_CLASSES[c] for c in s.modification_classes)
+        parts.append(f"changes after signing: {words}{allowed}")
+    elif s.modification is not None:
         allowed = "" if s.docmdp_ok is not False else " (NOT allowed)"
         parts.append(f"changes after signing: {_MODIFICATIONS[s.modification]}{allowed}")
     return ", ".join(parts)
