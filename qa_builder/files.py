@@ -122,7 +122,7 @@ def inside(folder: Path, name: str) -> Path:
     check_plain_name(name)
     target = (folder / name).resolve()
     if target.parent != folder.resolve():
-        raise ValueError(f"'{name}' would be written outside {folder}")
+        raise ValueError(f"'{name}' leads outside {folder} (a symbolic link)")
     return target
 
 
