@@ -30,6 +30,8 @@ _HOMES: dict[str, str] = {
     "check_answers": "qa_builder.api",
     "Agreement": "qa_builder.models.agreement",
     "assemble_agreement": "qa_builder.api",
+    "AgreementReview": "qa_builder.api",
+    "review_agreement": "qa_builder.api",
     # build
     "BuildSettings": "qa_builder.pipeline",
     "BuildResult": "qa_builder.pipeline",
@@ -65,6 +67,7 @@ _HOMES: dict[str, str] = {
     "build_workspace": "qa_builder.api",
     "Impact": "qa_builder.regenerate",
     "impact": "qa_builder.regenerate",
+    "workspace_impact": "qa_builder.api",
     "RegenerationReport": "qa_builder.regenerate",
     "regenerate_workspace": "qa_builder.api",
     # audit trail
@@ -88,6 +91,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [  # the public API; each name's home module is in _HOMES
     "Agreement",
+    "AgreementReview",
     "AnswersFile",
     "AuditTrail",
     "BatchItem",
@@ -137,11 +141,13 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "load_pkcs12_key",
     "open_workspace",
     "regenerate_workspace",
+    "review_agreement",
     "run_demo",
     "seal_trail",
     "sign_pdf",
     "verify_files",
     "verify_trail",
+    "workspace_impact",
     "write_signed_manifest",
 ]
 
@@ -163,6 +169,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.answers import AnswersFile, load_answers
     from qa_builder.api import (
+        AgreementReview,
         assemble_agreement,
         build,
         build_many,
@@ -170,7 +177,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         build_workspace,
         check_answers,
         regenerate_workspace,
+        review_agreement,
         verify_files,
+        workspace_impact,
     )
     from qa_builder.audit.export import export_csv, export_pdf
     from qa_builder.audit.seal import seal_trail

@@ -6,13 +6,13 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import pypdfium2 as pdfium
 from pyhanko.pdf_utils.generic import pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
 from qa_builder.errors import SignatureFieldError
 from qa_builder.files import atomic_writer
+from qa_builder.pdfium import find_phrases
 
 CAPTION_PREFIX = "Signature field "
 # The signature cell of the template is 9.0 cm wide and 3.6 cm high; the field fills it below the caption.
@@ -35,33 +35,13 @@ def locate_fields(pdf: bytes, names: list[str]) -> list[FieldPlacement]:
     Raises:
         SignatureFieldError: a caption is missing (template without signature blocks?).
     """
+    hits = find_phrases(pdf, [CAPTION_PREFIX + name for name in names])
     found: dict[str, FieldPlacement] = {}
-    document = pdfium.PdfDocument(pdf)
-    try:
-        for index in reversed(range(len(document))):
-            page = document[index]
-            textpage = page.get_textpage()
-            try:
-                for name in names:
-                    if name in found:
-                        continue
-                    searcher = textpage.search(CAPTION_PREFIX + name, match_case=True, match_whole_word=True)
-                    hit = searcher.get_next()
-                    searcher.close()
-                    if hit is None:
-                        continue
-                    start, count = hit
-                    left = textpage.get_charbox(start)[0]
-                    bottom = min(textpage.get_charbox(start + i)[1] for i in range(count))
-                    x1, y2 = round(left), round(bottom - 3.0)
-                    found[name] = FieldPlacement(name, index, (x1, y2 - FIELD_HEIGHT_PT, x1 + FIELD_WIDTH_PT, y2))
-            finally:
-                textpage.close()
-                page.close()
-            if len(found) == len(names):
-                break
-    finally:
-        document.close()
+    for name in names:
+        hit = hits.get(CAPTION_PREFIX + name)
+        if hit is not None:
+            x1, y2 = round(hit.left), round(hit.bottom - 3.0)
+            found[name] = FieldPlacement(name, hit.page, (x1, y2 - FIELD_HEIGHT_PT, x1 + FIELD_WIDTH_PT, y2))
     missing = [n for n in names if n not in found]
     if missing:
         raise SignatureFieldError(

@@ -1,5 +1,5 @@
-"""What a reader sees: compare the pages of a signed revision with the final document (the pypdfium2 home of
-verification; shadow attacks, issue 15 item 9).
+"""What a reader sees: compare the pages of a signed revision with the final document (shadow attacks,
+issue 15 item 9; pages are rendered by qa_builder.pdfium).
 
 A shadow attack prepares a document so that a change its signature permits (filling a form field) shows other
 content than was signed: a field laid over signed text is filled with an opaque box and new words. The structure
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-import pypdfium2 as pdfium
+from qa_builder.pdfium import GreyPage, RenderedDocument, rendered
 
 DPI = 50  # low resolution keeps rendering bounded (one A4 page: 414 x 585 grey pixels)
 _INK = 160  # grey level below which a pixel is ink (text, lines) on a light page
@@ -61,45 +61,33 @@ def unexplained_changes(signed: bytes, final: bytes, pages: set[int], regions: l
     that `regions` do not explain; at most `max_pages` pages are rendered.
 
     Raises:
-        pypdfium2.PdfiumError: a revision cannot be opened or rendered.
+        qa_builder.pdfium.PdfiumError: a revision cannot be opened or rendered.
     """
     found: list[VisibleChange] = []
-    before = pdfium.PdfDocument(signed)
-    after = pdfium.PdfDocument(final)
-    before.init_forms()  # form fields (widgets) are drawn only with the form environment
-    after.init_forms()
-    try:
+    with rendered(signed) as before, rendered(final) as after:
         for number in sorted(pages)[:max_pages]:
             if number > len(before) or number > len(after):
                 continue
             change = _compare(before, after, number, [r for r in regions if r.page == number])
             if change is not None:
                 found.append(change)
-    finally:
-        after.close()
-        before.close()
     return found
 
 
-def _compare(before: pdfium.PdfDocument, after: pdfium.PdfDocument, number: int,
+def _compare(before: RenderedDocument, after: RenderedDocument, number: int,
              regions: list[Region]) -> VisibleChange | None:
-    old_page, new_page = before[number - 1], after[number - 1]
-    try:
-        width_pt, height_pt = old_page.get_size()
-        scale = DPI / 72
-        old = _grey(old_page, scale, annotations=True)
-        new = _grey(new_page, scale, annotations=True)
-        if old.pixels == new.pixels:
-            return None
-        content = _grey(old_page, scale, annotations=False) if any(r.kind == "fill" for r in regions) else None
-    finally:
-        new_page.close()
-        old_page.close()
+    width_pt, height_pt = before.page_size(number)
+    scale = DPI / 72
+    old = before.grey(number, scale, annotations=True)
+    new = after.grey(number, scale, annotations=True)
+    if old.pixels == new.pixels:
+        return None
+    content = before.grey(number, scale, annotations=False) if any(r.kind == "fill" for r in regions) else None
     if (old.width, old.height) != (new.width, new.height):
         return VisibleChange(number, (0.0, 0.0, width_pt, height_pt), old.width * old.height)
     boxes = [(r.kind, _pixel_box(r.box, scale, height_pt)) for r in regions]
     count, x_min, y_min, x_max, y_max = 0, old.width, old.height, -1, -1
-    for y, x in old.differences(new):
+    for y, x in _differences(old, new):
         if _explained(x, y, boxes, content):
             continue
         count += 1
@@ -111,7 +99,7 @@ def _compare(before: pdfium.PdfDocument, after: pdfium.PdfDocument, number: int,
 
 
 def _explained(x: int, y: int, boxes: list[tuple[RegionKind, tuple[int, int, int, int]]],
-               content: _Grey | None) -> bool:
+               content: GreyPage | None) -> bool:
     for kind, (x1, y1, x2, y2) in boxes:
         inside = x1 <= x < x2 and y1 <= y < y2
         if inside and (kind == "free" or content is None or content.at(x, y) >= _INK):
@@ -126,33 +114,12 @@ def _pixel_box(box: tuple[float, float, float, float], scale: float,
             int((x2 + _MARGIN_PT) * scale) + 1, int((height_pt - y1 + _MARGIN_PT) * scale) + 1)
 
 
-@dataclass(frozen=True)
-class _Grey:
-    width: int
-    height: int
-    stride: int
-    pixels: bytes
-
-    def at(self, x: int, y: int) -> int:
-        return self.pixels[y * self.stride + x]
-
-    def differences(self, other: _Grey) -> Iterator[tuple[int, int]]:
-        """(row, column) of pixels whose grey level differs visibly; identical rows are skipped in C."""
-        stride = self.stride
-        for y in range(self.height):
-            start = y * stride
-            old_row = self.pixels[start:start + self.width]
-            new_row = other.pixels[start:start + self.width]
-            if old_row == new_row:
-                continue
-            for x in range(self.width):
-                if abs(old_row[x] - new_row[x]) >= _DIFFERENT:
-                    yield y, x
-
-
-def _grey(page: pdfium.PdfPage, scale: float, *, annotations: bool) -> _Grey:
-    bitmap = page.render(scale=scale, grayscale=True, draw_annots=annotations, may_draw_forms=annotations)
-    try:
-        return _Grey(bitmap.width, bitmap.height, bitmap.stride, bytes(bitmap.buffer))
-    finally:
-        bitmap.close()
+def _differences(old: GreyPage, new: GreyPage) -> Iterator[tuple[int, int]]:
+    """(row, column) of pixels whose grey level differs visibly; identical rows are skipped in C."""
+    for y in range(old.height):
+        old_row, new_row = old.row(y), new.row(y)
+        if old_row == new_row:
+            continue
+        for x in range(old.width):
+            if abs(old_row[x] - new_row[x]) >= _DIFFERENT:
+                yield y, x
