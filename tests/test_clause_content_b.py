@@ -392,3 +392,137 @@ def test_us_marketed_stability_cites_211_166_and_others_do_not(render: Render) -
 
 def test_inspection_outcomes_row_names_no_fda_form_outside_the_us(render: Render) -> None:
     assert "483" not in render(EU_API_INDIA).raci["inspection_outcomes"].activity
+
+
+# --- regulator review (review/FINDINGS.md), content-c ---------------------------------------------------
+
+US_API_DMF = _arrangement("api", ["US"], ["api_manufacture", "release_testing", "stability_testing"],
+                          country="United States")
+EU_API_ASMF = _arrangement("api", ["EU"], ["api_manufacture", "release_testing", "stability_testing"],
+                           country="Spain", release_model="cmo_release_with_sponsor_secondary",
+                           application_type="ASMF")
+US_BLA_FILL_FINISH = _arrangement("biological_drug_product", ["US"], ["drug_product_manufacture", "release_testing",
+                                                                       "sterile_fill_finish"],
+                                  country="United States", application_type="BLA")
+
+
+def test_bla_drug_substance_made_at_the_site_allocates_cell_banks_and_viral_safety(render: Render) -> None:
+    bla = render(US_BLA_DS)
+    bio = bla.clause("biologics")
+    # the acceptor makes the drug substance: no fill-finish text (FINDINGS us-bla-drug-substance item 2)
+    assert "The Sponsor shall supply the biological active substance" not in bio
+    assert "remains responsible for the cell banks" not in bio
+    assert "holds and controls the cell banks at the Site" in bio
+    assert "master and working cell banks" in bio and "inventory" in bio
+    assert "freedom from bacteria, fungi, mycoplasma and adventitious and endogenous viruses" in bio
+    assert "unprocessed bulk of each harvest for adventitious viruses and mycoplasma" in bio
+    assert "viral clearance validation studies" in bio
+    assert "Raw materials of biological origin" in bio
+    assert "ICH Q5D" in bio and "ICH Q5A" in bio and "section 18 of ICH Q7" in bio
+    assert "21 CFR Part 610" in bio
+    assert bla.raci["cell_banks"].contract_acceptor == "R" and bla.raci["cell_banks"].sponsor == "A"
+    assert "viral_safety" in bla.raci
+    assert "Adventitious agent detected in a cell bank or in the unprocessed bulk of a harvest" in bla.text
+
+
+def test_biologic_fill_finish_keeps_the_supplied_active_substance_text(render: Render) -> None:
+    ff = render(US_BLA_FILL_FINISH)
+    bio = ff.clause("biologics")
+    assert "The Sponsor shall supply the biological active substance" in bio
+    assert "holds and controls the cell banks" not in bio and "unprocessed bulk" not in bio
+    assert "cell_banks" not in ff.raci and "viral_safety" not in ff.raci
+
+
+def test_site_authorisation_events_have_one_clock(render: Render) -> None:
+    """FINDINGS pattern 1: the same authorisation / GMP-certificate event carried 2 Business Days (General
+    clause) and 1 Business Day (premises and inspections clauses). Every clause now uses the General clause's
+    clock refusal_suspension_restriction_revocation."""
+    for changes in (EU_API_INDIA, US_NDA, UK_CH):
+        agreement = render(changes).agreement
+        clocks = {t.deadline.split(" of ")[0] for t in agreement.timelines
+                  if any(w in t.event for w in ("suspension", "lapse", "GMP certificate", "written confirmation"))
+                  and "Warning Letter" not in t.event and t.deadline.startswith("within")}
+        assert len(clocks) == 1, clocks
+    api = render(EU_API_INDIA)
+    assert "1 Business Day" not in api.clause("third_country_active_substance")
+    assert "1 Business Day" not in api.raci["licences_registrations"].notes
+
+
+def test_uk_ch_retained_samples_are_assigned(render: Render) -> None:
+    ukch = render(UK_CH)
+    reserve = ukch.clause("reserve_samples")
+    assert "Annex 19" in reserve and "fully packaged unit" in reserve and "United Kingdom" in reserve
+    assert "Article 12(1)(a) of the Medicinal Products Licensing Ordinance (AMBV)" in reserve
+    assert "two complete release analyses" in reserve
+    assert "holder of the Swiss marketing authorisation" in reserve
+    assert "211.170" not in reserve and "sterility and pyrogens" not in reserve
+    eu = render(EU_FINISHED).clause("reserve_samples")
+    assert "Annex 19" in eu and "AMBV" not in eu and "211.170" not in eu and "sterility and pyrogens" not in eu
+
+
+def test_eu_sponsor_supplied_active_substance_gmp_is_verified(render: Render) -> None:
+    eu = render(EU_FINISHED)
+    materials = eu.clause("materials")
+    assert "Article 46(f) of Directive 2001/83/EC" in materials
+    assert "the Sponsor shall verify, on the Contract Acceptor's behalf" in materials
+    assert "Qualified Person who certifies each Batch" in materials
+    row = eu.raci["active_substance_gmp_verification"]
+    assert row.sponsor == "R" and row.contract_acceptor == "A"
+    us = render(US_NDA)
+    assert "Article 46(f)" not in us.clause("materials")
+    assert "active_substance_gmp_verification" not in us.raci
+    assert "Article 46(f)" not in render(EU_API_INDIA).clause("materials")
+
+
+@pytest.mark.parametrize("arrangement", [US_API_DMF, EU_API_ASMF, EU_API_INDIA], ids=["us-dmf", "eu-asmf", "eu-india"])
+def test_api_master_file_holder_owns_stability_and_no_market_release_words(render: Render,
+                                                                           arrangement: dict[str, Any]) -> None:
+    api = render(arrangement)
+    stability = api.clause("stability")
+    assert "section 11.5 of ICH Q7" in stability
+    assert "owns the on-going stability programme of the active substance" in stability
+    assert "The Sponsor owns the stability programme" not in stability
+    assert "decide the shelf life" not in stability
+    assert api.raci["stability_protocol"].contract_acceptor == "R/A"
+    filings = api.raci["regulatory_filings"]
+    assert "holds the master file" in filings.notes and filings.contract_acceptor == "R/A" and filings.sponsor == "R"
+    assert "released for sale" not in api.text and "supplied to the market" not in api.text
+    assert "for sale" not in api.clause("process_validation")
+
+
+def test_bla_drug_substance_without_master_file_keeps_sponsor_stability(render: Render) -> None:
+    bla = render(US_BLA_DS)
+    assert "The Sponsor owns the stability programme" in bla.clause("stability")
+    assert "section 11.5 of ICH Q7" not in bla.clause("stability")
+    assert "released for sale" not in bla.text
+
+
+def test_jp_prefectures_inspect_only_sites_in_japan(render: Render) -> None:
+    insp = render(JP_US_STERILE).clause("regulatory_inspections")
+    assert "PMDA), which inspects sites outside Japan" in insp
+    assert "for sites in Japan within their competence, by the prefectural governments" in insp
+    assert "the prefectural governments inspect manufacturing sites" not in insp
+
+
+def test_stability_oos_clock_stated_once_when_both_clocks_agree(render: Render) -> None:
+    stability = render(US_NDA).clause("stability")
+    assert "for any other Batch, within 24 hours" not in stability
+    assert "within 24 hours of confirmation" in stability
+
+
+def test_imp_comparability_measures_against_the_authorised_trial_process(render: Render) -> None:
+    imp = render(EU_IMP | {"tech_transfer": {"site_or_scale_change": True, "comparability_required": True}})
+    text = imp.clause("tech_transfer")
+    assert "registered process" not in text
+    assert "the process described in the clinical trial authorisations" in text
+
+
+def test_api_master_file_holder_updates_its_master_file_on_transfer_and_impurities(render: Render) -> None:
+    api = render(US_API_DMF | {"tech_transfer": {"site_or_scale_change": True, "update_filings": True}})
+    transfer = api.clause("tech_transfer")
+    assert "as holder of the master file of the active substance, shall update that master file" in transfer
+    assert "The Sponsor shall prepare and submit" not in transfer and "released for a market" not in transfer
+    assert "in its master file" in api.clause("impurity_risk_management")
+    nda = render(US_NDA | {"tech_transfer": {"site_or_scale_change": True, "update_filings": True}})
+    assert "The Sponsor shall prepare and submit" in nda.clause("tech_transfer")
+    assert "master file" not in nda.clause("impurity_risk_management")
