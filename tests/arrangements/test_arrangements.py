@@ -99,8 +99,12 @@ def _rendered(path: Path) -> tuple[Agreement, str]:
 
 
 def _sentences(text: str) -> list[str]:
-    """Each line (paragraph or table row) split into sentences at '. ' and '; ' (no sentence spans two lines)."""
-    return [s for line in text.splitlines() for s in re.split(r"(?<=[.;])\s+", line) if s.strip()]
+    """Each line (paragraph or table row) split into sentences at '. ' and '; ' (no sentence spans two lines);
+    an abbreviation such as "U.S." or "e.g." does not end a sentence."""
+    return [s for line in text.splitlines() for s in re.split(_SENTENCE_END, line) if s.strip()]
+
+
+_SENTENCE_END = r"(?<![A-Z]\.[A-Z]\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.;])\s+"
 
 
 Kind = Literal["must_say", "must_not_say", "together", "never_together"]
