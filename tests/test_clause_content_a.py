@@ -61,6 +61,7 @@ def _imp_eu(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     imp = _product("Drug X", "investigational", ["EU"], is_investigational=True)
     facts = {
         "markets": ["EU"], "has_eu": True, "has_us": False, "has_investigational": True, "has_marketed": False,
+        "site_outside_eea": True,
         "investigational_only": True, "ctr_modifications": True, "qp_required": True, "products": [imp],
         "certifications": [Certification(product="Drug X", market="EU", role="Qualified Person",
                                          certifier="contract_acceptor",

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from qa_builder.models.answers import ApplicationType, ArrangedType, Market, Service
-from qa_builder.models.text import InputModel
+from qa_builder.models.text import LibraryModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
-class RuleScope(InputModel):
+class RuleScope(LibraryModel):
     """Where a rule applies: to a product of one of `product_types` supplied to one of `markets`.
 
     An empty list means any. `application_types` holds when every application the product may be authorised
@@ -69,7 +69,7 @@ class CertificationRule(RuleScope):
                                                         "active substances are not QP-certified).")
 
 
-class ApplicationRule(InputModel):
+class ApplicationRule(LibraryModel):
     """The applications a product of these types in these markets may be authorised under."""
 
     markets: list[Market] = Field(min_length=1)
@@ -77,14 +77,14 @@ class ApplicationRule(InputModel):
     candidates: list[ApplicationType] = Field(min_length=1)
 
 
-class Regulator(InputModel):
+class Regulator(LibraryModel):
     """A regulator of one market."""
 
     text: str = Field(min_length=1)
     source: str = Field(min_length=1)
 
 
-class MarketRules(InputModel):
+class MarketRules(LibraryModel):
     """A market's name and regulators."""
 
     id: Market
@@ -94,7 +94,7 @@ class MarketRules(InputModel):
     regulators: list[Regulator] = Field(min_length=1)
 
 
-class Jurisdictions(InputModel):
+class Jurisdictions(LibraryModel):
     """All jurisdiction rules of a library (jurisdictions.yaml)."""
 
     eea_countries: list[str] = Field(default_factory=list, description="EU/EEA member states by name and ISO "

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from qa_builder.models.jurisdictions import Jurisdictions
-from qa_builder.models.text import InputModel
+from qa_builder.models.text import LibraryModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 ClauseStatus = Literal["draft", "approved", "retired"]
@@ -17,7 +17,7 @@ ClauseStatus = Literal["draft", "approved", "retired"]
 ClockUnit = Literal["hour", "day", "Business Day", "working day", "month", "year"]
 
 
-class Clock(InputModel):
+class Clock(LibraryModel):
     """A time limit the library fixes (not the answers), declared once in clocks.yaml.
 
     Clause texts and their Annex B `timelines:` entries both render it (`{{ clocks.<id> | clock }}` →
@@ -31,7 +31,7 @@ class Clock(InputModel):
                                                   "regulation")
 
 
-class Section(InputModel):
+class Section(LibraryModel):
     """A numbered section of the agreement; clauses belong to one."""
 
     id: Identifier
@@ -39,7 +39,7 @@ class Section(InputModel):
     order: int
 
 
-class Timeline(InputModel):
+class Timeline(LibraryModel):
     """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
     The clause text must state the same clock: both render it from one datum (an answers value, or a
@@ -55,7 +55,7 @@ class Timeline(InputModel):
     applies_when: str = "true"
 
 
-class Clause(InputModel):
+class Clause(LibraryModel):
     """One clause of the library, at its current version."""
 
     id: Identifier
@@ -82,7 +82,7 @@ class Clause(InputModel):
     source_line: int = 0
 
 
-class Requirement(InputModel):
+class Requirement(LibraryModel):
     """A regulatory requirement the agreement may have to satisfy."""
 
     id: str
@@ -98,7 +98,7 @@ class Requirement(InputModel):
     )
 
 
-class Source(InputModel):
+class Source(LibraryModel):
     """An instrument requirements cite (a regulation, directive, guideline, template), listed once in Annex C.
 
     A requirement's `source` is split at ';' into parts; a part that starts with one of `prefixes` (the longest
@@ -112,7 +112,7 @@ class Source(InputModel):
                                description="Put before a provision that starts with a digit, e.g. '§'.")
 
 
-class RaciVariant(InputModel):
+class RaciVariant(LibraryModel):
     """The codes (and notes) of a RACI row for one value of the answer it varies by."""
 
     sponsor: str
@@ -121,7 +121,7 @@ class RaciVariant(InputModel):
     split_of_duties: str | None = None
 
 
-class RaciActivity(InputModel):
+class RaciActivity(LibraryModel):
     """A default row of the responsibilities matrix."""
 
     id: Identifier
@@ -142,7 +142,7 @@ class RaciActivity(InputModel):
         default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
 
 
-class LibraryInfo(InputModel):
+class LibraryInfo(LibraryModel):
     """The library's own identity (library.yaml)."""
 
     name: str
@@ -156,7 +156,7 @@ class LibraryInfo(InputModel):
 
 
 
-class ReviewThresholds(InputModel):
+class ReviewThresholds(LibraryModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
     inspection_notice_max_hours: int = 24
@@ -171,7 +171,7 @@ class ReviewThresholds(InputModel):
     filed_change_notice_min_days: int = 30
 
 
-class ClauseLibrary(InputModel):
+class ClauseLibrary(LibraryModel):
     """A loaded, validated clause library."""
 
     info: LibraryInfo
