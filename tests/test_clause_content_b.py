@@ -485,7 +485,7 @@ def test_api_master_file_holder_owns_stability_and_no_market_release_words(rende
     assert "decide the shelf life" not in stability
     assert api.raci["stability_protocol"].contract_acceptor == "R/A"
     filings = api.raci["regulatory_filings"]
-    assert "holds the master file" in filings.notes and filings.contract_acceptor == "R"
+    assert "holds the master file" in filings.notes and filings.contract_acceptor == "R/A" and filings.sponsor == "R"
     assert "released for sale" not in api.text and "supplied to the market" not in api.text
     assert "for sale" not in api.clause("process_validation")
 
@@ -495,3 +495,34 @@ def test_bla_drug_substance_without_master_file_keeps_sponsor_stability(render: 
     assert "The Sponsor owns the stability programme" in bla.clause("stability")
     assert "section 11.5 of ICH Q7" not in bla.clause("stability")
     assert "released for sale" not in bla.text
+
+
+def test_jp_prefectures_inspect_only_sites_in_japan(render: Render) -> None:
+    insp = render(JP_US_STERILE).clause("regulatory_inspections")
+    assert "PMDA), which inspects sites outside Japan" in insp
+    assert "for sites in Japan within their competence, by the prefectural governments" in insp
+    assert "the prefectural governments inspect manufacturing sites" not in insp
+
+
+def test_stability_oos_clock_stated_once_when_both_clocks_agree(render: Render) -> None:
+    stability = render(US_NDA).clause("stability")
+    assert "for any other Batch, within 24 hours" not in stability
+    assert "within 24 hours of confirmation" in stability
+
+
+def test_imp_comparability_measures_against_the_authorised_trial_process(render: Render) -> None:
+    imp = render(EU_IMP | {"tech_transfer": {"site_or_scale_change": True, "comparability_required": True}})
+    text = imp.clause("tech_transfer")
+    assert "registered process" not in text
+    assert "the process described in the clinical trial authorisations" in text
+
+
+def test_api_master_file_holder_updates_its_master_file_on_transfer_and_impurities(render: Render) -> None:
+    api = render(US_API_DMF | {"tech_transfer": {"site_or_scale_change": True, "update_filings": True}})
+    transfer = api.clause("tech_transfer")
+    assert "as holder of the master file of the active substance, shall update that master file" in transfer
+    assert "The Sponsor shall prepare and submit" not in transfer and "released for a market" not in transfer
+    assert "in its master file" in api.clause("impurity_risk_management")
+    nda = render(US_NDA | {"tech_transfer": {"site_or_scale_change": True, "update_filings": True}})
+    assert "The Sponsor shall prepare and submit" in nda.clause("tech_transfer")
+    assert "master file" not in nda.clause("impurity_risk_management")
