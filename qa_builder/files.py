@@ -94,9 +94,16 @@ def read_small_file(path: Path, limit: int) -> bytes:
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        data = handle.read(limit + 1)
+        if status.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        # read what the file holds (plus one byte to notice growth), never a `limit`-sized buffer: read(n)
+        # allocates n bytes first, which a memory-bounded verifier cannot afford for a 2 GiB limit
+        data = handle.read(status.st_size + 1)
+        while len(data) <= limit and (more := handle.read(min(1 << 20, limit + 1 - len(data)))):
+            data += more
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
     return data
