@@ -10,6 +10,10 @@ call only these names::
 
 Names are imported on first use, so ``import qa_builder`` stays cheap (no LibreOffice pool, no pyHanko).
 Every failure a user can cause is a `QABuilderError` whose message names the culprit.
+
+Side effects are explicit: only what you pass a workspace or an `AuditTrail` to (``trail=workspace.trail``,
+or ``trail=qa.trail_of(path)`` for the workspace holding a file) records in a Part 11 audit trail; signing,
+manifests and verification of a file write no audit event otherwise.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ _HOMES: dict[str, str] = {
     "sign_pdf": "qa_builder.signing.pades",
     "ManifestFiles": "qa_builder.signing.manifest",
     "build_manifest": "qa_builder.signing.manifest",
-    "write_signed_manifest": "qa_builder.signing.manifest",
+    "sign_file": "qa_builder.audited",
+    "write_signed_manifest": "qa_builder.audited",
     # verification
     "VerifySettings": "qa_builder.verify.policy",
     "VerifyReport": "qa_builder.verify.report",
@@ -69,6 +74,7 @@ _HOMES: dict[str, str] = {
     "regenerate_workspace": "qa_builder.api",
     # audit trail
     "AuditTrail": "qa_builder.audit.store",
+    "trail_of": "qa_builder.audit.record",
     "TrailVerdict": "qa_builder.audit.verify",
     "verify_trail": "qa_builder.audit.verify",
     "seal_trail": "qa_builder.audit.seal",
@@ -139,7 +145,9 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "regenerate_workspace",
     "run_demo",
     "seal_trail",
+    "sign_file",
     "sign_pdf",
+    "trail_of",
     "verify_files",
     "verify_trail",
     "write_signed_manifest",
@@ -173,9 +181,11 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         verify_files,
     )
     from qa_builder.audit.export import export_csv, export_pdf
+    from qa_builder.audit.record import trail_of
     from qa_builder.audit.seal import seal_trail
     from qa_builder.audit.store import AuditTrail
     from qa_builder.audit.verify import TrailVerdict, verify_trail
+    from qa_builder.audited import sign_file, write_signed_manifest
     from qa_builder.batch import BatchItem
     from qa_builder.bundled import examples_dir
     from qa_builder.demo import DemoResult, run_demo
@@ -188,7 +198,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.regenerate import Impact, RegenerationReport, impact
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.signing.keys import SigningKey, close_pkcs11_sessions, load_pkcs11_key, load_pkcs12_key
-    from qa_builder.signing.manifest import ManifestFiles, build_manifest, write_signed_manifest
+    from qa_builder.signing.manifest import ManifestFiles, build_manifest
     from qa_builder.signing.pades import SignatureOutcome, SignatureRequest, list_signature_fields, sign_pdf
     from qa_builder.signing.testpki import TestPki, create_test_pki
     from qa_builder.signing.testservices import TestPkiServer

@@ -12,7 +12,6 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qa_builder import __version__, clock
-from qa_builder.audit.record import record
 from qa_builder.errors import ManifestError, OutputExistsError
 from qa_builder.files import atomic_writer, inside, read_small_file, sha256_file
 from qa_builder.models.build import BUILD_RECORD_LIMIT, Artefact, BuildRecord
@@ -102,6 +101,8 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
                           force: bool = False) -> ManifestFiles:
     """Write <stem>.manifest.json and its detached CMS signature <stem>.manifest.json.p7s beside the record.
 
+    Records nothing: `qa_builder.audited.write_signed_manifest` adds the audit event for a workspace's trail.
+
     The CMS carries signing-certificate-v2 and signing time, and an RFC 3161 timestamp when `tsa_url` is given.
 
     Raises:
@@ -121,10 +122,6 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         out.write(data)
     with atomic_writer(files.signature) as out:
         out.write(signature)
-    manifest = Manifest.model_validate_json(data)
-    record(build_json, "manifest", agreement_id=manifest.agreement_id, agreement_version=manifest.agreement_version,
-           signer=key.identity.subject, files=[files.manifest, files.signature],
-           details={"artefacts": [a.file for a in manifest.artefacts], "timestamped": tsa_url is not None})
     return files
 
 

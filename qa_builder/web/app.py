@@ -279,7 +279,7 @@ class WebApp:
                 fields = qa.list_signature_fields(signed)
         report = None
         if outcome is not None:
-            checked = await run_in_threadpool(qa.verify_files, [signed])
+            checked = await run_in_threadpool(qa.verify_files, [signed], trail=self.workspace.trail)
             report = [line.replace(str(signed), signed.name) for result in checked.results
                       for line in qa.describe(result)]
         return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
@@ -288,7 +288,7 @@ class WebApp:
 
     async def _sign_posted(self, form: Any, source: Path, signed: Path,
                            empty: list[str]) -> tuple[qa.SignatureOutcome | None, str | None]:
-        from qa_builder.signing.pades import sign_file
+        from qa_builder.audited import sign_file
 
         field_name, meaning = str(form.get("field", "")), str(form.get("meaning", ""))
         key_upload = form.get("key")
@@ -311,7 +311,7 @@ class WebApp:
             outcome = await run_in_threadpool(  # pyHanko runs its own event loop
                 sign_file, source, target, request,
                 lambda: qa.load_pkcs12_key(key_path, passphrase, keep=False),  # never kept across users
-                force=True)
+                force=True, trail=self.workspace.trail)
             target.replace(signed)
             return outcome, None
         except QABuilderError as exc:
