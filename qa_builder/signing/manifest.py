@@ -12,7 +12,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qa_builder import __version__, clock
-from qa_builder.errors import ManifestError, OutputExistsError
+from qa_builder.errors import Hint, ManifestError, OutputExistsError, Remedy
 from qa_builder.files import atomic_writer, inside, read_small_file, sha256_file
 from qa_builder.models.build import BUILD_RECORD_LIMIT, Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
@@ -112,7 +112,7 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
     files = ManifestFiles(build_json.parent / f"{stem}.manifest.json", build_json.parent / f"{stem}.manifest.json.p7s")
     for path in (files.manifest, files.signature):
         if path.exists() and not force:
-            raise OutputExistsError(f"{path} already exists; use --force to replace it")
+            raise OutputExistsError(f"{path} already exists", hint=Hint(Remedy.REPLACE_OUTPUT))
     data = canonical_bytes(build_manifest(build_json))
     try:
         signature = sign_detached(data, key, tsa_url)

@@ -31,7 +31,7 @@ from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import read_certification_data
 from pyhanko_certvalidator import ValidationContext
 
-from qa_builder.errors import SigningError
+from qa_builder.errors import Hint, Remedy, SigningError
 from qa_builder.files import atomic_writer
 from qa_builder.signing.appearance import Manifestation, stamp_style
 from qa_builder.signing.cms import token_info
@@ -126,7 +126,7 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     """
     _check_request(request)
     if target.exists() and not force:
-        raise SigningError(f"{target} already exists; choose another -o or pass --force")
+        raise SigningError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     data = _read(source)
     long_term = request.level in ("B-LT", "B-LTA")
     if long_term or request.check_revocation:
@@ -248,12 +248,12 @@ def _check_request(request: SignatureRequest) -> None:
     if request.level not in LEVELS:
         raise SigningError(f"level '{request.level}' is not one of {', '.join(LEVELS)}")
     if request.level != "B-B" and not request.tsa_url:
-        raise SigningError(f"level {request.level} needs a timestamp authority: pass --tsa URL")
+        raise SigningError(f"level {request.level} needs a timestamp authority", hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
     if request.level in ("B-LT", "B-LTA") and not request.trust_roots:
         raise SigningError(f"level {request.level} embeds the certificate chain's revocation data and needs the "
-                           "trust root: pass --trust ROOT.pem")
+                           "trust root", hint=Hint(Remedy.TRUST_ROOT))
     if request.check_revocation and not request.trust_roots:
-        raise SigningError("checking revocation needs the trust root: pass --trust ROOT.pem")
+        raise SigningError("checking revocation needs the trust root", hint=Hint(Remedy.TRUST_ROOT))
 
 
 def _read(source: Path) -> bytes:
@@ -440,12 +440,13 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
             validates, the TSA or revocation data cannot be reached, or the result would break the PDF/A claim.
     """
     if not tsa_url:
-        raise SigningError("renewing the archive timestamp needs a timestamp authority: pass --tsa URL")
+        raise SigningError("renewing the archive timestamp needs a timestamp authority",
+                           hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
     if not trust_roots:
-        raise SigningError("renewing the archive timestamp needs the trust root of the timestamp authorities: "
-                           "pass --trust ROOT.pem")
+        raise SigningError("renewing the archive timestamp needs the trust root of the timestamp authorities",
+                           hint=Hint(Remedy.TRUST_ROOT))
     if target.exists() and not force:
-        raise SigningError(f"{target} already exists; choose another -o or pass --force")
+        raise SigningError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
     from pyhanko.sign.validation import validate_pdf_timestamp
 
