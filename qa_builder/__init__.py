@@ -90,6 +90,9 @@ _HOMES: dict[str, str] = {
     "run_demo": "qa_builder.demo",
     "QABuilderError": "qa_builder.errors",
     "InputError": "qa_builder.errors",
+    "Hint": "qa_builder.errors",
+    "Remedy": "qa_builder.errors",
+    "Problem": "qa_builder.errors",
 }
 
 __all__ = [  # the public API; each name's home module is in _HOMES
@@ -103,12 +106,15 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "DemoResult",
     "FileReport",
     "Finding",
+    "Hint",
     "Impact",
     "InputError",
     "ManifestFiles",
     "PdfConverter",
+    "Problem",
     "QABuilderError",
     "RegenerationReport",
+    "Remedy",
     "SignatureOutcome",
     "SignatureRequest",
     "SigningKey",
@@ -189,7 +195,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.batch import BatchItem
     from qa_builder.bundled import examples_dir
     from qa_builder.demo import DemoResult, run_demo
-    from qa_builder.errors import InputError, QABuilderError
+    from qa_builder.errors import Hint, InputError, Problem, QABuilderError, Remedy
     from qa_builder.library.loader import load_library
     from qa_builder.models.agreement import Agreement
     from qa_builder.models.findings import Finding
