@@ -22,7 +22,10 @@ WORKSPACE_MARKER = "qa-builder.yaml"
 
 def find_workspace(path: Path) -> Path | None:
     """The workspace folder that holds `path` (or is it), or None."""
-    current = Path(path).resolve()
+    try:
+        current = Path(path).resolve()
+    except (OSError, RuntimeError):  # a symlink loop: look from where it is named
+        current = Path(path).absolute()
     for folder in (current, *current.parents):
         if (folder / WORKSPACE_MARKER).is_file():
             return folder

@@ -119,6 +119,8 @@ def _record(files: list[Path], results: list[FileReport], settings: VerifySettin
 
     failed: set[Path] = set()
     for path, result in zip(files, results, strict=True):
+        if result.sha256 is None:
+            continue  # never read (missing, a folder, a symlink loop): nothing was verified, nothing to record
         trail = chosen if chosen is not None else trail_of(path)
         if trail is None or trail.workspace in failed:
             continue
