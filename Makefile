@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs system-deps venv template clean
+.PHONY: demo test bench lint docs screenshots system-deps venv template clean
 
 demo: system-deps $(STAMP)
 	$(VENV)/bin/qa-builder demo -o demo-out --force
@@ -38,6 +38,9 @@ $(STAMP): pyproject.toml
 
 docs: $(STAMP)
 	$(PY) tools/command_reference.py
+
+screenshots: system-deps $(STAMP)
+	QA_BUILDER_SCREENSHOTS=1 $(PY) -m pytest tests/test_web.py
 
 template: $(STAMP)
 	$(PY) tools/make_template.py

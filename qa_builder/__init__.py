@@ -34,6 +34,8 @@ _HOMES: dict[str, str] = {
     "check_answers": "qa_builder.api",
     "Agreement": "qa_builder.models.agreement",
     "assemble_agreement": "qa_builder.api",
+    "AgreementReview": "qa_builder.api",
+    "review_agreement": "qa_builder.api",
     # build
     "BuildSettings": "qa_builder.pipeline",
     "BuildResult": "qa_builder.pipeline",
@@ -70,6 +72,7 @@ _HOMES: dict[str, str] = {
     "build_workspace": "qa_builder.api",
     "Impact": "qa_builder.regenerate",
     "impact": "qa_builder.regenerate",
+    "workspace_impact": "qa_builder.api",
     "RegenerationReport": "qa_builder.regenerate",
     "regenerate_workspace": "qa_builder.api",
     # audit trail
@@ -97,6 +100,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [  # the public API; each name's home module is in _HOMES
     "Agreement",
+    "AgreementReview",
     "AnswersFile",
     "AuditTrail",
     "BatchItem",
@@ -149,6 +153,7 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "load_pkcs12_key",
     "open_workspace",
     "regenerate_workspace",
+    "review_agreement",
     "run_demo",
     "seal_trail",
     "sign_file",
@@ -156,6 +161,7 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "trail_of",
     "verify_files",
     "verify_trail",
+    "workspace_impact",
     "write_signed_manifest",
 ]
 
@@ -177,6 +183,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.answers import AnswersFile, load_answers
     from qa_builder.api import (
+        AgreementReview,
         assemble_agreement,
         build,
         build_many,
@@ -184,7 +191,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         build_workspace,
         check_answers,
         regenerate_workspace,
+        review_agreement,
         verify_files,
+        workspace_impact,
     )
     from qa_builder.audit.export import export_csv, export_pdf
     from qa_builder.audit.record import trail_of

@@ -26,6 +26,17 @@ class AnswersFile:
     sha256: str
     source: SourceDocument
 
+    @property
+    def notices(self) -> list[str]:
+        """One line per assumption the old answers shape left open, e.g. 'FILE line 9: products[0].type: type
+        'biologic' read as biological_drug_product because ...; write type: ... to state it'."""
+        found = []
+        for field_path, text in self.answers.assumptions():
+            line = self.line_of(field_path)
+            where = f"{self.path} line {line}" if line else str(self.path)
+            found.append(f"{where}: {field_path}: {text}")
+        return found
+
     def line_of(self, field_path: str) -> int:
         """The line of a dotted field path such as 'contract_acceptor.sites[0].address' (0 if unknown)."""
         return self.source.line_of(parse_field_path(field_path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,16 +19,16 @@ if TYPE_CHECKING:
     from qa_builder.batch import BatchItem, ProgressCallback
     from qa_builder.models.agreement import Agreement
     from qa_builder.models.findings import Finding
-    from qa_builder.models.library import ClauseLibrary
+    from qa_builder.models.library import ClauseLibrary, Requirement
     from qa_builder.pipeline import BuildResult, BuildSettings, Format
-    from qa_builder.regenerate import Progress, RegenerationReport, VersionBuilt
+    from qa_builder.regenerate import Impact, Progress, RegenerationReport, VersionBuilt
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.verify.policy import VerifySettings
     from qa_builder.verify.report import VerifyReport
     from qa_builder.workspace import Workspace
 
-__all__ = ["assemble_agreement", "build", "build_many", "build_settings", "build_workspace", "check_answers",
-           "regenerate_workspace", "verify_files"]
+__all__ = ["AgreementReview", "assemble_agreement", "build", "build_many", "build_settings", "build_workspace",
+           "check_answers", "regenerate_workspace", "review_agreement", "verify_files", "workspace_impact"]
 
 
 def _answers(answers: Path | AnswersFile) -> AnswersFile:
@@ -85,6 +86,68 @@ def assemble_agreement(answers: Path | AnswersFile, *, library: Path | ClauseLib
     from qa_builder.pipeline import prepare_agreement
 
     return prepare_agreement(_answers(answers), _library(library), allow_gaps=allow_gaps)
+
+
+@dataclass(frozen=True)
+class AgreementReview:
+    """What a reviewer reads before a build: the findings, the coverage gaps and the clause selection.
+
+    Attributes:
+        findings: as `check_answers` returns them (errors and warnings, each with reason, fix and sources).
+        agreement: the Agreement assembled as `build` would (gaps allowed, so it exists even with gaps); its
+            ``decisions`` say why each library clause is in or out, its ``traceability`` which clauses
+            satisfy each applicable requirement.
+        gaps: the applicable requirements no included clause satisfies (empty when fully covered).
+    """
+
+    findings: list[Finding]
+    agreement: Agreement
+    gaps: list[Requirement]
+
+
+def review_agreement(answers: Path | AnswersFile, *, library: Path | ClauseLibrary | None = None,
+                     today: dt.date | None = None) -> AgreementReview:
+    """Review one agreement as a whole: findings, requirement gaps and why each clause is in or out.
+
+    Args:
+        answers: an answers file, or answers loaded with `load_answers`.
+        library: a clause library folder or a loaded library; default the bundled one.
+        today: the date date-dependent checks judge by; default `clock.today()`.
+
+    Raises:
+        AnswersError: unreadable or invalid answers, or answers naming what the library lacks.
+        RenderError / LibraryError: a clause does not render or a condition fails for these answers.
+    """
+    from qa_builder.checks import review_answers
+    from qa_builder.preflight import preflight
+
+    answers_file, loaded = _answers(answers), _library(library)
+    checked = preflight(answers_file, loaded)
+    return AgreementReview(findings=review_answers(answers_file, loaded, today=today), agreement=checked.agreement,
+                           gaps=checked.gaps)
+
+
+def workspace_impact(workspace: Path | Workspace, *, ids: Sequence[str] | None = None) -> list[Impact]:
+    """What `qa-builder impact` reports, without recording it in the audit trail (for a page that shows it).
+
+    Args:
+        workspace: the workspace folder, or one opened with `open_workspace`.
+        ids: agreement ids; default all. Agreements with no version yet are left out.
+
+    Returns:
+        One `Impact` per built agreement: whether the current library, template or answers would change its
+        latest version, why (``reasons``), and the clause changes; ``error`` names an agreement that cannot
+        be analysed (its answers no longer load, say).
+
+    Raises:
+        InputError: not a workspace. LibraryError: the workspace's library is invalid.
+    """
+    from qa_builder.regenerate import analyse, current_inputs
+
+    opened = _workspace(workspace)
+    inputs = current_inputs(opened)
+    return [found for agreement_id in ids or opened.agreement_ids()
+            if (found := analyse(opened, inputs, agreement_id)) is not None]
 
 
 def build_settings(out_dir: Path, *, library: Path | ClauseLibrary | None = None, template: Path | None = None,

@@ -10,6 +10,7 @@ from qa_builder.library.context import ACCEPTOR_TERM, SPONSOR_TERM, build_contex
 from qa_builder.library.coverage import RequirementCoverage, requirement_coverage
 from qa_builder.library.raci import resolve_raci
 from qa_builder.library.select import ClauseSelection, condition_holds
+from qa_builder.library.sources import SourceIndex
 from qa_builder.models.agreement import (
     Agreement,
     AgreementClause,
@@ -19,6 +20,7 @@ from qa_builder.models.agreement import (
     RaciRow,
     RevisionRow,
     SignatoryBlock,
+    SourceRow,
     TimelineRow,
     TraceRow,
 )
@@ -44,10 +46,11 @@ def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: Clau
             the clause and its file).
         RenderError: a clause text rendered empty.
     """
-    context = build_context(answers, library.clocks)
+    context = build_context(answers, library.clocks, library.jurisdictions)
     if coverage is None:
         coverage = requirement_coverage(library, answers, selection)
     sections, numbers = _sections(library, selection, context)
+    traceability, sources = _traceability(library, selection, numbers, coverage)
     info = answers.agreement
     agreement = Agreement(
         id=info.id,
@@ -69,7 +72,8 @@ def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: Clau
         timelines=_timelines(selection, numbers, context),
         signatories=_signatories(answers),
         revisions=_revisions(answers),
-        traceability=_traceability(library, selection, numbers, coverage),
+        traceability=traceability,
+        sources=sources,
         decisions=selection.decisions,
     )
     return agreement.with_digest()
@@ -221,7 +225,8 @@ def _signatories(answers: Answers) -> list[SignatoryBlock]:
     for signatory in ordered:
         counts[signatory.party] += 1
         blocks.append(SignatoryBlock(field_name=f"sig_{signatory.party}_{counts[signatory.party]}",
-                                     party=signatory.party, party_name=names[signatory.party],
+                                     party=signatory.party,
+                                     party_name=signatory.on_behalf_of or names[signatory.party],
                                      name=signatory.name, title=signatory.title, email=signatory.email,
                                      meaning=signatory.meaning))
     return blocks
@@ -238,12 +243,24 @@ def _revisions(answers: Answers) -> list[RevisionRow]:
 
 def _traceability(
     library: ClauseLibrary, selection: ClauseSelection, numbers: dict[str, str], coverage: list[RequirementCoverage]
-) -> list[TraceRow]:
-    """Every applicable requirement (from the coverage computation) and every other one a clause cites."""
+) -> tuple[list[TraceRow], list[SourceRow]]:
+    """Annex C: each requirement that applies to this arrangement (its `applies_when` holds), with the clauses that
+    cite it, and the instruments those rows cite, each once under its short key.
+
+    A clause may cite a requirement that does not apply here (a clause serving US and EU arrangements cites both);
+    such a requirement is no row: Annex C lists what applies to this agreement, not what the library knows.
+    """
     applicable = {c.requirement.id for c in coverage}
     citing: dict[str, list[str]] = {}
     for sel in selection.selected:
         for ref in sel.clause.references:
             citing.setdefault(ref, []).append(numbers[sel.clause.id])
-    return [TraceRow(requirement_id=r.id, source=r.source, summary=r.summary, clause_numbers=citing.get(r.id, []))
-            for r in library.requirements if r.id in applicable or r.id in citing]
+    index = SourceIndex(library.sources)
+    rows: list[TraceRow] = []
+    for requirement in library.requirements:
+        if requirement.id not in applicable:
+            continue
+        citation = "; ".join(c.short for c in index.cite(requirement.source))
+        rows.append(TraceRow(requirement_id=requirement.id, source=requirement.source, summary=requirement.summary,
+                             clause_numbers=citing.get(requirement.id, []), citation=citation))
+    return rows, [SourceRow(key=key, citation=citation) for key, citation in index.used()]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from qa_builder import clock
 from qa_builder.answers import AnswersFile
 from qa_builder.errors import AnswersError, LibraryError
-from qa_builder.library.context import build_context, derive_facts
+from qa_builder.library.context import Facts, build_context, derive_facts
 from qa_builder.library.raci import ResolvedActivity, resolve_raci
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
@@ -19,6 +19,7 @@ from qa_builder.models.library import ClauseLibrary, ReviewThresholds
 from qa_builder.preflight import preflight
 
 FINAL_RELEASE = "final_release"
+BATCH_CERTIFICATION = "batch_certification"
 COVERAGE_GAP = "QA-COV-001"
 
 
@@ -47,6 +48,15 @@ class Review:
     def limits(self) -> ReviewThresholds:
         """The library's review thresholds."""
         return self.library.review
+
+    @property
+    def facts(self) -> Facts:
+        """The arrangement facts (derived once per review from the library's jurisdiction rules)."""
+        if self._facts is None:
+            self._facts = derive_facts(self.answers, self.library.jurisdictions)
+        return self._facts
+
+    _facts: Facts | None = None
 
 
 CheckFunction = Callable[[Review], Iterator[Hit]]
@@ -90,7 +100,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
         LibraryError: a library condition failed to evaluate for these answers.
     """
     answers = answers_file.answers
-    context = build_context(answers, library.clocks)
+    context = build_context(answers, library.clocks, library.jurisdictions)
     findings = []
     agreement: Agreement | None = None
     try:
@@ -466,51 +476,160 @@ def _may_attend(review: Review) -> Iterator[Hit]:
 # --- Release ---------------------------------------------------------------------------------------
 
 
-@check("QA-REL-001", "EU markets have QP certification", "EU-Dir2001-83-Art51", "EUGMP7.principle-qp")
-def _eu_qp(review: Review) -> Iterator[Hit]:
-    facts = derive_facts(review.answers)
-    if facts.has_eu and facts.has_finished_product and review.answers.release_model != "qp_certification":
-        yield Hit("release_model", f"an EU market is in scope but the release model is {review.answers.release_model}",
-                  "Each batch for the EU market must be certified by a Qualified Person before release.",
-                  "Set release_model to qp_certification.")
+def _release_field(review: Review, index: int, name: str = "model") -> str:
+    """The answers field that sets a product's release `name`: its own release block, else the default."""
+    product = review.answers.products[index]
+    own = product.release
+    if own is not None and getattr(own, name) not in (None, []):
+        return f"products[{index}].release.{name}"
+    return "release_model" if name == "model" else f"release.{name}"
 
 
-@check("QA-REL-002", "The sponsor performs the release its release model requires",
-       "CFR-211.22a", "FDA-QA-2016.qu-disposition")
+@check("QA-REL-001", "QP certification where the law requires it (EU, UK, CH finished and EU investigational "
+       "product), never for active substances", "EU-Dir2001-83-Art51", "EU-Reg536-2014-Art62", "UK-HMR2012-reg41",
+       "CH-AMBV-Art7-13", "ICHQ7")
+def _qp_certification(review: Review) -> Iterator[Hit]:
+    for i, (product, facts) in enumerate(zip(review.answers.products, review.facts.products, strict=True)):
+        field = _release_field(review, i)
+        if facts.qp_required and facts.release_model != "qp_certification":
+            steps = [c for c in review.facts.certifications if c.product == product.name and c.qp]
+            laws = "; ".join(sorted({f"{c.market}: {c.role} under {c.law}" for c in steps}))
+            yield Hit(field, f"product '{product.name}' ({facts.type}, markets {', '.join(facts.markets)}) needs "
+                      f"certification of each Batch ({laws}), but its release model is {facts.release_model}",
+                      "Each Batch of this product may be placed on those markets (or supplied to the trial) only "
+                      "after certification by the person the law names; an agreement without it cannot be worked.",
+                      f"Set {field} to qp_certification, and say whose Qualified Person certifies with "
+                      f"{_release_field(review, i, 'certifier')} (sponsor or contract_acceptor).")
+        if facts.qp_refused and facts.release_model == "qp_certification":
+            yield Hit(field, f"product '{product.name}' is an active substance ({facts.type}) but its release model "
+                      "is qp_certification",
+                      "Active substances are released by the manufacturer's quality unit (ICH Q7); QP certification "
+                      "(Article 51 of Directive 2001/83/EC) is for medicinal products" + (
+                          ", and a site outside the EU/EEA has no EU authorisation whose QP could certify."
+                          if review.facts.site_outside_eea else "."),
+                      f"Set {field} to cmo_release_with_sponsor_secondary (the acceptor's quality unit releases, "
+                      "the Sponsor confirms) or sponsor_release.")
+
+
+@check("QA-REL-002", "The sponsor performs final release; whoever certifies is Responsible for certification",
+       "CFR-211.22a", "FDA-QA-2016.qu-disposition", "EUGMP7.principle-qp")
 def _sponsor_release(review: Review) -> Iterator[Hit]:
     row = next((r for r in review.raci if r.activity.id == FINAL_RELEASE), None)
-    if row is None:
+    if row is not None and ("R" not in row.sponsor or "A" not in row.sponsor):
+        yield Hit(_raci_field(row, "sponsor"), f"the release model {', '.join(review.facts.release_models)} needs "
+                  "the sponsor's (secondary or final) release, but the sponsor is not Responsible and Accountable "
+                  "for final release", "The owner's quality unit must approve or reject the product for "
+                  "distribution (21 CFR 211.22(a)); the contract acceptor's release is necessary but not "
+                  "sufficient.", "Make the sponsor R/A for final_release.")
+    certification = next((r for r in review.raci if r.activity.id == BATCH_CERTIFICATION), None)
+    if certification is None:
         return
-    if "R" not in row.sponsor or "A" not in row.sponsor:
-        yield Hit(_raci_field(row, "sponsor"), f"the release model {review.answers.release_model} needs the "
-                  "sponsor's (secondary or final) release, but the sponsor is not Responsible and Accountable for "
-                  "final release", "The owner's quality unit must approve or reject the product for distribution "
-                  "(21 CFR 211.22(a)); the contract acceptor's release is necessary but not sufficient.",
-                  "Make the sponsor R/A for final_release.")
+    for party, certifies in (("sponsor", review.facts.sponsor_certifies),
+                             ("contract_acceptor", review.facts.acceptor_certifies)):
+        code = certification.sponsor if party == "sponsor" else certification.contract_acceptor
+        if certifies and "R" not in code:
+            yield Hit(_raci_field(certification, party), f"the {party}'s Qualified Person certifies Batches under "
+                      "the release arrangement, but the RACI matrix does not make the "
+                      f"{party} Responsible for batch_certification",
+                      "The matrix and the release clause must name the same certifier; the certifying QP bears "
+                      "full responsibility for the certification (Article 51 of Directive 2001/83/EC).",
+                      f"Make {party} R for batch_certification, or change release.certifier "
+                      "(or products[].release.certifier).")
+
+
+@check("QA-REL-003", "The certifying site and Qualified Person are named where the acceptor's QP certifies",
+       "EU-Dir2001-83-Art51", "EUGMP7.principle-qp")
+def _acceptor_qp_named(review: Review) -> Iterator[Hit]:
+    for i, product in enumerate(review.answers.products):
+        release = review.answers.release_of(product)
+        if release.model != "qp_certification" or release.certifier != "contract_acceptor":
+            continue
+        if not any(c.qp and c.product == product.name for c in review.facts.certifications):
+            continue
+        for name, what in (("batch_release_site", "batch-release site"),
+                           ("authorisation_number", "manufacturing authorisation number of the batch-release site"),
+                           ("qualified_person", "certifying Qualified Person")):
+            if not getattr(release, name):
+                field = _release_field(review, i, name)
+                yield Hit(field, f"the contract acceptor's Qualified Person certifies '{product.name}', but the "
+                          f"{what} is not given",
+                          "Where the acceptor's site is the batch-release site of the marketing authorisation, the "
+                          "agreement must identify that site, its authorisation and the certifying QP so that each "
+                          "party knows who bears the certification.",
+                          f"Give {field}.", "warning")
+
+
+@check("QA-REL-004", "Whoever certifies, releases or holds the licence for a market is a party to the agreement",
+       "EU-Dir2017-1572", "EU-DelReg2017-1569", "JP-GQP-Ord136")
+def _certifier_is_party(review: Review) -> Iterator[Hit]:
+    names = {a.name: i for i, a in enumerate(review.answers.affiliates)}
+    seen: set[str] = set()
+    for step in review.facts.certifications:
+        if step.entity_is_party or step.entity in seen:
+            continue
+        seen.add(step.entity)
+        yield Hit(f"affiliates[{names[step.entity]}].joins_as_party",
+                  f"{step.entity} ({step.role}, {step.step} for {step.market}) is named in the agreement but does "
+                  "not join it as a party",
+                  "The contract must define how the certifying Qualified Person (or the marketing authorisation "
+                  "holder deciding on shipment) discharges its responsibility (Directive (EU) 2017/1572 Art 12, "
+                  "Delegated Regulation (EU) 2017/1569 Art 13; GQP supervision of manufacturers): an entity that is "
+                  "not a party has no contractual right to the audits, records and notices it relies on.",
+                  f"Set affiliates[{names[step.entity]}].joins_as_party to true (and add a signatory on_behalf_of it), "
+                  "or add a separate delegation agreement and record it.", "warning")
+
+
+@check("QA-APP-001", "The application type fits the product (FAR for NDA/ANDA, BPDR for BLA)",
+       "CFR-314.81b1-FAR", "CFR-600.14")
+def _application_type(review: Review) -> Iterator[Hit]:
+    for i, (product, facts) in enumerate(zip(review.answers.products, review.facts.products, strict=True)):
+        if facts.application_fits:
+            continue
+        yield Hit(f"products[{i}].application_type", f"product '{product.name}' is a {facts.type} for "
+                  f"{', '.join(facts.markets)}, but its application_type is {product.application_type}",
+                  "The application type decides the reporting duty and change regime (Field Alert Reports for "
+                  "NDA/ANDA under 21 CFR 314.81(b)(1), biological product deviation reports for a BLA under "
+                  "21 CFR 600.14; 314.70 vs 601.12): a wrong one puts the wrong law in the agreement.",
+                  f"Set products[{i}].application_type to one of "
+                  f"{', '.join(facts.application_candidates) or 'the types that apply'}, "
+                  f"or correct products[{i}].type.")
+
+
+@check("QA-TRIAL-001", "A trial sponsor outside the EU/EEA names its EU legal representative", "EU-Reg536-2014-Art74")
+def _legal_representative(review: Review) -> Iterator[Hit]:
+    if not review.facts.eu_legal_representative_needed:
+        return
+    for i, (product, facts) in enumerate(zip(review.answers.products, review.facts.products, strict=True)):
+        trial = product.trial
+        if trial is None or trial.eu_legal_representative or "EU" not in facts.markets:
+            continue
+        yield Hit(f"products[{i}].trial.eu_legal_representative", f"the trial sponsor '{trial.sponsor}' of "
+                  f"'{product.name}' is established outside the EU/EEA and no EU legal representative is named",
+                  "A sponsor not established in the Union must have a legal representative established in the "
+                  "Union (Article 74 of Regulation (EU) No 536/2014).",
+                  f"Give products[{i}].trial.eu_legal_representative (name and address).")
 
 
 # --- Records ---------------------------------------------------------------------------------------
 
 
-@check("QA-REC-001", "Record retention meets the legal minimum of every market", "CFR-211.180a",
-       "EU-Dir2017-1572-Art9.1")
+@check("QA-REC-001", "Record retention meets the legal minimum of every market and product", "CFR-211.180a",
+       "EU-Dir2017-1572-Art9.1", "UK-HMR2012-reg41", "JP-GMP-Ord179-Art20")
 def _retention(review: Review) -> Iterator[Hit]:
     records = review.answers.records
-    for market in derive_facts(review.answers).markets:
-        minimum = review.limits.records_minimum.get(market)
-        if minimum is None:
-            continue
+    for minimum in review.facts.retention_minima:
+        products = ", ".join(minimum.products)
         if records.retention_years_after_expiry < minimum.years_after_expiry:
             yield Hit("records.retention_years_after_expiry",
-                      f"records are kept {records.retention_years_after_expiry} year(s) after expiry, "
-                      f"less than the {market} minimum of {minimum.years_after_expiry}",
-                      f"{minimum.source} sets the minimum.",
+                      f"records are kept {records.retention_years_after_expiry} year(s) after expiry, less than the "
+                      f"{minimum.market} minimum of {minimum.years_after_expiry} for {products}",
+                      f"The law keeps them {minimum.text}.",
                       f"Set records.retention_years_after_expiry to at least {minimum.years_after_expiry}.")
         if records.retention_years_after_certification < minimum.years_after_certification:
             yield Hit("records.retention_years_after_certification",
                       f"records are kept {records.retention_years_after_certification} year(s) after certification, "
-                      f"less than the {market} minimum of {minimum.years_after_certification}",
-                      f"{minimum.source} sets the minimum (whichever period ends later applies).",
+                      f"less than the {minimum.market} minimum of {minimum.years_after_certification} for {products}",
+                      f"The law keeps them {minimum.text}.",
                       f"Set records.retention_years_after_certification to at least "
                       f"{minimum.years_after_certification}.")
 
@@ -546,10 +665,14 @@ def _critical_clock(review: Review) -> Iterator[Hit]:
     if hours <= limits.critical_notify_warning_above_hours:
         return
     error = hours > limits.critical_notify_error_above_hours
+    facts = review.facts
+    duty = ("the Sponsor can meet the 3-working-day Field Alert clock (21 CFR 314.81(b)(1))" if facts.field_alert
+            else "the Sponsor can report a biological product deviation within 45 days of discovery (21 CFR "
+                 "600.14)" if facts.bpdr else "the Sponsor can assess the event and any report it owes")
+    eu = " and EU quality-defect reporting" if facts.eu_quality_defect else ""
     yield Hit("deviations.critical_notify_hours", f"critical deviations are notified only within {hours} hours",
-              "A critical deviation may affect distributed product: the recall and Field Alert clauses give such "
-              "events 24 hours so the Sponsor can meet the 3-working-day Field Alert clock and EU defect "
-              "reporting; a longer clock gives the same event two deadlines.",
+              f"A critical deviation may affect distributed product: the recall and reporting clauses give such "
+              f"events 24 hours so {duty}{eu}; a longer clock gives the same event two deadlines.",
               f"Set deviations.critical_notify_hours to {limits.critical_notify_warning_above_hours} or less.",
               "error" if error else "warning")
 

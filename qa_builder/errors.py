@@ -164,8 +164,17 @@ class SigningError(QABuilderError):
     """A signature could not be made: key, certificate, field or document state is not right."""
 
 
+class SigningInputError(SigningError, InputError):
+    """A signature could not be made because of what the user gave (exit code 2): an option, the PDF, the key
+    file or token, its passphrase or PIN, its certificate, a trust root, or an output that exists."""
+
+
 class ManifestError(QABuilderError):
     """A manifest could not be made or signed."""
+
+
+class ManifestInputError(ManifestError, InputError):
+    """The build record or an artefact it lists cannot be used (exit code 2)."""
 
 
 class SignatureFieldError(QABuilderError):

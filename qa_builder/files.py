@@ -26,8 +26,13 @@ _FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
-    """Open a temp file beside `path` for binary writing; on success it replaces `path` atomically."""
+def atomic_writer(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
+    """Open a temp file beside `path` for binary writing; on success it replaces `path` atomically.
+
+    With `replace=False` the file is only ever created: if another process made `path` meanwhile (two runs
+    writing the same output at once, each having checked that it did not exist), OutputExistsError is raised
+    and that file is kept, instead of one run silently replacing the other's.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with suppress(FileNotFoundError):  # never rename over a device, FIFO or socket (e.g. -o /dev/null as root)
         if not stat.S_ISREG(mode := os.lstat(path).st_mode) and not stat.S_ISLNK(mode):
@@ -40,7 +45,15 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic, and fails if the name exists
+            except FileExistsError:
+                raise OutputExistsError(f"{path} already exists (another run wrote it meanwhile); it is kept: "
+                                        "choose another name, or pass --force to replace it") from None
+            os.unlink(tmp)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -54,9 +67,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    """sha256 hex digest of a file's bytes."""
+    """sha256 hex digest of a regular file's bytes.
+
+    Raises:
+        OSError: unreadable, or not a regular file (EINVAL): a FIFO would hang the read, a device never end.
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -65,8 +85,9 @@ def sha256_file(path: Path) -> str:
 def read_small_file(path: Path, limit: int) -> bytes:
     """The bytes of a regular file of at most `limit` bytes, read without blocking on a FIFO or reading a device.
 
-    A file named inside a workspace (a seal, a build record) can have been replaced by a FIFO, which would hang
-    a plain read, or by a link to /dev/zero, which would fill memory.
+    Every file a command is given or finds (a key, a passphrase or PIN file, a trust root, a template, a PDF, a
+    seal, a build record) is read this way: a FIFO would hang a plain open or read, and a link to /dev/zero
+    would fill memory.
 
     Raises:
         OSError: unreadable, not a regular file (EINVAL), or larger than `limit` bytes (EFBIG).
@@ -101,7 +122,7 @@ def inside(folder: Path, name: str) -> Path:
     check_plain_name(name)
     target = (folder / name).resolve()
     if target.parent != folder.resolve():
-        raise ValueError(f"'{name}' would be written outside {folder}")
+        raise ValueError(f"'{name}' leads outside {folder} (a symbolic link)")
     return target
 
 

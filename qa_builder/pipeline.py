@@ -155,10 +155,7 @@ def locked_output_folder(out_dir: Path, notice: Callable[[str], None] | None = N
                 with _MOVES:
                     _CLAIMS.pop(key, None)
     except OSError as exc:
-        problem = write_problem(out_dir, exc)
-        if problem is None:
-            raise
-        raise OutputFolderError(problem) from exc
+        raise OutputFolderError(write_problem(out_dir, exc) or _cannot_write(out_dir, exc)) from exc
 
 
 def _make_output_folder(out_dir: Path) -> None:
@@ -197,15 +194,33 @@ def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allo
 
 
 def planned_outputs(settings: BuildSettings, agreement_id: str, version: int) -> dict[str, Path]:
-    """The files a build will write, by role."""
+    """The files a build will write, by role.
+
+    Raises:
+        OutputExistsError: an output's name in the folder is a symbolic link leading out of it (never written
+            through, nor replaced, even with --force).
+    """
     stem = output_stem(agreement_id, version)
-    roles: dict[str, Path] = {}
+    names = {"build-record": f"{stem}.build.json"}
     if settings.fmt in ("docx", "both"):
-        roles["docx"] = inside(settings.out_dir, f"{stem}.docx")
+        names["docx"] = f"{stem}.docx"
     if settings.fmt in ("pdf", "both"):
-        roles["pdf"] = inside(settings.out_dir, f"{stem}.pdf")
-    roles["build-record"] = inside(settings.out_dir, f"{stem}.build.json")
+        names["pdf"] = f"{stem}.pdf"
+    roles: dict[str, Path] = {}
+    for role in ("docx", "pdf", "build-record"):
+        if role in names:
+            try:
+                roles[role] = inside(settings.out_dir, names[role])
+            except ValueError:
+                raise OutputExistsError(f"{settings.out_dir / names[role]}: is a symbolic link leading out of "
+                                        f"{settings.out_dir}; qa-builder never writes through it: remove it or "
+                                        "choose another folder") from None
     return roles
+
+
+def _cannot_write(folder: Path, exc: OSError) -> str:
+    """One line for an OSError in an output folder that `write_problem` has no sentence for."""
+    return f"{folder}: cannot be written ({exc.strerror or type(exc).__name__}); choose another folder"
 
 
 def build_one(answers_path: Path, settings: BuildSettings,
@@ -254,7 +269,7 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
         agreement = adjust(agreement)
     lap("assemble")
     targets = planned_outputs(settings, agreement.id, agreement.version)
-    notes = _check_existing(targets, settings.force)
+    notes = answers_file.notices + _check_existing(targets, settings.force)
     try:
         settings.out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=settings.out_dir))
@@ -263,9 +278,7 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except OSError as exc:
-        problem = write_problem(settings.out_dir, exc)
-        if problem is None:
-            raise
+        problem = write_problem(settings.out_dir, exc) or _cannot_write(settings.out_dir, exc)
         raise OutputFolderError(f"{answers_path}: not built: {problem}") from exc
     return BuildResult(answers=answers_path, agreement_id=agreement.id, version=agreement.version,
                        files=list(targets.values()), record=record, timings=timings, agreement=agreement, notes=notes)

@@ -15,3 +15,12 @@ def printable(text: str) -> str:
     escape sequences. Everything else (accents, CJK, emoji) is kept as it is.
     """
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _HIDDEN else c for c in text)
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A value the user typed, quoted back in a message: escaped as `printable` does and cut to `limit` characters.
+
+    A mistyped option value can be anything (a pasted page, escape sequences); the message names the option and
+    shows enough of the value to recognise it.
+    """
+    return printable(value if len(value) <= limit else value[:limit] + "…")

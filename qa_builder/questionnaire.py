@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, Protocol, get_args
 
@@ -13,6 +14,55 @@ from qa_builder import clock
 from qa_builder.models import answers as m
 
 Validator = Callable[[str], Any]
+
+TESTING_SERVICES = ("qc_testing", "release_testing", "stability_testing")
+LOCAL_HOLDER_MARKETS = ("JP", "CH", "CA", "AU", "KR")
+
+
+class Applies:
+    """When the arrangement questions apply: the one place that says so."""
+
+    @staticmethod
+    def dosage_form(product: dict[str, Any]) -> bool:
+        """Drug substances have no dosage form."""
+        return product["type"] not in m.DRUG_SUBSTANCE_TYPES
+
+    @staticmethod
+    def application_type(product: dict[str, Any]) -> bool:
+        """Only where the type and market leave a choice that decides a duty (NDA/ANDA/OTC monograph in the US:
+        Field Alert Reports); elsewhere the jurisdiction rules derive it."""
+        return "US" in product["markets"] and product["type"] in ("drug_product", "sterile_drug_product",
+                                                                   "otc_drug_product")
+
+    @staticmethod
+    def trial(product: dict[str, Any]) -> bool:
+        """Investigational products are supplied for a trial."""
+        return bool(product["type"] == "investigational")
+
+    @staticmethod
+    def eu_legal_representative(product: dict[str, Any]) -> bool:
+        """A trial in the EU may need the sponsor's EU legal representative (Reg (EU) 536/2014 Art 74)."""
+        return Applies.trial(product) and "EU" in product["markets"]
+
+    @staticmethod
+    def own_release(products: list[dict[str, Any]]) -> bool:
+        """Products with different markets may need different release arrangements."""
+        return len({tuple(sorted(p["markets"])) for p in products}) > 1
+
+    @staticmethod
+    def release_parties(model: str) -> bool:
+        """Who certifies, where, is asked under QP certification."""
+        return model == "qp_certification"
+
+    @staticmethod
+    def affiliates(markets: set[str]) -> bool:
+        """Markets where a local marketing authorisation holder or importer is usually an affiliate."""
+        return bool(markets & set(LOCAL_HOLDER_MARKETS))
+
+    @staticmethod
+    def subcontractor_tests(activities: list[str]) -> bool:
+        """Named tests are asked of testing subcontractors."""
+        return bool(set(activities) & set(TESTING_SERVICES))
 
 
 class Asker(Protocol):
@@ -48,8 +98,7 @@ class Interview:
     def field(self, key: str, prompt: str, model: type[BaseModel], name: str, default: Any = None) -> Any:
         """Ask for one model field, validated with the field's own type and constraints."""
         info = model.model_fields[name]
-        annotated: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
-        adapter: TypeAdapter[Any] = TypeAdapter(annotated)
+        adapter = _adapter(model, name)
         prior = self._prior(key)
         if prior is None:
             prior = default if default is not None else (None if info.is_required() else info.get_default(
@@ -118,12 +167,18 @@ class Interview:
         data["agreement"] = self._agreement()
         data["sponsor"] = self._party("sponsor", "Sponsor (marketing authorisation / NDA / BLA holder)", m.Sponsor)
         data["contract_acceptor"] = self._acceptor()
-        data["products"] = self._products()
+        if Applies.affiliates(self._markets_hint()):
+            data["affiliates"] = self._affiliates()
+        data["products"] = self._products(data["sponsor"])
         markets = {mk for p in data["products"] for mk in p["markets"]}
+        if "affiliates" not in data and Applies.affiliates(markets):
+            data["affiliates"] = self._affiliates()
         site_services = [s for site in data["contract_acceptor"]["sites"] for s in site["activities"]]
         data["services"] = self.items("services", "Services the contract acceptor performs", _options(m.Service),
                                       default=list(dict.fromkeys(site_services)))
-        data["release_model"], data["release"] = self._release(markets)
+        data["release_model"], data["release"] = self._release(data["products"])
+        if Applies.own_release(data["products"]):
+            self._product_releases(data["products"], data["release_model"])
         data["change_control"] = self._change_control()
         data["subcontracting"] = self._subcontracting()
         if data["contract_acceptor"]["kind"] == "cdmo" or "tech_transfer" in data["services"]:
@@ -152,6 +207,32 @@ class Interview:
         })
         data["signatories"] = self._signatories(data, markets)
         return self._keep_unasked(data)
+
+    def _markets_hint(self) -> set[str]:
+        """Markets of the starting file (affiliates are asked before the products when it has them)."""
+        products = self.start.get("products")
+        if not isinstance(products, list):
+            return set()
+        return {str(mk) for p in products if isinstance(p, dict) for mk in (p.get("markets") or [])}
+
+    def _affiliates(self) -> list[dict[str, Any]]:
+        self.asker.section("Affiliates", "e.g. the Japanese marketing authorisation holder of the Sponsor's group")
+        found = []
+        for i in range(self.count("affiliates", "How many affiliates join the agreement or sign for a party "
+                                  "(0 if none)", 0, minimum=0)):
+            key = f"affiliates[{i}]"
+            self.asker.section(f"Affiliate {i + 1}")
+            found.append({
+                "name": self.field(f"{key}.name", "Legal name", m.Affiliate, "name"),
+                "address": self.field(f"{key}.address", "Address", m.Affiliate, "address"),
+                "country": self.field(f"{key}.country", "Country", m.Affiliate, "country"),
+                "role": self.field(f"{key}.role", "Its role (e.g. Japanese marketing authorisation holder (GQP))",
+                                   m.Affiliate, "role"),
+                "affiliate_of": self.field(f"{key}.affiliate_of", "Affiliate of [sponsor, contract_acceptor]",
+                                           m.Affiliate, "affiliate_of", "sponsor"),
+                "markets": self.items(f"{key}.markets", "Markets it acts for", _options(m.Market), required=False),
+            })
+        return found
 
     def _keep_unasked(self, data: dict[str, Any]) -> dict[str, Any]:
         """Carry over from the starting file what the interview does not ask (RACI overrides, positions...)."""
@@ -225,38 +306,92 @@ class Interview:
         return {"name": party["name"], "kind": kind, "address": party["address"], "country": party["country"],
                 "quality_contact": party["quality_contact"], "sites": sites}
 
-    def _products(self) -> list[dict[str, Any]]:
+    def _products(self, sponsor: dict[str, Any]) -> list[dict[str, Any]]:
         products = []
         for i in range(self.count("products", "How many products does the agreement cover", 1)):
             key = f"products[{i}]"
             self.asker.section(f"Product {i + 1}")
             product: dict[str, Any] = {
                 "name": self.field(f"{key}.name", "Product name", m.Product, "name"),
-                "type": self.field(f"{key}.type", f"Type [{', '.join(_options(m.ProductType))}]", m.Product, "type"),
+                "type": self.field(f"{key}.type", f"Type [{', '.join(_options(m.ArrangedType))}]", m.Product, "type"),
             }
-            if product["type"] != "api":
+            if Applies.dosage_form(product):
                 product["dosage_form"] = self.field(f"{key}.dosage_form", "Dosage form (e.g. film-coated tablet)",
                                                     m.Product, "dosage_form")
             product["presentations"] = self.asker.ask(
                 f"{key}.presentations", "Presentations (packs and containers; separate with ';', blank if none)",
                 _show_list(self._prior(f"{key}.presentations")), _text_list)
-            product["markets"] = self.items(f"{key}.markets", "Markets", _options(m.Market))
+            product["markets"] = self.items(f"{key}.markets", "Markets (EU = EU/EEA)", _options(m.Market))
             numbers = self.asker.ask(f"{key}.application_numbers", "Application numbers (NDA/BLA/MA; separate "
                                      "with ';', blank if none)",
                                      _show_list(self._prior(f"{key}.application_numbers")), _text_list)
             product["application_numbers"] = numbers
-            products.append(product)
+            if Applies.application_type(product):
+                product["application_type"] = self.field(
+                    f"{key}.application_type", "US application [NDA, ANDA, OTC_monograph] (decides Field Alert "
+                    "Reports; blank if not yet known)", m.Product, "application_type")
+            if Applies.trial(product):
+                product["trial"] = self._trial(key, product, sponsor)
+            products.append({k: v for k, v in product.items() if v is not None})
         return products
 
-    def _release(self, markets: set[str]) -> tuple[str, dict[str, Any]]:
+    def _trial(self, key: str, product: dict[str, Any], sponsor: dict[str, Any]) -> dict[str, Any]:
+        self.asker.section("Clinical trial", "the trial this investigational product is supplied for")
+        trial: dict[str, Any] = {
+            "sponsor": self.field(f"{key}.trial.sponsor", "Trial sponsor", m.Trial, "sponsor", sponsor["name"]),
+            "sponsor_country": self.field(f"{key}.trial.sponsor_country", "Country where the trial sponsor is "
+                                          "established", m.Trial, "sponsor_country", sponsor["country"]),
+        }
+        if Applies.eu_legal_representative(product):
+            trial["eu_legal_representative"] = self.field(
+                f"{key}.trial.eu_legal_representative", "EU legal representative of a sponsor established outside "
+                "the EU/EEA (name and address; blank if none needed)", m.Trial, "eu_legal_representative")
+        trial["countries"] = self.asker.ask(f"{key}.trial.countries", "Trial countries (separate with ';')",
+                                           _show_list(self._prior(f"{key}.trial.countries")), _text_list)
+        trial["numbers"] = self.asker.ask(f"{key}.trial.numbers", "Trial numbers: EU CT numbers, IND numbers "
+                                         "(separate with ';')", _show_list(self._prior(f"{key}.trial.numbers")),
+                                         _text_list)
+        return {k: v for k, v in trial.items() if v is not None}
+
+    def _release(self, products: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
         self.asker.section("Batch release")
-        default = "qp_certification" if "EU" in markets else "cmo_release_with_sponsor_secondary"
+        default = "qp_certification" if any(_qp_needed(p) for p in products) else "cmo_release_with_sponsor_secondary"
         model = self.field("release_model", f"Release model [{', '.join(_options(m.ReleaseModel))}]", m.Answers,
                            "release_model", default)
-        days = self.field("release.documentation_within_business_days", "Business days to deliver the batch "
-                          "documentation package after the acceptor's disposition", m.Release,
-                          "documentation_within_business_days")
-        return model, {"documentation_within_business_days": days}
+        release: dict[str, Any] = {}
+        if Applies.release_parties(model):
+            release.update(self._release_parties("release", m.Release))
+        release["documentation_within_business_days"] = self.field(
+            "release.documentation_within_business_days", "Business days to deliver the batch documentation package "
+            "after the acceptor's disposition", m.Release, "documentation_within_business_days")
+        return model, release
+
+    def _release_parties(self, key: str, model: type[BaseModel]) -> dict[str, Any]:
+        certifier = self.field(f"{key}.certifier", "Whose Qualified Person certifies each batch [sponsor, "
+                               "contract_acceptor]", model, "certifier", "sponsor")
+        stated = certifier != "sponsor" or self._prior(f"{key}.certifier") is not None
+        found: dict[str, Any] = {"certifier": certifier} if stated else {}  # sponsor is the default
+        if certifier == "contract_acceptor":
+            for name, prompt in (("batch_release_site", "Batch-release site (name and address)"),
+                                 ("authorisation_number", "Its manufacturing authorisation number"),
+                                 ("qualified_person", "Certifying Qualified Person (name)")):
+                found[name] = self.field(f"{key}.{name}", prompt, model, name)
+        return {k: v for k, v in found.items() if v is not None}
+
+    def _product_releases(self, products: list[dict[str, Any]], default: str) -> None:
+        """Ask each product's own release model where products go to different markets."""
+        self.asker.section("Release per product", "products with different markets may be released differently")
+        for i, product in enumerate(products):
+            key = f"products[{i}].release"
+            suggested = "qp_certification" if _qp_needed(product) else default
+            model = self.field(f"{key}.model", f"Release model for {product['name']} "
+                               f"[{', '.join(_options(m.ReleaseModel))}]", m.ReleaseArrangement, "model", suggested)
+            if model == default:
+                continue
+            release: dict[str, Any] = {"model": model}
+            if Applies.release_parties(model):
+                release.update(self._release_parties(key, m.ReleaseArrangement))
+            product["release"] = release
 
     def _simple(self, key: str, title: str, model: type[BaseModel], prompts: dict[str, str]) -> dict[str, Any]:
         self.asker.section(title)
@@ -294,12 +429,18 @@ class Interview:
         for i in range(self.count("subcontracting.approved_subcontractors", "How many approved subcontractors", 1)):
             key = f"subcontracting.approved_subcontractors[{i}]"
             self.asker.section(f"Approved subcontractor {i + 1}")
-            subs.append({
+            sub: dict[str, Any] = {
                 "name": self.field(f"{key}.name", "Name", m.Subcontractor, "name"),
                 "address": self.field(f"{key}.address", "Address of the site doing the work", m.Subcontractor,
                                       "address"),
+                "country": self.field(f"{key}.country", "Country of that site", m.Subcontractor, "country"),
                 "activities": self.items(f"{key}.activities", "Services subcontracted", _options(m.Service)),
-            })
+            }
+            if Applies.subcontractor_tests(sub["activities"]):
+                sub["tests"] = self.asker.ask(f"{key}.tests", "Named tests it performs (e.g. sterility (Ph. Eur. "
+                                              "2.6.1); separate with ';')", _show_list(self._prior(f"{key}.tests")),
+                                              _text_list)
+            subs.append({k: v for k, v in sub.items() if v is not None})
         section["approved_subcontractors"] = subs
         return section
 
@@ -356,7 +497,7 @@ class Interview:
         return section
 
     def _signatories(self, data: dict[str, Any], markets: set[str]) -> list[dict[str, Any]]:
-        qp = "EU" in markets and data["release_model"] == "qp_certification"
+        qp = data["release_model"] == "qp_certification" and any(_qp_needed(p) for p in data["products"])
         found = self.start.get("signatories")
         prior_all: list[Any] = found if isinstance(found, list) else []
         signatories: list[dict[str, Any]] = []
@@ -391,10 +532,11 @@ SECTION_NOTES = {
     "agreement": "The agreement itself: identity, version and life cycle.",
     "sponsor": "The contract giver: marketing authorisation / NDA / BLA holder.",
     "contract_acceptor": "The CMO, CDMO or contract laboratory, and the sites where the work is done.",
-    "products": "Products covered, with their markets and application numbers.",
+    "affiliates": "Affiliates of either party that join the agreement or sign for one.",
+    "products": "Products covered, with their markets, application and release arrangement.",
     "services": "What the contract acceptor does for the Sponsor.",
     "release_model": "Who releases batches for sale.",
-    "release": "Batch documentation clock.",
+    "release": "Who certifies, where, and the batch documentation clock.",
     "change_control": "Notification and approval of changes at the contract acceptor.",
     "subcontracting": "Whether work may be passed on, and to whom.",
     "tech_transfer": "Technology transfer, new sites and scale changes.",
@@ -408,6 +550,9 @@ SECTION_NOTES = {
 }
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: the same text, 40 ms -> 3 ms for the demo
+
+
 def render_answers(data: dict[str, Any]) -> str:
     """The answers as commented YAML, one commented block per section."""
     lines = ["# qa-builder answers file, written by `qa-builder questionnaire`.",
@@ -417,7 +562,7 @@ def render_answers(data: dict[str, Any]) -> str:
         note = SECTION_NOTES.get(key)
         if note:
             lines.append(f"# {note}")
-        lines.append(yaml.safe_dump({key: value}, allow_unicode=True, sort_keys=False, width=100).rstrip())
+        lines.append(yaml.dump({key: value}, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=100).rstrip())
         lines.append("")
     return "\n".join(lines)
 
@@ -434,6 +579,15 @@ def _merge(prior: Any, asked: Any, name: str = "") -> Any:
     if isinstance(prior, list) and isinstance(asked, list) and all(isinstance(v, dict) for v in asked):
         return [_merge(prior[i] if i < len(prior) else None, v) for i, v in enumerate(asked)]
     return asked
+
+
+def _qp_needed(product: dict[str, Any]) -> bool:
+    """Whether a market of the product needs QP-type certification of its type (the jurisdiction rules say)."""
+    from qa_builder.library.jurisdictions import bundled_jurisdictions
+
+    kind = "biological_drug_product" if product["type"] == "biologic" else product["type"]
+    return any(rule.qp and kind in rule.product_types and set(product["markets"]) & set(rule.markets)
+               for rule in bundled_jurisdictions().certifications)
 
 
 def _options(literal: Any) -> tuple[str, ...]:
@@ -468,3 +622,12 @@ def _plain(exc: ValidationError) -> str:
     first = exc.errors()[0]
     message = str(first["msg"]).replace("Input should be", "should be").replace("Value error, ", "")
     return message
+
+
+@functools.cache
+def _adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    """The validator of one model field, built once per process (building one costs about 0.15 ms, and the
+    web app replays the whole interview, some 80 questions, on every request)."""
+    info = model.model_fields[name]
+    annotated: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return TypeAdapter(annotated)

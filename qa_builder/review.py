@@ -17,7 +17,8 @@ def review_files(paths: list[Path], library: ClauseLibrary, *, today: dt.date | 
     results: list[FileFindings] = []
     for path in paths:
         try:
-            findings = review_answers(load_answers(path), library, today=today)
+            answers_file = load_answers(path)
+            findings = review_answers(answers_file, library, today=today)
         except QABuilderError as exc:
             results.append(FileFindings(file=str(path), error=str(exc)))
             continue
@@ -25,5 +26,6 @@ def review_files(paths: list[Path], library: ClauseLibrary, *, today: dt.date | 
             file=str(path), findings=findings,
             errors=sum(f.severity == "error" for f in findings),
             warnings=sum(f.severity == "warning" for f in findings),
+            notices=answers_file.notices,
         ))
     return results

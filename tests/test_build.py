@@ -11,7 +11,6 @@ from typing import Any
 import docx
 import pypdfium2 as pdfium
 import pytest
-from docx.oxml.ns import qn
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
@@ -19,9 +18,9 @@ from qa_builder.batch import BatchItem, build_many
 from qa_builder.files import sha256_file
 from qa_builder.library.loader import load_library
 from qa_builder.pipeline import BuildSettings
-from qa_builder.render.anchors import paragraph_text
 from qa_builder.render.docx import default_template_path
 from tests.conftest import DEMO_EXAMPLE, MINIMAL_ANSWERS
+from tests.doctext import docx_text, page_refs, pdf_pages
 
 pytestmark = pytest.mark.libreoffice
 
@@ -32,21 +31,6 @@ def example_builds(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> 
     out = tmp_path_factory.mktemp("examples")
     settings = BuildSettings(out_dir=out, library=load_library(), template=default_template_path())
     return {item.answers: item for item in build_many(EXAMPLE_FILES, settings, jobs=2, converter=converter)}
-
-
-def _pdf_pages(path: Path) -> list[str]:
-    document = pdfium.PdfDocument(str(path))
-    try:
-        return [document[i].get_textpage().get_text_range() for i in range(len(document))]
-    finally:
-        document.close()
-
-
-def _page_refs(node_ref: Any) -> list[Any]:
-    node = node_ref.get_object()
-    if node["/Type"] == "/Page":
-        return [node_ref]
-    return [ref for kid in node.raw_get("/Kids") for ref in _page_refs(kid)]
 
 
 def test_outputs_and_build_record(minimal_build: Path) -> None:
@@ -70,7 +54,7 @@ def test_outputs_and_build_record(minimal_build: Path) -> None:
 def test_docx_reads_back_with_escaping_and_unicode(minimal_build: Path) -> None:
     document = docx.Document(str(minimal_build / "QA-MIN-1_v1.docx"))
     # Clause paragraphs sit inside content controls (w:sdt), which python-docx's document.paragraphs skips.
-    text = "\n".join(paragraph_text(p) for p in document.element.body.iter(qn("w:p")))
+    text = docx_text(minimal_build / "QA-MIN-1_v1.docx")
     assert 'Müller & Søn <Pharma> "AG"' in text
     assert "株式会社テスト製薬" in text
     assert "1.1\tScope" in text and "2.1\tBatch Release" in text
@@ -100,7 +84,7 @@ def test_pdf_is_pdfa2b_with_embedded_fonts(minimal_build: Path) -> None:
 
 
 def test_pdf_text_headings_clauses_and_toc_page_numbers(minimal_build: Path) -> None:
-    pages = _pdf_pages(minimal_build / "QA-MIN-1_v1.pdf")
+    pages = pdf_pages(minimal_build / "QA-MIN-1_v1.pdf")
     everything = "\n".join(pages)
     for heading in ("QUALITY AGREEMENT", "1. GENERAL", "2. RELEASE", "ANNEX A.", "SIGNATURES"):
         assert heading in everything.replace("\t", " ").replace("  ", " "), heading
@@ -115,19 +99,19 @@ def test_pdf_text_headings_clauses_and_toc_page_numbers(minimal_build: Path) -> 
 
 def test_signature_fields_are_empty_named_and_on_signature_page(minimal_build: Path) -> None:
     pdf = minimal_build / "QA-MIN-1_v1.pdf"
-    pages = _pdf_pages(pdf)
+    pages = pdf_pages(pdf)
     signature_page = max(i for i, text in enumerate(pages) if "SIGNATURES" in text)
     with pdf.open("rb") as handle:
         reader = PdfFileReader(handle)
         fields = list(enumerate_sig_fields(reader))
         assert [name for name, _value, _ref in fields] == ["sig_sponsor_1", "sig_contract_acceptor_1"]
-        page_refs = _page_refs(reader.root.raw_get("/Pages"))
-        assert len(page_refs) == len(pages)
+        pages_in_order = page_refs(reader.root.raw_get("/Pages"))
+        assert len(pages_in_order) == len(pages)
         boxes = []
         for _name, value, ref in fields:
             field = ref.get_object()
             assert value is None, "field must be empty"
-            assert page_refs.index(field.raw_get("/P")) == signature_page
+            assert pages_in_order.index(field.raw_get("/P")) == signature_page
             assert int(field["/F"]) & 4, "printable (PDF/A)"
             boxes.append([float(x) for x in field["/Rect"]])
     document = pdfium.PdfDocument(str(pdf))
@@ -149,7 +133,7 @@ def test_example_builds_with_default_library(example_builds: dict[Path, BatchIte
     result = example_builds[DEMO_EXAMPLE].result
     assert result is not None
     pdf = next(path for path in result.files if path.suffix == ".pdf")
-    pages = _pdf_pages(pdf)
+    pages = pdf_pages(pdf)
     text = "\n".join(pages)
     assert "RESPONSIBILITIES MATRIX" in text
     with pdf.open("rb") as handle:
@@ -162,7 +146,9 @@ EXAMPLE_FILES = sorted((Path(__file__).resolve().parent.parent / "examples").glo
 def test_there_are_examples_for_each_common_arrangement() -> None:
     assert {p.name for p in EXAMPLE_FILES} >= {
         "us-eu-drug-product-cmo.yaml", "us-api-cmo.yaml", "us-eu-biologic-cdmo.yaml",
-        "sterile-fill-finish-cmo.yaml", "contract-qc-laboratory.yaml"}
+        "sterile-fill-finish-cmo.yaml", "contract-qc-laboratory.yaml", "eu-api-third-country.yaml",
+        "us-bla-drug-substance.yaml", "eu-imp-clinical-supply.yaml", "uk-ch-finished-product.yaml",
+        "jp-us-sterile.yaml"}
 
 
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
@@ -174,7 +160,7 @@ def test_every_example_builds_without_gaps(example_builds: dict[Path, BatchItem]
     assert result.record.uncovered_requirements == []
     assert result.record.review_findings == []
     pdf = next(path for path in result.files if path.suffix == ".pdf")
-    pages = _pdf_pages(pdf)
+    pages = pdf_pages(pdf)
     assert "SIGNATURES" in pages[-1] or "SIGNATURES" in pages[-2]
     with pdf.open("rb") as handle:
         fields = [name for name, _v, _r in enumerate_sig_fields(PdfFileReader(handle))]

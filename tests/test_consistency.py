@@ -224,7 +224,8 @@ def test_stability_oos_on_an_unreleased_batch_has_one_clock(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(("markets", "says"), [
     (["US"], "GMP responsibilities for the outsourced activities, as Chapter 16 of ICH Q7 provides."),
-    (["EU"], "as required by Chapter 7 of Part I of the EU GMP Guide and as Chapter 16 of ICH Q7 provides."),
+    # An active substance's contract basis is ICH Q7 chapter 16, not the finished-product Chapter 7 (issue 14).
+    (["EU"], "GMP responsibilities for the outsourced activities, as Chapter 16 of ICH Q7 provides."),
 ])
 def test_scope_sentence_reads_for_an_api(tmp_path: Path, markets: list[str], says: str) -> None:
     data = {"products": [{"name": "API", "type": "api", "markets": markets}], "services": ["api_manufacture"]}
@@ -249,7 +250,9 @@ def test_no_approved_subcontractors_where_subcontracting_is_forbidden(tmp_path: 
     assert "approved subcontractor" not in text
     demo = agreements["us-eu-drug-product-cmo.yaml"]
     assert "shall arrange access to the sites of approved subcontractors" in _text(demo, "sponsor_audits")
-    assert "by its approved subcontractors complied" in _text(demo, "batch_release")
+    # The subcontractors' part of the confirmation on which the Sponsor's QP relies (issue 14: stated with
+    # the EU certification, in the clause on Certification and Release for Each Market).
+    assert "by its approved subcontractors complied" in _text(demo, "batch_certification")
 
 
 def _clause_text(agreement: Agreement, clause_id: str) -> str:

@@ -360,7 +360,7 @@ def test_a_certificate_name_newer_than_unicode_3_2_is_a_clear_signing_error(tmp_
     line = _one_clear_line(result)
     assert "rupee.p12: the certificate's subject name (CN=Dr. Anna Rao \u20b9) has characters newer than " \
            "Unicode 3.2" in line
-    assert result.returncode == 1 and not out.exists()
+    assert result.returncode == 2 and not out.exists()  # an unusable certificate is bad input
 
 
 # --- the audit trail's head, anchored outside the database ----------------------------------------------------------
@@ -453,6 +453,50 @@ def test_rewriting_an_anchored_event_is_detected(built_workspace: Path, tmp_path
     assert "the trail was rewritten: event 2 no longer has the hash that agreements/QA-SLV-LAB-004/v1/" \
            "QA-SLV-LAB-004_v1.build.json recorded when that version was built" in result.stdout
 
+
+
+def _lose_audit_head(record: Path) -> None:
+    data = json.loads(record.read_text(encoding="utf-8"))
+    del data["audit_head"]
+    record.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _replace_pdf(record: Path) -> None:
+    pdf = record.with_name(record.name.replace(".build.json", ".pdf"))
+    pdf.write_bytes(pdf.read_bytes().replace(b"/Producer", b"/Producex", 1))
+
+
+def _docx_becomes_fifo(record: Path) -> None:
+    docx = record.with_name(record.name.replace(".build.json", ".docx"))
+    docx.unlink()
+    os.mkfifo(docx)
+
+
+def _docx_deleted(record: Path) -> None:
+    record.with_name(record.name.replace(".build.json", ".docx")).unlink()
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize(("alter", "suffix", "state"), [
+    (_lose_audit_head, ".build.json", "differs from what it recorded (the file was changed or replaced afterwards)"),
+    (_replace_pdf, ".pdf", "differs from what it recorded (the file was changed or replaced afterwards)"),
+    (_docx_becomes_fifo, ".docx", "cannot be read (not a regular file)"),
+    (_docx_deleted, ".docx", "is missing"),
+])
+def test_a_version_folder_is_compared_with_its_build_event(built_workspace: Path, tmp_path: Path, alter: Any,
+                                                           suffix: str, state: str) -> None:
+    """A build record that lost its audit head, or a replaced DOCX or PDF, is caught by the hashes the build event
+    recorded, even with no seal (issue 12: the head anchor alone missed both)."""
+    workspace = _copy(built_workspace, tmp_path)
+    assert _verify(workspace).returncode == 0
+    record = next(workspace.glob("agreements/*/v1/*.build.json"))
+    alter(record)
+    result = subprocess.run([sys.executable, "-m", "qa_builder", "audit", "verify", str(workspace)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    name = record.relative_to(workspace).as_posix().replace(".build.json", suffix)
+    assert f"problem: {name}, written by event 3 (build), {state}" in result.stdout, result.stdout
+    assert "verdict: TAMPERED" in result.stdout
 
 @pytest.mark.libreoffice
 def test_a_control_character_in_an_event_does_not_block_the_pdf_export(built_workspace: Path,

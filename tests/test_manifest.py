@@ -90,6 +90,6 @@ def test_manifest_cli_refuses_overwrite_and_bad_records(built: Path, test_pki: A
     bogus = tmp_path / "x.build.json"
     bogus.write_text('{"hello": 1}', encoding="utf-8")
     bad = cli("manifest", str(bogus), *key)
-    assert bad.returncode == 1 and "is not a qa-builder build record" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "is not a qa-builder build record" in bad.stderr and "Traceback" not in bad.stderr
     with pytest.raises(ManifestError, match="build record not found"):
         build_manifest(tmp_path / "missing.build.json")

@@ -250,7 +250,7 @@ def test_sign_cli_lists_fields_and_signs_without_leaking_the_passphrase(
     wrong.write_text("nope\n", encoding="utf-8")
     bad = cli("sign", str(unsigned), "-o", str(tmp_path / "w.pdf"), "--field", "sig_sponsor_1", "--meaning",
               "approval", "--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(wrong))
-    assert bad.returncode == 1 and "wrong passphrase" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "wrong passphrase" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_pkcs11_softhsm_token_with_intermediate(tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
@@ -425,7 +425,7 @@ def test_sign_cli_refuses_the_tsa_and_the_revoked_certificate_in_one_line(
     revoked = cli("revoked", "--level", "B-T", "--tsa", test_pki.tsa_url, "--check-revocation",
                   "--trust", str(test_pki.root_pem))
     for result, text in ((tsa, "extended key usage to timeStamping"), (revoked, "is revoked")):
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == 2, result.stderr  # the key is unfit: bad input
         assert text in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*.pdf"))

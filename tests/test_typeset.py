@@ -1,4 +1,7 @@
-"""The Typst engine: PDF/A-2b typeset from the Agreement model says what the DOCX says, with fields that sign."""
+"""The Typst engine: PDF/A-2b typeset from the Agreement model, with fields that sign.
+
+That it says what the DOCX says: tests/test_pdf_says_what_docx_says.py.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from qa_builder.render.typeset import PdfTypesetter
 from qa_builder.signing.keys import load_pkcs12_key
 from qa_builder.signing.pades import SignatureRequest, sign_pdf
 from tests.conftest import EXAMPLES, MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+from tests.doctext import page_refs, pdf_pages, squash
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 
@@ -63,29 +67,6 @@ def _file(result: BuildResult, suffix: str) -> Path:
     return next(p for p in result.files if p.name.endswith(suffix))
 
 
-def _pages(pdf: Path) -> list[str]:
-    document = pdfium.PdfDocument(str(pdf))
-    try:
-        pages = []
-        for page in document:
-            textpage = page.get_textpage()
-            pages.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
-        return pages
-    finally:
-        document.close()
-
-
-def _squash(text: str) -> str:
-    """Text without any whitespace (line breaks, tabs and justification spaces fall where the layout puts them).
-
-    pdfium marks a hyphen at the end of a line as U+FFFE (or U+0002); the Typst PDF is set without hyphenation,
-    so each of them is a real hyphen of the text that happened to fall at a line end.
-    """
-    return re.sub(r"\s+", "", text.replace("\ufffe", "-").replace("\x02", "-"))
-
-
 def test_pdf_is_pdfa2b_tagged_with_every_font_embedded(minimal: BuildResult) -> None:
     pdf = _file(minimal, ".pdf")
     raw = pdf.read_bytes()
@@ -99,15 +80,15 @@ def test_pdf_is_pdfa2b_tagged_with_every_font_embedded(minimal: BuildResult) -> 
 
 
 def test_toc_page_numbers_are_the_pages_of_the_headings(examples: dict[str, BuildResult]) -> None:
-    pages = _pages(_file(examples["us-eu-drug-product-cmo.yaml"], ".pdf"))
+    pages = pdf_pages(_file(examples["us-eu-drug-product-cmo.yaml"], ".pdf"))
     toc = pages[1]
     entries = re.findall(r"^(.+?)\s*\.{4,}\s*(\d+)\s*$", toc, flags=re.MULTILINE)
     titles = [title for title, _page in entries]
     assert len(entries) >= 17 and titles[-1] == "SIGNATURES", toc
     assert any(t.startswith("ANNEX A.") for t in titles) and any(t.startswith("1.") for t in titles), titles
-    squashed = [_squash(p) for p in pages]
+    squashed = [squash(p) for p in pages]
     for title, number in entries:
-        key = _squash(title)
+        key = squash(title)
         shown = [i + 1 for i, text in enumerate(squashed) if i > 1 and key in text]
         assert shown, f"{title} is on no page"
         assert shown[0] == int(number), f"TOC says {title} is on page {number}; it first appears on {shown[0]}"
@@ -115,18 +96,11 @@ def test_toc_page_numbers_are_the_pages_of_the_headings(examples: dict[str, Buil
 
 
 def test_header_and_footer_on_every_page_but_the_cover(minimal: BuildResult) -> None:
-    pages = _pages(_file(minimal, ".pdf"))
+    pages = pdf_pages(_file(minimal, ".pdf"))
     assert "Confidential · QA-MIN-1 · Version 1" in pages[0] and "Page 1 of" not in pages[0]
     for number, text in enumerate(pages[1:], start=2):
         assert f"Page {number} of {len(pages)}" in text
         assert "Quality Agreement QA-MIN-1 · Version 1 · Minimal Test Agreement" in text
-
-
-def _page_refs(node_ref: Any) -> list[Any]:
-    node = node_ref.get_object()
-    if node["/Type"] == "/Page":
-        return [node_ref]
-    return [ref for kid in node.raw_get("/Kids") for ref in _page_refs(kid)]
 
 
 @pytest.mark.parametrize("example", ["minimal", "us-eu-drug-product-cmo.yaml"])
@@ -136,18 +110,18 @@ def test_one_empty_named_field_over_each_signatory_block(minimal: BuildResult, e
     assert result.agreement is not None
     signatories = result.agreement.signatories
     pdf = _file(result, ".pdf")
-    pages = _pages(pdf)
+    pages = pdf_pages(pdf)
     signature_page = max(i for i, text in enumerate(pages) if "SIGNATURES" in text)
     with pdf.open("rb") as handle:
         reader = PdfFileReader(handle)
         fields = list(enumerate_sig_fields(reader))
         assert [name for name, _value, _ref in fields] == [s.field_name for s in signatories]
-        page_refs = _page_refs(reader.root.raw_get("/Pages"))
+        pages_in_order = page_refs(reader.root.raw_get("/Pages"))
         boxes = []
         for _name, value, ref in fields:
             field = ref.get_object()
             assert value is None, "field must be empty"
-            assert page_refs.index(field.raw_get("/P")) == signature_page
+            assert pages_in_order.index(field.raw_get("/P")) == signature_page
             assert int(field["/F"]) & 4, "printable (PDF/A)"
             boxes.append([float(x) for x in field["/Rect"]])
     document = pdfium.PdfDocument(str(pdf))
@@ -188,86 +162,6 @@ def test_a_typeset_pdf_signs_and_validates(minimal: BuildResult, tmp_path: Path,
     assert report.count("Signature is Valid.") == 2, report
 
 
-# -- the PDF says exactly what the DOCX says ---------------------------------------------------------------
-
-
-def _docx_paragraphs(path: Path) -> list[tuple[str, str]]:
-    """(style name, text) of every body paragraph outside tables, in order, including those inside the content
-    controls that anchor each clause (python-docx's `paragraphs` lists only the body's direct children)."""
-    from docx.oxml.ns import qn
-    from docx.text.paragraph import Paragraph
-
-    document = docx.Document(str(path))
-    found = []
-    for element in document.element.body.iter(qn("w:p")):
-        if any(ancestor.tag == qn("w:tbl") for ancestor in element.iterancestors()):
-            continue
-        paragraph = Paragraph(element, document)
-        found.append((paragraph.style.name if paragraph.style is not None else "", paragraph.text))
-    return found
-
-
-def _docx_clauses(path: Path) -> list[tuple[str, str]]:
-    """(clause heading, heading + every paragraph of the clause) in document order, from the DOCX."""
-    clauses: list[tuple[str, list[str]]] = []
-    for style, text in _docx_paragraphs(path):
-        if style in ("Heading 1", "Heading 2"):
-            clauses.append((text, [text]))
-        elif style in ("Clause Body", "Clause Item") and clauses:
-            clauses[-1][1].append(text)
-    return [(heading, "\n".join(parts)) for heading, parts in clauses]
-
-
-def _docx_rows(path: Path) -> list[str]:
-    """Every table row of the DOCX (cover facts, revision history, annexes, signature blocks), cells joined."""
-    rows = []
-    for table in docx.Document(str(path)).tables:
-        for row in table.rows:
-            rows.append("".join(cell.text for cell in row.cells))
-    return rows
-
-
-def _pdf_body(pdf: Path, header: str, footer: str) -> str:
-    """All page text squashed, with the running header and footer taken out."""
-    pages = _pages(pdf)
-    text = []
-    for number, page in enumerate(pages, start=1):
-        squashed = _squash(page)
-        for running in (header, footer, f"Page{number}of{len(pages)}"):
-            squashed = squashed.replace(_squash(running), "")
-        text.append(squashed)
-    return "".join(text)
-
-
-@pytest.mark.parametrize("example", [p.name for p in EXAMPLE_FILES] + ["minimal"])
-def test_the_pdf_says_exactly_what_the_docx_says(examples: dict[str, BuildResult], minimal: BuildResult,
-                                                 example: str) -> None:
-    result = minimal if example == "minimal" else examples[example]
-    agreement = result.agreement
-    assert agreement is not None
-    header = f"Quality Agreement {agreement.id} · Version {agreement.version} · {agreement.title}"
-    footer = f"{agreement.sponsor.name} – {agreement.contract_acceptor.name} · Confidential"
-    body = _pdf_body(_file(result, ".pdf"), header, footer)
-    clauses = _docx_clauses(_file(result, ".docx"))
-    assert len(clauses) == len([c for s in agreement.sections for c in s.clauses]) + len(agreement.sections) + 4
-    position = 0
-    for heading, text in clauses:
-        wanted = _squash(text)
-        found = body.find(wanted, position)
-        if found < 0:
-            prefix = next((n for n in range(len(wanted), 0, -1) if body.find(wanted[:n], position) >= 0), 0)
-            start = body.find(wanted[:prefix], position)
-            raise AssertionError(f"{example}: clause '{heading}' differs after {wanted[:prefix][-60:]!r}: "
-                                 f"DOCX {wanted[prefix:prefix + 60]!r} vs PDF "
-                                 f"{body[start + prefix:start + prefix + 60]!r}")
-        position = found + len(wanted)
-    for row in _docx_rows(_file(result, ".docx")):
-        assert _squash(row) in body, f"{example}: table row {row[:80]!r} is not in the PDF"
-    for style, text in _docx_paragraphs(_file(result, ".docx")):  # also cover, legends and signature notes
-        if text.strip() and not style.startswith("TOC"):  # the DOCX TOC is filled in by the converter
-            assert _squash(text) in body, f"{example}: {style} paragraph {text[:80]!r} not in PDF"
-
-
 # -- scripts and literal text ------------------------------------------------------------------------------
 
 
@@ -293,9 +187,9 @@ def test_cjk_and_rtl_names_render_with_fonts_for_their_scripts(scripts_build: Bu
 
 
 def test_markup_characters_in_user_text_print_literally(scripts_build: BuildResult) -> None:
-    body = _squash("".join(_pages(_file(scripts_build, ".pdf"))))
-    assert _squash("#strong[x] *bold* $x^2$ ] \\ @ref <lbl> // note") in body
-    assert _squash("Exam#plol *10* mg $tablets$ ]") in body
+    body = squash("".join(pdf_pages(_file(scripts_build, ".pdf"))))
+    assert squash("#strong[x] *bold* $x^2$ ] \\ @ref <lbl> // note") in body
+    assert squash("Exam#plol *10* mg $tablets$ ]") in body
 
 
 # -- failures ----------------------------------------------------------------------------------------------

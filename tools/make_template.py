@@ -26,6 +26,13 @@ FONT = "Calibri"
 PAGE_WIDTH = Cm(21.0)
 MARGIN = Cm(2.2)
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN  # 16.6 cm
+# The same words as qa_builder/render/typeset.py (the Typst engine); tests/test_typeset.py compares both documents.
+TRACEABILITY_LEGEND = (
+    "This annex is informative and not contractual: the clauses of this Agreement govern. It lists each "
+    "regulatory requirement that applies to the arrangement of this Agreement (its products, markets, release "
+    "arrangement and services) and the clauses that address it. Sources are cited by the short keys listed "
+    "under Sources below.")
+SOURCES_LEGEND = "Each instrument cited in this annex, once, under the key the table above uses."
 
 
 # Child order of the property elements, from the WordprocessingML schema (ECMA-376 Part 1, §17).
@@ -326,19 +333,33 @@ def _annexes(doc: Document) -> None:
     _move_last_row_before_end(table)
     _borders(table, "A6A6A6")
 
-    doc.add_paragraph("ANNEX C.\tREGULATORY TRACEABILITY", style="Heading 1")
-    doc.add_paragraph("Each regulatory requirement that applies to this Agreement and the clauses that satisfy it.",
-                      style="Small")
+    doc.add_paragraph("ANNEX C.\tREGULATORY TRACEABILITY (INFORMATIVE)", style="Heading 1")
+    doc.add_paragraph(TRACEABILITY_LEGEND, style="Small")
     doc.add_paragraph()
-    widths = [Cm(3.6), Cm(8.6), Cm(2.4), Cm(2.0)]
-    table = doc.add_table(rows=1, cols=4)
+    widths = [Cm(9.0), Cm(4.0), Cm(3.6)]  # no column under ~20 characters of 9 pt text (3.5 cm with padding)
+    table = doc.add_table(rows=1, cols=3)
     _fixed_widths(table, widths)
-    _header_row(table, ["Requirement", "Summary", "Source", "Clauses"], widths)
-    _loop_rows(table, "{%tr for t in agreement.traceability %}", "{%tr endfor %}", 4)
+    _header_row(table, ["Requirement", "Source", "Clauses"], widths)
+    _loop_rows(table, "{%tr for t in agreement.traceability %}", "{%tr endfor %}", 3)
     cells = table.add_row().cells
-    texts = ["{{ t.requirement_id }}", "{{ t.summary }}", "{{ t.source }}",
+    texts = ["{{ t.summary }}", "{{ t.citation or t.source }}",
              "{{ t.clause_numbers | join(', ') if t.clause_numbers else '–' }}"]
     for cell, text in zip(cells, texts, strict=False):
+        cell.paragraphs[0].text = text
+        cell.paragraphs[0].style = doc.styles["Table Text"]
+    _widths_row(cells, widths)
+    _move_last_row_before_end(table)
+    _borders(table, "A6A6A6")
+
+    doc.add_paragraph("Sources", style="Heading 2")
+    doc.add_paragraph(SOURCES_LEGEND, style="Small")
+    widths = [Cm(3.6), Cm(13.0)]
+    table = doc.add_table(rows=1, cols=2)
+    _fixed_widths(table, widths)
+    _header_row(table, ["Key", "Source"], widths)
+    _loop_rows(table, "{%tr for s in agreement.sources %}", "{%tr endfor %}", 2)
+    cells = table.add_row().cells
+    for cell, text in zip(cells, ["{{ s.key }}", "{{ s.citation }}"], strict=False):
         cell.paragraphs[0].text = text
         cell.paragraphs[0].style = doc.styles["Table Text"]
     _widths_row(cells, widths)

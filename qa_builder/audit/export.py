@@ -74,9 +74,11 @@ def export_pdf(workspace: Path, out: Path, converter: PdfConverter | None = None
 
 
 def _existing_trail(workspace: Path) -> AuditTrail:
+    """The trail, checked up front to take the export's own event, so that no export is written unrecorded."""
     trail = AuditTrail(workspace)
     if not trail.exists():
         raise AuditError(f"{workspace} has no audit trail ({trail.path} does not exist)")
+    trail.head()  # raises AuditError when the newest event is malformed and nothing can follow it
     return trail
 
 

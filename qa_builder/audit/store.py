@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -86,8 +87,18 @@ class AuditTrail:
         self._schema_ready = False
 
     def exists(self) -> bool:
-        """Whether the trail database exists (it is created by the first append)."""
-        return self.path.is_file()
+        """Whether the trail database exists (it is created by the first append).
+
+        Raises:
+            AuditError: something else has its name (a folder, a pipe, a device, a dangling link): the trail is
+                neither missing nor usable, and saying "no events" would hide that.
+        """
+        if self.path.is_file():
+            return True
+        if self.path.exists() or self.path.is_symlink():
+            raise AuditError(f"{self.path}: is not a database file (a folder, pipe, device or broken link has its "
+                             "name); the audit trail cannot be used")
+        return False
 
     def append(self, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,
                agreement_version: int | None = None, files: Iterable[AuditFile | Path] = (),
@@ -110,7 +121,7 @@ class AuditTrail:
         facts = dict(details or {})
         check_no_secrets(facts, [signer, agreement_id])  # before the trail is even opened
         with self._transaction() as conn:
-            head = _head(conn)
+            head = _head(conn, self.path)
             event = make_event(seq=head.seq + 1, prev_hash=head.hash, action=action, outcome=outcome,
                                signer=signer, agreement_id=agreement_id, agreement_version=agreement_version,
                                files=entries, details=facts)
@@ -155,7 +166,7 @@ class AuditTrail:
         if not self.exists():
             return None
         with self._reading() as conn:
-            head = _head(conn)
+            head = _head(conn, self.path)
         return head if head.seq else None
 
     def rows(self) -> list[StoredRow]:
@@ -180,6 +191,7 @@ class AuditTrail:
         mode = "rwc" if create else "rw"
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_inside()
         conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -187,6 +199,22 @@ class AuditTrail:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
         return conn
+
+    def _check_inside(self) -> None:
+        """The database and its journal files are plain files inside the workspace, never reached through a link.
+
+        A workspace is often shared through version control, which keeps symbolic links: a link named
+        audit/trail.sqlite3 (or its -wal) would make every command create or write a database wherever it points.
+
+        Raises:
+            AuditError: a link, or a path leading out of the workspace.
+        """
+        names = [self.path] + [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+        linked = [path for path in names if path.is_symlink()]
+        if linked or not self.path.resolve().is_relative_to(self.workspace.resolve()):
+            culprit = linked[0] if linked else self.path
+            raise AuditError(f"{culprit}: is a symbolic link or leads out of the workspace; the audit trail is kept "
+                             "only as plain files inside the workspace")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -230,9 +258,23 @@ class AuditTrail:
             raise _trail_error(self.path, exc) from exc
 
 
-def _head(conn: sqlite3.Connection) -> Head:
+def _head(conn: sqlite3.Connection, path: Path) -> Head:
+    """The newest event's seq and hash, which the next event chains to.
+
+    Raises:
+        AuditError: the newest row's seq or hash is malformed (the database was edited): no event can follow it.
+    """
     row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    return Head(int(row[0]), str(row[1])) if row else Head(0, GENESIS_HASH)
+    if row is None:
+        return Head(0, GENESIS_HASH)
+    seq, digest = row
+    if not (isinstance(seq, int) and seq >= 1 and isinstance(digest, str) and _SHA256_HEX.fullmatch(digest)):
+        raise AuditError(f"{path}: the newest event's sequence number or hash is malformed (the database was edited), "
+                         "so no event can be chained to it; run `qa-builder audit verify` on the workspace")
+    return Head(seq, digest)
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _parse(seq: int, text: str, path: Path) -> AuditEvent:

@@ -19,6 +19,9 @@ from qa_builder.models.build import BUILD_RECORD_LIMIT
 from qa_builder.printable import printable
 
 _VERSION_RECORD = re.compile(r"agreements/([^/]+)/v([1-9][0-9]*)/[^/]+\.build\.json")
+_VERSION_FILE = re.compile(r"agreements/[^/]+/v[1-9][0-9]*/[^/]+")
+_WRITING_ACTIONS = ("build", "regenerate", "sign", "manifest")
+"""The events that write files into a version folder; each records the files' sha256 as written."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def verify_trail(workspace: Path, trust_roots: Sequence[Path] = ()) -> TrailVerd
                           if e.action in ("build", "regenerate") and e.outcome == "ok"
                           and e.agreement_id is not None and e.agreement_version is not None}
         problems += _version_event_problems(anchors, version_events)
+        problems += _version_file_problems(workspace, check.parsed)
     first_bad = check.first_break.seq if check.first_break else _first_unsealed(statuses)
     covered = [s.seq for s in statuses if s.ok] + [a.seq for a in anchors if check.hashes.get(a.seq) == a.hash]
     return TrailVerdict(workspace, check.events, check.head, check.first_break is None, first_bad,
@@ -181,6 +185,41 @@ def _version_event_problems(anchors: Sequence[_Anchor], version_events: dict[tup
             "records it late)" for anchor in anchors if anchor.version not in version_events]
 
 
+def _version_file_problems(workspace: Path, events: Sequence[AuditEvent]) -> list[str]:
+    """Every file a build, regeneration, signature or manifest wrote into a version folder must still be there
+    with the sha256 its newest such event recorded: a replaced DOCX or PDF, or a build record whose audit head
+    was removed, shows here even where no seal covers the event."""
+    latest: dict[str, tuple[int, str, str]] = {}
+    for event in events:
+        if event.action in _WRITING_ACTIONS and event.outcome == "ok":
+            for entry in event.files:
+                if _VERSION_FILE.fullmatch(entry.name):
+                    latest[entry.name] = (event.seq, event.action, entry.sha256)
+    problems = []
+    for name, (seq, action, digest) in sorted(latest.items()):
+        state = _file_state(workspace, name, digest)
+        if state is not None:
+            problems.append(f"{name}, written by event {seq} ({action}), {state}")
+    return problems
+
+
+def _file_state(workspace: Path, name: str, sha256: str) -> str | None:
+    """None when the file is there with `sha256`, else what is wrong with it, as the end of a sentence."""
+    try:
+        path = inside_tree(workspace, name)
+    except ValueError:
+        return "is not a file inside the workspace"
+    if not path.exists() and not path.is_symlink():
+        return "is missing"
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if actual != sha256:
+        return "differs from what it recorded (the file was changed or replaced afterwards)"
+    return None
+
+
 def _seal_statuses(seals: Sequence[SealFiles], check: ChainCheck,
                    trust_roots: Sequence[Path]) -> tuple[SealStatus, ...]:
     """Check each seal in seq order; a seal that no longer matches is bounded by the last one that does."""
@@ -239,15 +278,9 @@ def _seal_event_problems(workspace: Path, events: Sequence[AuditEvent], seals: S
                             f"{files.seq} may have been removed, or sealing was interrupted)")
     for event in recorded.values():
         for entry in event.files:
-            try:
-                path = inside_tree(workspace, entry.name)
-            except ValueError:
-                problems.append(f"{entry.name}, recorded by event {event.seq}, is not a file inside the workspace")
-                continue
-            if not path.is_file():
-                problems.append(f"{entry.name}, recorded by event {event.seq}, is missing")
-            elif sha256_file(path) != entry.sha256:
-                problems.append(f"{entry.name} differs from the file event {event.seq} recorded")
+            state = _file_state(workspace, entry.name, entry.sha256)
+            if state is not None:
+                problems.append(f"{entry.name}, recorded by event {event.seq}, {state}")
     return problems
 
 

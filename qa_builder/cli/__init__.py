@@ -26,11 +26,19 @@ from qa_builder.cli.sign import sign_command
 from qa_builder.cli.verify import verify_command
 from qa_builder.cli.workspace import add_command, impact_command, init_command, regenerate_command
 from qa_builder.errors import QABuilderError
-from qa_builder.printable import printable
+from qa_builder.printable import printable, shown
 
 
 class _Group(click.Group):
     """Turns every library error into one line on stderr and its exit code; --debug shows tracebacks."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            _escape(exc)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,7 +49,10 @@ class _Group(click.Group):
             for line in error_text(exc).splitlines() or [type(exc).__name__]:  # messages quote text from files: escaped
                 click.secho(f"error: {printable(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except click.ClickException as exc:
+            _escape(exc)
+            raise
+        except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except BrokenPipeError:
             # The reader went away (e.g. `qa-builder audit log W | head`): stop quietly, as other tools do.
@@ -54,9 +65,33 @@ class _Group(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            if isinstance(exc, OSError) and _raised_by_echo(exc):
+                # The output itself could not be written (`> /dev/full`, a full disk under a redirect): one line.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                click.secho(f"error: the output could not be written ({exc.strerror or type(exc).__name__})",
+                            fg="red", err=True)
+                sys.exit(1)
             click.secho(f"internal error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for details)",
                         fg="red", err=True)
             sys.exit(1)
+
+
+def _raised_by_echo(exc: BaseException) -> bool:
+    """Whether `exc` came from writing a command's output (click.echo), not from the work itself."""
+    import traceback
+
+    return any(frame.name in ("echo", "secho") and frame.filename.endswith(os.path.join("click", "utils.py"))
+               for frame in traceback.extract_tb(exc.__traceback__))
+
+
+def _escape(exc: click.ClickException) -> None:
+    """Usage errors quote what was typed (an option value, a command name): escaped and cut short, so a pasted
+    escape sequence, right-to-left override or page of text cannot reach the terminal or forge lines."""
+    vars(exc)["message"] = shown(exc.message, _USAGE_MESSAGE_LIMIT)  # Click declares it Final; it is read at show()
+
+
+_USAGE_MESSAGE_LIMIT = 300
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

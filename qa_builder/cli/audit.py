@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qa_builder.printable import printable
+from qa_builder.printable import printable, shown
 
 if TYPE_CHECKING:
     from qa_builder.audit.events import AuditEvent
@@ -18,15 +18,21 @@ _WORKSPACE = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
+_SINCE_YEARS = (1900, 9998)
+"""Years --since may name: any later one, with a time zone, would overflow on conversion to UTC."""
+
+
 def _parse_since(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time (e.g. 2025-03-01 or "
+        raise click.BadParameter(f"'{shown(value)}' is not an ISO 8601 date or time (e.g. 2025-03-01 or "
                                  "2025-03-01T09:30:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    if not _SINCE_YEARS[0] <= moment.year <= _SINCE_YEARS[1]:
+        raise click.BadParameter(f"the year {moment.year} is outside {_SINCE_YEARS[0]}-{_SINCE_YEARS[1]}")
+    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @click.group("audit")

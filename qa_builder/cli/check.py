@@ -50,6 +50,8 @@ def _print_human(result: FileFindings) -> None:
     verdict = "no findings" if not result.findings else (
         f"{result.errors} error{'s' * (result.errors != 1)}, {result.warnings} warning{'s' * (result.warnings != 1)}")
     click.secho(f"{result.file}: {verdict}", bold=True, fg="green" if not result.errors else "red")
+    for notice in result.notices:
+        click.echo(f"note: {printable(notice)}", err=True)
     if not result.findings:
         return
     width = max(60, min(shutil.get_terminal_size((100, 20)).columns, 120))

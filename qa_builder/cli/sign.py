@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from qa_builder.errors import InputError
+from qa_builder.files import read_small_file
 from qa_builder.printable import printable
 
 if TYPE_CHECKING:
@@ -29,14 +31,13 @@ def read_secret(file: Path | None, what: str) -> bytes:
         InputError: the file cannot be read, is not UTF-8 text, or is too large to be a passphrase or PIN file.
     """
     if file is not None:
-        try:
-            with file.open("rb") as handle:
-                data = handle.read(MAX_SECRET_FILE + 1)
+        try:  # a FIFO with no writer, or a device, is refused instead of waited on or read forever
+            data = read_small_file(file, MAX_SECRET_FILE)
         except OSError as exc:
+            if exc.errno == errno.EFBIG:
+                raise InputError(f"{file}: is not a {what} file (larger than {MAX_SECRET_FILE // 1024} KiB)") from None
             raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from None
-        if len(data) > MAX_SECRET_FILE:
-            raise InputError(f"{file}: is not a {what} file (larger than {MAX_SECRET_FILE // 1024} KiB)")
-        lines = data.splitlines()
+        lines = data.removeprefix(b"\xef\xbb\xbf").splitlines()  # Notepad's UTF-8 byte-order mark is no part of it
         secret = lines[0] if lines else b""
         try:
             secret.decode("utf-8")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from qa_builder.cli.options import jobs_option
-from qa_builder.printable import printable
+from qa_builder.printable import printable, shown
 
 if TYPE_CHECKING:
     from qa_builder.audit.store import AuditTrail
@@ -24,7 +24,7 @@ def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise click.BadParameter(f"'{_short(value)}' is not an ISO-8601 time such as 2026-01-31T12:00:00Z") from exc
+        raise click.BadParameter(f"'{shown(value)}' is not an ISO-8601 time such as 2026-01-31T12:00:00Z") from exc
     if not _EARLIEST_AT <= moment.year <= _LATEST_AT:
         # Certificates and timestamps carry years 1950-9999 (RFC 5280); validation arithmetic past them overflows.
         raise click.BadParameter(f"the year {moment.year} is outside {_EARLIEST_AT}-{_LATEST_AT}")
@@ -32,10 +32,6 @@ def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 _EARLIEST_AT, _LATEST_AT = 1950, 9000
-
-
-def _short(value: str) -> str:
-    return value if len(value) <= 60 else value[:60] + "…"
 
 
 @click.command("verify")

@@ -27,7 +27,7 @@ def requirement_coverage(
     library: ClauseLibrary, answers: Answers, selection: ClauseSelection
 ) -> list[RequirementCoverage]:
     """Every requirement that applies to these answers, with the selected clauses citing it."""
-    context = build_context(answers, library.clocks)
+    context = build_context(answers, library.clocks, library.jurisdictions)
     citing: dict[str, list[str]] = {}
     for selected in selection.selected:
         for ref in selected.clause.references:

@@ -166,8 +166,8 @@ def lint_agreement(agreement: Agreement, arrangement: str, terms_used: Counter[s
 # --- The matrix of arrangements -------------------------------------------------------------------
 
 KINDS = ("cmo", "cdmo", "contract_laboratory")
-PRODUCTS = ("drug_product", "sterile_drug_product", "api", "biologic", "investigational")
-MARKETS: tuple[tuple[str, ...], ...] = (("US",), ("EU",), ("US", "EU"), ("JP",))
+PRODUCTS = ("drug_product", "sterile_drug_product", "api", "biologic", "biological_drug_substance", "investigational")
+MARKETS: tuple[tuple[str, ...], ...] = (("US",), ("EU",), ("US", "EU"), ("JP",), ("UK", "CH"))
 RELEASE_MODELS = ("sponsor_release", "cmo_release_with_sponsor_secondary", "qp_certification")
 SERVICE_SETS: tuple[tuple[str, ...], ...] = (
     ("drug_product_manufacture",),

@@ -12,6 +12,7 @@ from qa_builder.bundled import bundled
 from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
+from qa_builder.library.jurisdictions import load_jurisdictions
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
@@ -20,6 +21,7 @@ from qa_builder.models.library import (
     RaciActivity,
     Requirement,
     ReviewThresholds,
+    Source,
 )
 from qa_builder.sandbox import TemplateProblem, compile_condition
 from qa_builder.sandbox_check import check_names
@@ -33,12 +35,16 @@ REQUIREMENTS_FILE = "requirements.yaml"
 RACI_FILE = "raci.yaml"
 REVIEW_FILE = "review.yaml"
 CLOCKS_FILE = "clocks.yaml"
+SOURCES_FILE = "sources.yaml"
 
 _ITEM_LABELS = {"Clause": "clause", "Requirement": "requirement", "RaciActivity": "activity"}
 
 
 def default_library_dir() -> Path:
-    """The clause library shipped with the package (wheel) or found beside it (source tree)."""
+    """The clause library shipped with the package (wheel) or found beside it (source tree).
+
+    Raises:
+        LibraryError: the installation lacks it."""
     found = bundled("clause_library", LIBRARY_FILE)
     if found is not None:
         return found
@@ -88,7 +94,10 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         review = _one(root / REVIEW_FILE, review_doc, (), ReviewThresholds, problems) or review
 
     clocks = _list_file(root / CLOCKS_FILE, "clocks", Clock, problems) if (root / CLOCKS_FILE).is_file() else []
+    jurisdictions = load_jurisdictions(root, problems, {r.id for r in requirements})
     _unique(root / CLOCKS_FILE, [c.id for c in clocks], "clock", problems)
+    sources = _list_file(root / SOURCES_FILE, "sources", Source, problems) if (root / SOURCES_FILE).is_file() else []
+    _unique(root / SOURCES_FILE, [s.key for s in sources], "source", problems)
     if info is not None:
         _check_consistency(root, info, clauses, located, requirements, raci, problems, [c.id for c in clocks])
     if problems:
@@ -101,7 +110,11 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
         raci=raci,
         review=review,
         clocks=clocks,
+        sources=sources,
+        jurisdictions=jurisdictions,
     )
+
+
 
 
 def _section_order(info: LibraryInfo, section: str) -> int:

@@ -73,7 +73,7 @@ def select_clauses(library: ClauseLibrary, answers: Answers) -> ClauseSelection:
     its `applies_when` condition holds. Its position comes from the answers' `positions`, else from its
     `position_from` expression, else it is the first position listed.
     """
-    context = build_context(answers, library.clocks)
+    context = build_context(answers, library.clocks, library.jurisdictions)
     effective = answers.agreement.effective_date
     selected: list[SelectedClause] = []
     decisions: list[SelectionDecision] = []

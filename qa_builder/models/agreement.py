@@ -99,12 +99,21 @@ class RevisionRow(StrictModel):
 
 
 class TraceRow(StrictModel):
-    """A regulatory requirement and the clauses that satisfy it."""
+    """A regulatory requirement that applies to this agreement and the clauses that satisfy it (Annex C)."""
 
     requirement_id: str
-    source: str
+    source: str = Field(description="The requirement's source as the library states it.")
     summary: str
     clause_numbers: list[str]
+    citation: str = Field(default="", description="The source as Annex C shows it: short keys of `sources` with "
+                                                  "their provisions, e.g. 'ICH Q7 §16.12; 21 CFR 211.22(a)'.")
+
+
+class SourceRow(StrictModel):
+    """An instrument Annex C cites, listed once: its short key and full citation."""
+
+    key: str
+    citation: str
 
 
 class SelectionDecision(StrictModel):
@@ -137,6 +146,8 @@ class Agreement(StrictModel):
     signatories: list[SignatoryBlock]
     revisions: list[RevisionRow]
     traceability: list[TraceRow]
+    sources: list[SourceRow] = Field(default_factory=list, description="Every instrument `traceability` cites, "
+                                                                       "once, in order of first use.")
     decisions: list[SelectionDecision]
     model_digest: str = Field(default="", description="sha256 of the canonical JSON of every other field.")
 

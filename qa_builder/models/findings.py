@@ -32,3 +32,5 @@ class FileFindings(StrictModel):
     errors: int = 0
     warnings: int = 0
     findings: list[Finding] = Field(default_factory=list)
+    notices: list[str] = Field(default_factory=list, description="What was assumed where the answers use an old "
+                                                                 "shape, and how to state it explicitly.")

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from qa_builder.models.text import InputModel
+from qa_builder.models.jurisdictions import Jurisdictions
+from qa_builder.models.text import LibraryModel
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 ClauseStatus = Literal["draft", "approved", "retired"]
@@ -16,7 +17,7 @@ ClauseStatus = Literal["draft", "approved", "retired"]
 ClockUnit = Literal["hour", "day", "Business Day", "working day", "month", "year"]
 
 
-class Clock(InputModel):
+class Clock(LibraryModel):
     """A time limit the library fixes (not the answers), declared once in clocks.yaml.
 
     Clause texts and their Annex B `timelines:` entries both render it (`{{ clocks.<id> | clock }}` →
@@ -30,7 +31,7 @@ class Clock(InputModel):
                                                   "regulation")
 
 
-class Section(InputModel):
+class Section(LibraryModel):
     """A numbered section of the agreement; clauses belong to one."""
 
     id: Identifier
@@ -38,7 +39,7 @@ class Section(InputModel):
     order: int
 
 
-class Timeline(InputModel):
+class Timeline(LibraryModel):
     """A clock a clause sets; collected into the agreement's timelines table (Annex B).
 
     The clause text must state the same clock: both render it from one datum (an answers value, or a
@@ -54,7 +55,7 @@ class Timeline(InputModel):
     applies_when: str = "true"
 
 
-class Clause(InputModel):
+class Clause(LibraryModel):
     """One clause of the library, at its current version."""
 
     id: Identifier
@@ -81,7 +82,7 @@ class Clause(InputModel):
     source_line: int = 0
 
 
-class Requirement(InputModel):
+class Requirement(LibraryModel):
     """A regulatory requirement the agreement may have to satisfy."""
 
     id: str
@@ -97,7 +98,21 @@ class Requirement(InputModel):
     )
 
 
-class RaciVariant(InputModel):
+class Source(LibraryModel):
+    """An instrument requirements cite (a regulation, directive, guideline, template), listed once in Annex C.
+
+    A requirement's `source` is split at ';' into parts; a part that starts with one of `prefixes` (the longest
+    match wins, case ignored) is shown as the key followed by the rest of the part (the provision), e.g.
+    "21 CFR 211.22(a)" → key "21 CFR", provision "211.22(a)"."""
+
+    key: str = Field(min_length=1, max_length=24, description="Short key the Annex C rows use, e.g. 'FDA QA Guidance'.")
+    citation: str = Field(min_length=1, description="The full citation, printed once in Annex C's list of sources.")
+    prefixes: list[str] = Field(min_length=1, description="How requirement sources of this instrument begin.")
+    before_number: str = Field(default="", max_length=8,
+                               description="Put before a provision that starts with a digit, e.g. '§'.")
+
+
+class RaciVariant(LibraryModel):
     """The codes (and notes) of a RACI row for one value of the answer it varies by."""
 
     sponsor: str
@@ -106,7 +121,7 @@ class RaciVariant(InputModel):
     split_of_duties: str | None = None
 
 
-class RaciActivity(InputModel):
+class RaciActivity(LibraryModel):
     """A default row of the responsibilities matrix."""
 
     id: Identifier
@@ -127,7 +142,7 @@ class RaciActivity(InputModel):
         default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
 
 
-class LibraryInfo(InputModel):
+class LibraryInfo(LibraryModel):
     """The library's own identity (library.yaml)."""
 
     name: str
@@ -141,15 +156,7 @@ class LibraryInfo(InputModel):
 
 
 
-class RecordsMinimum(InputModel):
-    """Legal minimum retention of batch records for one market."""
-
-    years_after_expiry: int = 0
-    years_after_certification: int = 0
-    source: str
-
-
-class ReviewThresholds(InputModel):
+class ReviewThresholds(LibraryModel):
     """The thresholds the review checks apply (review.yaml); one reviewed place."""
 
     inspection_notice_max_hours: int = 24
@@ -162,10 +169,9 @@ class ReviewThresholds(InputModel):
     reports_share_warning_above_business_days: int = 5
     reports_share_error_above_business_days: int = 10
     filed_change_notice_min_days: int = 30
-    records_minimum: dict[str, RecordsMinimum] = Field(default_factory=dict)
 
 
-class ClauseLibrary(InputModel):
+class ClauseLibrary(LibraryModel):
     """A loaded, validated clause library."""
 
     info: LibraryInfo
@@ -174,3 +180,7 @@ class ClauseLibrary(InputModel):
     raci: list[RaciActivity]
     review: ReviewThresholds = ReviewThresholds()
     clocks: list[Clock] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    jurisdictions: Jurisdictions = Field(
+        default_factory=Jurisdictions,
+        description="Jurisdiction rules (jurisdictions.yaml); a library without the file uses the bundled ones.")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import typing
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -23,6 +24,28 @@ from qa_builder.models.base import StrictModel
 
 EARLIEST_YEAR = 1900
 LATEST_YEAR = 2999
+
+TEXT_LIMIT = 500
+"""Characters at most in a text of answers whose field has no limit of its own (a site, a number, a country)."""
+
+FIELD_TEXT_LIMITS: Mapping[str, int] = {
+    "name": 200, "title": 300, "email": 254, "phone": 50, "country": 100, "dosage_form": 200,
+    "governing_law": 200, "address": 1000, "commercial_agreement": 1000,
+    "notes": 4000, "split_of_duties": 4000, "description": 4000,
+}
+"""Characters at most, by field name: a name or title fits a table cell and a signature stamp; notes are a
+paragraph. Beyond these a text breaks the page layout (Typst and LibreOffice cannot set a 100 KB party name)
+long before it is a plausible answer."""
+
+LIST_LIMIT = 100
+"""Entries at most in a list or mapping of answers whose field has no limit of its own."""
+
+FIELD_LIST_LIMITS: Mapping[str, int] = {
+    "signatories": 50, "products": 200, "sites": 100, "approved_subcontractors": 100, "responsibilities": 300,
+    "revision_history": 300, "positions": 1000,
+}
+"""Entries at most, by field name. Each signatory is a signature block and a signature field (2,000 of them took
+150 s to place), each product, site and row a paragraph or table row; these are far above any real agreement."""
 
 _PASTED_BREAKS = {
     "\x07": "U+0007 (an alert character)",
@@ -55,15 +78,21 @@ def text_problem(text: str) -> str | None:
     if 0x80 <= code <= 0x9F:
         return (f"contains the control character U+{code:04X} {at}, usually a Windows-1252 character "
                 "(quote, dash, ellipsis) decoded wrongly; retype it")
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        return (f"contains the bidirectional control U+{code:04X} {at}, which reorders how the text around it is "
+                "shown, so the printed agreement could read otherwise than its text; Hebrew and Arabic need none: "
+                "remove it")
     if 0xD800 <= code <= 0xDFFF:
         return f"contains half a surrogate pair (U+{code:04X}) {at}, which is not text; remove it"
     return f"contains the control character U+{code:04X} {at}, which a DOCX cannot hold; remove it"
 
 
 # Every character text_problem refuses: C0 controls but tab, line feed and carriage return; DEL; the C1
-# controls (U+0085 among them); U+2028/U+2029; lone surrogates; U+FFFE/U+FFFF. One search instead of a
+# controls (U+0085 among them); U+2028/U+2029; the bidirectional embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069); lone surrogates; U+FFFE/U+FFFF. One search instead of a
 # Python loop per character (texts are checked on every render).
-_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                      "\ud800-\udfff\ufffe\uffff]")
 
 
 def date_problem(day: dt.date) -> str | None:
@@ -96,6 +125,32 @@ def _problem(value: Any, where: str = "") -> str | None:
     return None
 
 
+def _too_long(value: Any, limit: int, where: str = "") -> str | None:
+    """Walk a field value (text, or lists and mappings of texts) for the first text over `limit` characters."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            return f"is {len(value):,} characters long{where}; at most {limit:,} fit here; shorten it"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _too_long(key, limit, " (a key)") or _too_long(item, limit, f" (under '{key!s:.40}')")
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _too_long(item, limit, f" (item {index + 1})")
+            if found:
+                return found
+    return None
+
+
+def _too_many(value: Any, limit: int) -> str | None:
+    """A list or mapping with more than `limit` entries, as a phrase; else None."""
+    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
+        return f"has {len(value):,} entries; at most {limit:,} fit an agreement"
+    return None
+
+
 def _accepts_bool(annotation: Any) -> bool:
     if annotation is bool:
         return True
@@ -110,6 +165,15 @@ class InputModel(StrictModel):
 
     @field_validator("*", mode="before")
     @classmethod
+    def _not_too_many(cls, value: Any, info: ValidationInfo) -> Any:
+        """Before the entries are validated one by one: a list of 5,000 products is refused at once."""
+        problem = _too_many(value, cls.field_list_limits.get(info.field_name or "", cls.list_limit))
+        if problem:
+            raise PydanticCustomError("too_many", problem)
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
     def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, bool) and info.field_name is not None:
             annotation = cls.model_fields[info.field_name].annotation
@@ -117,10 +181,20 @@ class InputModel(StrictModel):
                 raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
         return value
 
+    text_limit: ClassVar[int] = TEXT_LIMIT
+    """Characters at most in a text field the mapping below does not name."""
+    field_text_limits: ClassVar[Mapping[str, int]] = FIELD_TEXT_LIMITS
+    """Characters at most, by field name."""
+    list_limit: ClassVar[int] = LIST_LIMIT
+    """Entries at most in a list or mapping field the mapping below does not name."""
+    field_list_limits: ClassVar[Mapping[str, int]] = FIELD_LIST_LIMITS
+    """Entries at most, by field name."""
+
     @field_validator("*", mode="after")
     @classmethod
-    def _text_fits_a_document(cls, value: Any) -> Any:
-        problem = _problem(value)
+    def _text_fits_a_document(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        problem = _problem(value) or _too_long(value, cls.field_text_limits.get(name, cls.text_limit))
         if problem:
             raise PydanticCustomError("input_text", problem)
         return value
@@ -134,3 +208,13 @@ def _wants_number(annotation: Any) -> bool:
     if typing.get_origin(annotation) is typing.Literal:
         return any(isinstance(arg, int) and not isinstance(arg, bool) for arg in args)
     return any(_wants_number(arg) for arg in args)
+
+
+class LibraryModel(InputModel):
+    """A model of clause library data: its texts are whole clauses, bounded only by the library's file size and
+    the sandbox's render limits, not by the per-field limits of answers."""
+
+    text_limit: ClassVar[int] = 1_000_000
+    field_text_limits: ClassVar[Mapping[str, int]] = {}
+    list_limit: ClassVar[int] = 1_000_000
+    field_list_limits: ClassVar[Mapping[str, int]] = {}

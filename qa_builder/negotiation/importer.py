@@ -156,7 +156,8 @@ def _positions(workspace: Workspace, agreement_id: str, model: Agreement) -> dic
     from qa_builder.workspace_answers import load_workspace_answers
 
     library = load_library(workspace.library_dir)
-    context = build_context(load_workspace_answers(workspace, agreement_id).answers, library.clocks)
+    context = build_context(load_workspace_answers(workspace, agreement_id).answers, library.clocks,
+                            library.jurisdictions)
     rendered: dict[str, dict[str, list[str]]] = {}
     used = {c.clause_id for s in model.sections for c in s.clauses}
     for clause in library.clauses:

@@ -8,6 +8,8 @@ formatting changes (§17.13.5.31 `w:rPrChange`, §17.13.5.29 `w:pPrChange`), tra
 
 from __future__ import annotations
 
+import errno
+import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from qa_builder.errors import InputError
+from qa_builder.files import read_small_file
 from qa_builder.render.anchors import ClauseTag, parse_bookmark, parse_clause_tag
 
 __all__ = ["Change", "Comment", "ReturnedDocument", "ReturnedParagraph", "read_returned"]
@@ -151,15 +154,15 @@ def read_returned(path: Path) -> ReturnedDocument:
 
 
 def _read_parts(path: Path) -> dict[str, bytes]:
-    try:
-        size = path.stat().st_size
+    try:  # a FIFO or a device (whose size reads as 0) is refused, not waited on or read without end
+        data = read_small_file(path, MAX_FILE_BYTES)
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise ReturnedFileError(f"{path}: is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most a "
+                                    "returned agreement may be") from exc
         raise ReturnedFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if size > MAX_FILE_BYTES:
-        raise ReturnedFileError(f"{path}: is {size // (1024 * 1024)} MiB; a returned agreement is at most "
-                                f"{MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:
-        with zipfile.ZipFile(path) as package:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
             entries = package.infolist()
             if len(entries) > MAX_ENTRIES:
                 raise ReturnedFileError(f"{path}: has {len(entries)} entries; not a Word document")

@@ -16,7 +16,7 @@ from docxtpl import DocxTemplate
 
 from qa_builder.bundled import bundled
 from qa_builder.errors import Hint, Remedy, TemplateError
-from qa_builder.files import atomic_writer
+from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.models.agreement import Agreement
 from qa_builder.render.anchors import AnchorError, agreement_properties, anchor_agreement, set_custom_properties
 from qa_builder.sandbox import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
@@ -51,7 +51,10 @@ def default_template_path() -> Path:
 
 @lru_cache(maxsize=8)
 def _template_bytes(path: Path, mtime_ns: int) -> bytes:
-    data = path.read_bytes()
+    try:
+        data = read_small_file(path, MAX_TOTAL_BYTES)  # a FIFO or device is refused, not waited on
+    except OSError as exc:
+        raise TemplateError(f"{path}: the template cannot be read ({exc.strerror})") from exc
     _preflight(path, data)
     return data
 
@@ -149,6 +152,8 @@ def _check_xml_part(path: Path, name: str, raw: bytes) -> None:
                             f"template needs none, and they can expand without bound")
     if name.lower().endswith(".rels"):
         _check_relationships(path, name, text)
+    elif name.startswith("word/") and ("instrText" in text or "fldSimple" in text):
+        _check_fields(path, name, text)
 
 
 _HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
@@ -172,6 +177,51 @@ def _check_relationships(path: Path, name: str, text: str) -> None:
             raise TemplateError(f"{path}: part {name} links to a resource outside the document ({kind}: "
                                 f"{rel.get('Target')!r}); Word would fetch it whenever an agreement is opened, "
                                 "so a template may not")
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+SAFE_FIELDS = frozenset({
+    "PAGE", "NUMPAGES", "SECTIONPAGES", "SECTION", "TOC", "TC", "PAGEREF", "REF", "NOTEREF", "STYLEREF", "SEQ",
+    "HYPERLINK", "DATE", "TIME", "CREATEDATE", "SAVEDATE", "PRINTDATE", "EDITTIME", "TITLE", "SUBJECT", "AUTHOR",
+    "KEYWORDS", "COMMENTS", "LASTSAVEDBY", "DOCPROPERTY", "NUMWORDS", "NUMCHARS", "LISTNUM", "AUTONUM",
+    "AUTONUMLGL", "AUTONUMOUT", "SYMBOL", "XE", "INDEX", "TA", "TOA", "BIDIOUTLINE", "EQ", "ADVANCE", "IF", "=",
+})
+"""Field codes a template may hold: numbering, references, dates and document properties. Others (DDE and
+DDEAUTO, which start programs; INCLUDETEXT, INCLUDEPICTURE and LINK, which read other files or URLs; MACROBUTTON,
+FILLIN, ASK, DATABASE) act when the agreement is opened or its fields are updated, on the reader's computer."""
+
+
+def _check_fields(path: Path, name: str, text: str) -> None:
+    """Refuse field codes outside SAFE_FIELDS, whether written as w:fldSimple or as w:instrText runs (which Word
+    joins, so 'DD' + 'EAUTO' in two runs is one DDEAUTO field)."""
+    try:
+        root = ElementTree.fromstring(text)  # no DTD is possible here: _check_xml_part refused them first
+    except ElementTree.ParseError as exc:
+        raise TemplateError(f"{path}: part {name} is not well-formed XML ({exc})") from exc
+    instructions: list[str] = []
+    open_fields: list[list[str]] = []
+    for element in root.iter():
+        if element.tag == f"{_W}fldSimple":
+            instructions.append(element.get(f"{_W}instr") or "")
+        elif element.tag == f"{_W}fldChar":
+            kind = element.get(f"{_W}fldCharType")
+            if kind == "begin":
+                open_fields.append([])
+            elif kind in ("separate", "end") and open_fields:
+                instructions.append("".join(open_fields[-1]))
+                open_fields[-1] = []
+                if kind == "end":
+                    open_fields.pop()
+        elif element.tag == f"{_W}instrText" and open_fields:
+            open_fields[-1].append(element.text or "")
+    instructions += ["".join(parts) for parts in open_fields]
+    for instruction in instructions:
+        words = instruction.split()
+        code = words[0].upper() if words else ""
+        if code and code not in SAFE_FIELDS and not code.startswith("="):
+            raise TemplateError(f"{path}: part {name} holds the field {code[:40]}, which would act on the reader's "
+                                "computer when an agreement is opened or its fields are updated, so a template may "
+                                f"not (allowed: page numbers, references, dates, document properties)")
 
 
 @lru_cache(maxsize=32)

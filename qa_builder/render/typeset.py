@@ -46,6 +46,12 @@ RACI_LEGEND = (
 TIMELINES_LEGEND = (
     "Every time limit this Agreement sets: the obligation, the party that must act, the clock, what starts it, "
     "and the clause that sets it. The clause governs; this table lists each clock the clauses state and no other.")
+TRACEABILITY_LEGEND = (
+    "This annex is informative and not contractual: the clauses of this Agreement govern. It lists each "
+    "regulatory requirement that applies to the arrangement of this Agreement (its products, markets, release "
+    "arrangement and services) and the clauses that address it. Sources are cited by the short keys listed "
+    "under Sources below.")
+SOURCES_LEGEND = "Each instrument cited in this annex, once, under the key the table above uses."
 SIGNATURE_INTRO = (
     "The Parties execute this Agreement by the electronic signatures of their authorised representatives "
     "below. Each signature shows the signatory's printed name, the date and time of signing (UTC) and the "
@@ -126,8 +132,11 @@ def document_data(agreement: Agreement) -> dict[str, Any]:
                   r.notes] for r in a.raci],
         "timelines_legend": TIMELINES_LEGEND,
         "timelines": [[t.event, t.who, t.clock, t.trigger or "–", t.clause_number] for t in a.timelines],
-        "traceability": [[t.requirement_id, t.summary, t.source, ", ".join(t.clause_numbers) or "–"]
+        "traceability_legend": TRACEABILITY_LEGEND,
+        "traceability": [[t.summary, t.citation or t.source, ", ".join(t.clause_numbers) or "–"]
                          for t in a.traceability],
+        "sources_legend": SOURCES_LEGEND,
+        "sources": [[s.key, s.citation] for s in a.sources],
         "signature_intro": SIGNATURE_INTRO,
         "signatories": [
             {"party_name": s.party_name, "caption": SIGNATURE_CAPTION + s.field_name,

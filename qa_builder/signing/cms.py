@@ -48,7 +48,7 @@ def sign_detached(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
 
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
-    from qa_builder.signing.tsa import timestamper_for
+    from qa_builder.signing.tsa import is_tsa_failure, timestamper_for, tsa_failure
 
     timestamper = timestamper_for(tsa_url) if tsa_url else None
     attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
@@ -57,5 +57,7 @@ def sign_detached(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
                                                                 timestamper=timestamper,
                                                                 signed_attr_settings=attributes))
     except Exception as exc:  # aiohttp, TSA and token errors alike: one sentence for the user
+        if tsa_url and is_tsa_failure(exc):
+            raise RuntimeError(tsa_failure(tsa_url, exc)) from exc
         raise RuntimeError(f"{type(exc).__name__}: {exc}") from exc
     return bytes(signed.dump())

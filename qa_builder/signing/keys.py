@@ -26,8 +26,12 @@ from pyhanko.sign.signers import Signer, SimpleSigner
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from qa_builder.errors import SigningError
+from qa_builder.errors import SigningError, SigningInputError
+from qa_builder.files import read_small_file
 from qa_builder.printable import printable
+
+MAX_KEY_FILE = 1024 * 1024
+"""Bytes at most of a PKCS#12 file: a key with its chain is a few KiB."""
 
 TITLE_OID = x509.ObjectIdentifier("2.5.4.12")
 
@@ -84,12 +88,12 @@ def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = N
             certificate expired or not yet valid, or lacking digitalSignature / nonRepudiation key usage.
     """
     try:
-        data = path.read_bytes()
+        data = read_small_file(path, MAX_KEY_FILE)  # a FIFO or device is refused, not waited on
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError as exc:
-        raise SigningError(f"{path}: key file not found") from exc
+        raise SigningInputError(f"{path}: key file not found") from exc
     except OSError as exc:
-        raise SigningError(f"{path}: cannot be read ({exc.strerror})") from exc
+        raise SigningInputError(f"{path}: cannot be read ({exc.strerror})") from exc
     if not keep:
         loaded = _load(path, data, passphrase)
         check_fit_to_sign(loaded.identity, str(path), at=at)
@@ -109,26 +113,26 @@ def _load(path: Path, data: bytes, passphrase: bytes) -> SigningKey:
     try:
         asn1_pkcs12.Pfx.load(data).native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
     except (ValueError, TypeError) as exc:
-        raise SigningError(f"{path}: is not a PKCS#12 (.p12/.pfx) file") from exc
+        raise SigningInputError(f"{path}: is not a PKCS#12 (.p12/.pfx) file") from exc
     if not _is_utf8(passphrase):
         # cryptography fails on such bytes with an unrelated TypeError; no decoding error may quote them
-        raise SigningError(f"{path}: wrong passphrase (the passphrase given is not UTF-8 text)")
+        raise SigningInputError(f"{path}: wrong passphrase (the passphrase given is not UTF-8 text)")
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError as exc:
-        raise SigningError(f"{path}: wrong passphrase (the PKCS#12 file could not be decrypted)") from exc
+        raise SigningInputError(f"{path}: wrong passphrase (the PKCS#12 file could not be decrypted)") from exc
     if certificate is None:  # some tools put the signer's certificate among the "other" certificates
         end_entity = [c for c in extra if not _is_ca(c)]
         certificate = end_entity[0] if len(end_entity) == 1 else None
     if key is None or certificate is None:
-        raise SigningError(f"{path}: holds no private key and certificate pair")
+        raise SigningInputError(f"{path}: holds no private key and certificate pair")
     public_of_key = key.public_key().public_bytes(serialization.Encoding.DER,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     public_of_cert = certificate.public_key().public_bytes(serialization.Encoding.DER,
                                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     if public_of_key != public_of_cert:
-        raise SigningError(f"{path}: the private key does not match the certificate "
-                           f"'{certificate.subject.rfc4514_string()}'")
+        raise SigningInputError(f"{path}: the private key does not match the certificate "
+                                f"'{certificate.subject.rfc4514_string()}'")
     others = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in extra]
     try:
         loaded = SimpleSigner.load_pkcs12_data(data, other_certs=others, passphrase=passphrase)
@@ -231,24 +235,25 @@ def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime 
     now = at or dt.datetime.now(dt.UTC)
     who = identity.common_name or identity.subject
     if now > identity.not_after:
-        raise SigningError(f"{source}: the certificate of {who} expired on {identity.not_after:%Y-%m-%d %H:%M} UTC")
+        raise SigningInputError(f"{source}: the certificate of {who} expired on "
+                                f"{identity.not_after:%Y-%m-%d %H:%M} UTC")
     if now < identity.not_before:
-        raise SigningError(f"{source}: the certificate of {who} is not valid before "
-                           f"{identity.not_before:%Y-%m-%d %H:%M} UTC")
+        raise SigningInputError(f"{source}: the certificate of {who} is not valid before "
+                                f"{identity.not_before:%Y-%m-%d %H:%M} UTC")
     if identity.unmatchable_name:
         name = identity.subject if identity.unmatchable_name == "subject" else identity.issuer_common_name
-        raise SigningError(f"{source}: the certificate's {identity.unmatchable_name} name ({printable(name)}) has "
-                           "characters newer than Unicode 3.2, which certificate name matching (RFC 4518) cannot "
-                           "compare, so a signature made with it could not be verified; ask the "
-                           "certificate's issuer for one without them")
+        raise SigningInputError(f"{source}: the certificate's {identity.unmatchable_name} name ({printable(name)}) has "
+                                "characters newer than Unicode 3.2, which certificate name matching (RFC 4518) cannot "
+                                "compare, so a signature made with it could not be verified; ask the "
+                                "certificate's issuer for one without them")
     if not identity.key_usages & {"digital_signature", "content_commitment"}:
-        raise SigningError(f"{source}: the certificate of {who} allows neither digitalSignature nor nonRepudiation "
-                           "key usage, so it cannot sign documents")
+        raise SigningInputError(f"{source}: the certificate of {who} allows neither digitalSignature nor "
+                                "nonRepudiation key usage, so it cannot sign documents")
     extended = identity.extended_key_usages
     if extended is not None and not extended & DOCUMENT_SIGNING_EKUS:
         names = ", ".join(sorted(_EKU_NAMES.get(oid, oid) for oid in extended)) or "none"
-        raise SigningError(f"{source}: the certificate of {who} is restricted by its extended key usage to {names}, "
-                           "which does not include signing documents")
+        raise SigningInputError(f"{source}: the certificate of {who} is restricted by its extended key usage "
+                                f"to {names}, which does not include signing documents")
 
 
 DOCUMENT_SIGNING_EKUS: frozenset[str] = frozenset({
@@ -310,9 +315,9 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
 
     source = f"PKCS#11 token '{token_label}' key '{key_label}'"
     if not module.is_file():
-        raise SigningError(f"{module}: PKCS#11 module not found")
+        raise SigningInputError(f"{module}: PKCS#11 module not found")
     if not _is_utf8(pin):  # a decoding error would quote bytes of the PIN
-        raise SigningError(f"{source}: wrong PIN (the PIN given is not UTF-8 text)")
+        raise SigningInputError(f"{source}: wrong PIN (the PIN given is not UTF-8 text)")
     user_pin = pin.decode("utf-8")
     with _TOKEN_LOCK:
         _close_token((str(module), token_label))
@@ -320,11 +325,11 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
             session = pyhanko_pkcs11.open_pkcs11_session(str(module), token_criteria=TokenCriteria(label=token_label),
                                                          user_pin=user_pin)
         except p11.PinIncorrect as exc:
-            raise SigningError(f"{source}: wrong PIN") from exc
+            raise SigningInputError(f"{source}: wrong PIN") from exc
         except (p11.PinLocked, p11.PinExpired) as exc:
-            raise SigningError(f"{source}: the PIN is locked or expired; ask the token's administrator") from exc
+            raise SigningInputError(f"{source}: the PIN is locked or expired; ask the token's administrator") from exc
         except (p11.NoSuchToken, p11.TokenNotPresent) as exc:
-            raise SigningError(f"{source}: no token with that label in {module}") from exc
+            raise SigningInputError(f"{source}: no token with that label in {module}") from exc
         except Exception as exc:
             raise SigningError(f"{source}: the token could not be opened ({type(exc).__name__}: {exc})") from exc
         _OPEN_TOKENS[(str(module), token_label)] = session
@@ -338,7 +343,7 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
                                                  use_raw_mechanism=True)
         certificate = x509.load_der_x509_certificate(signer.signing_cert.dump())
     except Exception as exc:
-        raise SigningError(f"{source}: key or certificate not found on the token ({exc})") from exc
+        raise SigningInputError(f"{source}: key or certificate not found on the token ({exc})") from exc
     key = SigningKey(signer=signer, identity=identity_of(certificate), source=source)
     check_fit_to_sign(key.identity, source, at=at)
     return key
@@ -403,14 +408,14 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
     try:
         asyncio.run(validate())
     except RevokedError as exc:
-        raise SigningError(f"{key.source}: the certificate of {who} is revoked ({exc}); a revoked certificate must "
-                           "not sign") from exc
+        raise SigningInputError(f"{key.source}: the certificate of {who} is revoked ({exc}); a revoked "
+                                "certificate must not sign") from exc
     except InsufficientRevinfoError as exc:
         raise SigningError(f"{key.source}: the revocation status of the certificate of {who} could not be "
                            f"established ({exc}); nothing was signed") from exc
     except (PathBuildingError, PathError) as exc:
-        raise SigningError(f"{key.source}: the certificate of {who} does not chain to the trust root given with "
-                           f"--trust ({exc})") from exc
+        raise SigningInputError(f"{key.source}: the certificate of {who} does not chain to the trust root given with "
+                                f"--trust ({exc})") from exc
     except ValidationError as exc:
         raise SigningError(f"{key.source}: the certificate path of {who} does not validate ({exc}); nothing was "
                            "signed") from exc

@@ -12,7 +12,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qa_builder import __version__, clock
-from qa_builder.errors import Hint, ManifestError, OutputExistsError, Remedy
+from qa_builder.errors import Hint, ManifestError, ManifestInputError, OutputExistsError, Remedy
 from qa_builder.files import atomic_writer, inside, read_small_file, sha256_file
 from qa_builder.models.build import BUILD_RECORD_LIMIT, Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
@@ -39,9 +39,9 @@ def load_build_record(path: Path) -> BuildRecord:
     try:
         data = read_small_file(path, BUILD_RECORD_LIMIT)
     except FileNotFoundError as exc:
-        raise ManifestError(f"{path}: build record not found") from exc
+        raise ManifestInputError(f"{path}: build record not found") from exc
     except OSError as exc:
-        raise ManifestError(f"{path}: is not a readable build record ({exc.strerror})") from exc
+        raise ManifestInputError(f"{path}: is not a readable build record ({exc.strerror})") from exc
     try:
         # pydantic's own JSON parser: bounded nesting and number sizes (json.loads overflows the stack on
         # 100 000 nested brackets and refuses 5 000-digit integers with a bare ValueError).
@@ -49,9 +49,9 @@ def load_build_record(path: Path) -> BuildRecord:
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
-            raise ManifestError(f"{path}: is not a readable build record ({first['msg']})") from exc
+            raise ManifestInputError(f"{path}: is not a readable build record ({first['msg']})") from exc
         field = ".".join(str(p) for p in first["loc"])
-        raise ManifestError(f"{path}: is not a qa-builder build record ({field}: {first['msg']})") from exc
+        raise ManifestInputError(f"{path}: is not a qa-builder build record ({field}: {first['msg']})") from exc
 
 
 def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manifest:
@@ -67,9 +67,10 @@ def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manif
         try:
             path = inside(folder, listed.file)
         except ValueError as exc:
-            raise ManifestError(f"{build_json}: lists {listed.file!r}, which is not a file beside it ({exc})") from exc
+            raise ManifestInputError(f"{build_json}: lists {listed.file!r}, which is not a file beside it "
+                                     f"({exc})") from exc
         if not path.is_file():
-            raise ManifestError(f"{build_json}: lists {listed.file}, which is not beside it")
+            raise ManifestInputError(f"{build_json}: lists {listed.file}, which is not beside it")
         artefacts.append(_artefact(path, listed.role, listed.media_type))
     artefacts.append(_artefact(build_json, "build-record", "application/json"))
     stem = build_json.name.removesuffix(".build.json")
@@ -118,9 +119,9 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         signature = sign_detached(data, key, tsa_url)
     except RuntimeError as exc:
         raise ManifestError(f"{build_json}: signing the manifest failed ({exc})") from exc
-    with atomic_writer(files.manifest) as out:
+    with atomic_writer(files.manifest, replace=force) as out:
         out.write(data)
-    with atomic_writer(files.signature) as out:
+    with atomic_writer(files.signature, replace=force) as out:
         out.write(signature)
     return files
 
@@ -146,8 +147,8 @@ def signatures_in(pdf: Path) -> list[SignatureEntry]:
                     time=clock.utc_text(time) if time else "",
                     time_source=source if time else "none"))
             return entries
-    except (OSError, PdfError, ValueError, KeyError) as exc:
-        raise ManifestError(f"{pdf}: its signatures cannot be read ({exc})") from exc
+    except (OSError, PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        raise ManifestInputError(f"{pdf}: its signatures cannot be read ({exc})") from exc
 
 
 def _artefact(path: Path, role: str, media_type: str) -> Artefact:

@@ -8,13 +8,12 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
-from pyhanko.keys import load_cert_from_pemder
+from pyhanko.keys import load_certs_from_pemder_data
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -31,13 +30,13 @@ from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import read_certification_data
 from pyhanko_certvalidator import ValidationContext
 
-from qa_builder.errors import Hint, Remedy, SigningError
-from qa_builder.files import atomic_writer
+from qa_builder.errors import Hint, Remedy, SigningError, SigningInputError
+from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.signing.appearance import Manifestation, stamp_style
 from qa_builder.signing.cms import token_info
 from qa_builder.signing.keys import SigningKey, check_not_revoked, signer_key_usage
 from qa_builder.signing.pdfa import PDF17, PdfAClaim, check_pdfa_kept, pdfa_claim
-from qa_builder.signing.tsa import timestamper_for
+from qa_builder.signing.tsa import check_tsa_url, is_tsa_failure, timestamper_for, tsa_failure
 
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
@@ -100,13 +99,20 @@ def reason_text(meaning: Meaning) -> str:
 
 
 def list_signature_fields(pdf: Path) -> list[FieldState]:
-    """The signature fields of a PDF, signed or not, with their intended signatory (/TU)."""
+    """The signature fields of a PDF, signed or not, with their intended signatory (/TU).
+
+    Raises:
+        SigningInputError: the file is not a readable PDF, or its form fields cannot be read.
+    """
     with _open(pdf) as reader:
         states = []
-        for name, value, ref in sig_fields.enumerate_sig_fields(reader):
-            field = ref.get_object()
-            states.append(FieldState(name=str(name), signed=value is not None,
-                                     intended_for=str(field.get("/TU", "")) if "/TU" in field else ""))
+        try:
+            for name, value, ref in sig_fields.enumerate_sig_fields(reader):
+                field = ref.get_object()
+                states.append(FieldState(name=str(name), signed=value is not None,
+                                         intended_for=str(field.get("/TU", "")) if "/TU" in field else ""))
+        except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+            raise SigningInputError(f"{pdf}: its form fields cannot be read ({exc})") from exc
         return states
 
 
@@ -126,7 +132,7 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     """
     _check_request(request)
     if target.exists() and not force:
-        raise SigningError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
+        raise SigningInputError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     data = _read(source)
     long_term = request.level in ("B-LT", "B-LTA")
     if long_term or request.check_revocation:
@@ -164,15 +170,19 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
         try:
             pdf_signer.sign_pdf(IncrementalPdfFileWriter.from_reader(reader), existing_fields_only=True,
                                 output=output)
-        except (PyHankoSigningError, PdfError, ValueError) as exc:
-            raise SigningError(f"{source}: signing field '{request.field}' failed: {exc}") from exc
+        except Exception as exc:
+            if request.tsa_url and is_tsa_failure(exc):
+                raise SigningError(f"{source}: {tsa_failure(request.tsa_url, exc)}; nothing was written") from exc
+            if isinstance(exc, PyHankoSigningError | PdfError | ValueError):
+                raise SigningError(f"{source}: signing field '{request.field}' failed: {exc}") from exc
+            raise
     signed = output.getvalue()
     _self_check(signed, request.field, source)
     if claim is not None:
         _check_claim_kept(signed, claim, source)
     if request.level in ("B-LT", "B-LTA"):
         _check_offline(signed, request, source)
-    with atomic_writer(target) as out:
+    with atomic_writer(target, replace=force) as out:
         out.write(signed)
     return SignatureOutcome(field=request.field, signer=identity.common_name, meaning=request.meaning,
                             signed_at=signed_at, time_source=time_source, level=request.level,
@@ -231,8 +241,8 @@ def _check_algorithm_keeps(key: SigningKey, claim: PdfAClaim, source: Path) -> N
     except (PyHankoSigningError, ValueError):
         return
     if algorithm in ("ed25519", "ed448"):
-        raise SigningError(f"{source}: is {claim}, based on PDF 1.7, and an {algorithm.capitalize()} signature needs "
-                           "PDF 2.0 (ISO/TS 32002); sign with an RSA or ECDSA key")
+        raise SigningInputError(f"{source}: is {claim}, based on PDF 1.7, and an {algorithm.capitalize()} "
+                                "signature needs PDF 2.0 (ISO/TS 32002); sign with an RSA or ECDSA key")
 
 
 def _check_claim_kept(signed: bytes, claim: PdfAClaim, source: Path) -> None:
@@ -244,34 +254,44 @@ def _check_claim_kept(signed: bytes, claim: PdfAClaim, source: Path) -> None:
 
 def _check_request(request: SignatureRequest) -> None:
     if request.meaning not in MEANINGS:
-        raise SigningError(f"meaning '{request.meaning}' is not one of {', '.join(MEANINGS)}")
+        raise SigningInputError(f"meaning '{request.meaning}' is not one of {', '.join(MEANINGS)}")
+    if request.tsa_url:
+        check_tsa_url(request.tsa_url)
     if request.level not in LEVELS:
-        raise SigningError(f"level '{request.level}' is not one of {', '.join(LEVELS)}")
+        raise SigningInputError(f"level '{request.level}' is not one of {', '.join(LEVELS)}")
     if request.level != "B-B" and not request.tsa_url:
-        raise SigningError(f"level {request.level} needs a timestamp authority", hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
+        raise SigningInputError(f"level {request.level} needs a timestamp authority",
+                                hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
     if request.level in ("B-LT", "B-LTA") and not request.trust_roots:
-        raise SigningError(f"level {request.level} embeds the certificate chain's revocation data and needs the "
-                           "trust root", hint=Hint(Remedy.TRUST_ROOT))
+        raise SigningInputError(f"level {request.level} embeds the certificate chain's revocation data and needs the "
+                                "trust root", hint=Hint(Remedy.TRUST_ROOT))
     if request.check_revocation and not request.trust_roots:
-        raise SigningError("checking revocation needs the trust root", hint=Hint(Remedy.TRUST_ROOT))
+        raise SigningInputError("checking revocation needs the trust root", hint=Hint(Remedy.TRUST_ROOT))
+
+
+MAX_PDF_BYTES = 1024 * 1024 * 1024
+"""Bytes at most of a PDF to sign or list (an agreement is about 1 MiB)."""
+
+MAX_CERTIFICATE_FILE = 16 * 1024 * 1024
+"""Bytes at most of a --trust certificate file."""
 
 
 def _read(source: Path) -> bytes:
     try:
-        return source.read_bytes()
+        return read_small_file(source, MAX_PDF_BYTES)  # a FIFO or device is refused, not waited on
     except FileNotFoundError as exc:
-        raise SigningError(f"{source}: PDF not found") from exc
+        raise SigningInputError(f"{source}: PDF not found") from exc
     except OSError as exc:
-        raise SigningError(f"{source}: cannot be read ({exc.strerror})") from exc
+        raise SigningInputError(f"{source}: cannot be read ({exc.strerror})") from exc
 
 
 def _reader(handle: io.BytesIO, source: Path) -> PdfFileReader:
     try:
         reader = PdfFileReader(handle, strict=True)
-    except (PdfError, ValueError, KeyError, IndexError) as exc:
-        raise SigningError(f"{source}: is not a readable PDF ({exc})") from exc
+    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
+        raise SigningInputError(f"{source}: is not a readable PDF ({exc})") from exc
     if reader.encrypted:
-        raise SigningError(f"{source}: is encrypted; qa-builder signs only unencrypted agreements")
+        raise SigningInputError(f"{source}: is encrypted; qa-builder signs only unencrypted agreements")
     return reader
 
 
@@ -293,28 +313,27 @@ def _check_document(reader: PdfFileReader, source: Path, request: SignatureReque
     """Refuse what would break the signature sequence; return the field's intended signatory (/TU)."""
     try:
         found = list(sig_fields.enumerate_sig_fields(reader))
-    except (PdfError, ValueError, KeyError) as exc:
-        raise SigningError(f"{source}: its form fields cannot be read ({exc})") from exc
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        raise SigningInputError(f"{source}: its form fields cannot be read ({exc})") from exc
     names = {str(name): value for name, value, _ref in found}
     if request.field not in names:
         listed = ", ".join(names) or "none"
-        raise SigningError(f"{source}: has no signature field named '{request.field}' (its fields: {listed}); "
-                           "fields must exist before the first signature")
+        raise SigningInputError(f"{source}: has no signature field named '{request.field}' (its fields: {listed}); "
+                                "fields must exist before the first signature")
     if names[request.field] is not None:
-        raise SigningError(f"{source}: field '{request.field}' is already signed")
+        raise SigningInputError(f"{source}: field '{request.field}' is already signed")
     signed_count = sum(value is not None for value in names.values())
     certification = read_certification_data(reader)
     if certification is not None and certification.permission == sig_fields.MDPPerm.NO_CHANGES:
-        raise SigningError(f"{source}: is certified with 'no changes allowed'; any further signature would "
-                           "invalidate the certification")
+        raise SigningInputError(f"{source}: is certified with 'no changes allowed'; any further signature would "
+                                "invalidate the certification")
     if request.certify and signed_count:
-        raise SigningError(f"{source}: already has {signed_count} signature(s); a certification signature must be "
-                           "the first one (sign without --certify to approve)")
+        raise SigningInputError(f"{source}: already has {signed_count} signature(s); a certification signature must be "
+                                "the first one (sign without --certify to approve)")
     field = next(ref.get_object() for name, _value, ref in found if str(name) == request.field)
     return str(field.get("/TU", "")) if "/TU" in field else ""
 
 
-@lru_cache(maxsize=8)
 def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Literal["tsa", "local clock"]]:
     """The time shown on the stamp: the TSA's clock when a TSA is used, else the local clock (UTC)."""
     if timestamper is None:
@@ -322,8 +341,8 @@ def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Lit
     try:
         token = asyncio.run(timestamper.async_timestamp(hashlib.sha256(b"qa-builder time check").digest(),
                                                         "sha256"))
-    except Exception as exc:
-        raise SigningError(f"the timestamp authority did not answer usefully ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # aiohttp, pyHanko and ASN.1 errors alike: the URL and the reason
+        raise SigningError(tsa_failure(timestamper.url, exc)) from exc
     generated: dt.datetime = token_info(token)["gen_time"].native
     return generated.astimezone(dt.UTC).replace(microsecond=0), "tsa"
 
@@ -337,9 +356,16 @@ def _trust_roots(request: SignatureRequest) -> list[asn1_x509.Certificate]:
     roots: list[asn1_x509.Certificate] = []
     for path in request.trust_roots:
         try:
-            roots.append(load_cert_from_pemder(str(path)))  # type: ignore[no-untyped-call]
-        except (OSError, ValueError) as exc:
-            raise SigningError(f"{path}: is not a PEM or DER certificate ({exc})") from exc
+            data = read_small_file(path, MAX_CERTIFICATE_FILE)  # a FIFO or device is refused, not waited on
+        except OSError as exc:
+            raise SigningInputError(f"{path}: the trust root cannot be read ({exc.strerror})") from exc
+        try:
+            found = list(load_certs_from_pemder_data(data))
+        except ValueError as exc:
+            raise SigningInputError(f"{path}: is not a PEM or DER certificate ({exc})") from exc
+        if len(found) != 1:
+            raise SigningInputError(f"{path}: holds {len(found)} certificates; a trust root file holds exactly one")
+        roots.append(found[0])
     return roots
 
 
@@ -440,13 +466,13 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
             validates, the TSA or revocation data cannot be reached, or the result would break the PDF/A claim.
     """
     if not tsa_url:
-        raise SigningError("renewing the archive timestamp needs a timestamp authority",
-                           hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
+        raise SigningInputError("renewing the archive timestamp needs a timestamp authority",
+                                hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
     if not trust_roots:
-        raise SigningError("renewing the archive timestamp needs the trust root of the timestamp authorities",
-                           hint=Hint(Remedy.TRUST_ROOT))
+        raise SigningInputError("renewing the archive timestamp needs the trust root of the timestamp authorities",
+                                hint=Hint(Remedy.TRUST_ROOT))
     if target.exists() and not force:
-        raise SigningError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
+        raise SigningInputError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
     from pyhanko.sign.validation import validate_pdf_timestamp
 
@@ -458,7 +484,7 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
         reader = _reader(handle, source)
         embedded = reader.embedded_signatures
         if not any(sig.sig_object_type == "/Sig" for sig in embedded):
-            raise SigningError(f"{source}: has no signature whose proof of existence could be renewed")
+            raise SigningInputError(f"{source}: has no signature whose proof of existence could be renewed")
         previous = [sig for sig in embedded if sig.sig_object_type == "/DocTimeStamp"]
         previous_at = previous_expiry = None
         if previous:
@@ -466,16 +492,20 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
             status = validate_pdf_timestamp(newest, validation_context=_validation_context(request))
             previous_at, previous_expiry = _timestamp_facts(newest.signed_data)
             if not (status.intact and status.valid and status.trusted):
-                raise SigningError(f"{source}: the newest archive timestamp ({previous_at:%Y-%m-%d %H:%M:%S} UTC) does "
-                                   f"not validate now ({status.summary()}); it had to be renewed while it was valid, "
-                                   f"before its TSA certificate expired ({previous_expiry:%Y-%m-%d})")
+                raise SigningInputError(f"{source}: the newest archive timestamp ({previous_at:%Y-%m-%d %H:%M:%S} "
+                                        f"UTC) does not validate now ({status.summary()}); it had to be renewed "
+                                        f"while it was valid, before its TSA certificate expired "
+                                        f"({previous_expiry:%Y-%m-%d})")
         output = io.BytesIO()
         try:
             PdfTimeStamper(timestamper_for(tsa_url)).update_archival_timestamp_chain(
                 reader, context, in_place=False, output=output)
-        except (PyHankoSigningError, PdfError, ValueError) as exc:
-            raise SigningError(f"{source}: the archive timestamp could not be renewed: {exc}") from exc
-        except Exception as exc:  # aiohttp, TSA and revocation-fetching errors alike: one sentence
+        except Exception as exc:
+            if is_tsa_failure(exc):
+                raise SigningError(f"{source}: the archive timestamp could not be renewed: "
+                                   f"{tsa_failure(tsa_url, exc)}") from exc
+            if isinstance(exc, PyHankoSigningError | PdfError | ValueError):
+                raise SigningError(f"{source}: the archive timestamp could not be renewed: {exc}") from exc
             raise SigningError(f"{source}: the archive timestamp could not be renewed ({type(exc).__name__}: "
                                f"{exc})") from exc
     renewed = output.getvalue()
@@ -485,7 +515,7 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
         newest_now = [sig for sig in PdfFileReader(handle).embedded_signatures
                       if sig.sig_object_type == "/DocTimeStamp"][-1]
         renewed_at, tsa_expiry = _timestamp_facts(newest_now.signed_data)
-    with atomic_writer(target) as out:
+    with atomic_writer(target, replace=force) as out:
         out.write(renewed)
     return RenewalOutcome(previous_at=previous_at, previous_tsa_expiry=previous_expiry, renewed_at=renewed_at,
                           tsa_expiry=tsa_expiry)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
 
-from qa_builder.files import inside, sha256_file
+from qa_builder.files import inside, read_small_file, sha256_file
 from qa_builder.models.manifest import Manifest
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import ArtefactCheck, FileReport, Indication, SignatureReport, utc_text
@@ -29,10 +29,14 @@ def manifest_files(path: Path) -> tuple[Path, Path]:
     return path, path.with_name(path.name + SIGNATURE_SUFFIX)
 
 
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+"""Bytes at most of a manifest or its .p7s (a manifest lists a handful of artefacts: a few KiB)."""
+
+
 def verify_manifest(path: Path, policy: Policy) -> FileReport:
     """Check the manifest's signature (trusted to the policy's roots) and each listed artefact beside it."""
     manifest_path, signature_path = manifest_files(path)
-    data = manifest_path.read_bytes()
+    data = read_small_file(manifest_path, MAX_MANIFEST_BYTES)  # a FIFO or device is refused, not waited on
     report = FileReport(file=str(path), sha256=hashlib.sha256(data).hexdigest(), kind="manifest",
                         indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE", error=None, signatures=[],
                         doc_timestamps=[])
@@ -79,7 +83,7 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
             "modification": None, "docmdp_ok": None, "certification": None, "level": None,
             "part11_manifestation": False}
     try:
-        signed_data = cms.ContentInfo.load(signature_path.read_bytes())["content"]
+        signed_data = cms.ContentInfo.load(read_small_file(signature_path, MAX_MANIFEST_BYTES))["content"]
         signer_info = signed_data["signer_infos"][0]
         context = ValidationContext(trust_roots=list(policy.roots), allow_fetching=policy.online, moment=policy.at,
                                     revocation_mode="require" if policy.online else "soft-fail")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
-from pyhanko.keys import load_certs_from_pemder
+from pyhanko.keys import load_certs_from_pemder_data
 from pyhanko.sign.validation.policy_decl import (
     PdfSignatureValidationSpec,
     RevinfoOnlineFetchingRule,
@@ -24,8 +24,11 @@ from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolic
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from qa_builder.errors import InputError
+from qa_builder.files import read_small_file
 
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+MAX_CERTIFICATE_FILE = 16 * 1024 * 1024
+"""Bytes at most of a --trust file (the system bundle is about 200 KiB)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,12 @@ def load_policy(settings: VerifySettings) -> Policy:
     sources = [*settings.trust_roots, *((SYSTEM_BUNDLE,) if settings.system_trust else ())]
     for path in sources:
         try:
-            found = list(load_certs_from_pemder([str(path)]))  # type: ignore[no-untyped-call]
-        except (OSError, ValueError) as exc:
+            data = read_small_file(path, MAX_CERTIFICATE_FILE)  # a FIFO or device is refused, not waited on
+        except OSError as exc:
+            raise InputError(f"{path}: the trust root cannot be read ({exc.strerror})") from exc
+        try:
+            found = list(load_certs_from_pemder_data(data))
+        except ValueError as exc:
             raise InputError(f"{path}: is not a PEM or DER certificate file ({exc})") from exc
         if not found:
             raise InputError(f"{path}: holds no certificate")

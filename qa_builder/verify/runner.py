@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkProcess
 from pathlib import Path
 
+from qa_builder.files import read_small_file
 from qa_builder.verify.manifest import verify_manifest
 from qa_builder.verify.pdf import verify_pdf
 from qa_builder.verify.policy import Policy, VerifySettings
@@ -42,10 +43,13 @@ def verify_one(path: Path, policy: Policy, *, memory_mb: int) -> FileReport:
     try:
         if is_manifest(path):
             return verify_manifest(path, policy)
-        return verify_pdf(path, path.read_bytes(), policy)
+        # a FIFO or a device is refused at once (a FIFO would wait out --timeout, /dev/zero fill --memory)
+        return verify_pdf(path, read_small_file(path, memory_mb * 1024 * 1024), policy)
     except MemoryError:
         return error_report(path, f"needs more than {memory_mb} MiB to verify; stopped", "INDETERMINATE")
     except OSError as exc:
+        if exc.errno == errno.EFBIG:  # the file alone is larger than the memory allowance
+            return error_report(path, f"needs more than {memory_mb} MiB to verify; stopped", "INDETERMINATE")
         return error_report(path, f"cannot be read: {unreadable_reason(exc)}", "INDETERMINATE")
     except Exception as exc:  # the last line of defence against hostile input: a result, never a traceback
         return error_report(path, f"could not be verified ({type(exc).__name__}: {exc})", "INDETERMINATE")
@@ -54,7 +58,7 @@ def verify_one(path: Path, policy: Policy, *, memory_mb: int) -> FileReport:
 _UNREADABLE = {errno.ELOOP: "symlink loop", errno.EISDIR: "it is a directory",
                errno.ENOENT: "no such file (missing, or deleted after it was named)",
                errno.EACCES: "permission denied", errno.ENOTDIR: "a part of the path is not a directory",
-               errno.ENAMETOOLONG: "the path is too long"}
+               errno.ENAMETOOLONG: "the path is too long", errno.EINVAL: "not a regular file (a pipe or a device)"}
 
 
 def unreadable_reason(exc: OSError) -> str:

@@ -6,14 +6,15 @@ in the workspace, built versions are its `vN/` folders, and the audit trail is t
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
@@ -26,13 +27,21 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import qa_builder as qa
+from qa_builder import clock
+from qa_builder.audit.events import Action, Outcome
 from qa_builder.errors import QABuilderError
+from qa_builder.web.conditions import explain
 from qa_builder.web.interview import Replay, read_draft, replay, save_draft
 from qa_builder.web.security import CSRF_FIELD, Gate, GateMiddleware, Refused, checked_form
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 _DOWNLOADABLE = {".docx", ".pdf", ".json", ".html", ".csv"}
 _MAX_KEY_BYTES = 1024 * 1024
+_MAX_PIN_CHARS = 256
+_MEANINGS = ("approval", "review", "responsibility", "authorship")
+_MAX_VERIFY_FILES = 20
+_UPLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+_VERIFIABLE = {".pdf", ".json", ".p7s", ".docx"}
 
 
 @dataclass
@@ -46,16 +55,49 @@ class BuildJob:
     built: str | None = None
 
 
+@dataclass
+class RegenerationJob:
+    """A `regenerate` run over the workspace (or some of its agreements) in the background, with its progress."""
+
+    ids: list[str]
+    total: int
+    started: float
+    done: list[tuple[str, str | None]] = field(default_factory=list)  # (agreement id, error or None)
+    finished: float | None = None
+    error: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An agreement's review as last computed, and the file stamps it was computed from."""
+
+    stamp: tuple[Any, ...]
+    review: qa.AgreementReview | None
+    problem: str | None
+    agreement: qa.Agreement | None = None  # assembled alone, for the preview, when there is no review
+
+
 class WebApp:
     """The state of one `qa-builder serve` run: its workspace, its gate and the running builds."""
 
-    def __init__(self, workspace: Path, gate: Gate) -> None:
+    def __init__(self, workspace: Path, gate: Gate, *, pkcs11_module: Path | None = None, tsa_url: str | None = None,
+                 trust_roots: tuple[Path, ...] = ()) -> None:
         self.workspace = qa.open_workspace(workspace.absolute())
         self.gate = gate
+        self.pkcs11_module = pkcs11_module
+        self.tsa_url = tsa_url
+        self.trust_roots = trust_roots
         self.env = Environment(loader=PackageLoader("qa_builder.web", "templates"), autoescape=True)
+        self.env.filters["file_kind"] = file_kind
         self.jobs: dict[str, BuildJob] = {}
+        self.regeneration: RegenerationJob | None = None
         self._build_lock = threading.Lock()
+        self._token_lock = threading.Lock()  # a PKCS#11 login is process-wide: one token signature at a time
         self._library: tuple[tuple[tuple[str, int, int], ...], qa.ClauseLibrary] | None = None
+        self._checked: dict[str, Checked] = {}
+        self._assembled: dict[str, Checked] = {}
+        self._impact: tuple[tuple[Any, ...], dict[str, qa.Impact]] | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -71,11 +113,15 @@ class WebApp:
             raise HTTPException(404, "No such agreement in this workspace.")
         return agreement_id
 
-    def status(self, agreement_id: str) -> str:
+    def status(self, agreement_id: str, version: int | None = None) -> str:
+        """draft (nothing built), built, partly signed, signed; an earlier version than the latest is superseded."""
         latest = self.workspace.latest(agreement_id)
         if latest is None:
             return "draft"
-        signed = self.workspace.version_dir(agreement_id, latest) / f"{agreement_id}_v{latest}.signed.pdf"
+        version = latest if version is None else version
+        if version != latest:
+            return "superseded"
+        signed = self.workspace.version_dir(agreement_id, version) / f"{agreement_id}_v{version}.signed.pdf"
         if not signed.is_file():
             return "built"
         return "signed" if all(f.signed for f in qa.list_signature_fields(signed)) else "partly signed"
@@ -90,32 +136,105 @@ class WebApp:
 
     def library(self) -> qa.ClauseLibrary:
         """The workspace's clause library, loaded again only when one of its files changed (size or time)."""
-        folder = self.workspace.library_dir
-        stamp = tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")
-                             if p.is_file()))
+        stamp = self._library_stamp()
         if self._library is None or self._library[0] != stamp:
-            self._library = (stamp, qa.load_library(folder))
+            self._library = (stamp, qa.load_library(self.workspace.library_dir))
         return self._library[1]
+
+    def _stamp(self, agreement_id: str) -> tuple[Any, ...]:
+        """What an agreement's review depends on: its answers file, the library's files and today's date
+        (date-dependent checks, such as an overdue periodic review, judge by today)."""
+        library_stamp = self._library[0] if self._library else None
+        return _file_stamp(self.workspace.answers_path(agreement_id)), library_stamp, clock.today()
+
+    def checked(self, agreement_id: str) -> Checked:
+        """The agreement's review (findings, gaps, clause selection, assembled model), computed again only when
+        its answers file or the library changed: opening a page does not re-run the checks."""
+        library = self.library()
+        stamp = self._stamp(agreement_id)
+        cached = self._checked.get(agreement_id)
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        try:
+            checked = Checked(stamp, qa.review_agreement(self.workspace.answers_path(agreement_id), library=library),
+                              None)
+        except QABuilderError as exc:
+            checked = Checked(stamp, None, str(exc))
+        self._checked[agreement_id] = checked
+        return checked
+
+    def assembled(self, agreement_id: str) -> tuple[qa.Agreement | None, str | None]:
+        """The Agreement model the preview shows: the review's when it is up to date, else assembled alone (the
+        preview after each saved answer then does not wait for the review checks)."""
+        library = self.library()
+        stamp = self._stamp(agreement_id)
+        for cache in (self._checked, self._assembled):
+            cached = cache.get(agreement_id)
+            if cached is not None and cached.stamp == stamp:
+                return (cached.review.agreement if cached.review else cached.agreement), cached.problem
+        try:
+            agreement = qa.assemble_agreement(self.workspace.answers_path(agreement_id), library=library,
+                                              allow_gaps=True)
+            found = Checked(stamp, None, None, agreement=agreement)
+        except QABuilderError as exc:
+            found = Checked(stamp, None, str(exc))
+        self._assembled[agreement_id] = found
+        return found.agreement, found.problem
+
+    @property
+    def levels(self) -> list[str]:
+        """The PAdES levels this server can sign at: B-T needs a TSA, B-LT and B-LTA also trust roots."""
+        return ["B-B", *(["B-T"] if self.tsa_url else []), *(["B-LT", "B-LTA"] if self.tsa_url and self.trust_roots
+                                                                else [])]
+
+    def verify_settings(self) -> qa.VerifySettings:
+        """What the sign and verify pages verify with: the trust roots `serve` was given (none: at best
+        "intact, but not trusted")."""
+        return qa.VerifySettings(trust_roots=self.trust_roots)
+
+    def _library_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        folder = self.workspace.library_dir
+        return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")
+                            if p.is_file()))
 
     def findings(self, agreement_id: str) -> tuple[list[qa.Finding], str | None]:
         """The review findings of a complete draft, or the sentence saying why it cannot be reviewed yet."""
-        try:
-            return qa.check_answers(self.workspace.answers_path(agreement_id), library=self.library()), None
-        except QABuilderError as exc:
-            return [], str(exc)
+        checked = self.checked(agreement_id)
+        return (checked.review.findings if checked.review else []), checked.problem
+
+    def impacts(self) -> dict[str, qa.Impact]:
+        """What `qa-builder impact` says for every built agreement (not recorded), again only after a change."""
+        stamp = (self._library_stamp(), _file_stamp(self.workspace.template),
+                 *((i, _file_stamp(self.workspace.answers_path(i)), tuple(self.workspace.versions(i)))
+                   for i in self.workspace.agreement_ids()))
+        if self._impact is None or self._impact[0] != stamp:
+            try:
+                found = {i.agreement_id: i for i in qa.workspace_impact(self.workspace)}
+            except QABuilderError:
+                found = {}
+            self._impact = (stamp, found)
+        return self._impact[1]
 
     # -- pages --------------------------------------------------------------------------------------
 
     async def dashboard(self, request: Request) -> Response:
         rows = []
+        impacts = await run_in_threadpool(self.impacts)
         for agreement_id in self.workspace.agreement_ids():
             findings, problem = self.findings(agreement_id)
-            rows.append({"id": agreement_id, "versions": self.workspace.versions(agreement_id),
-                         "files": self.files(agreement_id, self.workspace.latest(agreement_id)),
+            versions = [{"number": v, "status": self.status(agreement_id, v), "files": self.files(agreement_id, v)}
+                        for v in reversed(self.workspace.versions(agreement_id))]
+            rows.append({"id": agreement_id, "versions": versions, "impact": impacts.get(agreement_id),
                          "status": self.status(agreement_id), "errors": sum(f.severity == "error" for f in findings),
                          "warnings": sum(f.severity == "warning" for f in findings), "problem": problem})
-        examples = sorted(p.stem for p in (self.workspace.root / "examples").glob("*.yaml"))
-        return self.page("dashboard.html", rows=rows, examples=examples)
+        affected = [r["id"] for r in rows if r["impact"] is not None and r["impact"].affected]
+        return self.page("dashboard.html", rows=rows, affected=affected, starts=self.starts(),
+                         regeneration=self.regeneration, now=time.monotonic())
+
+    def starts(self) -> dict[str, list[str]]:
+        """What a new agreement can start from: the bundled examples and the workspace's agreements."""
+        return {"examples": sorted(p.stem for p in (self.workspace.root / "examples").glob("*.yaml")),
+                "agreements": self.workspace.agreement_ids()}
 
     async def new_agreement(self, request: Request) -> Response:
         start = request.query_params.get("from", "")
@@ -164,13 +283,18 @@ class WebApp:
                 if key is not None:
                     findings.setdefault(key, []).append(finding)
         check_url = f"/agreements/{agreement_id}/interview/{index + 1}/check" if agreement_id else "/new/check"
+        answered = sum(1 for s in result.sections for q in s.questions if not (q.error or q.unanswered))
+        asked = sum(len(s.questions) for s in result.sections)
         return self.page("interview.html", http_status=status, agreement_id=agreement_id, sections=result.sections,
                          index=index, section=result.sections[index], findings=findings, problem=problem,
-                         complete=result.complete, start=start, check_url=check_url, oob=False)
+                         complete=result.complete, start=start, check_url=check_url, oob=False, saved=None,
+                         answered=answered, asked=asked, starts=self.starts() if agreement_id is None else None)
 
     async def check(self, request: Request) -> Response:
-        """Validate a page's answers as they are typed (htmx, on change); nothing is saved."""
+        """Validate a page's answers as they are typed (htmx, on change). On an existing agreement a page whose
+        answers are all valid is saved at once (atomically): reloading the page loses nothing."""
         form = await checked_form(request, self.gate)
+        agreement_id = None
         if "agreement_id" in request.path_params:
             agreement_id = self.agreement_id(request)
             draft = read_draft(self.workspace.answers_path(agreement_id))
@@ -180,7 +304,15 @@ class WebApp:
         result = replay(draft, _answers_in(form))
         if not 0 <= index < len(result.sections):
             raise HTTPException(404, "No such page of the interview.")
-        return self.page("interview_check.html", section=result.sections[index], oob=True)
+        section = result.sections[index]
+        saved = None
+        if agreement_id is not None and section.complete and result.data["agreement"]["id"] == agreement_id:
+            save_draft(self.workspace.answers_path(agreement_id), result.data)
+            saved = dt.datetime.now().strftime("%H:%M:%S")
+        response = self.page("interview_check.html", section=section, oob=True, saved=saved)
+        if saved is not None:
+            response.headers["HX-Trigger"] = "draft-saved"
+        return response
 
     async def interview(self, request: Request) -> Response:
         agreement_id = self.agreement_id(request)
@@ -214,7 +346,8 @@ class WebApp:
         pages = {f.id + f.field: _page_of(result, f.field) for f in findings}
         versions = []
         for version in reversed(self.workspace.versions(agreement_id)):
-            versions.append({"number": version, "files": self.files(agreement_id, version)})
+            versions.append({"number": version, "status": self.status(agreement_id, version),
+                             "files": self.files(agreement_id, version)})
         return self.page("agreement.html", agreement_id=agreement_id, status=self.status(agreement_id),
                          findings=findings, pages=pages, problem=problem, complete=result.complete,
                          unanswered=[(n + 1, q) for n, s in enumerate(result.sections) for q in s.questions
@@ -274,51 +407,185 @@ class WebApp:
         outcome, error = None, None
         if request.method == "POST":
             form = await checked_form(request, self.gate)
-            outcome, error = await self._sign_posted(form, source, signed, [f.name for f in fields if not f.signed])
+            outcome, error = await self._sign_posted(form, source, signed, [f.name for f in fields if not f.signed],
+                                                     first=not any(f.signed for f in fields))
             if outcome is not None:
                 fields = qa.list_signature_fields(signed)
         report = None
         if outcome is not None:
-            checked = await run_in_threadpool(qa.verify_files, [signed], trail=self.workspace.trail)
+            checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings(),
+                                              trail=self.workspace.trail)  # a workspace record: recorded
             report = [line.replace(str(signed), signed.name) for result in checked.results
                       for line in qa.describe(result)]
         return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
-                         outcome=outcome, error=error, report=report,
+                         outcome=outcome, error=error, report=report, meanings=_MEANINGS,
+                         token=self.pkcs11_module is not None, levels=self.levels,
+                         first=not any(f.signed for f in fields),
                          signed=signed.relative_to(self.workspace.root).as_posix() if signed.is_file() else None)
 
-    async def _sign_posted(self, form: Any, source: Path, signed: Path,
-                           empty: list[str]) -> tuple[qa.SignatureOutcome | None, str | None]:
-        from qa_builder.audited import sign_file
-
+    async def _sign_posted(self, form: Any, source: Path, signed: Path, empty: list[str], *,
+                           first: bool) -> tuple[qa.SignatureOutcome | None, str | None]:
+        """Sign with the key the form names: an uploaded PKCS#12 file and its passphrase, or a key on the
+        PKCS#11 token of the module `serve` was started with and its PIN. The secret is used for this one
+        signature: it is not stored, logged, cached or echoed back, and the token is logged out afterwards."""
         field_name, meaning = str(form.get("field", "")), str(form.get("meaning", ""))
-        key_upload = form.get("key")
-        passphrase = str(form.get("passphrase", "")).encode("utf-8")
         if field_name not in empty:
             return None, "Signature field: choose one of the empty fields."
-        if meaning not in ("authorship", "review", "approval", "responsibility"):
+        if meaning not in _MEANINGS:
             return None, "Meaning: choose what the signature means."
+        level = str(form.get("level", "B-B"))
+        if level not in self.levels:
+            return None, f"Level: choose one of {', '.join(self.levels)}."
+        certify = form.get("certify") == "yes"
+        if certify and not first:
+            return None, "Certify: only the first signature of a document can certify it."
+        request = qa.SignatureRequest(field=field_name, meaning=meaning, certify=certify,  # type: ignore[arg-type]
+                                      level=level, tsa_url=self.tsa_url if level != "B-B" else None,  # type: ignore[arg-type]
+                                      trust_roots=self.trust_roots)
+        if str(form.get("source", "p12")) == "token":
+            return await self._sign_with_token(form, source, signed, request)
+        key_upload = form.get("key")
+        passphrase = str(form.get("passphrase", "")).encode("utf-8")
         if key_upload is None or isinstance(key_upload, str) or not key_upload.filename:
             return None, "Key file: choose the signatory's PKCS#12 (.p12) file."
         data = await key_upload.read(_MAX_KEY_BYTES + 1)
         if len(data) > _MAX_KEY_BYTES:
             return None, "Key file: a PKCS#12 file is smaller than 1 MB; this is not one."
         folder = Path(tempfile.mkdtemp(prefix="qa-builder-key-"))  # mode 700; removed before the reply
-        target = signed.with_name(signed.name.replace(".signed.pdf", ".signing.pdf"))
+        key_path = folder / "key.p12"
         try:
-            key_path = folder / "key.p12"
             key_path.write_bytes(data)
-            request = qa.SignatureRequest(field=field_name, meaning=meaning)  # type: ignore[arg-type]
-            outcome = await run_in_threadpool(  # pyHanko runs its own event loop
-                sign_file, source, target, request,
-                lambda: qa.load_pkcs12_key(key_path, passphrase, keep=False),  # never kept across users
-                force=True, trail=self.workspace.trail)
-            target.replace(signed)
+            outcome = await self._sign_into(source, signed, request,
+                                            lambda: qa.load_pkcs12_key(key_path, passphrase, keep=False))
             return outcome, None
         except QABuilderError as exc:
             return None, str(exc).replace(str(key_path), key_upload.filename)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    async def _sign_with_token(self, form: Any, source: Path, signed: Path,
+                               request: qa.SignatureRequest) -> tuple[qa.SignatureOutcome | None, str | None]:
+        module = self.pkcs11_module
+        if module is None:
+            return None, ("Key source: no PKCS#11 token module is set up; start `qa-builder serve` with "
+                          "--pkcs11-module LIB to sign with a token.")
+        token_label, key_label = str(form.get("token_label", "")).strip(), str(form.get("key_label", "")).strip()
+        pin = str(form.get("pin", ""))
+        if not token_label or not key_label:
+            return None, "Token label and key label: name the token and the signatory's key on it."
+        if not pin or len(pin) > _MAX_PIN_CHARS:
+            return None, "PIN: type the token's user PIN."
+
+        def load_key() -> qa.SigningKey:
+            return qa.load_pkcs11_key(module, token_label, key_label, pin.encode("utf-8"))
+
+        try:
+            return await run_in_threadpool(self._sign_locked, source, signed, request, load_key), None
+        except QABuilderError as exc:
+            return None, str(exc)
+
+    def _sign_locked(self, source: Path, signed: Path, request: qa.SignatureRequest,
+                     load_key: Any) -> qa.SignatureOutcome:
+        """Sign with a token key, logging the token out in the same thread before anyone else may use it."""
+        from qa_builder.audited import sign_file
+
+        with self._token_lock:
+            target = _staging(signed)
+            try:
+                outcome = sign_file(source, target, request, load_key, force=True, trail=self.workspace.trail)
+                target.replace(signed)
+                return outcome
+            finally:
+                qa.close_pkcs11_sessions()
+                target.unlink(missing_ok=True)
+
+    async def _sign_into(self, source: Path, signed: Path, request: qa.SignatureRequest,
+                         load_key: Any) -> qa.SignatureOutcome:
+        """Sign `source` into a staging file beside `signed`, then replace `signed` with it (never half-written)."""
+        from qa_builder.audited import sign_file
+
+        target = _staging(signed)
+        try:
+            outcome = await run_in_threadpool(sign_file, source, target, request, load_key,  # pyHanko's own loop
+                                              force=True, trail=self.workspace.trail)
+            target.replace(signed)
+            return outcome
+        finally:
             target.unlink(missing_ok=True)
+
+    async def review(self, request: Request) -> Response:
+        """Findings by severity, requirement gaps, and why each library clause is in or out, with edit links."""
+        agreement_id = self.agreement_id(request)
+        checked = await run_in_threadpool(self.checked, agreement_id)
+        result = replay(read_draft(self.workspace.answers_path(agreement_id)))
+        prompts = {q.key: q.prompt for s in result.sections for q in s.questions}
+        library = self.library()
+        conditions = {c.id: c.applies_when for c in library.clauses}
+        titles = {c.id: c.title for c in library.clauses}
+        decisions = []
+        numbers: dict[str, str] = {}
+        if checked.review is not None:
+            numbers = {c.clause_id: c.number for s in checked.review.agreement.sections for c in s.clauses}
+            for decision in checked.review.agreement.decisions:
+                said = explain(decision, conditions.get(decision.clause_id), prompts)
+                pages = [p for key in said.answers if (p := _page_of(result, key)) is not None]
+                decisions.append({"id": decision.clause_id, "title": titles.get(decision.clause_id, ""),
+                                  "number": numbers.get(decision.clause_id), "included": decision.included,
+                                  "sentence": said.sentence, "page": pages[0] if pages else None})
+        findings = checked.review.findings if checked.review else []
+        by_severity = [(severity, [f for f in findings if f.severity == severity]) for severity in ("error", "warning")]
+        return self.page("review.html", agreement_id=agreement_id, problem=checked.problem, by_severity=by_severity,
+                         gaps=checked.review.gaps if checked.review else [], decisions=decisions,
+                         pages={f.id + f.field: _page_of(result, f.field) for f in findings},
+                         complete=result.complete)
+
+    async def preview(self, request: Request) -> Response:
+        """The agreement as it will read, from the assembled Agreement model (an htmx fragment, or a page)."""
+        agreement_id = self.agreement_id(request)
+        agreement, problem = await run_in_threadpool(self.assembled, agreement_id)
+        name = "preview_fragment.html" if request.headers.get("hx-request") else "preview.html"
+        return self.page(name, agreement_id=agreement_id, agreement=agreement, problem=problem)
+
+    async def regenerate(self, request: Request) -> Response:
+        """Start `regenerate` over the affected agreements (or one), in the background; progress is polled."""
+        form = await checked_form(request, self.gate)
+        only = [str(v) for v in form.getlist("only") if isinstance(v, str)]
+        known = set(self.workspace.agreement_ids())
+        if any(i not in known for i in only):
+            raise HTTPException(404, "No such agreement in this workspace.")
+        job = self.regeneration
+        if job is None or job.finished is not None:
+            impacts = await run_in_threadpool(self.impacts)
+            ids = only or [i for i, found in impacts.items() if found.affected]
+            job = RegenerationJob(ids=ids, total=sum(1 for i in ids if i in impacts and impacts[i].affected),
+                                  started=time.monotonic())
+            self.regeneration = job
+            threading.Thread(target=self._run_regeneration, args=(job,), daemon=True).start()
+        if request.headers.get("hx-request"):
+            return self.page("regenerate_status.html", regeneration=job, now=time.monotonic())
+        return RedirectResponse("/", status_code=303)
+
+    def _run_regeneration(self, job: RegenerationJob) -> None:
+        with self._build_lock:
+            try:
+                if not job.ids:
+                    job.summary = "No agreement is affected: nothing to regenerate."
+                    return
+                report = qa.regenerate_workspace(self.workspace, only=job.ids,
+                                                 progress=lambda i, error: job.done.append((i, error)))
+                job.summary = (f"{len(report.built)} new version(s) built, {len(report.skipped)} unchanged, "
+                               f"{len(report.failed)} failed.")
+                if report.failed:
+                    job.error = "; ".join(f"{i}: {e}" for i, e in report.failed.items())
+            except QABuilderError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # shown to the person; the server keeps running
+                job.error = f"the regeneration stopped unexpectedly ({type(exc).__name__}: {exc})"
+            finally:
+                job.finished = time.monotonic()
+
+    async def regenerate_status(self, request: Request) -> Response:
+        return self.page("regenerate_status.html", regeneration=self.regeneration, now=time.monotonic())
 
     async def build_status(self, request: Request) -> Response:
         agreement_id = self.agreement_id(request)
@@ -336,38 +603,111 @@ class WebApp:
         return FileResponse(target, filename=target.name)
 
     async def verify(self, request: Request) -> Response:
+        """Verify received files as `qa-builder verify` does: signed PDFs, or a signed manifest uploaded together
+        with its signature (.p7s) and the artefacts it lists. Uploads live in a private temporary folder that is
+        removed before the answer is sent."""
         if request.method == "GET":
-            return self.page("verify.html", lines=None, verdict=None)
-        form = await checked_form(request, self.gate)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str) or not upload.filename:
-            return self.page("verify.html", http_status=422, lines=None, verdict=None,
-                             error="Choose a PDF file to verify.")
-        name = Path(upload.filename).name
-        if not name.lower().endswith(".pdf"):
-            return self.page("verify.html", http_status=422, lines=None, verdict=None,
-                             error=f"{name}: only PDF files can be verified here.")
-        folder = Path(tempfile.mkdtemp(prefix="qa-builder-verify-"))
+            return self.page("verify.html", lines=None, verdict=None, trust=self.trust_roots)
+        form = await checked_form(request, self.gate, max_files=_MAX_VERIFY_FILES)
+        uploads = [u for u in form.getlist("file") if not isinstance(u, str) and u.filename]
+        names = [Path(str(u.filename)).name for u in uploads]
+        problem = None
+        if not uploads:
+            problem = "Files: choose a signed PDF, or a manifest with its .p7s and the files it lists."
+        elif bad := next((n for n in names if not _UPLOAD_NAME.fullmatch(n) or Path(n).suffix.lower()
+                          not in _VERIFIABLE), None):
+            problem = (f"{bad[:80]}: only PDF, DOCX, JSON and .p7s files with plain names (letters, digits, "
+                       "'.', '_', '-') can be verified here.")
+        elif len(set(names)) != len(names):
+            problem = "Files: two of the files have the same name; choose each file once."
+        if problem:
+            return self.page("verify.html", http_status=422, lines=None, verdict=None, trust=self.trust_roots,
+                             error=problem)
+        folder = Path(tempfile.mkdtemp(prefix="qa-builder-verify-"))  # mode 700
         try:
-            path = folder / "received.pdf"
-            with path.open("wb") as out:
-                shutil.copyfileobj(upload.file, out)
-            report = await run_in_threadpool(qa.verify_files, [path])
-            lines = [line.replace(str(path), name) for result in report.results for line in qa.describe(result)]
-            verdict = report.results[0].indication if report.results else None
+            for upload, name in zip(uploads, names, strict=True):
+                with (folder / name).open("wb") as out:
+                    shutil.copyfileobj(upload.file, out)
+            manifests = [folder / n for n in names if n.endswith(".manifest.json")]
+            targets = manifests or [folder / n for n in names if n.lower().endswith(".pdf")]
+            if not targets:
+                return self.page("verify.html", http_status=422, lines=None, verdict=None, trust=self.trust_roots,
+                                 error="Files: none is a PDF or a .manifest.json, so there is nothing to verify.")
+            report = await run_in_threadpool(qa.verify_files, targets, self.verify_settings())
+            lines = [line.replace(f"{folder}/", "").replace(str(folder), ".") for result in report.results
+                     for line in qa.describe(result)]
+            verdict = _worst([r.indication for r in report.results])
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        return self.page("verify.html", lines=lines, verdict=verdict, name=name)
+        name = ", ".join(t.name for t in targets)
+        return self.page("verify.html", lines=lines, verdict=verdict, name=name, trust=self.trust_roots)
 
     async def audit(self, request: Request) -> Response:
+        """The workspace's audit trail, read-only: events filtered by agreement, action, outcome and date."""
         trail = qa.AuditTrail(self.workspace.root)
-        wanted = request.query_params.get("agreement") or None
-        events = trail.events(agreement_id=wanted) if trail.exists() else []
-        action = request.query_params.get("action") or None
-        if action:
-            events = [e for e in events if e.action == action]
-        verdict = qa.verify_trail(self.workspace.root) if trail.exists() else None
-        return self.page("audit.html", events=events, verdict=verdict, wanted=wanted or "", action=action or "")
+        query = request.query_params
+        wanted = query.get("agreement", "").strip() or None
+        since_text = query.get("since", "").strip()
+        since, problem = None, None
+        if since_text:
+            try:
+                since = dt.datetime.combine(dt.date.fromisoformat(since_text), dt.time(), tzinfo=dt.UTC)
+            except ValueError:
+                problem = f"From date: '{since_text[:40]}' is not a date written YYYY-MM-DD."
+        events = trail.events(agreement_id=wanted, since=since) if trail.exists() else []
+        action = query.get("action") or None
+        outcome = query.get("outcome") or None
+        events = [e for e in events if (not action or e.action == action) and (not outcome or e.outcome == outcome)]
+        verdict = await run_in_threadpool(qa.verify_trail, self.workspace.root) if trail.exists() else None
+        return self.page("audit.html", http_status=422 if problem else 200, events=events, verdict=verdict,
+                         wanted=wanted or "", action=action or "", outcome=outcome or "", since=since_text,
+                         problem=problem, actions=get_args(Action), outcomes=get_args(Outcome),
+                         exists=trail.exists())
+
+    async def audit_export(self, request: Request) -> Response:
+        """The whole trail as CSV (what `qa-builder audit export --format csv` writes); the export is recorded."""
+        await checked_form(request, self.gate)
+        folder = Path(tempfile.mkdtemp(prefix="qa-builder-export-"))
+        try:
+            out = await run_in_threadpool(qa.export_csv, self.workspace.root, folder / "audit-trail.csv")
+            data = out.read_bytes()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        return Response(data, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="audit-trail-{stamp}.csv"'})
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """A file's modification time, size and inode (an atomic replace changes the inode), or None if absent."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+_FILE_KINDS = ((".signed.pdf", "signed PDF"), (".redline.docx", "redline"), (".build.json", "build record"),
+               (".manifest.json.p7s", "manifest signature"), (".manifest.json", "manifest"),
+               (".agreement.json", "model"), (".regeneration.json", "regeneration note"), (".docx", "DOCX"),
+               (".pdf", "PDF"))
+
+
+def file_kind(name: str) -> str:
+    """What a version's file is, in a reader's words ("redline", "build record"), from its name."""
+    return next((kind for suffix, kind in _FILE_KINDS if name.endswith(suffix)), name)
+
+
+def _worst(indications: list[str]) -> str | None:
+    """The verdict of several files: TOTAL-FAILED if any failed, else INDETERMINATE if any is, else TOTAL-PASSED."""
+    for verdict in ("TOTAL-FAILED", "INDETERMINATE", "TOTAL-PASSED"):
+        if verdict in indications:
+            return verdict
+    return indications[0] if indications else None
+
+
+def _staging(signed: Path) -> Path:
+    return signed.with_name(signed.name.replace(".signed.pdf", ".signing.pdf"))
 
 
 def _answers_in(form: Any) -> dict[str, str]:
@@ -405,13 +745,23 @@ async def _failed(request: Request, exc: Exception) -> Response:
                              "the details are in the terminal running `qa-builder serve`.", status_code=500)
 
 
-def create_app(workspace: Path, gate: Gate) -> Starlette:
+def create_app(workspace: Path, gate: Gate, *, pkcs11_module: Path | None = None, tsa_url: str | None = None,
+               trust_roots: tuple[Path, ...] = ()) -> Starlette:
     """The ASGI app serving `workspace`, guarded by `gate`.
+
+    Args:
+        workspace: the workspace folder.
+        gate: this run's secrets (sign-in token, session, CSRF token).
+        pkcs11_module: the PKCS#11 module (shared library) the sign page may use; None offers PKCS#12 only.
+            Chosen on the command line, never by the browser: loading a library runs its code.
+        tsa_url: the RFC 3161 timestamp authority signatures from B-T up use (None: B-B only).
+        trust_roots: PEM files of the trusted roots: B-LT and B-LTA need them, and the sign and verify pages
+            verify with them.
 
     Raises:
         InputError: `workspace` is not a qa-builder workspace.
     """
-    web = WebApp(workspace, gate)
+    web = WebApp(workspace, gate, pkcs11_module=pkcs11_module, tsa_url=tsa_url, trust_roots=trust_roots)
     static = Path(__file__).parent / "static"
     routes = [
         Route("/", web.dashboard),
@@ -422,10 +772,15 @@ def create_app(workspace: Path, gate: Gate) -> Starlette:
         Route("/agreements/{agreement_id}/interview/{number:int}/check", web.check, methods=["POST"]),
         Route("/agreements/{agreement_id}/build", web.build, methods=["POST"]),
         Route("/agreements/{agreement_id}/build/status", web.build_status),
+        Route("/agreements/{agreement_id}/review", web.review),
+        Route("/agreements/{agreement_id}/preview", web.preview),
+        Route("/regenerate", web.regenerate, methods=["POST"]),
+        Route("/regenerate/status", web.regenerate_status),
         Route("/agreements/{agreement_id}/sign", web.sign, methods=["GET", "POST"]),
         Route("/files/{path:path}", web.download),
         Route("/verify", web.verify, methods=["GET", "POST"]),
         Route("/audit", web.audit),
+        Route("/audit/export", web.audit_export, methods=["POST"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GateMiddleware, gate=gate)],

@@ -113,13 +113,17 @@ class GateMiddleware(BaseHTTPMiddleware):
             raise Refused(413, f"Refused: uploads are limited to {self.gate.max_upload // (1024 * 1024)} MB.")
 
 
-async def checked_form(request: Request, gate: Gate) -> FormData:
+async def checked_form(request: Request, gate: Gate, *, max_files: int = 1) -> FormData:
     """The posted form, once its CSRF token (field or header) matches this run's.
+
+    Args:
+        request: the POST request. gate: this run's secrets.
+        max_files: how many uploaded files the form may carry (the total stays within the upload cap).
 
     Raises:
         Refused: no or a wrong CSRF token.
     """
-    form = await request.form(max_files=1, max_fields=2000, max_part_size=gate.max_upload)
+    form = await request.form(max_files=max_files, max_fields=2000, max_part_size=gate.max_upload)
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not hmac.compare_digest(sent, gate.csrf):
         raise Refused(403, "Refused: the page is out of date or was not made by this server; reload it and "

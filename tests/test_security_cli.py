@@ -1,0 +1,544 @@
+"""Issue 12, last round: what an attacker who knows only the README tried from the command line.
+
+Each test runs `qa-builder` as a user would (a separate process, with a timeout where the fault was a hang)
+and asserts one `error:` line naming the culprit, the README's exit code, and no traceback or "internal error".
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DEMO_EXAMPLE, ROOT
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "internal error" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert result.returncode == code, (result.returncode, result.stderr)
+    return errors[0]
+
+
+# --- a FIFO (no writer) or a device given as any input file is refused at once, never waited on -------------
+
+@pytest.fixture()
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("which", ["passphrase", "key", "trust", "pdf"])
+def test_sign_refuses_a_fifo_for_any_of_its_files(tmp_path: Path, fifo: Path, minimal_build: Path, test_pki: Any,
+                                                  which: str) -> None:
+    files = {"passphrase": test_pki.passphrase_file, "key": test_pki.p12("sponsor"), "trust": test_pki.root_pem,
+             "pdf": minimal_build / "QA-MIN-1_v1.pdf"}
+    files[which] = fifo
+    result = _cli("sign", str(files["pdf"]), "-o", str(tmp_path / "out.pdf"), "--field", "sig_sponsor_1",
+                  "--meaning", "approval", "--certify", "--check-revocation", "--trust", str(files["trust"]),
+                  "--key", str(files["key"]), "--passphrase-file", str(files["passphrase"]), timeout=30)
+    line = _one_line(result)
+    assert str(fifo) in line and "not a regular file" in line, line
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_listing_fields_and_verify_trust_refuse_a_fifo(fifo: Path) -> None:
+    assert "not a regular file" in _one_line(_cli("sign", str(fifo), timeout=30))
+    line = _one_line(_cli("verify", str(DEMO_EXAMPLE), "--trust", str(fifo), timeout=30))
+    assert str(fifo) in line and "not a regular file" in line, line
+
+
+def test_a_pin_file_that_is_a_fifo_or_device_is_refused(fifo: Path) -> None:
+    for path in (fifo, Path("/dev/zero")):
+        line = _one_line(_cli("sign", str(DEMO_EXAMPLE), "-o", "/tmp/never.pdf", "--field", "f", "--meaning",
+                              "approval", "--pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "t",
+                              "--key-label", "k", "--pin-file", str(path), timeout=30))
+        assert str(path) in line and "not a regular file" in line, line
+
+
+def test_a_template_that_is_a_fifo_is_refused(tmp_path: Path, fifo: Path) -> None:
+    line = _one_line(_cli("build", str(DEMO_EXAMPLE), "-o", str(tmp_path / "out"), "--template", str(fifo),
+                          timeout=60))
+    assert str(fifo) in line and "not a regular file" in line, line
+
+
+# --- bad input to `sign` and `manifest` is exit 2, as the README defines; a TSA failure names URL and reason ---
+
+def _sign_args(pdf: Path, out: Path, pki: Any, **change: str) -> list[str]:
+    options = {"--field": "sig_sponsor_1", "--meaning": "approval", "--key": str(pki.p12("sponsor")),
+               "--passphrase-file": str(pki.passphrase_file), **change}
+    return ["sign", str(pdf), "-o", str(out), "--certify", *[part for item in options.items() for part in item]]
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"--key": "missing.p12"}, "key file not found"),
+    ({"--key": "answers"}, "is not a PKCS#12"),
+    ({"--passphrase-file": "answers"}, "wrong passphrase"),
+    ({"--key": "expired"}, "expired on"),
+    ({"--key": "no-nonrepudiation"}, "allows neither digitalSignature nor nonRepudiation"),
+    ({"--field": "no_such_field"}, "has no signature field named 'no_such_field'"),
+    ({"--tsa": "notaurl", "--level": "B-T"}, "--tsa notaurl: is not an http:// or https:// URL"),
+    ({"pdf": "answers"}, "is not a readable PDF"),
+    ({"pdf": "missing.pdf"}, "PDF not found"),
+    ({"out": "exists"}, "already exists"),
+])
+def test_sign_bad_input_is_exit_2(tmp_path: Path, minimal_build: Path, test_pki: Any, change: dict[str, str],
+                                  expected: str) -> None:
+    from tests.conftest import MINIMAL_ANSWERS, run_cli
+
+    named = {"answers": str(MINIMAL_ANSWERS), "missing.p12": str(tmp_path / "missing.p12"),
+             "missing.pdf": str(tmp_path / "missing.pdf"), "expired": str(test_pki.p12("expired")),
+             "no-nonrepudiation": str(test_pki.p12("no-nonrepudiation")), "exists": str(MINIMAL_ANSWERS)}
+    pdf = Path(named.get(change.pop("pdf", ""), minimal_build / "QA-MIN-1_v1.pdf"))
+    out = Path(named.get(change.pop("out", ""), tmp_path / "out.pdf"))
+    args = _sign_args(pdf, out, test_pki, **{key: named.get(value, value) for key, value in change.items()})
+    result = run_cli(*args)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert expected in result.stderr and result.stderr.count("error:") == 1, result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_manifest_bad_input_is_exit_2(tmp_path: Path, test_pki: Any) -> None:
+    from tests.conftest import MINIMAL_ANSWERS, run_cli
+
+    key = ["--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(test_pki.passphrase_file)]
+    record = tmp_path / "X_v1.build.json"
+    for content, expected in ((None, "build record not found"), ("{", "is not a readable build record"),
+                              ('{"a": 1}', "is not a qa-builder build record")):
+        if content is not None:
+            record.write_text(content, encoding="utf-8")
+        result = run_cli("manifest", str(record), *key)
+        assert result.returncode == 2, (result.returncode, result.stderr)
+        assert expected in result.stderr, result.stderr
+    result = run_cli("manifest", str(MINIMAL_ANSWERS), "--key", str(tmp_path / "none.p12"), "--passphrase-file",
+                     str(test_pki.passphrase_file))
+    assert result.returncode == 2 and "key file not found" in result.stderr, result.stderr
+
+
+@pytest.fixture()
+def refusing_server() -> Any:
+    """An HTTP server on 127.0.0.1 that answers every POST with 200 and an HTML page (not a timestamp)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"<html>login required</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.libreoffice
+def test_a_tsa_failure_names_the_url_and_the_reason(tmp_path: Path, minimal_build: Path, test_pki: Any,
+                                                    refusing_server: str) -> None:
+    from tests.conftest import free_port, run_cli
+
+    closed = f"http://127.0.0.1:{free_port()}/tsa"
+    for url, reason in ((closed, "cannot connect (Connection refused)"),
+                        (refusing_server, "its answer is not a timestamp"),
+                        ("http://no-such-host.invalid/tsa", "its host name is not known")):
+        result = run_cli(*_sign_args(minimal_build / "QA-MIN-1_v1.pdf", tmp_path / "out.pdf", test_pki,
+                                     **{"--level": "B-T", "--tsa": url}))
+        assert result.returncode == 1, result.stderr
+        assert f"the timestamp authority {url} gave no timestamp: {reason}" in result.stderr, result.stderr
+        assert not (tmp_path / "out.pdf").exists()
+    result = run_cli("manifest", str(minimal_build / "QA-MIN-1_v1.build.json"), "--key", str(test_pki.p12("sponsor")),
+                     "--passphrase-file", str(test_pki.passphrase_file), "--tsa", closed)
+    assert result.returncode == 1 and f"the timestamp authority {closed} gave no timestamp: cannot connect" in \
+        result.stderr, result.stderr
+
+
+# --- text fields of answers are bounded per field, naming the field ------------------------------------------
+
+@pytest.mark.parametrize(("path", "limit"), [
+    (("sponsor", "name"), 200), (("contract_acceptor", "quality_contact", "title"), 300),
+    (("sponsor", "address"), 1000), (("agreement", "governing_law"), 200),
+])
+def test_an_overlong_text_is_refused_naming_the_field(tmp_path: Path, path: tuple[str, ...], limit: int) -> None:
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = "A" * limit
+    load_answers(write_answers(tmp_path, data))  # at the limit: accepted
+    target[path[-1]] = "A" * 100_000
+    with pytest.raises(AnswersError) as info:
+        load_answers(write_answers(tmp_path, data))
+    message = str(info.value)
+    assert f"{'.'.join(path)} is 100,000 characters long; at most {limit:,} fit here; shorten it" in message
+    assert len(message.splitlines()) == 1 and len(message) < 300
+
+
+def test_overlong_list_items_and_keys_are_refused_too(tmp_path: Path) -> None:
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    data["products"][0]["presentations"] = ["ok", "P" * 600]
+    with pytest.raises(AnswersError, match=r"products\[?\.?0\]?\.presentations is 600 characters long \(item 2\)"):
+        load_answers(write_answers(tmp_path, data))
+    data = answers_data(DEMO_EXAMPLE)
+    data["contract_acceptor"]["sites"][0]["registration_numbers"] = {"K" * 600: "1"}
+    with pytest.raises(AnswersError, match=r"registration_numbers is 600 characters long \(a key\)"):
+        load_answers(write_answers(tmp_path, data))
+
+
+
+@pytest.mark.parametrize(("path", "count", "limit"), [
+    (("signatories",), 2000, 50), (("products",), 1000, 200), (("contract_acceptor", "sites"), 1000, 100),
+    (("products", 0, "presentations"), 500, 100),
+])
+def test_an_overlong_list_is_refused_naming_the_field(tmp_path: Path, path: tuple[Any, ...], count: int,
+                                                      limit: int) -> None:
+    """2,000 signatories took 150 s to build (one signature field each); every list of answers is bounded."""
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    import copy
+
+    entries = target[path[-1]]
+    target[path[-1]] = [copy.deepcopy(entry) for entry in (entries * count)[:limit]]  # no YAML aliases
+    if path[-1] == "signatories":
+        for index, entry in enumerate(target[path[-1]]):
+            entry["name"] = f"Signatory {index}"
+    load_answers(write_answers(tmp_path, data))  # at the limit: accepted
+    target[path[-1]] = [copy.deepcopy(entry) for entry in (entries * count)[:count]]
+    with pytest.raises(AnswersError) as info:
+        load_answers(write_answers(tmp_path, data))
+    dotted = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    assert f"{dotted} has {count:,} entries; at most {limit:,} fit an agreement" in str(info.value)
+
+def test_texts_at_their_limits_build_with_typst(tmp_path: Path) -> None:
+    """The limits are what the documents can hold: every bounded field at its maximum builds."""
+    from tests.conftest import answers_data, run_cli, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    data["sponsor"]["name"] = "N" * 200  # one unbreakable word, the worst case for a table cell
+    data["sponsor"]["address"] = "Street " * 142
+    data["contract_acceptor"]["quality_contact"]["title"] = "T" * 300
+    data["signatories"][0]["name"] = "S" * 200
+    result = run_cli("build", str(write_answers(tmp_path, data)), "-o", str(tmp_path / "out"), "--pdf-engine",
+                     "typst", "--format", "pdf")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "out").glob("*.pdf"))) == 1
+
+
+# --- usage errors quote what was typed escaped and short; --since cannot overflow --------------------------------
+
+def test_audit_log_since_garbage_is_escaped_and_names_the_option(tmp_path: Path) -> None:
+    from qa_builder.audit import AuditTrail
+    from tests.conftest import run_cli
+
+    AuditTrail(tmp_path).append("verify")
+    garbage = "x\x1b[2J\u202eforged\nerror: " + "A" * 5000
+    result = run_cli("audit", "log", str(tmp_path), "--since", garbage)
+    assert result.returncode == 2
+    assert "Invalid value for '--since': 'x\\u001b[2J\\u202eforged\\u000aerror: AAA" in result.stderr
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr and len(result.stderr) < 600
+    for overflow in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        result = run_cli("audit", "log", str(tmp_path), "--since", overflow)
+        assert result.returncode == 2 and "--since" in result.stderr and "is outside 1900-9998" in result.stderr
+    assert run_cli("audit", "log", str(tmp_path), "--since", "2020-01-01T00:00:00+05:00").returncode == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["verify", "x.pdf", "--at", "x\x1b[2J\u202e" + "A" * 5000],
+    ["sign", "x.pdf", "--meaning", "x\x1b[2J\u202e" + "A" * 5000],
+    ["verify", "x.pdf", "--trust", "x\x1b[2J\u202e" + "A" * 5000],
+    ["bu\x1b[2Jild\u202e" + "A" * 5000],
+])
+def test_every_usage_error_escapes_and_shortens_what_was_typed(args: list[str]) -> None:
+    result = _cli(*args, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr, result.stderr
+    assert len(result.stderr) < 800 and "Traceback" not in result.stderr
+
+
+# --- a damaged newest event: one line, no pydantic text, no unrecorded export ------------------------------------
+
+@pytest.mark.parametrize(("seq", "digest"), [(3, "x\x1b[2J"), (3, "A" * 64), (3, "0" * 63)])
+def test_audit_export_after_a_malformed_newest_event_is_one_line(tmp_path: Path, seq: Any, digest: str) -> None:
+    import sqlite3
+
+    from qa_builder.audit import AuditTrail
+    from tests.conftest import run_cli
+
+    trail = AuditTrail(tmp_path)
+    trail.append("verify")
+    trail.append("verify")
+    with sqlite3.connect(trail.path) as conn:
+        conn.execute("INSERT INTO events (seq, hash, event) VALUES (?, ?, ?)", (seq, digest, "{}"))
+    out = tmp_path / "export.csv"
+    result = run_cli("audit", "export", str(tmp_path), "--format", "csv", "-o", str(out))
+    assert result.returncode == 3, result.stderr
+    assert "the newest event's sequence number or hash is malformed" in result.stderr, result.stderr
+    assert "String should match" not in result.stderr and "internal error" not in result.stderr
+    assert "\x1b" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not out.exists()
+
+
+# --- a template cannot carry field codes that act on the reader's computer (DDE, INCLUDETEXT, …) --------------
+
+def _template_with(tmp_path: Path, body_xml: str) -> Path:
+    import zipfile
+
+    source = ROOT / "templates" / "quality_agreement.docx"
+    target = tmp_path / "evil.docx"
+    with zipfile.ZipFile(source) as package, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in package.infolist():
+            data = package.read(info)
+            if info.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + body_xml.encode(), 1)
+            out.writestr(info.filename, data)
+    return target
+
+
+def _field_runs(*instructions: str) -> str:
+    runs = "".join(f'<w:r><w:instrText xml:space="preserve">{part}</w:instrText></w:r>' for part in instructions)
+    return (f'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>{runs}<w:r><w:fldChar w:fldCharType="separate"/>'
+            '</w:r><w:r><w:t>x</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (_field_runs(' DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe "/k calc.exe" '), "DDEAUTO"),
+    (_field_runs(" DD", "EAUTO cmd ", '"/k calc"'), "DDEAUTO"),  # Word joins the runs into one instruction
+    (_field_runs(' INCLUDEPICTURE "http://127.0.0.1:9/track.png" \\d '), "INCLUDEPICTURE"),
+    (_field_runs(' includetext "/etc/passwd" '), "INCLUDETEXT"),
+    ('<w:p><w:fldSimple w:instr=" LINK Excel.Sheet.8 &quot;C:\\\\x.xls&quot; "><w:r><w:t>x</w:t></w:r></w:fldSimple>'
+     '</w:p>', "LINK"),
+])
+def test_a_template_with_an_acting_field_code_is_refused(tmp_path: Path, body: str, code: str) -> None:
+    from qa_builder.errors import TemplateError
+    from qa_builder.render.docx import load_template
+
+    template = _template_with(tmp_path, body)
+    with pytest.raises(TemplateError) as info:
+        load_template(template)
+    assert f"part word/document.xml holds the field {code}, which would act on the reader's computer" in \
+        str(info.value)
+
+
+def test_page_numbers_and_references_stay_allowed(tmp_path: Path) -> None:
+    from qa_builder.render.docx import load_template
+
+    load_template(_template_with(tmp_path, _field_runs(" PAGE ") + _field_runs(' REF _Ref1 \\h ')))
+    load_template(ROOT / "templates" / "quality_agreement.docx")
+
+
+def test_a_passphrase_file_saved_with_a_byte_order_mark_and_crlf_gives_the_passphrase(tmp_path: Path) -> None:
+    """Windows Notepad writes a UTF-8 BOM and CRLF; the passphrase is the first line without them."""
+    from qa_builder.cli.sign import read_secret
+
+    path = tmp_path / "pass.txt"
+    path.write_bytes(b"\xef\xbb\xbfs3cr\xc3\xa9t\r\nignored\r\n")
+    assert read_secret(path, "passphrase") == "s3crét".encode()
+
+
+# --- output folders: a symlinked output name or an unwritable folder is one line, never an internal error ------
+
+def _build_docx(out: Path, *extra: str) -> Any:
+    from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, run_cli
+
+    return run_cli("build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY), "--format", "docx", "-o", str(out),
+                   *extra)
+
+
+def test_an_output_name_that_is_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "QA-MIN-1_v1.docx").symlink_to(victim)
+    for extra in ((), ("--force",)):
+        result = _build_docx(out, *extra)
+        assert result.returncode == 2, result.stderr
+        assert "QA-MIN-1_v1.docx: is a symbolic link leading out of" in result.stderr, result.stderr
+        assert "internal error" not in result.stderr
+    assert victim.read_text(encoding="utf-8") == "keep me"
+
+
+def test_an_output_folder_where_no_file_can_be_made_is_one_line() -> None:
+    result = _build_docx(Path("/proc/self"))
+    assert result.returncode == 1, result.stderr
+    assert "/proc/self: cannot be written" in result.stderr and "internal error" not in result.stderr
+
+
+def test_negotiate_import_refuses_a_fifo_or_a_device_at_once(tmp_path: Path, fifo: Path) -> None:
+    """/dev/zero has size 0 to stat(), so a size check let it be read: 4.4 GB of memory before the fix."""
+    code = ("import sys; from pathlib import Path; from qa_builder.negotiation.returned import _read_parts\n"
+            "try:\n    _read_parts(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(type(exc).__name__, exc)")
+    for path in (fifo, Path("/dev/zero")):
+        result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
+                                timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.stdout.strip() == f"ReturnedFileError {path}: cannot be read (not a regular file)", result
+
+
+def test_verify_names_a_fifo_or_device_unreadable_at_once(fifo: Path) -> None:
+    """A FIFO waited out the whole --timeout and /dev/zero filled the --memory cap before a result."""
+    manifest_fifo = fifo.parent / "x.manifest.json"
+    os.mkfifo(manifest_fifo)
+    result = _cli("verify", str(fifo), "/dev/zero", str(manifest_fifo), "--timeout", "20", "--json", timeout=60)
+    import json
+
+    reports = json.loads(result.stdout)["results"]
+    assert [r["error"] for r in reports] == ["cannot be read: not a regular file (a pipe or a device)"] * 3, reports
+    assert result.returncode == 3
+
+
+# --- a hostile PDF given to `sign` (which, unlike verify, runs in-process) is one line, exit 2 --------------------
+
+def _pdf(*objects: bytes) -> bytes:
+    out, offsets = b"%PDF-1.7\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return out + b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+@pytest.mark.parametrize(("objects", "expected"), [
+    ((b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [3 0 R] >> >>", b"<< /Type /Pages /Kids [] /Count 0 >>",
+      b"<< /T (a) /Kids [9 0 R] >>"), "its form fields cannot be read"),
+    ((b"<< /Type /Catalog /Pages 2 0 R /X " + b"[" * 100000 + b"]" * 100000 + b" >>",
+      b"<< /Type /Pages /Kids [] /Count 0 >>"), "cannot be read"),
+    ((b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [3 0 R] >> >>", b"<< /Type /Pages /Kids [] /Count 0 >>",
+      b"<< /T (a) /Kids [3 0 R] >>"), "its form fields cannot be read"),
+])
+def test_listing_the_fields_of_a_hostile_pdf_is_one_line(tmp_path: Path, objects: tuple[bytes, ...],
+                                                         expected: str) -> None:
+    from tests.conftest import run_cli
+
+    path = tmp_path / "hostile.pdf"
+    path.write_bytes(_pdf(*objects))
+    result = run_cli("sign", str(path))
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "internal error" not in result.stderr, result.stderr
+
+
+# --- the audit trail's file: a folder or link with its name is an error, never "no events" or a write elsewhere ---
+
+def test_a_trail_that_is_a_folder_is_an_error_not_an_empty_trail(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    (tmp_path / "audit" / "trail.sqlite3").mkdir(parents=True)
+    for command in (("audit", "log", str(tmp_path)), ("audit", "verify", str(tmp_path))):
+        result = run_cli(*command)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "trail.sqlite3: is not a database file" in result.stderr
+
+
+@pytest.mark.parametrize("link", ["trail.sqlite3", "trail.sqlite3-wal", "folder"])
+def test_the_trail_is_never_written_through_a_link(tmp_path: Path, link: str) -> None:
+    """A workspace shared through git can carry symbolic links; sqlite would create the database at their target."""
+    from qa_builder.audit import AuditTrail
+    from qa_builder.errors import AuditError
+
+    workspace, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
+    workspace.mkdir()
+    elsewhere.mkdir()
+    if link == "folder":
+        (workspace / "audit").symlink_to(elsewhere)
+    else:
+        (workspace / "audit").mkdir()
+        (workspace / "audit" / link).symlink_to(elsewhere / link)
+    with pytest.raises(AuditError, match="is a symbolic link or leads out of the workspace"):
+        AuditTrail(workspace).append("verify")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_output_made_meanwhile_by_another_run_is_kept(tmp_path: Path) -> None:
+    """`sign` and `manifest` check that their output does not exist, then work for seconds; a second run that
+    wrote the same name meanwhile must not be silently replaced."""
+    from qa_builder.errors import OutputExistsError
+    from qa_builder.files import atomic_writer
+
+    target = tmp_path / "signed.pdf"
+    with pytest.raises(OutputExistsError, match="another run wrote it meanwhile"), \
+            atomic_writer(target, replace=False) as handle:
+        handle.write(b"mine")
+        target.write_bytes(b"the other run's")  # what a concurrent run does while this one is signing
+    assert target.read_bytes() == b"the other run's"
+    assert [p.name for p in tmp_path.iterdir()] == ["signed.pdf"]  # no temp file left
+    with atomic_writer(target, replace=True) as handle:
+        handle.write(b"forced")
+    assert target.read_bytes() == b"forced"
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u202a", "\u2067", "\u2069"])
+def test_a_bidirectional_override_in_answers_is_refused(tmp_path: Path, char: str) -> None:
+    """A right-to-left override in a party name makes the printed agreement show another text than it holds."""
+    from qa_builder.answers import load_answers
+    from qa_builder.errors import AnswersError
+    from tests.conftest import answers_data, write_answers
+
+    data = answers_data(DEMO_EXAMPLE)
+    data["sponsor"]["name"] = f"ACME {char}0001 Ltd"
+    with pytest.raises(AnswersError, match=f"sponsor.name contains the bidirectional control U\\+{ord(char):04X} at "
+                                           "character 6"):
+        load_answers(write_answers(tmp_path, data))
+    data["sponsor"]["name"] = "\u05e9\u05dc\u05d5\u05dd Pharma \u200f"  # Hebrew with a right-to-left mark: fine
+    load_answers(write_answers(tmp_path, data))
+
+
+@pytest.mark.parametrize("args", [["schema"], ["check", str(DEMO_EXAMPLE)]])
+def test_output_that_cannot_be_written_is_one_line(args: list[str]) -> None:
+    """`qa-builder schema > /dev/full` (a full disk under a redirect) said "internal error: OSError"."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "qa_builder", *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, cwd=ROOT, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: the output could not be written (No space left on device)", result.stderr
+
+
+def test_each_signature_in_one_process_takes_its_own_time() -> None:
+    """The signing time was memoised per timestamper (lru_cache left on _signing_time when the TSA client moved
+    to its own module): every later signature of a process, e.g. in `qa-builder serve`, got the first one's time."""
+    import time
+
+    from qa_builder.signing.pades import _signing_time
+
+    first, _ = _signing_time(None)
+    time.sleep(1.1)
+    second, _ = _signing_time(None)
+    assert second > first

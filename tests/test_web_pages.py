@@ -1,0 +1,328 @@
+"""The web app's pages over HTTP (no browser): review, preview, autosave, audit filters and export, signing refusals.
+
+The server is the real command (`python -m qa_builder serve --port 0 --no-browser`) on a fresh workspace.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+import yaml
+from markupsafe import escape
+
+import qa_builder as qa
+from qa_builder.models.agreement import SelectionDecision
+from qa_builder.web.conditions import explain
+from qa_builder.web.interview import field_help, replay
+from tests.test_web import ROOT, Server, request
+
+EXAMPLE = "us-api-cmo"
+
+
+@pytest.fixture()
+def workspace(tmp_path: Path) -> Path:
+    return qa.init_workspace(tmp_path / "ws").root
+
+
+@pytest.fixture()
+def agreement_id(workspace: Path) -> str:
+    return qa.add_agreement(qa.open_workspace(workspace), workspace / "examples" / f"{EXAMPLE}.yaml")
+
+
+@pytest.fixture()
+def server(workspace: Path, agreement_id: str) -> Iterator[Server]:
+    running = Server(workspace)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class Session:
+    """A signed-in client of the server: its cookie and the pages' CSRF token."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        link = urlsplit(server.link)
+        _, headers, _ = request("GET", server.port, f"{link.path}?{link.query}")
+        self.cookie = headers["set-cookie"].split(";", 1)[0]
+        page = self.get("/new")[1]
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert found
+        self.csrf = found.group(1)
+
+    def get(self, path: str, **headers: str) -> tuple[int, str]:
+        status, _, body = request("GET", self.server.port, path, headers={"Cookie": self.cookie, **headers})
+        return status, body.decode("utf-8")
+
+    def post(self, path: str, fields: dict[str, str], *, csrf: bool = True) -> tuple[int, dict[str, str], bytes]:
+        sent = {**fields, **({"csrf_token": self.csrf} if csrf else {})}
+        body = "&".join(f"{quote(k)}={quote(v)}" for k, v in sent.items()).encode()
+        return request("POST", self.server.port, path, body=body, headers={
+            "Cookie": self.cookie, "Origin": self.server.base, "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_review_page_says_why_each_clause_is_in_or_out(server: Server, workspace: Path, agreement_id: str) -> None:
+    session = Session(server)
+    status, page = session.get(f"/agreements/{agreement_id}/review")
+    assert status == 200
+    library = qa.load_library(workspace / "clause_library")
+    rows = re.findall(r'<tr class="(included|left-out)" data-clause="([^"]+)">(.*?)</tr>', page, re.S)
+    assert {clause_id for _, clause_id, _ in rows} == {c.id for c in library.clauses}
+    answers_path = workspace / "agreements" / agreement_id / "answers.yaml"
+    model = qa.assemble_agreement(answers_path, library=library)
+    included = {d.clause_id for d in model.decisions if d.included}
+    assert {clause_id for kind, clause_id, _ in rows if kind == "included"} == included
+    text = {clause_id: _text(cells) for _, clause_id, cells in rows}
+    lab_only = next(c.id for c in library.clauses if c.applies_when.strip() == "facts.is_lab")
+    assert "Left out: it applies only when the contract acceptor is a contract laboratory" in text[lab_only]
+    assert not any("facts." in said for said in text.values())
+    # A clause that depends on an answer links back to the page asking it.
+    shown = replay(yaml.safe_load(answers_path.read_text(encoding="utf-8")))
+    prompts = {q.key: q.prompt for section in shown.sections for q in section.questions}
+    depends = next(c.id for c in library.clauses if re.search(r"'\w+' (not )?in services", c.applies_when))
+    link = re.search(r'href="/agreements/[^/]+/interview/(\d+)"', dict((c, r) for _, c, r in rows)[depends])
+    assert link
+    _, interview = session.get(f"/agreements/{agreement_id}/interview/{link.group(1)}")
+    assert 'data-key="services"' in interview and "services" in prompts
+    assert "the services " in text[depends]
+    assert 'id="no-gaps"' in page and "Errors (the build refuses these): 0" in _text(page)
+
+
+def test_preview_is_the_assembled_agreement_escaped(server: Server, workspace: Path, agreement_id: str) -> None:
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    data["agreement"]["title"] = "Quality <b>Agreement</b> & Co"
+    answers.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    session = Session(server)
+    status, fragment = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})
+    assert status == 200 and "<html" not in fragment
+    assert "Quality &lt;b&gt;Agreement&lt;/b&gt; &amp; Co" in fragment and "<b>Agreement</b>" not in fragment
+    model = qa.assemble_agreement(answers, library=workspace / "clause_library")
+    text = _text(fragment)
+    for section in model.sections:
+        for clause in section.clauses:
+            assert f"{clause.number} {clause.title}" in text
+            for paragraph in clause.paragraphs:
+                assert re.sub(r"\s+", " ", paragraph.text) in text
+    for row in model.raci:
+        assert row.activity in text
+    # An incomplete draft gets a sentence instead of a preview.
+    del data["sponsor"]
+    answers.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    status, fragment = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})
+    assert status == 200 and 'id="preview-pending"' in fragment and "sponsor" in fragment
+
+
+def test_a_valid_page_is_saved_as_it_is_typed_an_invalid_one_is_not(server: Server, workspace: Path,
+                                                                      agreement_id: str) -> None:
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    before = answers.read_bytes()
+    status, headers, body = session.post(f"/agreements/{agreement_id}/interview/1/check",
+                                         {"q:agreement.review_period_months": "twelve"})
+    assert status == 200 and b"integer" in body and "hx-trigger" not in headers
+    assert answers.read_bytes() == before  # an invalid answer never reaches the file
+    status, headers, body = session.post(f"/agreements/{agreement_id}/interview/1/check",
+                                         {"q:agreement.review_period_months": "30"})
+    assert status == 200 and headers.get("hx-trigger") == "draft-saved" and b"Draft saved at" in body
+    assert qa.load_answers(answers).answers.agreement.review_period_months == 30
+    assert [p.name for p in answers.parent.iterdir()] == ["answers.yaml"]  # no temporary file left behind
+    cli = subprocess.run([sys.executable, "-m", "qa_builder", "check", str(answers)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    # The id of an existing agreement is not changed by typing over it.
+    status, headers, _ = session.post(f"/agreements/{agreement_id}/interview/1/check",
+                                      {"q:agreement.id": "SOMETHING-ELSE"})
+    assert "hx-trigger" not in headers
+    assert qa.load_answers(answers).answers.agreement.id == agreement_id
+
+
+def test_the_outline_shows_progress_and_a_new_agreement_starts_from_another(server: Server, workspace: Path,
+                                                                               agreement_id: str) -> None:
+    session = Session(server)
+    _, page = session.get(f"/agreements/{agreement_id}/interview/1")
+    found = re.search(r"(\d+) of (\d+) questions answered", page)
+    assert found and found.group(1) == found.group(2)
+    _, page = session.get("/new")
+    assert f'<option value="{agreement_id}"' in page and f'<option value="{EXAMPLE}"' in page
+    _, page = session.get(f"/new?from={agreement_id}")
+    assert 'data-key="agreement.title"' in page
+    title = qa.load_answers(workspace / "agreements" / agreement_id / "answers.yaml").answers.agreement.title
+    assert f'value="{html.escape(title)}"' in page  # the other agreement's answers are the defaults...
+    assert 'name="q:agreement.id" value=""' in page  # ...but the new one needs its own id
+
+
+def test_questions_carry_the_answers_models_own_help(server: Server, agreement_id: str) -> None:
+    session = Session(server)
+    shown = 0
+    for number in (1, 2, 3, 4, 5):
+        _, page = session.get(f"/agreements/{agreement_id}/interview/{number}")
+        for index, key in re.findall(r'<input id="q(\d+)" name="q:([^"]+)"', page):
+            described = field_help(key)
+            if described is None:
+                assert f'id="q{index}-help"' not in page
+                continue
+            shown += 1
+            assert f'<p class="help" id="q{index}-help">{escape(described)}</p>' in page
+            assert re.search(rf'id="q{index}" [^>]*aria-describedby="q{index}-error q{index}-help"', page)
+    assert shown > 0
+
+
+def test_audit_trail_filters_and_exports_without_changing_events(server: Server, workspace: Path,
+                                                                  agreement_id: str) -> None:
+    session = Session(server)
+    status, page = session.get("/audit?action=add")
+    assert status == 200 and "The chain is intact" in page
+    assert "1 shown" in page and agreement_id in _text(page.split("<tbody>")[1])
+    status, page = session.get("/audit?action=sign")
+    assert "0 shown" in page
+    status, page = session.get("/audit?since=yesterday")
+    assert status == 422 and "From date: &#39;yesterday&#39; is not a date" in page
+    status, _, _ = session.post("/audit/export", {}, csrf=False)
+    assert status == 403
+    trail = qa.AuditTrail(workspace)
+    count = len(trail.events())
+    status, headers, body = session.post("/audit/export", {})
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    assert "attachment" in headers["content-disposition"]
+    lines = body.decode("utf-8").splitlines()
+    assert lines[0].startswith("seq,time,actor") and len(lines) == count + 1
+    assert [e.action for e in trail.events()][count:] == ["export"]  # the export is itself recorded
+    assert qa.verify_trail(workspace).intact
+    assert not list(workspace.rglob("audit-trail*.csv"))  # nothing left in the workspace
+
+
+def test_token_signing_needs_a_module_chosen_on_the_command_line(server: Server, workspace: Path) -> None:
+    session = Session(server)
+    status, _, _ = session.post("/regenerate", {"only": "NOPE"})
+    assert status == 404
+    result = subprocess.run([sys.executable, "-m", "qa_builder", "serve", str(workspace), "--port", "0",
+                             "--no-browser", "--pkcs11-module", "/nonexistent/libtoken.so"], capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: --pkcs11-module /nonexistent/libtoken.so: no such file"]
+
+
+@pytest.mark.parametrize(("condition", "included", "expected"), [
+    ("facts.is_lab", False, "Left out: it applies only when the contract acceptor is a contract laboratory, which "
+                            "is not so for these answers."),
+    ("not facts.is_lab", True, "Included because the contract acceptor is not a contract laboratory."),
+    ("facts.has_eu and not facts.is_lab", True,
+     "Included because a product is for the EU market and the contract acceptor is not a contract laboratory."),
+    ("not (facts.has_eu or facts.has_us)", True,
+     "Included because no product is for the EU market and no product is for the US market."),
+    ("'stability_testing' in services", False,
+     "Left out: it applies only when the services include stability testing, which is not so for these answers."),
+    ("release_model == 'qp_certification'", True,
+     "Included because the answer to “Release model” is qp certification."),
+    ("change_control.filing_assessment_owner not in ('sponsor', 'contract_acceptor')", False,
+     "Left out: it applies only when the answer to “Who assesses” is not sponsor or contract acceptor, which is "
+     "not so for these answers."),
+    ("subcontracting.allowed", True, "Included because the answer to “May the contract acceptor subcontract?” is "
+                                     "yes (or set)."),
+    ("term.exit_handover", False, "Left out: it applies only when term › exit handover is yes (or set), which is "
+                                  "not so for these answers."),
+    ("true", True, "Included: it applies to every agreement."),
+])
+def test_conditions_read_in_plain_words(condition: str, included: bool, expected: str) -> None:
+    prompts = {"release_model": "Release model [cmo_release_with_sponsor_secondary, sponsor_release]",
+               "change_control.filing_assessment_owner": "Who assesses [sponsor, contract_acceptor]",
+               "subcontracting.allowed": "May the contract acceptor subcontract? (yes/no)"}
+    reason = (f"included: condition '{condition}' holds" if included else
+              f"left out: condition '{condition}' is false for these answers")
+    decision = SelectionDecision(clause_id="c", version=1, included=included, position=None, reason=reason)
+    said = explain(decision, condition, prompts)
+    assert said.sentence == expected
+    assert said.included is included
+    assert set(said.answers) <= set(prompts)
+
+
+def test_a_condition_the_reader_cannot_say_is_shown_as_written() -> None:
+    decision = SelectionDecision(clause_id="c", version=1, included=True, position=None,
+                                 reason="included: condition 'facts.markets | length > 1' holds")
+    said = explain(decision, "facts.markets | length > 1", {})
+    assert said.sentence == "Included because the condition facts.markets | length > 1 holds."
+
+
+def test_an_edit_made_outside_the_browser_shows_at_once(server: Server, workspace: Path, agreement_id: str) -> None:
+    """The review is computed once per version of the answers file: an editor's change (even one that keeps the
+    file's size) is seen on the next page, never a stale review."""
+    session = Session(server)
+    _, page = session.get(f"/agreements/{agreement_id}/review")
+    assert "QA-INSP-001" not in page
+    preview = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})[1]
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    text = answers.read_text(encoding="utf-8")
+    edited = re.sub(r"notify_within_hours: 24\b", "notify_within_hours: 72", text)
+    assert edited != text and len(edited) == len(text)
+    with answers.open("r+", encoding="utf-8") as file:  # in place, as some editors save
+        file.write(edited)
+    _, page = session.get(f"/agreements/{agreement_id}/review")
+    assert "QA-INSP-001" in page
+    after = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})[1]
+    assert after.count("72 hours") > preview.count("72 hours")
+
+
+def _multipart(fields: dict[str, str], files: list[Path]) -> tuple[str, bytes]:
+    boundary = "qa-builder-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    for path in files:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+                     "Content-Type: application/octet-stream\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+def test_a_manifest_uploaded_with_its_files_verifies_as_from_the_cli(server: Server, signed_build: Path,
+                                                                      test_pki: Any, tmp_path: Path) -> None:
+    build = tmp_path / "received"
+    shutil.copytree(signed_build, build)
+    qa.write_signed_manifest(build / "QA-MIN-1_v1.build.json",
+                             qa.load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase()))
+    manifest = build / "QA-MIN-1_v1.manifest.json"
+    session = Session(server)
+
+    def verified(files: list[Path]) -> tuple[int, str]:
+        content_type, body = _multipart({"csrf_token": session.csrf}, files)
+        status, _, page = request("POST", server.port, "/verify", body=body, headers={
+            "Cookie": session.cookie, "Origin": server.base, "Content-Type": content_type})
+        return status, page.decode("utf-8")
+
+    def cli(path: Path) -> str:
+        return subprocess.run([sys.executable, "-m", "qa_builder", "verify", str(path)], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False).stdout
+
+    status, page = verified(sorted(p for p in build.iterdir() if p.is_file()))
+    assert status == 200
+    verdict = re.search(r'<strong id="verdict">([^<]+)</strong>', page)
+    said = cli(manifest)
+    assert verdict and verdict.group(1) in ("INDETERMINATE", "TOTAL-PASSED", "TOTAL-FAILED")
+    assert "QA-MIN-1_v1.manifest.json" in _text(page)
+    first_line = said.splitlines()[0].replace(str(build) + "/", "")
+    assert first_line in _text(page), (first_line, _text(page)[:2000])
+    assert str(build) not in page and "qa-builder-verify-" not in page  # no temporary paths in the page
+    # Without the DOCX the manifest lists, the report says so, as the CLI does on a folder without it.
+    (build / "QA-MIN-1_v1.docx").unlink()
+    status, page = verified(sorted(p for p in build.iterdir() if p.is_file()))
+    without = cli(manifest).splitlines()[0].replace(str(build) + "/", "")
+    assert without != first_line and without in _text(page)
+    # A name that could leave the temporary folder, or a file of another kind, is refused in one sentence.
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello", encoding="utf-8")
+    status, page = verified([odd])
+    assert status == 422 and "notes.txt: only PDF, DOCX, JSON and .p7s files" in html.unescape(page)
