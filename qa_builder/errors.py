@@ -21,6 +21,8 @@ class Remedy(StrEnum):
     """Replace the existing output: ``force=True`` (``--force``)."""
     OTHER_OUTPUT_OR_REPLACE = "other_output_or_replace"
     """Write to another file, or replace the existing one: ``force=True`` (``-o``, ``--force``)."""
+    OTHER_NAME_OR_REPLACE = "other_name_or_replace"
+    """Choose another file name, or replace the file: ``force=True`` (``--force``)."""
     TIMESTAMP_AUTHORITY = "timestamp_authority"
     """Give an RFC 3161 timestamp authority: ``tsa_url`` (``--tsa URL``)."""
     TRUST_ROOT = "trust_root"

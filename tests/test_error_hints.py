@@ -52,7 +52,7 @@ def test_level_without_tsa_library_hint_and_cli_sentence(test_pki: Any, tmp_path
     cli = run_cli("sign", str(tmp_path / "in.pdf"), "-o", str(tmp_path / "out.pdf"), "--field", "sig_sponsor_1",
                   "--meaning", "approval", "--level", "B-LT", "--tsa", "http://127.0.0.1:9/",
                   "--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(passphrase))
-    assert cli.returncode == 1
+    assert cli.returncode == 2  # an input error: the request lacks what its level needs
     assert cli.stderr.strip() == ("error: level B-LT embeds the certificate chain's revocation data and needs the "
                                   "trust root: pass --trust ROOT.pem")
 
@@ -129,3 +129,16 @@ def test_unreadable_answers_file_names_the_file(tmp_path: Path) -> None:
         qa.load_answers(tmp_path / "nope.yaml")
     assert missing.value.file == tmp_path / "nope.yaml" and missing.value.line is None
     assert str(missing.value) == f"{tmp_path / 'nope.yaml'}: answers file not found"
+
+
+def test_a_file_another_run_wrote_meanwhile_is_kept_with_a_hint(tmp_path: Path) -> None:
+    from qa_builder.files import atomic_writer
+
+    target = tmp_path / "x.pdf"
+    with pytest.raises(OutputExistsError) as kept, atomic_writer(target, replace=False) as out:
+        out.write(b"ours")
+        target.write_bytes(b"theirs")  # another run, between our check and our rename
+    assert target.read_bytes() == b"theirs"
+    assert kept.value.hint == Hint(Remedy.OTHER_NAME_OR_REPLACE) and "--" not in str(kept.value)
+    assert error_text(kept.value) == (f"{target} already exists (another run wrote it meanwhile); it is kept: "
+                                      "choose another name, or pass --force to replace it")

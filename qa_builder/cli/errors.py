@@ -7,6 +7,7 @@ from qa_builder.errors import Hint, QABuilderError, Remedy
 _WORDING: dict[Remedy, str] = {
     Remedy.REPLACE_OUTPUT: "; use --force to replace {subject}",
     Remedy.OTHER_OUTPUT_OR_REPLACE: "; choose another -o or pass --force",
+    Remedy.OTHER_NAME_OR_REPLACE: ": choose another name, or pass --force to replace it",
     Remedy.TIMESTAMP_AUTHORITY: ": pass --tsa URL",
     Remedy.TRUST_ROOT: ": pass --trust ROOT.pem",
     Remedy.LIBRARY_FOLDER: "; pass --library DIR",
