@@ -34,7 +34,7 @@ from qa_builder.models.agreement import (
 from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_KIND, set_custom_properties
 
 __all__ = ["COVER_HEADING", "HISTORY_HEADING", "RACI_HEADING", "SELECTION_HEADING", "SIGNATURES_HEADING",
-           "TEXT_HEADING", "TIMELINES_HEADING", "TRACE_HEADING", "ClauseChange", "RedlineSummary",
+           "SOURCES_HEADING", "TEXT_HEADING", "TIMELINES_HEADING", "TRACE_HEADING", "ClauseChange", "RedlineSummary",
            "compare_agreements", "write_redline"]
 
 TEXT_HEADING = "Text of the agreement"
@@ -42,6 +42,7 @@ COVER_HEADING = "Cover page"
 RACI_HEADING = "Responsibilities matrix"
 TIMELINES_HEADING = "Timelines"
 TRACE_HEADING = "Regulatory traceability"
+SOURCES_HEADING = "Sources of the regulatory traceability"
 SIGNATURES_HEADING = "Signature blocks"
 HISTORY_HEADING = "Revision history"
 SELECTION_HEADING = "Clause selection record"
@@ -140,11 +141,14 @@ _PARTS = (
           ("Obligation", "Who", "Time limit", "Clock", "Trigger", "Clause"), (2600, 1100, 1900, 1400, 1512, 900),
           lambda a: [(t.event, (t.event, t.who, t.deadline, t.clock, t.trigger or "–", t.clause_number))
                      for t in a.timelines]),
-    _Part(TRACE_HEADING, "Annex C. Each regulatory requirement and the clauses that satisfy it.",
-          ("Requirement", "Summary", "Source", "Clauses"), (2000, 4712, 1500, 1200),
-          lambda a: [(t.requirement_id, (t.requirement_id, t.summary, t.source,
+    _Part(TRACE_HEADING, "Annex C. Each regulatory requirement that applies and the clauses that satisfy it; "
+                         "Citation is the source as Annex C prints it.",
+          ("Requirement", "Summary", "Source", "Citation", "Clauses"), (1700, 3712, 1500, 1500, 1000),
+          lambda a: [(t.requirement_id, (t.requirement_id, t.summary, t.source, t.citation,
                                          ", ".join(t.clause_numbers) if t.clause_numbers else "–"))
                      for t in a.traceability]),
+    _Part(SOURCES_HEADING, "Annex C. Each instrument cited, once, under its key.", ("Key", "Source"), (2000, 7412),
+          lambda a: [(s.key, (s.key, s.citation)) for s in a.sources], new_page=False),
     _Part(SIGNATURES_HEADING, "The signature blocks, matched by signature field.",
           ("Field", "Party", "Name", "Title", "E-mail", "Meaning"), (1300, 1900, 1600, 1600, 1700, 1312),
           lambda a: [(s.field_name, (s.field_name, f"{s.party_name} ({_role(s.party)})", s.name, s.title, s.email,
@@ -268,6 +272,7 @@ def _other_changes(old: Agreement, new: Agreement, plans: Sequence[_SectionPlan]
     found.extend(_raci_changes(old.raci, new.raci))
     sentences = (_row_changes(TIMELINES_HEADING, old.timelines, new.timelines, lambda r: r.event),
                  _row_changes(TRACE_HEADING, old.traceability, new.traceability, lambda r: r.requirement_id),
+                 _row_changes(SOURCES_HEADING, old.sources, new.sources, lambda r: r.key),
                  _row_changes(SIGNATURES_HEADING, old.signatories, new.signatories, lambda r: r.field_name),
                  _row_changes(HISTORY_HEADING, old.revisions, new.revisions, lambda r: str(r.version)),
                  _row_changes(SELECTION_HEADING, old.decisions, new.decisions, lambda r: r.clause_id))

@@ -210,7 +210,8 @@ def _party(party: PartyBlock) -> str:
 
 
 def _expected_rows(a: Agreement) -> list[list[list[str]]]:
-    """Every table of the redline, in order: cover, annexes A-C, signature blocks, revision history, selection."""
+    """Every table of the redline, in order: cover, annexes A-C (with C's sources), signature blocks, revision
+    history, selection."""
     cover = [["Field", "Value"], ["Title", a.title], ["Agreement ID", a.id], ["Version", str(a.version)],
              ["Effective date", a.effective_date.isoformat()], ["Review period", f"{a.review_period_months} months"],
              ["Sponsor", _party(a.sponsor)], ["Contract acceptor", _party(a.contract_acceptor)],
@@ -221,8 +222,10 @@ def _expected_rows(a: Agreement) -> list[list[list[str]]]:
         for r in a.raci]
     timelines = [["Obligation", "Who", "Time limit", "Clock", "Trigger", "Clause"]] + [
         [t.event, t.who, t.deadline, t.clock, t.trigger or "–", t.clause_number] for t in a.timelines]
-    trace = [["Requirement", "Summary", "Source", "Clauses"]] + [
-        [t.requirement_id, t.summary, t.source, ", ".join(t.clause_numbers) or "–"] for t in a.traceability]
+    trace = [["Requirement", "Summary", "Source", "Citation", "Clauses"]] + [
+        [t.requirement_id, t.summary, t.source, t.citation, ", ".join(t.clause_numbers) or "–"]
+        for t in a.traceability]
+    sources = [["Key", "Source"]] + [[s.key, s.citation] for s in a.sources]
     signatures = [["Field", "Party", "Name", "Title", "E-mail", "Meaning"]] + [
         [s.field_name, f"{s.party_name} ({'Sponsor' if s.party == 'sponsor' else 'Contract acceptor'})", s.name,
          s.title, s.email, s.meaning] for s in a.signatories]
@@ -231,7 +234,7 @@ def _expected_rows(a: Agreement) -> list[list[list[str]]]:
     selection = [["Clause", "Version", "Included", "Position", "Reason"]] + [
         [d.clause_id, str(d.version), "yes" if d.included else "no", d.position or "–", d.reason]
         for d in a.decisions]
-    return [cover, raci, timelines, trace, signatures, history, selection]
+    return [cover, raci, timelines, trace, sources, signatures, history, selection]
 
 
 # --- comparison --------------------------------------------------------------------------------------------------
