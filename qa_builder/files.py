@@ -13,7 +13,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from qa_builder.errors import OutputExistsError
+from qa_builder.errors import Hint, OutputExistsError, Remedy
 
 
 def _current_umask() -> int:
@@ -51,8 +51,8 @@ def atomic_writer(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
             try:
                 os.link(tmp, path)  # atomic, and fails if the name exists
             except FileExistsError:
-                raise OutputExistsError(f"{path} already exists (another run wrote it meanwhile); it is kept: "
-                                        "choose another name, or pass --force to replace it") from None
+                raise OutputExistsError(f"{path} already exists (another run wrote it meanwhile); it is kept",
+                                        hint=Hint(Remedy.OTHER_NAME_OR_REPLACE)) from None
             os.unlink(tmp)
     except BaseException:
         with suppress(FileNotFoundError):

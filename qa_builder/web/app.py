@@ -413,7 +413,8 @@ class WebApp:
                 fields = qa.list_signature_fields(signed)
         report = None
         if outcome is not None:
-            checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings())
+            checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings(),
+                                              trail=self.workspace.trail)  # a workspace record: recorded
             report = [line.replace(str(signed), signed.name) for result in checked.results
                       for line in qa.describe(result)]
         return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
@@ -486,12 +487,12 @@ class WebApp:
     def _sign_locked(self, source: Path, signed: Path, request: qa.SignatureRequest,
                      load_key: Any) -> qa.SignatureOutcome:
         """Sign with a token key, logging the token out in the same thread before anyone else may use it."""
-        from qa_builder.signing.pades import sign_file
+        from qa_builder.audited import sign_file
 
         with self._token_lock:
             target = _staging(signed)
             try:
-                outcome = sign_file(source, target, request, load_key, force=True)
+                outcome = sign_file(source, target, request, load_key, force=True, trail=self.workspace.trail)
                 target.replace(signed)
                 return outcome
             finally:
@@ -501,12 +502,12 @@ class WebApp:
     async def _sign_into(self, source: Path, signed: Path, request: qa.SignatureRequest,
                          load_key: Any) -> qa.SignatureOutcome:
         """Sign `source` into a staging file beside `signed`, then replace `signed` with it (never half-written)."""
-        from qa_builder.signing.pades import sign_file
+        from qa_builder.audited import sign_file
 
         target = _staging(signed)
         try:
             outcome = await run_in_threadpool(sign_file, source, target, request, load_key,  # pyHanko's own loop
-                                              force=True)
+                                              force=True, trail=self.workspace.trail)
             target.replace(signed)
             return outcome
         finally:
