@@ -165,8 +165,13 @@ def test_uk_and_ch_finished_product(monkeypatch: pytest.MonkeyPatch) -> None:
             Certification(product="Tab A", market="UK", role="Qualified Person", certifier="contract_acceptor",
                           law="the Human Medicines Regulations 2012", source="UK-HMR2012-reg41",
                           site="Plant", authorisation_number="MIA 12345"),
+            Certification(product="Tab A", market="CH", role="person responsible for the release of the Batch at "
+                          "the manufacturing Site", certifier="contract_acceptor", law="the law of the country of "
+                          "manufacture", source="CH-AMBV-Art7-13", step="technical release abroad",
+                          entity="Acceptor Ltd"),
             Certification(product="Tab A", market="CH", role="Responsible Person", certifier="sponsor",
-                          law="Article 13 AMBV", source="CH-AMBV-Art7-13")],
+                          law="Article 13 AMBV", source="CH-AMBV-Art7-13", step="market release",
+                          entity="Sponsor AG")],
     }
     texts = _render(monkeypatch, {"name": "Tab A", "type": "drug_product", "markets": ["UK", "CH"]}, facts,
                     release_model="qp_certification")
@@ -175,6 +180,11 @@ def test_uk_and_ch_finished_product(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Qualified Person of the Contract Acceptor at Plant (licence MIA 12345)" in cert
     assert "fachtechnisch verantwortliche Person" in cert
     assert "market release" in cert and "Article 13" in cert and "Article 7 AMBV" in cert
+    # one releaser per step: the Swiss MAH's Responsible Person releases to the market, the foreign Site releases
+    # technically; the Contract Acceptor is never "holder of the Swiss marketing authorisation" (review2 BLOCKER 4)
+    assert "Responsible Person (fachtechnisch verantwortliche Person) of the Sponsor, as holder of the Swiss" in cert
+    assert "Contract Acceptor, as holder of the Swiss" not in cert
+    assert cert.count("decides on the market release") == 1
     assert "Article 51" not in texts["all"]
     assert "regulation 41 of the Human Medicines Regulations 2012" in texts["definitions"]
     assert "Human Medicines Regulations 2012" in texts["gmp_compliance"]
@@ -286,8 +296,9 @@ def test_example_jp_us_sterile() -> None:
     texts = _example("jp-us-sterile.yaml")
     assert "GQP Ordinance" in texts["batch_certification"]
     assert "Kestrel Japan K.K." in texts["scope"] and "an affiliate of the Sponsor" in texts["scope"]
-    assert "the Sponsor (acting through its affiliate Kestrel Japan K.K.), as marketing authorisation holder" in (
+    assert "Kestrel Japan K.K. (an affiliate of the Sponsor), as marketing authorisation holder, decides" in (
         texts["batch_certification"])
+    assert "acting through its affiliate" not in texts["batch_certification"]
     assert "21 CFR 211.22(a)" in texts["batch_certification"]
     assert "Article 14 of the Act on Pharmaceuticals and Medical Devices" in texts["regulatory_impact_assessment"]
     assert "21 CFR 314.70" in texts["regulatory_impact_assessment"]

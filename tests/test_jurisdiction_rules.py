@@ -101,7 +101,8 @@ def test_field_alerts_follow_the_application(product: dict[str, Any], far: bool)
 def test_each_market_names_its_certifier(market: str, role: str, law: str) -> None:
     facts = facts_for({"name": "P", "type": "drug_product", "markets": [market]})
     assert [(c.role, c.law) for c in facts.certifications] == [(role, law)]
-    assert facts.regulators and all(r.market == market for r in facts.regulators)
+    assert any(r.market == market for r in facts.regulators)
+    assert all(r.market in (market, "EU") for r in facts.regulators), "the market's and the (EU) Site's regulators"
 
 
 def test_switzerland_has_technical_and_market_release() -> None:
@@ -123,7 +124,7 @@ def test_japan_regulators_and_change_categories() -> None:
 
 def test_korea_can_be_chosen_and_states_no_unverified_release_rule() -> None:
     facts = facts_for({"name": "P", "type": "drug_product", "markets": ["KR"]})
-    assert facts.has_kr and [r.source for r in facts.gmp_bases] == ["KR-PAA"]
+    assert facts.has_kr and [r.source for r in facts.gmp_bases if r.market == "KR"] == ["KR-PAA"]
     assert facts.certifications == [], "who releases in Korea is UNVERIFIED (F-KR-2): no rule states it"
 
 
@@ -227,3 +228,17 @@ def test_third_country_is_judged_by_the_site_country(country: str, outside: bool
     facts = facts_for({"name": "API", "type": "api", "markets": ["EU"]}, services=["api_manufacture"],
                       site_country=country)
     assert facts.third_country_api_for_eu is outside
+
+
+@pytest.mark.parametrize(("site_country", "market", "site_market", "gmp_source", "regulator"), [
+    ("United States", "EU", "US", "CFR-210-211", "the U.S. Food and Drug Administration (FDA)"),
+    ("Germany", "CH", "EU", "EU-Dir2017-1572", "the competent authorities of the EU/EEA Member States"),
+])
+def test_the_site_country_brings_its_own_gmp_law_and_regulator(site_country: str, market: str, site_market: str,
+                                                                 gmp_source: str, regulator: str) -> None:
+    """review2 MAJOR 8: a US site works under 21 CFR 210/211 and FDA, an EU site under EU GMP and its national
+    competent authority, whatever the markets of the products."""
+    facts = facts_for({"name": "P", "type": "drug_product", "markets": [market]}, site_country=site_country)
+    assert any(g.market == site_market and g.source == gmp_source for g in facts.gmp_bases)
+    assert any(r.market == site_market and r.text == regulator for r in facts.regulators)
+    assert any(g.market == market for g in facts.gmp_bases)

@@ -101,7 +101,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
                                ("duties", rules.duties)):
         for rule in group_rules:
             for product in products:
-                for market in product.markets:
+                for market in _markets_of(arrangement, group, product):
                     if arrangement.applies(rule, product, market):
                         names = applied.setdefault((group, rule.id, market), (rule, []))[1]
                         if product.name not in names:
@@ -150,7 +150,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
             qp_required=qp_required, qp_refused=qp_refused))
     regulators: list[NamedRule] = []
     for market_rules in rules.markets:
-        if str(market_rules.id) in markets:
+        if str(market_rules.id) in markets or market_rules.id in arrangement.site_markets:
             for regulator in market_rules.regulators:
                 regulators.append(NamedRule(market=market_rules.id, text=regulator.text, source=regulator.source,
                                             rule=f"markets.{market_rules.id}",
@@ -201,6 +201,15 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         sponsor=SPONSOR_TERM,
         acceptor=ACCEPTOR_TERM,
     )
+
+
+def _markets_of(arrangement: _Arrangement, group: str, product: Product) -> list[str]:
+    """The markets whose rules of `group` apply to `product`: its markets and, for the GMP bases, also the
+    countries of the Sites (a US site works under 21 CFR 210/211, an EU site under EU GMP, whatever the market)."""
+    found = [str(m) for m in product.markets]
+    if group == "gmp_bases":
+        found += sorted(m for m in arrangement.site_markets if m not in found)
+    return found
 
 
 def _add(items: list[str], item: str) -> None:
