@@ -201,8 +201,12 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     assert f"      comment by {CMO}: Please use 'governs'." in lines
     assert f"      insertion by {CMO} 2026-04-02T09:15:00Z “governs”" in lines
 
+    forged = _cli("negotiate", "counter", str(workspace), ID, "audits", "--answer", "audits.notice_business_days=45",
+                  "--by", "Anna Müller", "--reason", "meet halfway\u202e; 45 days")
+    assert forged.returncode == 2 and len(forged.stderr.splitlines()) == 1, forged.stderr  # a reordering override
+    assert "--reason" in forged.stderr and "U+202E" in forged.stderr and "internal error" not in forged.stderr
     counter = _cli("negotiate", "counter", str(workspace), ID, "audits", "--answer", "audits.notice_business_days=45",
-                   "--by", "Anna Müller", "--reason", "meet halfway\u202e; 45 days")
+                   "--by", "Anna Müller", "--reason", "meet halfway; 45 days")
     assert counter.returncode == 0, counter.stderr
     assert counter.stdout.startswith(f"{ID} audits: countered by Anna Müller (answers: "
                                      "audits.notice_business_days = 45)")
@@ -237,11 +241,12 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     events = AuditTrail(workspace).events(ID)
     decisions = [e for e in events if e.action == "negotiate_decision" and e.outcome == "ok"]
     refused = [e for e in events if e.action == "negotiate_decision" and e.outcome == "failed"]
-    assert [e.details["clause"] for e in refused] == ["scope", "nonsense"]
-    assert str(refused[0].details["error"]).startswith(
+    assert [e.details["clause"] for e in refused] == ["audits", "scope", "nonsense"]  # the refused attempts too
+    assert "U+202E" in str(refused[0].details["error"]) and "\u202e" not in str(refused[0].details["error"])
+    assert str(refused[1].details["error"]).startswith(
         f"agreement {ID}: clause scope of v1-import-1.json is already decided")
     assert [e.details["clause"] for e in decisions] == ["audits", "scope", "release"]
-    assert decisions[0].details["reason"] == "meet halfway\\u202e; 45 days"  # escaped, cannot reorder a display
+    assert decisions[0].details["reason"] == "meet halfway; 45 days"
     assert any(e.action == "negotiate_import" and e.details["report"] == "v1-import-1.json" for e in events)
 
     early = _cli("negotiate", "proposal", str(workspace), ID)  # the decisions are not in a version yet
@@ -275,7 +280,7 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "log.docx") as package:
         body = re.sub(r"<[^>]+>", " ", package.read("word/document.xml").decode("utf-8"))
     for expected in ("1.1 Scope", "accepted", "countered", "rejected", "answer audits.notice_business_days set to 45",
-                     "Please use 'governs'.", "Anna Müller", "meet halfway\\u202e; 45 days"):
+                     "Please use 'governs'.", "Anna Müller", "meet halfway; 45 days"):
         assert expected in body.replace("&apos;", "'"), expected
     pdf = _cli("negotiate", "log", str(workspace), ID, "--format", "pdf", "-o", str(tmp_path / "log.pdf"))
     assert pdf.returncode == 0, pdf.stderr

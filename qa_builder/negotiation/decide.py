@@ -18,6 +18,7 @@ from qa_builder.errors import InputError
 from qa_builder.files import folder_lock, sha256_file, write_bytes_atomic
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement, AgreementClause
+from qa_builder.models.text import text_problem
 from qa_builder.negotiation.answers_edit import Scalar, set_answer
 from qa_builder.negotiation.decisions import (
     MAX_TEXT,
@@ -61,6 +62,9 @@ def _clean(text: str, what: str) -> str:
         raise InputError(f"{what} is empty; say who decided and why")
     if len(text) > MAX_TEXT:
         raise InputError(f"{what} is longer than {MAX_TEXT} characters")
+    problem = text_problem(text)
+    if problem:  # e.g. a right-to-left override that would make the negotiation log read otherwise
+        raise InputError(f"{what} holds text that {problem}")
     return text
 
 
