@@ -10,6 +10,10 @@ call only these names::
 
 Names are imported on first use, so ``import qa_builder`` stays cheap (no LibreOffice pool, no pyHanko).
 Every failure a user can cause is a `QABuilderError` whose message names the culprit.
+
+Side effects are explicit: only what you pass a workspace or an `AuditTrail` to (``trail=workspace.trail``,
+or ``trail=qa.trail_of(path)`` for the workspace holding a file) records in a Part 11 audit trail; signing,
+manifests and verification of a file write no audit event otherwise.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ _HOMES: dict[str, str] = {
     "sign_pdf": "qa_builder.signing.pades",
     "ManifestFiles": "qa_builder.signing.manifest",
     "build_manifest": "qa_builder.signing.manifest",
-    "write_signed_manifest": "qa_builder.signing.manifest",
+    "sign_file": "qa_builder.audited",
+    "write_signed_manifest": "qa_builder.audited",
     # verification
     "VerifySettings": "qa_builder.verify.policy",
     "VerifyReport": "qa_builder.verify.report",
@@ -72,6 +77,7 @@ _HOMES: dict[str, str] = {
     "regenerate_workspace": "qa_builder.api",
     # audit trail
     "AuditTrail": "qa_builder.audit.store",
+    "trail_of": "qa_builder.audit.record",
     "TrailVerdict": "qa_builder.audit.verify",
     "verify_trail": "qa_builder.audit.verify",
     "seal_trail": "qa_builder.audit.seal",
@@ -87,6 +93,9 @@ _HOMES: dict[str, str] = {
     "run_demo": "qa_builder.demo",
     "QABuilderError": "qa_builder.errors",
     "InputError": "qa_builder.errors",
+    "Hint": "qa_builder.errors",
+    "Remedy": "qa_builder.errors",
+    "Problem": "qa_builder.errors",
 }
 
 __all__ = [  # the public API; each name's home module is in _HOMES
@@ -101,12 +110,15 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "DemoResult",
     "FileReport",
     "Finding",
+    "Hint",
     "Impact",
     "InputError",
     "ManifestFiles",
     "PdfConverter",
+    "Problem",
     "QABuilderError",
     "RegenerationReport",
+    "Remedy",
     "SignatureOutcome",
     "SignatureRequest",
     "SigningKey",
@@ -144,7 +156,9 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "review_agreement",
     "run_demo",
     "seal_trail",
+    "sign_file",
     "sign_pdf",
+    "trail_of",
     "verify_files",
     "verify_trail",
     "workspace_impact",
@@ -182,13 +196,15 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         workspace_impact,
     )
     from qa_builder.audit.export import export_csv, export_pdf
+    from qa_builder.audit.record import trail_of
     from qa_builder.audit.seal import seal_trail
     from qa_builder.audit.store import AuditTrail
     from qa_builder.audit.verify import TrailVerdict, verify_trail
+    from qa_builder.audited import sign_file, write_signed_manifest
     from qa_builder.batch import BatchItem
     from qa_builder.bundled import examples_dir
     from qa_builder.demo import DemoResult, run_demo
-    from qa_builder.errors import InputError, QABuilderError
+    from qa_builder.errors import Hint, InputError, Problem, QABuilderError, Remedy
     from qa_builder.library.loader import load_library
     from qa_builder.models.agreement import Agreement
     from qa_builder.models.findings import Finding
@@ -197,7 +213,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.regenerate import Impact, RegenerationReport, impact
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.signing.keys import SigningKey, close_pkcs11_sessions, load_pkcs11_key, load_pkcs12_key
-    from qa_builder.signing.manifest import ManifestFiles, build_manifest, write_signed_manifest
+    from qa_builder.signing.manifest import ManifestFiles, build_manifest
     from qa_builder.signing.pades import SignatureOutcome, SignatureRequest, list_signature_fields, sign_pdf
     from qa_builder.signing.testpki import TestPki, create_test_pki
     from qa_builder.signing.testservices import TestPkiServer

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from qa_builder.errors import AnswersError
+from qa_builder.errors import AnswersError, Problem
 from qa_builder.models.answers import Answers
 from qa_builder.yaml_source import SourceDocument, SourceError, decode_source, parse_text, read_bounded
 
@@ -57,25 +57,30 @@ def load_answers(path: Path) -> AnswersFile:
     try:
         raw = read_bounded(path)
     except SourceError as exc:
-        raise AnswersError(f"{path}: {exc}") from exc
+        raise _file_error(path, str(exc)) from exc
     except FileNotFoundError as exc:
-        raise AnswersError(f"{path}: answers file not found") from exc
+        raise _file_error(path, "answers file not found") from exc
     except IsADirectoryError as exc:
-        raise AnswersError(f"{path}: is a folder; pass the answers files inside it") from exc
+        raise _file_error(path, "is a folder; pass the answers files inside it") from exc
     except OSError as exc:
-        raise AnswersError(f"{path}: cannot be read ({exc.strerror})") from exc
+        raise _file_error(path, f"cannot be read ({exc.strerror})") from exc
     try:
         source = parse_text(decode_source(raw), is_json=path.suffix.lower() == ".json")
     except SourceError as exc:
-        where = f" line {exc.line}" if exc.line else ""
-        raise AnswersError(f"{path}{where}: {exc}") from exc
+        raise AnswersError.of_problems([Problem(file=path, line=exc.line or None, field_path=None,
+                                                message=str(exc))]) from exc
     if not isinstance(source.data, dict):
-        raise AnswersError(f"{path}: the answers must be a mapping of sections (agreement:, sponsor:, ...)")
+        raise _file_error(path, "the answers must be a mapping of sections (agreement:, sponsor:, ...)")
     try:
         answers = Answers.model_validate(source.data)
     except ValidationError as exc:
-        raise AnswersError("\n".join(_describe(path, source, err) for err in exc.errors())) from exc
+        raise AnswersError.of_problems([_describe(path, source, err) for err in exc.errors()]) from exc
     return AnswersFile(path=path, answers=answers, sha256=hashlib.sha256(raw).hexdigest(), source=source)
+
+
+def _file_error(path: Path, message: str) -> AnswersError:
+    """An error about the whole file (no line, no field): "FILE: MESSAGE"."""
+    return AnswersError.of_problems([Problem(file=path, line=None, field_path=None, message=message)])
 
 
 def collect_answers_paths(inputs: list[Path]) -> list[Path]:
@@ -124,13 +129,23 @@ _PATTERN_MEANING = {
 }
 
 
-def _describe(path: Path, source: SourceDocument, err: Any) -> str:
-    return describe_error(path, source, err)
+def _describe(path: Path, source: SourceDocument, err: Any) -> Problem:
+    return describe_problem(path, source, err)
 
 
 def describe_error(path: Path, source: SourceDocument, err: Any, *, subject: str = "",
                    unknown_hint: str = "check its spelling (`qa-builder schema` lists every field)") -> str:
     """One line "FILE line N: FIELD PROBLEM" for one pydantic error of a file read with `yaml_source`.
+
+    The text of `describe_problem` (see there for the arguments).
+    """
+    return str(describe_problem(path, source, err, subject=subject, unknown_hint=unknown_hint))
+
+
+def describe_problem(path: Path, source: SourceDocument, err: Any, *, subject: str = "",
+                     unknown_hint: str = "check its spelling (`qa-builder schema` lists every field)") -> Problem:
+    """One pydantic error of a file read with `yaml_source`, as a Problem: file, line, field path and message
+    ("FIELD PROBLEM"); ``str()`` of it is the line "FILE line N: FIELD PROBLEM".
 
     Args:
         path: the file.
@@ -141,7 +156,6 @@ def describe_error(path: Path, source: SourceDocument, err: Any, *, subject: str
     """
     loc = tuple(err["loc"])
     line = source.line_of(loc)
-    where = f"{path} line {line}" if line else str(path)
     field = format_field_path(loc)
     kind = err["type"]
     if kind == "missing":
@@ -180,7 +194,7 @@ def describe_error(path: Path, source: SourceDocument, err: Any, *, subject: str
         given = err.get("input")
         shown = "" if isinstance(given, (dict, list)) or given is None else f" (got {_shown(given)})"
         problem = f"{message}{shown}"
-    return f"{where}: {subject}{field} {problem}"
+    return Problem(file=path, line=line or None, field_path=field, message=f"{subject}{field} {problem}")
 
 
 def _shown(value: Any) -> str:

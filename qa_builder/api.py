@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from qa_builder.answers import AnswersFile
+    from qa_builder.audit.store import AuditTrail
     from qa_builder.batch import BatchItem, ProgressCallback
     from qa_builder.models.agreement import Agreement
     from qa_builder.models.findings import Finding
@@ -279,22 +280,36 @@ def regenerate_workspace(workspace: Path | Workspace, *, jobs: int = 1, dry_run:
                progress=progress, converter=converter)
 
 
-def verify_files(files: Sequence[Path], settings: VerifySettings | None = None) -> VerifyReport:
+def verify_files(files: Sequence[Path], settings: VerifySettings | None = None, *,
+                 trail: AuditTrail | None = None) -> VerifyReport:
     """Verify signed PDFs (from any tool) and signed manifests with every artefact they list.
+
+    Verification writes nothing unless asked: with `trail`, each file read is recorded there as a "verify"
+    event (its name, sha256 and verdict), as 21 CFR 11.10(e) asks for actions on a workspace's records.
 
     Args:
         files: signed PDFs and ``.manifest.json`` files.
         settings: trust roots (PEM files), system trust, validation time, online fetching, limits per file;
             default: no trust roots (signatures then verify as intact but untrusted).
+        trail: an audit trail to record the verifications in (``workspace.trail``, or
+            ``trail_of(file)`` for the workspace holding a file); default None records nothing.
 
     Returns:
         One report per file with an ETSI EN 319 102-1 indication (TOTAL-PASSED, TOTAL-FAILED or INDETERMINATE
         with a sub-indication), per signature and timestamp. `exit_code(report.results)` gives the CLI's code.
 
     Raises:
-        InputError: a trust root cannot be loaded.
+        InputError: a trust root cannot be loaded. AuditError: `trail` cannot be written (the verdicts are
+        then lost to this call; a caller that must keep them, like the CLI, verifies first with
+        `qa_builder.verify.api.verify` and records with `qa_builder.audited.record_verifications`).
     """
     from qa_builder.verify.api import verify
     from qa_builder.verify.policy import VerifySettings
 
-    return verify(list(files), settings or VerifySettings())
+    chosen = settings or VerifySettings()
+    report = verify(list(files), chosen)
+    if trail is not None:
+        from qa_builder.audited import record_verifications
+
+        record_verifications(trail, list(files), report.results, chosen)
+    return report

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa_builder.errors import InputError, QABuilderError, failure_line
+from qa_builder.errors import Hint, InputError, QABuilderError, failure_line
 from qa_builder.pipeline import BuildResult, BuildSettings, build_one, locked_output_folder, open_pdf_engine
 from qa_builder.render.pdf import PdfConverter
 
@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BatchItem:
-    """The outcome for one answers file: a result or an error message."""
+    """The outcome for one answers file: a result, or an error message with the remedy (`hint`) if there is one."""
 
     answers: Path
     result: BuildResult | None
     error: str | None
     input_error: bool = False
+    hint: Hint | None = None
 
 
 ProgressCallback = Callable[[BatchItem], None]
@@ -71,7 +72,7 @@ def build_many(
                     item = BatchItem(answers=path, result=future.result(), error=None)
                 except QABuilderError as exc:
                     item = BatchItem(answers=path, result=None, error=str(exc),
-                                     input_error=isinstance(exc, InputError))
+                                     input_error=isinstance(exc, InputError), hint=exc.hint)
                 except Exception as exc:  # an unexpected failure in one build never stops the others
                     item = BatchItem(answers=path, result=None, error=f"{path}: {failure_line(exc)}")
                 outcomes[path] = item

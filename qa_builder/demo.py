@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa_builder.errors import InputError
+from qa_builder.errors import Hint, InputError, Remedy
 
 if TYPE_CHECKING:
     from qa_builder.models.answers import SignatureMeaning as Meaning
@@ -37,7 +37,8 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
     pki_dir = out_dir / "test-pki"
     if pki_dir.exists():
         if not force:
-            raise InputError(f"{pki_dir} already exists; use --force to replace the demo's test PKI")
+            raise InputError(f"{pki_dir} already exists",
+                             hint=Hint(Remedy.REPLACE_OUTPUT, subject="the demo's test PKI"))
         shutil.rmtree(pki_dir)
     counts = {"sponsor": 0, "contract_acceptor": 0}
     signers: dict[str, tuple[str, str, str]] = {}

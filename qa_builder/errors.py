@@ -1,16 +1,119 @@
-"""The one error family: every failure a user can cause or meet is a QABuilderError."""
+"""The one error family: every failure a user can cause or meet is a QABuilderError.
+
+An error carries data as well as its message: the `Problem`s it found (file, line, field path, message) and,
+where the caller can remedy it by asking differently, a `Hint` naming the remedy. The library's messages name
+no command-line option; the CLI words a hint as its option when it prints the error (qa_builder/cli/errors.py).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+
+class Remedy(StrEnum):
+    """What the caller can change to get past an error (the Python argument; the CLI option in brackets)."""
+
+    REPLACE_OUTPUT = "replace_output"
+    """Replace the existing output: ``force=True`` (``--force``)."""
+    OTHER_OUTPUT_OR_REPLACE = "other_output_or_replace"
+    """Write to another file, or replace the existing one: ``force=True`` (``-o``, ``--force``)."""
+    OTHER_NAME_OR_REPLACE = "other_name_or_replace"
+    """Choose another file name, or replace the file: ``force=True`` (``--force``)."""
+    TIMESTAMP_AUTHORITY = "timestamp_authority"
+    """Give an RFC 3161 timestamp authority: ``tsa_url`` (``--tsa URL``)."""
+    TRUST_ROOT = "trust_root"
+    """Give the trust root certificate: ``trust_roots`` (``--trust ROOT.pem``)."""
+    LIBRARY_FOLDER = "library_folder"
+    """Give a clause library folder: ``library`` (``--library DIR``)."""
+    TEMPLATE_FILE = "template_file"
+    """Give a DOCX template: ``template`` (``--template FILE``)."""
+    ACCEPT_GAPS = "accept_gaps"
+    """Build despite requirement gaps, recording them: ``allow_gaps=True`` (``--allow-gaps``)."""
+    ACCEPT_FINDINGS = "accept_findings"
+    """Build despite review errors, recording them as accepted: ``allow_findings=True`` (``--allow-findings``)."""
+    LIBREOFFICE_ENGINE = "libreoffice_engine"
+    """Make the PDF with LibreOffice: ``pdf_engine="libreoffice"`` (``--pdf-engine libreoffice``)."""
+
+
+@dataclass(frozen=True)
+class Hint:
+    """The remedy of an error, for its caller to word.
+
+    Attributes:
+        remedy: what to change.
+        subject: what the remedy acts on, when not the culprit itself (e.g. "the demo's test PKI").
+        alternative: another way out that needs no option (e.g. "raise agreement.version").
+    """
+
+    remedy: Remedy
+    subject: str | None = None
+    alternative: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an input: where it is and what is wrong.
+
+    Attributes:
+        file: the file holding the problem, if any.
+        line: its 1-based line in that file, when known.
+        field_path: the field, dotted with [index] for list items (e.g. ``sites[0].address``), when known.
+        message: the sentence after "FILE line N: ", naming the field and the fix.
+    """
+
+    file: Path | None
+    line: int | None
+    field_path: str | None
+    message: str
+
+    def __str__(self) -> str:
+        """"FILE line N: MESSAGE" (the line left out when unknown; only MESSAGE without a file)."""
+        if self.file is None:
+            return self.message
+        return f"{self.file}{f' line {self.line}' if self.line else ''}: {self.message}"
 
 
 class QABuilderError(Exception):
     """Base of every error qa-builder reports to a user as a one-line message.
 
-    The message is a sentence that names the culprit (file, line, field) and,
-    where there is one, the fix.
+    The message is a sentence that names the culprit (file, line, field). The fix, when it is to ask
+    differently (replace an output, give a timestamp authority ...), is the `hint`, worded by the caller.
+
+    Attributes:
+        message: the message (one line per problem).
+        hint: the remedy, or None.
+        problems: the problems, each with its file, line and field path; empty when the error has none.
+        file, line, field_path: those of the first problem (None when there is none).
     """
 
     exit_code: int = 1
+
+    def __init__(self, message: str = "", *, hint: Hint | None = None, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.problems = tuple(problems)
+
+    @classmethod
+    def of_problems(cls, problems: Sequence[Problem], *, hint: Hint | None = None) -> Self:
+        """The error of these problems, its message one line per problem."""
+        return cls("\n".join(str(p) for p in problems), hint=hint, problems=problems)
+
+    @property
+    def file(self) -> Path | None:
+        return self.problems[0].file if self.problems else None
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line if self.problems else None
+
+    @property
+    def field_path(self) -> str | None:
+        return self.problems[0].field_path if self.problems else None
 
 
 class InputError(QABuilderError):
@@ -36,15 +139,15 @@ class TemplateError(InputError):
 
 
 class ReviewError(InputError):
-    """Review checks found errors and --allow-findings was not given."""
+    """Review checks found errors and they were not accepted (allow_findings; hint ACCEPT_FINDINGS)."""
 
 
 class CoverageError(InputError):
-    """An applicable regulatory requirement is satisfied by no clause and --allow-gaps was not given."""
+    """An applicable regulatory requirement is satisfied by no clause and gaps were not allowed (allow_gaps)."""
 
 
 class OutputExistsError(InputError):
-    """An output file exists and --force was not given."""
+    """An output file exists and replacing it was not asked for (force; hint REPLACE_OUTPUT)."""
 
 
 class OutputFolderError(QABuilderError):

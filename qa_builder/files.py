@@ -13,7 +13,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from qa_builder.errors import OutputExistsError
+from qa_builder.errors import Hint, OutputExistsError, Remedy
 
 
 def _current_umask() -> int:
@@ -51,8 +51,8 @@ def atomic_writer(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
             try:
                 os.link(tmp, path)  # atomic, and fails if the name exists
             except FileExistsError:
-                raise OutputExistsError(f"{path} already exists (another run wrote it meanwhile); it is kept: "
-                                        "choose another name, or pass --force to replace it") from None
+                raise OutputExistsError(f"{path} already exists (another run wrote it meanwhile); it is kept",
+                                        hint=Hint(Remedy.OTHER_NAME_OR_REPLACE)) from None
             os.unlink(tmp)
     except BaseException:
         with suppress(FileNotFoundError):
@@ -94,9 +94,16 @@ def read_small_file(path: Path, limit: int) -> bytes:
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        data = handle.read(limit + 1)
+        if status.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        # read what the file holds (plus one byte to notice growth), never a `limit`-sized buffer: read(n)
+        # allocates n bytes first, which a memory-bounded verifier cannot afford for a 2 GiB limit
+        data = handle.read(status.st_size + 1)
+        while len(data) <= limit and (more := handle.read(min(1 << 20, limit + 1 - len(data)))):
+            data += more
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
     return data

@@ -23,8 +23,10 @@ from qa_builder.checks import COVERAGE_GAP, review_answers
 from qa_builder.errors import (
     ConversionError,
     CoverageError,
+    Hint,
     OutputExistsError,
     OutputFolderError,
+    Remedy,
     ReviewError,
     TemplateError,
 )
@@ -92,8 +94,9 @@ def check_engine_template(settings: BuildSettings) -> None:
     if settings.pdf_engine != "typst" or settings.fmt == "docx":
         return
     if template_sha256(settings.template) != template_sha256(default_template_path()):
-        raise TemplateError(f"{settings.template}: --pdf-engine typst typesets the bundled layout, so its PDF "
-                            "would not say what this custom template's DOCX says; use --pdf-engine libreoffice")
+        raise TemplateError(f"{settings.template}: the typst engine typesets the bundled layout, so its PDF "
+                            "would not say what this custom template's DOCX says",
+                            hint=Hint(Remedy.LIBREOFFICE_ENGINE))
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def locked_output_folder(out_dir: Path, notice: Callable[[str], None] | None = N
     """Hold `out_dir`'s build lock (flock on the folder) for a run, and first remove what killed runs left in it.
 
     A second run into the same folder waits until the first has finished (`notice` is told), then sees
-    its outputs: a build of the same agreement version is refused (or replaced with --force), others go
+    its outputs: a build of the same agreement version is refused (or replaced with `force`), others go
     ahead. Staging folders found while holding the lock belong to no running build: they are removed.
 
     Raises:
@@ -185,8 +188,8 @@ def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allo
         lines = [f"{answers_file.path}: requirement {r.id} ({r.source}) applies but no included clause satisfies it"
                  for r in checked.gaps]
         lines.append(f"{answers_file.path}: not built because of {len(checked.gaps)} coverage gap(s); add or enable "
-                     "clauses that cite them (see `qa-builder library coverage`), or pass --allow-gaps")
-        raise CoverageError("\n".join(lines))
+                     "clauses that cite them (see `qa-builder library coverage`)")
+        raise CoverageError("\n".join(lines), hint=Hint(Remedy.ACCEPT_GAPS))
     return checked.agreement
 
 
@@ -260,7 +263,7 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
         findings = [f for f in findings if f.id != COVERAGE_GAP]
     errors = [f for f in findings if f.severity == "error"]
     if errors and not settings.allow_findings:
-        raise ReviewError(_review_message(answers_path, errors))
+        raise ReviewError(_review_message(answers_path, errors), hint=Hint(Remedy.ACCEPT_FINDINGS))
     agreement = prepare_agreement(answers_file, settings.library, allow_gaps=settings.allow_gaps)
     if adjust is not None:
         agreement = adjust(agreement)
@@ -288,7 +291,8 @@ def _check_existing(targets: dict[str, Path], force: bool) -> list[str]:
     """
     existing = [p for p in targets.values() if p.exists()]
     if existing and targets["build-record"].exists() and not force:
-        raise OutputExistsError(f"{existing[0]} already exists; use --force to replace it or raise agreement.version")
+        raise OutputExistsError(f"{existing[0]} already exists",
+                                hint=Hint(Remedy.REPLACE_OUTPUT, alternative="raise agreement.version"))
     if existing and not targets["build-record"].exists():
         return [f"{p} has no build record (an interrupted build left it); it is replaced" for p in existing]
     return []
@@ -370,7 +374,7 @@ def _artefact(role: str, path: Path, name: str) -> Artefact:
 def _review_message(path: Path, errors: list[Finding]) -> str:
     lines = [f"{path} line {f.line}: {f.id} {f.field}: {f.message}" for f in errors]
     lines.append(f"{path}: not built because of {len(errors)} review error(s); see `qa-builder check {path}`, "
-                 "fix them, or pass --allow-findings to build anyway and record them as accepted")
+                 "fix them")
     return "\n".join(lines)
 
 

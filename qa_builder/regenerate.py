@@ -146,16 +146,16 @@ def impact(workspace: Workspace, *, clause: str | None = None, only: list[str] |
 
 def record_impact(workspace: Workspace, inputs: Inputs, results: list[Impact]) -> None:
     """An `impact` event, preceded by library_change / template_change events for inputs new to the trail."""
-    seen_library, seen_template = _last_seen_inputs(AuditTrail(workspace.root))
+    seen_library, seen_template = _last_seen_inputs(workspace.trail)
     library_file = workspace.library_dir / "library.yaml"
     if seen_library != inputs.library.info.version:
-        record(workspace.root, "library_change", files=[library_file],
+        record(workspace.trail, "library_change", files=[library_file],
                details={"from_version": seen_library, "to_version": inputs.library.info.version})
     if seen_template != inputs.template_sha256:
-        record(workspace.root, "template_change", files=[inputs.template],
+        record(workspace.trail, "template_change", files=[inputs.template],
                details={"from_sha256": seen_template, "to_sha256": inputs.template_sha256})
     affected = [r.agreement_id for r in results if r.affected]
-    record(workspace.root, "impact", details={
+    record(workspace.trail, "impact", details={
         "library_version": inputs.library.info.version, "template_sha256": inputs.template_sha256,
         "analysed": len(results), "affected": affected,
         "could_not_analyse": [r.agreement_id for r in results if r.error]})
@@ -213,7 +213,7 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
     try:
         settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
                                  allow_findings=allow_findings, allow_gaps=allow_gaps)
-        head = AuditTrail(workspace.root).head()  # the trail as this version is built: anchored in its record
+        head = workspace.trail.head()  # the trail as this version is built: anchored in its record
         overrides = load_negotiation(workspace, agreement_id).overrides
 
         def negotiated(agreement: Agreement) -> Agreement:
@@ -259,7 +259,7 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
                                      "template_sha256": inputs.template_sha256}
     if run_id is not None:
         facts["run_id"] = run_id
-    record(workspace.root, "regenerate" if latest is not None else "build", agreement_id=agreement_id,
+    record(workspace.trail, "regenerate" if latest is not None else "build", agreement_id=agreement_id,
            agreement_version=version, files=sorted(target.iterdir()), details=facts)
     return built
 
@@ -335,7 +335,7 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
 def _record_unrecorded_versions(workspace: Workspace) -> None:
     """Versions a killed run renamed into place just before it could append their audit event: record them now
     (marked as recorded late), so the trail misses no version."""
-    seen = {(e.agreement_id, e.agreement_version) for e in AuditTrail(workspace.root).events()
+    seen = {(e.agreement_id, e.agreement_version) for e in workspace.trail.events()
             if e.action in ("build", "regenerate") and e.outcome == "ok"}
     for agreement_id in workspace.agreement_ids():
         for version in workspace.versions(agreement_id):
@@ -347,7 +347,7 @@ def _record_unrecorded_versions(workspace: Workspace) -> None:
             details: dict[str, DetailValue] = {"recorded_late": True, "reasons": data.get("reasons", [])}
             if "run_id" in data:
                 details["run_id"] = str(data["run_id"])
-            record(workspace.root, "regenerate" if note.is_file() else "build", agreement_id=agreement_id,
+            record(workspace.trail, "regenerate" if note.is_file() else "build", agreement_id=agreement_id,
                    agreement_version=version, files=sorted(folder.iterdir()), details=details)
 
 
@@ -395,7 +395,7 @@ def _build_versions(workspace: Workspace, ids: list[str], jobs: int, progress: P
                 except Exception as exc:  # one agreement's failure, whatever it is, never stops the others
                     error = failure_line(exc)
                     failed[agreement_id] = error
-                    record(workspace.root, action, outcome="failed", agreement_id=agreement_id,
+                    record(workspace.trail, action, outcome="failed", agreement_id=agreement_id,
                            details={"error": failure_sentence(exc), **extra})
                 if progress is not None:
                     progress(agreement_id, error)

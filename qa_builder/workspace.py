@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from qa_builder.answers import load_answers
 from qa_builder.audit.record import WORKSPACE_MARKER, record
+from qa_builder.audit.store import AuditTrail
 from qa_builder.bundled import examples_dir
 from qa_builder.errors import InputError, OutputExistsError
 from qa_builder.files import read_small_file, write_bytes_atomic
@@ -69,6 +70,11 @@ class Workspace:
     @property
     def template(self) -> Path:
         return self.root / self.settings.template
+
+    @property
+    def trail(self) -> AuditTrail:
+        """The workspace's audit trail (WORKSPACE/audit/trail.sqlite3): where its operations record their events."""
+        return AuditTrail(self.root)
 
     @property
     def regenerations(self) -> Path:
@@ -192,7 +198,7 @@ def init_workspace(root: Path) -> Workspace:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     workspace = open_workspace(root)
-    record(root, "init", files=[workspace.template, workspace.library_dir / "library.yaml"],
+    record(workspace.trail, "init", files=[workspace.template, workspace.library_dir / "library.yaml"],
            details={"library": settings.library, "template": settings.template})
     return workspace
 
@@ -210,7 +216,7 @@ def add_agreement(workspace: Workspace, answers: Path) -> str:
         raise OutputExistsError(f"{workspace.root}: agreement {agreement_id} already exists ({target}); edit that "
                                 "file instead")
     write_bytes_atomic(target, answers.read_bytes())
-    record(workspace.root, "add", agreement_id=agreement_id, files=[target], details={"added_from": answers.name})
+    record(workspace.trail, "add", agreement_id=agreement_id, files=[target], details={"added_from": answers.name})
     return agreement_id
 
 

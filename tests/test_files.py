@@ -643,3 +643,40 @@ def test_an_agreement_whose_answers_are_not_a_file_is_named_not_skipped(tmp_path
             load_workspace_answers(workspace, agreement_id)
         assert agreement_id in str(caught.value) and len(str(caught.value).splitlines()) == 1
     assert time.monotonic() - started < 5
+
+
+def test_reading_a_small_file_under_a_large_limit_does_not_reserve_the_limit(tmp_path: Path) -> None:
+    """read(n) allocates n bytes before reading: a verifier bounded to 2 GiB of address space could not read a
+    2 KB PDF with a 2 GiB limit (every corpus file after the first was 'needs more than 2048 MiB')."""
+    import subprocess
+    import sys
+
+    small = tmp_path / "small.pdf"
+    small.write_bytes(b"%PDF-1.7\n" * 200)
+    program = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from qa_builder.files import read_small_file\n"
+        "pages = int(open('/proc/self/statm').read().split()[0])\n"
+        "import os\n"
+        "now = pages * os.sysconf('SC_PAGE_SIZE')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (now + 256 * 1024 * 1024, resource.RLIM_INFINITY))\n"
+        f"data = read_small_file(Path({str(small)!r}), 2048 * 1024 * 1024)\n"
+        "print(len(data))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(len(small.read_bytes()))
+
+
+def test_a_file_one_byte_over_the_limit_is_refused(tmp_path: Path) -> None:
+    import errno
+
+    from qa_builder.files import read_small_file
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 1001)
+    with pytest.raises(OSError) as info:
+        read_small_file(big, 1000)
+    assert info.value.errno == errno.EFBIG
+    assert read_small_file(big, 1001) == b"x" * 1001

@@ -252,7 +252,8 @@ def test_memory_stays_flat_over_many_documents(examples: dict[str, BuildResult],
 def test_typst_refuses_a_custom_docx_template(tmp_path: Path, typesetter: PdfTypesetter) -> None:
     import shutil
 
-    from qa_builder.errors import TemplateError
+    from qa_builder.cli.errors import error_text
+    from qa_builder.errors import Hint, Remedy, TemplateError
 
     custom = tmp_path / "ours.docx"
     document = docx.Document(str(default_template_path()))
@@ -260,8 +261,11 @@ def test_typst_refuses_a_custom_docx_template(tmp_path: Path, typesetter: PdfTyp
     document.save(str(custom))
     settings = BuildSettings(out_dir=tmp_path / "out", library=load_library(MINI_LIBRARY), template=custom,
                              pdf_engine="typst")
-    with pytest.raises(TemplateError, match="use --pdf-engine libreoffice"):
+    with pytest.raises(TemplateError) as refused:
         build_one(MINIMAL_ANSWERS, settings, typesetter)
+    assert refused.value.hint == Hint(Remedy.LIBREOFFICE_ENGINE)  # the library names the remedy, not a flag
+    assert "--" not in str(refused.value)
+    assert error_text(refused.value).endswith("DOCX says; use --pdf-engine libreoffice")  # as the CLI prints it
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.pdf"))
     copy = tmp_path / "copy.docx"  # a workspace's unchanged copy of the bundled template is fine
     shutil.copy(default_template_path(), copy)

@@ -321,12 +321,13 @@ def _office_processes(mark: str) -> set[int]:
 
 def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace, test_pki: Any,
                                                            converter: Any) -> None:
+    import qa_builder as qa
     from qa_builder.audit import AuditTrail, verify_trail
+    from qa_builder.audited import sign_file, write_signed_manifest
     from qa_builder.errors import SigningError
     from qa_builder.signing.keys import load_pkcs12_key
-    from qa_builder.signing.manifest import write_signed_manifest
-    from qa_builder.signing.pades import SignatureRequest, sign_file
-    from qa_builder.verify.api import VerifySettings, verify
+    from qa_builder.signing.pades import SignatureRequest
+    from qa_builder.verify.policy import VerifySettings
 
     _edit_eu_clause(workspace)
     library = workspace.library_dir / "library.yaml"
@@ -338,11 +339,12 @@ def test_every_action_on_a_workspace_is_in_its_audit_trail(workspace: Workspace,
     request = SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True)
     with pytest.raises(SigningError):
         sign_file(folder / f"{stem}.pdf", folder / f"{stem}.signed.pdf", request,
-                  lambda: load_pkcs12_key(test_pki.p12("sponsor"), b"not the passphrase"))
+                  lambda: load_pkcs12_key(test_pki.p12("sponsor"), b"not the passphrase"), trail=workspace.trail)
     key = load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase())
-    sign_file(folder / f"{stem}.pdf", folder / f"{stem}.signed.pdf", request, lambda: key)
-    write_signed_manifest(folder / f"{stem}.build.json", key)
-    verify([folder / f"{stem}.signed.pdf"], VerifySettings(trust_roots=(test_pki.root_pem,)))
+    sign_file(folder / f"{stem}.pdf", folder / f"{stem}.signed.pdf", request, lambda: key, trail=workspace.trail)
+    write_signed_manifest(folder / f"{stem}.build.json", key, trail=workspace.trail)
+    qa.verify_files([folder / f"{stem}.signed.pdf"], VerifySettings(trust_roots=(test_pki.root_pem,)),
+                    trail=workspace.trail)
 
     events = AuditTrail(workspace.root).events()
     actions = [(e.action, e.outcome) for e in events]

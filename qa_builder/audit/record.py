@@ -1,7 +1,8 @@
-"""Record an action in the audit trail of the workspace a file belongs to; outside a workspace nothing is recorded.
+"""Record an action in an audit trail the caller passes in; with no trail (None) nothing is recorded.
 
-Library functions that act on workspace files call `record` (or wrap their work in `recorded`, which also
-records a failed attempt), so every caller, the CLI included, leaves the same events.
+The callers that own a workspace (workspace operations, regeneration, negotiation, and `qa_builder.audited` for
+signing, manifests and verification) pass its `AuditTrail`; nothing here looks for a workspace on its own.
+`trail_of` finds the trail of the workspace holding a file, for a caller (the CLI) that decides to record there.
 """
 
 from __future__ import annotations
@@ -21,39 +22,47 @@ WORKSPACE_MARKER = "qa-builder.yaml"
 
 def find_workspace(path: Path) -> Path | None:
     """The workspace folder that holds `path` (or is it), or None."""
-    current = Path(path).resolve()
+    try:
+        current = Path(path).resolve()
+    except (OSError, RuntimeError):  # a symlink loop: look from where it is named
+        current = Path(path).absolute()
     for folder in (current, *current.parents):
         if (folder / WORKSPACE_MARKER).is_file():
             return folder
     return None
 
 
-def record(path: Path, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,
+def trail_of(path: Path) -> AuditTrail | None:
+    """The audit trail of the workspace that holds `path` (or is it), or None outside any workspace."""
+    root = find_workspace(path)
+    return AuditTrail(root) if root is not None else None
+
+
+def record(trail: AuditTrail | None, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,
            agreement_version: int | None = None, files: Iterable[AuditFile | Path] = (),
            details: Mapping[str, DetailValue] | None = None, signer: str | None = None) -> None:
-    """Append one event to the trail of the workspace holding `path`; do nothing outside a workspace.
+    """Append one event to `trail`; do nothing when `trail` is None. Files that do not exist are left out.
 
     Raises:
         AuditError: the trail cannot be written (the action is then not considered recorded).
     """
-    root = find_workspace(path)
-    if root is None:
+    if trail is None:
         return
     present = [f for f in files if isinstance(f, AuditFile) or Path(f).is_file()]
-    AuditTrail(root).append(action, outcome=outcome, agreement_id=agreement_id, agreement_version=agreement_version,
-                            files=present, details=details, signer=signer)
+    trail.append(action, outcome=outcome, agreement_id=agreement_id, agreement_version=agreement_version,
+                 files=present, details=details, signer=signer)
 
 
 @contextmanager
-def recorded(path: Path, action: Action, *, agreement_id: str | None = None, agreement_version: int | None = None,
-             details: Mapping[str, DetailValue] | None = None) -> Iterator[None]:
+def recorded(trail: AuditTrail | None, action: Action, *, agreement_id: str | None = None,
+             agreement_version: int | None = None, details: Mapping[str, DetailValue] | None = None) -> Iterator[None]:
     """Record a failed attempt when the block raises (then re-raise); the block records its own success."""
     try:
         yield
     except Exception as exc:
         facts: dict[str, DetailValue] = {**(details or {}), "error": failure_sentence(exc)}
         try:
-            record(path, action, outcome="failed", agreement_id=agreement_id, agreement_version=agreement_version,
+            record(trail, action, outcome="failed", agreement_id=agreement_id, agreement_version=agreement_version,
                    details=facts)
         except AuditError as audit_exc:  # the user still needs the original reason first
             exc.add_note(f"also: the failed attempt could not be recorded ({audit_exc})")

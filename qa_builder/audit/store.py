@@ -231,6 +231,8 @@ class AuditTrail:
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise _trail_error(self.path, exc) from exc
+        except OSError as exc:  # the audit folder cannot be made (a read-only workspace, a full disk)
+            raise AuditError(f"{self.path}: the audit trail cannot be written ({exc.strerror or exc})") from exc
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         """Create the table and triggers in a transaction of their own, so a refused first event leaves them."""

@@ -14,6 +14,7 @@ from qa_builder.cli.audit import audit_group
 from qa_builder.cli.build import build_command
 from qa_builder.cli.check import check_command
 from qa_builder.cli.demo import demo_command
+from qa_builder.cli.errors import error_text
 from qa_builder.cli.library import library_group
 from qa_builder.cli.manifest import manifest_command
 from qa_builder.cli.negotiate import negotiate_group
@@ -45,7 +46,7 @@ class _Group(click.Group):
         except QABuilderError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            for line in str(exc).splitlines() or [type(exc).__name__]:  # messages quote text from files: escaped
+            for line in error_text(exc).splitlines() or [type(exc).__name__]:  # messages quote text from files: escaped
                 click.secho(f"error: {printable(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

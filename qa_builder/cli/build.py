@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
+from qa_builder.cli.errors import hint_text
 from qa_builder.cli.options import jobs_option
 from qa_builder.cli.progress import batch_progress
 from qa_builder.errors import InputError
@@ -122,7 +123,7 @@ def _summarise(items: list[BatchItem]) -> None:
             for note in item.result.notes:
                 click.echo(f"note: {note}", err=True)
     for item in failed:
-        for line in (item.error or "").splitlines():
+        for line in ((item.error or "") + hint_text(item.hint)).splitlines():
             click.secho(f"error: {printable(line)}", fg="red", err=True)
     click.echo(f"{len(items) - len(failed)} built, {len(failed)} failed", err=True)
     if failed:

@@ -31,11 +31,12 @@ def manifest_command(build_json: Path, key_file: Path | None, passphrase_file: P
     openssl cms -verify -binary -inform DER -in X.manifest.json.p7s -content X.manifest.json -CAfile ROOT.pem
     -purpose any
     """
+    from qa_builder.audit.record import trail_of
+    from qa_builder.audited import write_signed_manifest
     from qa_builder.cli.sign import load_key_from_options
-    from qa_builder.signing.manifest import write_signed_manifest
 
     key = load_key_from_options(key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file)
-    files = write_signed_manifest(build_json, key, tsa_url=tsa_url, force=force)
+    files = write_signed_manifest(build_json, key, tsa_url=tsa_url, force=force, trail=trail_of(build_json))
     click.echo(f"wrote {files.manifest}")
     click.echo(f"wrote {files.signature} (signed by {printable(key.identity.common_name)}"
                f"{', timestamped' if tsa_url else ''})")

@@ -106,7 +106,9 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     The visible stamp shows the signer's printed name, title and organisation, the meaning, the date and
     time of signing in UTC (the TSA's time when timestamped) and the certificate's issuer and serial.
     """
-    from qa_builder.signing.pades import SignatureRequest, list_signature_fields, sign_file
+    from qa_builder.audit.record import trail_of
+    from qa_builder.audited import sign_file
+    from qa_builder.signing.pades import SignatureRequest, list_signature_fields
 
     if renew:
         signing_options = [name for name, value in (("--field", field), ("--meaning", meaning), ("--certify", certify),
@@ -133,7 +135,8 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
                                tsa_url=tsa_url, trust_roots=trust_roots, check_revocation=check_revocation)
     outcome = sign_file(pdf, out_pdf, request, lambda: load_key_from_options(
-        key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force)
+        key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force,
+        trail=trail_of(out_pdf))  # a signature made in a workspace is an action on its records: recorded
     if not outcome.signer_is_intended:
         click.secho(f"warning: field {printable(outcome.field)} is meant for {printable(outcome.intended_for)}; "
                     f"it was signed by {printable(outcome.signer)}", fg="yellow", err=True)
@@ -144,9 +147,10 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
 
 
 def _renew(pdf: Path, out_pdf: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], force: bool) -> None:
-    from qa_builder.signing.pades import renew_file
+    from qa_builder.audit.record import trail_of
+    from qa_builder.audited import renew_file
 
-    outcome = renew_file(pdf, out_pdf, tsa_url, trust_roots, force=force)
+    outcome = renew_file(pdf, out_pdf, tsa_url, trust_roots, force=force, trail=trail_of(out_pdf))
     if outcome.previous_at is not None and outcome.previous_tsa_expiry is not None:
         click.echo(f"previous archive timestamp: {outcome.previous_at:%Y-%m-%d %H:%M:%S} UTC (its TSA certificate "
                    f"expires {outcome.previous_tsa_expiry:%Y-%m-%d})")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from qa_builder.answers import describe_error
 from qa_builder.bundled import bundled
-from qa_builder.errors import LibraryError
+from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.models.facts import Facts
 from qa_builder.models.jurisdictions import Jurisdictions, Rule
 from qa_builder.yaml_source import SourceError, read_source
@@ -29,7 +29,7 @@ def bundled_jurisdictions() -> Jurisdictions:
     root = bundled("clause_library", JURISDICTIONS_FILE)
     if root is None:
         raise LibraryError("the bundled jurisdiction rules (clause_library/jurisdictions.yaml) are missing from "
-                           "this installation; pass --library DIR")
+                           "this installation", hint=Hint(Remedy.LIBRARY_FOLDER))
     return _bundled_jurisdictions(root)
 
 

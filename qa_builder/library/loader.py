@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from qa_builder.answers import describe_error, parse_field_path
 from qa_builder.bundled import bundled
-from qa_builder.errors import LibraryError
+from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
 from qa_builder.library.jurisdictions import load_jurisdictions
@@ -48,7 +48,8 @@ def default_library_dir() -> Path:
     found = bundled("clause_library", LIBRARY_FILE)
     if found is not None:
         return found
-    raise LibraryError("the default clause library is missing from this installation; pass --library DIR")
+    raise LibraryError("the default clause library is missing from this installation",
+                       hint=Hint(Remedy.LIBRARY_FOLDER))
 
 
 def load_library(directory: Path | None = None) -> ClauseLibrary:

@@ -105,7 +105,7 @@ def parse_answer_value(field: str, raw: str) -> Scalar:
 def decide(workspace: Workspace, agreement_id: str, clause_id: str, verdict: Verdict, *, by: str, reason: str,
            counter: Counter | None = None) -> Decision:
     """Record a decision on one point (see `_decide`); a refused decision is recorded as a failed attempt."""
-    with recorded(workspace.root, "negotiate_decision", agreement_id=agreement_id,
+    with recorded(workspace.trail, "negotiate_decision", agreement_id=agreement_id,
                   details={"clause": _short(clause_id), "verdict": verdict, "decided_by": _short(by)}), \
             folder_lock(workspace.agreement_dir(agreement_id) / "negotiation"):  # one decision at a time
         return _decide(workspace, agreement_id, clause_id, verdict, by=by, reason=reason, counter=counter)
@@ -296,7 +296,7 @@ def _audit(workspace: Workspace, agreement_id: str, decision: Decision, finding:
     files = [workspace.agreement_dir(agreement_id) / "negotiation" / "decisions.json"]
     if decision.effect in ("answer", "position"):
         files.append(workspace.answers_path(agreement_id))
-    record(workspace.root, "negotiate_decision", agreement_id=agreement_id,
+    record(workspace.trail, "negotiate_decision", agreement_id=agreement_id,
            agreement_version=decision.agreement_version, files=files, details=details)
 
 
@@ -310,7 +310,7 @@ def record_import(workspace: Workspace, agreement_id: str, returned: Path) -> tu
     Raises:
         InputError: as `import_returned`.
     """
-    with recorded(workspace.root, "negotiate_import", agreement_id=agreement_id,
+    with recorded(workspace.trail, "negotiate_import", agreement_id=agreement_id,
                   details={"returned_file": _short(returned.name)}):
         report = import_returned(workspace, agreement_id, returned)
         report.returned_sha256 = sha256_file(returned)
@@ -337,5 +337,5 @@ def audit_import(workspace: Workspace, agreement_id: str, version: int, report_f
     details: dict[str, DetailValue] = {"returned_file": _short(returned_name), "report": report_file}
     for key, value in counts:
         details[str(key)] = value
-    record(workspace.root, "negotiate_import", agreement_id=agreement_id, agreement_version=version,
+    record(workspace.trail, "negotiate_import", agreement_id=agreement_id, agreement_version=version,
            files=[workspace.agreement_dir(agreement_id) / "negotiation" / report_file], details=details)

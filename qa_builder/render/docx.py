@@ -15,7 +15,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
 
 from qa_builder.bundled import bundled
-from qa_builder.errors import TemplateError
+from qa_builder.errors import Hint, Remedy, TemplateError
 from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.models.agreement import Agreement
 from qa_builder.render.anchors import AnchorError, agreement_properties, anchor_agreement, set_custom_properties
@@ -45,7 +45,8 @@ def default_template_path() -> Path:
     found = bundled(f"templates/{TEMPLATE_FILE}")
     if found is not None and found.is_file():
         return found
-    raise TemplateError("the default DOCX template is missing from this installation; pass --template FILE")
+    raise TemplateError("the default DOCX template is missing from this installation",
+                        hint=Hint(Remedy.TEMPLATE_FILE))
 
 
 @lru_cache(maxsize=8)

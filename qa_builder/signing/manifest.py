@@ -12,8 +12,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qa_builder import __version__, clock
-from qa_builder.audit.record import record
-from qa_builder.errors import ManifestError, ManifestInputError, OutputExistsError
+from qa_builder.errors import Hint, ManifestError, ManifestInputError, OutputExistsError, Remedy
 from qa_builder.files import atomic_writer, inside, read_small_file, sha256_file
 from qa_builder.models.build import BUILD_RECORD_LIMIT, Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
@@ -103,6 +102,8 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
                           force: bool = False) -> ManifestFiles:
     """Write <stem>.manifest.json and its detached CMS signature <stem>.manifest.json.p7s beside the record.
 
+    Records nothing: `qa_builder.audited.write_signed_manifest` adds the audit event for a workspace's trail.
+
     The CMS carries signing-certificate-v2 and signing time, and an RFC 3161 timestamp when `tsa_url` is given.
 
     Raises:
@@ -112,7 +113,7 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
     files = ManifestFiles(build_json.parent / f"{stem}.manifest.json", build_json.parent / f"{stem}.manifest.json.p7s")
     for path in (files.manifest, files.signature):
         if path.exists() and not force:
-            raise OutputExistsError(f"{path} already exists; use --force to replace it")
+            raise OutputExistsError(f"{path} already exists", hint=Hint(Remedy.REPLACE_OUTPUT))
     data = canonical_bytes(build_manifest(build_json))
     try:
         signature = sign_detached(data, key, tsa_url)
@@ -122,10 +123,6 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         out.write(data)
     with atomic_writer(files.signature, replace=force) as out:
         out.write(signature)
-    manifest = Manifest.model_validate_json(data)
-    record(build_json, "manifest", agreement_id=manifest.agreement_id, agreement_version=manifest.agreement_version,
-           signer=key.identity.subject, files=[files.manifest, files.signature],
-           details={"artefacts": [a.file for a in manifest.artefacts], "timestamped": tsa_url is not None})
     return files
 
 

@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,9 +30,7 @@ from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import read_certification_data
 from pyhanko_certvalidator import ValidationContext
 
-from qa_builder.audit.events import DetailValue
-from qa_builder.audit.record import record, recorded
-from qa_builder.errors import SigningError, SigningInputError
+from qa_builder.errors import Hint, Remedy, SigningError, SigningInputError
 from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.signing.appearance import Manifestation, stamp_style
 from qa_builder.signing.cms import token_info
@@ -135,7 +132,7 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     """
     _check_request(request)
     if target.exists() and not force:
-        raise SigningInputError(f"{target} already exists; choose another -o or pass --force")
+        raise SigningInputError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     data = _read(source)
     long_term = request.level in ("B-LT", "B-LTA")
     if long_term or request.check_revocation:
@@ -255,36 +252,6 @@ def _check_claim_kept(signed: bytes, claim: PdfAClaim, source: Path) -> None:
                            "nothing was written")
 
 
-def sign_file(source: Path, target: Path, request: SignatureRequest, load_key: Callable[[], SigningKey], *,
-              force: bool = False) -> SignatureOutcome:
-    """Load the key and sign `source` into `target`, recording the signature, or the failed attempt (a wrong
-    passphrase, a refused field), in the audit trail of the workspace that holds `target`.
-
-    Raises:
-        SigningError / InputError: as `sign_pdf` and the key loader.
-    """
-    agreement_id, version = _agreement_of(target)
-    details: dict[str, DetailValue] = {"field": request.field, "meaning": request.meaning, "level": request.level,
-                                       "certify": request.certify, "check_revocation": request.check_revocation,
-                                       "source": source.name}
-    with recorded(target, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
-        key = load_key()
-        outcome = sign_pdf(source, target, request, key, force=force)
-    record(target, "sign", agreement_id=agreement_id, agreement_version=version, signer=key.identity.subject,
-           files=[source, target], details={**details, "signed_at": f"{outcome.signed_at:%Y-%m-%dT%H:%M:%SZ}",
-                                            "time_source": outcome.time_source})
-    return outcome
-
-
-def _agreement_of(path: Path) -> tuple[str | None, int | None]:
-    """'QA-1_v3.signed.pdf' → ('QA-1', 3); (None, None) for other names."""
-    found = _STEM.match(path.name)
-    return (found.group(1), int(found.group(2))) if found else (None, None)
-
-
-_STEM = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*?)_v([1-9][0-9]*)\.")
-
-
 def _check_request(request: SignatureRequest) -> None:
     if request.meaning not in MEANINGS:
         raise SigningInputError(f"meaning '{request.meaning}' is not one of {', '.join(MEANINGS)}")
@@ -293,12 +260,13 @@ def _check_request(request: SignatureRequest) -> None:
     if request.level not in LEVELS:
         raise SigningInputError(f"level '{request.level}' is not one of {', '.join(LEVELS)}")
     if request.level != "B-B" and not request.tsa_url:
-        raise SigningInputError(f"level {request.level} needs a timestamp authority: pass --tsa URL")
+        raise SigningInputError(f"level {request.level} needs a timestamp authority",
+                                hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
     if request.level in ("B-LT", "B-LTA") and not request.trust_roots:
         raise SigningInputError(f"level {request.level} embeds the certificate chain's revocation data and needs the "
-                                "trust root: pass --trust ROOT.pem")
+                                "trust root", hint=Hint(Remedy.TRUST_ROOT))
     if request.check_revocation and not request.trust_roots:
-        raise SigningInputError("checking revocation needs the trust root: pass --trust ROOT.pem")
+        raise SigningInputError("checking revocation needs the trust root", hint=Hint(Remedy.TRUST_ROOT))
 
 
 MAX_PDF_BYTES = 1024 * 1024 * 1024
@@ -498,12 +466,13 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
             validates, the TSA or revocation data cannot be reached, or the result would break the PDF/A claim.
     """
     if not tsa_url:
-        raise SigningInputError("renewing the archive timestamp needs a timestamp authority: pass --tsa URL")
+        raise SigningInputError("renewing the archive timestamp needs a timestamp authority",
+                                hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
     if not trust_roots:
-        raise SigningInputError("renewing the archive timestamp needs the trust root of the timestamp authorities: "
-                                "pass --trust ROOT.pem")
+        raise SigningInputError("renewing the archive timestamp needs the trust root of the timestamp authorities",
+                                hint=Hint(Remedy.TRUST_ROOT))
     if target.exists() and not force:
-        raise SigningInputError(f"{target} already exists; choose another -o or pass --force")
+        raise SigningInputError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
     from pyhanko.sign.validation import validate_pdf_timestamp
 
@@ -550,19 +519,6 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
         out.write(renewed)
     return RenewalOutcome(previous_at=previous_at, previous_tsa_expiry=previous_expiry, renewed_at=renewed_at,
                           tsa_expiry=tsa_expiry)
-
-
-def renew_file(source: Path, target: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], *,
-               force: bool = False) -> RenewalOutcome:
-    """`renew_archive_timestamp`, recorded (or its failure) in the audit trail of the workspace holding `target`."""
-    agreement_id, version = _agreement_of(target)
-    details: dict[str, DetailValue] = {"operation": "renew archive timestamp", "source": source.name}
-    with recorded(target, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
-        outcome = renew_archive_timestamp(source, target, tsa_url, trust_roots, force=force)
-    record(target, "sign", agreement_id=agreement_id, agreement_version=version, files=[source, target],
-           details={**details, "renewed_at": f"{outcome.renewed_at:%Y-%m-%dT%H:%M:%SZ}",
-                    "tsa_certificate_expires": f"{outcome.tsa_expiry:%Y-%m-%d}"})
-    return outcome
 
 
 def _timestamp_facts(signed_data: cms.SignedData) -> tuple[dt.datetime, dt.datetime]:

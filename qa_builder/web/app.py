@@ -413,7 +413,8 @@ class WebApp:
                 fields = qa.list_signature_fields(signed)
         report = None
         if outcome is not None:
-            checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings())
+            checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings(),
+                                              trail=self.workspace.trail)  # a workspace record: recorded
             report = [line.replace(str(signed), signed.name) for result in checked.results
                       for line in qa.describe(result)]
         return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
@@ -486,31 +487,23 @@ class WebApp:
     def _sign_locked(self, source: Path, signed: Path, request: qa.SignatureRequest,
                      load_key: Any) -> qa.SignatureOutcome:
         """Sign with a token key, logging the token out in the same thread before anyone else may use it."""
-        from qa_builder.signing.pades import sign_file
+        from qa_builder.audited import sign_file
 
         with self._token_lock:
-            target = _staging(signed)
             try:
-                outcome = sign_file(source, target, request, load_key, force=True)
-                target.replace(signed)
-                return outcome
+                return sign_file(source, signed, request, load_key, force=True, trail=self.workspace.trail)
             finally:
                 qa.close_pkcs11_sessions()
-                target.unlink(missing_ok=True)
 
     async def _sign_into(self, source: Path, signed: Path, request: qa.SignatureRequest,
                          load_key: Any) -> qa.SignatureOutcome:
-        """Sign `source` into a staging file beside `signed`, then replace `signed` with it (never half-written)."""
-        from qa_builder.signing.pades import sign_file
+        """Sign `source` into `signed` (which may be `source` itself, for a later signature): signing reads the
+        whole source first and replaces `signed` atomically, so it is never half-written, and the audit event
+        records the signed file under its own name and hash (what `audit verify` compares)."""
+        from qa_builder.audited import sign_file
 
-        target = _staging(signed)
-        try:
-            outcome = await run_in_threadpool(sign_file, source, target, request, load_key,  # pyHanko's own loop
-                                              force=True)
-            target.replace(signed)
-            return outcome
-        finally:
-            target.unlink(missing_ok=True)
+        return await run_in_threadpool(sign_file, source, signed, request, load_key,  # pyHanko's own loop
+                                       force=True, trail=self.workspace.trail)
 
     async def review(self, request: Request) -> Response:
         """Findings by severity, requirement gaps, and why each library clause is in or out, with edit links."""
@@ -703,10 +696,6 @@ def _worst(indications: list[str]) -> str | None:
         if verdict in indications:
             return verdict
     return indications[0] if indications else None
-
-
-def _staging(signed: Path) -> Path:
-    return signed.with_name(signed.name.replace(".signed.pdf", ".signing.pdf"))
 
 
 def _answers_in(form: Any) -> dict[str, str]:
