@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import operator
 import threading
 import time
@@ -312,6 +313,40 @@ def _text_filter(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @pass_context
+def _map(context: Context, value: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """`map`, with each item it makes counted as a loop step and its text against the output budget: a `map`
+    over a long text made a million items, each up to the text limit, before `join` saw any of them."""
+    budget = _ACTIVE.get()
+    if budget is None:
+        raise SecurityError("map ran outside a bounded render")
+    return _made(iter(jfilters.sync_do_map(context, value, *args, **kwargs)), budget)
+
+
+def _made(iterator: Iterator[Any], budget: _Budget) -> Iterator[Any]:
+    for item in iterator:
+        budget.step()
+        if isinstance(item, str):
+            budget.add_output(len(item))
+        yield item
+
+
+def _escape(value: Any) -> Any:
+    """`escape`, refusing a result above the text limit (each '&' becomes five characters)."""
+    text = value if isinstance(value, str) else _scalar_text(value, "escape")
+    _check_size(len(text) + 4 * sum(text.count(c) for c in "&<>\"'"))
+    return escape(value)
+
+
+def _float(value: Any, default: float = 0.0) -> float:
+    """`float`, refusing infinity and not-a-number ('1e999' or 'nan' would otherwise be folded into the compiled
+    text as a name that does not exist, an internal error instead of a line naming the clause)."""
+    result = jfilters.do_float(value, default)
+    if not math.isfinite(result):
+        raise SecurityError(f"float made {result!r}, which is not a finite number")
+    return result
+
+
+@pass_context
 def _steps(context: Context, iterable: Any) -> Iterator[Any]:
     """Internal: wraps the iterable of every `for` loop so that each step counts against the budget."""
     budget = _ACTIVE.get()
@@ -340,7 +375,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "plural": plural,
     "clock": clock,
     "raci_code": raci_code,
-    "map": jfilters.sync_do_map,
+    "map": _map,
     "length": len,
     "count": len,
     "replace": _replace,
@@ -353,11 +388,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "last": jfilters.do_last,
     "default": jfilters.do_default,
     "d": jfilters.do_default,
-    "escape": escape,
-    "e": escape,
+    "escape": _escape,
+    "e": _escape,
     "string": _text_filter(soft_str),
     "int": jfilters.do_int,
-    "float": jfilters.do_float,
+    "float": _float,
     "abs": abs,
     "round": jfilters.do_round,
 }

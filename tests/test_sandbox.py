@@ -298,6 +298,11 @@ def test_allowed_read_only_uses_render(tmp_path: Path) -> None:
     ("{% set n = agreement.version + 9 %}" + "{% set n = n * n %}" * 40, "more than 256 bits"),
     ("{{ (agreement.version + 9) ** 999999999 }}", "more than 256 bits"),
     ("{{ sponsor.name * 3000000000 }}", "longer than"),
+    # the final attack round: map over a long text made a million items of up to a million characters each
+    ('{% set a = "x" * 999999 %}{{ a | map("replace", "x", a) | join | length }}', "past"),
+    ('{% set a = "&" * 999999 %}{% set b = a|escape %}{{ b | map("escape") | map("escape") | join(",") | length }}',
+     "longer than"),
+    ('{% set a = "&" * 400000 %}{{ a | escape | escape | length }}', "longer than"),
 ])
 def test_render_is_bounded(tmp_path: Path, text: str, expected: str) -> None:
     context = _context(tmp_path)
@@ -314,6 +319,16 @@ def test_render_has_a_deadline(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"ran longer than 0.2 s"):
         template.render(s="x" * 1000)
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("text", ['{{ ("1e999"|float) | int }}', '{{ ("1e999"|float) ~ sponsor.name }}',
+                                  '{{ ("nan"|float) + agreement.version }}', '{{ "-inf" | float }}'])
+def test_infinite_and_nan_floats_are_a_clause_problem_not_an_internal_error(tmp_path: Path, text: str) -> None:
+    """'1e999'|float was folded into the compiled text as the name `inf` (NameError: an internal error)."""
+    with pytest.raises(TemplateProblem, match="not a finite number"):
+        _render(text, _context(tmp_path))
+    with pytest.raises(TemplateProblem, match="not a finite number"):
+        evaluate_condition(compile_condition('("1e999"|float) | int > 0'), _context(tmp_path))
 
 
 def test_constant_folding_cannot_exhaust_memory() -> None:
