@@ -115,6 +115,8 @@ def _head(rows: Sequence[StoredRow]) -> Head | None:
 def _row_problem(row: _Row, walk: _Walk, verified: dict[str, int], claimed: set[str]) -> ChainBreak | None:
     """Why this row does not continue the chain, or None when it does."""
     seq = row.stored.seq
+    if row.stored.problem is not None:
+        return ChainBreak(seq, row.stored.problem)
     changed = _changed(row)
     if changed is not None or row.event is None:
         return ChainBreak(seq, changed or f"event {seq} was changed after it was written")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa_builder.audit.events import AuditEvent, DetailValue, canonical
-from qa_builder.audit.store import AuditTrail
+from qa_builder.audit.events import AuditEvent, DetailValue, canonical, content_hash
+from qa_builder.audit.store import AuditTrail, StoredRow
 from qa_builder.audit.verify import SealStatus, TrailVerdict, verify_trail
 from qa_builder.errors import AuditError
 from qa_builder.files import write_bytes_atomic
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from qa_builder.render.pdf import PdfConverter
 
 CSV_COLUMNS = ("seq", "time", "actor", "signer", "action", "outcome", "agreement_id", "agreement_version", "files",
-               "details", "prev_hash", "hash")
+               "details", "prev_hash", "hash", "problem")
+"""`problem` is empty for a sound event; for one that cannot be read or no longer matches its hash it says what is
+wrong, so an inspector's export never silently leaves a tampered event out."""
 PDF_COLUMNS = ("Seq", "Time (UTC)", "Actor / signer", "Action", "Outcome", "Agreement", "Files", "Details")
 _PDF_WIDTHS_CM = (1.2, 3.4, 4.2, 2.4, 1.7, 2.6, 4.4, 6.8)
 _FONT_PT = 7.5
@@ -30,20 +33,27 @@ _FONT_PT = 7.5
 def export_csv(workspace: Path, out: Path) -> Path:
     """Write every event as one CSV row (header first; files as "name sha256" pairs, details as canonical JSON).
 
-    The export itself is then recorded as an `export` event.
+    An event that cannot be read, or whose content no longer matches its hash, is still a row, with what is
+    wrong in the `problem` column. The export itself is then recorded as an `export` event.
 
     Raises:
         AuditError: the workspace has no trail, or it cannot be read.
     """
+    return export_csv_flagged(workspace, out)[0]
+
+
+def export_csv_flagged(workspace: Path, out: Path) -> tuple[Path, list[str]]:
+    """`export_csv`, also returning the problem of each flagged row (empty when every event is sound)."""
     trail = _existing_trail(workspace)
-    events = _readable_events(trail)
+    rows = [_stored_csv_row(stored) for stored in trail.rows()]
+    flagged = [str(row[-1]) for row in rows if row[-1]]
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(_csv_row(event) for event in events)
+    writer.writerows(rows)
     write_bytes_atomic(out, buffer.getvalue().encode("utf-8"))
-    trail.append("export", files=[out], details={"format": "csv", "events": len(events)})
-    return out
+    trail.append("export", files=[out], details={"format": "csv", "events": len(rows), "flagged": len(flagged)})
+    return out, flagged
 
 
 def export_pdf(workspace: Path, out: Path, converter: PdfConverter | None = None, *,
@@ -103,6 +113,32 @@ def _convert(docx: Path, pdf: Path, converter: PdfConverter | None) -> None:
 
     with PdfConverter(workers=1) as pool:
         pool.convert(docx, pdf)
+
+
+def _stored_csv_row(stored: StoredRow) -> list[str | int | None]:
+    """One stored row as a CSV row, its last column saying what is wrong with it (empty when sound)."""
+    from pydantic import ValidationError
+
+    problem = stored.problem
+    event = None
+    if problem is None:
+        try:
+            event = AuditEvent.model_validate_json(stored.event)
+        except ValidationError:
+            problem = f"event {stored.seq} cannot be read as an audit event"
+    if event is not None and not _hash_holds(stored, event):
+        problem = f"event {stored.seq} was changed after it was written (its content no longer matches its hash)"
+    if event is None:
+        return [stored.seq] + [""] * (len(CSV_COLUMNS) - 3) + [stored.hash, problem]
+    return [*_csv_row(event), problem or ""]
+
+
+def _hash_holds(stored: StoredRow, event: AuditEvent) -> bool:
+    try:
+        record = json.loads(stored.event)
+        return isinstance(record, dict) and content_hash(record) == event.hash == stored.hash
+    except (ValueError, RecursionError, AuditError):
+        return False
 
 
 def _csv_row(event: AuditEvent) -> list[str | int | None]:

@@ -31,6 +31,13 @@ TRAIL_FILE = "trail.sqlite3"
 SEALS_FOLDER = "seals"
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = 1
+EVENT_SIZE_LIMIT = 1 << 20
+"""The most bytes one stored event may hold: a real event is a few KB, so anything larger was put there by
+editing the database, and reading it whole would let one row take gigabytes of memory."""
+_ROW_COLUMNS = (f"seq, hash, typeof(event), length(CAST(event AS BLOB)), "
+                f"CASE WHEN typeof(event) = 'text' AND length(CAST(event AS BLOB)) <= {EVENT_SIZE_LIMIT} "
+                "THEN event END")
+"""The columns every read of stored rows selects: an event's text only when it is text of a sane size."""
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -66,11 +73,16 @@ class Head:
 
 @dataclass(frozen=True)
 class StoredRow:
-    """One row as stored: the seq and hash columns and the event's canonical JSON (what verification reads)."""
+    """One row as stored: the seq and hash columns and the event's canonical JSON (what verification reads).
+
+    A row whose hash or event column does not have the shape the trail writes (not text, or an event over
+    EVENT_SIZE_LIMIT bytes) has `problem` set, and empty texts in place of what could not be read.
+    """
 
     seq: int
     hash: str
     event: str
+    problem: str | None = None
 
 
 class AuditTrail:
@@ -154,12 +166,19 @@ class AuditTrail:
         """
         if not self.exists():
             return []
-        query = ("SELECT seq, event FROM events WHERE (?1 IS NULL OR json_extract(event, '$.agreement_id') = ?1)"
-                 " AND (?2 IS NULL OR json_extract(event, '$.time') >= ?2) ORDER BY seq")
+        sound = f"typeof(event) = 'text' AND length(CAST(event AS BLOB)) <= {EVENT_SIZE_LIMIT} AND json_valid(event)"
+        query = (f"SELECT {_ROW_COLUMNS} FROM events WHERE (?1 IS NULL OR NOT ({sound}) OR "
+                 f"json_extract(event, '$.agreement_id') = ?1) AND (?2 IS NULL OR NOT ({sound}) OR "
+                 "json_extract(event, '$.time') >= ?2) ORDER BY seq")  # a malformed row is never filtered away
         after = format_time(since) if since is not None else None
+        events = []
         with self._reading() as conn:
-            rows = conn.execute(query, (agreement_id, after)).fetchall()
-        return [_parse(seq, text, self.path) for seq, text in rows]
+            for row in conn.execute(query, (agreement_id, after)):
+                stored = _stored_row(row, self.path)
+                if stored.problem is not None:
+                    raise AuditError(f"{self.path}: {stored.problem}; run `qa-builder audit verify` on the workspace")
+                events.append(_parse(stored.seq, stored.event, self.path))
+        return events
 
     def head(self) -> Head | None:
         """The last event's seq and hash; None for an empty or missing trail."""
@@ -178,13 +197,19 @@ class AuditTrail:
         if not self.exists():
             raise AuditError(f"{self.workspace} has no audit trail ({self.path} does not exist)")
         with self._reading() as conn:
-            rows = conn.execute("SELECT seq, hash, event FROM events ORDER BY seq").fetchall()
-        return [StoredRow(int(seq), str(digest), str(text)) for seq, digest, text in rows]
+            found = conn.execute(f"SELECT {_ROW_COLUMNS} FROM events ORDER BY seq")
+            return [_stored_row(row, self.path) for row in found]
 
     def highest_seq_issued(self) -> int:
         """The highest seq the database ever issued (SQLite's AUTOINCREMENT record), 0 when none."""
         with self._reading() as conn:
-            found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            try:
+                found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            except sqlite3.OperationalError:  # no AUTOINCREMENT table: the events table was re-created by hand
+                return 0
+        if found is not None and not (isinstance(found[0], int) and found[0] >= 0):
+            raise MalformedTrailError(f"{self.path}: the trail's record of the highest event number issued is "
+                                      f"{_shown(found[0])}, not a number (the database was edited)")
         return int(found[0]) if found else 0
 
     def _connect(self, *, create: bool) -> sqlite3.Connection:
@@ -275,6 +300,40 @@ def _head(conn: sqlite3.Connection, path: Path) -> Head:
 
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class MalformedTrailError(AuditError):
+    """A stored row has no usable sequence number (the database was edited): the trail is broken, so `audit verify`
+    ends with the exit code of a tampered trail (1), in one line naming the trail file."""
+
+    exit_code = 1
+
+
+def _stored_row(row: tuple[object, ...], path: Path) -> StoredRow:
+    """One row of `_ROW_COLUMNS`, checked for the shape the trail writes.
+
+    Raises:
+        MalformedTrailError: the seq column is not a positive whole number, so the row cannot even be named.
+    """
+    seq, digest, kind, size, text = row
+    if not (isinstance(seq, int) and seq >= 1):
+        raise MalformedTrailError(f"{path}: holds an event whose sequence number is {_shown(seq)}, not a positive "
+                                  "whole number (the database was edited)")
+    if not isinstance(digest, str):
+        return StoredRow(seq, "", "", f"event {seq} has a hash that is not text (the database was edited)")
+    if kind != "text":
+        return StoredRow(seq, digest, "", f"event {seq} is stored as {kind}, not as JSON text "
+                                          "(the database was edited)")
+    if not isinstance(text, str):
+        return StoredRow(seq, digest, "", f"event {seq} is {size} bytes, over the {EVENT_SIZE_LIMIT} bytes no real "
+                                          "event comes near (the database was edited)")
+    return StoredRow(seq, digest, text)
+
+
+def _shown(value: object) -> str:
+    """A stored value in an error line: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _parse(seq: int, text: str, path: Path) -> AuditEvent:

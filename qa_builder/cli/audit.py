@@ -118,18 +118,26 @@ def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tup
     Example:
         qa-builder audit export WORKSPACE --format pdf -o audit-trail.pdf
     """
-    from qa_builder.audit.export import export_csv, export_pdf
+    from qa_builder.audit.export import export_csv_flagged, export_pdf
     from qa_builder.audit.store import audit_folder
     from qa_builder.errors import OutputFolderError
 
     if out is None:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         out = audit_folder(workspace) / "exports" / f"audit-trail-{stamp}.{fmt}"
+    flagged: list[str] = []
     try:
-        written = export_csv(workspace, out) if fmt == "csv" else export_pdf(workspace, out, trust_roots=trust_roots)
+        if fmt == "csv":
+            written, flagged = export_csv_flagged(workspace, out)
+        else:
+            written = export_pdf(workspace, out, trust_roots=trust_roots)
     except OSError as exc:
         raise OutputFolderError(f"{out}: cannot write the export there ({exc.strerror or exc})") from exc
     click.echo(f"wrote {written}")
+    if flagged:
+        click.secho(printable(f"warning: {len(flagged)} event(s) could not be read or were changed, flagged in the "
+                              f"problem column (first: {flagged[0]}); run `qa-builder audit verify`"),
+                    fg="yellow", err=True)
 
 
 @audit_group.command("seal")

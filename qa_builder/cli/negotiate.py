@@ -35,7 +35,10 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     from qa_builder.workspace import open_workspace
 
     opened = open_workspace(workspace)
-    report, target, again = record_import(opened, agreement_id, returned)
+    report, target, again, unreadable = record_import(opened, agreement_id, returned)
+    for name in unreadable:
+        click.secho(f"warning: the earlier import report {name} cannot be read; it is not reused"
+                    + ("" if again else f" (this import is kept as {target.name})"), fg="yellow", err=True)
     if again:
         click.echo(f"{returned.name}: already imported as {target.name}; that report and its decisions stand "
                    f"(see `qa-builder negotiate status {opened.root} {agreement_id}`)")
@@ -55,6 +58,9 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     for edit in report.untracked:
         click.secho(f"  untracked edit in {edit.where}: sent “{_short(edit.sent)}”, returned “{_short(edit.returned)}”",
                     fg="yellow")
+    left_out = report.left_out()
+    if left_out:
+        click.secho(f"  {left_out}", fg="yellow")
     click.echo(f"report: {target}")
     if report.clauses or report.outside_changes or report.outside_comments:
         click.echo(f"next: qa-builder negotiate status {opened.root} {agreement_id}, then accept, reject or counter "

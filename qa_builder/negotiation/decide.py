@@ -8,6 +8,7 @@ this agreement. Every decision is kept in the negotiation record and is an audit
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from qa_builder.models.agreement import Agreement, AgreementClause
 from qa_builder.models.text import text_problem
 from qa_builder.negotiation.answers_edit import Scalar, set_answer
 from qa_builder.negotiation.decisions import (
+    MAX_IMPORT_BYTES,
     MAX_TEXT,
     OUTSIDE,
     Decision,
@@ -304,35 +306,56 @@ def _audit(workspace: Workspace, agreement_id: str, decision: Decision, finding:
            agreement_version=decision.agreement_version, files=files, details=details)
 
 
-def record_import(workspace: Workspace, agreement_id: str, returned: Path) -> tuple[ImportReport, Path, bool]:
+def record_import(workspace: Workspace, agreement_id: str,
+                  returned: Path) -> tuple[ImportReport, Path, bool, list[str]]:
     """Import `returned` (see `import_returned`), keep its report and record the import in the audit trail.
 
+    The report keeps a bounded number of changes and comments (`ImportReport.bound`), and is never written when
+    it would be larger than the tool reads back (MAX_IMPORT_BYTES).
+
     Returns:
-        The report, the report file, and whether this very file (same sha256) was imported before for the same
-        version: then the earlier report and its decisions stand and nothing new is written.
+        The report, the report file, whether this very file (same sha256) was imported before for the same
+        version (then the earlier report and its decisions stand and nothing new is written), and the earlier
+        reports that could not be read (never reused: a fresh report is written instead).
 
     Raises:
-        InputError: as `import_returned`.
+        InputError: as `import_returned`, or a report too large to keep even when bounded.
     """
     with recorded(workspace.trail, "negotiate_import", agreement_id=agreement_id,
                   details={"returned_file": _short(returned.name)}):
         report = import_returned(workspace, agreement_id, returned)
         report.returned_sha256 = sha256_file(returned)
+        report.bound()
         folder = workspace.agreement_dir(agreement_id) / "negotiation"
         earlier = sorted(folder.glob(f"v{report.version}-import-*.json")) if folder.is_dir() else []
+        unreadable: list[str] = []
         for path in earlier:
-            if read_import(workspace, agreement_id, path.name).returned_sha256 == report.returned_sha256:
-                return read_import(workspace, agreement_id, path.name), path, True
+            try:
+                before = read_import(workspace, agreement_id, path.name)
+            except InputError:
+                unreadable.append(path.name)
+                continue
+            if before.returned_sha256 == report.returned_sha256:
+                return before, path, True, unreadable
+        data = report.to_json()
+        if len(data) > MAX_IMPORT_BYTES:  # never write a report that `read_import` would refuse
+            raise InputError(f"{returned}: its import report would be {len(data)} bytes, over the "
+                             f"{MAX_IMPORT_BYTES} bytes a report may hold, even with changes and comments bounded; "
+                             "the file proposes too much to import (ask for a returned file with fewer changes)")
         folder.mkdir(exist_ok=True)
-        target = folder / f"v{report.version}-import-{len(earlier) + 1}.json"
-        write_bytes_atomic(target, report.to_json())
+        numbers = [int(m[1]) for p in earlier if (m := re.search(r"-import-([0-9]+)\.json$", p.name))]
+        target = folder / f"v{report.version}-import-{max(numbers, default=0) + 1}.json"
+        write_bytes_atomic(target, data)
         kinds = ("formatting_only", "library_position", "answer_value", "deletes_clause", "non_standard",
                  "comments_only")
         counts = [(f"{kind}_clauses", sum(1 for f in report.clauses if f.classification == kind)) for kind in kinds]
+        left_out = [("left_out_changes", report.left_out_changes), ("left_out_comments", report.left_out_comments),
+                    ("left_out_untracked", report.left_out_untracked)]
         audit_import(workspace, agreement_id, report.version, target.name, returned.name,
                      [*(c for c in counts if c[1]), ("changes_outside_clauses", len(report.outside_changes)),
-                      ("untracked_edits", len(report.untracked)), ("returned_sha256", report.returned_sha256)])
-    return report, target, False
+                      ("untracked_edits", len(report.untracked)), *(c for c in left_out if c[1]),
+                      ("returned_sha256", report.returned_sha256)])
+    return report, target, False, unreadable
 
 
 def audit_import(workspace: Workspace, agreement_id: str, version: int, report_file: str, returned_name: str,

@@ -6,9 +6,9 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from qa_builder.assemble import split_paragraphs
 from qa_builder.errors import InputError, QABuilderError
@@ -33,6 +33,14 @@ AnswerFinder = Callable[[AgreementClause, list[str]], AnswerChange | None]
 """(clause as sent, proposed paragraph lines without the heading) → the answer change that renders them, if any."""
 _SPACES = re.compile(r"\s+")
 _FORMATTING = {"formatting", "paragraph_formatting"}
+_Item = TypeVar("_Item", Change, Comment)
+MAX_RECORDED_PER_CLAUSE = 200
+"""The most changes, and the most comments, an import report keeps for one clause (and for outside the clauses)."""
+MAX_RECORDED = 2000
+"""The most changes, comments and untracked edits an import report keeps in all, each: a hostile DOCX with tens
+of thousands of comments must not make a report the tool can no longer read."""
+MAX_RECORDED_TEXT = 2000
+"""The most characters a kept change's or comment's author, date or text, or an untracked edit's texts, keep."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +84,59 @@ class ImportReport:
     outside_comments: list[Comment]
     untracked: list[UntrackedEdit]
     returned_sha256: str = ""  # of the returned file, so importing the same file twice is recognised
+    left_out_changes: int = 0  # tracked changes not kept in the report (over MAX_RECORDED_PER_CLAUSE / MAX_RECORDED)
+    left_out_comments: int = 0
+    left_out_untracked: int = 0
+
+    def left_out(self) -> str | None:
+        """A sentence saying what the report leaves out, or None when it keeps everything."""
+        parts = [f"{n} {what}" for n, what in ((self.left_out_changes, "tracked change(s)"),
+                                                (self.left_out_comments, "comment(s)"),
+                                                (self.left_out_untracked, "untracked edit(s)")) if n]
+        if not parts:
+            return None
+        return (f"{' and '.join(parts)} left out of the report (it keeps at most {MAX_RECORDED_PER_CLAUSE} changes "
+                f"and {MAX_RECORDED_PER_CLAUSE} comments per clause, {MAX_RECORDED} of each in all)")
+
+    def bound(self) -> None:
+        """Keep at most MAX_RECORDED_PER_CLAUSE changes and comments per clause and MAX_RECORDED of each in all
+        (texts cut to MAX_RECORDED_TEXT characters), counting what is left out in the left_out_* fields."""
+        budget = {"changes": MAX_RECORDED, "comments": MAX_RECORDED}
+
+        def keep(items: list[_Item], kind: str, cut: Callable[[_Item], _Item]) -> tuple[list[_Item], int]:
+            n = min(len(items), MAX_RECORDED_PER_CLAUSE, budget[kind])
+            budget[kind] -= n
+            return [cut(item) for item in items[:n]], len(items) - n
+
+        for finding in self.clauses:
+            finding.changes, changes = keep(finding.changes, "changes", _cut_change)
+            finding.comments, comments = keep(finding.comments, "comments", _cut_comment)
+            self.left_out_changes += changes
+            self.left_out_comments += comments
+        self.outside_changes, changes = keep(self.outside_changes, "changes", _cut_change)
+        self.outside_comments, comments = keep(self.outside_comments, "comments", _cut_comment)
+        self.left_out_changes += changes
+        self.left_out_comments += comments
+        self.left_out_untracked += max(0, len(self.untracked) - MAX_RECORDED)
+        self.untracked = [UntrackedEdit(e.where[:MAX_RECORDED_TEXT], e.sent[:MAX_RECORDED_TEXT],
+                                        e.returned[:MAX_RECORDED_TEXT]) for e in self.untracked[:MAX_RECORDED]]
 
     def to_json(self) -> bytes:
         """The report as indented UTF-8 JSON."""
         return json.dumps(asdict(self), indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def _cut_change(change: Change) -> Change:
+    """A change with its author, date and text cut to MAX_RECORDED_TEXT characters."""
+    n = MAX_RECORDED_TEXT
+    return replace(change, author=change.author[:n], date=change.date[:n], text=change.text[:n])
+
+
+def _cut_comment(comment: Comment) -> Comment:
+    """A comment with its ids, author, date and text cut to MAX_RECORDED_TEXT characters."""
+    n = MAX_RECORDED_TEXT
+    return replace(comment, comment_id=comment.comment_id[:n], author=comment.author[:n], date=comment.date[:n],
+                   text=comment.text[:n], reply_to=comment.reply_to[:n] if comment.reply_to else comment.reply_to)
 
 
 def _norm(text: str) -> str:

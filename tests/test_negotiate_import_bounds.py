@@ -1,0 +1,91 @@
+"""negotiate import keeps a bounded report the tool can always read back, and never reuses an unreadable one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa_builder.cli import main
+from qa_builder.errors import InputError
+from qa_builder.negotiation import decide
+from qa_builder.negotiation.decisions import MAX_IMPORT_BYTES, latest_import, read_import
+from qa_builder.negotiation.importer import MAX_RECORDED, MAX_RECORDED_PER_CLAUSE, ClauseFinding, ImportReport
+from qa_builder.negotiation.returned import Change, Comment
+from qa_builder.workspace import Workspace, init_workspace
+
+AGREEMENT = "QA-BIG-1"
+
+
+def _hostile(count: int = 15_000, proposed: list[str] | None = None) -> ImportReport:
+    """What a returned DOCX with `count` long comments (and as many tracked changes) on one clause proposes."""
+    comments = [Comment(str(n), "A" * 200, "2026-01-01T00:00:00Z", "t" * 1000, 3, None) for n in range(count)]
+    changes = [Change("insertion", "B" * 200, "2026-01-01T00:00:00Z", "x" * 300, 3) for _ in range(count)]
+    finding = ClauseFinding("scope", "1.1", "Scope", "non_standard", "text that is not in the clause library",
+                            proposed or ["1.1\tScope", "new text"], changes=changes, comments=comments)
+    outside = [Comment("o", "C", "", "outside", None, None)] * 3000
+    return ImportReport(AGREEMENT, 1, "returned.docx", {"content_control": 3}, [finding], [], outside, [])
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    ws = init_workspace(tmp_path / "ws")
+    ws.agreement_dir(AGREEMENT).mkdir(parents=True)
+    monkeypatch.setattr(decide, "import_returned", lambda *_: _hostile())
+    return ws
+
+
+def _returned(tmp_path: Path, content: bytes = b"docx") -> Path:
+    path = tmp_path / "returned.docx"
+    path.write_bytes(content)
+    return path
+
+
+def test_a_report_of_15000_comments_is_bounded_says_what_it_left_out_and_reads_back(workspace: Workspace,
+                                                                                 tmp_path: Path) -> None:
+    report, target, again, unreadable = decide.record_import(workspace, AGREEMENT, _returned(tmp_path))
+    assert not again and not unreadable and target.name == "v1-import-1.json"
+    assert target.stat().st_size <= MAX_IMPORT_BYTES
+    finding = report.clauses[0]
+    assert len(finding.comments) == len(finding.changes) == MAX_RECORDED_PER_CLAUSE
+    assert report.left_out_comments == 15_000 - MAX_RECORDED_PER_CLAUSE + 3000 - MAX_RECORDED_PER_CLAUSE
+    assert report.left_out_changes == 15_000 - MAX_RECORDED_PER_CLAUSE
+    assert len(report.outside_comments) == MAX_RECORDED_PER_CLAUSE <= MAX_RECORDED
+    assert "left out of the report" in (report.left_out() or "")
+    again_read = read_import(workspace, AGREEMENT, target.name)
+    assert again_read.left_out_comments == report.left_out_comments
+    assert json.loads(target.read_text(encoding="utf-8"))["left_out_changes"] == report.left_out_changes
+
+
+def test_the_command_says_what_the_report_left_out(workspace: Workspace, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["negotiate", "import", str(workspace.root), AGREEMENT,
+                                       str(_returned(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert "14800 tracked change(s) and 17600 comment(s) left out of the report" in result.output
+
+
+def test_a_report_too_large_to_read_back_is_never_written(workspace: Workspace, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(decide, "import_returned", lambda *_: _hostile(10, ["p" * 1000] * 20_000))
+    monkeypatch.setattr(decide, "MAX_IMPORT_BYTES", 1_000_000)
+    with pytest.raises(InputError, match="over the 1000000 bytes a report may hold"):
+        decide.record_import(workspace, AGREEMENT, _returned(tmp_path))
+    assert not list((workspace.agreement_dir(AGREEMENT) / "negotiation").glob("*.json"))
+
+
+def test_an_unreadable_earlier_report_is_not_reused_and_a_fresh_one_is_written(workspace: Workspace,
+                                                                              tmp_path: Path) -> None:
+    returned = _returned(tmp_path)
+    first, target, _, _ = decide.record_import(workspace, AGREEMENT, returned)
+    target.write_bytes(b"{" + b" " * (MAX_IMPORT_BYTES + 1))  # as the 24 MB report of an unbounded import was
+    report, fresh, again, unreadable = decide.record_import(workspace, AGREEMENT, returned)
+    assert not again and unreadable == ["v1-import-1.json"] and fresh.name == "v1-import-2.json"
+    assert report.returned_sha256 == first.returned_sha256
+    latest = latest_import(workspace, AGREEMENT)
+    assert latest is not None and latest[0] == "v1-import-2.json"
+    result = CliRunner().invoke(main, ["negotiate", "import", str(workspace.root), AGREEMENT, str(returned)])
+    assert result.exit_code == 0, result.output
+    assert "already imported as v1-import-2.json" in result.output
+    assert "v1-import-1.json cannot be read; it is not reused" in result.output
