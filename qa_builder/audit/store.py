@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -221,7 +222,7 @@ class AuditTrail:
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if create:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
         return conn
 
@@ -350,3 +351,17 @@ def _trail_error(path: Path, exc: sqlite3.Error) -> AuditError:
         return AuditError(f"{path}: the audit trail stayed busy for more than {BUSY_TIMEOUT_S:.0f} s "
                           "(another qa-builder process holds it); try again")
     return AuditError(f"{path}: the audit trail cannot be used ({text})")
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Put the trail in WAL mode. SQLite may answer "database is locked" at once, without waiting the busy
+    timeout, while another process is creating the trail or switching its mode; retry until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
