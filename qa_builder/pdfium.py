@@ -2,6 +2,10 @@
 
 Used by the build (placing signature fields over the signatory blocks) and by verification (comparing what a
 reader sees before and after a change). API: https://pypdfium2.readthedocs.io/
+
+PDFium is not thread-safe (pypdfium2's documentation: "PDFium is inherently not thread-safe"; calls from two
+threads at once fail with "Failed to load page", or corrupt memory). The build places fields from several threads
+(`regenerate --jobs`, the web app), so every call into PDFium here holds one process-wide lock.
 """
 
 from __future__ import annotations
@@ -9,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from threading import RLock
 
 import pypdfium2 as pdfium
 
 PdfiumError = pdfium.PdfiumError
+
+_PDFIUM = RLock()  # one thread in PDFium at a time, per process
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,11 @@ def find_phrases(pdf: bytes, phrases: list[str]) -> dict[str, TextHit]:
     Raises:
         PdfiumError: the PDF cannot be opened.
     """
+    with _PDFIUM:
+        return _find_phrases(pdf, phrases)
+
+
+def _find_phrases(pdf: bytes, phrases: list[str]) -> dict[str, TextHit]:
     found: dict[str, TextHit] = {}
     document = pdfium.PdfDocument(pdf)
     try:
@@ -120,12 +132,15 @@ class RenderedDocument:
 def rendered(pdf: bytes) -> Iterator[RenderedDocument]:
     """Open `pdf` for rendering, with the form environment so that field widgets are drawn.
 
+    The calling thread holds PDFium's lock until the block ends: keep the block short.
+
     Raises:
         PdfiumError: the PDF cannot be opened.
     """
-    document = pdfium.PdfDocument(pdf)
-    try:
-        document.init_forms()
-        yield RenderedDocument(document)
-    finally:
-        document.close()
+    with _PDFIUM:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            document.init_forms()
+            yield RenderedDocument(document)
+        finally:
+            document.close()

@@ -191,3 +191,18 @@ def test_docx_property_elements_follow_the_schema_order(minimal_build: Path) -> 
                     if len(set(known)) != len(known) or known != sorted(known, key=sequence.index):
                         problems.append(f"{part}: {tag} {names}")
     assert not problems, problems[:5]
+
+
+def test_fields_are_placed_alike_from_many_threads_at_once(minimal_build: Path) -> None:
+    """`regenerate --jobs` and the web app place fields from several threads; PDFium is not thread-safe, so the
+    calls must be serialised (without that, most calls failed with 'Failed to load page' or corrupted memory)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa_builder.render.fields import locate_fields
+
+    data = (minimal_build / "QA-MIN-1_v1.pdf").read_bytes()
+    names = ["sig_sponsor_1", "sig_contract_acceptor_1"]
+    alone = locate_fields(data, names)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda _: locate_fields(data, names), range(40)))
+    assert together == [alone] * 40

@@ -272,7 +272,7 @@ def test_kill_minus_nine_at_random_points_then_rerun_gives_the_uninterrupted_end
                                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True, env=env)
         time.sleep(randomness.uniform(0.5, 6.0))
-        os.killpg(process.pid, signal.SIGKILL)  # the whole group: qa-builder and its LibreOffice workers
+        os.killpg(process.pid, signal.SIGKILL)  # qa-builder; its LibreOffice workers see it gone and kill themselves
         process.wait()
         interrupted = _end_state(workspace)
         for versions in interrupted["versions"].values():
