@@ -250,6 +250,21 @@ def test_markup_characters_in_user_text_print_literally(scripts_build: BuildResu
 # -- failures ----------------------------------------------------------------------------------------------
 
 
+def test_a_panic_inside_typst_is_one_conversion_error(minimal: BuildResult) -> None:
+    # Typst's PDF writer panics on Hebrew/Arabic set without kerning (what the template once did for all text);
+    # the panic reaches Python as a BaseException, which no build loop caught: one clear error instead.
+    from qa_builder.errors import Hint, Remedy
+
+    assert minimal.agreement is not None
+    with PdfTypesetter() as engine:
+        engine._template = ('#set text(font: ("Carlito", "DejaVu Sans"), kerning: false)\n'
+                            '#block(width: 100%, "תעשיות פארמה and شركة الدواء العربية")').encode()
+        with pytest.raises(ConversionError, match=r"QA-MIN-1: Typst failed while typesetting the PDF") as failed:
+            engine.typeset(minimal.agreement, Path(engine._root) / "panic.pdf")
+        assert failed.value.hint == Hint(Remedy.LIBREOFFICE_ENGINE)
+        assert not (Path(engine._root) / "panic.pdf").exists()
+
+
 def test_missing_fonts_are_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match=r"fonts Carlito, .* are not installed: install them with"):
         PdfTypesetter(font_dirs=[tmp_path])
@@ -327,3 +342,31 @@ def test_typst_refuses_a_custom_docx_template(tmp_path: Path, typesetter: PdfTyp
     built = build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=tmp_path / "ok", library=load_library(MINI_LIBRARY),
                                                      template=copy, pdf_engine="typst"), typesetter)
     assert _file(built, ".pdf").is_file()
+
+
+@pytest.mark.libreoffice
+def test_cli_defaults_to_typst_and_to_libreoffice_for_a_custom_template(tmp_path: Path) -> None:
+    # Typst is the default engine; a custom template's DOCX can only be converted, so it selects LibreOffice.
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    custom = tmp_path / "ours.docx"
+    document = docx.Document(str(default_template_path()))
+    document.add_paragraph("Our own closing words, which only the DOCX would carry.")
+    document.save(str(custom))
+    command = [sys.executable, "-m", "qa_builder", "build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY)]
+    creators = {}
+    for name, extra in (("default", []), ("custom", ["--template", str(custom)]),
+                        ("explicit", ["--pdf-engine", "libreoffice"])):
+        done = subprocess.run([*command, *extra, "-o", str(tmp_path / name)], capture_output=True, text=True,
+                              env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        info = subprocess.run(["pdfinfo", str(tmp_path / name / "QA-MIN-1_v1.pdf")], capture_output=True,
+                              text=True, check=True).stdout
+        creators[name] = re.search(r"^Creator:\s*(\S+)", info, flags=re.MULTILINE).group(1)  # type: ignore[union-attr]
+    assert creators == {"default": "Typst", "custom": "Writer", "explicit": "Writer"}, creators
+    assert "Our own closing words" in "".join(pdf_pages(tmp_path / "custom" / "QA-MIN-1_v1.pdf"))
+    refused = subprocess.run([*command, "--template", str(custom), "--pdf-engine", "typst", "-o",
+                              str(tmp_path / "refused")], capture_output=True, text=True, env=env, timeout=300)
+    assert refused.returncode != 0 and "use --pdf-engine libreoffice" in refused.stderr, refused.stderr
