@@ -185,6 +185,9 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         certified_by="none" if not certifiers else certifiers.pop() if len(certifiers) == 1 else "both",
         site_outside_eea=arrangement.site_outside_eea,
         has_affiliates=bool(answers.affiliates),
+        ma_holders={str(m): a.name for a in answers.affiliates
+                    if a.affiliate_of == "sponsor" and a.joins_as_party and a.holds_marketing_authorisation
+                    for m in a.markets},
         gmp_bases=groups["gmp_bases"],
         certifications=certifications,
         change_regimes=groups["change_regimes"],

@@ -114,6 +114,9 @@ class Facts(StrictModel):
     certified_by: str = "none"  # whose QP certifies under qp_certification: sponsor, contract_acceptor, both, none
     site_outside_eea: bool = False  # a Site of the contract acceptor is outside the EU/EEA
     has_affiliates: bool = False  # affiliates join or are named in the agreement
+    # market -> legal name of the Sponsor's affiliate that holds the marketing authorisation there and is a party
+    # (affiliates[].holds_marketing_authorisation); a market not listed: the Sponsor holds it
+    ma_holders: dict[str, str] = Field(default_factory=dict)
     gmp_bases: list[NamedRule] = Field(default_factory=list)
     certifications: list[Certification] = Field(default_factory=list)
     change_regimes: list[NamedRule] = Field(default_factory=list)
