@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,13 @@ class TerminalAsker:
             click.echo(f"  ({note})")
 
     def ask(self, key: str, prompt: str, default: str | None, parse: Any) -> Any:
+        from qa_builder.questionnaire_help import question_help
+
+        found = question_help(key)
+        if found is not None:
+            for line in found.lines():
+                click.secho(textwrap.fill(line, width=100, initial_indent="  ", subsequent_indent="    "),
+                            dim=True)
         while True:
             raw = click.prompt(f"  {prompt}", default=default if default is not None else "",
                                show_default=default is not None)
