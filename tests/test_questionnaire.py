@@ -255,3 +255,25 @@ def test_arrangement_questions_are_asked_only_where_they_apply() -> None:
     assert answers.release_of(us).model == "sponsor_release" and answers.release_of(imp).model == "qp_certification"
     assert [a.name for a in answers.affiliates] == ["Sponsor Japan K.K."]
     assert "products[1].dosage_form" in asker.asked and "products[0].application_type" not in asker.asked
+
+
+def test_the_terminal_shows_each_questions_help_once_per_run_of_questions_sharing_it() -> None:
+    from click.testing import CliRunner
+
+    from qa_builder.cli.questionnaire import TerminalAsker
+
+    asker = TerminalAsker()
+    runner = CliRunner()
+    with runner.isolation(input="\n\n\n\n") as (out, _err, _):
+        asker.section("Sponsor")
+        asker.ask("sponsor.name", "Legal name", "A", str)
+        asker.ask("sponsor.address", "Registered address", "B", str)  # the same help: not repeated
+        asker.ask("sponsor.quality_contact.name", "Quality contact: name", "C", str)
+        asker.section("Contract acceptor details")
+        asker.ask("contract_acceptor.name", "Legal name", "D", str)  # a new section shows it again
+    printed = " ".join(out.getvalue().decode("utf-8").split())
+    party, contact = question_help("sponsor.name"), question_help("sponsor.quality_contact.name")
+    assert party is not None and contact is not None
+    assert printed.count(" ".join(party.decides.split())) == 2
+    assert printed.count(" ".join(contact.decides.split())) == 1
+    assert printed.count("Sources: APIC Template §I; FDA QA Guidance §IV.B.1") == 2
