@@ -200,29 +200,39 @@ def test_questions_carry_the_questionnaires_help_with_citations(server: Server, 
     assert shown > 20 and described_shown > 0 and folded > 0
 
 
-def test_the_preview_annex_c_says_what_the_document_says(server: Server, workspace: Path, agreement_id: str,
-                                                          tmp_path: Path) -> None:
-    """The preview's Annex C has the DOCX's rows: the citation column, and each instrument once under Sources."""
+@pytest.mark.parametrize("example", [EXAMPLE, "contract-qc-laboratory"])  # the laboratory has RACI overrides (*)
+def test_the_preview_annexes_say_what_the_document_says(server: Server, workspace: Path, agreement_id: str,
+                                                        tmp_path: Path, example: str) -> None:
+    """The preview's Annexes A to C have the DOCX's rows and legends: in Annex C the citation column, and each
+    instrument once under Sources."""
+    if example != EXAMPLE:
+        agreement_id = qa.add_agreement(qa.open_workspace(workspace), workspace / "examples" / f"{example}.yaml")
     answers = workspace / "agreements" / agreement_id / "answers.yaml"
     model = qa.assemble_agreement(answers, library=workspace / "clause_library")
     docx = tmp_path / "agreement.docx"
     render_docx(model, workspace / "templates" / "quality_agreement.docx", docx)  # the template builds use
     blocks = docx_blocks(docx)
-    start = next(i for i, b in enumerate(blocks) if b.text.startswith("ANNEX C"))
-    end = next(i for i, b in enumerate(blocks) if i > start and b.text == "SIGNATURES")
-    in_document = [b.text for b in blocks[start:end] if b.style == "row"]
-    legends = [b.text for b in blocks[start:end] if b.style != "row" and b.text.strip()][1:]
     _, fragment = Session(server).get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})
-    annex = fragment[fragment.index('<section class="doc-section" id="annex-c">'):]
-    annex = annex[:annex.index("</section>")]
-    rows = ["\t".join(html.unescape(re.sub(r"<[^>]+>", "", cell))
-                      for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row))
-            for row in re.findall(r"<tr>(.*?)</tr>", annex, re.S)]
-    assert rows == in_document
+    for letter, following in (("A", "ANNEX B"), ("B", "ANNEX C"), ("C", "SIGNATURES")):
+        start = next(i for i, b in enumerate(blocks) if b.text.startswith(f"ANNEX {letter}."))
+        end = next(i for i, b in enumerate(blocks) if i > start and b.text.startswith(following))
+        in_document = [b.text for b in blocks[start:end] if b.style == "row"]
+        legends = [b.text for b in blocks[start:end] if b.style != "row" and b.text.strip()][1:]
+        annex = fragment[fragment.index(f'<section class="doc-section" id="annex-{letter.lower()}">'):]
+        annex = annex[:annex.index("</section>")]
+        rows = ["\t".join(html.unescape(re.sub(r"<[^>]+>", "", cell))
+                          for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row))
+                for row in re.findall(r"<tr>(.*?)</tr>", annex, re.S)]
+        assert rows == in_document, letter
+        said = [_text(p) for p in re.findall(r'<p class="legend">(.*?)</p>', annex, re.S)]
+        assert said == [legend for legend in legends if legend != "Sources"], letter
+        assert len(said) == (2 if letter == "C" else 1)
     assert any(t.citation and t.citation != t.source for t in model.traceability)
-    assert [row.split("\t")[0] for row in rows[len(model.traceability) + 2:]] == [s.key for s in model.sources]
-    said = [_text(p) for p in re.findall(r'<p class="legend">(.*?)</p>', annex, re.S)]
-    assert said == [legend for legend in legends if legend != "Sources"]
+    assert example == EXAMPLE or any(r.overridden for r in model.raci)
+    annex_c = fragment[fragment.index('id="annex-c"'):]
+    assert re.findall(r'<table class="sources-list">.*?</table>', annex_c, re.S)
+    keys = re.findall(r"<tr><td>([^<]*)</td><td>", annex_c.split('<table class="sources-list">')[1])
+    assert [html.unescape(k) for k in keys] == [s.key for s in model.sources] and keys
 
 
 def test_audit_trail_filters_and_exports_without_changing_events(server: Server, workspace: Path,
