@@ -44,9 +44,9 @@ def test_wheel_installs_into_fresh_venv_and_builds(tmp_path: Path) -> None:
                            cwd=elsewhere, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(str(venv)), where.stdout
     helped = subprocess.run([str(venv / "bin" / "python"), "-c", "from qa_builder.questionnaire_help import "
-                             "question_help as h; print(h('release_model').lines()[2])"],
+                             "question_help as h; print(*h('release_model').lines(), sep='\\n')"],
                             cwd=elsewhere, capture_output=True, text=True, check=False)
-    assert helped.stdout == "- Dir 2001/83/EC Art. 51(1)-(3)\n", helped.stderr  # the help and the library it cites
+    assert "- EU: Dir 2001/83/EC Art. 51(1)-(3)" in helped.stdout.splitlines(), helped.stderr  # help + library
     result = subprocess.run([str(venv / "bin" / "qa-builder"), "build", "answers.yaml", "-o", "out"],
                             cwd=elsewhere, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

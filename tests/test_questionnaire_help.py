@@ -78,8 +78,12 @@ def test_the_examples_of_the_issue_cite_their_sources() -> None:
     release = question_help("release_model")
     assert release is not None
     lines = {c.requirement_id: c.line for c in release.citations}
-    assert lines["EU-Dir2001-83-Art51"] == "Dir 2001/83/EC Art. 51(1)-(3)"
-    assert lines["CFR-211.22a"] == "US: 21 CFR 211.22(a)"  # from the certification rule of jurisdictions.yaml
+    assert list(lines)[:3] == ["CFR-211.22a", "EU-Dir2001-83-Art51", "EU-Reg536-2014-Art62"]
+    assert lines["EU-Dir2001-83-Art51"] == "EU: Dir 2001/83/EC Art. 51(1)-(3)"  # the certification rules of
+    assert lines["CFR-211.22a"] == "US: 21 CFR 211.22(a)"  # jurisdictions.yaml, each with its market
+    assert lines["ICHQ7"] == "all markets: ICH Q7 (unverified)"
+    certifier = question_help("release.certifier")
+    assert certifier is not None and "Dir 2001/83/EC Art. 51(1)-(3)" in [c.line for c in certifier.citations]
     inspection = question_help("inspections.notify_within_hours")
     assert inspection is not None
     assert "FDA QA Guidance §IV.B.4.a" in [c.text for c in inspection.citations]
