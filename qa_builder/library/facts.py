@@ -116,6 +116,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         groups[group].append(NamedRule(
             market=where, text=rule.text, source=rule.source, rule=f"{group}.{rule_id}", products=names,
             years_after_expiry=getattr(rule, "years_after_expiry", 0),
+            binding=getattr(rule, "binding", True),
             years_after_certification=getattr(rule, "years_after_certification", 0)))
     certifications: list[Certification] = []
     product_facts: list[ProductFacts] = []

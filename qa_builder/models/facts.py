@@ -26,6 +26,7 @@ class NamedRule(StrictModel):
     products: list[str] = Field(default_factory=list)  # names of the products it applies to
     years_after_expiry: int = 0  # retention minima only
     years_after_certification: int = 0  # retention minima only
+    binding: bool = True  # retention minima only: set by legislation (false: by a GMP guideline such as ICH Q7)
 
 
 class Certification(StrictModel):
