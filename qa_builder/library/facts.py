@@ -231,6 +231,8 @@ def _certification(rule: CertificationRule, product: Product, market: str, certi
     else:
         who = rule.certifier
     named = rule.qp and rule.certifier == "release"
+    if rule.step == "technical release abroad" and who == certifier and release.batch_release_site:
+        named = True  # the release arrangement's site and persons release abroad too (Swissmedic FAQ B-349)
     persons: list[str] = []
     if named:
         persons = ([release.qualified_person] if release.qualified_person else []) + list(release.deputies)
