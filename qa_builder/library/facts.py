@@ -32,6 +32,9 @@ class _Arrangement:
         countries["EU"] = eea | countries.get("EU", set())
         self.site_markets = {market for market, names in countries.items()
                              if any(s.country.casefold() in names for s in answers.contract_acceptor.sites)}
+        known = set().union(*countries.values())
+        self.other_site_countries = sorted({s.country for s in answers.contract_acceptor.sites
+                                            if s.country.casefold() not in known})
 
     def type_of(self, product: Product) -> str:
         return self.answers.effective_type(product)
@@ -185,6 +188,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         per_product_release=len(release_models) > 1 or len(certifiers) > 1,
         certified_by="none" if not certifiers else certifiers.pop() if len(certifiers) == 1 else "both",
         site_outside_eea=arrangement.site_outside_eea,
+        other_site_countries=arrangement.other_site_countries,
         has_affiliates=bool(answers.affiliates),
         ma_holders={str(m): a.name for a in answers.affiliates
                     if a.affiliate_of == "sponsor" and a.joins_as_party and a.holds_marketing_authorisation
