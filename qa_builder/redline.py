@@ -123,6 +123,8 @@ def _cover_rows(a: Agreement) -> list[Row]:
               ("Effective date", a.effective_date.isoformat()),
               ("Review period", f"{a.review_period_months} months"),
               ("Sponsor", _party(a.sponsor)), ("Contract acceptor", _party(a.contract_acceptor)),
+              *((f"Affiliate: {f.name}", f"{f.name} {f.term_line}; affiliate of: {_role(f.affiliate_of)}\n"
+                                        f"{f.address}, {f.country}") for f in a.affiliates),
               ("Products", "; ".join(a.products)), ("Markets", ", ".join(a.markets)),
               ("Clause library", f"{a.library_name}, version {a.library_version}"))
     return [(label, (label, value)) for label, value in fields]
@@ -294,6 +296,8 @@ def _header_changes(old: Agreement, new: Agreement) -> list[str]:
         found.append("Sponsor details changed")
     if old.contract_acceptor != new.contract_acceptor:
         found.append("Contract acceptor details changed")
+    if old.affiliates != new.affiliates:
+        found.append("Affiliates that are parties changed")
     if old.products != new.products:
         found.append("Products changed")
     if old.markets != new.markets:
