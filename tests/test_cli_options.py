@@ -42,3 +42,13 @@ def test_key_choice_refuses_both_and_neither_before_reading_any_secret(tmp_path:
     with pytest.raises(InputError, match="--token-label and --key-label"):
         KeyChoice(pkcs11_module=tmp_path / "lib.so", token_label="t").load()
     assert KeyChoice(pkcs11_module=tmp_path / "lib.so").given() == ["--pkcs11-module"]
+
+
+@pytest.mark.parametrize("name", ["accept", "reject", "counter", "keep-override", "drop-override"])
+def test_every_negotiate_decision_takes_the_same_arguments_and_by_and_reason(name: str) -> None:
+    command = _command("negotiate", name)
+    assert [p.name for p in command.params][:5] == ["workspace", "agreement_id", "clause", "by", "reason"]
+    assert all(p.required for p in command.params[:5])
+    assert {k: v for k, v in _options(command).items() if k in ("--by", "--reason")} == {
+        "--by": "Who decides: the approver's name as they sign.",
+        "--reason": "Why (kept in the record and the audit trail)."}
