@@ -608,7 +608,7 @@ def test_a_build_record_that_is_a_pipe_does_not_hang_impact(tmp_path: Path) -> N
 def test_a_damaged_regeneration_note_neither_stops_nor_hangs_regenerate(tmp_path: Path) -> None:
     """Found by the third attack session: invalid JSON or a list in a version's regeneration note made
     `regenerate` end in 'internal error' after it had built the new version."""
-    from qa_builder.regenerate import _read_note
+    from qa_builder.regenerate.runs import _read_note
 
     cases = {"bad.json": b"{\n", "list.json": b"[1]", "wrong.json": b'{"reasons": "x"}'}
     for name, data in cases.items():
