@@ -90,6 +90,11 @@ class WebApp:
         self.trust_roots = trust_roots
         self.env = Environment(loader=PackageLoader("qa_builder.web", "templates"), autoescape=True)
         self.env.filters["file_kind"] = file_kind
+        from qa_builder.render import typeset  # the documents' own words for the annexes of the preview
+
+        self.env.globals["annex_legends"] = {"raci": typeset.RACI_LEGEND, "timelines": typeset.TIMELINES_LEGEND,
+                                             "traceability": typeset.TRACEABILITY_LEGEND,
+                                             "sources": typeset.SOURCES_LEGEND}
         self.jobs: dict[str, BuildJob] = {}
         self.regeneration: RegenerationJob | None = None
         self._build_lock = threading.Lock()
