@@ -20,6 +20,7 @@ from qa_builder.answers import load_answers
 from qa_builder.errors import RenderError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import (
+    AffiliatePartyBlock,
     Agreement,
     AgreementClause,
     ClauseParagraph,
@@ -557,6 +558,10 @@ def _single_field_edits(agreement: Agreement) -> list[tuple[str, Agreement]]:
 
 def test_a_change_to_any_field_of_the_model_is_a_tracked_change(old: Agreement, tmp_path: Path) -> None:
     """Whoever adds a field to the Agreement model learns here that the redline must show it."""
+    # every table of the model gets a row, so that each field of its rows is changed in turn
+    old = old.model_copy(update={"affiliates": [AffiliatePartyBlock(
+        affiliate_of="sponsor", name="Sponsor Japan K.K.", address="Tokyo", country="Japan",
+        term_line="(an affiliate of the Sponsor, a party to this Agreement in its role as holder)")]})
     edits = _single_field_edits(old)
     assert len(edits) > 40
     for label, new in edits:

@@ -128,7 +128,11 @@ def test_preview_is_the_assembled_agreement_escaped(server: Server, workspace: P
     del data["sponsor"]
     answers.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     status, fragment = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})
-    assert status == 200 and 'id="preview-pending"' in fragment and "sponsor" in fragment
+    assert status == 200 and 'id="preview-pending"' in fragment
+    # It names the interview pages still to answer, with links, and no file paths (for people, not programmers).
+    pending = _text(fragment)
+    assert "Still to answer" in pending and str(answers) not in fragment and "line " not in pending
+    assert re.search(rf'href="/agreements/{agreement_id}/interview/\d+">Page \d+: Sponsor', fragment), fragment
 
 
 def test_a_valid_page_is_saved_as_it_is_typed_an_invalid_one_is_not(server: Server, workspace: Path,

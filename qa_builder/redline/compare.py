@@ -172,6 +172,8 @@ def _header_changes(old: Agreement, new: Agreement) -> list[str]:
         found.append("Sponsor details changed")
     if old.contract_acceptor != new.contract_acceptor:
         found.append("Contract acceptor details changed")
+    if old.affiliates != new.affiliates:
+        found.append("Affiliates that are parties changed")
     if old.products != new.products:
         found.append("Products changed")
     if old.markets != new.markets:

@@ -81,6 +81,8 @@ def _cover_rows(a: Agreement) -> list[Row]:
               ("Effective date", a.effective_date.isoformat()),
               ("Review period", f"{a.review_period_months} months"),
               ("Sponsor", _party(a.sponsor)), ("Contract acceptor", _party(a.contract_acceptor)),
+              *((f"Affiliate: {f.name}", f"{f.name} {f.term_line}; affiliate of: {_role(f.affiliate_of)}\n"
+                                        f"{f.address}, {f.country}") for f in a.affiliates),
               ("Products", "; ".join(a.products)), ("Markets", ", ".join(a.markets)),
               ("Clause library", f"{a.library_name}, version {a.library_version}"))
     return [(label, (label, value)) for label, value in fields]
