@@ -3,7 +3,8 @@
 What is cached is derived only from inputs named in its key and from this version of qa-builder's own code
 (`code_digest`), so a stale entry is never found: a changed clause text, a changed parser or a new Python gets
 a new key. Entries live in ``<config.cache_dir()>/<kind>/<code digest>/`` (folders 0700, files 0600, written
-atomically); the folder of an older code digest is removed when a new one is made. A folder that is not the
+atomically); a code version's folder no process used for 30 days is removed (two installed versions, or
+a developer's checkouts, each keep theirs). A folder that is not the
 user's own, or that others can write, is not used: then nothing is cached and everything is computed.
 
 Callers decide what may be cached. Compiled clause texts (`sandbox`) and parsed library files
@@ -12,10 +13,12 @@ Callers decide what may be cached. Compiled clause texts (`sandbox`) and parsed 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import stat
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from qa_builder.config import cache_dir
 
 _PACKAGE = Path(__file__).resolve().parent
 _DIGEST_CHARS = 16
+_UNUSED_DAYS = 30
 
 
 @lru_cache(maxsize=1)
@@ -62,11 +66,16 @@ def _folder_in(base: Path, kind: str) -> Path | None:
     if not _make_private(base) or not _make_private(top):
         return None
     here = top / code_digest().hex()[:_DIGEST_CHARS]
-    if not here.exists():
+    if not _make_private(here):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(here)  # in use: kept while any installed version of qa-builder still uses its folder
+        unused = time.time() - _UNUSED_DAYS * 86400
         for old in top.iterdir():
-            if old.is_dir() and not old.is_symlink() and len(old.name) == _DIGEST_CHARS:
-                shutil.rmtree(old, ignore_errors=True)  # made by another version of the code: never found again
-    return here if _make_private(here) else None
+            if len(old.name) == _DIGEST_CHARS and old.is_dir() and not old.is_symlink() \
+                    and old.stat().st_mtime < unused:
+                shutil.rmtree(old, ignore_errors=True)  # another version of the code, unused for a month
+    return here
 
 
 def entry_key(*parts: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,13 +81,17 @@ def test_a_folder_others_can_write_is_not_used(private_cache: Path) -> None:
     assert cache.read_entry("clause-code", "0" * 64, limit=10) is None
 
 
-def test_an_older_code_version_leaves_no_entries_behind(private_cache: Path) -> None:
-    stale = private_cache / "clause-code" / ("f" * 16)
-    stale.mkdir(parents=True)
-    (stale / "old").write_bytes(b"x")
+def test_a_code_version_unused_for_a_month_leaves_no_entries_behind(private_cache: Path) -> None:
+    """Another installed version (or checkout) keeps its entries while it is in use; a month unused, they go."""
+    stale, current = private_cache / "clause-code" / ("f" * 16), private_cache / "clause-code" / ("e" * 16)
+    for folder, days in ((stale, 31), (current, 2)):
+        folder.mkdir(parents=True)
+        (folder / "old").write_bytes(b"x")
+        then = time.time() - days * 86400
+        os.utime(folder, (then, then))
     cache._folder_in.cache_clear()
     sandbox.compile_text("Hello {{ name }}")
-    assert not stale.exists() and len(_entries(private_cache, "clause-code")) == 1
+    assert not stale.exists() and (current / "old").is_file()
 
 
 def test_a_parsed_library_file_comes_back_whole_from_the_cache(private_cache: Path, tmp_path: Path) -> None:

@@ -132,6 +132,7 @@ def test_preview_is_the_assembled_agreement_escaped(server: Server, workspace: P
     # It names the interview pages still to answer, with links, and no file paths (for people, not programmers).
     pending = _text(fragment)
     assert "Still to answer" in pending and str(answers) not in fragment and "line " not in pending
+    assert "Legal name" in pending and "[" not in pending, "question labels, without the terminal's choice lists"
     assert re.search(rf'href="/agreements/{agreement_id}/interview/\d+">Page \d+: Sponsor', fragment), fragment
 
 

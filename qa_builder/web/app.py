@@ -545,7 +545,7 @@ class WebApp:
         if agreement is None:
             answers_path = self.workspace.answers_path(agreement_id)
             result = replay(read_draft(answers_path))
-            pending = [(number, s.title, [q.prompt for q in s.questions if q.error or q.unanswered])
+            pending = [(number, s.title, [q.prompt.split(" [")[0] for q in s.questions if q.error or q.unanswered])
                        for number, s in enumerate(result.sections, start=1) if not s.complete]
             problems = _plain_problems(problem, answers_path) if not pending else []
         name = "preview_fragment.html" if request.headers.get("hx-request") else "preview.html"
