@@ -11,7 +11,7 @@ from qa_builder import clock
 from qa_builder.answers import AnswersFile
 from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.context import Facts, build_context, derive_facts
-from qa_builder.library.raci import ResolvedActivity, resolve_raci
+from qa_builder.library.raci import ResolvedActivity, default_variant, resolve_raci
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
 from qa_builder.models.findings import Finding, Severity
@@ -43,6 +43,7 @@ class Review:
     today: dt.date
     raci: list[ResolvedActivity] = field(default_factory=list)
     agreement: Agreement | None = None
+    context: dict[str, object] = field(default_factory=dict)  # the clause-rendering context of the answers
 
     @property
     def limits(self) -> ReviewThresholds:
@@ -120,7 +121,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
         # `check` and `build` both stop with one line naming file, line and clause, and exit 2.
         findings.extend(_preflight_findings(answers_file, exc))
     review = Review(answers=answers, library=library, today=today or clock.today(),
-                    raci=_resolve_or_empty(answers, library, context), agreement=agreement)
+                    raci=_resolve_or_empty(answers, library, context), agreement=agreement, context=context)
     for registered in CHECKS:
         for hit in registered.run(review):
             findings.append(Finding(id=registered.id, severity=hit.severity, field=hit.field,
@@ -200,6 +201,34 @@ def _critical_split(review: Review) -> Iterator[Hit]:
 
 
 # --- Stand-alone agreement -------------------------------------------------------------------------
+
+
+@check("QA-RACI-004", "An override does not move an Accountable role that the law gives a party and a clause states",
+       "ICHQ7-11.5")
+def _fixed_accountable(review: Review) -> Iterator[Hit]:
+    sources = {r.id: r.source for r in review.library.requirements}
+    names = {"sponsor": "Sponsor", "contract_acceptor": "Contract Acceptor"}
+    for row in review.raci:
+        if row.override is None:
+            continue
+        try:
+            default = default_variant(row.activity, review.context)
+        except LibraryError:
+            continue
+        if default.fixed_by is None:
+            continue
+        owner = "sponsor" if "A" in default.sponsor else "contract_acceptor"
+        if "A" in dict(zip(names, row.codes(), strict=True))[owner]:
+            continue
+        other = "contract_acceptor" if owner == "sponsor" else "sponsor"
+        source = sources.get(default.fixed_by, default.fixed_by)
+        yield Hit(_raci_field(row, other), f"the responsibilities entry for '{row.activity.id}' takes the "
+                  f"Accountable role from the {names[owner]}, to whom {source} gives it",
+                  f"The agreement's clause states that the {names[owner]} holds this role; an override "
+                  "that gives it to the other party makes two parties decide the same thing, and the matrix, which "
+                  "prevails over the clauses, then contradicts them.",
+                  f"Remove this responsibilities entry, or give the letter A back to the {names[owner]} (the other "
+                  "party may keep R or C, with a split_of_duties).")
 
 
 @check("QA-STANDALONE-001", "The agreement stands alone, separate from the commercial agreement",
@@ -577,6 +606,35 @@ def _certifier_is_party(review: Review) -> Iterator[Hit]:
                   "not a party has no contractual right to the audits, records and notices it relies on.",
                   f"Set affiliates[{names[step.entity]}].joins_as_party to true (and add a signatory on_behalf_of it), "
                   "or add a separate delegation agreement and record it.", "warning")
+
+
+@check("QA-MAH-001", "The holder of an EU/EEA marketing authorisation is established in the EU/EEA",
+       "EU-Reg726-2004-Art2", "EU-Dir2001-83-Art8.2")
+def _eu_holder_established(review: Review) -> Iterator[Hit]:
+    eea = {country.casefold() for country in review.library.jurisdictions.eea_countries}
+    marketed = [facts.name for facts in review.facts.products
+                if "EU" in facts.markets and not facts.is_investigational and not facts.is_drug_substance]
+    if not marketed:
+        return
+    why = ("The holder of an EU/EEA marketing authorisation must be established in the EU/EEA (Regulation (EC) "
+           "No 726/2004 Art 2 for a centralised authorisation; Directive 2001/83/EC Art 8(2) for a national one), so "
+           "the agreement would give the EU holder's duties (quality-defect reports, variations, recalls) to a party "
+           "that cannot hold the authorisation.")
+    holders = [(i, a) for i, a in enumerate(review.answers.affiliates)
+               if a.affiliate_of == "sponsor" and a.holds_marketing_authorisation and "EU" in a.markets]
+    for i, affiliate in holders:
+        if affiliate.country.casefold() not in eea:
+            yield Hit(f"affiliates[{i}].country", f"{affiliate.name} holds the EU/EEA marketing authorisation of "
+                      f"{', '.join(marketed)} but is established in {affiliate.country}, outside the EU/EEA", why,
+                      f"Name the EU/EEA-established holder instead, or correct affiliates[{i}].country.")
+    if holders or review.answers.sponsor.country.casefold() in eea:
+        return
+    yield Hit("sponsor.country", f"the Sponsor {review.answers.sponsor.name} is established outside the EU/EEA "
+              f"({review.answers.sponsor.country}), and no affiliate is named as holder of the "
+              f"EU/EEA marketing authorisation of {', '.join(marketed)}", why,
+              "Add the EU/EEA-established holder under affiliates (affiliate_of: sponsor, markets: [EU], "
+              "joins_as_party: true, holds_marketing_authorisation: true), or set holds_marketing_authorisation: "
+              "true on the affiliate that holds it.")
 
 
 @check("QA-APP-001", "The application type fits the product (FAR for NDA/ANDA, BPDR for BLA)",

@@ -119,6 +119,10 @@ class RaciVariant(LibraryModel):
     contract_acceptor: str
     notes: str | None = None
     split_of_duties: str | None = None
+    fixed_by: str | None = Field(
+        default=None, description="Id of the requirement (requirements.yaml) that gives this variant's Accountable "
+                                  "party its role, which a clause states: an answers override that moves the A "
+                                  "elsewhere contradicts that clause (check QA-RACI-004). Example: 'ICHQ7-11.5'.")
 
 
 class RaciActivity(LibraryModel):
