@@ -26,11 +26,12 @@ from qa_builder.models.agreement import (
 )
 from qa_builder.models.answers import Answers, Contact
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, compile_text, raci_code, render_text
+from qa_builder.sandbox import TemplateProblem, accounted, compile_text, raci_code, render_text
 
 ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
 
 
+@accounted()
 def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: ClauseSelection, *,
                        coverage: list[RequirementCoverage] | None = None) -> Agreement:
     """Build the Agreement model, with its model_digest.
