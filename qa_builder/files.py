@@ -8,12 +8,21 @@ import hashlib
 import os
 import stat
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
 from qa_builder.errors import Hint, OutputExistsError, Remedy
+
+ZIP_READ_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError,
+    RuntimeError,  # a part that is encrypted ("password required for extraction")
+    zlib.error,  # a part whose compressed data is damaged ("invalid distance too far back")
+)
+"""What reading a damaged or hostile zip package (a DOCX) raises, besides OSError."""
 
 
 def _current_umask() -> int:

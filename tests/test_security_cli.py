@@ -542,3 +542,38 @@ def test_each_signature_in_one_process_takes_its_own_time() -> None:
     time.sleep(1.1)
     second, _ = _signing_time(None)
     assert second > first
+
+
+def _damaged_docx(source: Path, target: Path, how: str) -> Path:
+    """`source` with its parts marked encrypted, or with the deflated data of word/document.xml corrupted."""
+    data = bytearray(source.read_bytes())
+    if how == "encrypted":  # general-purpose flag bit 0, in every local and central header
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            start = data.find(signature)
+            while start >= 0:
+                data[start + offset] |= 1
+                start = data.find(signature, start + 4)
+    else:
+        import zipfile
+        with zipfile.ZipFile(source) as package:
+            info = package.getinfo("word/document.xml")
+        body = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        for index in range(body + 40, body + 200, 7):
+            data[index] ^= 0xFF
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize("how", ["encrypted", "corrupted"])
+def test_a_docx_whose_parts_cannot_be_inflated_is_one_line(tmp_path: Path, how: str) -> None:
+    """Session 5 attack: an encrypted zip part (RuntimeError) or damaged deflate data (zlib.error) in a returned
+    DOCX or a template was "internal error", exit 1."""
+    from qa_builder.errors import TemplateError
+    from qa_builder.negotiation.returned import ReturnedFileError, read_returned
+    from qa_builder.render.docx import default_template_path, load_template
+
+    damaged = _damaged_docx(default_template_path(), tmp_path / f"{how}.docx", how)
+    with pytest.raises(ReturnedFileError, match=rf"{how}\.docx: is not a readable DOCX"):
+        read_returned(damaged)
+    with pytest.raises(TemplateError, match=rf"{how}\.docx: is not a readable DOCX template"):
+        load_template(damaged)
