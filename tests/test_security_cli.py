@@ -577,3 +577,34 @@ def test_a_docx_whose_parts_cannot_be_inflated_is_one_line(tmp_path: Path, how: 
         read_returned(damaged)
     with pytest.raises(TemplateError, match=rf"{how}\.docx: is not a readable DOCX template"):
         load_template(damaged)
+
+
+
+@pytest.mark.parametrize("linked", ["agreements/QA-MIN-1", "agreements", "agreements/QA-MIN-1/negotiation",
+                                    "regenerations"])
+def test_a_workspace_never_writes_through_a_symbolic_link(tmp_path: Path, linked: str) -> None:
+    """Session 5 attack: with agreements/<ID> (or `agreements`, `negotiation`, `regenerations`) a link out of the
+    workspace, as a workspace shared through git may hold, `add` wrote the answers file, `build --workspace` the
+    version folder, `negotiate import` its report and `regenerate` its lock outside the workspace."""
+    import shutil
+
+    import qa_builder as qa
+    from qa_builder.errors import InputError
+    from tests.conftest import MINIMAL_ANSWERS
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = workspace.root / linked
+    if target.is_dir():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, target)
+    with pytest.raises(InputError, match=rf"{linked}: is a symbolic link"):
+        if linked == "regenerations":
+            qa.regenerate_workspace(workspace)
+        elif linked == "agreements/QA-MIN-1/negotiation":
+            workspace.agreement_dir("QA-MIN-1")  # where every read and write of the agreement starts
+        else:
+            qa.add_agreement(workspace, MINIMAL_ANSWERS)
+    assert list(outside.iterdir()) == []
