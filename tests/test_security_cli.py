@@ -608,3 +608,16 @@ def test_a_workspace_never_writes_through_a_symbolic_link(tmp_path: Path, linked
         else:
             qa.add_agreement(workspace, MINIMAL_ANSWERS)
     assert list(outside.iterdir()) == []
+
+
+
+def test_an_output_where_no_file_can_be_made_is_one_line_for_every_command(minimal_build: Path,
+                                                                           test_pki: Any) -> None:
+    """Session 5 attack: `build -o /proc/self` was one line, but `init /proc/self/ws`, `sign -o /proc/self/x.pdf`
+    and `negotiate log -o /proc/self/x.docx` were "internal error: FileNotFoundError" (a hidden staging name)."""
+    sign = ["sign", str(minimal_build / "QA-MIN-1_v1.pdf"), "-o", "/proc/self/x.pdf", "--field", "sig_sponsor_1",
+            "--meaning", "approval", "--key", str(test_pki.p12("sponsor")), "--passphrase-file",
+            str(test_pki.passphrase_file)]
+    for args in (["init", "/proc/self/ws"], sign):
+        line = _one_line(_cli(*args), code=1)
+        assert line == "error: /proc/self: no file can be made there (No such file or directory)", line
