@@ -621,3 +621,28 @@ def test_an_output_where_no_file_can_be_made_is_one_line_for_every_command(minim
     for args in (["init", "/proc/self/ws"], sign):
         line = _one_line(_cli(*args), code=1)
         assert line == "error: /proc/self: no file can be made there (No such file or directory)", line
+
+
+@pytest.mark.parametrize(("artefacts", "expected"), [
+    ([("../../../../etc/passwd", "a" * 64)], "artefacts.0.file: Value error, '../../../../etc/passwd' is not a plain"),
+    ([("QA-MIN-1_v1.pdf", "a" * 64)] * 3, "artefacts: Value error, lists 'QA-MIN-1_v1.pdf' more than once"),
+])
+def test_a_manifest_of_another_shape_names_the_field(tmp_path: Path, artefacts: list[tuple[str, str]],
+                                                      expected: str) -> None:
+    """Session 5 attack: verify said only "is not a qa-builder manifest (1 validation error for Manifest)", and a
+    manifest listing one file 20,000 times was hashed 20,000 times (67 s) and PASSED as "60000 listed files"."""
+    import json
+
+    import qa_builder as qa
+
+    manifest = {"manifest_format": 1, "tool": "qa-builder", "tool_version": "1", "agreement_id": "QA-MIN-1",
+                "agreement_version": 1, "answers_sha256": "a" * 64,
+                "library": {"name": "x", "version": "1", "clauses": []}, "template_sha256": "a" * 64,
+                "model_digest": "a" * 64, "signatures": [], "created_at": "2026-11-29T00:00:00Z",
+                "artefacts": [{"file": name, "role": "pdf", "media_type": "application/pdf", "sha256": digest,
+                               "size": 1} for name, digest in artefacts]}
+    path = tmp_path / "QA-MIN-1_v1.manifest.json"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    result = qa.verify_files([path], qa.VerifySettings()).results[0]
+    assert result.indication == "TOTAL-FAILED"
+    assert result.error is not None and result.error.startswith(f"is not a qa-builder manifest ({expected}"), result
