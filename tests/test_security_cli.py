@@ -646,3 +646,25 @@ def test_a_manifest_of_another_shape_names_the_field(tmp_path: Path, artefacts: 
     result = qa.verify_files([path], qa.VerifySettings()).results[0]
     assert result.indication == "TOTAL-FAILED"
     assert result.error is not None and result.error.startswith(f"is not a qa-builder manifest ({expected}"), result
+
+
+@pytest.mark.parametrize(("line", "field"), [("    version: 2", "version"), ("    order: 10", "order")])
+def test_a_clause_number_the_build_record_cannot_hold_is_refused_by_library_check(tmp_path: Path, line: str,
+                                                                                  field: str) -> None:
+    """Session 5 attack: `version: 99999999999999999999999` passed `library check` ("valid"), then every build
+    failed with "internal error: ValidationError: 1 validation error for ClauseUse" over four lines."""
+    import shutil
+
+    from qa_builder.errors import LibraryError
+    from qa_builder.library.loader import load_library
+    from tests.conftest import MINI_LIBRARY
+
+    library = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, library)
+    clauses = library / "clauses" / "general.yaml"
+    text = clauses.read_text(encoding="utf-8")
+    assert line in text
+    clauses.write_text(text.replace(line, line.split(":")[0] + ": 99999999999999999999999", 1), encoding="utf-8")
+    with pytest.raises(LibraryError, match=rf"general\.yaml line \d+: clause '\w+': clauses\[0\]\.{field} should be "
+                                           r"less than or equal to 9007199254740991"):
+        load_library(library)
