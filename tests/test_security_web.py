@@ -62,3 +62,21 @@ def test_a_download_path_that_cannot_exist_is_no_such_file(server: Server, path:
     assert status == 404, body
     assert b"No such file in this workspace." in body
     assert not any("Traceback" in line for line in server.output), "".join(server.output)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("x_a: &a [x, x]\nsignatories: *a\n", "uses a YAML anchor or alias"),
+    ("agreement:\n  title: " + "x" * (2 * 1024 * 1024) + "\n", "is larger than 1 MiB"),
+    ("agreement: !!python/object/apply:os.system ['true']\n", "uses the YAML tag"),
+])
+def test_a_draft_is_read_within_the_bounds_of_an_answers_file(tmp_path_factory: pytest.TempPathFactory, text: str,
+                                                             expected: str) -> None:
+    """Session 5 attack: the web app read drafts (examples/*.yaml, agreements/<ID>/answers.yaml) with a bare
+    yaml.load: a 1 KB nest of aliases in a shared workspace held the server at 800 MB and it stopped answering."""
+    from qa_builder.errors import InputError
+    from qa_builder.web.interview import read_draft
+
+    path = tmp_path_factory.mktemp("draft") / "answers.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=f"answers.yaml: cannot be read as answers \\({expected}"):
+        read_draft(path)
