@@ -668,3 +668,37 @@ def test_a_clause_number_the_build_record_cannot_hold_is_refused_by_library_chec
     with pytest.raises(LibraryError, match=rf"general\.yaml line \d+: clause '\w+': clauses\[0\]\.{field} should be "
                                            r"less than or equal to 9007199254740991"):
         load_library(library)
+
+
+@pytest.mark.parametrize("name", ["Eve \u202eyrraM", "Eve\u001b[2J", "Eve\nerror: fake line", "Eve \u202dx"])
+def test_a_certificate_name_that_would_print_otherwise_is_refused_for_signing(tmp_path: Path, test_pki: Any,
+                                                                              name: str) -> None:
+    """Session 5 attack: a certificate named "Eve \\u202eyrraM" signed, and the stamp's bidi layout printed
+    "Signed by: Eve Marry" into the signed record (control characters became spaces, overrides were obeyed)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    import qa_builder as qa
+    from qa_builder.errors import SigningInputError
+
+    passphrase = test_pki.passphrase()
+    ca_key, ca_cert, _ = pkcs12.load_key_and_certificates(test_pki.p12("intermediate-ca").read_bytes(), passphrase)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), True)
+                   .sign(ca_key, hashes.SHA256()))
+    path = tmp_path / "evil.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"evil", key, certificate, [ca_cert],
+                                                           serialization.BestAvailableEncryption(passphrase)))
+    with pytest.raises(SigningInputError, match=r"evil\.p12: the certificate's name \(.*\) holds U\+[0-9A-F]{4}, a "
+                                                 r"control, line-break or bidirectional override character"):
+        qa.load_pkcs12_key(path, passphrase)
