@@ -702,3 +702,26 @@ def test_a_certificate_name_that_would_print_otherwise_is_refused_for_signing(tm
     with pytest.raises(SigningInputError, match=r"evil\.p12: the certificate's name \(.*\) holds U\+[0-9A-F]{4}, a "
                                                  r"control, line-break or bidirectional override character"):
         qa.load_pkcs12_key(path, passphrase)
+
+
+def test_a_file_name_with_a_line_break_or_bidi_override_forges_no_line(tmp_path: Path) -> None:
+    """Session 5 attack: answers named "ev\\u202eil\\nerror: x.yaml" made `check` print a second, forged line
+    "error: error: x.yaml line 27: …", and `audit log` printed the U+202E of an `add` event's file name raw."""
+    import shutil
+
+    import qa_builder as qa
+    from tests.conftest import MINIMAL_ANSWERS
+
+    name = tmp_path / "ev\u202eil\nerror: x.yaml"
+    name.write_text(MINIMAL_ANSWERS.read_text(encoding="utf-8").replace("agreement:", "agreement:\n  colour: red", 1),
+                    encoding="utf-8")
+    line = _one_line(_cli("check", str(name)))
+    assert "\\u202eil\\u000aerror: x.yaml line" in line, line
+    workspace = qa.init_workspace(tmp_path / "ws")
+    shutil.copyfile(MINIMAL_ANSWERS, name)
+    qa.add_agreement(workspace, name)
+    log = _cli("audit", "log", str(workspace.root))
+    assert log.returncode == 0, log.stderr
+    added = [row for row in log.stdout.splitlines() if " add " in row]
+    assert len(added) == 1 and 'added_from="ev\\u202eil\\nerror: x.yaml"' in added[0], log.stdout
+    assert "\u202e" not in log.stdout
