@@ -86,6 +86,12 @@ def _party(role: Any, term: str, name: str, address: str, country: str, contact:
                       quality_contact_email=contact.email)
 
 
+MAX_CLAUSE_PARAGRAPHS = 10_000
+"""Paragraphs of all the clauses of one agreement (the 37-page example has about 240). One clause text of a million
+characters made 250,000 paragraphs: an agreement `negotiate import` refuses (over 20,000 paragraphs) whose build
+took 80 s and 900 MB (session 5 attack)."""
+
+
 def _product_label(name: str, dosage_form: str | None) -> str:
     return f"{name} ({dosage_form})" if dosage_form else name
 
@@ -136,6 +142,7 @@ def _sections(
 ) -> tuple[list[AgreementSection], dict[str, str]]:
     by_section: dict[str, list[AgreementClause]] = {}
     numbers: dict[str, str] = {}
+    total = 0
     ordered = sorted(library.info.sections, key=lambda s: s.order)
     section_number = {s.id: 0 for s in ordered}
     next_number = 0
@@ -150,6 +157,11 @@ def _sections(
         paragraphs = split_paragraphs(_render(clause, source, label, context))
         if not paragraphs:
             raise RenderError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' renders empty")
+        total += len(paragraphs)
+        if total > MAX_CLAUSE_PARAGRAPHS:
+            raise LibraryError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' {label} "
+                               f"renders {len(paragraphs):,} paragraphs, which brings the agreement's clauses past "
+                               f"{MAX_CLAUSE_PARAGRAPHS:,} paragraphs (a Quality Agreement has a few hundred)")
         clauses = by_section.setdefault(clause.section, [])
         number = f"{section_number[clause.section]}.{len(clauses) + 1}"
         numbers[clause.id] = number

@@ -725,3 +725,28 @@ def test_a_file_name_with_a_line_break_or_bidi_override_forges_no_line(tmp_path:
     added = [row for row in log.stdout.splitlines() if " add " in row]
     assert len(added) == 1 and 'added_from="ev\\u202eil\\nerror: x.yaml"' in added[0], log.stdout
     assert "\u202e" not in log.stdout
+
+
+def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(tmp_path: Path) -> None:
+    """Session 5 attack: one clause text of a million characters made 250,000 paragraphs; the build took 80 s and
+    900 MB and made an agreement that `negotiate import` refuses (over 20,000 paragraphs)."""
+    import shutil
+
+    from qa_builder.answers import load_answers
+    from qa_builder.assemble import assemble_agreement
+    from qa_builder.errors import LibraryError
+    from qa_builder.library.loader import load_library
+    from qa_builder.library.select import select_clauses
+    from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS
+
+    library_dir = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, library_dir)
+    (library_dir / "clauses" / "zz_long.yaml").write_text(
+        "clauses:\n  - id: zz_long\n    title: Long\n    section: general\n    order: 999\n    version: 1\n"
+        "    status: approved\n    effective_date: 2026-01-01\n    applies_when: 'true'\n    references: []\n"
+        "    text: '{{ \"x.\\n\\n\" * 20000 }}'\n", encoding="utf-8")
+    library = load_library(library_dir)
+    answers = load_answers(MINIMAL_ANSWERS).answers
+    with pytest.raises(LibraryError, match=r"zz_long\.yaml line 2: clause 'zz_long' text renders 20,000 paragraphs, "
+                                           r"which brings the agreement's clauses past 10,000 paragraphs"):
+        assemble_agreement(answers, library, select_clauses(library, answers))
