@@ -12,6 +12,7 @@ from qa_builder.library.raci import resolve_raci
 from qa_builder.library.select import ClauseSelection, condition_holds
 from qa_builder.library.sources import SourceIndex
 from qa_builder.models.agreement import (
+    AffiliatePartyBlock,
     Agreement,
     AgreementClause,
     AgreementSection,
@@ -64,6 +65,7 @@ def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: Clau
         contract_acceptor=_party("contract_acceptor", ACCEPTOR_TERM, answers.contract_acceptor.name,
                                  answers.contract_acceptor.address, answers.contract_acceptor.country,
                                  answers.contract_acceptor.quality_contact),
+        affiliates=_affiliate_parties(answers),
         products=[_product_label(p.name, p.dosage_form) for p in answers.products],
         markets=sorted({m for p in answers.products for m in p.markets}),
         library_name=library.info.name,
@@ -90,6 +92,15 @@ MAX_CLAUSE_PARAGRAPHS = 10_000
 """Paragraphs of all the clauses of one agreement (the 37-page example has about 240). One clause text of a million
 characters made 250,000 paragraphs: an agreement `negotiate import` refuses (over 20,000 paragraphs) whose build
 took 80 s and 900 MB (session 5 attack)."""
+
+
+def _affiliate_parties(answers: Answers) -> list[AffiliatePartyBlock]:
+    """The affiliates that are parties (joins_as_party), each with the words the cover says of it."""
+    terms = {"sponsor": SPONSOR_TERM, "contract_acceptor": ACCEPTOR_TERM}
+    return [AffiliatePartyBlock(affiliate_of=a.affiliate_of, name=a.name, address=a.address, country=a.country,
+                                term_line=f"(an affiliate of the {terms[a.affiliate_of]}, a party to this Agreement "
+                                          f"in its role as {a.role.rstrip('.')})")
+            for a in answers.affiliates if a.joins_as_party]
 
 
 def _product_label(name: str, dosage_form: str | None) -> str:

@@ -9,7 +9,7 @@ Every variable is read when it is needed (not at import), so a changed environme
 | ``QA_BUILDER_STAMP_FONT`` | the signature-stamp font: a font file, or ``file.ttc#N`` / ``file.ttc#PostScriptName`` |
 | ``QA_BUILDER_FONT_DIRS`` | folders (``os.pathsep``-separated) the Typst engine takes its fonts from |
 | ``QA_BUILDER_TODAY`` | the date review checks take as today, YYYY-MM-DD (default: the real UTC date) |
-| ``XDG_CACHE_HOME`` | stamp fonts and library-check markers go under ``qa-builder/`` in it (default ``~/.cache``) |
+| ``XDG_CACHE_HOME`` | the cache (``qa_builder.cache``) goes under ``qa-builder/`` in it (default ``~/.cache``) |
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import importlib.util
+import marshal
 import math
 import operator
 import threading
@@ -37,14 +39,17 @@ from typing import Any, cast
 import jinja2
 from jinja2 import filters as jfilters
 from jinja2 import nodes, pass_context, pass_eval_context
+from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
+from jinja2.parser import Parser
 from jinja2.runtime import Context, LoopContext, Undefined, markup_join, str_join
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 from markupsafe import escape, soft_str
 from pydantic import BaseModel
 
+from qa_builder.cache import entry_key, read_entry, write_entry
 from qa_builder.models.text import text_problem
 
 MAX_TEXT = 1_000_000
@@ -837,18 +842,59 @@ def _compile_problems() -> Iterator[None]:
         raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
 
 
+_CODE_LIMIT = 8 * 1024 * 1024  # bytes of one cached compiled text; the largest clause's is ~40 KB
+
+
+def _compiled(kind: str, source: str, compile_source: Callable[[], types.CodeType]) -> types.CodeType:
+    """The Python code Jinja makes of `source` in the clause sandbox, from qa-builder's cache when it has it.
+
+    Compiling the ~270 texts and conditions one agreement uses costs ~0.4 s; loading their code ~10 ms. The
+    cached code is what `compile_source` made (after `validate_structure` and the limit instrumentation), kept
+    as Jinja's own bytecode cache keeps it (marshal), under a key made of the source, Jinja's version, the
+    Python bytecode magic and qa-builder's code (see `qa_builder.cache`).
+    """
+    key = entry_key(kind.encode(), source.encode("utf-8", "surrogatepass"), jinja2.__version__.encode(),
+                    importlib.util.MAGIC_NUMBER)
+    data = read_entry("clause-code", key, limit=_CODE_LIMIT)
+    if data is not None:
+        try:
+            code = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            code = None
+        if isinstance(code, types.CodeType):
+            return code
+    code = compile_source()
+    write_entry("clause-code", key, marshal.dumps(code))
+    return code
+
+
+def _template(code: types.CodeType) -> jinja2.Template:
+    return _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
+
+
 @lru_cache(maxsize=4096)
 def compile_text(source: str) -> jinja2.Template:
-    """Compile a clause text (cached per process; templates are thread-safe); raise TemplateProblem."""
+    """Compile a clause text (cached per process and on disk; templates are thread-safe); raise TemplateProblem."""
     with _compile_problems():
-        return _ENV.from_string(source)
+        return _template(_compiled("text", source, lambda: _ENV.compile(source)))
+
+
+def _expression_template(expression: str) -> nodes.Template:
+    """What Jinja's `compile_expression` compiles: `result = <expression>`, the expression alone and whole."""
+    parser = Parser(_ENV, expression, state="variable")
+    tree = parser.parse_expression()
+    if not parser.stream.eos:
+        raise jinja2.TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+    tree.set_environment(_ENV)
+    return nodes.Template([nodes.Assign(nodes.Name("result", "store"), tree, lineno=1)], lineno=1)
 
 
 @lru_cache(maxsize=4096)
 def compile_condition(expression: str) -> Any:
-    """Compile a condition expression such as "'EU' in facts.markets" (cached per process)."""
+    """Compile a condition expression such as "'EU' in facts.markets" (cached per process and on disk)."""
     try:
-        return _ENV.compile_expression(expression, undefined_to_none=False)
+        code = _compiled("condition", expression, lambda: _ENV.compile(_expression_template(expression)))
+        return TemplateExpression(_template(code), undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"does not parse as a condition ({exc.message})") from exc
     except RecursionError as exc:

@@ -3,14 +3,12 @@ error finding builds (`--format docx`), and a file `build` refuses has an error 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, FIXTURES, ROOT, answers_data, write_answers
+from tests.conftest import EXAMPLES, FIXTURES, CliResult, answers_data, run_cli, write_answers
 
 SUB = {"name": "Lab GmbH", "address": "Labstrasse 1, Basel", "activities": ["drug_product_manufacture"]}
 BAD: dict[str, dict[str, Any]] = {
@@ -32,9 +30,8 @@ def _files(tmp_path: Path) -> list[Path]:
     return files
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
+def _cli(*args: str) -> CliResult:
+    return run_cli(*args)  # the real commands, error mapping and exit codes, in this process
 
 
 def test_check_and_build_agree_on_every_file(tmp_path: Path) -> None:

@@ -176,16 +176,20 @@ def test_name_check_result_is_remembered_only_for_passing_texts(
     failing text is never remembered, and any change of text (or of qa-builder's code) is checked anew."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    markers = cache / "qa-builder" / "library-checks"
+    folder = cache / "qa-builder" / "library-checks"
+
+    def markers() -> list[Path]:
+        return [p for p in folder.rglob("*") if p.is_file()]
+
     load_library(lib)
-    assert len(list(markers.iterdir())) == 1
+    assert len(markers()) == 1
     load_library(lib)  # same texts, same code: the same marker, nothing new
-    assert len(list(markers.iterdir())) == 1
+    assert len(markers()) == 1
 
     _edit(lib / "clauses" / "general.yaml", "text: EU text.", "text: '{{ secret_key }}'")
     for _ in range(2):  # refused every time, never remembered
         assert "uses unknown name(s) secret_key" in _problems(lib)
-    assert len(list(markers.iterdir())) == 1
+    assert len(markers()) == 1
 
 
 def test_unwritable_check_cache_is_not_an_error(lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

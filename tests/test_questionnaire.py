@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from qa_builder.library.loader import load_library
 from qa_builder.models.answers import Answers
 from qa_builder.pipeline import prepare_agreement
 from qa_builder.questionnaire import Interview, render_answers
+from qa_builder.questionnaire_help import question_help
 from tests.conftest import DEMO_EXAMPLE, ROOT, run_cli
 
 LIBRARY = load_library()
@@ -202,6 +204,14 @@ def test_in_a_real_terminal_enter_accepts_every_default(tmp_path: Path) -> None:
     assert process.returncode == 0, text[-2000:]
     assert "Inspections" in text or "inspection" in text
     assert "review: no findings" in text
+    # Each question shows its help and sources, as the web interview does (qa_builder/questionnaire_help.py).
+    flat = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())
+    for key in ("release_model", "inspections.notify_within_hours", "products[0].markets"):
+        found = question_help(key)
+        assert found is not None
+        assert " ".join(found.decides.split()) in flat
+        assert all(" ".join(line.split()) in flat for line in found.lines()[1:]), key
+    assert "(unverified)" in flat
     assert Answers.model_validate(yaml.safe_load(out.read_text(encoding="utf-8"))) == Answers.model_validate(
         yaml.safe_load(DEMO_EXAMPLE.read_text(encoding="utf-8")))
 
@@ -245,3 +255,25 @@ def test_arrangement_questions_are_asked_only_where_they_apply() -> None:
     assert answers.release_of(us).model == "sponsor_release" and answers.release_of(imp).model == "qp_certification"
     assert [a.name for a in answers.affiliates] == ["Sponsor Japan K.K."]
     assert "products[1].dosage_form" in asker.asked and "products[0].application_type" not in asker.asked
+
+
+def test_the_terminal_shows_each_questions_help_once_per_run_of_questions_sharing_it() -> None:
+    from click.testing import CliRunner
+
+    from qa_builder.cli.questionnaire import TerminalAsker
+
+    asker = TerminalAsker()
+    runner = CliRunner()
+    with runner.isolation(input="\n\n\n\n") as (out, _err, _):
+        asker.section("Sponsor")
+        asker.ask("sponsor.name", "Legal name", "A", str)
+        asker.ask("sponsor.address", "Registered address", "B", str)  # the same help: not repeated
+        asker.ask("sponsor.quality_contact.name", "Quality contact: name", "C", str)
+        asker.section("Contract acceptor details")
+        asker.ask("contract_acceptor.name", "Legal name", "D", str)  # a new section shows it again
+    printed = " ".join(out.getvalue().decode("utf-8").split())
+    party, contact = question_help("sponsor.name"), question_help("sponsor.quality_contact.name")
+    assert party is not None and contact is not None
+    assert printed.count(" ".join(party.decides.split())) == 2
+    assert printed.count(" ".join(contact.decides.split())) == 1
+    assert printed.count("Sources: APIC Template §I; FDA QA Guidance §IV.B.1") == 2

@@ -16,11 +16,11 @@ import docx
 import pytest
 from lxml import etree
 
-from qa_builder import redline
 from qa_builder.answers import load_answers
 from qa_builder.errors import RenderError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import (
+    AffiliatePartyBlock,
     Agreement,
     AgreementClause,
     ClauseParagraph,
@@ -37,6 +37,7 @@ from qa_builder.redline import (
     compare_agreements,
     write_redline,
 )
+from qa_builder.redline import writer as redline_writer
 from qa_builder.regenerate import build_new, regenerate
 from qa_builder.workspace import add_agreement, init_workspace
 from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS, answers_data, write_answers
@@ -369,7 +370,8 @@ def test_every_part_of_the_agreement_is_redlined(old: Agreement, edit: str, tmp_
 def test_a_change_the_redline_cannot_show_is_an_error(old: Agreement, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The safety net: if some part of the model were left out of the redline, the redline is refused."""
-    monkeypatch.setattr(redline, "_PARTS", tuple(p for p in redline._PARTS if p.heading != SELECTION_HEADING))
+    monkeypatch.setattr(redline_writer, "_PARTS",
+                        tuple(p for p in redline_writer._PARTS if p.heading != SELECTION_HEADING))
     new = WHOLE_AGREEMENT_EDITS["selection"](old)
     out = tmp_path / "redline.docx"
     with pytest.raises(RenderError, match="differ but the redline would show no tracked change"):
@@ -556,6 +558,10 @@ def _single_field_edits(agreement: Agreement) -> list[tuple[str, Agreement]]:
 
 def test_a_change_to_any_field_of_the_model_is_a_tracked_change(old: Agreement, tmp_path: Path) -> None:
     """Whoever adds a field to the Agreement model learns here that the redline must show it."""
+    # every table of the model gets a row, so that each field of its rows is changed in turn
+    old = old.model_copy(update={"affiliates": [AffiliatePartyBlock(
+        affiliate_of="sponsor", name="Sponsor Japan K.K.", address="Tokyo", country="Japan",
+        term_line="(an affiliate of the Sponsor, a party to this Agreement in its role as holder)")]})
     edits = _single_field_edits(old)
     assert len(edits) > 40
     for label, new in edits:

@@ -32,6 +32,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 import qa_builder as qa
+from qa_builder.questionnaire_help import question_help
 from qa_builder.web.interview import replay
 from tests.conftest import SOFTHSM_MODULE, free_port, make_softhsm_token
 
@@ -227,6 +228,24 @@ def test_a_person_drafts_fixes_builds_signs_twice_verifies_and_regenerates(works
             server.stop()
 
 
+def _see_the_help_of_the_markets_question(browser: WebDriver) -> None:
+    """The markets question cites every jurisdiction's rules: folded, opened by keyboard, unverified ones said so."""
+    field = browser.find_element(By.CSS_SELECTOR, "input[data-key='products[0].markets']")
+    number = (field.get_attribute("id") or "")[1:]
+    helped = question_help("products[0].markets")
+    assert helped is not None and helped.folded
+    assert browser.find_element(By.ID, f"q{number}-decides").text == helped.decides
+    folded = browser.find_element(By.ID, f"q{number}-sources")
+    items = folded.find_elements(By.TAG_NAME, "li")
+    assert folded.get_attribute("open") is None and not items[0].is_displayed()
+    summary = folded.find_element(By.TAG_NAME, "summary")
+    assert summary.text == f"Sources ({len(helped.citations)})"
+    summary.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 5).until(lambda d: items[0].is_displayed())
+    assert [i.text for i in items] == [c.line for c in helped.citations]
+    assert any(i.text.endswith("(unverified)") for i in items)
+
+
 def _add_intermediate(token_config: Path, pki: qa.TestPki) -> None:
     """Put the issuing CA's certificate on the token too, as a real signing card carries it: the signature
     then embeds the whole chain and verifies against the root alone."""
@@ -272,6 +291,7 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     assert not (workspace / "agreements" / "QA-WEB-1").exists()
 
     pages = 0
+    markets_help_seen = False
     _fill_page(browser, answers)
     progress = [browser.find_element(By.ID, "progress").text]
     while "/interview/" in browser.current_url:
@@ -280,10 +300,14 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
         assert not browser.find_elements(By.CSS_SELECTOR, ".question.invalid"), browser.page_source[:2000]
         if pages == 3:
             _screenshot(browser, "interview")
+        if browser.find_elements(By.CSS_SELECTOR, "input[data-key='products[0].markets']"):
+            _see_the_help_of_the_markets_question(browser)
+            markets_help_seen = True
         _fill_page(browser, answers)
         if "/interview/" in browser.current_url:
             progress.append(browser.find_element(By.ID, "progress").text)
     assert pages > 10  # one section per page
+    assert markets_help_seen
     assert browser.current_url.endswith("/agreements/QA-WEB-1")
     answered = [int(p.split(" ", 1)[0]) for p in progress]
     assert answered[0] < answered[-1], progress  # the outline counts the answers given
@@ -317,6 +341,14 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     assert "Why:" in beside.text and "Fix:" in beside.text and "Sources:" in beside.text
     field = beside.find_element(By.XPATH, "./preceding-sibling::input")
     assert field.get_attribute("data-key") == "inspections.notify_within_hours"
+    # The question's own help: what the answer decides and the sources, as `qa-builder questionnaire` shows.
+    number = (field.get_attribute("id") or "")[1:]
+    helped = question_help("inspections.notify_within_hours")
+    assert helped is not None
+    assert browser.find_element(By.ID, f"q{number}-decides").text == helped.decides
+    sources = browser.find_element(By.ID, f"q{number}-sources")
+    assert sources.is_displayed() and sources.text == "Sources: " + "; ".join(c.line for c in helped.citations)
+    assert "FDA QA Guidance §IV.B.4.a" in sources.text
     # Saved as soon as the field is left (no button): a reload loses nothing.
     _type_and_leave(browser, "inspections.notify_within_hours", "24")
     browser.refresh()
@@ -338,6 +370,11 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#preview .doc-title").text ==
         "Quality Agreement for Halvexa API, draft B")
+    # Its Annex C cites as the document does: short keys with provisions, and each instrument once below.
+    citations = browser.find_elements(By.CSS_SELECTOR, "#preview #annex-c table.traceability tbody td:nth-child(2)")
+    assert [c.text for c in citations] == [t.citation for t in model.traceability]
+    keys = browser.find_elements(By.CSS_SELECTOR, "#preview #annex-c table.sources-list tbody td:first-child")
+    assert [k.text for k in keys] == [s.key for s in model.sources] and keys
     _screenshot(browser, "interview-preview")
 
     # Build with progress, then download the PDF.

@@ -22,8 +22,11 @@ from markupsafe import escape
 
 import qa_builder as qa
 from qa_builder.models.agreement import SelectionDecision
+from qa_builder.questionnaire_help import question_help
+from qa_builder.render.docx import render_docx
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import field_help, replay
+from tests.doctext import docx_blocks
 from tests.test_web import ROOT, Server, request
 
 EXAMPLE = "us-api-cmo"
@@ -125,7 +128,12 @@ def test_preview_is_the_assembled_agreement_escaped(server: Server, workspace: P
     del data["sponsor"]
     answers.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     status, fragment = session.get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})
-    assert status == 200 and 'id="preview-pending"' in fragment and "sponsor" in fragment
+    assert status == 200 and 'id="preview-pending"' in fragment
+    # It names the interview pages still to answer, with links, and no file paths (for people, not programmers).
+    pending = _text(fragment)
+    assert "Still to answer" in pending and str(answers) not in fragment and "line " not in pending
+    assert "Legal name" in pending and "[" not in pending, "question labels, without the terminal's choice lists"
+    assert re.search(rf'href="/agreements/{agreement_id}/interview/\d+">Page \d+: Sponsor', fragment), fragment
 
 
 def test_a_valid_page_is_saved_as_it_is_typed_an_invalid_one_is_not(server: Server, workspace: Path,
@@ -167,20 +175,69 @@ def test_the_outline_shows_progress_and_a_new_agreement_starts_from_another(serv
     assert 'name="q:agreement.id" value=""' in page  # ...but the new one needs its own id
 
 
-def test_questions_carry_the_answers_models_own_help(server: Server, agreement_id: str) -> None:
+def test_questions_carry_the_questionnaires_help_with_citations(server: Server, agreement_id: str) -> None:
+    """What the answer decides, the field's own description and the verified sources, as the terminal shows."""
     session = Session(server)
-    shown = 0
-    for number in (1, 2, 3, 4, 5):
+    shown = described_shown = folded = 0
+    for number in range(1, 9):
         _, page = session.get(f"/agreements/{agreement_id}/interview/{number}")
         for index, key in re.findall(r'<input id="q(\d+)" name="q:([^"]+)"', page):
-            described = field_help(key)
-            if described is None:
-                assert f'id="q{index}-help"' not in page
-                continue
+            found = question_help(key)
+            assert found is not None, key
             shown += 1
-            assert f'<p class="help" id="q{index}-help">{escape(described)}</p>' in page
-            assert re.search(rf'id="q{index}" [^>]*aria-describedby="q{index}-error q{index}-help"', page)
-    assert shown > 0
+            assert f'<p class="decides" id="q{index}-decides">{escape(found.decides)}</p>' in page
+            described = field_help(key)
+            ids = f"q{index}-error q{index}-decides" + (f" q{index}-help" if described else "")
+            assert re.search(rf'id="q{index}" [^>]*aria-describedby="{ids}"', page)
+            if described is not None:
+                described_shown += 1
+                assert f'<p class="help" id="q{index}-help">{escape(described)}</p>' in page
+            block = re.search(rf'(<p|<details) class="sources" id="q{index}-sources">(.*?)</(p|details)>', page, re.S)
+            assert block is not None, key
+            said = html.unescape(re.sub(r"<[^>]+>", "", block.group(2))).split()
+            if block.group(1) == "<details":
+                folded += 1
+                items = re.findall(r"<li>(.*?)</li>", block.group(2), re.S)
+                assert [html.unescape(re.sub(r"<[^>]+>", "", item)) for item in items] == [
+                    c.line for c in found.citations]
+            else:
+                assert said == ("Sources: " + "; ".join(c.line for c in found.citations)).split()
+    assert shown > 20 and described_shown > 0 and folded > 0
+
+
+@pytest.mark.parametrize("example", [EXAMPLE, "contract-qc-laboratory"])  # the laboratory has RACI overrides (*)
+def test_the_preview_annexes_say_what_the_document_says(server: Server, workspace: Path, agreement_id: str,
+                                                        tmp_path: Path, example: str) -> None:
+    """The preview's Annexes A to C have the DOCX's rows and legends: in Annex C the citation column, and each
+    instrument once under Sources."""
+    if example != EXAMPLE:
+        agreement_id = qa.add_agreement(qa.open_workspace(workspace), workspace / "examples" / f"{example}.yaml")
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    model = qa.assemble_agreement(answers, library=workspace / "clause_library")
+    docx = tmp_path / "agreement.docx"
+    render_docx(model, workspace / "templates" / "quality_agreement.docx", docx)  # the template builds use
+    blocks = docx_blocks(docx)
+    _, fragment = Session(server).get(f"/agreements/{agreement_id}/preview", **{"HX-Request": "true"})
+    for letter, following in (("A", "ANNEX B"), ("B", "ANNEX C"), ("C", "SIGNATURES")):
+        start = next(i for i, b in enumerate(blocks) if b.text.startswith(f"ANNEX {letter}."))
+        end = next(i for i, b in enumerate(blocks) if i > start and b.text.startswith(following))
+        in_document = [b.text for b in blocks[start:end] if b.style == "row"]
+        legends = [b.text for b in blocks[start:end] if b.style != "row" and b.text.strip()][1:]
+        annex = fragment[fragment.index(f'<section class="doc-section" id="annex-{letter.lower()}">'):]
+        annex = annex[:annex.index("</section>")]
+        rows = ["\t".join(html.unescape(re.sub(r"<[^>]+>", "", cell))
+                          for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row))
+                for row in re.findall(r"<tr>(.*?)</tr>", annex, re.S)]
+        assert rows == in_document, letter
+        said = [_text(p) for p in re.findall(r'<p class="legend">(.*?)</p>', annex, re.S)]
+        assert said == [legend for legend in legends if legend != "Sources"], letter
+        assert len(said) == (2 if letter == "C" else 1)
+    assert any(t.citation and t.citation != t.source for t in model.traceability)
+    assert example == EXAMPLE or any(r.overridden for r in model.raci)
+    annex_c = fragment[fragment.index('id="annex-c"'):]
+    assert re.findall(r'<table class="sources-list">.*?</table>', annex_c, re.S)
+    keys = re.findall(r"<tr><td>([^<]*)</td><td>", annex_c.split('<table class="sources-list">')[1])
+    assert [html.unescape(k) for k in keys] == [s.key for s in model.sources] and keys
 
 
 def test_audit_trail_filters_and_exports_without_changing_events(server: Server, workspace: Path,

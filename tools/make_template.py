@@ -217,15 +217,15 @@ def _cover(doc: Document) -> None:
     intro = doc.add_paragraph("This Quality Agreement is made between")
     intro.paragraph_format.space_after = Pt(10)
     for party in ("sponsor", "contract_acceptor"):
-        p = doc.add_paragraph()
-        run = p.add_run(f"{{{{ agreement.{party}.name }}}}")
-        run.bold, run.font.size = True, Pt(13)
-        p.paragraph_format.space_after = Pt(0)
-        doc.add_paragraph(f"{{{{ agreement.{party}.address }}}}, {{{{ agreement.{party}.country }}}}")
-        term = doc.add_paragraph(f'(the "{{{{ agreement.{party}.defined_term }}}}")')
-        term.paragraph_format.space_after = Pt(14)
-        if party == "sponsor":
+        if party == "contract_acceptor":
             doc.add_paragraph("and")
+        _cover_party(doc, f"agreement.{party}.name", f"agreement.{party}.address", f"agreement.{party}.country",
+                     f'(the "{{{{ agreement.{party}.defined_term }}}}")')
+        # the affiliates that join as parties follow their principal (review round 3, R3-3)
+        doc.add_paragraph(f"{{%p for f in agreement.affiliates if f.affiliate_of == '{party}' %}}")
+        doc.add_paragraph("and")
+        _cover_party(doc, "f.name", "f.address", "f.country", "{{ f.term_line }}")
+        doc.add_paragraph("{%p endfor %}")
     doc.add_paragraph()
     rows = [
         ("Agreement ID", "{{ agreement.id }}"),
@@ -247,6 +247,17 @@ def _cover(doc: Document) -> None:
         _widths_row(cells, [Cm(4.0), Cm(12.6)])
     _borders(table, "D0D7E5")
     _page_break(doc)
+
+
+def _cover_party(doc: Document, name: str, address: str, country: str, term_line: str) -> None:
+    """A party on the cover: its name in bold, its address, and what the agreement calls it."""
+    p = doc.add_paragraph()
+    run = p.add_run(f"{{{{ {name} }}}}")
+    run.bold, run.font.size = True, Pt(13)
+    p.paragraph_format.space_after = Pt(0)
+    doc.add_paragraph(f"{{{{ {address} }}}}, {{{{ {country} }}}}")
+    term = doc.add_paragraph(term_line)
+    term.paragraph_format.space_after = Pt(14)
 
 
 def _contents(doc: Document) -> None:

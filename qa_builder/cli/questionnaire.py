@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,27 @@ from qa_builder.errors import AnswersError, InputError, OutputExistsError
 
 
 class TerminalAsker:
-    """Asks on the terminal; re-asks until the answer validates."""
+    """Asks on the terminal; re-asks until the answer validates. Before a question it prints the question's
+    help (what the answer decides, the sources), once for a run of questions that share it."""
+
+    def __init__(self) -> None:
+        self._shown: object = None
 
     def section(self, title: str, note: str = "") -> None:
         click.secho(f"\n{title}", bold=True)
         if note:
             click.echo(f"  ({note})")
+        self._shown = None
 
     def ask(self, key: str, prompt: str, default: str | None, parse: Any) -> Any:
+        from qa_builder.questionnaire_help import question_help
+
+        found = question_help(key)
+        if found is not None and found is not self._shown:
+            self._shown = found
+            for line in found.lines():
+                click.secho(textwrap.fill(line, width=100, initial_indent="  ", subsequent_indent="    "),
+                            dim=True)
         while True:
             raw = click.prompt(f"  {prompt}", default=default if default is not None else "",
                                show_default=default is not None)

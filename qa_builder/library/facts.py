@@ -32,6 +32,9 @@ class _Arrangement:
         countries["EU"] = eea | countries.get("EU", set())
         self.site_markets = {market for market, names in countries.items()
                              if any(s.country.casefold() in names for s in answers.contract_acceptor.sites)}
+        known = set().union(*countries.values())
+        self.other_site_countries = sorted({s.country for s in answers.contract_acceptor.sites
+                                            if s.country.casefold() not in known})
 
     def type_of(self, product: Product) -> str:
         return self.answers.effective_type(product)
@@ -116,6 +119,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         groups[group].append(NamedRule(
             market=where, text=rule.text, source=rule.source, rule=f"{group}.{rule_id}", products=names,
             years_after_expiry=getattr(rule, "years_after_expiry", 0),
+            binding=getattr(rule, "binding", True),
             years_after_certification=getattr(rule, "years_after_certification", 0)))
     certifications: list[Certification] = []
     product_facts: list[ProductFacts] = []
@@ -184,7 +188,11 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         per_product_release=len(release_models) > 1 or len(certifiers) > 1,
         certified_by="none" if not certifiers else certifiers.pop() if len(certifiers) == 1 else "both",
         site_outside_eea=arrangement.site_outside_eea,
+        other_site_countries=arrangement.other_site_countries,
         has_affiliates=bool(answers.affiliates),
+        ma_holders={str(m): a.name for a in answers.affiliates
+                    if a.affiliate_of == "sponsor" and a.joins_as_party and a.holds_marketing_authorisation
+                    for m in a.markets},
         gmp_bases=groups["gmp_bases"],
         certifications=certifications,
         change_regimes=groups["change_regimes"],
@@ -227,6 +235,8 @@ def _certification(rule: CertificationRule, product: Product, market: str, certi
     else:
         who = rule.certifier
     named = rule.qp and rule.certifier == "release"
+    if rule.step == "technical release abroad" and who == certifier and release.batch_release_site:
+        named = True  # the release arrangement's site and persons release abroad too (Swissmedic FAQ B-349)
     persons: list[str] = []
     if named:
         persons = ([release.qualified_person] if release.qualified_person else []) + list(release.deputies)

@@ -63,7 +63,7 @@ def read_jurisdictions(path: Path, problems: list[str], requirement_ids: set[str
     `requirement_ids` is given) sources that are requirement ids. Problems are appended to `problems`.
     """
     try:
-        doc = read_source(path)
+        doc = read_source(path, cached=True)
     except SourceError as exc:
         problems.append(f"{path}{f' line {exc.line}' if exc.line else ''}: {exc}")
         return None

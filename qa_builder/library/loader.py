@@ -123,7 +123,7 @@ def _section_order(info: LibraryInfo, section: str) -> int:
 
 def _read(path: Path, problems: list[str]) -> SourceDocument | None:
     try:
-        return read_source(path)
+        return read_source(path, cached=True)
     except SourceError as exc:
         where = f" line {exc.line}" if exc.line else ""
         problems.append(f"{path}{where}: {exc}")

@@ -25,6 +25,17 @@ class PartyBlock(StrictModel):
     quality_contact_email: str
 
 
+class AffiliatePartyBlock(StrictModel):
+    """An affiliate that joins the agreement as a party, as the cover page shows it beside its principal."""
+
+    affiliate_of: Literal["sponsor", "contract_acceptor"]
+    name: str
+    address: str
+    country: str
+    term_line: str = Field(description="What it is to the agreement, e.g. '(an affiliate of the Sponsor, a party "
+                                       "to this Agreement as holder of the UK marketing authorisation)'.")
+
+
 class ClauseParagraph(StrictModel):
     """A paragraph of clause text: the body or a lettered item under it."""
 
@@ -136,6 +147,9 @@ class Agreement(StrictModel):
     review_period_months: int
     sponsor: PartyBlock
     contract_acceptor: PartyBlock
+    affiliates: list[AffiliatePartyBlock] = Field(default_factory=list, description="Affiliates that join as "
+                                                  "parties, in answers order; the cover lists them after their "
+                                                  "principal.")
     products: list[str]
     markets: list[str]
     library_name: str

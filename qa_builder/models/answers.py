@@ -111,6 +111,10 @@ class Affiliate(InputModel):
     joins_as_party: bool = Field(default=True, description="The affiliate is an additional party to the "
                                                            "agreement (false: only named in it).")
     markets: list[Market] = Field(default_factory=list, description="Markets it acts for. Example: [JP]")
+    holds_marketing_authorisation: bool = Field(
+        default=False, description="It holds the marketing authorisation (approval, licence) of the Products for "
+                                   "its markets, so it, not its principal, files changes and decides recalls there. "
+                                   "Example: true for 'Sponsor Japan K.K.' holding the Japanese approval")
     quality_contact: Contact | None = None
 
 

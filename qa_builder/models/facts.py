@@ -26,6 +26,7 @@ class NamedRule(StrictModel):
     products: list[str] = Field(default_factory=list)  # names of the products it applies to
     years_after_expiry: int = 0  # retention minima only
     years_after_certification: int = 0  # retention minima only
+    binding: bool = True  # retention minima only: set by legislation (false: by a GMP guideline such as ICH Q7)
 
 
 class Certification(StrictModel):
@@ -113,7 +114,12 @@ class Facts(StrictModel):
     per_product_release: bool = False  # products have different release models or certifiers
     certified_by: str = "none"  # whose QP certifies under qp_certification: sponsor, contract_acceptor, both, none
     site_outside_eea: bool = False  # a Site of the contract acceptor is outside the EU/EEA
+    # countries of the contract acceptor's Sites that no market of jurisdictions.yaml covers (e.g. India)
+    other_site_countries: list[str] = Field(default_factory=list)
     has_affiliates: bool = False  # affiliates join or are named in the agreement
+    # market -> legal name of the Sponsor's affiliate that holds the marketing authorisation there and is a party
+    # (affiliates[].holds_marketing_authorisation); a market not listed: the Sponsor holds it
+    ma_holders: dict[str, str] = Field(default_factory=dict)
     gmp_bases: list[NamedRule] = Field(default_factory=list)
     certifications: list[Certification] = Field(default_factory=list)
     change_regimes: list[NamedRule] = Field(default_factory=list)

@@ -49,6 +49,9 @@ class RetentionRule(Rule):
 
     years_after_expiry: int = Field(default=0, ge=0, le=50)
     years_after_certification: int = Field(default=0, ge=0, le=50)
+    binding: bool = Field(default=True, description="The minimum is set by legislation; false when it is set by a "
+                                                    "GMP guideline the law applies (ICH Q7 section 6.13), so that "
+                                                    "the clause does not call it 'the law'.")
 
 
 class CertificationRule(RuleScope):

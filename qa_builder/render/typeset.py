@@ -104,6 +104,8 @@ def document_data(agreement: Agreement) -> dict[str, Any]:
     for party in (a.sponsor, a.contract_acceptor):
         parties.append({"name": party.name, "address_line": f"{party.address}, {party.country}",
                         "term_line": f'(the "{party.defined_term}")'})
+        parties += [{"name": f.name, "address_line": f"{f.address}, {f.country}", "term_line": f.term_line}
+                    for f in a.affiliates if f.affiliate_of == party.role]  # after their principal (R3-3)
     return {
         "fonts": list(FONT_FAMILIES),
         "document_title": f"Quality Agreement {a.id}, version {a.version}: {a.title}",

@@ -90,6 +90,11 @@ class WebApp:
         self.trust_roots = trust_roots
         self.env = Environment(loader=PackageLoader("qa_builder.web", "templates"), autoescape=True)
         self.env.filters["file_kind"] = file_kind
+        from qa_builder.render import typeset  # the documents' own words for the annexes of the preview
+
+        self.env.globals["annex_legends"] = {"raci": typeset.RACI_LEGEND, "timelines": typeset.TIMELINES_LEGEND,
+                                             "traceability": typeset.TRACEABILITY_LEGEND,
+                                             "sources": typeset.SOURCES_LEGEND}
         self.jobs: dict[str, BuildJob] = {}
         self.regeneration: RegenerationJob | None = None
         self._build_lock = threading.Lock()
@@ -535,8 +540,16 @@ class WebApp:
         """The agreement as it will read, from the assembled Agreement model (an htmx fragment, or a page)."""
         agreement_id = self.agreement_id(request)
         agreement, problem = await run_in_threadpool(self.assembled, agreement_id)
+        pending: list[tuple[int, str, list[str]]] = []
+        problems: list[str] = []
+        if agreement is None:
+            answers_path = self.workspace.answers_path(agreement_id)
+            result = replay(read_draft(answers_path))
+            pending = [(number, s.title, [q.prompt.split(" [")[0] for q in s.questions if q.error or q.unanswered])
+                       for number, s in enumerate(result.sections, start=1) if not s.complete]
+            problems = _plain_problems(problem, answers_path) if not pending else []
         name = "preview_fragment.html" if request.headers.get("hx-request") else "preview.html"
-        return self.page(name, agreement_id=agreement_id, agreement=agreement, problem=problem)
+        return self.page(name, agreement_id=agreement_id, agreement=agreement, pending=pending, problems=problems)
 
     async def regenerate(self, request: Request) -> Response:
         """Start `regenerate` over the affected agreements (or one), in the background; progress is polled."""
@@ -710,6 +723,14 @@ def _answers_in(form: Any) -> dict[str, str]:
 def _question_for(field_path: str, keys: list[str]) -> str | None:
     matches = [k for k in keys if field_path == k or field_path.startswith((k + ".", k + "["))]
     return max(matches, key=len) if matches else None
+
+
+def _plain_problems(problem: str | None, answers_path: Path) -> list[str]:
+    """Why a draft whose questions are all answered still cannot be assembled, one sentence per problem, without
+    the answers file's path (the page is about that file)."""
+    lines = [line.strip() for line in (problem or "").splitlines() if line.strip()]
+    prefix = f"{answers_path} "
+    return [line.removeprefix(prefix).removeprefix(f"{answers_path}: ") for line in lines]
 
 
 def _page_of(result: Replay, field_path: str) -> int | None:

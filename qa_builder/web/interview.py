@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from qa_builder.files import write_bytes_atomic
 from qa_builder.questionnaire import Interview, Validator, render_answers
+from qa_builder.questionnaire_help import QuestionHelp, question_help
 
 
 class _Unanswered(list[Any]):
@@ -36,8 +37,13 @@ class Question:
     unanswered: bool = False
 
     @property
-    def help(self) -> str | None:
-        """The answers model's own description of the field this question sets, if it has one."""
+    def help(self) -> QuestionHelp | None:
+        """What the answer decides and the sources that make it matter (the questionnaire's own help)."""
+        return question_help(self.key)
+
+    @property
+    def described(self) -> str | None:
+        """The answers model's own description of the field this question sets (how to answer), if any."""
         return field_help(self.key)
 
 
