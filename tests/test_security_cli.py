@@ -750,3 +750,21 @@ def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(t
     with pytest.raises(LibraryError, match=r"zz_long\.yaml line 2: clause 'zz_long' text renders 20,000 paragraphs, "
                                            r"which brings the agreement's clauses past 10,000 paragraphs"):
         assemble_agreement(answers, library, select_clauses(library, answers))
+
+
+@pytest.mark.parametrize("keep", [None, True])
+def test_a_decider_name_longer_than_a_decision_holds_is_one_line(tmp_path: Path, keep: bool | None) -> None:
+    """Session 5 attack: `negotiate accept … --by <5,000 characters>` was "internal error: ValidationError: 1
+    validation error for Decision" (the decision keeps at most 500 characters of --by; only 100,000 were checked)."""
+    import qa_builder as qa
+    from qa_builder.errors import InputError
+    from qa_builder.negotiation.decide import decide, resolve_override
+    from tests.conftest import MINIMAL_ANSWERS
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    qa.add_agreement(workspace, MINIMAL_ANSWERS)
+    with pytest.raises(InputError, match=r"^--by is 5,000 characters long; at most 500 are kept: shorten it$"):
+        if keep is None:
+            decide(workspace, "QA-MIN-1", "scope", "accept", by="E" * 5000, reason="r")
+        else:
+            resolve_override(workspace, "QA-MIN-1", "scope", keep=keep, by="E" * 5000, reason="r")
