@@ -768,3 +768,22 @@ def test_a_decider_name_longer_than_a_decision_holds_is_one_line(tmp_path: Path,
             decide(workspace, "QA-MIN-1", "scope", "accept", by="E" * 5000, reason="r")
         else:
             resolve_override(workspace, "QA-MIN-1", "scope", keep=keep, by="E" * 5000, reason="r")
+
+
+def test_a_refused_answer_value_is_quoted_cut_not_whole(tmp_path: Path) -> None:
+    """Session 5 attack: `negotiate counter --answer sponsor.name=<10,000 characters>` echoed the whole value in its
+    one-line error (10,165 characters)."""
+    import shutil
+
+    from qa_builder.errors import AnswersError
+    from qa_builder.negotiation.answers_edit import set_answer
+    from tests.conftest import MINIMAL_ANSWERS
+
+    path = tmp_path / "answers.yaml"
+    shutil.copyfile(MINIMAL_ANSWERS, path)
+    with pytest.raises(AnswersError) as info:
+        set_answer(path, ["sponsor", "name"], "N" * 10_000)
+    message = str(info.value)
+    assert "sponsor.name = " + "N" * 80 + "… is not allowed (is 10,000 characters long" in message, message
+    assert len(message) < 400
+    assert path.read_bytes() == MINIMAL_ANSWERS.read_bytes()
