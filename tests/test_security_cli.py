@@ -787,3 +787,24 @@ def test_a_refused_answer_value_is_quoted_cut_not_whole(tmp_path: Path) -> None:
     assert "sponsor.name = " + "N" * 80 + "… is not allowed (is 10,000 characters long" in message, message
     assert len(message) < 400
     assert path.read_bytes() == MINIMAL_ANSWERS.read_bytes()
+
+
+def test_a_folder_of_answers_names_each_entry_it_cannot_read(tmp_path: Path) -> None:
+    """Session 5 attack: `check FOLDER` and `build FOLDER` skipped a pipe or a broken link named *.yaml in silence,
+    and said "no findings", exit 0, for the rest."""
+    import shutil
+
+    from tests.conftest import MINIMAL_ANSWERS
+
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    shutil.copyfile(MINIMAL_ANSWERS, folder / "b.yaml")
+    os.mkfifo(folder / "a.yaml")
+    os.symlink(tmp_path / "moved.yaml", folder / "c.yaml")
+    result = _cli("check", str(folder))
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {folder / 'a.yaml'}: is not a regular file",
+                      f"error: {folder / 'c.yaml'}: answers file not found"], result.stderr
+    assert f"{folder / 'b.yaml'}: no findings" in result.stdout
