@@ -381,8 +381,8 @@ def _join(eval_ctx: EvalContext, value: Iterable[Any], d: str = "") -> str:
 def _replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | None = None) -> str:
     text, old_text, new_text = (_scalar_text(v, "replace") for v in (s, old, new))
     hits = len(text) + 1 if old_text == "" else text.count(old_text)
-    if count is not None:
-        hits = min(hits, max(int(count), 0))
+    if count is not None and int(count) >= 0:  # a negative count replaces every one, as no count does: a count of
+        hits = min(hits, int(count))  # -1 was taken as 0 and let a million 10,000-character replacements through
     _check_size(len(text) + hits * max(len(new_text) - len(old_text), 0))
     return jfilters.do_replace(eval_ctx, s, old, new, count)
 

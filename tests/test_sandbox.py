@@ -631,3 +631,16 @@ def test_the_library_lint_bounds_the_render_time_of_one_text(lib: Path, monkeypa
     with pytest.raises(LibraryError, match=r"clause 'zz_slow_0'.*took more than 1 s in all, over every time"):
         lint_library(load_library(lib))
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("count", [-1, -5])
+def test_replace_with_a_negative_count_is_bounded_like_replace_all(tmp_path: Path, count: int) -> None:
+    """Session 5 attack: a negative count (which replaces every occurrence) was taken as 0 by the size check, so
+    `a|replace("x", b, -1)` over a million 'x' set out to make a 10,000,000,000-character text (MemoryError under a
+    3 GB limit, the machine's memory without one)."""
+    text = '{% set a = "x" * 999999 %}{% set b = "y" * 9999 %}{{ a | replace("x", b, ' + str(count) + ') | length }}'
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match="would make a text longer than 1,000,000"):
+        _render(text, _context(tmp_path))
+    assert time.monotonic() - started < 3
+    assert _render('{{ "abca" | replace("a", "z", ' + str(count) + ') }}', _context(tmp_path)) == "zbcz"
