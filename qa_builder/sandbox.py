@@ -60,6 +60,9 @@ MAX_INT_BITS = 256
 """Bits of any integer an expression may make (`*`, `**`)."""
 MAX_LITERAL = 10_000
 """Characters of a string literal, digits of a number literal, in a text or template."""
+MAX_NODES = 10_000
+"""Expressions, statements and text pieces of one compiled text or template part (compiling is not bounded by a
+render's limits: its time and memory grow with this)."""
 MAX_ROUND_DIGITS = 20
 """Digits of precision `round` may take (each way): it computes 10 ** precision."""
 
@@ -552,7 +555,10 @@ def validate_structure(tree: nodes.Node) -> None:
     Raises:
         jinja2.TemplateSyntaxError: the first construct refused, with its line.
     """
-    for node in (tree, *tree.find_all(nodes.Node)):
+    for count, node in enumerate((tree, *tree.find_all(nodes.Node))):
+        if count > MAX_NODES:  # 140,000 '{{ x }}' (980 KB) took 48 s and 1.4 GB to compile
+            raise _refuse(node, f"it holds more than {MAX_NODES:,} expressions and statements (the longest clause "
+                                "text of the bundled library holds about 600)")
         validate_node(node)
 
 
@@ -721,6 +727,13 @@ class QASandbox(SandboxedEnvironment):
         self._memo: dict[str, jinja2.Template] = {}
         self._memo_lock = threading.Lock()
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tags = source.count("{{") + source.count("{%")
+        if tags > MAX_NODES // 2:  # Jinja's lexer took 20 s over 140,000 '{{ x }}' before any node was counted
+            raise jinja2.TemplateSyntaxError(f"it holds {tags:,} '{{{{' and '{{%' tags, more than any clause text or "
+                                             f"template needs ({MAX_NODES // 2:,} at most)", 1, name, filename)
+        return super()._parse(source, name, filename)
+
     def _generate(self, source: nodes.Template, name: str | None, filename: str | None,
                   defer_init: bool = False) -> str:
         validate_structure(source)
@@ -838,6 +851,8 @@ def _compile_problems() -> Iterator[None]:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
     except RecursionError as exc:
         raise TemplateProblem("does not compile (it is nested too deeply)") from exc
+    except SyntaxError as exc:  # Python's own limit: more than 20 nested loops and ifs (internal error before)
+        raise TemplateProblem(f"does not compile (it nests loops and conditions too deeply: {exc.msg})") from exc
     except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
 
@@ -899,6 +914,8 @@ def compile_condition(expression: str) -> Any:
         raise TemplateProblem(f"does not parse as a condition ({exc.message})") from exc
     except RecursionError as exc:
         raise TemplateProblem("does not parse as a condition (it is nested too deeply)") from exc
+    except SyntaxError as exc:
+        raise TemplateProblem(f"does not parse as a condition ({exc.msg})") from exc
     except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not parse as a condition ({type(exc).__name__}: {exc})") from exc
 

@@ -644,3 +644,20 @@ def test_replace_with_a_negative_count_is_bounded_like_replace_all(tmp_path: Pat
         _render(text, _context(tmp_path))
     assert time.monotonic() - started < 3
     assert _render('{{ "abca" | replace("a", "z", ' + str(count) + ') }}', _context(tmp_path)) == "zbcz"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{{ sponsor.name }}" * 140_000, "140,000 '{{' and '{%' tags"),
+    ("{{ sponsor.name ~ sponsor.name ~ sponsor.name ~ sponsor.name }}" * 3_000, "more than 10,000 expressions"),
+    ("{% for a in sponsor.name %}" * 40 + "y" + "{% endfor %}" * 40, "nests loops and conditions too deeply"),
+])
+def test_compiling_a_text_is_bounded(text: str, expected: str) -> None:
+    """Session 5 attack: compiling is not bounded by a render's limits. 140,000 '{{ x }}' (980 KB, under the 1 MiB
+    file limit) took 48 s and 1.4 GB; 40 nested loops hit Python's limit of 20 nested blocks, a SyntaxError that
+    `library check` reported as "internal error"."""
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match=f"does not compile .*{re.escape(expected)}"):
+        compile_text(text)
+    assert time.monotonic() - started < 5
+    with pytest.raises(TemplateProblem, match="does not parse as a condition"):
+        compile_condition(" and ".join(["(" * 5 + "true" + ")" * 5] * 3000))
