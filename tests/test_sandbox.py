@@ -205,9 +205,10 @@ def test_refusals_name_the_alias_and_line() -> None:
     "{% if true %}" * 3000 + "{% endif %}" * 3000,
 ])
 def test_deep_nesting_is_one_problem_not_a_crash(text: str) -> None:
-    with pytest.raises(TemplateProblem, match="nested too deeply"):
+    # 3,000 nested ifs are 6,000 tags: refused by the tag bound before the parser nests them (session 5)
+    with pytest.raises(TemplateProblem, match=r"nested too deeply|'\{\{' and '\{%' tags"):
         check_names(text, context_names())
-    with pytest.raises(TemplateProblem, match="nested too deeply"):
+    with pytest.raises(TemplateProblem, match=r"nested too deeply|'\{\{' and '\{%' tags"):
         compile_text(text)
 
 
