@@ -149,7 +149,7 @@ def test_template_that_is_not_docx(tmp_path: Path) -> None:
 
 
 def test_missing_libreoffice_is_explained(tmp_path: Path) -> None:
-    result = _run(*_build_args(tmp_path / "out", MINIMAL_ANSWERS, fmt="pdf"),
+    result = _run(*_build_args(tmp_path / "out", MINIMAL_ANSWERS, fmt="pdf"), "--pdf-engine", "libreoffice",
                   env={"QA_BUILDER_SOFFICE": "/nonexistent/soffice"})
     assert result.returncode == 1
     assert "LibreOffice was not found" in result.stderr and "apt-get install" in result.stderr
@@ -177,7 +177,7 @@ def test_parallel_pdf_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         data = answers_data()
         data["agreement"]["id"] = f"QA-P{n}"
         write_answers(folder, data, f"a{n}.yaml")
-    result = _run(*_build_args(tmp_path / "out", folder, fmt="both"), "--jobs", "2")
+    result = _run(*_build_args(tmp_path / "out", folder, fmt="both"), "--jobs", "2", "--pdf-engine", "libreoffice")
     assert result.returncode == 0, result.stderr
     assert [pool.workers for pool in pools] == [2]
     assert len(list((tmp_path / "out").glob("*.pdf"))) == 3
