@@ -22,6 +22,11 @@ class ResolvedActivity:
     notes: str
     split_of_duties: str | None
     override: int | None
+    title: str = ""  # the activity as Annex A words it: the variant's wording, else the row's
+
+    def wording(self) -> str:
+        """The activity's wording in Annex A."""
+        return self.title or self.activity.activity
 
     def codes(self) -> tuple[str, str]:
         """(sponsor, contract acceptor) codes, '-' meaning none."""
@@ -39,11 +44,13 @@ def resolve_raci(answers: Answers, library: ClauseLibrary, context: dict[str, An
         if found is None:
             default = _variant(activity, context)
             rows.append(ResolvedActivity(activity, default.sponsor, default.contract_acceptor,
-                                         default.notes or "", default.split_of_duties, None))
+                                         default.notes or "", default.split_of_duties, None,
+                                         default.activity or activity.activity))
             continue
         index, override = found
         rows.append(ResolvedActivity(activity, override.sponsor, override.contract_acceptor,
-                                     override.notes or activity.notes or "", override.split_of_duties, index))
+                                     override.notes or activity.notes or "", override.split_of_duties, index,
+                                     _variant(activity, context).activity or activity.activity))
     return rows
 
 

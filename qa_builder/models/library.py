@@ -119,6 +119,10 @@ class RaciVariant(LibraryModel):
     contract_acceptor: str
     notes: str | None = None
     split_of_duties: str | None = None
+    activity: str | None = Field(
+        default=None, description="The activity's wording for this variant, where the act itself differs (e.g. an "
+                                  "investigational Batch is released by its certification and the Sponsor then "
+                                  "authorises its shipment); the row's own wording when None.")
 
 
 class RaciActivity(LibraryModel):
