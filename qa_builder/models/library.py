@@ -125,6 +125,24 @@ class RaciVariant(LibraryModel):
                                   "authorises its shipment); the row's own wording when None.")
 
 
+class AffiliateActs(LibraryModel):
+    """What an affiliate acting for a party in its market does under a RACI row: Annex A has only the two parties'
+    columns, so the row's note names the affiliate, from the same facts the clauses read (review5 R5-2)."""
+
+    holder: str | None = Field(
+        default=None, description="What an affiliate of the Sponsor that is a party and holds the marketing "
+                                  "authorisation for a market (facts.ma_holders) does there, after 'For Japan, "
+                                  "X (an affiliate of the Sponsor) ...'. Example: 'holds the marketing "
+                                  "authorisation and files the changes and reports for that market'")
+    steps: list[str] = Field(
+        default_factory=list, description="Release steps (jurisdictions.yaml certifications[].step) whose "
+                                          "certifier, where it is an affiliate (facts.certifications), the note "
+                                          "names. Example: ['certification']")
+    step_words: str | None = Field(
+        default=None, description="What that affiliate does, '{step}' standing for the step. "
+                                  "Example: 'decides on the {step} of each Batch'")
+
+
 class RaciActivity(LibraryModel):
     """A default row of the responsibilities matrix."""
 
@@ -144,6 +162,9 @@ class RaciActivity(LibraryModel):
                                   "this row then always agree.")
     variants: dict[str, RaciVariant] = Field(
         default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
+    affiliates: AffiliateActs | None = Field(
+        default=None, description="The affiliates whose part in this activity, for their market, the row's note "
+                                  "states.")
 
 
 class LibraryInfo(LibraryModel):
