@@ -579,6 +579,35 @@ def _certifier_is_party(review: Review) -> Iterator[Hit]:
                   "or add a separate delegation agreement and record it.", "warning")
 
 
+@check("QA-MAH-001", "The holder of an EU/EEA marketing authorisation is established in the EU/EEA",
+       "EU-Reg726-2004-Art2", "EU-Dir2001-83-Art8.2")
+def _eu_holder_established(review: Review) -> Iterator[Hit]:
+    eea = {country.casefold() for country in review.library.jurisdictions.eea_countries}
+    marketed = [facts.name for facts in review.facts.products
+                if "EU" in facts.markets and not facts.is_investigational and not facts.is_drug_substance]
+    if not marketed:
+        return
+    why = ("The holder of an EU/EEA marketing authorisation must be established in the EU/EEA (Regulation (EC) "
+           "No 726/2004 Art 2 for a centralised authorisation; Directive 2001/83/EC Art 8(2) for a national one), so "
+           "the agreement would give the EU holder's duties (quality-defect reports, variations, recalls) to a party "
+           "that cannot hold the authorisation.")
+    holders = [(i, a) for i, a in enumerate(review.answers.affiliates)
+               if a.affiliate_of == "sponsor" and a.holds_marketing_authorisation and "EU" in a.markets]
+    for i, affiliate in holders:
+        if affiliate.country.casefold() not in eea:
+            yield Hit(f"affiliates[{i}].country", f"{affiliate.name} holds the EU/EEA marketing authorisation of "
+                      f"{', '.join(marketed)} but is established in {affiliate.country}, outside the EU/EEA", why,
+                      f"Name the EU/EEA-established holder instead, or correct affiliates[{i}].country.")
+    if holders or review.answers.sponsor.country.casefold() in eea:
+        return
+    yield Hit("sponsor.country", f"the Sponsor {review.answers.sponsor.name} is established outside the EU/EEA "
+              f"({review.answers.sponsor.country}), and no affiliate is named as holder of the "
+              f"EU/EEA marketing authorisation of {', '.join(marketed)}", why,
+              "Add the EU/EEA-established holder under affiliates (affiliate_of: sponsor, markets: [EU], "
+              "joins_as_party: true, holds_marketing_authorisation: true), or set holds_marketing_authorisation: "
+              "true on the affiliate that holds it.")
+
+
 @check("QA-APP-001", "The application type fits the product (FAR for NDA/ANDA, BPDR for BLA)",
        "CFR-314.81b1-FAR", "CFR-600.14")
 def _application_type(review: Review) -> Iterator[Hit]:

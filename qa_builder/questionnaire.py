@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from qa_builder import clock
+from qa_builder.library.jurisdictions import bundled_jurisdictions
 from qa_builder.models import answers as m
 
 Validator = Callable[[str], Any]
@@ -55,9 +56,11 @@ class Applies:
         return model == "qp_certification"
 
     @staticmethod
-    def affiliates(markets: set[str]) -> bool:
-        """Markets where a local marketing authorisation holder or importer is usually an affiliate."""
-        return bool(markets & set(LOCAL_HOLDER_MARKETS))
+    def affiliates(markets: set[str], sponsor_country: str = "") -> bool:
+        """Markets where a local marketing authorisation holder or importer is usually an affiliate, and the
+        EU/EEA when the Sponsor is established outside it (the holder of an EU/EEA marketing authorisation must
+        be established there: Regulation (EC) No 726/2004 Art 2)."""
+        return bool(markets & set(LOCAL_HOLDER_MARKETS)) or ("EU" in markets and _outside_eea(sponsor_country))
 
     @staticmethod
     def subcontractor_tests(activities: list[str]) -> bool:
@@ -167,11 +170,12 @@ class Interview:
         data["agreement"] = self._agreement()
         data["sponsor"] = self._party("sponsor", "Sponsor (marketing authorisation / NDA / BLA holder)", m.Sponsor)
         data["contract_acceptor"] = self._acceptor()
-        if Applies.affiliates(self._markets_hint()):
+        sponsor_country = str(data["sponsor"].get("country") or "")
+        if Applies.affiliates(self._markets_hint(), sponsor_country):
             data["affiliates"] = self._affiliates()
         data["products"] = self._products(data["sponsor"])
         markets = {mk for p in data["products"] for mk in p["markets"]}
-        if "affiliates" not in data and Applies.affiliates(markets):
+        if "affiliates" not in data and Applies.affiliates(markets, sponsor_country):
             data["affiliates"] = self._affiliates()
         site_services = [s for site in data["contract_acceptor"]["sites"] for s in site["activities"]]
         data["services"] = self.items("services", "Services the contract acceptor performs", _options(m.Service),
@@ -231,6 +235,9 @@ class Interview:
                 "affiliate_of": self.field(f"{key}.affiliate_of", "Affiliate of [sponsor, contract_acceptor]",
                                            m.Affiliate, "affiliate_of", "sponsor"),
                 "markets": self.items(f"{key}.markets", "Markets it acts for", _options(m.Market), required=False),
+                "holds_marketing_authorisation": self.field(
+                    f"{key}.holds_marketing_authorisation", "Does it hold the marketing authorisation of the "
+                    "Products for those markets? (yes/no)", m.Affiliate, "holds_marketing_authorisation"),
             })
         return found
 
@@ -592,6 +599,16 @@ def _qp_needed(product: dict[str, Any]) -> bool:
 
 def _options(literal: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in get_args(literal))
+
+
+def _outside_eea(country: str) -> bool:
+    """Whether `country` (a name or ISO code) is known and not an EU/EEA member state (jurisdictions.yaml)."""
+    return bool(country.strip()) and country.strip().casefold() not in _eea()
+
+
+@functools.cache
+def _eea() -> frozenset[str]:
+    return frozenset(c.casefold() for c in bundled_jurisdictions().eea_countries)
 
 
 def _is_bool(annotation: Any) -> bool:

@@ -106,6 +106,7 @@ TRIGGERS: dict[str, tuple[Mutation, str]] = {
         "role": "Japanese marketing authorisation holder", "affiliate_of": "sponsor", "markets": ["JP"],
         "joins_as_party": False}])), "affiliates[0].joins_as_party"),
     "QA-APP-001": (_set("products.0.application_type", "BLA"), "products[0].application_type"),
+    "QA-MAH-001": (_all(_eu, _set("sponsor.country", "United States")), "sponsor.country"),
     "QA-TRIAL-001": (_all(_set("products.0.type", "investigational"), _set("products.0.markets", ["EU"]),
                           _set("products.0.trial", {"sponsor": "Trial Sponsor Inc.", "sponsor_country": "USA"}),
                           _set("release_model", "qp_certification")),
@@ -136,6 +137,10 @@ TRIGGERS: dict[str, tuple[Mutation, str]] = {
                                "split_of_duties": "Sponsor: device complaints; Contract Acceptor: the rest."}),
                      "responsibilities"),
 }
+#: the Sponsor's affiliate established in the EU that holds the EU/EEA marketing authorisation (QA-MAH-001)
+EU_HOLDER = {"name": "Sponsor Ireland Ltd", "address": "1 Dock Road, Dublin 2", "country": "Ireland",
+             "role": "marketing authorisation holder", "affiliate_of": "sponsor", "markets": ["EU"],
+             "joins_as_party": True, "holds_marketing_authorisation": True}
 # Checks that guard the library rather than the answers: triggered by a crafted library in their own test.
 LIBRARY_TRIGGERED = {"QA-CLOCK-001"}
 
@@ -182,6 +187,7 @@ def test_checks_are_silent_on_good_files(answers: Path) -> None:
     (_set("inspections.share_reports_within_business_days", 5), "QA-INSP-004"),
     (_set("deviations.critical_notify_hours", 24), "QA-DEV-001"),
     (_set("subcontracting", {"allowed": False}), "QA-SUB-005"),
+    (_all(_eu, _set("sponsor.country", "United States"), _set("affiliates", [EU_HOLDER])), "QA-MAH-001"),
 ])
 def test_check_is_silent_at_its_boundary(tmp_path: Path, mutation: Mutation, silent_id: str) -> None:
     assert silent_id not in {f.id for f in _findings(tmp_path, mutation)}
@@ -310,3 +316,11 @@ def test_same_event_with_two_clocks_is_an_error(tmp_path: Path) -> None:
     hits = [f for f in review_answers(answers, library, today=TODAY) if f.id == "QA-CLOCK-001"]
     assert len(hits) == 1 and hits[0].severity == "error"
     assert "'Critical Deviation' gets two clocks: within 24 hours of discovery" in hits[0].message
+
+
+def test_eu_holder_outside_the_eea_is_an_error(tmp_path: Path) -> None:
+    swiss = {**EU_HOLDER, "name": "Sponsor Suisse SA", "address": "1 Rue du Rhône, Genève", "country": "Switzerland"}
+    hits = [f for f in _findings(tmp_path, _all(_eu, _set("sponsor.country", "United States"),
+                                                _set("affiliates", [swiss]))) if f.id == "QA-MAH-001"]
+    assert [(f.field, f.severity) for f in hits] == [("affiliates[0].country", "error")]
+    assert "Sponsor Suisse SA" in hits[0].message and "outside the EU/EEA" in hits[0].message

@@ -8,10 +8,12 @@ asserted here comes from a VERIFIED row of /work/shared/REGULATORY-FACTS.md.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from qa_builder.assemble import assemble_agreement
 from qa_builder.library import context
@@ -20,6 +22,7 @@ from qa_builder.library.lint import base_answers
 from qa_builder.library.loader import load_library
 from qa_builder.library.select import select_clauses
 from qa_builder.models.answers import Answers
+from tests.arrangements.agreement_text import agreement_and_text
 
 LIBRARY = load_library()
 MINE = {clause.id for clause in LIBRARY.clauses
@@ -307,3 +310,20 @@ def test_example_jp_us_sterile() -> None:
     assert "Ministry of Health, Labour and Welfare" in texts["definitions"]
     assert "Japan: 5 years from creation" in texts["annex_b"]
     assert "Qualified Person" not in texts["all"]
+
+
+def test_a_monograph_product_beside_an_nda_product_is_anchored_to_its_monograph(tmp_path: Path) -> None:
+    """Review4 MAJOR 4: an OTC monograph drug has no application (FD&C Act 505G, unverified; FDA CPG 450.200);
+    beside an NDA product the Sponsor still holds that NDA, and §1.1 says which product rests on a monograph."""
+    data = yaml.safe_load((Path(__file__).parent / "arrangements" / "otc-us-monograph.yaml").read_text("utf-8"))
+    nda = copy.deepcopy(data["products"][0])
+    nda.update(name="Rxol 5 mg tablets", type="drug_product", application_type="NDA",
+               application_numbers=["NDA 111111"])
+    data["products"].append(nda)
+    answers = tmp_path / "mixed.yaml"
+    answers.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    _, text = agreement_and_text(answers, load_library(), allow_gaps=True)
+    monograph = data["products"][0]["name"]
+    assert ("The Sponsor holds the Marketing Authorisations for the Products. " + monograph + " is marketed in the "
+            "United States under the OTC monograph that applies to it, without an application") in text
+    assert "The Sponsor markets the Products in the United States under the OTC monographs" not in text

@@ -75,6 +75,7 @@ def _base(agreement_id: str, kind: str, product_type: str, markets: str, site_ac
     script.update(_party("sponsor", "Sponsor Pharma"))
     script.update(_party("contract_acceptor", "Acceptor Manufacturing"))
     if "EU" in markets:
+        script["sponsor.country"] = "Netherlands"  # the EU/EEA holder is established there (QA-MAH-001)
         script["contract_acceptor.sites[0].registration_numbers.EU MIA"] = "MIA-0001"
         script["signatories.sponsor[1].name"] = "Dr. Q. Person"
         script["signatories.sponsor[1].title"] = "Qualified Person"
@@ -277,3 +278,23 @@ def test_the_terminal_shows_each_questions_help_once_per_run_of_questions_sharin
     assert printed.count(" ".join(party.decides.split())) == 2
     assert printed.count(" ".join(contact.decides.split())) == 1
     assert printed.count("Sources: APIC Template §I; FDA QA Guidance §IV.B.1") == 2
+
+
+def test_a_sponsor_outside_the_eea_is_asked_for_its_eu_holder(tmp_path: Path) -> None:
+    script = {**_base("QA-EUH-1", "cmo", "drug_product", "US, EU", "drug_product_manufacture, release_testing"),
+              "sponsor.country": "United States", "affiliates": "1",
+              "affiliates[0].name": "Sponsor Ireland Ltd", "affiliates[0].address": "1 Dock Road, Dublin 2",
+              "affiliates[0].country": "Ireland", "affiliates[0].role": "marketing authorisation holder",
+              "affiliates[0].markets": "EU", "affiliates[0].holds_marketing_authorisation": "yes"}
+    asker = ScriptedAsker(script)
+    data = Interview(asker, {}).run()
+    assert "affiliates[0].holds_marketing_authorisation" in asker.asked
+    out = tmp_path / "a.yaml"
+    out.write_text(render_answers(data), encoding="utf-8")
+    answers = load_answers(out)
+    assert [a.holds_marketing_authorisation for a in answers.answers.affiliates] == [True]
+    assert "QA-MAH-001" not in {f.id for f in review_answers(answers, load_library())}
+
+    eu_sponsor = ScriptedAsker({**script, "sponsor.country": "Netherlands"})
+    Interview(eu_sponsor, {}).run()
+    assert not [k for k in eu_sponsor.asked if k.startswith("affiliates")], "an EU Sponsor holds the EU MA itself"

@@ -199,6 +199,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         per_product_release=len(release_models) > 1 or len(certifiers) > 1,
         certified_by="none" if not certifiers else certifiers.pop() if len(certifiers) == 1 else "both",
         site_outside_eea=arrangement.site_outside_eea,
+        eea_site_names=[s.name for s in answers.contract_acceptor.sites if s.country.casefold() in arrangement.eea],
         other_site_countries=arrangement.other_site_countries,
         has_affiliates=bool(answers.affiliates),
         ma_holders={str(m): a.name for a in answers.affiliates

@@ -114,6 +114,7 @@ class Facts(StrictModel):
     per_product_release: bool = False  # products have different release models or certifiers
     certified_by: str = "none"  # whose QP certifies under qp_certification: sponsor, contract_acceptor, both, none
     site_outside_eea: bool = False  # a Site of the contract acceptor is outside the EU/EEA
+    eea_site_names: list[str] = Field(default_factory=list)  # names of the Sites in the EU/EEA, in answers order
     # countries of the contract acceptor's Sites that no market of jurisdictions.yaml covers (e.g. India)
     other_site_countries: list[str] = Field(default_factory=list)
     has_affiliates: bool = False  # affiliates join or are named in the agreement
