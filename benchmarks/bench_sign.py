@@ -38,7 +38,7 @@ from qa_builder.render.docx import default_template_path  # noqa: E402
 from qa_builder.render.pdf import PdfConverter  # noqa: E402
 from qa_builder.signing.keys import load_pkcs12_key  # noqa: E402
 from qa_builder.signing.pades import SignatureRequest, sign_pdf  # noqa: E402
-from qa_builder.signing.testpki import create_test_pki  # noqa: E402
+from qa_builder.testing.pki import create_test_pki  # noqa: E402
 
 FIELD = "sig_sponsor_1"
 

@@ -64,8 +64,8 @@ def prepare(work: Path, n: int, scenario: str) -> tuple[list[Path], Path]:
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.signing.keys import load_pkcs12_key
     from qa_builder.signing.pades import SignatureRequest, sign_pdf
-    from qa_builder.signing.testpki import create_test_pki
-    from qa_builder.signing.testservices import TestPkiServer
+    from qa_builder.testing.pki import create_test_pki
+    from qa_builder.testing.services import TestPkiServer
 
     source, library = SCENARIOS[scenario]
     (work / "answers-in").mkdir()

@@ -84,9 +84,9 @@ _HOMES: dict[str, str] = {
     "export_csv": "qa_builder.audit.export",
     "export_pdf": "qa_builder.audit.export",
     # TEST ONLY PKI and its loopback TSA / OCSP / CRL services
-    "TestPki": "qa_builder.signing.testpki",
-    "create_test_pki": "qa_builder.signing.testpki",
-    "TestPkiServer": "qa_builder.signing.testservices",
+    "TestPki": "qa_builder.testing.pki",
+    "create_test_pki": "qa_builder.testing.pki",
+    "TestPkiServer": "qa_builder.testing.services",
     # bundled data, errors
     "examples_dir": "qa_builder.bundled",
     "DemoResult": "qa_builder.demo",
@@ -215,8 +215,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.signing.keys import SigningKey, close_pkcs11_sessions, load_pkcs11_key, load_pkcs12_key
     from qa_builder.signing.manifest import ManifestFiles, build_manifest
     from qa_builder.signing.pades import SignatureOutcome, SignatureRequest, list_signature_fields, sign_pdf
-    from qa_builder.signing.testpki import TestPki, create_test_pki
-    from qa_builder.signing.testservices import TestPkiServer
+    from qa_builder.testing.pki import TestPki, create_test_pki
+    from qa_builder.testing.services import TestPkiServer
     from qa_builder.verify.policy import VerifySettings
     from qa_builder.verify.report import FileReport, VerifyReport, exit_code
     from qa_builder.verify.text import describe

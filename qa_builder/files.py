@@ -1,4 +1,5 @@
-"""Safe file writing: temp file in the same folder, fsync, then rename; never a half-written file."""
+"""Safe file writing (temp file in the same folder, fsync, then rename; never a half-written file) and bounded,
+validated reading."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
-from qa_builder.errors import Hint, OutputExistsError, Remedy
+from pydantic import ValidationError
+
+from qa_builder.errors import Hint, InputError, OutputExistsError, Remedy
+
+T = TypeVar("T")
 
 
 def _current_umask() -> int:
@@ -107,6 +112,41 @@ def read_small_file(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
     return data
+
+
+def problem_line(exc: BaseException) -> str:
+    """What is wrong with a file, in one line: a validation error's first field and message, else the first line
+    of the error (its type when it says nothing)."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_validated(path: Path, limit: int, validate: Callable[[bytes], T], what: str, remedy: str = "") -> T:
+    """Read a file qa-builder keeps (a build record, a model, a decisions file, ...) and validate it.
+
+    Args:
+        path: The file.
+        limit: Bytes read at most (a larger file, a FIFO or a device is refused, see read_small_file).
+        validate: Turns the bytes into the value, raising ValueError (pydantic's ValidationError is one) or
+            RecursionError when they are not one, e.g. `BuildRecord.model_validate_json`.
+        what: The kind of file, for the message, e.g. "build record".
+        remedy: What the user can do, added to the message after a semicolon, e.g. "import the returned file again".
+
+    Raises:
+        InputError: "<path>: is not a readable <what> (<problem>)[; <remedy>]" when the file is missing,
+            unreadable, too large or not valid.
+    """
+    try:
+        return validate(read_small_file(path, limit))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise InputError(f"{path}: is not a readable {what} ({problem_line(exc)})"
+                         + (f"; {remedy}" if remedy else "")) from exc
 
 
 def check_plain_name(name: str) -> str:

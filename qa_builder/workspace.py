@@ -29,7 +29,7 @@ from qa_builder.audit.record import WORKSPACE_MARKER, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.bundled import examples_dir
 from qa_builder.errors import InputError, OutputExistsError
-from qa_builder.files import read_small_file, write_bytes_atomic
+from qa_builder.files import read_validated, write_bytes_atomic
 from qa_builder.library.loader import default_library_dir
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.base import StrictModel
@@ -115,18 +115,12 @@ class Workspace:
     def record(self, agreement_id: str, version: int) -> BuildRecord:
         """The build record of a version."""
         path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}.build.json"
-        try:
-            return BuildRecord.model_validate_json(read_small_file(path, BUILD_RECORD_LIMIT))
-        except (OSError, ValidationError) as exc:
-            raise InputError(f"{path}: is not a readable build record ({_first_line(exc)})") from exc
+        return read_validated(path, BUILD_RECORD_LIMIT, BuildRecord.model_validate_json, "build record")
 
     def agreement(self, agreement_id: str, version: int) -> Agreement:
         """The Agreement model a version was rendered from (for impact analysis and redlines)."""
         path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}{MODEL_SUFFIX}"
-        try:
-            return Agreement.model_validate_json(read_small_file(path, BUILD_RECORD_LIMIT))
-        except (OSError, ValidationError) as exc:
-            raise InputError(f"{path}: is not a readable agreement model ({_first_line(exc)})") from exc
+        return read_validated(path, BUILD_RECORD_LIMIT, Agreement.model_validate_json, "agreement model")
 
     def clean_partial_versions(self) -> list[Path]:
         """Remove staging folders a killed run left behind; a version folder itself is always complete."""
@@ -218,13 +212,3 @@ def add_agreement(workspace: Workspace, answers: Path) -> str:
     write_bytes_atomic(target, answers.read_bytes())
     record(workspace.trail, "add", agreement_id=agreement_id, files=[target], details={"added_from": answers.name})
     return agreement_id
-
-
-def _first_line(exc: BaseException) -> str:
-    """The problem in one line: a validation error's first field and message, else the first line of the error."""
-    if isinstance(exc, ValidationError) and exc.errors():
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        return f"{field}: {first['msg']}" if field else str(first["msg"])
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

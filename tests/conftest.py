@@ -65,8 +65,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A TEST PKI with its TSA, OCSP responder and CRLs served on 127.0.0.1 for the whole session."""
-    from qa_builder.signing.testpki import create_test_pki
-    from qa_builder.signing.testservices import TestPkiServer
+    from qa_builder.testing.pki import create_test_pki
+    from qa_builder.testing.services import TestPkiServer
 
     pki = create_test_pki(tmp_path_factory.mktemp("pki") / "pki", port=free_port())
     with TestPkiServer(pki):

@@ -283,6 +283,15 @@ def test_altered_seal_document_is_reported(workspace: Path, sponsor_key: Any) ->
     assert verdict.first_problem == "seal-20.p7s: the signature does not match seal-20.json (the seal was altered)"
 
 
+def test_an_unreadable_trust_root_is_a_usage_error_not_a_broken_seal(workspace: Path, sponsor_key: Any,
+                                                                        tmp_path: Path) -> None:
+    """A wrong --trust path names that file (exit 2); it used to be reported as an unreadable seal, i.e. tampering."""
+    seal_trail(workspace, sponsor_key)
+    result = CliRunner().invoke(main, ["audit", "verify", str(workspace), "--trust", str(tmp_path / "nope.pem")])
+    assert result.exit_code == 2, result.output
+    assert "nope.pem: the trust root cannot be read" in result.output and "seal-20" not in result.output
+
+
 def test_seal_refuses_a_broken_trail(workspace: Path, attacker: sqlite3.Connection, sponsor_key: Any) -> None:
     attacker.execute("DELETE FROM events WHERE seq = 4")
     with pytest.raises(AuditError, match="does not verify, so it was not sealed: event 4 is missing"):

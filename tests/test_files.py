@@ -608,7 +608,7 @@ def test_a_build_record_that_is_a_pipe_does_not_hang_impact(tmp_path: Path) -> N
 def test_a_damaged_regeneration_note_neither_stops_nor_hangs_regenerate(tmp_path: Path) -> None:
     """Found by the third attack session: invalid JSON or a list in a version's regeneration note made
     `regenerate` end in 'internal error' after it had built the new version."""
-    from qa_builder.regenerate import _read_note
+    from qa_builder.regenerate.runs import _read_note
 
     cases = {"bad.json": b"{\n", "list.json": b"[1]", "wrong.json": b'{"reasons": "x"}'}
     for name, data in cases.items():
@@ -680,3 +680,28 @@ def test_a_file_one_byte_over_the_limit_is_refused(tmp_path: Path) -> None:
         read_small_file(big, 1000)
     assert info.value.errno == errno.EFBIG
     assert read_small_file(big, 1001) == b"x" * 1001
+
+
+def test_read_validated_names_the_file_the_kind_the_field_and_the_remedy(tmp_path: Path) -> None:
+    """One bounded read-and-validate for the files qa-builder keeps (build records, models, decisions, reports)."""
+    from pydantic import BaseModel
+
+    from qa_builder.errors import InputError
+    from qa_builder.files import read_validated
+
+    class Kept(BaseModel):
+        version: int
+
+    path = tmp_path / "kept.json"
+    path.write_text('{"version": 3}', encoding="utf-8")
+    assert read_validated(path, 100, Kept.model_validate_json, "kept file").version == 3
+    path.write_text('{"version": "three"}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"kept\.json: is not a readable kept file \(version: Input should be a "
+                                         r"valid integer.*\); build it again$"):
+        read_validated(path, 100, Kept.model_validate_json, "kept file", "build it again")
+    path.write_text('{"version": 3}' + " " * 100, encoding="utf-8")
+    with pytest.raises(InputError, match=r"kept\.json: is not a readable kept file \(.*larger than"):
+        read_validated(path, 100, Kept.model_validate_json, "kept file")
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(InputError, match=r"is not a readable kept file \(nested too deeply\)"):
+        read_validated(path, 1_000_000, lambda data: Kept.model_validate(json.loads(data)), "kept file")

@@ -16,7 +16,6 @@ import docx
 import pytest
 from lxml import etree
 
-from qa_builder import redline
 from qa_builder.answers import load_answers
 from qa_builder.errors import RenderError
 from qa_builder.library.loader import load_library
@@ -38,6 +37,7 @@ from qa_builder.redline import (
     compare_agreements,
     write_redline,
 )
+from qa_builder.redline import writer as redline_writer
 from qa_builder.regenerate import build_new, regenerate
 from qa_builder.workspace import add_agreement, init_workspace
 from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS, answers_data, write_answers
@@ -370,7 +370,8 @@ def test_every_part_of_the_agreement_is_redlined(old: Agreement, edit: str, tmp_
 def test_a_change_the_redline_cannot_show_is_an_error(old: Agreement, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The safety net: if some part of the model were left out of the redline, the redline is refused."""
-    monkeypatch.setattr(redline, "_PARTS", tuple(p for p in redline._PARTS if p.heading != SELECTION_HEADING))
+    monkeypatch.setattr(redline_writer, "_PARTS",
+                        tuple(p for p in redline_writer._PARTS if p.heading != SELECTION_HEADING))
     new = WHOLE_AGREEMENT_EDITS["selection"](old)
     out = tmp_path / "redline.docx"
     with pytest.raises(RenderError, match="differ but the redline would show no tracked change"):

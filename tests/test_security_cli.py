@@ -366,7 +366,7 @@ def test_page_numbers_and_references_stay_allowed(tmp_path: Path) -> None:
 
 def test_a_passphrase_file_saved_with_a_byte_order_mark_and_crlf_gives_the_passphrase(tmp_path: Path) -> None:
     """Windows Notepad writes a UTF-8 BOM and CRLF; the passphrase is the first line without them."""
-    from qa_builder.cli.sign import read_secret
+    from qa_builder.cli.options import read_secret
 
     path = tmp_path / "pass.txt"
     path.write_bytes(b"\xef\xbb\xbfs3cr\xc3\xa9t\r\nignored\r\n")

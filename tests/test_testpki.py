@@ -31,8 +31,8 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from qa_builder.errors import InputError, OutputExistsError
-from qa_builder.signing import testpki as tp
-from qa_builder.signing import testservices as ts
+from qa_builder.testing import pki as tp
+from qa_builder.testing import services as ts
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
 
@@ -452,7 +452,7 @@ def test_server_stops_and_frees_its_port(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_serve_runs_in_the_foreground_until_stopped(tmp_path: Path, stop_signal: signal.Signals) -> None:
     other = tp.create_test_pki(tmp_path / "served", port=free_port())
-    code = "import sys; from qa_builder.signing import testpki, testservices as s; " \
+    code = "import sys; from qa_builder.testing import pki as testpki, services as s; " \
            "s.serve(testpki.load_test_pki(sys.argv[1]))"
     with subprocess.Popen(  # SIGINT back to its default, as in a terminal (a background job ignores it)
         [sys.executable, "-c", code, str(other.directory)], stderr=subprocess.PIPE, text=True,

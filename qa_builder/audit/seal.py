@@ -146,17 +146,22 @@ def read_seal_document(files: SealFiles) -> dict[str, Any]:
 
 
 def check_seal_signature(files: SealFiles, trust_roots: Sequence[Path] = ()) -> SealSignature:
-    """Check a seal's detached CMS over its document; trust is checked only when trust roots are given."""
+    """Check a seal's detached CMS over its document; trust is checked only when trust roots are given.
+
+    Raises:
+        InputError: a trust root file cannot be used (a usage error, not a fault of the seal).
+    """
     from asn1crypto import cms
     from cryptography import x509
-    from pyhanko.keys import load_cert_from_pemder
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
     from pyhanko_certvalidator import ValidationContext
 
+    from qa_builder.signing.trust import load_trust_roots
+
     name = files.signature.name
+    roots = load_trust_roots(trust_roots)
     try:
         signed_data = cms.ContentInfo.load(read_small_file(files.signature, SEAL_FILE_LIMIT))["content"]
-        roots = [load_cert_from_pemder(str(p)) for p in trust_roots]  # type: ignore[no-untyped-call]
         context = ValidationContext(trust_roots=roots, allow_fetching=False)
         status = asyncio.run(async_validate_detached_cms(read_small_file(files.document, SEAL_FILE_LIMIT), signed_data,
                                                          signer_validation_context=context))

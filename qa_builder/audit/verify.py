@@ -101,6 +101,7 @@ def verify_trail(workspace: Path, trust_roots: Sequence[Path] = ()) -> TrailVerd
 
     Raises:
         AuditError: the workspace has no trail and no seals, or the trail cannot be read.
+        InputError: a trust root file cannot be used.
     """
     workspace = Path(workspace)
     trail = AuditTrail(workspace)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from qa_builder.cli.options import KeyChoice, key_options
 from qa_builder.printable import printable, shown
 
 if TYPE_CHECKING:
@@ -142,16 +143,9 @@ def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tup
 
 @audit_group.command("seal")
 @click.argument("workspace", type=_WORKSPACE)
-@click.option("--key", "key_file", type=_FILE, help="PKCS#12 key file.")
-@click.option("--passphrase-file", type=_FILE, help="File holding the PKCS#12 passphrase; asked without echo "
-              "when omitted.")
-@click.option("--pkcs11-module", type=_FILE, help="PKCS#11 library.")
-@click.option("--token-label", help="Label of the PKCS#11 token.")
-@click.option("--key-label", help="Label of the key on the token.")
-@click.option("--pin-file", type=_FILE, help="File holding the token PIN.")
+@key_options
 @click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL for a timestamp on the seal.")
-def seal_command(workspace: Path, key_file: Path | None, passphrase_file: Path | None, pkcs11_module: Path | None,
-                 token_label: str | None, key_label: str | None, pin_file: Path | None, tsa_url: str | None) -> None:
+def seal_command(workspace: Path, key: KeyChoice, tsa_url: str | None) -> None:
     """Sign the head of WORKSPACE's audit trail, so a rewrite of the whole trail shows when it is verified.
 
     Writes audit/seals/seal-<seq>.json and its detached CMS signature seal-<seq>.p7s. Anyone can check it with:
@@ -162,9 +156,8 @@ def seal_command(workspace: Path, key_file: Path | None, passphrase_file: Path |
         qa-builder audit seal WORKSPACE --key qa-head.p12 --tsa http://tsa.example/tsr
     """
     from qa_builder.audit.seal import seal_trail
-    from qa_builder.cli.sign import load_key_from_options
 
-    key = load_key_from_options(key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file)
-    seal = seal_trail(workspace, key, tsa_url=tsa_url)
-    click.echo(f"sealed event {seal.seq} (hash {seal.hash[:16]}…) as {printable(key.identity.common_name)}"
+    signing_key = key.load()
+    seal = seal_trail(workspace, signing_key, tsa_url=tsa_url)
+    click.echo(f"sealed event {seal.seq} (hash {seal.hash[:16]}…) as {printable(signing_key.identity.common_name)}"
                f"{', timestamped' if seal.timestamped else ''}: {seal.files.document}, {seal.files.signature}")

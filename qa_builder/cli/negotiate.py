@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from qa_builder.printable import printable
 _LABELS = {"formatting_only": "formatting only", "library_position": "another library position",
            "answer_value": "another answer value", "deletes_clause": "deletes the clause",
            "non_standard": "non-standard text", "comments_only": "comments only"}
+_WORKSPACE = click.Path(file_okay=False, path_type=Path)
 
 
 @click.group("negotiate")
@@ -20,9 +22,33 @@ def negotiate_group() -> None:
     clause (accept, reject, counter), build the next version with them, and log the negotiation."""
 
 
+def _agreement_arguments(function: Callable[..., None]) -> Callable[..., None]:
+    """WORKSPACE AGREEMENT_ID: the arguments every `negotiate` command starts with."""
+    return click.argument("workspace", type=_WORKSPACE)(click.argument("agreement_id")(function))
+
+
+def _decision_command(name: str) -> Callable[[Callable[..., None]], click.Command]:
+    """A `negotiate` command that decides one point: WORKSPACE AGREEMENT_ID CLAUSE --by NAME --reason TEXT."""
+    def decorate(function: Callable[..., None]) -> click.Command:
+        function = click.option("--reason", required=True, help="Why (kept in the record and the audit trail).")(
+            function)
+        function = click.option("--by", required=True, help="Who decides: the approver's name as they sign.")(
+            function)
+        return negotiate_group.command(name)(_agreement_arguments(click.argument("clause")(function)))
+    return decorate
+
+
+def _text_options(text_help: str, file_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--text` and `--text-file`: a clause text given inline or from a UTF-8 file (read by `_text_option`)."""
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
+        function = click.option("--text-file", type=click.Path(dir_okay=False, path_type=Path), help=file_help)(
+            function)
+        return click.option("--text", help=text_help)(function)
+    return decorate
+
+
 @negotiate_group.command("import")
-@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("agreement_id")
+@_agreement_arguments
 @click.argument("returned", type=click.Path(dir_okay=False, path_type=Path))
 def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     """Read RETURNED (a DOCX with Word tracked changes and comments) for agreement AGREEMENT_ID in WORKSPACE.
@@ -89,7 +115,6 @@ def _short(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
-_WORKSPACE = click.Path(file_okay=False, path_type=Path)
 _EFFECTS = {"none": "no change to the agreement", "answer": "answers changed", "position": "answers: position",
             "override": "clause override", "override_removed": "override removed"}
 _STATUS = {"accept": "accepted", "reject": "rejected", "counter": "countered", "keep_override": "override kept",
@@ -97,8 +122,7 @@ _STATUS = {"accept": "accepted", "reject": "rejected", "counter": "countered", "
 
 
 @negotiate_group.command("status")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
+@_agreement_arguments
 def status_command(workspace: Path, agreement_id: str) -> None:
     """List the points of the latest returned DOCX of AGREEMENT_ID per clause (change, author, classification,
     comments), which are open and how the others were decided; and the agreement's negotiated overrides, with any
@@ -168,11 +192,6 @@ def status_command(workspace: Path, agreement_id: str) -> None:
         raise SystemExit(1)
 
 
-def _decision_options(function: Any) -> Any:
-    function = click.option("--reason", required=True, help="Why (kept in the record and the audit trail).")(function)
-    return click.option("--by", required=True, help="Who decides: the approver's name as they sign.")(function)
-
-
 def _known_agreement(opened: Any, agreement_id: str) -> None:
     from qa_builder.errors import InputError
 
@@ -201,11 +220,7 @@ def _decide(workspace: Path, agreement_id: str, clause: str, verdict: str, by: s
                    "every decision")
 
 
-@negotiate_group.command("accept")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
-@click.argument("clause")
-@_decision_options
+@_decision_command("accept")
 def accept_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
     """Accept the counterparty's change to CLAUSE (a clause id from `negotiate status`, or 'outside').
 
@@ -214,24 +229,16 @@ def accept_command(workspace: Path, agreement_id: str, clause: str, by: str, rea
     _decide(workspace, agreement_id, clause, "accept", by, reason)
 
 
-@negotiate_group.command("reject")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
-@click.argument("clause")
-@_decision_options
+@_decision_command("reject")
 def reject_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
     """Reject the counterparty's change to CLAUSE: the next version keeps our text (shown as a tracked change
     against theirs in the counter-proposal DOCX)."""
     _decide(workspace, agreement_id, clause, "reject", by, reason)
 
 
-@negotiate_group.command("counter")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
-@click.argument("clause")
-@_decision_options
-@click.option("--text", help="Our text for the clause (blank lines between paragraphs; '- ' starts an item).")
-@click.option("--text-file", type=click.Path(dir_okay=False, path_type=Path), help="Our text, from a file.")
+@_decision_command("counter")
+@_text_options("Our text for the clause (blank lines between paragraphs; '- ' starts an item).",
+               "Our text, from a file.")
 @click.option("--position", help="A library position of the clause.")
 @click.option("--answer", help="An answer and its value, e.g. audits.notice_business_days=45.")
 def counter_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str, text: str | None,
@@ -255,13 +262,9 @@ def counter_command(workspace: Path, agreement_id: str, clause: str, by: str, re
     _decide(workspace, agreement_id, clause, "counter", by, reason, counter)
 
 
-@negotiate_group.command("keep-override")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
-@click.argument("clause")
-@_decision_options
-@click.option("--text", help="A merged text to agree instead (blank lines between paragraphs; '- ' starts an item).")
-@click.option("--text-file", type=click.Path(dir_okay=False, path_type=Path), help="The merged text, from a file.")
+@_decision_command("keep-override")
+@_text_options("A merged text to agree instead (blank lines between paragraphs; '- ' starts an item).",
+               "The merged text, from a file.")
 def keep_override_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str, text: str | None,
                           text_file: Path | None) -> None:
     """The library clause under CLAUSE's negotiated override changed: keep the override over the new library text
@@ -269,11 +272,7 @@ def keep_override_command(workspace: Path, agreement_id: str, clause: str, by: s
     _resolve(workspace, agreement_id, clause, True, by, reason, _text_option(text, text_file))
 
 
-@negotiate_group.command("drop-override")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
-@click.argument("clause")
-@_decision_options
+@_decision_command("drop-override")
 def drop_override_command(workspace: Path, agreement_id: str, clause: str, by: str, reason: str) -> None:
     """Remove CLAUSE's negotiated override: the library text stands again from the next version."""
     _resolve(workspace, agreement_id, clause, False, by, reason)
@@ -306,8 +305,7 @@ def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: st
 
 
 @negotiate_group.command("log")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
+@_agreement_arguments
 @click.option("--format", "fmt", type=click.Choice(["docx", "pdf"]), default="docx", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Default: WORKSPACE/agreements/ID/negotiation/ID-negotiation-log.<format>.")
@@ -324,8 +322,7 @@ def log_command(workspace: Path, agreement_id: str, fmt: str, output: Path | Non
 
 
 @negotiate_group.command("proposal")
-@click.argument("workspace", type=_WORKSPACE)
-@click.argument("agreement_id")
+@_agreement_arguments
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Default: WORKSPACE/agreements/ID/negotiation/ID_v<latest>.counter.docx.")
 def proposal_command(workspace: Path, agreement_id: str, output: Path | None) -> None:

@@ -20,7 +20,7 @@ def pki_group() -> None:
 def pki_init_command(directory: Path, port: int, serve: bool) -> None:
     """Create a TEST PKI in DIRECTORY: root-ca.pem, sponsor.p12, contract-acceptor.p12, PASSPHRASE (mode 600)."""
     from qa_builder.errors import OutputFolderError
-    from qa_builder.signing.testpki import create_test_pki
+    from qa_builder.testing.pki import create_test_pki
 
     try:
         pki = create_test_pki(directory, port=port)
@@ -44,7 +44,7 @@ def pki_serve_command(directory: Path) -> None:
 
 
 def _serve(directory: Path) -> None:
-    from qa_builder.signing.testpki import load_test_pki
-    from qa_builder.signing.testservices import serve
+    from qa_builder.testing.pki import load_test_pki
+    from qa_builder.testing.services import serve
 
     serve(load_test_pki(directory))

@@ -2,68 +2,13 @@
 
 from __future__ import annotations
 
-import errno
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from qa_builder.cli.options import KeyChoice, key_options
 from qa_builder.errors import InputError
-from qa_builder.files import read_small_file
 from qa_builder.printable import printable
-
-if TYPE_CHECKING:
-    from qa_builder.signing.keys import SigningKey
-
-
-MAX_SECRET_FILE = 64 * 1024
-"""Bytes read at most from a passphrase or PIN file: a secret is one short line."""
-
-
-def read_secret(file: Path | None, what: str) -> bytes:
-    """A passphrase or PIN: from a file (its first line, as bytes), else asked without echo (Part 11 §11.200).
-
-    The file is read as bytes and only checked to be UTF-8 text (what PKCS#12 passphrases and PKCS#11 PINs
-    are); no message ever quotes a byte of it.
-
-    Raises:
-        InputError: the file cannot be read, is not UTF-8 text, or is too large to be a passphrase or PIN file.
-    """
-    if file is not None:
-        try:  # a FIFO with no writer, or a device, is refused instead of waited on or read forever
-            data = read_small_file(file, MAX_SECRET_FILE)
-        except OSError as exc:
-            if exc.errno == errno.EFBIG:
-                raise InputError(f"{file}: is not a {what} file (larger than {MAX_SECRET_FILE // 1024} KiB)") from None
-            raise InputError(f"{file}: cannot read the {what} file ({exc.strerror})") from None
-        lines = data.removeprefix(b"\xef\xbb\xbf").splitlines()  # Notepad's UTF-8 byte-order mark is no part of it
-        secret = lines[0] if lines else b""
-        try:
-            secret.decode("utf-8")
-        except UnicodeDecodeError:  # from None: the decoding error quotes bytes of the secret
-            raise InputError(f"{file}: the {what} file is not UTF-8 text; save it as UTF-8 text") from None
-        return secret
-    if not sys.stdin.isatty():
-        raise InputError(f"no {what}: pass --{what.replace(' ', '-')}-file FILE, or run in a terminal to type it")
-    return click.prompt(f"{what.capitalize()}", hide_input=True).encode("utf-8")
-
-
-def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, pkcs11_module: Path | None,
-                          token_label: str | None, key_label: str | None, pin_file: Path | None) -> SigningKey:
-    """The signing key the options name: a PKCS#12 file, or a key on a PKCS#11 token (one of the two)."""
-    from qa_builder.signing.keys import load_pkcs11_key, load_pkcs12_key
-
-    if key_file is not None and pkcs11_module is not None:
-        raise InputError("give either --key or --pkcs11-module, not both")
-    if key_file is not None:
-        return load_pkcs12_key(key_file, read_secret(passphrase_file, "passphrase"))
-    if pkcs11_module is not None:
-        if not token_label or not key_label:
-            raise InputError("a PKCS#11 key needs --token-label and --key-label")
-        return load_pkcs11_key(pkcs11_module, token_label, key_label, read_secret(pin_file, "pin"))
-    raise InputError("signing needs a key: --key FILE.p12, or --pkcs11-module LIB with --token-label and "
-                     "--key-label")
 
 
 @click.command("sign")
@@ -82,15 +27,7 @@ def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, p
 @click.option("--check-revocation", is_flag=True,
               help="Ask the certificate's OCSP responder or CRL before signing and refuse a revoked certificate "
                    "(always done at B-LT and B-LTA); needs --trust.")
-@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 key file.")
-@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="File holding the PKCS#12 passphrase; asked without echo when omitted.")
-@click.option("--pkcs11-module", type=click.Path(dir_okay=False, path_type=Path),
-              help="PKCS#11 library of a token (e.g. /usr/lib/softhsm/libsofthsm2.so), instead of --key.")
-@click.option("--token-label", help="Label of the PKCS#11 token.")
-@click.option("--key-label", help="Label of the key (and its certificate) on the token.")
-@click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="File holding the token PIN; asked without echo when omitted.")
+@key_options
 @click.option("--renew-archive-timestamp", "renew", is_flag=True,
               help="Add no signature: add validation data for the newest document timestamp and a new document "
                    "timestamp (PAdES B-LTA), to keep a signed agreement verifiable; needs -o, --tsa and --trust. "
@@ -98,9 +35,7 @@ def load_key_from_options(key_file: Path | None, passphrase_file: Path | None, p
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: str | None, certify: bool,
                  level: str, tsa_url: str | None, trust_roots: tuple[Path, ...], check_revocation: bool,
-                 key_file: Path | None,
-                 passphrase_file: Path | None, pkcs11_module: Path | None, token_label: str | None,
-                 key_label: str | None, pin_file: Path | None, renew: bool, force: bool) -> None:
+                 key: KeyChoice, renew: bool, force: bool) -> None:
     """Sign PDF in a pre-created signature field, or list its fields when --field is not given.
 
     The visible stamp shows the signer's printed name, title and organisation, the meaning, the date and
@@ -111,9 +46,8 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     from qa_builder.signing.pades import SignatureRequest, list_signature_fields
 
     if renew:
-        signing_options = [name for name, value in (("--field", field), ("--meaning", meaning), ("--certify", certify),
-                                                     ("--key", key_file), ("--pkcs11-module", pkcs11_module))
-                           if value]
+        signing_options = [name for name, value in (("--field", field), ("--meaning", meaning), ("--certify", certify))
+                           if value] + key.given()
         if signing_options:
             raise InputError(f"--renew-archive-timestamp adds no signature; drop {', '.join(signing_options)}")
         if out_pdf is None:
@@ -134,9 +68,8 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     assert out_pdf is not None and meaning is not None
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
                                tsa_url=tsa_url, trust_roots=trust_roots, check_revocation=check_revocation)
-    outcome = sign_file(pdf, out_pdf, request, lambda: load_key_from_options(
-        key_file, passphrase_file, pkcs11_module, token_label, key_label, pin_file), force=force,
-        trail=trail_of(out_pdf))  # a signature made in a workspace is an action on its records: recorded
+    # a signature made in a workspace is an action on its records: recorded in its trail
+    outcome = sign_file(pdf, out_pdf, request, key.load, force=force, trail=trail_of(out_pdf))
     if not outcome.signer_is_intended:
         click.secho(f"warning: field {printable(outcome.field)} is meant for {printable(outcome.intended_for)}; "
                     f"it was signed by {printable(outcome.signer)}", fg="yellow", err=True)

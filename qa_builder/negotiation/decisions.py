@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, field_validator
 
 from qa_builder.errors import InputError
-from qa_builder.files import read_small_file, write_bytes_atomic
+from qa_builder.files import read_validated, write_bytes_atomic
 from qa_builder.models.agreement import AgreementClause
 from qa_builder.models.base import StrictModel
 from qa_builder.models.text import text_problem
@@ -108,12 +108,8 @@ def load_negotiation(workspace: Workspace, agreement_id: str) -> Negotiation:
     path = _path(workspace, agreement_id)
     if not path.exists() and not path.is_symlink():
         return Negotiation(agreement_id=agreement_id)
-    try:
-        data = json.loads(read_small_file(path, MAX_DECISIONS_BYTES))
-        found = Negotiation.model_validate(data)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise InputError(f"{path}: is not a readable decisions file ({_first(exc)}); restore it from your backup "
-                         "or version control") from exc
+    found = read_validated(path, MAX_DECISIONS_BYTES, lambda data: Negotiation.model_validate(json.loads(data)),
+                           "decisions file", "restore it from your backup or version control")
     if found.agreement_id != agreement_id:
         raise InputError(f"{path}: holds the decisions of agreement {found.agreement_id}, not {agreement_id}")
     return found
@@ -130,17 +126,6 @@ def save_negotiation(workspace: Workspace, negotiation: Negotiation) -> Path:
     return path
 
 
-def _first(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError) and exc.errors():
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return f"{where}: {first['msg']}" if where else str(first["msg"])
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 _REPORT = TypeAdapter(ImportReport)
 
 
@@ -153,11 +138,8 @@ def read_import(workspace: Workspace, agreement_id: str, name: str) -> ImportRep
     if not _IMPORT.match(name):
         raise InputError(f"'{name}' is not the name of an import report (v<version>-import-<n>.json)")
     path = workspace.agreement_dir(agreement_id) / "negotiation" / name
-    try:
-        return _REPORT.validate_json(read_small_file(path, MAX_IMPORT_BYTES))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise InputError(f"{path}: is not a readable import report ({_first(exc)}); import the returned file "
-                         "again") from exc
+    return read_validated(path, MAX_IMPORT_BYTES, _REPORT.validate_json, "import report",
+                          "import the returned file again")
 
 
 def latest_import(workspace: Workspace, agreement_id: str) -> tuple[str, ImportReport] | None:

@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
-from pyhanko.keys import load_certs_from_pemder_data
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -30,12 +29,13 @@ from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import read_certification_data
 from pyhanko_certvalidator import ValidationContext
 
-from qa_builder.errors import Hint, Remedy, SigningError, SigningInputError
+from qa_builder.errors import Hint, InputError, Remedy, SigningError, SigningInputError
 from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.signing.appearance import Manifestation, stamp_style
 from qa_builder.signing.cms import token_info
 from qa_builder.signing.keys import SigningKey, check_not_revoked, signer_key_usage
 from qa_builder.signing.pdfa import PDF17, PdfAClaim, check_pdfa_kept, pdfa_claim
+from qa_builder.signing.trust import load_trust_roots
 from qa_builder.signing.tsa import check_tsa_url, is_tsa_failure, timestamper_for, tsa_failure
 
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
@@ -272,9 +272,6 @@ def _check_request(request: SignatureRequest) -> None:
 MAX_PDF_BYTES = 1024 * 1024 * 1024
 """Bytes at most of a PDF to sign or list (an agreement is about 1 MiB)."""
 
-MAX_CERTIFICATE_FILE = 16 * 1024 * 1024
-"""Bytes at most of a --trust certificate file."""
-
 
 def _read(source: Path) -> bytes:
     try:
@@ -353,20 +350,10 @@ def _validation_context(request: SignatureRequest) -> ValidationContext:
 
 
 def _trust_roots(request: SignatureRequest) -> list[asn1_x509.Certificate]:
-    roots: list[asn1_x509.Certificate] = []
-    for path in request.trust_roots:
-        try:
-            data = read_small_file(path, MAX_CERTIFICATE_FILE)  # a FIFO or device is refused, not waited on
-        except OSError as exc:
-            raise SigningInputError(f"{path}: the trust root cannot be read ({exc.strerror})") from exc
-        try:
-            found = list(load_certs_from_pemder_data(data))
-        except ValueError as exc:
-            raise SigningInputError(f"{path}: is not a PEM or DER certificate ({exc})") from exc
-        if len(found) != 1:
-            raise SigningInputError(f"{path}: holds {len(found)} certificates; a trust root file holds exactly one")
-        roots.append(found[0])
-    return roots
+    try:
+        return load_trust_roots(request.trust_roots, one_per_file=True)
+    except InputError as exc:  # a signature that could not be made: the error signing callers handle
+        raise SigningInputError(str(exc)) from exc
 
 
 def _self_check(signed: bytes, field: str, source: Path) -> None:

@@ -9,7 +9,6 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
@@ -17,7 +16,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed
 from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
@@ -48,14 +47,22 @@ from qa_builder.verify.changes import (
 )
 from qa_builder.verify.legacy import LEGACY_SUBFILTERS, check_legacy
 from qa_builder.verify.longterm import LongTermValidator
+from qa_builder.verify.pdf_rules import (
+    CHAIN_SENTENCES,
+    REVOCATION_UNKNOWN,
+    ChainState,
+    SignatureFacts,
+    baseline_level,
+    established_integrity,
+    revocation_state,
+    timestamp_verdict,
+    unusable_verdict,
+)
 from qa_builder.verify.plain_ecdsa import is_plain_ecdsa, plain_ecdsa_verifies
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import (
     Coverage,
     FileReport,
-    Level,
-    Modification,
-    Revocation,
     SignatureReport,
     TimestampReport,
     Verdict,
@@ -64,11 +71,6 @@ from qa_builder.verify.report import (
 )
 
 SUPPORTED_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/ETSI.RFC3161"}
-_REVOKED = {AdESFailure.REVOKED, AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE}
-_REVOCATION_UNKNOWN = {AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
-                       AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, AdESIndeterminate.NO_POE}
-_CHAIN_NOT_FOUND = {*_REVOCATION_UNKNOWN, AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND}
-_CHAIN_PROBLEMS = {*_CHAIN_NOT_FOUND, AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE}
 _CERTIFICATION = {1: "no_changes", 2: "fill_forms", 3: "annotate"}
 
 
@@ -370,7 +372,7 @@ class _Checker:
         checked = ("has a plain ECDSA value (BSI TR-03111), checked by qa-builder: the digest matches and the "
                    "value verifies")
         if chain != "trusted":
-            return _unusable(name, f"{checked}; {_CHAIN_SENTENCES[chain][0].lower()}{_CHAIN_SENTENCES[chain][1:-1]}",
+            return _unusable(name, f"{checked}; {CHAIN_SENTENCES[chain][0].lower()}{CHAIN_SENTENCES[chain][1:-1]}",
                              "NO_CERTIFICATE_CHAIN_FOUND", embedded=embedded, indeterminate=True, checked=True)
         return _unusable(name, f"{checked} and the certificate chains to a trusted root, but revocation and the "
                                "signing time were not checked for this format", "GENERIC", embedded=embedded,
@@ -482,29 +484,13 @@ class _Checker:
         if id(embedded) not in self.integrity_computed:
             self._integrity(embedded)
         status = validate_pdf_timestamp(embedded, validation_context=self.policy.context(), skip_diff=True)
-        problems: list[str] = []
         coverage = _coverage(status.coverage)
         after = self._after(embedded)
         violations = [c for c in after if c.violation]
         modification = pyhanko_level(after) if coverage != "partial" else None
-        if not status.intact:
-            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
-            problems.append("The timestamped bytes were changed afterwards (digest mismatch).")
-        elif not status.valid:
-            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="SIG_CRYPTO_FAILURE")
-            problems.append("The timestamp's signature does not verify.")
-        elif coverage == "partial":
-            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
-            problems.append("The document timestamp does not cover a whole revision of the file.")
-        elif violations:
-            verdict = Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
-            problems.append(f"The document was changed after this timestamp in a way no signature allows: "
-                            f"{change_sentences(violations)}.")
-        elif not status.trusted:
-            verdict = Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
-            problems.append("The timestamp authority's certificate does not chain to a trusted root.")
-        else:
-            verdict = Verdict(indication="TOTAL-PASSED")
+        verdict, problems = timestamp_verdict(
+            intact=status.intact, valid=status.valid, coverage=coverage,
+            disallowed_changes=change_sentences(violations) if violations else "", trusted=status.trusted)
         self.timestamp_revisions.append(embedded.signed_revision)
         tst_info = embedded.signed_data["encap_content_info"]["content"].parsed
         return TimestampReport(
@@ -520,7 +506,7 @@ class _Checker:
         self.validated_at = None
         status, subindic = self._validate(embedded)
         chain = "trusted" if status.trusted else self._chain(embedded)
-        trusted = status.trusted or (subindic in _REVOCATION_UNKNOWN and chain == "trusted")
+        trusted = status.trusted or (subindic in REVOCATION_UNKNOWN and chain == "trusted")
         tst = signature_timestamp_time(embedded.signer_info)
         ts_status = status.timestamp_validity
         if ts_status is not None:
@@ -531,21 +517,24 @@ class _Checker:
             ts_trusted = False if tst is not None else None
         sig = embedded.sig_object
         certificate = embedded.signer_cert
-        revocation = _revocation(status, subindic, trusted)
+        revocation = revocation_state(subindic, revoked=status.revoked, trusted=trusted)
         name = _text(sig.get("/Name"))
         meaning = _text(sig.get("/Reason"))
         claimed = embedded.self_reported_timestamp
         visible = _visible(embedded.sig_field)
         after = self._after(embedded)
         coverage = _coverage(status.coverage)
-        facts = _Facts(
-            status=status, trusted=trusted, chain=chain, subindic=subindic, revocation=revocation,
+        facts = SignatureFacts(
+            intact=status.intact, valid=status.valid, docmdp_ok=status.docmdp_ok, trusted=trusted, chain=chain,
+            subindic=subindic, revocation=revocation,
             coverage=coverage, modification=pyhanko_level(after) if coverage != "partial" else None,  # type: ignore[arg-type]
             diff_reason=change_sentences([c for c in after if c.violation]),
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
             ts_trusted=ts_trusted, ts_intact=ts_intact)
         verdict = facts.verdict()
-        level = _level(embedded, bool(tst), self.dss_revisions, self._later_timestamps())
+        level = baseline_level(str(embedded.sig_object.get("/SubFilter")), embedded.signed_revision,
+                               has_signature_timestamp=bool(tst), dss_revisions=self.dss_revisions,
+                               timestamp_revisions=self._later_timestamps())
         return SignatureReport(
             field=str(embedded.field_name), signer_subject=_subject(certificate),
             signer_common_name=_common_name(certificate), stated_name=name, stated_meaning=meaning,
@@ -611,172 +600,18 @@ class _Checker:
         return [embedded.signed_revision for embedded in self.reader.embedded_timestamp_signatures]
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """Everything the verdict and the problem sentences of one signature depend on."""
-
-    status: PdfSignatureStatus
-    trusted: bool
-    chain: ChainState
-    subindic: object
-    revocation: Revocation
-    coverage: Coverage | None
-    modification: Modification | None
-    diff_reason: str
-    has_name: bool
-    has_meaning: bool
-    has_time: bool
-    visible: bool
-    ts_trusted: bool | None
-    ts_intact: bool | None
-
-    def verdict(self) -> Verdict:
-        if not self.status.intact:
-            return Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
-        if not self.status.valid:
-            return Verdict(indication="TOTAL-FAILED", sub_indication="SIG_CRYPTO_FAILURE")
-        if self.ts_intact is False:  # a timestamp token that belongs to other bytes: copied or altered
-            return Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE")
-        if self.coverage == "partial" or self.status.docmdp_ok is False:
-            return Verdict(indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE")
-        if isinstance(self.subindic, AdESPassed):
-            return Verdict(indication="TOTAL-PASSED")
-        if not self.trusted and self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS:
-            return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
-        if not self.trusted and self.subindic in _REVOCATION_UNKNOWN:
-            # without a trusted chain there is no revocation to look at: the chain is the real reason
-            if self.chain == "out_of_validity":
-                return Verdict(indication="INDETERMINATE", sub_indication="OUT_OF_BOUNDS_NO_POE")
-            return Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND")
-        if self.subindic == AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
-            # a trusted chain whose revocation status the file does not hold: ETSI's "try later" (pyHanko
-            # reports missing revocation data through its generic branch)
-            return Verdict(indication="INDETERMINATE", sub_indication="TRY_LATER")
-        status = getattr(self.subindic, "status", AdESStatus.INDETERMINATE)
-        indication = "TOTAL-FAILED" if status == AdESStatus.FAILED else "INDETERMINATE"
-        return Verdict(indication=indication, sub_indication=getattr(self.subindic, "name", "GENERIC"))  # type: ignore[arg-type]
-
-    def part11(self) -> bool:
-        return self.has_name and self.has_meaning and self.has_time and self.visible
-
-    def problems(self) -> list[str]:
-        found: list[str] = []
-        status = self.status
-        if not status.intact:
-            found.append("The signed bytes were changed after signing (digest mismatch).")
-        elif not status.valid:
-            found.append("The cryptographic signature does not verify with the signer's certificate.")
-        if self.coverage == "partial":
-            found.append("The signature does not cover a whole revision of the file; bytes outside it can change.")
-        if status.docmdp_ok is False:
-            why = f": {self.diff_reason}" if self.diff_reason else ""
-            found.append(f"The document was changed after signing in a way the permissions in force do not "
-                         f"allow{why}.")
-        if not self.trusted and status.intact and status.valid and (
-                self.subindic in _CHAIN_NOT_FOUND
-                or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
-            found.append(_CHAIN_SENTENCES[self.chain])
-        found.extend(self._revocation_problems())
-        if self.ts_intact is False:
-            found.append("The signature timestamp does not match this signature (copied from another signature "
-                         "or altered).")
-        elif self.ts_trusted is False:
-            found.append("The signature timestamp does not validate to a trusted timestamp authority.")
-        missing = [label for label, present in (("printed name (/Name)", self.has_name),
-                                                ("meaning (/Reason)", self.has_meaning),
-                                                ("signing time", self.has_time),
-                                                ("visible signature appearance", self.visible)) if not present]
-        if missing:
-            found.append(f"The Part 11 manifestation is incomplete: no {', no '.join(missing)}.")
-        return found
-
-    def _revocation_problems(self) -> list[str]:
-        if self.revocation == "revoked":
-            return ["The signer's certificate (or a CA above it) is revoked."]
-        if self.revocation == "unknown":
-            return ["The revocation status could not be established from the embedded data (verify with "
-                    "--online, or ask for a B-LT or B-LTA signature)."]
-        if isinstance(self.subindic, AdESPassed) or self.subindic in _REVOKED:
-            return []
-        if not self.trusted and (self.subindic in _CHAIN_NOT_FOUND
-                                 or (self.chain == "self_signed" and self.subindic in _CHAIN_PROBLEMS)):
-            return []  # already said: no trusted chain
-        name = getattr(self.subindic, "name", "GENERIC")
-        return [_ADES_SENTENCES.get(name, f"ETSI validation ended with {name}.")]
-
-
-ChainState = Literal["trusted", "untrusted", "self_signed", "out_of_validity"]
-_CHAIN_SENTENCES: dict[ChainState, str] = {
-    "trusted": "The signer's certificate chain could not be validated.",
-    "untrusted": "The signer's certificate does not chain to a trusted root (pass the issuing root with --trust).",
-    "self_signed": "The signer's certificate is self-signed, not trusted (pass it with --trust only if you "
-                   "know it belongs to the signer).",
-    "out_of_validity": "The signer's certificate was not valid (expired or not yet valid) at the validation time, "
-                       "and no timestamp that still holds proves the signature existed while it was valid.",
-}
-
-_ADES_SENTENCES = {
-    "EXPIRED": "The signer's certificate had expired at the validation time and no timestamp proves the "
-               "signature existed before that.",
-    "OUT_OF_BOUNDS_NO_POE": "The signer's certificate was not valid at the validation time and no proof of "
-                            "existence covers the signing time.",
-    "OUT_OF_BOUNDS_NOT_REVOKED": "The signer's certificate has expired; it was not revoked, but no proof of "
-                                 "existence covers the signing time.",
-    "NOT_YET_VALID": "The signer's certificate was not yet valid when the signature was made.",
-    "NO_POE": "No proof of existence (timestamp) for the signature could be established.",
-    "CRYPTO_CONSTRAINTS_FAILURE": "The signature uses an algorithm or key size the validation policy no longer "
-                                  "accepts (for example SHA-1), so it was not checked further.",
-    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "The signature uses an algorithm the validation policy no longer accepts, "
-                                         "and no timestamp proves it was made while it was still accepted.",
-    "SIG_CONSTRAINTS_FAILURE": "The signature's attributes do not meet the validation constraints "
-                               "(e.g. a missing signing-certificate attribute).",
-    "CHAIN_CONSTRAINTS_FAILURE": "The certificate chain does not meet the validation constraints "
-                                 "(e.g. key usage).",
-}
-
-
-def _revocation(status: PdfSignatureStatus, subindic: object, trusted: bool) -> Revocation:
-    if subindic in _REVOKED or status.revoked:
-        return "revoked"
-    if not trusted:
-        return "not_checked"
-    if isinstance(subindic, AdESPassed):
-        return "good"
-    if subindic in _REVOCATION_UNKNOWN:
-        return "unknown"
-    return "not_checked"
-
-
 def _unusable(name: str, problem: str, subindic: object = None, *, embedded: EmbeddedPdfSignature | None = None,
               indeterminate: bool = False, checked: bool = False) -> SignatureReport:
     """An entry for a signature that could not be validated the normal way; only established facts are set."""
-    status = getattr(subindic, "status", None)
-    if subindic in _TOTAL_FAILED_NAMES or status == AdESStatus.FAILED:
-        indication = "TOTAL-FAILED"
-    elif indeterminate or status == AdESStatus.INDETERMINATE:
-        indication = "INDETERMINATE"
-    else:
-        indication = "TOTAL-FAILED"
-    sub = subindic if isinstance(subindic, str) else getattr(subindic, "name", "FORMAT_FAILURE")
+    verdict = unusable_verdict(subindic, indeterminate=indeterminate)
     certificate = _signer_certificate(embedded)
-    intact: bool | None = None
-    valid: bool | None = None
-    if sub == "HASH_FAILURE":
-        intact = False
-    elif sub == "SIG_CRYPTO_FAILURE":
-        intact, valid = True, False
-    elif checked:
-        intact = valid = True
+    intact, valid = established_integrity(verdict.sub_indication, checked=checked)
     return SignatureReport(
         field=name, signer_subject=_subject(certificate), signer_common_name=_common_name(certificate),
         stated_name=None, stated_meaning=None, claimed_time=None, timestamp_time=None, timestamp_trusted=None,
         intact=intact, valid=valid, trusted=False, revocation="not_checked", coverage=None, modification=None,
         docmdp_ok=None, certification=None, level=None, part11_manifestation=False,
-        indication=indication,  # type: ignore[arg-type]
-        sub_indication=sub, problems=[f"The signature {problem}."])
-
-
-_TOTAL_FAILED_NAMES = {"HASH_FAILURE", "SIG_CRYPTO_FAILURE", "FORMAT_FAILURE"}
+        indication=verdict.indication, sub_indication=verdict.sub_indication, problems=[f"The signature {problem}."])
 
 
 def _signer_certificate(embedded: EmbeddedPdfSignature | None) -> asn1_x509.Certificate | None:
@@ -809,22 +644,6 @@ def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:
     if level == SignatureCoverageLevel.ENTIRE_REVISION:
         return "entire_revision"
     return "partial"
-
-
-def _level(embedded: EmbeddedPdfSignature, has_tst: bool, dss_revisions: list[int],
-           timestamp_revisions: list[int]) -> Level | None:
-    """The PAdES baseline level the file's structure reaches for this signature."""
-    if str(embedded.sig_object.get("/SubFilter")) != "/ETSI.CAdES.detached":
-        return None
-    signed = embedded.signed_revision
-    if not (has_tst or any(rev > signed for rev in timestamp_revisions)):
-        return "B-B"
-    dss_after = [rev for rev in dss_revisions if rev > signed]
-    if not dss_after:
-        return "B-T"
-    if any(rev >= min(dss_after) for rev in timestamp_revisions):
-        return "B-LTA"
-    return "B-LT"
 
 
 def _dss_revisions(reader: PdfFileReader) -> list[int]:

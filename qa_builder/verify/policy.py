@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
-from pyhanko.keys import load_certs_from_pemder_data
 from pyhanko.sign.validation.policy_decl import (
     PdfSignatureValidationSpec,
     RevinfoOnlineFetchingRule,
@@ -23,12 +22,9 @@ from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
-from qa_builder.errors import InputError
-from qa_builder.files import read_small_file
+from qa_builder.signing.trust import load_trust_roots
 
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-MAX_CERTIFICATE_FILE = 16 * 1024 * 1024
-"""Bytes at most of a --trust file (the system bundle is about 200 KiB)."""
 
 
 @dataclass(frozen=True)
@@ -79,26 +75,7 @@ def load_policy(settings: VerifySettings) -> Policy:
     Raises:
         InputError: a --trust file is missing or holds no certificate.
     """
-    roots: list[asn1_x509.Certificate] = []
-    sources = [*settings.trust_roots, *((SYSTEM_BUNDLE,) if settings.system_trust else ())]
-    for path in sources:
-        try:
-            data = read_small_file(path, MAX_CERTIFICATE_FILE)  # a FIFO or device is refused, not waited on
-        except OSError as exc:
-            raise InputError(f"{path}: the trust root cannot be read ({exc.strerror})") from exc
-        try:
-            found = list(load_certs_from_pemder_data(data))
-        except ValueError as exc:
-            raise InputError(f"{path}: is not a PEM or DER certificate file ({exc})") from exc
-        if not found:
-            raise InputError(f"{path}: holds no certificate")
-        try:  # asn1crypto parses lazily: make a malformed certificate fail here, as a usage error
-            for certificate in found:
-                _ = certificate.subject, certificate.public_key, certificate.not_valid_after
-            SimpleTrustManager.build(trust_roots=found)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise InputError(f"{path}: is not a usable certificate ({exc})") from exc
-        roots.extend(found)
+    roots = load_trust_roots([*settings.trust_roots, *((SYSTEM_BUNDLE,) if settings.system_trust else ())])
     fetching = RevinfoOnlineFetchingRule.ALWAYS_FETCH if settings.online else RevinfoOnlineFetchingRule.LOCAL_ONLY
     policy = CertValidationPolicySpec(trust_manager=SimpleTrustManager.build(trust_roots=roots),
                                       revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),

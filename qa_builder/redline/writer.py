@@ -1,4 +1,4 @@
-"""Redline DOCX: the changes between two versions of an agreement, as real tracked revisions."""
+"""The redline DOCX: a comparison of two versions of an agreement, every difference a real tracked revision."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import difflib
 import io
 import re
 import zipfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import zip_longest
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import docx
 from docx.enum.section import WD_ORIENT
@@ -23,77 +22,36 @@ from docx.shared import Pt, RGBColor, Twips
 from qa_builder import clock
 from qa_builder.errors import RenderError
 from qa_builder.files import atomic_writer
-from qa_builder.models.agreement import (
-    Agreement,
-    AgreementClause,
-    AgreementSection,
-    ClauseParagraph,
-    PartyBlock,
-    RaciRow,
+from qa_builder.models.agreement import Agreement, AgreementClause, AgreementSection, ClauseParagraph, PartyBlock
+from qa_builder.redline.compare import (
+    COVER_HEADING,
+    HISTORY_HEADING,
+    RACI_HEADING,
+    SELECTION_HEADING,
+    SIGNATURES_HEADING,
+    SOURCES_HEADING,
+    TEXT_HEADING,
+    TIMELINES_HEADING,
+    TRACE_HEADING,
+    ClauseChange,
+    RedlineSummary,
+    SectionPlan,
+    compare_agreements,
+    interleave,
+    plan_sections,
 )
+from qa_builder.redline.worddiff import Op, Piece, pair_paragraphs, paragraph_mark, word_diff
 from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_KIND, set_custom_properties
 
-__all__ = ["COVER_HEADING", "HISTORY_HEADING", "RACI_HEADING", "SELECTION_HEADING", "SIGNATURES_HEADING",
-           "SOURCES_HEADING", "TEXT_HEADING", "TIMELINES_HEADING", "TRACE_HEADING", "ClauseChange", "RedlineSummary",
-           "compare_agreements", "write_redline"]
-
-TEXT_HEADING = "Text of the agreement"
-COVER_HEADING = "Cover page"
-RACI_HEADING = "Responsibilities matrix"
-TIMELINES_HEADING = "Timelines"
-TRACE_HEADING = "Regulatory traceability"
-SOURCES_HEADING = "Sources of the regulatory traceability"
-SIGNATURES_HEADING = "Signature blocks"
-HISTORY_HEADING = "Revision history"
-SELECTION_HEADING = "Clause selection record"
-
-ChangeKind = Literal["added", "removed", "new_version", "new_text", "moved"]
-Op = Literal["same", "ins", "del"]
-Piece = tuple[Op, str]
-T = TypeVar("T")
-Pair = tuple[T | None, T | None]
 Cells = tuple[str, ...]
 Row = tuple[str, Cells]
 
-_TOKENS = re.compile(r"\s+|\S+\s*")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _NAVY = "1F3864"
 _PARAGRAPH_STYLES = ("Title", "Intro", "Heading 1", "Heading 2", "List Bullet", "Small", "Clause Body", "Clause Item",
                      "Table Text")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
-
-
-@dataclass(frozen=True)
-class ClauseChange:
-    """One clause that differs between the versions, numbered as in the new version (old number if removed)."""
-
-    clause_id: str
-    number: str
-    title: str
-    kind: ChangeKind
-    old_version: int | None
-    new_version: int | None
-
-
-@dataclass(frozen=True)
-class RedlineSummary:
-    """What changed from one version of an agreement to another."""
-
-    agreement_id: str
-    old_version: int
-    new_version: int
-    clause_changes: tuple[ClauseChange, ...]
-    other_changes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _SectionPlan:
-    """A section as the redline shows it: old and/or new side, and its clauses in reading order."""
-
-    old: AgreementSection | None
-    new: AgreementSection | None
-    clauses: tuple[Pair[AgreementClause], ...]
 
 
 @dataclass(frozen=True)
@@ -184,235 +142,6 @@ def _in_order(old: Sequence[str], new: Sequence[str]) -> set[str]:
     return {key for block in matcher.get_matching_blocks() for key in old[block.a:block.a + block.size]}
 
 
-# --- comparison -------------------------------------------------------------------------------------------------
-
-
-def compare_agreements(old: Agreement, new: Agreement) -> RedlineSummary:
-    """Compare two versions: clauses matched by clause_id, then everything else as plain sentences."""
-    plans = _plan(old, new)
-    return RedlineSummary(
-        agreement_id=new.id,
-        old_version=old.version,
-        new_version=new.version,
-        clause_changes=_clause_changes(plans, old, new),
-        other_changes=_other_changes(old, new, plans),
-    )
-
-
-def _plan(old: Agreement, new: Agreement) -> tuple[_SectionPlan, ...]:
-    in_place = _clauses_in_place(old, new)
-    common = {s.id for s in old.sections} & {s.id for s in new.sections}
-    plans = []
-    for old_s, new_s in _interleave(old.sections, new.sections, lambda s: s.id, common):
-        old_cs = old_s.clauses if old_s else []
-        new_cs = new_s.clauses if new_s else []
-        pairs = _interleave(old_cs, new_cs, lambda c: c.clause_id, in_place)
-        plans.append(_SectionPlan(old_s, new_s, tuple(pairs)))
-    return tuple(plans)
-
-
-def _clauses_in_place(old: Agreement, new: Agreement) -> set[str]:
-    """Clause ids in the same section and the same relative order in both versions (the rest moved)."""
-    old_at = {c.clause_id: s.id for s in old.sections for c in s.clauses}
-    new_at = {c.clause_id: s.id for s in new.sections for c in s.clauses}
-    same_section = {cid for cid, section in old_at.items() if new_at.get(cid) == section}
-    old_seq = [cid for cid in old_at if cid in same_section]
-    new_seq = [cid for cid in new_at if cid in same_section]
-    matcher = difflib.SequenceMatcher(None, old_seq, new_seq, autojunk=False)
-    return {cid for block in matcher.get_matching_blocks() for cid in old_seq[block.a:block.a + block.size]}
-
-
-def _interleave(old: Sequence[T], new: Sequence[T], key: Callable[[T], str], paired: Collection[str]) -> list[Pair[T]]:
-    """New items in order, each with its old counterpart if paired; unpaired old items after their old predecessor."""
-    olds = {key(item): item for item in old if key(item) in paired}
-    after: dict[str | None, list[T]] = {}
-    anchor: str | None = None
-    for item in old:
-        if key(item) in paired:
-            anchor = key(item)
-        else:
-            after.setdefault(anchor, []).append(item)
-    merged: list[Pair[T]] = [(gone, None) for gone in after.get(None, [])]
-    for item in new:
-        merged.append((olds.get(key(item)), item))
-        if key(item) in paired:
-            merged.extend((gone, None) for gone in after.get(key(item), []))
-    return merged
-
-
-def _clause_changes(plans: Sequence[_SectionPlan], old: Agreement, new: Agreement) -> tuple[ClauseChange, ...]:
-    old_by_id = {c.clause_id: c for s in old.sections for c in s.clauses}
-    new_ids = {c.clause_id for s in new.sections for c in s.clauses}
-    changes = (_clause_change(o, n, old_by_id, new_ids) for plan in plans for o, n in plan.clauses)
-    return tuple(change for change in changes if change is not None)
-
-
-def _clause_change(old: AgreementClause | None, new: AgreementClause | None,
-                   old_by_id: dict[str, AgreementClause], new_ids: set[str]) -> ClauseChange | None:
-    if new is None:
-        assert old is not None
-        if old.clause_id in new_ids:
-            return None  # moved: reported where it now stands
-        return ClauseChange(old.clause_id, old.number, old.title, "removed", old.version, None)
-    if old is None:
-        before = old_by_id.get(new.clause_id)
-        if before is None:
-            return ClauseChange(new.clause_id, new.number, new.title, "added", None, new.version)
-        return ClauseChange(new.clause_id, new.number, new.title, "moved", before.version, new.version)
-    if old.version != new.version:
-        return ClauseChange(new.clause_id, new.number, new.title, "new_version", old.version, new.version)
-    if old.title != new.title or old.paragraphs != new.paragraphs:
-        return ClauseChange(new.clause_id, new.number, new.title, "new_text", old.version, new.version)
-    return None
-
-
-def _other_changes(old: Agreement, new: Agreement, plans: Sequence[_SectionPlan]) -> tuple[str, ...]:
-    found = [*_header_changes(old, new), *_section_changes(plans)]
-    renumbered = sum(1 for p in plans for o, n in p.clauses if o and n and o.number != n.number)
-    if renumbered:
-        found.append(f"Clause numbering changed for {_count(renumbered, 'clause')}")
-    found.extend(_raci_changes(old.raci, new.raci))
-    sentences = (_row_changes(TIMELINES_HEADING, old.timelines, new.timelines, lambda r: r.event),
-                 _row_changes(TRACE_HEADING, old.traceability, new.traceability, lambda r: r.requirement_id),
-                 _row_changes(SOURCES_HEADING, old.sources, new.sources, lambda r: r.key),
-                 _row_changes(SIGNATURES_HEADING, old.signatories, new.signatories, lambda r: r.field_name),
-                 _row_changes(HISTORY_HEADING, old.revisions, new.revisions, lambda r: str(r.version)),
-                 _row_changes(SELECTION_HEADING, old.decisions, new.decisions, lambda r: r.clause_id))
-    found.extend(sentence for sentence in sentences if sentence)
-    return tuple(found)
-
-
-def _header_changes(old: Agreement, new: Agreement) -> list[str]:
-    found = []
-    if old.id != new.id:
-        found.append(f"Agreement ID changed from {old.id} to {new.id}")
-    if old.title != new.title:
-        found.append("Title changed")
-    if old.effective_date != new.effective_date:
-        found.append(f"Effective date changed from {old.effective_date} to {new.effective_date}")
-    if old.review_period_months != new.review_period_months:
-        found.append(f"Review period changed from {old.review_period_months} to {new.review_period_months} months")
-    if old.sponsor != new.sponsor:
-        found.append("Sponsor details changed")
-    if old.contract_acceptor != new.contract_acceptor:
-        found.append("Contract acceptor details changed")
-    if old.affiliates != new.affiliates:
-        found.append("Affiliates that are parties changed")
-    if old.products != new.products:
-        found.append("Products changed")
-    if old.markets != new.markets:
-        found.append("Markets changed")
-    if (old.library_name, old.library_version) != (new.library_name, new.library_version):
-        found.append(f"Clause library changed from {old.library_name} {old.library_version} "
-                     f"to {new.library_name} {new.library_version}")
-    return found
-
-
-def _section_changes(plans: Sequence[_SectionPlan]) -> list[str]:
-    found = []
-    for plan in plans:
-        if plan.new is None:
-            assert plan.old is not None
-            found.append(f"Section {plan.old.number} ({plan.old.title}) removed")
-        elif plan.old is None:
-            found.append(f"Section {plan.new.number} ({plan.new.title}) added")
-        elif plan.old.title != plan.new.title:
-            found.append(f"Section {plan.new.number} title changed")
-    return found
-
-
-def _raci_changes(old: Sequence[RaciRow], new: Sequence[RaciRow]) -> list[str]:
-    shown = _row_changes(RACI_HEADING, old, new, lambda r: r.activity_id, _unnumbered)
-    return [shown] if shown else []
-
-
-def _unnumbered(row: RaciRow) -> dict[str, Any]:
-    return row.model_dump(exclude={"number"})
-
-
-def _row_changes(name: str, old: Sequence[T], new: Sequence[T], key: Callable[[T], str],
-                 value: Callable[[T], object] | None = None) -> str | None:
-    """'Name: 1 row added, 2 rows changed', or None when the rows are the same."""
-    old_by = {key(row): row for row in old}
-    new_by = {key(row): row for row in new}
-    look = value or (lambda row: row)
-    added = sum(1 for k in new_by if k not in old_by)
-    removed = sum(1 for k in old_by if k not in new_by)
-    changed = sum(1 for k, row in new_by.items() if k in old_by and look(row) != look(old_by[k]))
-    parts = [f"{_count(n, 'row')} {verb}" for n, verb in ((added, "added"), (removed, "removed"),
-                                                        (changed, "changed")) if n]
-    return f"{name}: {', '.join(parts)}" if parts else None
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-# --- text diff --------------------------------------------------------------------------------------------------
-
-
-def _tokens(text: str) -> list[str]:
-    """Words with their trailing whitespace (and any leading whitespace alone), so ''.join gives the text back."""
-    return _TOKENS.findall(text)
-
-
-def _diff(old: str, new: str) -> list[Piece]:
-    """Word-level pieces that read as `old` when insertions are dropped and as `new` when deletions are."""
-    a, b = _tokens(old), _tokens(new)
-    pieces: list[Piece] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            pieces.append(("same", "".join(a[i1:i2])))
-        else:
-            pieces.extend(_replacement("".join(a[i1:i2]), "".join(b[j1:j2])))
-    return _joined(pieces)
-
-
-def _replacement(gone: str, added: str) -> list[Piece]:
-    """Deletion then insertion, leaving out whole words both start with and spaces both end with.
-
-    So 'end' → 'end and more' only inserts ' and more'. A tab stays with its text: '1.2<tab>' → '1.3<tab>' shows
-    each number at its own tab stop.
-    """
-    head = next((i for i, (x, y) in enumerate(zip(gone, added, strict=False)) if x != y), min(len(gone), len(added)))
-    while head and not (_at_boundary(gone, head) and _at_boundary(added, head)):
-        head -= 1
-    rest_gone, rest_added = gone[head:], added[head:]
-    keep = 0
-    while (keep < min(len(rest_gone), len(rest_added)) and rest_gone[-1 - keep] == rest_added[-1 - keep]
-           and rest_gone[-1 - keep] == " "):
-        keep += 1
-    return [("same", gone[:head]), ("del", rest_gone[:len(rest_gone) - keep]),
-            ("ins", rest_added[:len(rest_added) - keep]), ("same", rest_gone[len(rest_gone) - keep:])]
-
-
-def _at_boundary(text: str, index: int) -> bool:
-    return index == len(text) or text[index].isspace() or text[index - 1].isspace()
-
-
-def _joined(pieces: Sequence[Piece]) -> list[Piece]:
-    """Drop empty pieces and join neighbours with the same operation."""
-    joined: list[Piece] = []
-    for op, text in pieces:
-        if not text:
-            continue
-        if joined and joined[-1][0] == op:
-            joined[-1] = (op, joined[-1][1] + text)
-        else:
-            joined.append((op, text))
-    return joined
-
-
-def _pair_paragraphs(old: Sequence[ClauseParagraph], new: Sequence[ClauseParagraph]) -> list[Pair[ClauseParagraph]]:
-    """Identical paragraphs pair up even if relabelled; the rest pair by position within each changed stretch."""
-    a = [(p.kind, p.text) for p in old]
-    b = [(p.kind, p.text) for p in new]
-    pairs: list[Pair[ClauseParagraph]] = []
-    for _tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        pairs.extend(zip_longest(old[i1:i2], new[j1:j2]))
-    return pairs
-
-
 def _paragraph_text(paragraph: ClauseParagraph | None) -> str:
     if paragraph is None:
         return ""
@@ -425,13 +154,6 @@ def _clause_heading(clause: AgreementClause | None) -> str:
 
 def _section_heading(section: AgreementSection | None) -> str:
     return f"{section.number}.\t{section.title.upper()}" if section else ""
-
-
-def _mark(old: object | None, new: object | None) -> Op:
-    """How a paragraph mark is tracked: inserted with a new-only paragraph, deleted with an old-only one."""
-    if old is None:
-        return "ins"
-    return "del" if new is None else "same"
 
 
 # --- document ---------------------------------------------------------------------------------------------------
@@ -500,7 +222,7 @@ class _Redline:
         self.style_ids = _setup(self.doc, new, self.author, self.stamp)
         self._front(old, new, summary)
         self._part(_COVER, old, new)
-        self._body(_plan(old, new))
+        self._body(plan_sections(old, new))
         for part in _PARTS:
             self._part(part, old, new)
         self._add("Small", "End of comparison.")
@@ -531,22 +253,23 @@ class _Redline:
 
     # agreement text
 
-    def _body(self, plans: Sequence[_SectionPlan]) -> None:
+    def _body(self, plans: Sequence[SectionPlan]) -> None:
         self._add("Heading 1", TEXT_HEADING).paragraph_format.page_break_before = True
         for plan in plans:
-            mark = _mark(plan.old, plan.new)
-            self._paragraph(_diff(_section_heading(plan.old), _section_heading(plan.new)), "Heading 1", mark)
+            mark = paragraph_mark(plan.old, plan.new)
+            self._paragraph(word_diff(_section_heading(plan.old), _section_heading(plan.new)), "Heading 1", mark)
             for old_c, new_c in plan.clauses:
                 self._clause(old_c, new_c)
 
     def _clause(self, old: AgreementClause | None, new: AgreementClause | None) -> None:
-        self._paragraph(_diff(_clause_heading(old), _clause_heading(new)), "Heading 2", _mark(old, new))
+        self._paragraph(word_diff(_clause_heading(old), _clause_heading(new)), "Heading 2", paragraph_mark(old, new))
         old_ps = old.paragraphs if old else []
         new_ps = new.paragraphs if new else []
-        for old_p, new_p in _pair_paragraphs(old_ps, new_ps):
+        for old_p, new_p in pair_paragraphs(old_ps, new_ps):
             shown = new_p or old_p
             style = "Clause Item" if shown and shown.kind == "item" else "Clause Body"
-            self._paragraph(_diff(_paragraph_text(old_p), _paragraph_text(new_p)), style, _mark(old_p, new_p))
+            self._paragraph(word_diff(_paragraph_text(old_p), _paragraph_text(new_p)), style,
+                            paragraph_mark(old_p, new_p))
 
     # cover, annexes, signature blocks, revision history: every other part of the model, as tracked tables
 
@@ -564,7 +287,7 @@ class _Redline:
         for column, width in zip(table.columns, widths, strict=True):
             column.width = width
         self._header_row(table.rows[0], part.headers, widths)
-        for old_r, new_r in _interleave(old_rows, new_rows, lambda r: r[0], in_place):
+        for old_r, new_r in interleave(old_rows, new_rows, lambda r: r[0], in_place):
             self._table_row(table.add_row(), old_r[1] if old_r else None, new_r[1] if new_r else None, widths)
         if old_rows != new_rows and self.revisions == before:
             raise ValueError(f"{part.heading} differs between the versions but no tracked change shows it")
@@ -584,7 +307,7 @@ class _Redline:
 
     def _table_row(self, row: Any, old: Cells | None, new: Cells | None, widths: Sequence[Any]) -> None:
         props = _row_props(row, header=False)
-        mark = _mark(old, new)
+        mark = paragraph_mark(old, new)
         if mark != "same":
             props.append(self._revision(f"w:{mark}"))
         blank = ("",) * len(widths)
@@ -592,7 +315,7 @@ class _Redline:
             cell.width = width
             p = cell.paragraphs[0]._p
             p.style = self.style_ids["Table Text"]
-            self._pieces(p, _diff(before, after))
+            self._pieces(p, word_diff(before, after))
 
     # revisions
 

@@ -31,7 +31,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from qa_builder.errors import InputError, QABuilderError
-from qa_builder.signing.testpki import (
+from qa_builder.testing.pki import (
     INTERMEDIATE_NAME,
     OCSP_NAME,
     ROOT_NAME,
