@@ -11,7 +11,7 @@ from qa_builder import clock
 from qa_builder.answers import AnswersFile
 from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.context import Facts, build_context, derive_facts
-from qa_builder.library.raci import ResolvedActivity, resolve_raci
+from qa_builder.library.raci import ResolvedActivity, default_variant, resolve_raci
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
 from qa_builder.models.findings import Finding, Severity
@@ -43,6 +43,7 @@ class Review:
     today: dt.date
     raci: list[ResolvedActivity] = field(default_factory=list)
     agreement: Agreement | None = None
+    context: dict[str, object] = field(default_factory=dict)  # the clause-rendering context of the answers
 
     @property
     def limits(self) -> ReviewThresholds:
@@ -120,7 +121,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
         # `check` and `build` both stop with one line naming file, line and clause, and exit 2.
         findings.extend(_preflight_findings(answers_file, exc))
     review = Review(answers=answers, library=library, today=today or clock.today(),
-                    raci=_resolve_or_empty(answers, library, context), agreement=agreement)
+                    raci=_resolve_or_empty(answers, library, context), agreement=agreement, context=context)
     for registered in CHECKS:
         for hit in registered.run(review):
             findings.append(Finding(id=registered.id, severity=hit.severity, field=hit.field,
@@ -200,6 +201,34 @@ def _critical_split(review: Review) -> Iterator[Hit]:
 
 
 # --- Stand-alone agreement -------------------------------------------------------------------------
+
+
+@check("QA-RACI-004", "An override does not move an Accountable role that the law gives a party and a clause states",
+       "ICHQ7-11.5")
+def _fixed_accountable(review: Review) -> Iterator[Hit]:
+    sources = {r.id: r.source for r in review.library.requirements}
+    names = {"sponsor": "Sponsor", "contract_acceptor": "Contract Acceptor"}
+    for row in review.raci:
+        if row.override is None:
+            continue
+        try:
+            default = default_variant(row.activity, review.context)
+        except LibraryError:
+            continue
+        if default.fixed_by is None:
+            continue
+        owner = "sponsor" if "A" in default.sponsor else "contract_acceptor"
+        if "A" in dict(zip(names, row.codes(), strict=True))[owner]:
+            continue
+        other = "contract_acceptor" if owner == "sponsor" else "sponsor"
+        source = sources.get(default.fixed_by, default.fixed_by)
+        yield Hit(_raci_field(row, other), f"the responsibilities entry for '{row.activity.id}' takes the "
+                  f"Accountable role from the {names[owner]}, to whom {source} gives it",
+                  f"The agreement's clause states that the {names[owner]} holds this role; an override "
+                  "that gives it to the other party makes two parties decide the same thing, and the matrix, which "
+                  "prevails over the clauses, then contradicts them.",
+                  f"Remove this responsibilities entry, or give the letter A back to the {names[owner]} (the other "
+                  "party may keep R or C, with a split_of_duties).")
 
 
 @check("QA-STANDALONE-001", "The agreement stands alone, separate from the commercial agreement",

@@ -106,6 +106,9 @@ TRIGGERS: dict[str, tuple[Mutation, str]] = {
         "role": "Japanese marketing authorisation holder", "affiliate_of": "sponsor", "markets": ["JP"],
         "joins_as_party": False}])), "affiliates[0].joins_as_party"),
     "QA-APP-001": (_set("products.0.application_type", "BLA"), "products[0].application_type"),
+    "QA-RACI-004": (_all(_set("products.0.type", "api"), _set("services", ["api_manufacture"]),
+                          _override("stability_protocol", "RA", "R", split_of_duties="Sponsor sets retest period.")),
+                     "responsibilities[0].sponsor"),
     "QA-MAH-001": (_all(_eu, _set("sponsor.country", "United States")), "sponsor.country"),
     "QA-TRIAL-001": (_all(_set("products.0.type", "investigational"), _set("products.0.markets", ["EU"]),
                           _set("products.0.trial", {"sponsor": "Trial Sponsor Inc.", "sponsor_country": "USA"}),
@@ -188,6 +191,8 @@ def test_checks_are_silent_on_good_files(answers: Path) -> None:
     (_set("deviations.critical_notify_hours", 24), "QA-DEV-001"),
     (_set("subcontracting", {"allowed": False}), "QA-SUB-005"),
     (_all(_eu, _set("sponsor.country", "United States"), _set("affiliates", [EU_HOLDER])), "QA-MAH-001"),
+    (_all(_set("products.0.type", "api"), _set("services", ["api_manufacture"]),
+          _override("stability_protocol", "C", "RA", notes="Sponsor comments on each protocol.")), "QA-RACI-004"),
 ])
 def test_check_is_silent_at_its_boundary(tmp_path: Path, mutation: Mutation, silent_id: str) -> None:
     assert silent_id not in {f.id for f in _findings(tmp_path, mutation)}

@@ -102,6 +102,12 @@ def test_raci_needs_one_accountable_and_a_responsible(lib: Path) -> None:
     assert "activity 'manufacture': needs at least one Responsible party (R)" in message
 
 
+def test_raci_fixed_by_names_a_catalogued_requirement(lib: Path) -> None:
+    _edit(lib / "raci.yaml", "sponsor: I, contract_acceptor: RA}", "sponsor: I, contract_acceptor: RA, vary_by: "
+          "\"'x'\", variants: {x: {sponsor: I, contract_acceptor: RA, fixed_by: NO-SUCH-ROW}}}")
+    assert "variant 'x': fixed_by names requirement 'NO-SUCH-ROW'" in _problems(lib)
+
+
 def test_not_a_library(tmp_path: Path) -> None:
     with pytest.raises(LibraryError, match="not a clause library"):
         load_library(tmp_path)

@@ -247,6 +247,10 @@ def _check_consistency(
         allocations = [("", activity.sponsor, activity.contract_acceptor, activity.split_of_duties)] + [
             (f" variant '{key}'", v.sponsor, v.contract_acceptor, v.split_of_duties)
             for key, v in activity.variants.items()]
+        for key, variant in activity.variants.items():
+            if variant.fixed_by is not None and variant.fixed_by not in requirement_ids:
+                problems.append(f"{where} variant '{key}': fixed_by names requirement '{variant.fixed_by}', which "
+                                f"{REQUIREMENTS_FILE} does not define")
         for label, sponsor, acceptor, split in allocations:
             codes = (sponsor, acceptor)
             if sum("A" in c for c in codes) != 1:

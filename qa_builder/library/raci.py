@@ -56,6 +56,15 @@ def resolve_raci(answers: Answers, library: ClauseLibrary, context: dict[str, An
     return rows
 
 
+def default_variant(activity: RaciActivity, context: dict[str, Any]) -> RaciVariant:
+    """The codes the library gives `activity` for this arrangement, before any answers override.
+
+    Raises:
+        LibraryError: the row's `vary_by` does not evaluate.
+    """
+    return _variant(activity, context)
+
+
 def _variant(activity: RaciActivity, context: dict[str, Any]) -> RaciVariant:
     """The row's default codes: its variant for the value of `vary_by`, else its own codes."""
     own = RaciVariant(sponsor=activity.sponsor, contract_acceptor=activity.contract_acceptor, notes=activity.notes,

@@ -123,6 +123,10 @@ class RaciVariant(LibraryModel):
         default=None, description="The activity's wording for this variant, where the act itself differs (e.g. an "
                                   "investigational Batch is released by its certification and the Sponsor then "
                                   "authorises its shipment); the row's own wording when None.")
+    fixed_by: str | None = Field(
+        default=None, description="Id of the requirement (requirements.yaml) that gives this variant's Accountable "
+                                  "party its role, which a clause states: an answers override that moves the A "
+                                  "elsewhere contradicts that clause (check QA-RACI-004). Example: 'ICHQ7-11.5'.")
 
 
 class AffiliateActs(LibraryModel):
