@@ -1,15 +1,17 @@
 """Build benchmark: N agreements to DOCX + PDF with qa-builder vs. the naive approach, in the same run.
 
 Naive = for each agreement, docxtpl render then one `soffice --headless --convert-to pdf` process.
-qa-builder = parallel builds over a warm LibreOffice pool (one worker per job), which also updates the
-table of contents, writes PDF/A-2b and adds signature fields — more work per document than the naive path.
+qa-builder (typst) = the default build: parallel builds, the PDF/A-2b typeset from the Agreement model with
+Typst, signature fields added. qa-builder (libreoffice) = `--pdf-engine libreoffice`: parallel builds over a
+warm LibreOffice pool (one worker per job), which also updates the table of contents, writes PDF/A-2b and adds
+signature fields — more work per document than the naive path.
 
 Peak memory is the largest summed RSS of the benchmark's process tree (Python + LibreOffice), sampled
 every 20 ms, measured for N and 2N agreements to show that it stays flat as N grows.
 
 The floor is a warm pool of the same size converting the same DOCX files and nothing else: how close
-qa-builder comes to what LibreOffice itself needs. The typst line is the same build with `--pdf-engine typst`
-(the PDF typeset from the Agreement model, no LibreOffice), measured in the same run. Two scenarios: the
+the LibreOffice path comes to what LibreOffice itself needs. Every line also prints the machine's load average
+(1 min) when it was measured, since the machine is shared. Two scenarios: the
 bundled example (a ~38-page agreement; the default) and short agreements (the test suite's mini library,
 ~5 pages), because the ratio depends on document length: the naive path pays ~1.3 s of start-up per
 document whatever its size.
@@ -227,31 +229,38 @@ def bench_scenario(scenario: str, work: Path, n: int, jobs: int, skip_naive: boo
     """Measure one scenario and print its lines."""
     source, library = SCENARIOS[scenario]
     answers = make_answers(work, 2 * n, source)
+    load = {}
     ours = run_ours(answers[:n], _fresh(work / "ours"), jobs, library)
+    load["ours"] = _load()
     pages = _pages(next((work / "ours").glob("*.pdf")))
     print(f"\n== scenario '{scenario}': variations of {source.name}, {pages} pages each ==")
     ours_2n = run_ours(answers, _fresh(work / "ours-2n"), jobs, library)
+    load["ours_2n"] = _load()
     floor = run_floor(work / "ours", _fresh(work / "floor"), jobs)
+    load["floor"] = _load()
     typst = run_ours(answers[:n], _fresh(work / "typst"), jobs, library, engine="typst")
+    load["typst"] = _load()
     typst_2n = run_ours(answers, _fresh(work / "typst-2n"), jobs, library, engine="typst")
+    load["typst_2n"] = _load()
     typst_pages = _pages(next((work / "typst").glob("*.pdf")))
     stages = {k: statistics.mean(t.get(k, 0.0) for t in ours["stages"])
               for k in ("assemble", "docx", "pdf", "fields", "record")}
-    print("qa-builder per-document stage times (mean s; jobs run in parallel): " +
+    print("qa-builder (libreoffice) per-document stage times (mean s; jobs run in parallel): " +
           ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
-    print(f"qa-builder  N={n:<4} {ours['wall']:6.1f} s  {n / ours['wall']:5.2f} agreements/s  "
-          f"peak memory {ours['peak'] / 2**20:4.0f} MiB")
-    print(f"qa-builder  N={2 * n:<4} {ours_2n['wall']:6.1f} s  {2 * n / ours_2n['wall']:5.2f} agreements/s  "
-          f"peak memory {ours_2n['peak'] / 2**20:4.0f} MiB  (memory N→2N: {ours_2n['peak'] / ours['peak']:.2f}×)")
+    print(f"libreoffice N={n:<4} {ours['wall']:6.1f} s  {n / ours['wall']:5.2f} agreements/s  "
+          f"peak memory {ours['peak'] / 2**20:4.0f} MiB  {load['ours']}")
+    print(f"libreoffice N={2 * n:<4} {ours_2n['wall']:6.1f} s  {2 * n / ours_2n['wall']:5.2f} agreements/s  "
+          f"peak memory {ours_2n['peak'] / 2**20:4.0f} MiB  (memory N→2N: {ours_2n['peak'] / ours['peak']:.2f}×)  "
+          f"{load['ours_2n']}")
     print(f"floor       N={n:<4} {floor:6.1f} s  (warm pool converting the same DOCX files only; "
-          f"qa-builder takes {ours['wall'] / floor:.2f}× the floor)")
+          f"the LibreOffice path takes {ours['wall'] / floor:.2f}× the floor)  {load['floor']}")
     typst_stages = {k: statistics.mean(t.get(k, 0.0) for t in typst["stages"])
                     for k in ("assemble", "docx", "pdf", "fields", "record")}
     print(f"typst       N={n:<4} {typst['wall']:6.1f} s  {n / typst['wall']:5.2f} agreements/s  "
-          f"peak memory {typst['peak'] / 2**20:4.0f} MiB  ({typst_pages} pages; --pdf-engine typst: "
-          f"{ours['wall'] / typst['wall']:.2f}× the LibreOffice path, target ≥ 2×)")
+          f"peak memory {typst['peak'] / 2**20:4.0f} MiB  ({typst_pages} pages; the default engine: "
+          f"{ours['wall'] / typst['wall']:.2f}× the LibreOffice path, target ≥ 2×)  {load['typst']}")
     print(f"typst       N={2 * n:<4} {typst_2n['wall']:6.1f} s  peak memory {typst_2n['peak'] / 2**20:4.0f} MiB  "
-          f"(memory N→2N: {typst_2n['peak'] / typst['peak']:.2f}×)")
+          f"(memory N→2N: {typst_2n['peak'] / typst['peak']:.2f}×)  {load['typst_2n']}")
     print("typst per-document stage times (mean s): " + ", ".join(f"{k} {v:.3f}" for k, v in typst_stages.items()))
     print(f"typst CPU per document on the build thread: in the typesetter call {typst['typeset_cpu']:.3f} s "
           f"(Typst also lays out on its own threads), Python work beyond it {typst['python_cpu']:.3f} s "
@@ -260,10 +269,15 @@ def bench_scenario(scenario: str, work: Path, n: int, jobs: int, skip_naive: boo
         naive = run_naive(answers[:n], _fresh(work / "naive"), library)
         print(f"naive       N={n:<4} {naive['wall']:6.1f} s  {n / naive['wall']:5.2f} agreements/s  "
               f"peak memory {naive['peak'] / 2**20:4.0f} MiB  (render {naive['render']:.1f} s, "
-              f"soffice {naive['convert']:.1f} s)")
-        print(f"throughput ratio qa-builder (LibreOffice) / naive: {naive['wall'] / ours['wall']:.1f}×   "
-              f"floor / naive: {naive['wall'] / floor:.1f}×   "
-              f"qa-builder (typst) / naive: {naive['wall'] / typst['wall']:.1f}× (target ≥ 5×)")
+              f"soffice {naive['convert']:.1f} s)  {_load()}")
+        print(f"throughput ratio qa-builder (typst, default) / naive: {naive['wall'] / typst['wall']:.1f}× "
+              f"(target ≥ 5×)   qa-builder (libreoffice) / naive: {naive['wall'] / ours['wall']:.1f}×   "
+              f"floor / naive: {naive['wall'] / floor:.1f}×")
+
+
+def _load() -> str:
+    """The 1-minute load average now, for the figure printed with it (the machine is shared)."""
+    return f"[load {os.getloadavg()[0]:.2f}]"
 
 
 def _pages(pdf: Path) -> int:

@@ -88,7 +88,9 @@ def collect_answers_paths(inputs: list[Path]) -> list[Path]:
     paths: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in ANSWERS_SUFFIXES)
+            # Every entry with an answers suffix that is not a folder: a pipe or a broken link then fails with a
+            # line naming it, instead of being skipped while the others pass (session 5 attack).
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in ANSWERS_SUFFIXES and not p.is_dir())
             if not found:
                 raise AnswersError(f"{item}: folder holds no .yaml, .yml or .json answers files")
             paths.extend(found)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from qa_builder.models.agreement import Agreement
     from qa_builder.models.findings import Finding
     from qa_builder.models.library import ClauseLibrary, Requirement
-    from qa_builder.pipeline import BuildResult, BuildSettings, Format
+    from qa_builder.pipeline import BuildResult, BuildSettings, Format, PdfEngine
     from qa_builder.regenerate import Impact, Progress, RegenerationReport, VersionBuilt
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.verify.policy import VerifySettings
@@ -152,7 +152,7 @@ def workspace_impact(workspace: Path | Workspace, *, ids: Sequence[str] | None =
 
 def build_settings(out_dir: Path, *, library: Path | ClauseLibrary | None = None, template: Path | None = None,
                    fmt: Format = "both", force: bool = False, allow_findings: bool = False, allow_gaps: bool = False,
-                   today: dt.date | None = None) -> BuildSettings:
+                   today: dt.date | None = None, pdf_engine: PdfEngine | None = None) -> BuildSettings:
     """What every build of a run shares, with the library loaded and the template checked once.
 
     Args:
@@ -164,17 +164,23 @@ def build_settings(out_dir: Path, *, library: Path | ClauseLibrary | None = None
         allow_findings: build despite review errors; they are recorded as accepted in the build record.
         allow_gaps: build despite requirement gaps; they are recorded.
         today: the date review checks judge by; default `clock.today()` at build time.
+        pdf_engine: "typst" typesets the PDF from the Agreement model; "libreoffice" converts the DOCX. Default:
+            typst, or libreoffice with a custom template (the typeset PDF follows the bundled layout).
 
     Raises:
-        LibraryError: the library is invalid. TemplateError: the template is unreadable or uses unknown fields.
+        LibraryError: the library is invalid. TemplateError: the template is unreadable or uses unknown fields,
+        or it is a custom template and pdf_engine is "typst".
     """
-    from qa_builder.pipeline import BuildSettings
+    from qa_builder.pipeline import BuildSettings, check_engine_template, default_pdf_engine
     from qa_builder.render.docx import default_template_path, load_template
 
     template_path = template if template is not None else default_template_path()
     load_template(template_path)
-    return BuildSettings(out_dir=out_dir, library=_library(library), template=template_path, fmt=fmt, force=force,
-                         allow_findings=allow_findings, allow_gaps=allow_gaps, today=today)
+    settings = BuildSettings(out_dir=out_dir, library=_library(library), template=template_path, fmt=fmt,
+                             force=force, allow_findings=allow_findings, allow_gaps=allow_gaps, today=today,
+                             pdf_engine=pdf_engine or default_pdf_engine(template_path))
+    check_engine_template(settings)
+    return settings
 
 
 def build(answers: Path | AnswersFile, settings: BuildSettings, *,
@@ -185,8 +191,9 @@ def build(answers: Path | AnswersFile, settings: BuildSettings, *,
     Args:
         answers: an answers file, or answers loaded (and possibly adjusted) with `load_answers`.
         settings: from `build_settings`.
-        converter: a warm `PdfConverter` shared by many builds; when None and a PDF is wanted, LibreOffice is
-            started for this build and closed after it (about 2 s more).
+        converter: a warm `PdfConverter` shared by many builds (the PDF is then LibreOffice's conversion of the
+            DOCX); when None and a PDF is wanted, the engine of ``settings.pdf_engine`` is started for this build
+            and closed after it (LibreOffice: about 2 s more; Typst: about 0.3 s).
 
     Returns:
         The files written, the build record and the Agreement model.
@@ -207,9 +214,9 @@ def build_many(answers: Sequence[Path], settings: BuildSettings, *, jobs: int = 
     Args:
         answers: answers files and folders of them (a folder stands for its .yaml, .yml and .json files).
         settings: from `build_settings`.
-        jobs: builds at once (and LibreOffice workers, when the pool is made here).
-        converter: a warm `PdfConverter` to share; when None and PDFs are wanted, a pool of `jobs` workers
-            is started and closed.
+        jobs: builds at once (and LibreOffice workers, when such a pool is made here).
+        converter: a warm `PdfConverter` to share; when None and PDFs are wanted, the engine of
+            ``settings.pdf_engine`` is started and closed (for LibreOffice, a pool of `jobs` workers).
         progress: called with each outcome as it completes.
 
     Returns:

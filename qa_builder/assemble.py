@@ -27,11 +27,12 @@ from qa_builder.models.agreement import (
 )
 from qa_builder.models.answers import Answers, Contact
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, compile_text, raci_code, render_text
+from qa_builder.sandbox import TemplateProblem, accounted, compile_text, raci_code, render_text
 
 ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
 
 
+@accounted()
 def assemble_agreement(answers: Answers, library: ClauseLibrary, selection: ClauseSelection, *,
                        coverage: list[RequirementCoverage] | None = None) -> Agreement:
     """Build the Agreement model, with its model_digest.
@@ -85,6 +86,12 @@ def _party(role: Any, term: str, name: str, address: str, country: str, contact:
     return PartyBlock(role=role, defined_term=term, name=name, address=address, country=country,
                       quality_contact_name=contact.name, quality_contact_title=contact.title,
                       quality_contact_email=contact.email)
+
+
+MAX_CLAUSE_PARAGRAPHS = 10_000
+"""Paragraphs of all the clauses of one agreement (the 37-page example has about 240). One clause text of a million
+characters made 250,000 paragraphs: an agreement `negotiate import` refuses (over 20,000 paragraphs) whose build
+took 80 s and 900 MB (session 5 attack)."""
 
 
 def _affiliate_parties(answers: Answers) -> list[AffiliatePartyBlock]:
@@ -146,6 +153,7 @@ def _sections(
 ) -> tuple[list[AgreementSection], dict[str, str]]:
     by_section: dict[str, list[AgreementClause]] = {}
     numbers: dict[str, str] = {}
+    total = 0
     ordered = sorted(library.info.sections, key=lambda s: s.order)
     section_number = {s.id: 0 for s in ordered}
     next_number = 0
@@ -160,6 +168,11 @@ def _sections(
         paragraphs = split_paragraphs(_render(clause, source, label, context))
         if not paragraphs:
             raise RenderError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' renders empty")
+        total += len(paragraphs)
+        if total > MAX_CLAUSE_PARAGRAPHS:
+            raise LibraryError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' {label} "
+                               f"renders {len(paragraphs):,} paragraphs, which brings the agreement's clauses past "
+                               f"{MAX_CLAUSE_PARAGRAPHS:,} paragraphs (a Quality Agreement has a few hundred)")
         clauses = by_section.setdefault(clause.section, [])
         number = f"{section_number[clause.section]}.{len(clauses) + 1}"
         numbers[clause.id] = number

@@ -25,7 +25,7 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
     import qa_builder as qa
 
     example = qa.examples_dir() / EXAMPLE_FILE
-    result = qa.build(example, demo_settings(out_dir, force=force))  # starts LibreOffice and closes it
+    result = qa.build(example, demo_settings(out_dir, force=force))  # typesets the PDF with Typst
     lines = [f"Example answers: {example}", f"Built agreement {result.agreement_id} version {result.version}:"]
     lines += [f"  {path}" for path in result.files]
     if result.record is not None:

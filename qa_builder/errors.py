@@ -74,7 +74,9 @@ class Problem:
         """"FILE line N: MESSAGE" (the line left out when unknown; only MESSAGE without a file)."""
         if self.file is None:
             return self.message
-        return f"{self.file}{f' line {self.line}' if self.line else ''}: {self.message}"
+        # A line break in a file name would start a second, forged "error: …" line (session 5 attack).
+        file = str(self.file).replace("\r", "\\u000d").replace("\n", "\\u000a")
+        return f"{file}{f' line {self.line}' if self.line else ''}: {self.message}"
 
 
 class QABuilderError(Exception):

@@ -9,6 +9,8 @@ import hashlib
 import os
 import stat
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -19,6 +21,13 @@ from pydantic import ValidationError
 from qa_builder.errors import Hint, InputError, OutputExistsError, Remedy
 
 T = TypeVar("T")
+
+ZIP_READ_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError,
+    RuntimeError,  # a part that is encrypted ("password required for extraction")
+    zlib.error,  # a part whose compressed data is damaged ("invalid distance too far back")
+)
+"""What reading a damaged or hostile zip package (a DOCX) raises, besides OSError."""
 
 
 def _current_umask() -> int:

@@ -67,7 +67,18 @@ class BuildSettings:
     allow_gaps: bool = False
     today: dt.date | None = None  # the date review checks judge by; None: clock.today() at build time
     now: dt.datetime | None = None  # the build record's created_at; None: clock.now() at build time
-    pdf_engine: PdfEngine = "libreoffice"
+    pdf_engine: PdfEngine = "typst"
+
+
+def default_pdf_engine(template: Path) -> PdfEngine:
+    """The engine a build uses when none is asked for: Typst, unless the DOCX template is a custom one.
+
+    Typst typesets the bundled layout, so with a custom template only LibreOffice's conversion of the DOCX
+    makes a PDF that says what that DOCX says.
+    """
+    if template_sha256(template) == template_sha256(default_template_path()):
+        return "typst"
+    return "libreoffice"
 
 
 def open_pdf_engine(engine: PdfEngine, *, workers: int = 1) -> PdfConverter | PdfTypesetter:

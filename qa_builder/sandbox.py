@@ -60,6 +60,11 @@ MAX_INT_BITS = 256
 """Bits of any integer an expression may make (`*`, `**`)."""
 MAX_LITERAL = 10_000
 """Characters of a string literal, digits of a number literal, in a text or template."""
+MAX_NODES = 10_000
+"""Expressions, statements and text pieces of one compiled text or template part (compiling is not bounded by a
+render's limits: its time and memory grow with this)."""
+MAX_ROUND_DIGITS = 20
+"""Digits of precision `round` may take (each way): it computes 10 ** precision."""
 
 
 @dataclass(frozen=True)
@@ -174,9 +179,13 @@ def freeze_context(context: Mapping[str, Any]) -> FrozenContext:
 
 
 class _Budget:
-    def __init__(self, limits: RenderLimits) -> None:
+    def __init__(self, limits: RenderLimits, account_left: float | None = None, account_why: str = "") -> None:
         self.limits = limits
         self.deadline = time.monotonic() + limits.max_seconds
+        self.time_message = f"it ran longer than {limits.max_seconds:g} s"
+        if account_left is not None and account_left < limits.max_seconds:
+            self.deadline = time.monotonic() + max(account_left, 0.0)
+            self.time_message = account_why
         self.steps = 0
         self.output = 0
 
@@ -188,7 +197,7 @@ class _Budget:
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise RenderLimitExceeded(f"it ran longer than {self.limits.max_seconds:g} s")
+            raise RenderLimitExceeded(self.time_message)
 
     def add_output(self, size: int) -> None:
         self.output += size
@@ -198,6 +207,78 @@ class _Budget:
 
 
 _ACTIVE: ContextVar[_Budget | None] = ContextVar("qa_builder_render_budget", default=None)
+
+
+class _Account:
+    """The render time of many texts and conditions together: each render is bounded by CLAUSE_LIMITS, but an
+    agreement renders every clause, and the library lint every clause under hundreds of arrangements, so a
+    library of clauses that each take a little under the bound took hours (session 5 attack)."""
+
+    def __init__(self, total_seconds: float, per_text_seconds: float) -> None:
+        self.total_seconds = total_seconds
+        self.per_text_seconds = per_text_seconds
+        self.spent = 0.0
+        self.by_text: dict[int, float] = {}
+
+    def left(self, key: int) -> tuple[float, str]:
+        """Seconds the text `key` may still take, and the sentence saying why it was stopped."""
+        own = self.per_text_seconds - self.by_text.get(key, 0.0)
+        total = self.total_seconds - self.spent
+        if own <= total:
+            return own, (f"rendering it took more than {self.per_text_seconds:g} s in all, over every time it "
+                         f"was rendered; a clause text or condition takes milliseconds")
+        return total, (f"the clause texts and conditions took more than {self.total_seconds:g} s in all to "
+                       f"render, and this one was rendering then")
+
+    def charge(self, key: int, seconds: float) -> None:
+        self.spent += seconds
+        self.by_text[key] = self.by_text.get(key, 0.0) + seconds
+
+
+_ACCOUNT: ContextVar[_Account | None] = ContextVar("qa_builder_render_account", default=None)
+
+AGREEMENT_RENDER_SECONDS = 60.0
+"""Render time of all the clause texts and conditions of one agreement's selection or assembly."""
+LINT_RENDER_SECONDS = 300.0
+"""Render time of everything the library lint renders (the default library: about 20 s on a loaded 2-core machine)."""
+LINT_TEXT_SECONDS = 30.0
+"""Render time of one clause text or condition over every arrangement of the library lint (the default
+library's slowest: about 4 s)."""
+
+
+@contextmanager
+def accounted(*, lint: bool = False) -> Iterator[None]:
+    """Bound the render time of every text and condition rendered inside, in all and per text: by
+    AGREEMENT_RENDER_SECONDS and one render's bound, or (`lint`) LINT_RENDER_SECONDS and LINT_TEXT_SECONDS. An
+    enclosing account keeps its own bounds."""
+    if _ACCOUNT.get() is not None:
+        yield
+        return
+    account = (_Account(LINT_RENDER_SECONDS, LINT_TEXT_SECONDS) if lint
+               else _Account(AGREEMENT_RENDER_SECONDS, CLAUSE_LIMITS.max_seconds))
+    token = _ACCOUNT.set(account)
+    try:
+        yield
+    finally:
+        _ACCOUNT.reset(token)
+
+
+@contextmanager
+def _charged(key: object, limits: RenderLimits) -> Iterator[None]:
+    """Render one text or condition (`key`: its compiled form) within `limits` and what its account has left."""
+    account = _ACCOUNT.get()
+    if account is None or _ACTIVE.get() is not None:
+        with bounded(limits):
+            yield
+        return
+    left, why = account.left(id(key))
+    token = _ACTIVE.set(_Budget(limits, left, why))
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        account.charge(id(key), time.monotonic() - started)
+        _ACTIVE.reset(token)
 
 
 @contextmanager
@@ -303,8 +384,8 @@ def _join(eval_ctx: EvalContext, value: Iterable[Any], d: str = "") -> str:
 def _replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | None = None) -> str:
     text, old_text, new_text = (_scalar_text(v, "replace") for v in (s, old, new))
     hits = len(text) + 1 if old_text == "" else text.count(old_text)
-    if count is not None:
-        hits = min(hits, max(int(count), 0))
+    if count is not None and int(count) >= 0:  # a negative count replaces every one, as no count does: a count of
+        hits = min(hits, int(count))  # -1 was taken as 0 and let a million 10,000-character replacements through
     _check_size(len(text) + hits * max(len(new_text) - len(old_text), 0))
     return jfilters.do_replace(eval_ctx, s, old, new, count)
 
@@ -340,6 +421,24 @@ def _escape(value: Any) -> Any:
     text = value if isinstance(value, str) else _scalar_text(value, "escape")
     _check_size(len(text) + 4 * sum(text.count(c) for c in "&<>\"'"))
     return escape(value)
+
+
+def _int(value: Any, default: int = 0, base: int = 10) -> int:
+    """`int`, refusing a number above MAX_INT_BITS: `('f' * 1000000) | int(base=16)` made a 4-million-bit number,
+    and one division of two such numbers ran 7 s, past the clause's time bound, inside one operation."""
+    result = jfilters.do_int(value, default, base)
+    if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
+        raise RenderLimitExceeded(f"it would make a number of more than {MAX_INT_BITS} bits")
+    return result
+
+
+def _round(value: Any, precision: Any = 0, method: str = "common") -> Any:
+    """`round`, refusing a precision beyond MAX_ROUND_DIGITS: `round(999999999, 'floor')` computes
+    10 ** 999999999 and never ends."""
+    if not isinstance(precision, int) or abs(precision) > MAX_ROUND_DIGITS:
+        raise SecurityError(f"round takes a whole number of digits from -{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS}, "
+                            f"not {str(precision)[:20]}")
+    return jfilters.do_round(value, precision, method)  # type: ignore[arg-type]
 
 
 def _float(value: Any, default: float = 0.0) -> float:
@@ -396,10 +495,10 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "escape": _escape,
     "e": _escape,
     "string": _text_filter(soft_str),
-    "int": jfilters.do_int,
+    "int": _int,
     "float": _float,
     "abs": abs,
-    "round": jfilters.do_round,
+    "round": _round,
 }
 """The filters a text or template may use (the only ones the environments know)."""
 
@@ -456,7 +555,10 @@ def validate_structure(tree: nodes.Node) -> None:
     Raises:
         jinja2.TemplateSyntaxError: the first construct refused, with its line.
     """
-    for node in (tree, *tree.find_all(nodes.Node)):
+    for count, node in enumerate((tree, *tree.find_all(nodes.Node))):
+        if count > MAX_NODES:  # 140,000 '{{ x }}' (980 KB) took 48 s and 1.4 GB to compile
+            raise _refuse(node, f"it holds more than {MAX_NODES:,} expressions and statements (the longest clause "
+                                "text of the bundled library holds about 600)")
         validate_node(node)
 
 
@@ -517,6 +619,8 @@ def _validate_literal(node: nodes.Const) -> None:
         raise _refuse(node, f"a text literal longer than {MAX_LITERAL:,} characters is not allowed")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
         raise _refuse(node, "a number literal of more than 18 digits is not allowed")
+    if isinstance(value, float) and not math.isfinite(value):  # 1e999: compiled as the name `inf`, a NameError
+        raise _refuse(node, "a number literal too large to be a number (such as 1e999) is not allowed")
 
 
 class _Instrument(NodeTransformer):
@@ -622,6 +726,13 @@ class QASandbox(SandboxedEnvironment):
         self._memoise = memoise
         self._memo: dict[str, jinja2.Template] = {}
         self._memo_lock = threading.Lock()
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tags = source.count("{{") + source.count("{%")
+        if tags > MAX_NODES // 2:  # Jinja's lexer took 20 s over 140,000 '{{ x }}' before any node was counted
+            raise jinja2.TemplateSyntaxError(f"it holds {tags:,} '{{{{' and '{{%' tags, more than any clause text or "
+                                             f"template needs ({MAX_NODES // 2:,} at most)", 1, name, filename)
+        return super()._parse(source, name, filename)
 
     def _generate(self, source: nodes.Template, name: str | None, filename: str | None,
                   defer_init: bool = False) -> str:
@@ -740,6 +851,8 @@ def _compile_problems() -> Iterator[None]:
         raise TemplateProblem(f"does not compile (text line {exc.lineno}: {exc.message})") from exc
     except RecursionError as exc:
         raise TemplateProblem("does not compile (it is nested too deeply)") from exc
+    except SyntaxError as exc:  # Python's own limit: more than 20 nested loops and ifs (internal error before)
+        raise TemplateProblem(f"does not compile (it nests loops and conditions too deeply: {exc.msg})") from exc
     except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not compile ({type(exc).__name__}: {exc})") from exc
 
@@ -801,6 +914,8 @@ def compile_condition(expression: str) -> Any:
         raise TemplateProblem(f"does not parse as a condition ({exc.message})") from exc
     except RecursionError as exc:
         raise TemplateProblem("does not parse as a condition (it is nested too deeply)") from exc
+    except SyntaxError as exc:
+        raise TemplateProblem(f"does not parse as a condition ({exc.msg})") from exc
     except (ValueError, MemoryError) as exc:
         raise TemplateProblem(f"does not parse as a condition ({type(exc).__name__}: {exc})") from exc
 
@@ -827,7 +942,8 @@ def render_text(template: jinja2.Template, context: Mapping[str, Any]) -> str:
             output holding a character a DOCX cannot hold (see `models.text.text_problem`).
     """
     try:
-        text = template.render(freeze_context(context))
+        with _charged(template, CLAUSE_LIMITS):
+            text = template.render(freeze_context(context))
     except _RENDER_ERRORS as exc:
         raise _problem(exc, "render") from exc
     problem = text_problem(text)  # e.g. {{ "\f" }}: a page break the author never typed
@@ -843,7 +959,7 @@ def evaluate_condition(compiled: Any, context: Mapping[str, Any]) -> Any:
         TemplateProblem: as for render_text.
     """
     try:
-        with bounded(CLAUSE_LIMITS):
+        with _charged(compiled, CLAUSE_LIMITS):
             return compiled(**freeze_context(context))
     except _RENDER_ERRORS as exc:
         raise _problem(exc, "evaluate") from exc

@@ -78,10 +78,23 @@ class Workspace:
 
     @property
     def regenerations(self) -> Path:
-        return self.root / REGENERATIONS
+        """WORKSPACE/regenerations. Raises InputError when it is a symbolic link (see agreement_dir)."""
+        folder = self.root / REGENERATIONS
+        _refuse_links([folder])
+        return folder
 
     def agreement_dir(self, agreement_id: str) -> Path:
-        return self.root / AGREEMENTS / agreement_id
+        """WORKSPACE/agreements/<ID>.
+
+        Raises:
+            InputError: `agreements`, the agreement's folder or an entry of it (a version folder, `negotiation`,
+                the answers file) is a symbolic link. A workspace shared through git keeps links, and writing
+                through one wrote answers, versions and negotiation reports outside the workspace.
+        """
+        folder = self.root / AGREEMENTS / agreement_id
+        entries = list(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+        _refuse_links([self.root / AGREEMENTS, folder, *entries])
+        return folder
 
     def answers_path(self, agreement_id: str) -> Path:
         return self.agreement_dir(agreement_id) / ANSWERS_FILE
@@ -130,6 +143,14 @@ class Workspace:
             shutil.rmtree(partial, ignore_errors=True)
             removed.append(partial)
         return removed
+
+
+def _refuse_links(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_symlink():
+            raise InputError(f"{path}: is a symbolic link; a workspace keeps its agreements and regenerations as "
+                             "plain files and folders inside it, so qa-builder never reads or writes through a "
+                             "link: replace the link with what it points to")
 
 
 def open_workspace(root: Path) -> Workspace:

@@ -168,8 +168,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
 
 
 @pytest.fixture(scope="session")
-def minimal_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
-    """The minimal agreement built once per session: QA-MIN-1_v1.docx, .pdf (with fields) and .build.json.
+def minimal_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The minimal agreement built once per session with the default PDF engine (Typst):
+    QA-MIN-1_v1.docx, .pdf (with fields) and .build.json.
 
     Shared: read it, or copy it (shutil.copytree) before writing anything next to it.
     """
@@ -179,7 +180,20 @@ def minimal_build(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> P
 
     out = tmp_path_factory.mktemp("minimal-build")
     build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY),
-                                             template=default_template_path()), converter)
+                                             template=default_template_path()))
+    return out
+
+
+@pytest.fixture(scope="session")
+def minimal_build_libreoffice(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
+    """`minimal_build` with `--pdf-engine libreoffice`: the PDF is LibreOffice's conversion of the DOCX."""
+    from qa_builder.library.loader import load_library
+    from qa_builder.pipeline import BuildSettings, build_one
+    from qa_builder.render.docx import default_template_path
+
+    out = tmp_path_factory.mktemp("minimal-build-libreoffice")
+    build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=out, library=load_library(MINI_LIBRARY),
+                                             template=default_template_path(), pdf_engine="libreoffice"), converter)
     return out
 
 

@@ -86,8 +86,8 @@ def _readme_example() -> str:
 @pytest.mark.libreoffice
 def test_readme_example_builds_signs_and_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """The README's dozen lines, as they stand. `build` without a converter starts its own LibreOffice
-    (it failed with "PDF output needs LibreOffice" before)."""
+    """The README's dozen lines, as they stand. `build` without a converter starts its own PDF engine (Typst by
+    default; it failed with "PDF output needs LibreOffice" before)."""
     code = _readme_example()
     assert len([line for line in code.splitlines() if line.strip()]) <= 16
     monkeypatch.chdir(tmp_path)

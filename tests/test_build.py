@@ -1,4 +1,5 @@
-"""End to end with real LibreOffice: DOCX + PDF/A with TOC page numbers and empty signature fields."""
+"""End to end: DOCX + PDF/A with TOC page numbers and empty signature fields, from each PDF engine (Typst, the
+default, and LibreOffice); the DOCX opens in real LibreOffice without repair."""
 
 from __future__ import annotations
 
@@ -26,29 +27,49 @@ pytestmark = pytest.mark.libreoffice
 
 
 @pytest.fixture(scope="module")
-def example_builds(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> dict[Path, BatchItem]:
-    """Every example built once, two at a time over the session's pool (review errors or gaps would fail)."""
+def example_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, BatchItem]:
+    """Every example built once with the default engine, two at a time (review errors or gaps would fail)."""
     out = tmp_path_factory.mktemp("examples")
     settings = BuildSettings(out_dir=out, library=load_library(), template=default_template_path())
-    return {item.answers: item for item in build_many(EXAMPLE_FILES, settings, jobs=2, converter=converter)}
+    return {item.answers: item for item in build_many(EXAMPLE_FILES, settings, jobs=2)}
 
 
-def test_outputs_and_build_record(minimal_build: Path) -> None:
-    names = sorted(p.name for p in minimal_build.iterdir())
+@pytest.fixture(params=["typst", "libreoffice"])
+def any_build(request: pytest.FixtureRequest) -> Path:
+    """The minimal build from each PDF engine: Typst (the default) and LibreOffice (--pdf-engine libreoffice)."""
+    name = "minimal_build" if request.param == "typst" else "minimal_build_libreoffice"
+    build: Path = request.getfixturevalue(name)
+    return build
+
+
+def test_the_default_engine_is_typst_and_libreoffice_converts_the_docx(minimal_build: Path,
+                                                                     minimal_build_libreoffice: Path) -> None:
+    assert "Creator:         Typst" in _pdfinfo(minimal_build), _pdfinfo(minimal_build)
+    assert "LibreOffice" in _pdfinfo(minimal_build_libreoffice), _pdfinfo(minimal_build_libreoffice)
+
+
+def _pdfinfo(folder: Path) -> str:
+    """pdfinfo's report on the folder's PDF (its creator and producer name the engine)."""
+    return subprocess.run(["pdfinfo", str(folder / "QA-MIN-1_v1.pdf")], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_outputs_and_build_record(any_build: Path) -> None:
+    names = sorted(p.name for p in any_build.iterdir())
     assert names == ["QA-MIN-1_v1.build.json", "QA-MIN-1_v1.docx", "QA-MIN-1_v1.pdf"]
-    record = json.loads((minimal_build / "QA-MIN-1_v1.build.json").read_text(encoding="utf-8"))
+    record = json.loads((any_build / "QA-MIN-1_v1.build.json").read_text(encoding="utf-8"))
     assert record["agreement_id"] == "QA-MIN-1" and record["library_version"] == "0.0.1"
     assert [c["id"] + "@" + str(c["version"]) for c in record["clauses"]] == ["scope@2", "audits@1", "release@1"]
     assert record["clauses"][1]["position"] == "preferred"
     assert record["answers_sha256"] == sha256_file(MINIMAL_ANSWERS)
     assert record["template_sha256"] == sha256_file(default_template_path())
     for artefact in record["artefacts"]:
-        path = minimal_build / artefact["file"]
+        path = any_build / artefact["file"]
         assert artefact["sha256"] == sha256_file(path)
         assert artefact["size"] == path.stat().st_size
     assert {a["role"] for a in record["artefacts"]} == {"docx", "pdf"}
     assert len(record["model_digest"]) == 64
-    assert not list(minimal_build.glob(".*")), "no staging or temp files left behind"
+    assert not list(any_build.glob(".*")), "no staging or temp files left behind"
 
 
 def test_docx_reads_back_with_escaping_and_unicode(minimal_build: Path) -> None:
@@ -73,8 +94,8 @@ def test_docx_opens_in_libreoffice_without_repair(minimal_build: Path, tmp_path:
     assert (tmp_path / "again.pdf").stat().st_size > 10_000
 
 
-def test_pdf_is_pdfa2b_with_embedded_fonts(minimal_build: Path) -> None:
-    pdf = minimal_build / "QA-MIN-1_v1.pdf"
+def test_pdf_is_pdfa2b_with_embedded_fonts(any_build: Path) -> None:
+    pdf = any_build / "QA-MIN-1_v1.pdf"
     raw = pdf.read_bytes()
     assert re.search(rb"pdfaid:part[>=\"']+2", raw) and re.search(rb"pdfaid:conformance[>=\"']+B", raw)
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
@@ -83,8 +104,8 @@ def test_pdf_is_pdfa2b_with_embedded_fonts(minimal_build: Path) -> None:
     assert all(row.split()[-5] == "yes" for row in rows), fonts  # the 'emb' column
 
 
-def test_pdf_text_headings_clauses_and_toc_page_numbers(minimal_build: Path) -> None:
-    pages = pdf_pages(minimal_build / "QA-MIN-1_v1.pdf")
+def test_pdf_text_headings_clauses_and_toc_page_numbers(any_build: Path) -> None:
+    pages = pdf_pages(any_build / "QA-MIN-1_v1.pdf")
     everything = "\n".join(pages)
     for heading in ("QUALITY AGREEMENT", "1. GENERAL", "2. RELEASE", "ANNEX A.", "SIGNATURES"):
         assert heading in everything.replace("\t", " ").replace("  ", " "), heading
@@ -97,8 +118,8 @@ def test_pdf_text_headings_clauses_and_toc_page_numbers(minimal_build: Path) -> 
     assert re.search(r"Page 2 of \d+", toc)
 
 
-def test_signature_fields_are_empty_named_and_on_signature_page(minimal_build: Path) -> None:
-    pdf = minimal_build / "QA-MIN-1_v1.pdf"
+def test_signature_fields_are_empty_named_and_on_signature_page(any_build: Path) -> None:
+    pdf = any_build / "QA-MIN-1_v1.pdf"
     pages = pdf_pages(pdf)
     signature_page = max(i for i, text in enumerate(pages) if "SIGNATURES" in text)
     with pdf.open("rb") as handle:

@@ -76,6 +76,7 @@ def _files_under(folder: Path) -> list[Path]:
 def test_a_passphrase_file_that_is_not_utf8_leaks_no_byte_of_it(tmp_path: Path, test_pki: Any) -> None:
     workspace = tmp_path / "ws"
     assert _cli("init", str(workspace)).returncode == 0
+    copied = {path: path.read_bytes() for path in _files_under(workspace)}  # what init copied before any secret
     secret = b"\xffgeheim-Passwort\xfe"
     passphrase_file = tmp_path / "passphrase.bin"
     passphrase_file.write_bytes(secret + b"\n")
@@ -92,6 +93,8 @@ def test_a_passphrase_file_that_is_not_utf8_leaks_no_byte_of_it(tmp_path: Path, 
     assert any(p.name.startswith("trail.sqlite3") for p in stored), "the audit database was not found"
     for path in stored:
         data = path.read_bytes()
+        if copied.get(path) == data:  # a copied template's compressed bytes may hold "\xfe" as UTF-8 by chance
+            continue
         assert not [f for f in forms if f in data], path
     log = _cli("audit", "log", str(workspace))
     assert "sign" in log.stdout and "failed" in log.stdout and "passphrase" in log.stdout

@@ -205,9 +205,10 @@ def test_refusals_name_the_alias_and_line() -> None:
     "{% if true %}" * 3000 + "{% endif %}" * 3000,
 ])
 def test_deep_nesting_is_one_problem_not_a_crash(text: str) -> None:
-    with pytest.raises(TemplateProblem, match="nested too deeply"):
+    # 3,000 nested ifs are 6,000 tags: refused by the tag bound before the parser nests them (session 5)
+    with pytest.raises(TemplateProblem, match=r"nested too deeply|'\{\{' and '\{%' tags"):
         check_names(text, context_names())
-    with pytest.raises(TemplateProblem, match="nested too deeply"):
+    with pytest.raises(TemplateProblem, match=r"nested too deeply|'\{\{' and '\{%' tags"):
         compile_text(text)
 
 
@@ -556,3 +557,108 @@ def test_template_linking_an_outside_resource_is_refused(tmp_path: Path) -> None
 def test_template_with_a_plain_hyperlink_is_accepted(tmp_path: Path) -> None:
     path = _with_document_xml(tmp_path, lambda d: _link_outside(d, "hyperlink"), "word/_rels/document.xml.rels")
     load_template(path)
+
+
+@pytest.mark.parametrize("text", ["{{ (1e999) ~ sponsor.name }}", "{% if 1e999 %}y{% endif %}",
+                                  "{% set y = -1e999 %}{{ y ~ sponsor.name }}"])
+def test_an_infinite_float_literal_is_refused_when_compiled(tmp_path: Path, text: str) -> None:
+    """Session 5 attack: a literal 1e999 was compiled as the name `inf` (NameError, an internal error)."""
+    with pytest.raises(TemplateProblem, match="too large to be a number"):
+        _render(text, _context(tmp_path))
+    with pytest.raises(TemplateProblem, match="too large to be a number"):
+        compile_condition("1e999 > 0")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{{ 1.5 | round(999999999, "floor") }}', "round takes a whole number of digits"),
+    ("{{ 5 | round(-999999999) }}", "round takes a whole number of digits"),
+    ('{% set a = ("f" * 1000000) | int(base=16) %}{% set b = ("f" * 500000) | int(base=16) %}{{ (a // b) > 0 }}',
+     "more than 256 bits"),
+    ("{{ 1e308 | int }}", "more than 256 bits"),
+])
+def test_number_filters_are_bounded(tmp_path: Path, text: str, expected: str) -> None:
+    """Session 5 attack: round computed 10 ** precision without a bound (never ended), and int made numbers of
+    millions of bits whose division alone outlasted the clause's 5 s."""
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match=expected):
+        _render(text, _context(tmp_path))
+    assert time.monotonic() - started < 3
+    assert _render("{{ 2.345 | round(2) }} {{ '42' | int }} {{ 7.5 | round(0, 'floor') }}", _context(tmp_path)) == (
+        "2.35 42 7.0")
+
+
+SLOW_TEXT = ('{% set a = "x" * 200000 %}{% for c in "x" * 300 %}{% if "y" in a|replace("x","z") %}!{% endif %}'
+             '{% endfor %}Slow.')
+"""A clause text that takes a few tenths of a second: well under one render's bound of 5 s."""
+
+
+def _add_slow_clauses(lib: Path, count: int) -> None:
+    lines = ["clauses:"]
+    for index in range(count):
+        lines += [f"  - id: zz_slow_{index}", "    title: Slow clause", "    section: general",
+                  f"    order: {900 + index}", "    version: 1", "    status: approved",
+                  "    effective_date: 2026-01-01", "    applies_when: 'true'", "    references: []",
+                  f"    text: {_yaml_string(SLOW_TEXT)}"]
+    (lib / "clauses" / "zz_slow.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_an_agreement_bounds_the_render_time_of_all_its_clauses(lib: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 5 attack: each render was bounded (5 s) but not their sum, so a library of many clauses each a
+    little under the bound made one build take hours. Here the bound in all is lowered to 1 s."""
+    from qa_builder import sandbox
+    from qa_builder.assemble import assemble_agreement
+    from qa_builder.library.select import select_clauses
+
+    monkeypatch.setattr(sandbox, "AGREEMENT_RENDER_SECONDS", 1.0)
+    _add_slow_clauses(lib, 12)
+    library = load_library(lib)
+    answers = load_answers(write_answers(tmp_path, answers_data())).answers
+    started = time.monotonic()
+    with pytest.raises(LibraryError, match=r"zz_slow\.yaml line \d+: clause 'zz_slow_\d+'.*more than 1 s in all"):
+        assemble_agreement(answers, library, select_clauses(library, answers))
+    assert time.monotonic() - started < 3
+
+
+def test_the_library_lint_bounds_the_render_time_of_one_text(lib: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 5 attack: `library check` renders every clause under hundreds of arrangements; a clause taking
+    1.3 s per render (under its 5 s bound) kept it busy for about 18 minutes. Here the bound per text is 1 s."""
+    from qa_builder import sandbox
+    from qa_builder.library.lint import lint_library
+
+    monkeypatch.setattr(sandbox, "LINT_TEXT_SECONDS", 1.0)
+    _add_slow_clauses(lib, 1)
+    started = time.monotonic()
+    with pytest.raises(LibraryError, match=r"clause 'zz_slow_0'.*took more than 1 s in all, over every time"):
+        lint_library(load_library(lib))
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("count", [-1, -5])
+def test_replace_with_a_negative_count_is_bounded_like_replace_all(tmp_path: Path, count: int) -> None:
+    """Session 5 attack: a negative count (which replaces every occurrence) was taken as 0 by the size check, so
+    `a|replace("x", b, -1)` over a million 'x' set out to make a 10,000,000,000-character text (MemoryError under a
+    3 GB limit, the machine's memory without one)."""
+    text = '{% set a = "x" * 999999 %}{% set b = "y" * 9999 %}{{ a | replace("x", b, ' + str(count) + ') | length }}'
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match="would make a text longer than 1,000,000"):
+        _render(text, _context(tmp_path))
+    assert time.monotonic() - started < 3
+    assert _render('{{ "abca" | replace("a", "z", ' + str(count) + ') }}', _context(tmp_path)) == "zbcz"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{{ sponsor.name }}" * 140_000, "140,000 '{{' and '{%' tags"),
+    ("{{ sponsor.name ~ sponsor.name ~ sponsor.name ~ sponsor.name }}" * 3_000, "more than 10,000 expressions"),
+    ("{% for a in sponsor.name %}" * 40 + "y" + "{% endfor %}" * 40, "nests loops and conditions too deeply"),
+])
+def test_compiling_a_text_is_bounded(text: str, expected: str) -> None:
+    """Session 5 attack: compiling is not bounded by a render's limits. 140,000 '{{ x }}' (980 KB, under the 1 MiB
+    file limit) took 48 s and 1.4 GB; 40 nested loops hit Python's limit of 20 nested blocks, a SyntaxError that
+    `library check` reported as "internal error"."""
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match=f"does not compile .*{re.escape(expected)}"):
+        compile_text(text)
+    assert time.monotonic() - started < 5
+    with pytest.raises(TemplateProblem, match="does not parse as a condition"):
+        compile_condition(" and ".join(["(" * 5 + "true" + ")" * 5] * 3000))

@@ -542,3 +542,269 @@ def test_each_signature_in_one_process_takes_its_own_time() -> None:
     time.sleep(1.1)
     second, _ = _signing_time(None)
     assert second > first
+
+
+def _damaged_docx(source: Path, target: Path, how: str) -> Path:
+    """`source` with its parts marked encrypted, or with the deflated data of word/document.xml corrupted."""
+    data = bytearray(source.read_bytes())
+    if how == "encrypted":  # general-purpose flag bit 0, in every local and central header
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            start = data.find(signature)
+            while start >= 0:
+                data[start + offset] |= 1
+                start = data.find(signature, start + 4)
+    else:
+        import zipfile
+        with zipfile.ZipFile(source) as package:
+            info = package.getinfo("word/document.xml")
+        body = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        for index in range(body + 40, body + 200, 7):
+            data[index] ^= 0xFF
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize("how", ["encrypted", "corrupted"])
+def test_a_docx_whose_parts_cannot_be_inflated_is_one_line(tmp_path: Path, how: str) -> None:
+    """Session 5 attack: an encrypted zip part (RuntimeError) or damaged deflate data (zlib.error) in a returned
+    DOCX or a template was "internal error", exit 1."""
+    from qa_builder.errors import TemplateError
+    from qa_builder.negotiation.returned import ReturnedFileError, read_returned
+    from qa_builder.render.docx import default_template_path, load_template
+
+    damaged = _damaged_docx(default_template_path(), tmp_path / f"{how}.docx", how)
+    with pytest.raises(ReturnedFileError, match=rf"{how}\.docx: is not a readable DOCX"):
+        read_returned(damaged)
+    with pytest.raises(TemplateError, match=rf"{how}\.docx: is not a readable DOCX template"):
+        load_template(damaged)
+
+
+
+@pytest.mark.parametrize("linked", ["agreements/QA-MIN-1", "agreements", "agreements/QA-MIN-1/negotiation",
+                                    "regenerations"])
+def test_a_workspace_never_writes_through_a_symbolic_link(tmp_path: Path, linked: str) -> None:
+    """Session 5 attack: with agreements/<ID> (or `agreements`, `negotiation`, `regenerations`) a link out of the
+    workspace, as a workspace shared through git may hold, `add` wrote the answers file, `build --workspace` the
+    version folder, `negotiate import` its report and `regenerate` its lock outside the workspace."""
+    import shutil
+
+    import qa_builder as qa
+    from qa_builder.errors import InputError
+    from tests.conftest import MINIMAL_ANSWERS
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = workspace.root / linked
+    if target.is_dir():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, target)
+    with pytest.raises(InputError, match=rf"{linked}: is a symbolic link"):
+        if linked == "regenerations":
+            qa.regenerate_workspace(workspace)
+        elif linked == "agreements/QA-MIN-1/negotiation":
+            workspace.agreement_dir("QA-MIN-1")  # where every read and write of the agreement starts
+        else:
+            qa.add_agreement(workspace, MINIMAL_ANSWERS)
+    assert list(outside.iterdir()) == []
+
+
+
+def test_an_output_where_no_file_can_be_made_is_one_line_for_every_command(minimal_build: Path,
+                                                                           test_pki: Any) -> None:
+    """Session 5 attack: `build -o /proc/self` was one line, but `init /proc/self/ws`, `sign -o /proc/self/x.pdf`
+    and `negotiate log -o /proc/self/x.docx` were "internal error: FileNotFoundError" (a hidden staging name)."""
+    sign = ["sign", str(minimal_build / "QA-MIN-1_v1.pdf"), "-o", "/proc/self/x.pdf", "--field", "sig_sponsor_1",
+            "--meaning", "approval", "--key", str(test_pki.p12("sponsor")), "--passphrase-file",
+            str(test_pki.passphrase_file)]
+    for args in (["init", "/proc/self/ws"], sign):
+        line = _one_line(_cli(*args), code=1)
+        assert line == "error: /proc/self: no file can be made there (No such file or directory)", line
+
+
+@pytest.mark.parametrize(("artefacts", "expected"), [
+    ([("../../../../etc/passwd", "a" * 64)], "artefacts.0.file: Value error, '../../../../etc/passwd' is not a plain"),
+    ([("QA-MIN-1_v1.pdf", "a" * 64)] * 3, "artefacts: Value error, lists 'QA-MIN-1_v1.pdf' more than once"),
+])
+def test_a_manifest_of_another_shape_names_the_field(tmp_path: Path, artefacts: list[tuple[str, str]],
+                                                      expected: str) -> None:
+    """Session 5 attack: verify said only "is not a qa-builder manifest (1 validation error for Manifest)", and a
+    manifest listing one file 20,000 times was hashed 20,000 times (67 s) and PASSED as "60000 listed files"."""
+    import json
+
+    import qa_builder as qa
+
+    manifest = {"manifest_format": 1, "tool": "qa-builder", "tool_version": "1", "agreement_id": "QA-MIN-1",
+                "agreement_version": 1, "answers_sha256": "a" * 64,
+                "library": {"name": "x", "version": "1", "clauses": []}, "template_sha256": "a" * 64,
+                "model_digest": "a" * 64, "signatures": [], "created_at": "2026-11-29T00:00:00Z",
+                "artefacts": [{"file": name, "role": "pdf", "media_type": "application/pdf", "sha256": digest,
+                               "size": 1} for name, digest in artefacts]}
+    path = tmp_path / "QA-MIN-1_v1.manifest.json"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    result = qa.verify_files([path], qa.VerifySettings()).results[0]
+    assert result.indication == "TOTAL-FAILED"
+    assert result.error is not None and result.error.startswith(f"is not a qa-builder manifest ({expected}"), result
+
+
+@pytest.mark.parametrize(("line", "field"), [("    version: 2", "version"), ("    order: 10", "order")])
+def test_a_clause_number_the_build_record_cannot_hold_is_refused_by_library_check(tmp_path: Path, line: str,
+                                                                                  field: str) -> None:
+    """Session 5 attack: `version: 99999999999999999999999` passed `library check` ("valid"), then every build
+    failed with "internal error: ValidationError: 1 validation error for ClauseUse" over four lines."""
+    import shutil
+
+    from qa_builder.errors import LibraryError
+    from qa_builder.library.loader import load_library
+    from tests.conftest import MINI_LIBRARY
+
+    library = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, library)
+    clauses = library / "clauses" / "general.yaml"
+    text = clauses.read_text(encoding="utf-8")
+    assert line in text
+    clauses.write_text(text.replace(line, line.split(":")[0] + ": 99999999999999999999999", 1), encoding="utf-8")
+    with pytest.raises(LibraryError, match=rf"general\.yaml line \d+: clause '\w+': clauses\[0\]\.{field} should be "
+                                           r"less than or equal to 9007199254740991"):
+        load_library(library)
+
+
+@pytest.mark.parametrize("name", ["Eve \u202eyrraM", "Eve\u001b[2J", "Eve\nerror: fake line", "Eve \u202dx"])
+def test_a_certificate_name_that_would_print_otherwise_is_refused_for_signing(tmp_path: Path, test_pki: Any,
+                                                                              name: str) -> None:
+    """Session 5 attack: a certificate named "Eve \\u202eyrraM" signed, and the stamp's bidi layout printed
+    "Signed by: Eve Marry" into the signed record (control characters became spaces, overrides were obeyed)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    import qa_builder as qa
+    from qa_builder.errors import SigningInputError
+
+    passphrase = test_pki.passphrase()
+    ca_key, ca_cert, _ = pkcs12.load_key_and_certificates(test_pki.p12("intermediate-ca").read_bytes(), passphrase)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), True)
+                   .sign(ca_key, hashes.SHA256()))
+    path = tmp_path / "evil.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"evil", key, certificate, [ca_cert],
+                                                           serialization.BestAvailableEncryption(passphrase)))
+    with pytest.raises(SigningInputError, match=r"evil\.p12: the certificate's name \(.*\) holds U\+[0-9A-F]{4}, a "
+                                                 r"control, line-break or bidirectional override character"):
+        qa.load_pkcs12_key(path, passphrase)
+
+
+def test_a_file_name_with_a_line_break_or_bidi_override_forges_no_line(tmp_path: Path) -> None:
+    """Session 5 attack: answers named "ev\\u202eil\\nerror: x.yaml" made `check` print a second, forged line
+    "error: error: x.yaml line 27: …", and `audit log` printed the U+202E of an `add` event's file name raw."""
+    import shutil
+
+    import qa_builder as qa
+    from tests.conftest import MINIMAL_ANSWERS
+
+    name = tmp_path / "ev\u202eil\nerror: x.yaml"
+    name.write_text(MINIMAL_ANSWERS.read_text(encoding="utf-8").replace("agreement:", "agreement:\n  colour: red", 1),
+                    encoding="utf-8")
+    line = _one_line(_cli("check", str(name)))
+    assert "\\u202eil\\u000aerror: x.yaml line" in line, line
+    workspace = qa.init_workspace(tmp_path / "ws")
+    shutil.copyfile(MINIMAL_ANSWERS, name)
+    qa.add_agreement(workspace, name)
+    log = _cli("audit", "log", str(workspace.root))
+    assert log.returncode == 0, log.stderr
+    added = [row for row in log.stdout.splitlines() if " add " in row]
+    assert len(added) == 1 and 'added_from="ev\\u202eil\\nerror: x.yaml"' in added[0], log.stdout
+    assert "\u202e" not in log.stdout
+
+
+def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(tmp_path: Path) -> None:
+    """Session 5 attack: one clause text of a million characters made 250,000 paragraphs; the build took 80 s and
+    900 MB and made an agreement that `negotiate import` refuses (over 20,000 paragraphs)."""
+    import shutil
+
+    from qa_builder.answers import load_answers
+    from qa_builder.assemble import assemble_agreement
+    from qa_builder.errors import LibraryError
+    from qa_builder.library.loader import load_library
+    from qa_builder.library.select import select_clauses
+    from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS
+
+    library_dir = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, library_dir)
+    (library_dir / "clauses" / "zz_long.yaml").write_text(
+        "clauses:\n  - id: zz_long\n    title: Long\n    section: general\n    order: 999\n    version: 1\n"
+        "    status: approved\n    effective_date: 2026-01-01\n    applies_when: 'true'\n    references: []\n"
+        "    text: '{{ \"x.\\n\\n\" * 20000 }}'\n", encoding="utf-8")
+    library = load_library(library_dir)
+    answers = load_answers(MINIMAL_ANSWERS).answers
+    with pytest.raises(LibraryError, match=r"zz_long\.yaml line 2: clause 'zz_long' text renders 20,000 paragraphs, "
+                                           r"which brings the agreement's clauses past 10,000 paragraphs"):
+        assemble_agreement(answers, library, select_clauses(library, answers))
+
+
+@pytest.mark.parametrize("keep", [None, True])
+def test_a_decider_name_longer_than_a_decision_holds_is_one_line(tmp_path: Path, keep: bool | None) -> None:
+    """Session 5 attack: `negotiate accept … --by <5,000 characters>` was "internal error: ValidationError: 1
+    validation error for Decision" (the decision keeps at most 500 characters of --by; only 100,000 were checked)."""
+    import qa_builder as qa
+    from qa_builder.errors import InputError
+    from qa_builder.negotiation.decide import decide, resolve_override
+    from tests.conftest import MINIMAL_ANSWERS
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    qa.add_agreement(workspace, MINIMAL_ANSWERS)
+    with pytest.raises(InputError, match=r"^--by is 5,000 characters long; at most 500 are kept: shorten it$"):
+        if keep is None:
+            decide(workspace, "QA-MIN-1", "scope", "accept", by="E" * 5000, reason="r")
+        else:
+            resolve_override(workspace, "QA-MIN-1", "scope", keep=keep, by="E" * 5000, reason="r")
+
+
+def test_a_refused_answer_value_is_quoted_cut_not_whole(tmp_path: Path) -> None:
+    """Session 5 attack: `negotiate counter --answer sponsor.name=<10,000 characters>` echoed the whole value in its
+    one-line error (10,165 characters)."""
+    import shutil
+
+    from qa_builder.errors import AnswersError
+    from qa_builder.negotiation.answers_edit import set_answer
+    from tests.conftest import MINIMAL_ANSWERS
+
+    path = tmp_path / "answers.yaml"
+    shutil.copyfile(MINIMAL_ANSWERS, path)
+    with pytest.raises(AnswersError) as info:
+        set_answer(path, ["sponsor", "name"], "N" * 10_000)
+    message = str(info.value)
+    assert "sponsor.name = " + "N" * 80 + "… is not allowed (is 10,000 characters long" in message, message
+    assert len(message) < 400
+    assert path.read_bytes() == MINIMAL_ANSWERS.read_bytes()
+
+
+def test_a_folder_of_answers_names_each_entry_it_cannot_read(tmp_path: Path) -> None:
+    """Session 5 attack: `check FOLDER` and `build FOLDER` skipped a pipe or a broken link named *.yaml in silence,
+    and said "no findings", exit 0, for the rest."""
+    import shutil
+
+    from tests.conftest import MINIMAL_ANSWERS
+
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    shutil.copyfile(MINIMAL_ANSWERS, folder / "b.yaml")
+    os.mkfifo(folder / "a.yaml")
+    os.symlink(tmp_path / "moved.yaml", folder / "c.yaml")
+    result = _cli("check", str(folder))
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {folder / 'a.yaml'}: is not a regular file",
+                      f"error: {folder / 'c.yaml'}: answers file not found"], result.stderr
+    assert f"{folder / 'b.yaml'}: no findings" in result.stdout

@@ -55,6 +55,15 @@ def test_rows_are_exactly_the_requirements_that_apply(library: ClauseLibrary, ex
     assert [t.requirement_id for t in agreement.traceability] == applies
 
 
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_annex_c_cites_no_internal_reference(library: ClauseLibrary, example: Path) -> None:
+    """Annex C is read by the counterparty and inspectors: it names instruments, never the project's own notes
+    (it printed 'Practice (DOMAIN.md TYP.inspection-notice)')."""
+    agreement = prepare_agreement(load_answers(example), library, allow_gaps=True)
+    printed = [row.citation for row in agreement.traceability] + [s.citation for s in agreement.sources]
+    assert not [text for text in printed if re.search(r"DOMAIN|TYP\.|\.md\b", text)]
+
+
 def test_each_source_is_listed_once_and_rows_use_its_short_key(library: ClauseLibrary) -> None:
     agreement = prepare_agreement(load_answers(DEMO_EXAMPLE), library, allow_gaps=True)
     keys = [s.key for s in agreement.sources]

@@ -95,6 +95,61 @@ def test_toc_page_numbers_are_the_pages_of_the_headings(examples: dict[str, Buil
     assert re.search(rf"Page 2 of {len(pages)}\b", toc), toc
 
 
+def _lines(pdf: Path, page_index: int) -> list[tuple[float, float, float, str]]:
+    """The text lines of one page as (top, left, right, text), top down; points from the page's top left."""
+    document = pdfium.PdfDocument(pdf)
+    try:
+        page = document[page_index]
+        height, textpage = page.get_height(), page.get_textpage()
+        runs = sorted((height - bottom, height - top, left, right, textpage.get_text_bounded(left, bottom, right, top))
+                      for left, bottom, right, top in (textpage.get_rect(i) for i in range(textpage.count_rects())))
+        grouped: list[list[tuple[float, float, float, float, str]]] = []
+        for run in runs:  # runs of one line: their feet within 3 pt
+            if grouped and run[0] - grouped[-1][0][0] < 3:
+                grouped[-1].append(run)
+            else:
+                grouped.append([run])
+        lines = []
+        for group in grouped:
+            group.sort(key=lambda run: run[2])
+            lines.append((min(run[1] for run in group), group[0][2], max(run[3] for run in group),
+                          "".join(run[4] for run in group)))
+        return sorted(lines)
+    finally:
+        document.close()
+
+
+def test_contents_entries_read_number_space_title_like_the_docx(examples: dict[str, BuildResult]) -> None:
+    # The DOCX's TOC field prints "1. PURPOSE ..." with one space; the number was once set in a 1 cm column.
+    pdf = _file(examples["us-eu-drug-product-cmo.yaml"], ".pdf")
+    words = subprocess.run(["pdftotext", "-f", "2", "-l", "2", "-bbox", str(pdf), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    boxes = re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>', words)
+    number = next(b for b in boxes if b[3] == "1.")
+    title = next(b for b in boxes if b[3] == "PURPOSE," and abs(float(b[1]) - float(number[1])) < 2)
+    gap = float(title[0]) - float(number[2])
+    assert 1 < gap < 5, f"'1.' and 'PURPOSE,' are {gap:.1f} pt apart on the contents page; a word space is ~2.4 pt"
+    lines = _lines(pdf, 1)
+    entries = [text for _top, _left, _right, text in lines if re.search(r"\.{4,}\s*\d+$", text)]
+    assert entries and entries[0].startswith("1. PURPOSE, SCOPE AND GENERAL PROVISIONS."), entries
+    assert any(entry.startswith("ANNEX A. RESPONSIBILITIES MATRIX.") for entry in entries), entries
+
+
+def test_justified_lines_reach_the_right_margin(examples: dict[str, BuildResult]) -> None:
+    # A body line followed by another line of the same paragraph ends at the right margin (A4 less 2.2 cm).
+    # Loose lines once stayed ragged: the paragraph was justified to its widest line, not to the text width.
+    pdf = _file(examples["us-eu-drug-product-cmo.yaml"], ".pdf")
+    right_margin = 595.28 - 2.2 / 2.54 * 72
+    checked = 0
+    for index in range(2, len(pdf_pages(pdf))):
+        lines = [line for line in _lines(pdf, index) if abs(line[1] - 90.8) < 1.5]  # body text, 1 cm indent
+        for (top, _left, right, text), (next_top, *_rest) in itertools.pairwise(lines):
+            if next_top - top < 15:  # the next line of the same paragraph (paragraphs are 20 pt apart)
+                checked += 1
+                assert right > right_margin - 4, f"page {index + 1}: ragged justified line {text!r} ends at {right}"
+    assert checked > 300, checked
+
+
 def test_header_and_footer_on_every_page_but_the_cover(minimal: BuildResult) -> None:
     pages = pdf_pages(_file(minimal, ".pdf"))
     assert "Confidential · QA-MIN-1 · Version 1" in pages[0] and "Page 1 of" not in pages[0]
@@ -195,6 +250,21 @@ def test_markup_characters_in_user_text_print_literally(scripts_build: BuildResu
 # -- failures ----------------------------------------------------------------------------------------------
 
 
+def test_a_panic_inside_typst_is_one_conversion_error(minimal: BuildResult) -> None:
+    # Typst's PDF writer panics on Hebrew/Arabic set without kerning (what the template once did for all text);
+    # the panic reaches Python as a BaseException, which no build loop caught: one clear error instead.
+    from qa_builder.errors import Hint, Remedy
+
+    assert minimal.agreement is not None
+    with PdfTypesetter() as engine:
+        engine._template = ('#set text(font: ("Carlito", "DejaVu Sans"), kerning: false)\n'
+                            '#block(width: 100%, "תעשיות פארמה and شركة الدواء العربية")').encode()
+        with pytest.raises(ConversionError, match=r"QA-MIN-1: Typst failed while typesetting the PDF") as failed:
+            engine.typeset(minimal.agreement, Path(engine._root) / "panic.pdf")
+        assert failed.value.hint == Hint(Remedy.LIBREOFFICE_ENGINE)
+        assert not (Path(engine._root) / "panic.pdf").exists()
+
+
 def test_missing_fonts_are_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match=r"fonts Carlito, .* are not installed: install them with"):
         PdfTypesetter(font_dirs=[tmp_path])
@@ -272,3 +342,31 @@ def test_typst_refuses_a_custom_docx_template(tmp_path: Path, typesetter: PdfTyp
     built = build_one(MINIMAL_ANSWERS, BuildSettings(out_dir=tmp_path / "ok", library=load_library(MINI_LIBRARY),
                                                      template=copy, pdf_engine="typst"), typesetter)
     assert _file(built, ".pdf").is_file()
+
+
+@pytest.mark.libreoffice
+def test_cli_defaults_to_typst_and_to_libreoffice_for_a_custom_template(tmp_path: Path) -> None:
+    # Typst is the default engine; a custom template's DOCX can only be converted, so it selects LibreOffice.
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    custom = tmp_path / "ours.docx"
+    document = docx.Document(str(default_template_path()))
+    document.add_paragraph("Our own closing words, which only the DOCX would carry.")
+    document.save(str(custom))
+    command = [sys.executable, "-m", "qa_builder", "build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY)]
+    creators = {}
+    for name, extra in (("default", []), ("custom", ["--template", str(custom)]),
+                        ("explicit", ["--pdf-engine", "libreoffice"])):
+        done = subprocess.run([*command, *extra, "-o", str(tmp_path / name)], capture_output=True, text=True,
+                              env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        info = subprocess.run(["pdfinfo", str(tmp_path / name / "QA-MIN-1_v1.pdf")], capture_output=True,
+                              text=True, check=True).stdout
+        creators[name] = re.search(r"^Creator:\s*(\S+)", info, flags=re.MULTILINE).group(1)  # type: ignore[union-attr]
+    assert creators == {"default": "Typst", "custom": "Writer", "explicit": "Writer"}, creators
+    assert "Our own closing words" in "".join(pdf_pages(tmp_path / "custom" / "QA-MIN-1_v1.pdf"))
+    refused = subprocess.run([*command, "--template", str(custom), "--pdf-engine", "typst", "-o",
+                              str(tmp_path / "refused")], capture_output=True, text=True, env=env, timeout=300)
+    assert refused.returncode != 0 and "use --pdf-engine libreoffice" in refused.stderr, refused.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -72,9 +73,24 @@ class _Group(click.Group):
                 click.secho(f"error: the output could not be written ({exc.strerror or type(exc).__name__})",
                             fg="red", err=True)
                 sys.exit(1)
+            if isinstance(exc, OSError) and exc.filename:
+                # A file or folder the system refused (an output folder that cannot hold a file, such as
+                # `sign -o /proc/self/x.pdf` or `init /proc/self/ws`): one line naming it, not "internal error".
+                click.secho(f"error: {printable(_os_culprit(exc))} ({exc.strerror or type(exc).__name__})",
+                            fg="red", err=True)
+                sys.exit(1)
             click.secho(f"internal error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for details)",
                         fg="red", err=True)
             sys.exit(1)
+
+
+def _os_culprit(exc: OSError) -> str:
+    """'PATH: cannot be used', or for a hidden staging name ('.x.pdf.k2j.tmp', '.ws.init-12') the folder it was
+    to be made in: 'FOLDER: no file can be made there'."""
+    path = Path(os.fsdecode(exc.filename))
+    if path.name.startswith("."):
+        return f"{path.parent}: no file can be made there"
+    return f"{path}: cannot be used"
 
 
 def _raised_by_echo(exc: BaseException) -> bool:

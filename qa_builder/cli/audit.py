@@ -77,8 +77,9 @@ def _log_line(event: AuditEvent) -> str:
     who = event.actor + (f" (signer {event.signer})" if event.signer else "")
     details = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(event.details.items()))
     files = f" files={len(event.files)}" if event.files else ""
-    return f"{event.seq:>6}  {event.time}  {event.action:<15} {event.outcome:<7} {agreement:<20} {who}{files}" + (
+    line = f"{event.seq:>6}  {event.time}  {event.action:<15} {event.outcome:<7} {agreement:<20} {who}{files}" + (
         f"  {details}" if details else "")
+    return printable(line)  # details quote file names and messages: a bidi override was printed as it was
 
 
 @audit_group.command("verify")

@@ -33,10 +33,10 @@ if TYPE_CHECKING:
               help="Clause library folder (default: the bundled library).")
 @click.option("--template", type=click.Path(dir_okay=False, path_type=Path),
               help="DOCX template (default: the bundled template).")
-@jobs_option("Agreements built in parallel (one LibreOffice worker each).")
-@click.option("--pdf-engine", type=click.Choice(["libreoffice", "typst"]), default="libreoffice", show_default=True,
-              help="How the PDF is made: LibreOffice converts the DOCX; typst typesets the same agreement "
-                   "directly (faster; same text).")
+@jobs_option("Agreements built in parallel (with --pdf-engine libreoffice, one LibreOffice worker each).")
+@click.option("--pdf-engine", type=click.Choice(["libreoffice", "typst"]), default=None,
+              help="How the PDF is made: typst typesets the agreement directly (the default: faster, same text "
+                   "and layout); libreoffice converts the DOCX (the default with a custom --template).")
 @click.option("--force", is_flag=True, help="Replace outputs that already exist.")
 @click.option("--allow-findings", is_flag=True,
               help="Build despite review errors; they are recorded as accepted in the build record.")
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
               help="Build even if an applicable regulatory requirement is covered by no clause (recorded).")
 def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Path | None,
                   fmt: Literal["docx", "pdf", "both"], library_dir: Path | None, template: Path | None, jobs: int,
-                  pdf_engine: PdfEngine, force: bool, allow_findings: bool, allow_gaps: bool) -> None:
+                  pdf_engine: PdfEngine | None, force: bool, allow_findings: bool, allow_gaps: bool) -> None:
     """Build Quality Agreements from ANSWERS files (or folders of them), or in a workspace.
 
     Writes OUT/<id>_v<version>.docx, .pdf (PDF/A-2b with one empty signature field per signatory)
@@ -52,7 +52,7 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
     (default: all) and each is built as its first version folder. Exit status 0 only when every one built.
     """
     if workspace is not None:
-        if out_dir or library_dir or template or force or fmt != "both" or pdf_engine != "libreoffice":
+        if out_dir or library_dir or template or force or fmt != "both" or pdf_engine is not None:
             raise click.UsageError("--workspace builds with the workspace's own library, template and folders "
                                    "(and LibreOffice); leave out -o, --library, --template, --format, --pdf-engine "
                                    "and --force")
@@ -65,6 +65,12 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
     from qa_builder.answers import collect_answers_paths
 
     paths = collect_answers_paths(list(answers))  # folders expand to their files: size the pool by those
+    if pdf_engine is None:  # Typst, unless a custom template's DOCX must be converted (an unreadable one is
+        pdf_engine = "typst"  # reported by the build)
+        if template is not None and template.is_file():
+            from qa_builder.pipeline import default_pdf_engine
+
+            pdf_engine = default_pdf_engine(template)
     # LibreOffice takes ~2 s to start: boot it first, so that it starts while the heavier stages are
     # imported and the library is loaded (and a missing LibreOffice is reported before any work).
     converter: PdfConverter | PdfTypesetter | None = None

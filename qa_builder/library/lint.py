@@ -21,6 +21,7 @@ from qa_builder.library.select import select_clauses
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
 from qa_builder.models.library import ClauseLibrary
+from qa_builder.sandbox import accounted
 
 UNITS = {
     "hour": "hour", "hours": "hour",
@@ -242,6 +243,7 @@ def _all_ones() -> dict[str, Any]:
     }
 
 
+@accounted(lint=True)
 def lint_library(library: ClauseLibrary) -> LintReport:
     """Render every clause of `library` under every arrangement of the matrix and collect the problems.
 

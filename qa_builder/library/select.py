@@ -11,7 +11,7 @@ from qa_builder.library.context import build_context
 from qa_builder.models.agreement import SelectionDecision
 from qa_builder.models.answers import Answers
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, compile_condition, evaluate_condition
+from qa_builder.sandbox import TemplateProblem, accounted, compile_condition, evaluate_condition
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ def check_answer_references(answers_file: AnswersFile, library: ClauseLibrary) -
         raise AnswersError("\n".join(problems))
 
 
+@accounted()
 def select_clauses(library: ClauseLibrary, answers: Answers) -> ClauseSelection:
     """Choose the clauses that apply to these answers.
 

@@ -15,8 +15,10 @@ from qa_builder.assemble import assemble_agreement
 from qa_builder.errors import AnswersError, LibraryError, RenderError
 from qa_builder.library.select import check_answer_references, select_clauses
 from qa_builder.models.library import ClauseLibrary
+from qa_builder.sandbox import accounted
 
 
+@accounted(lint=True)
 def trial_render(library: ClauseLibrary, root: Path, answers_paths: list[Path]) -> list[str]:
     """Select and render the clauses of `library` for each answers file; one line per fault found.
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from qa_builder.models.build import JSON_SAFE_INT
 from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.text import LibraryModel
 
@@ -36,7 +37,7 @@ class Section(LibraryModel):
 
     id: Identifier
     title: str
-    order: int
+    order: int = Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT)
 
 
 class Timeline(LibraryModel):
@@ -61,8 +62,8 @@ class Clause(LibraryModel):
     id: Identifier
     title: str
     section: Identifier
-    order: int
-    version: int = Field(ge=1)
+    order: int = Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT)
+    version: int = Field(ge=1, le=JSON_SAFE_INT)  # as the build record holds it: a larger one passed `library check`
     status: ClauseStatus
     effective_date: dt.date
     applies_when: str = Field(default="true", description="Jinja expression over the answers.")

@@ -153,7 +153,9 @@ def set_answer(path: Path, field: Sequence[str], value: Scalar) -> str:
             from exc
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise AnswersError(f"{path}: {dotted} = {_scalar_text(value)} is not allowed ({first['msg']}); nothing was "
+        shown = _scalar_text(value)  # the value as typed, cut: a 10,000-character one was echoed whole
+        shown = shown if len(shown) <= 80 else shown[:80] + "…"
+        raise AnswersError(f"{path}: {dotted} = {shown} is not allowed ({first['msg']}); nothing was "
                            "changed") from exc
     write_bytes_atomic(path, new_text.encode("utf-8"))
     return new_text

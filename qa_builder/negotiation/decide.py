@@ -58,12 +58,16 @@ class Counter:
     answer_value: Scalar = None
 
 
-def _clean(text: str, what: str) -> str:
+MAX_BY = 500
+"""Characters of --by, as a decision and an override record it (a longer one was an internal ValidationError)."""
+
+
+def _clean(text: str, what: str, limit: int = MAX_TEXT) -> str:
     text = text.strip()
     if not text:
         raise InputError(f"{what} is empty; say who decided and why")
-    if len(text) > MAX_TEXT:
-        raise InputError(f"{what} is longer than {MAX_TEXT} characters")
+    if len(text) > limit:
+        raise InputError(f"{what} is {len(text):,} characters long; at most {limit:,} are kept: shorten it")
     problem = text_problem(text)
     if problem:  # e.g. a right-to-left override that would make the negotiation log read otherwise
         raise InputError(f"{what} holds text that {problem}")
@@ -133,7 +137,7 @@ def _decide(workspace: Workspace, agreement_id: str, clause_id: str, verdict: Ve
             deletion that leaves a requirement uncovered, a counter without a proposal), or a value the answers do
             not allow; nothing is changed then.
     """
-    by, reason = _clean(by, "--by"), _clean(reason, "--reason")
+    by, reason = _clean(by, "--by", MAX_BY), _clean(reason, "--reason")
     found = latest_import(workspace, agreement_id)
     if found is None:
         raise InputError(f"agreement {agreement_id}: no returned DOCX was imported; run `qa-builder negotiate import "
@@ -233,7 +237,7 @@ def resolve_override(workspace: Workspace, agreement_id: str, clause_id: str, *,
     Raises:
         InputError: the agreement has no override of that clause, or its clause left the agreement (keep).
     """
-    by, reason = _clean(by, "--by"), _clean(reason, "--reason")
+    by, reason = _clean(by, "--by", MAX_BY), _clean(reason, "--reason")
     with folder_lock(workspace.agreement_dir(agreement_id) / "negotiation"):  # one decision at a time
         return _resolve(workspace, agreement_id, clause_id, keep=keep, by=by, reason=reason, text=text)
 

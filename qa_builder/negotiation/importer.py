@@ -21,7 +21,7 @@ from qa_builder.negotiation.rerender import AnswerChange, AnswerValue, RenderBud
 from qa_builder.negotiation.returned import Change, Comment, ReturnedDocument, ReturnedFileError, read_returned
 from qa_builder.pipeline import output_stem
 from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_KIND, PROPERTY_VERSION
-from qa_builder.sandbox import TemplateProblem, compile_text, render_text
+from qa_builder.sandbox import TemplateProblem, accounted, compile_text, render_text
 from qa_builder.workspace import Workspace
 
 __all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned",
@@ -148,6 +148,7 @@ def _lines(clause: AgreementClause) -> list[str]:
             *(f"{p.label}\t{p.text}" if p.label else p.text for p in clause.paragraphs)]
 
 
+@accounted()
 def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> ImportReport:
     """Read `returned` against the version of `agreement_id` it was made from.
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from qa_builder.errors import InputError
-from qa_builder.files import read_small_file
+from qa_builder.files import ZIP_READ_ERRORS, read_small_file
 from qa_builder.render.anchors import ClauseTag, parse_bookmark, parse_clause_tag
 
 __all__ = ["Change", "Comment", "ReturnedDocument", "ReturnedParagraph", "read_returned"]
@@ -176,7 +176,7 @@ def _read_parts(path: Path) -> dict[str, bytes]:
                                                 f"{MAX_PART_BYTES // (1024 * 1024)} MiB")
                     parts[entry.filename] = data
             return parts
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
+    except ZIP_READ_ERRORS as exc:
         raise ReturnedFileError(f"{path}: is not a readable DOCX (damaged or not a zip package: {exc})") from exc
     except OSError as exc:
         raise ReturnedFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc

@@ -68,7 +68,8 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
     target = workspace.version_dir(agreement_id, version)
     try:
         settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
-                                 allow_findings=allow_findings, allow_gaps=allow_gaps)
+                                 allow_findings=allow_findings, allow_gaps=allow_gaps,
+                                 pdf_engine="libreoffice")  # workspaces convert their own template's DOCX
         head = workspace.trail.head()  # the trail as this version is built: anchored in its record
         overrides = load_negotiation(workspace, agreement_id).overrides
 

@@ -16,7 +16,7 @@ from docxtpl import DocxTemplate
 
 from qa_builder.bundled import bundled
 from qa_builder.errors import Hint, Remedy, TemplateError
-from qa_builder.files import atomic_writer, read_small_file
+from qa_builder.files import ZIP_READ_ERRORS, atomic_writer, read_small_file
 from qa_builder.models.agreement import Agreement
 from qa_builder.render.anchors import AnchorError, agreement_properties, anchor_agreement, set_custom_properties
 from qa_builder.sandbox import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
@@ -76,6 +76,10 @@ def template_sha256(path: Path) -> str:
     return hashlib.sha256(load_template(path)).hexdigest()
 
 
+_UNREADABLE_PACKAGE: tuple[type[Exception], ...] = (PackageNotFoundError, *ZIP_READ_ERRORS, KeyError, SyntaxError)
+_UNREADABLE_ZIP: tuple[type[Exception], ...] = (*ZIP_READ_ERRORS, OSError)
+
+
 def _preflight(path: Path, data: bytes) -> None:
     _check_package(path, data)
     try:
@@ -91,7 +95,7 @@ def _preflight(path: Path, data: bytes) -> None:
         properties = tpl.docx.core_properties
         for name in _RENDERED_PROPERTIES:
             sources.append((f"the document property '{name}'", getattr(properties, name) or ""))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, SyntaxError) as exc:
+    except _UNREADABLE_PACKAGE as exc:
         # python-docx reports malformed XML with lxml's XMLSyntaxError, a SyntaxError
         raise TemplateError(f"{path}: is not a readable DOCX template ({exc})") from exc
     for where, source in sources:
@@ -126,7 +130,7 @@ def _check_package(path: Path, data: bytes) -> None:
             for info in infos:
                 if info.filename.lower().endswith((".xml", ".rels")):
                     _check_xml_part(path, info.filename, package.read(info))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+    except _UNREADABLE_ZIP as exc:
         raise TemplateError(f"{path}: is not a readable DOCX template ({exc})") from exc
 
 

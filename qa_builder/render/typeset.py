@@ -16,7 +16,7 @@ from typing import Any, Final, Self
 import typst
 
 from qa_builder import config
-from qa_builder.errors import ConversionError
+from qa_builder.errors import ConversionError, Hint, Remedy
 from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
 
@@ -245,6 +245,11 @@ class PdfTypesetter:
                                                  pdf_standards=[PDF_STANDARD], timestamp=stamp, pdf_tags=True)
         except typst.TypstError as exc:
             raise ConversionError(f"{agreement.id}: Typst could not typeset the PDF: {exc.message}") from exc
+        except BaseException as exc:  # a panic inside Typst arrives as pyo3's PanicException (a BaseException)
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise ConversionError(f"{agreement.id}: Typst failed while typesetting the PDF ({exc})",
+                                  hint=Hint(Remedy.LIBREOFFICE_ENGINE)) from exc
         finally:
             typesetter.documents += 1
             typesetter.age_cache()

@@ -230,6 +230,15 @@ def _unmatchable_name(certificate: x509.Certificate) -> str:
     return ""
 
 
+def _misleading(char: str) -> bool:
+    """A character a printed name must not hold: C0/C1 controls, line and paragraph separators, and the bidi
+    embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), which the stamp's bidi layout obeys: a
+    certificate named "Eve \u202eyrraM" was stamped "Signed by: Eve Marry" (session 5 attack)."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029) or 0x202A <= code <= 0x202E or (
+        0x2066 <= code <= 0x2069)
+
+
 def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime | None = None) -> None:
     """Refuse certificates that cannot make a valid Part 11 signature now."""
     now = at or dt.datetime.now(dt.UTC)
@@ -246,6 +255,13 @@ def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime 
                                 "characters newer than Unicode 3.2, which certificate name matching (RFC 4518) cannot "
                                 "compare, so a signature made with it could not be verified; ask the "
                                 "certificate's issuer for one without them")
+    for what, value in (("name", identity.common_name), ("title", identity.title),
+                        ("organisation", identity.organisation)):
+        if (bad := next((c for c in value if _misleading(c)), None)) is not None:
+            raise SigningInputError(f"{source}: the certificate's {what} ({printable(value)}) holds "
+                                    f"U+{ord(bad):04X}, a control, line-break or bidirectional override "
+                                    "character, so the signature's printed stamp would read otherwise than the "
+                                    "certificate; ask the certificate's issuer for one without it")
     if not identity.key_usages & {"digital_signature", "content_commitment"}:
         raise SigningInputError(f"{source}: the certificate of {who} allows neither digitalSignature nor "
                                 "nonRepudiation key usage, so it cannot sign documents")

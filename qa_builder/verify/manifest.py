@@ -145,5 +145,11 @@ def _signing_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The problem in one line; for a validation error, the field and what is wrong with it (pydantic's own first
+    line, "1 validation error for Manifest", named neither)."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}"[:300] if where else str(first["msg"])[:300]
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -600,10 +600,14 @@ class WebApp:
     async def download(self, request: Request) -> Response:
         relative = str(request.path_params["path"])
         root = self.workspace.root.resolve()
-        target = (root / relative).resolve()
         allowed = (root / "agreements", root / "regenerations")
-        if (not any(target.is_relative_to(folder) for folder in allowed) or not target.is_file()
-                or target.suffix not in _DOWNLOADABLE):
+        try:  # a NUL, an overlong name or a symbolic-link loop in the path is no such file, not a server failure
+            target = (root / relative).resolve()
+            found = (any(target.is_relative_to(folder) for folder in allowed) and target.is_file()
+                     and target.suffix in _DOWNLOADABLE)
+        except (OSError, ValueError, RuntimeError):
+            found = False
+        if not found:
             raise HTTPException(404, "No such file in this workspace.")
         return FileResponse(target, filename=target.name)
 

@@ -27,6 +27,13 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
+def same_secret(sent: str, secret: str) -> bool:
+    """Whether `sent` (from a request) is `secret`, compared in constant time. A sent text with non-ASCII
+    characters is simply different: `hmac.compare_digest` raises TypeError on such a str (a 500 and a traceback
+    for `?token=%C3%A9`, session 5 attack)."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
+
+
 class Refused(Exception):
     """A request the gate refuses (status and a sentence for the person)."""
 
@@ -58,7 +65,7 @@ class Gate:
     def spend(self, token: str) -> bool:
         """True once for the right token; the token is worthless afterwards."""
         with self._lock:
-            if self._spent or not hmac.compare_digest(token, self.token):
+            if self._spent or not same_secret(token, self.token):
                 return False
             self._spent = True
             return True
@@ -97,7 +104,7 @@ class GateMiddleware(BaseHTTPMiddleware):
             response.set_cookie(COOKIE, self.gate.session, httponly=True, samesite="strict", path="/")
             return response
         cookie = request.cookies.get(COOKIE, "")
-        if not hmac.compare_digest(cookie, self.gate.session):
+        if not same_secret(cookie, self.gate.session):
             raise Refused(403, "Refused: open the link that `qa-builder serve` printed when it started.")
         if request.method not in ("GET", "HEAD"):
             self._check_post(request, host)
@@ -125,7 +132,7 @@ async def checked_form(request: Request, gate: Gate, *, max_files: int = 1) -> F
     """
     form = await request.form(max_files=max_files, max_fields=2000, max_part_size=gate.max_upload)
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, gate.csrf):
+    if not isinstance(sent, str) or not same_secret(sent, gate.csrf):
         raise Refused(403, "Refused: the page is out of date or was not made by this server; reload it and "
                            "try again.")
     return form

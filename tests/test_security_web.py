@@ -1,0 +1,82 @@
+"""The web app's gate and file download, against requests no browser sends (issue 12, session 5 attack round).
+
+Each refusal is an answer naming what is wrong (403 or 404), never "The server could not do this" (500) with a
+traceback in the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+import qa_builder as qa
+from tests.test_web import Server, request
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workspace = qa.init_workspace(tmp_path_factory.mktemp("web") / "ws").root
+    agreements = workspace / "agreements"
+    agreements.mkdir(exist_ok=True)
+    os.symlink("loop2.pdf", agreements / "loop1.pdf")
+    os.symlink("loop1.pdf", agreements / "loop2.pdf")
+    running = Server(workspace)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _session(server: Server) -> str:
+    """Sign in with the one-time link (once per module) and return the session cookie."""
+    if not hasattr(server, "cookie"):
+        status, headers, _ = request("GET", server.port, server.link.removeprefix(server.base))
+        assert status == 303
+        server.cookie = headers["set-cookie"].split(";")[0]  # type: ignore[attr-defined]
+    return str(server.cookie)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("where", ["token", "cookie", "csrf"])
+def test_a_secret_with_non_ascii_characters_is_refused_not_a_server_failure(server: Server, where: str) -> None:
+    """`?token=%C3%A9`, a cookie or a CSRF header holding 'é' made hmac.compare_digest raise TypeError: a 500."""
+    if where == "token":
+        status, _, body = request("GET", server.port, "/?token=%C3%A9")
+    elif where == "cookie":
+        status, _, body = request("GET", server.port, "/", headers={"Cookie": "qa_builder_session=\u00e9"})
+    else:
+        status, _, body = request("POST", server.port, "/verify", body=b"a=b", headers={
+            "Cookie": _session(server), "Origin": server.base, "X-CSRF-Token": "\u00e9",
+            "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 403, body
+    assert b"Refused" in body
+    assert not any("Traceback" in line for line in server.output), "".join(server.output)
+
+
+@pytest.mark.parametrize("path", ["/files/agreements/%00x.pdf", "/files/agreements/" + "a" * 5000 + ".pdf",
+                                  "/files/agreements/loop1.pdf"])
+def test_a_download_path_that_cannot_exist_is_no_such_file(server: Server, path: str) -> None:
+    """A NUL, an overlong name or a symbolic-link loop was ValueError / OSError / RuntimeError: a 500."""
+    status, _, body = request("GET", server.port, path, headers={"Cookie": _session(server)})
+    assert status == 404, body
+    assert b"No such file in this workspace." in body
+    assert not any("Traceback" in line for line in server.output), "".join(server.output)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("x_a: &a [x, x]\nsignatories: *a\n", "uses a YAML anchor or alias"),
+    ("agreement:\n  title: " + "x" * (2 * 1024 * 1024) + "\n", "is larger than 1 MiB"),
+    ("agreement: !!python/object/apply:os.system ['true']\n", "uses the YAML tag"),
+])
+def test_a_draft_is_read_within_the_bounds_of_an_answers_file(tmp_path_factory: pytest.TempPathFactory, text: str,
+                                                             expected: str) -> None:
+    """Session 5 attack: the web app read drafts (examples/*.yaml, agreements/<ID>/answers.yaml) with a bare
+    yaml.load: a 1 KB nest of aliases in a shared workspace held the server at 800 MB and it stopped answering."""
+    from qa_builder.errors import InputError
+    from qa_builder.web.interview import read_draft
+
+    path = tmp_path_factory.mktemp("draft") / "answers.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=f"answers.yaml: cannot be read as answers \\({expected}"):
+        read_draft(path)
