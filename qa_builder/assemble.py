@@ -196,7 +196,7 @@ def _raci(answers: Answers, library: ClauseLibrary, context: dict[str, Any]) -> 
     for number, resolved in enumerate(resolve_raci(answers, library, context), start=1):
         activity = resolved.activity
         notes = _join_notes(resolved.notes or "", resolved.split_of_duties or "")
-        rows.append(RaciRow(number=number, activity_id=activity.id, area=activity.area, activity=activity.activity,
+        rows.append(RaciRow(number=number, activity_id=activity.id, area=activity.area, activity=resolved.wording(),
                             sponsor=format_raci(resolved.sponsor),
                             contract_acceptor=format_raci(resolved.contract_acceptor),
                             notes=notes, overridden=resolved.override is not None))

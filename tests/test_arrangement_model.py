@@ -189,3 +189,17 @@ def test_every_example_and_fixture_builds_with_its_notices(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert f"{len(OLD_SHAPE_FILES)} built, 0 failed" in result.stderr
     assert "note: " in result.stderr and "'biologic' is read as biological_drug_product" in result.stderr
+
+
+def test_a_swiss_only_product_made_abroad_is_certified_by_its_maker_whatever_the_certifier_answer() -> None:
+    """Switzerland lets no answer choose who certifies: a Batch made abroad is released technically at the
+    manufacturing Site (Swissmedic FAQ B-349, AMBV Art 7) and the Sponsor's Responsible Person only decides market
+    release (AMBV Art 13); Annex A's certification row follows that, not release.certifier (review5 R5-4)."""
+    data = answers_data()
+    data["products"] = [{"name": "H", "type": "drug_product", "markets": ["CH"]}]
+    data["release_model"] = "qp_certification"
+    data["release"] = {"certifier": "sponsor"}
+    facts = derive_facts(Answers.model_validate(data), LIBRARY.jurisdictions)
+    assert facts.certified_by == "contract_acceptor" and not facts.sponsor_certifies
+    steps = {(c.step, c.certifier) for c in facts.certifications}
+    assert steps == {("technical release abroad", "contract_acceptor"), ("market release", "sponsor")}

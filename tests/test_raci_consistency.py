@@ -12,7 +12,7 @@ from qa_builder.errors import LibraryError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.pipeline import prepare_agreement
-from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY
+from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, answers_data, write_answers
 
 LIBRARY = load_library()
 
@@ -134,3 +134,25 @@ def test_annex_a_cells_do_not_repeat_or_run_on(tmp_path: Path) -> None:
     for activity in ("reference_standards", "stability_results_decisions"):
         notes = _row(agreement, activity)[2]
         assert notes.count("Sponsor") <= 3 and "Contract Acceptor notifies; Sponsor decides" not in notes, notes
+
+
+def test_an_affiliate_holding_two_markets_is_named_once_in_the_recall_and_filing_rows(tmp_path: Path) -> None:
+    """Annex A's recall and filing rows name the affiliate that holds the marketing authorisation for its markets,
+    from the same facts as the recall clause (facts.ma_holders), and no affiliate where none holds one
+    (review5 R5-2)."""
+    plain = prepare_agreement(load_answers(write_answers(tmp_path, answers_data(), "plain.yaml")), LIBRARY)
+    assert "affiliate" not in _row(plain, "recall")[2]
+    data = answers_data()
+    data["products"][0]["markets"] = ["EU", "UK"]
+    data["affiliates"] = [{"name": "Sponsor Europe B.V.", "address": "Keizersgracht 1, Amsterdam",
+                           "country": "Netherlands", "role": "marketing authorisation holder",
+                           "affiliate_of": "sponsor", "joins_as_party": True, "holds_marketing_authorisation": True,
+                           "markets": ["EU", "UK"],
+                           "quality_contact": {"name": "Q", "title": "QA", "email": "q@example.nl"}}]
+    agreement = prepare_agreement(load_answers(write_answers(tmp_path, data, "affiliate.yaml")), LIBRARY)
+    said = "For the EU/EEA and the United Kingdom, Sponsor Europe B.V. (an affiliate of the Sponsor) "
+    assert said + "decides, after consulting the Sponsor, whether to recall" in _row(agreement, "recall")[2]
+    assert said + "holds the marketing authorisation" in _row(agreement, "regulatory_filings")[2]
+    assert _row(agreement, "recall")[2].count("Sponsor Europe B.V.") == 1
+    assert "Sponsor Europe B.V., as holder of the marketing authorisation for the EU/EEA" in _clause(
+        agreement, "regulatory_impact_assessment")

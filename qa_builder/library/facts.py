@@ -128,15 +128,26 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         model = str(release.model)
         certifier = str(release.certifier) if model == "qp_certification" else "sponsor"
         qp_required = qp_refused = False
+        arranged = False  # a step of the product follows the release arrangement's certifier
+        manufacturers: set[str] = set()  # who certifies or technically releases where the law names the maker
         for market in product.markets:
             for step in rules.certifications:
                 if not arrangement.applies(step, product, market):
                     continue
                 qp_required |= step.qp
                 qp_refused |= step.qp_refused
-                certifications.append(_certification(step, product, market, certifier, release, answers))
+                certification = _certification(step, product, market, certifier, release, answers)
+                certifications.append(certification)
+                arranged |= step.certifier == "release"
+                if step.certifier == "manufacturer":
+                    manufacturers.add(certification.certifier)
                 _add(rule_ids, f"certifications.{step.id}")
                 _add(sources, step.source)
+        if model == "qp_certification" and not arranged and len(manufacturers) == 1:
+            # No market of the product lets the arrangement choose the certifier (e.g. Switzerland only: the
+            # technical release is the manufacturer's, Swissmedic FAQ B-349 / AMBV Art 7), so the person who
+            # certifies is the one the law names, whatever release.certifier says (review5 R5-4).
+            certifier = manufacturers.pop()
         allowed = sorted({a for m in product.markets for a in arrangement.candidates(product, m)})
         us_or_first = "US" if "US" in product.markets else product.markets[0]
         candidates = arrangement.applications(product, us_or_first)

@@ -120,10 +120,32 @@ class RaciVariant(LibraryModel):
     contract_acceptor: str
     notes: str | None = None
     split_of_duties: str | None = None
+    activity: str | None = Field(
+        default=None, description="The activity's wording for this variant, where the act itself differs (e.g. an "
+                                  "investigational Batch is released by its certification and the Sponsor then "
+                                  "authorises its shipment); the row's own wording when None.")
     fixed_by: str | None = Field(
         default=None, description="Id of the requirement (requirements.yaml) that gives this variant's Accountable "
                                   "party its role, which a clause states: an answers override that moves the A "
                                   "elsewhere contradicts that clause (check QA-RACI-004). Example: 'ICHQ7-11.5'.")
+
+
+class AffiliateActs(LibraryModel):
+    """What an affiliate acting for a party in its market does under a RACI row: Annex A has only the two parties'
+    columns, so the row's note names the affiliate, from the same facts the clauses read (review5 R5-2)."""
+
+    holder: str | None = Field(
+        default=None, description="What an affiliate of the Sponsor that is a party and holds the marketing "
+                                  "authorisation for a market (facts.ma_holders) does there, after 'For Japan, "
+                                  "X (an affiliate of the Sponsor) ...'. Example: 'holds the marketing "
+                                  "authorisation and files the changes and reports for that market'")
+    steps: list[str] = Field(
+        default_factory=list, description="Release steps (jurisdictions.yaml certifications[].step) whose "
+                                          "certifier, where it is an affiliate (facts.certifications), the note "
+                                          "names. Example: ['certification']")
+    step_words: str | None = Field(
+        default=None, description="What that affiliate does, '{step}' standing for the step. "
+                                  "Example: 'decides on the {step} of each Batch'")
 
 
 class RaciActivity(LibraryModel):
@@ -145,6 +167,9 @@ class RaciActivity(LibraryModel):
                                   "this row then always agree.")
     variants: dict[str, RaciVariant] = Field(
         default_factory=dict, description="Codes by the value of `vary_by` ('None' for no value).")
+    affiliates: AffiliateActs | None = Field(
+        default=None, description="The affiliates whose part in this activity, for their market, the row's note "
+                                  "states.")
 
 
 class LibraryInfo(LibraryModel):
