@@ -47,6 +47,7 @@ _HOMES: dict[str, str] = {
     # signing and manifests
     "SigningKey": "qa_builder.signing.keys",
     "load_pkcs12_key": "qa_builder.signing.keys",
+    "load_pkcs12_data": "qa_builder.signing.keys",
     "load_pkcs11_key": "qa_builder.signing.keys",
     "close_pkcs11_sessions": "qa_builder.signing.keys",
     "SignatureRequest": "qa_builder.signing.pades",
@@ -150,6 +151,7 @@ __all__ = [  # the public API; each name's home module is in _HOMES
     "load_answers",
     "load_library",
     "load_pkcs11_key",
+    "load_pkcs12_data",
     "load_pkcs12_key",
     "open_workspace",
     "regenerate_workspace",
@@ -212,7 +214,13 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.pipeline import BuildResult, BuildSettings
     from qa_builder.regenerate import Impact, RegenerationReport, impact
     from qa_builder.render.pdf import PdfConverter
-    from qa_builder.signing.keys import SigningKey, close_pkcs11_sessions, load_pkcs11_key, load_pkcs12_key
+    from qa_builder.signing.keys import (
+        SigningKey,
+        close_pkcs11_sessions,
+        load_pkcs11_key,
+        load_pkcs12_data,
+        load_pkcs12_key,
+    )
     from qa_builder.signing.manifest import ManifestFiles, build_manifest
     from qa_builder.signing.pades import SignatureOutcome, SignatureRequest, list_signature_fields, sign_pdf
     from qa_builder.testing.pki import TestPki, create_test_pki

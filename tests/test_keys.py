@@ -71,3 +71,21 @@ def test_a_key_loaded_for_a_service_is_never_kept(test_pki: Any) -> None:
     assert not keys._CACHE
     with pytest.raises(SigningError, match="wrong passphrase"):
         load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase() + b"x", keep=False)
+
+
+def test_an_uploaded_key_is_loaded_from_memory_and_never_kept(test_pki: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web app signs with an uploaded PKCS#12 without writing it anywhere (a server killed while signing
+    left the key file in /tmp); messages call it by the uploaded file's name."""
+    from qa_builder.signing import keys
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    data = test_pki.p12("contract-acceptor").read_bytes()
+    with keys._CACHE_LOCK:
+        keys._CACHE.clear()
+    key = keys.load_pkcs12_data(data, test_pki.passphrase(), name="upload.p12")
+    assert key.identity and not keys._CACHE and list(tmp_path.iterdir()) == []
+    with pytest.raises(SigningError, match=r"^upload\.p12: wrong passphrase"):
+        keys.load_pkcs12_data(data, test_pki.passphrase() + b"x", name="upload.p12")
+    with pytest.raises(SigningError, match=r"^upload\.p12: is not a PKCS#12"):
+        keys.load_pkcs12_data(b"not a key", test_pki.passphrase(), name="upload.p12")

@@ -109,7 +109,29 @@ def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = N
     return cached
 
 
-def _load(path: Path, data: bytes, passphrase: bytes) -> SigningKey:
+def load_pkcs12_data(data: bytes, passphrase: bytes, *, name: str, at: dt.datetime | None = None) -> SigningKey:
+    """Load a PKCS#12 key held in memory (an upload), check it is fit to sign at `at`, and never keep it.
+
+    The web app signs with an uploaded key this way: the key never touches the disk, so a server stopped while
+    signing leaves no copy of it behind.
+
+    Args:
+        data: the PKCS#12 bytes (at most `MAX_KEY_FILE`).
+        passphrase: its passphrase (UTF-8 bytes).
+        name: what messages call the key, e.g. the uploaded file's name.
+
+    Raises:
+        SigningError: as `load_pkcs12_key` (not PKCS#12, wrong passphrase, key and certificate not matching,
+            certificate not valid at `at` or without a signing key usage), or larger than `MAX_KEY_FILE`.
+    """
+    if len(data) > MAX_KEY_FILE:
+        raise SigningInputError(f"{name}: is larger than {MAX_KEY_FILE // 1024} KiB; a PKCS#12 key file is not")
+    loaded = _load(name, data, passphrase)
+    check_fit_to_sign(loaded.identity, name, at=at)
+    return loaded
+
+
+def _load(path: Path | str, data: bytes, passphrase: bytes) -> SigningKey:
     try:
         asn1_pkcs12.Pfx.load(data).native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
     except (ValueError, TypeError) as exc:

@@ -456,17 +456,12 @@ class WebApp:
         data = await key_upload.read(_MAX_KEY_BYTES + 1)
         if len(data) > _MAX_KEY_BYTES:
             return None, "Key file: a PKCS#12 file is smaller than 1 MB; this is not one."
-        folder = Path(tempfile.mkdtemp(prefix="qa-builder-key-"))  # mode 700; removed before the reply
-        key_path = folder / "key.p12"
-        try:
-            key_path.write_bytes(data)
+        try:  # the key stays in memory: a server stopped while signing leaves no copy of it on disk
             outcome = await self._sign_into(source, signed, request,
-                                            lambda: qa.load_pkcs12_key(key_path, passphrase, keep=False))
+                                            lambda: qa.load_pkcs12_data(data, passphrase, name=key_upload.filename))
             return outcome, None
         except QABuilderError as exc:
-            return None, str(exc).replace(str(key_path), key_upload.filename)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            return None, str(exc)
 
     async def _sign_with_token(self, form: Any, source: Path, signed: Path,
                                request: qa.SignatureRequest) -> tuple[qa.SignatureOutcome | None, str | None]:
