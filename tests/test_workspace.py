@@ -225,6 +225,8 @@ def test_cli_init_add_build_impact_regenerate(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     assert (root / "agreements" / "QA-HLX-API-001" / "v1" / "QA-HLX-API-001_v1.pdf").is_file()
     assert cli("impact", str(root)).returncode == 0
+    unknown = cli("impact", str(root), "--clause", "batch_relase")  # a typo is named, not "nothing affected"
+    assert unknown.returncode == 2 and "clause 'batch_relase' is neither a clause" in unknown.stderr
     library = root / "clause_library" / "library.yaml"
     library.write_text(library.read_text(encoding="utf-8").replace('version: "', 'version: "9', 1), encoding="utf-8")
     listed = cli("impact", str(root), "--json")

@@ -7,12 +7,13 @@ from typing import Literal
 
 from qa_builder.audit.record import record
 from qa_builder.audit.store import AuditTrail
-from qa_builder.errors import QABuilderError
+from qa_builder.errors import InputError, QABuilderError
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import ClauseUse
 from qa_builder.negotiation.decisions import load_negotiation
 from qa_builder.negotiation.overrides import OverrideState, apply_overrides, conflict_message
 from qa_builder.pipeline import prepare_agreement
+from qa_builder.printable import printable
 from qa_builder.redline import ClauseChange, compare_agreements
 from qa_builder.workspace import Workspace
 from qa_builder.workspace_answers import Inputs, current_inputs, effective_answers, history_of, load_workspace_answers
@@ -108,6 +109,11 @@ def impact(workspace: Workspace, *, clause: str | None = None, only: list[str] |
     """
     inputs = current_inputs(workspace)
     found = [r for i in only or workspace.agreement_ids() if (r := analyse(workspace, inputs, i)) is not None]
+    if clause:
+        known = {c.id for c in inputs.library.clauses} | {c.clause_id for r in found for c in r.clause_changes}
+        if clause not in known:  # a typo would otherwise read as "no agreement affected"
+            raise InputError(f"clause '{printable(clause)[:80]}' is neither a clause of the workspace's clause "
+                             "library nor one removed from an agreement; check the clause id")
     record_impact(workspace, inputs, found)
     if clause:
         found = [r for r in found if any(c.clause_id == clause for c in r.clause_changes)]
