@@ -24,3 +24,20 @@ def shown(value: str, limit: int = 60) -> str:
     shows enough of the value to recognise it.
     """
     return printable(value if len(value) <= limit else value[:limit] + "…")
+
+
+def printable_json(text: str) -> str:
+    """JSON text (as `json.dumps(..., ensure_ascii=False)` writes it) with the characters `printable` hides written
+    as JSON escapes, so that JSON printed on a terminal cannot reorder or add lines either; still the same JSON.
+
+    Such characters can only stand inside JSON strings (a JSON writer escapes line feeds in strings, so a raw
+    one is layout and is kept), where ``\\uXXXX`` (a surrogate pair above U+FFFF) means the same character.
+    """
+    def escaped(char: str) -> str:
+        code = ord(char)
+        if code <= 0xFFFF:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return "".join(escaped(c) if c != "\n" and unicodedata.category(c) in _HIDDEN else c for c in text)

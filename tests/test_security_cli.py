@@ -808,3 +808,22 @@ def test_a_folder_of_answers_names_each_entry_it_cannot_read(tmp_path: Path) -> 
     assert errors == [f"error: {folder / 'a.yaml'}: is not a regular file",
                       f"error: {folder / 'c.yaml'}: answers file not found"], result.stderr
     assert f"{folder / 'b.yaml'}: no findings" in result.stdout
+
+
+def test_json_output_carries_no_raw_bidi_or_line_separator_characters(tmp_path: Path) -> None:
+    """`--json` output is printed on terminals too: a bidi override or line separator from a file name or a file's
+    text is written as a JSON escape, and the JSON still reads back to the same text (session-5 attack round)."""
+    import json
+    import shutil
+
+    from qa_builder.printable import printable_json
+    from tests.conftest import run_cli
+
+    data = {"name": "Eve \u202eyrraM", "sep": "a\u2028b", "tag": "x\U000e0001y", "lines": "one\ntwo"}
+    text = printable_json(json.dumps(data, indent=2, ensure_ascii=False))
+    assert json.loads(text) == data
+    assert not any(c in text for c in "\u202e\u2028\U000e0001")
+    named = tmp_path / "answers\u202eqa.yaml"
+    shutil.copy(DEMO_EXAMPLE, named)
+    checked = run_cli("check", "--json", str(named))
+    assert "\u202e" not in checked.stdout and json.loads(checked.stdout)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from qa_builder.cli.options import KeyChoice, key_options
-from qa_builder.printable import printable, shown
+from qa_builder.printable import printable, printable_json, shown
 
 if TYPE_CHECKING:
     from qa_builder.audit.events import AuditEvent
@@ -63,7 +63,8 @@ def log_command(workspace: Path, agreement_id: str | None, since: dt.datetime | 
 
     events = AuditTrail(workspace).events(agreement_id, since)
     if as_json:
-        click.echo(json.dumps([e.model_dump(mode="json") for e in events], indent=2, ensure_ascii=False))
+        listed = json.dumps([e.model_dump(mode="json") for e in events], indent=2, ensure_ascii=False)
+        click.echo(printable_json(listed))
         return
     if not events:
         click.echo(f"{workspace}: no audit events")

@@ -12,7 +12,7 @@ import click
 
 from qa_builder import __version__
 from qa_builder.models.findings import FileFindings
-from qa_builder.printable import printable
+from qa_builder.printable import printable, printable_json
 
 
 @click.command("check")
@@ -32,7 +32,7 @@ def check_command(answers: tuple[Path, ...], as_json: bool, library_dir: Path | 
     results = review_files(collect_answers_paths(list(answers)), load_library(library_dir))
     if as_json:
         payload = {"tool_version": __version__, "results": [r.model_dump(mode="json") for r in results]}
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        click.echo(printable_json(json.dumps(payload, indent=2, ensure_ascii=False)))
     else:
         for result in results:
             _print_human(result)

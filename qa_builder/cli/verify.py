@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from qa_builder.cli.options import jobs_option
-from qa_builder.printable import printable, shown
+from qa_builder.printable import printable, printable_json, shown
 
 if TYPE_CHECKING:
     from qa_builder.audit.store import AuditTrail
@@ -85,7 +85,7 @@ def verify_command(files: tuple[Path, ...], trust_roots: tuple[Path, ...], syste
     if not no_audit:
         _record(list(files), report.results, settings, chosen)
     if as_json:
-        click.echo(report.model_dump_json(indent=2))
+        click.echo(printable_json(report.model_dump_json(indent=2)))
     else:
         for result in report.results:
             for line in api.describe(result):
