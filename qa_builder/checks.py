@@ -16,7 +16,7 @@ from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
 from qa_builder.models.findings import Finding, Severity
 from qa_builder.models.library import ClauseLibrary, ReviewThresholds
-from qa_builder.preflight import preflight
+from qa_builder.preflight import Preflight, preflight
 
 FINAL_RELEASE = "final_release"
 BATCH_CERTIFICATION = "batch_certification"
@@ -91,6 +91,16 @@ def check(check_id: str, title: str, *sources: str) -> Callable[[CheckFunction],
 def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: dt.date | None = None) -> list[Finding]:
     """Run the build's preflight and every check on one answers file; findings sorted by line, then id.
 
+    See `review_with_preflight`, which also returns the preflight (the assembled agreement) for the build to use.
+    """
+    return review_with_preflight(answers_file, library, today=today)[0]
+
+
+def review_with_preflight(answers_file: AnswersFile, library: ClauseLibrary, *,
+                          today: dt.date | None = None) -> tuple[list[Finding], Preflight | None]:
+    """The findings of `review_answers`, and the preflight they were judged on (None when the answers name what
+    the library lacks): a build reuses it instead of selecting and assembling the agreement a second time.
+
     Everything `build` refuses about the answers shows here as an error finding (QA-BUILD-001 unknown names,
     QA-COV-001 coverage gaps), so a file that passes `check` builds. A clause that does not render for these
     answers is a fault of the library: it raises, as it does in `build`. `today` is the date date-dependent
@@ -104,6 +114,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
     context = build_context(answers, library.clocks, library.jurisdictions)
     findings = []
     agreement: Agreement | None = None
+    checked: Preflight | None = None
     try:
         checked = preflight(answers_file, library)
         agreement = checked.agreement
@@ -127,7 +138,7 @@ def review_answers(answers_file: AnswersFile, library: ClauseLibrary, *, today: 
             findings.append(Finding(id=registered.id, severity=hit.severity, field=hit.field,
                                     line=answers_file.line_of(hit.field), message=hit.message, reason=hit.reason,
                                     fix=hit.fix, sources=list(registered.sources)))
-    return sorted(findings, key=lambda f: (f.line, f.id, f.field))
+    return sorted(findings, key=lambda f: (f.line, f.id, f.field)), checked
 
 
 _LOCATED = re.compile(r"^.*? line (\d+): (\S+?):? (.*)$")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from qa_builder import __version__, clock
 from qa_builder.answers import AnswersFile, load_answers
-from qa_builder.checks import COVERAGE_GAP, review_answers
+from qa_builder.checks import COVERAGE_GAP, review_with_preflight
 from qa_builder.errors import (
     ConversionError,
     CoverageError,
@@ -35,7 +35,7 @@ from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
 from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.preflight import preflight
+from qa_builder.preflight import Preflight, preflight
 from qa_builder.render.docx import default_template_path, render_docx, template_sha256
 from qa_builder.render.pdf import PdfConverter
 
@@ -187,14 +187,19 @@ def _make_output_folder(out_dir: Path) -> None:
         raise OutputFolderError(problem) from exc
 
 
-def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allow_gaps: bool = False) -> Agreement:
+def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allow_gaps: bool = False,
+                      checked: Preflight | None = None) -> Agreement:
     """Select clauses and assemble the Agreement model for validated answers (the shared `preflight`).
+
+    Args:
+        checked: the preflight of these answers and this library, when the caller already ran it.
 
     Raises:
         CoverageError: an applicable requirement is satisfied by no included clause (unless allow_gaps).
         AnswersError, RenderError, LibraryError: as `preflight`.
     """
-    checked = preflight(answers_file, library)
+    if checked is None:
+        checked = preflight(answers_file, library)
     if checked.gaps and not allow_gaps:
         lines = [f"{answers_file.path}: requirement {r.id} ({r.source}) applies but no included clause satisfies it"
                  for r in checked.gaps]
@@ -269,13 +274,13 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
         timings[stage] = now - lap_start
         lap_start = now
 
-    findings = review_answers(answers_file, settings.library, today=settings.today or clock.today())
+    findings, checked = review_with_preflight(answers_file, settings.library, today=settings.today or clock.today())
     if settings.allow_gaps:  # accepted gaps are recorded as uncovered_requirements, not as review findings
         findings = [f for f in findings if f.id != COVERAGE_GAP]
     errors = [f for f in findings if f.severity == "error"]
     if errors and not settings.allow_findings:
         raise ReviewError(_review_message(answers_path, errors), hint=Hint(Remedy.ACCEPT_FINDINGS))
-    agreement = prepare_agreement(answers_file, settings.library, allow_gaps=settings.allow_gaps)
+    agreement = prepare_agreement(answers_file, settings.library, allow_gaps=settings.allow_gaps, checked=checked)
     if adjust is not None:
         agreement = adjust(agreement)
     lap("assemble")

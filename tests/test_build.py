@@ -227,3 +227,22 @@ def test_fields_are_placed_alike_from_many_threads_at_once(minimal_build: Path) 
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(lambda _: locate_fields(data, names), range(40)))
     assert together == [alone] * 40
+
+
+def test_a_build_selects_and_assembles_the_agreement_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review checks and the build share one preflight (it ran twice: ~0.2 s per agreement, in every build
+    and regeneration)."""
+    from qa_builder import checks, pipeline, preflight
+
+    calls: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append("preflight")
+        return preflight.preflight(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "preflight", counted)
+    monkeypatch.setattr(pipeline, "preflight", counted)
+    settings = BuildSettings(out_dir=tmp_path / "out", library=load_library(), template=default_template_path(),
+                             fmt="docx")
+    result = pipeline.build_one(DEMO_EXAMPLE, settings)
+    assert result.record is not None and calls == ["preflight"]
