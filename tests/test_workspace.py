@@ -231,10 +231,28 @@ def test_cli_init_add_build_impact_regenerate(tmp_path: Path) -> None:
     library.write_text(library.read_text(encoding="utf-8").replace('version: "', 'version: "9', 1), encoding="utf-8")
     listed = cli("impact", str(root), "--json")
     assert listed.returncode == 1 and json.loads(listed.stdout)[0]["reasons"] == ["library version changed"]
+    # The bundled template's PDF is typeset (Typst); a team's own template is converted (LibreOffice), so the
+    # PDF says what that template's DOCX says.
+    assert _pdf_creator(root / "agreements" / "QA-HLX-API-001" / "v1" / "QA-HLX-API-001_v1.pdf") == "Typst"
+    import docx
+
+    template = open_workspace(root).template
+    document = docx.Document(str(template))
+    document.add_paragraph("Our own closing words, which only the team's template carries.")
+    document.save(str(template))
     done = cli("regenerate", str(root), "--jobs", "1")
     assert done.returncode == 0, done.stderr
     assert "regenerated QA-HLX-API-001 v1 → v2" in done.stdout
+    v2 = root / "agreements" / "QA-HLX-API-001" / "v2" / "QA-HLX-API-001_v2.pdf"
+    assert _pdf_creator(v2) == "Writer"
+    text = subprocess.run(["pdftotext", str(v2), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Our own closing words" in " ".join(text.split())
     assert cli("build", str(root / "examples" / "us-api-cmo.yaml")).returncode == 2  # neither -o nor --workspace
+
+
+def _pdf_creator(pdf: Path) -> str:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return next(line.split()[1] for line in info.splitlines() if line.startswith("Creator:"))
 
 
 def _end_state(workspace: Workspace) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from qa_builder.printable import printable
 if TYPE_CHECKING:
     from qa_builder.regenerate import RegenerationReport
     from qa_builder.render.pdf import PdfConverter
+    from qa_builder.render.typeset import PdfTypesetter
 
 _WORKSPACE = click.Path(file_okay=False, path_type=Path)
 
@@ -119,10 +120,13 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
     Unchanged agreements are skipped; earlier versions and every signed file are left untouched. An interrupted
     run is finished by running the command again. Exit 1 if any agreement failed.
     """
-    from qa_builder.render.pdf import PdfConverter
+    from qa_builder.pipeline import default_pdf_engine, open_pdf_engine
+    from qa_builder.workspace import open_workspace
 
-    # LibreOffice boots while the library loads and every agreement is analysed (as in `build`).
-    converter = None if dry_run else PdfConverter(workers=jobs)
+    # The PDF engine (Typst for the bundled template, LibreOffice for a team's own) starts while the library loads
+    # and every agreement is analysed (as in `build`).
+    template = open_workspace(workspace).template
+    converter = None if dry_run else open_pdf_engine(default_pdf_engine(template), workers=jobs)
     if converter is not None:
         converter.start()
     try:
@@ -150,7 +154,7 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
 
 
 def _regenerate(workspace: Path, jobs: int, dry_run: bool, only: list[str],
-                converter: PdfConverter | None) -> RegenerationReport:
+                converter: PdfConverter | PdfTypesetter | None) -> RegenerationReport:
     from qa_builder.cli.progress import progress
     from qa_builder.regenerate import planned_regeneration, run_regeneration
     from qa_builder.workspace import open_workspace

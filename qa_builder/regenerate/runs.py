@@ -18,18 +18,21 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import failure_sentence, record
 from qa_builder.errors import InputError, failure_line
 from qa_builder.files import read_small_file, write_bytes_atomic
-from qa_builder.pipeline import output_stem
+from qa_builder.pipeline import default_pdf_engine, open_pdf_engine, output_stem
 from qa_builder.regenerate.analysis import Impact, analyse, record_impact
 from qa_builder.regenerate.version import REGENERATION_SUFFIX, VersionBuilt, build_version, json_bytes
 from qa_builder.render.pdf import PdfConverter
 from qa_builder.workspace import Workspace
 from qa_builder.workspace_answers import Inputs, current_inputs
+
+if TYPE_CHECKING:
+    from qa_builder.render.typeset import PdfTypesetter
 
 PENDING_FILE = "pending.json"
 
@@ -52,7 +55,8 @@ Progress = Callable[[str, str | None], None]  # (agreement id, error or None)
 
 
 def regenerate(workspace: Workspace, *, jobs: int = 1, dry_run: bool = False, only: list[str] | None = None,
-               progress: Progress | None = None, converter: PdfConverter | None = None) -> RegenerationReport:
+               progress: Progress | None = None,
+               converter: PdfConverter | PdfTypesetter | None = None) -> RegenerationReport:
     """Rebuild every affected agreement as a new version with a redline; skip unchanged ones (same model digest).
 
     One run at a time per workspace (a lock file). A run interrupted at any point is continued by the next call:
@@ -104,7 +108,7 @@ def _record_unrecorded_versions(workspace: Workspace) -> None:
 
 
 def run_regeneration(workspace: Workspace, report: RegenerationReport, *, jobs: int = 1,
-                     progress: Progress | None = None, converter: PdfConverter | None = None) -> None:
+                     progress: Progress | None = None, converter: PdfConverter | PdfTypesetter | None = None) -> None:
     """Build the planned versions (inside `planned_regeneration`), then write the run's summary."""
     pending = workspace.regenerations / PENDING_FILE
     if report.planned and not report.resumed:
@@ -115,7 +119,7 @@ def run_regeneration(workspace: Workspace, report: RegenerationReport, *, jobs: 
 
 
 def _build_all(workspace: Workspace, report: RegenerationReport, jobs: int, progress: Progress | None,
-               converter: PdfConverter | None) -> list[VersionBuilt]:
+               converter: PdfConverter | PdfTypesetter | None) -> list[VersionBuilt]:
     plans = {a.agreement_id: a for a in report.planned}
     built, failed = _build_versions(
         workspace, list(plans), jobs, progress, converter, action="regenerate", extra={"run_id": report.run_id},
@@ -126,15 +130,16 @@ def _build_all(workspace: Workspace, report: RegenerationReport, jobs: int, prog
 
 
 def _build_versions(workspace: Workspace, ids: list[str], jobs: int, progress: Progress | None,
-                    converter: PdfConverter | None, *, action: Action, extra: dict[str, DetailValue],
-                    build: Callable[[str, PdfConverter], VersionBuilt]) -> tuple[list[VersionBuilt], dict[str, str]]:
+                    converter: PdfConverter | PdfTypesetter | None, *, action: Action,
+                    extra: dict[str, DetailValue], build: Callable[[str, PdfConverter | PdfTypesetter], VersionBuilt],
+                    ) -> tuple[list[VersionBuilt], dict[str, str]]:
     """Build versions in parallel over one warm pool; a failure is recorded and reported, never fatal."""
     built: list[VersionBuilt] = []
     failed: dict[str, str] = {}
     if not ids:
         return built, failed
     jobs = max(1, min(jobs, len(ids)))
-    pool = converter or PdfConverter(workers=jobs)
+    pool = converter or open_pdf_engine(default_pdf_engine(workspace.template), workers=jobs)
     pool.start()
     try:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix=f"qa-{action}") as executor:
@@ -231,7 +236,7 @@ def _run_lock(workspace: Workspace) -> Iterator[None]:
 
 def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int = 1,
               progress: Progress | None = None, allow_findings: bool = False, allow_gaps: bool = False,
-              converter: PdfConverter | None = None) -> tuple[list[VersionBuilt], dict[str, str]]:
+              converter: PdfConverter | PdfTypesetter | None = None) -> tuple[list[VersionBuilt], dict[str, str]]:
     """Build the first version of every agreement (or `ids`) that has none yet.
 
     `converter` is a warm LibreOffice pool to share; one of `jobs` workers is started and closed when None.

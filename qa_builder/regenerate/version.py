@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from qa_builder import clock
 from qa_builder.audit.events import DetailValue
@@ -20,10 +21,13 @@ from qa_builder.models.build import Artefact, AuditHead
 from qa_builder.negotiation.counter import write_counter_proposal
 from qa_builder.negotiation.decisions import load_negotiation
 from qa_builder.negotiation.overrides import OverrideConflict, apply_overrides, conflict_message
-from qa_builder.pipeline import BuildSettings, build_answers, output_stem
+from qa_builder.pipeline import BuildSettings, build_answers, default_pdf_engine, output_stem
 from qa_builder.redline import ClauseChange, write_redline
 from qa_builder.regenerate.analysis import Impact, analyse
 from qa_builder.render.pdf import PdfConverter
+
+if TYPE_CHECKING:
+    from qa_builder.render.typeset import PdfTypesetter
 from qa_builder.workspace import MODEL_SUFFIX, PARTIAL_PREFIX, Workspace
 from qa_builder.workspace_answers import Inputs, effective_answers, history_of, load_workspace_answers
 
@@ -43,7 +47,8 @@ class VersionBuilt:
     other_changes: tuple[str, ...]
 
 
-def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, converter: PdfConverter | None, *,
+def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str,
+                  converter: PdfConverter | PdfTypesetter | None, *,
                   before: Impact | None = None, run_id: str | None = None, allow_findings: bool = False,
                   allow_gaps: bool = False) -> VersionBuilt:
     """Build the agreement's next version (its first when it has none) into a new version folder.
@@ -69,7 +74,7 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str, conve
     try:
         settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
                                  allow_findings=allow_findings, allow_gaps=allow_gaps,
-                                 pdf_engine="libreoffice")  # workspaces convert their own template's DOCX
+                                 pdf_engine=default_pdf_engine(inputs.template))  # LibreOffice for a team's template
         head = workspace.trail.head()  # the trail as this version is built: anchored in its record
         overrides = load_negotiation(workspace, agreement_id).overrides
 
