@@ -32,7 +32,7 @@ class _Arrangement:
         countries["EU"] = eea | countries.get("EU", set())
         self.site_markets = {market for market, names in countries.items()
                              if any(s.country.casefold() in names for s in answers.contract_acceptor.sites)}
-        self.every_site_in = sorted(market for market, names in countries.items()
+        self.every_site_in: list[str] = sorted(str(market) for market, names in countries.items()
                                     if all(s.country.casefold() in names for s in answers.contract_acceptor.sites))
         known = set().union(*countries.values())
         self.other_site_countries = sorted({s.country for s in answers.contract_acceptor.sites
