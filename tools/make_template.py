@@ -385,7 +385,8 @@ def _signatures(doc: Document) -> None:
         "The Parties execute this Agreement by the electronic signatures of their authorised representatives "
         "below. Each signature shows the signatory's printed name, the date and time of signing (UTC) and the "
         "meaning of the signature, and is cryptographically bound to this document (21 CFR 11.50 and 11.70). "
-        "The Sponsor signs first.", style="Clause Body").paragraph_format.left_indent = Cm(0)
+        "The signatories sign in the order below, beginning with the signatory for "
+        "{{ agreement.signatories[0].party_name }}.", style="Clause Body").paragraph_format.left_indent = Cm(0)
     doc.add_paragraph()
     widths = [Cm(7.6), Cm(9.0)]
     table = doc.add_table(rows=0, cols=2)
@@ -415,7 +416,8 @@ def _signatures(doc: Document) -> None:
     _borders(table, "A6A6A6")
     doc.add_paragraph()
     doc.add_paragraph(
-        "Signature fields are filled in order: the Sponsor's first signature certifies the document; later "
+        "Signature fields are filled in order: the first signature, for {{ agreement.signatories[0].party_name }}, "
+        "certifies the document; later "
         "signatures approve it. Any change to the signed document after signing is detectable.", style="Small")
 
 

@@ -32,6 +32,8 @@ class _Arrangement:
         countries["EU"] = eea | countries.get("EU", set())
         self.site_markets = {market for market, names in countries.items()
                              if any(s.country.casefold() in names for s in answers.contract_acceptor.sites)}
+        self.every_site_in: list[str] = sorted(str(market) for market, names in countries.items()
+                                    if all(s.country.casefold() in names for s in answers.contract_acceptor.sites))
         known = set().union(*countries.values())
         self.other_site_countries = sorted({s.country for s in answers.contract_acceptor.sites
                                             if s.country.casefold() not in known})
@@ -200,6 +202,7 @@ def derive(answers: Answers, jurisdictions: Jurisdictions | None = None) -> Fact
         certified_by="none" if not certifiers else certifiers.pop() if len(certifiers) == 1 else "both",
         site_outside_eea=arrangement.site_outside_eea,
         eea_site_names=[s.name for s in answers.contract_acceptor.sites if s.country.casefold() in arrangement.eea],
+        every_site_in=arrangement.every_site_in,
         other_site_countries=arrangement.other_site_countries,
         has_affiliates=bool(answers.affiliates),
         ma_holders={str(m): a.name for a in answers.affiliates

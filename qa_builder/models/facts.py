@@ -115,6 +115,9 @@ class Facts(StrictModel):
     certified_by: str = "none"  # whose QP certifies under qp_certification: sponsor, contract_acceptor, both, none
     site_outside_eea: bool = False  # a Site of the contract acceptor is outside the EU/EEA
     eea_site_names: list[str] = Field(default_factory=list)  # names of the Sites in the EU/EEA, in answers order
+    # markets (jurisdictions.yaml ids, 'EU' for the EEA) whose territory holds every Site, e.g. ['UK']: no Batch is
+    # imported into them from another Site
+    every_site_in: list[str] = Field(default_factory=list)
     # countries of the contract acceptor's Sites that no market of jurisdictions.yaml covers (e.g. India)
     other_site_countries: list[str] = Field(default_factory=list)
     has_affiliates: bool = False  # affiliates join or are named in the agreement

@@ -52,13 +52,14 @@ TRACEABILITY_LEGEND = (
     "arrangement and services) and the clauses that address it. Sources are cited by the short keys listed "
     "under Sources below.")
 SOURCES_LEGEND = "Each instrument cited in this annex, once, under the key the table above uses."
+# {first}: the party the first signatory signs for (an affiliate of the Sponsor may sign first, review5 M5)
 SIGNATURE_INTRO = (
     "The Parties execute this Agreement by the electronic signatures of their authorised representatives "
     "below. Each signature shows the signatory's printed name, the date and time of signing (UTC) and the "
     "meaning of the signature, and is cryptographically bound to this document (21 CFR 11.50 and 11.70). "
-    "The Sponsor signs first.")
+    "The signatories sign in the order below, beginning with the signatory for {first}.")
 SIGNATURE_NOTE = (
-    "Signature fields are filled in order: the Sponsor's first signature certifies the document; later "
+    "Signature fields are filled in order: the first signature, for {first}, certifies the document; later "
     "signatures approve it. Any change to the signed document after signing is detectable.")
 SIGNATURE_CAPTION = "Signature field "  # what render/fields.py looks for
 
@@ -139,13 +140,13 @@ def document_data(agreement: Agreement) -> dict[str, Any]:
                          for t in a.traceability],
         "sources_legend": SOURCES_LEGEND,
         "sources": [[s.key, s.citation] for s in a.sources],
-        "signature_intro": SIGNATURE_INTRO,
+        "signature_intro": SIGNATURE_INTRO.format(first=a.signatories[0].party_name),
         "signatories": [
             {"party_name": s.party_name, "caption": SIGNATURE_CAPTION + s.field_name,
              "lines": [["Name", s.name], ["Title", s.title], ["Meaning", s.meaning.capitalize()],
                        ["E-mail", s.email]]}
             for s in a.signatories],
-        "signature_note": SIGNATURE_NOTE,
+        "signature_note": SIGNATURE_NOTE.format(first=a.signatories[0].party_name),
     }
 
 

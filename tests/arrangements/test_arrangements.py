@@ -146,6 +146,17 @@ def test_the_suite_covers_the_matrix() -> None:
     assert {"sponsor", "contract_acceptor"} <= certifiers
 
 
+def test_no_application_number_names_two_products() -> None:
+    """A regulator reading two cases with one NDA number for two products takes the fixtures as careless (review4)."""
+    owner: dict[str, tuple[str, str]] = {}
+    for path in EXPECTATIONS:
+        for product in load_answers(_answers_path(path)).answers.products:
+            for number in product.application_numbers:
+                key = re.sub(r"\s*\(.*\)$", "", number).strip()
+                seen = owner.setdefault(key, (product.name, path.name))
+                assert seen[0] == product.name, f"{key}: {seen[0]} ({seen[1]}) and {product.name} ({path.name})"
+
+
 def test_the_named_examples_are_cases_of_the_suite() -> None:
     answers = {_answers_path(p) for p in EXPECTATIONS}
     for name in EXAMPLES:
