@@ -385,8 +385,8 @@ def _signatures(doc: Document) -> None:
         "The Parties execute this Agreement by the electronic signatures of their authorised representatives "
         "below. Each signature shows the signatory's printed name, the date and time of signing (UTC) and the "
         "meaning of the signature, and is cryptographically bound to this document (21 CFR 11.50 and 11.70). "
-        "The signatories sign in the order below, beginning with the signatory for "
-        "{{ agreement.signatories[0].party_name }}.", style="Clause Body").paragraph_format.left_indent = Cm(0)
+        "The signatory for {{ agreement.signatories[0].party_name }} signs first, and the others follow in the "
+        "order below.", style="Clause Body").paragraph_format.left_indent = Cm(0)
     doc.add_paragraph()
     widths = [Cm(7.6), Cm(9.0)]
     table = doc.add_table(rows=0, cols=2)

@@ -57,7 +57,7 @@ SIGNATURE_INTRO = (
     "The Parties execute this Agreement by the electronic signatures of their authorised representatives "
     "below. Each signature shows the signatory's printed name, the date and time of signing (UTC) and the "
     "meaning of the signature, and is cryptographically bound to this document (21 CFR 11.50 and 11.70). "
-    "The signatories sign in the order below, beginning with the signatory for {first}.")
+    "The signatory for {first} signs first, and the others follow in the order below.")
 SIGNATURE_NOTE = (
     "Signature fields are filled in order: the first signature, for {first}, certifies the document; later "
     "signatures approve it. Any change to the signed document after signing is detectable.")
