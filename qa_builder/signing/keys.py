@@ -95,9 +95,7 @@ def load_pkcs12_key(path: Path, passphrase: bytes, *, at: dt.datetime | None = N
     except OSError as exc:
         raise SigningInputError(f"{path}: cannot be read ({exc.strerror})") from exc
     if not keep:
-        loaded = _load(path, data, passphrase)
-        check_fit_to_sign(loaded.identity, str(path), at=at)
-        return loaded
+        return load_pkcs12_data(data, passphrase, name=str(path), at=at)
     cache_key = (str(path.resolve()), stamp, _passphrase_digest(passphrase))
     with _CACHE_LOCK:
         cached = _CACHE.get(cache_key)
