@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, FIXTURES, CliResult, answers_data, run_cli, write_answers
+from tests.conftest import EXAMPLES, FIXTURES, answers_data, run_cli, write_answers
 
 SUB = {"name": "Lab GmbH", "address": "Labstrasse 1, Basel", "activities": ["drug_product_manufacture"]}
 BAD: dict[str, dict[str, Any]] = {
@@ -30,15 +30,11 @@ def _files(tmp_path: Path) -> list[Path]:
     return files
 
 
-def _cli(*args: str) -> CliResult:
-    return run_cli(*args)  # the real commands, error mapping and exit codes, in this process
-
-
 def test_check_and_build_agree_on_every_file(tmp_path: Path) -> None:
     verdicts: dict[str, tuple[bool, bool]] = {}
     for i, path in enumerate(_files(tmp_path)):
-        checked = _cli("check", str(path))
-        built = _cli("build", str(path), "--format", "docx", "--out", str(tmp_path / f"out{i}"))
+        checked = run_cli("check", str(path))
+        built = run_cli("build", str(path), "--format", "docx", "--out", str(tmp_path / f"out{i}"))
         assert checked.returncode in (0, 1), checked.stderr
         verdicts[path.name] = (checked.returncode == 0, built.returncode == 0)
     disagreeing = {name: v for name, v in verdicts.items() if v[0] != v[1]}
@@ -56,6 +52,6 @@ def test_check_and_build_agree_on_every_file(tmp_path: Path) -> None:
 ])
 def test_check_names_what_build_refuses(tmp_path: Path, name: str, expected: str) -> None:
     path = next(p for p in _files(tmp_path) if p.name == f"{name}.yaml")
-    result = _cli("check", str(path))
+    result = run_cli("check", str(path))
     assert result.returncode == 1
     assert expected in " ".join(result.stdout.split())

@@ -293,7 +293,7 @@ class _Redline:
             raise ValueError(f"{part.heading} differs between the versions but no tracked change shows it")
 
     def _header_row(self, row: Any, names: Sequence[str], widths: Sequence[Any]) -> None:
-        _row_props(row, header=True)
+        row._tr.insert(0, _row_props(header=True))
         for cell, name, width in zip(row.cells, names, widths, strict=True):
             cell.width = width
             shading = OxmlElement("w:shd")
@@ -309,8 +309,7 @@ class _Redline:
         """Append one body row, written as WordprocessingML directly: python-docx's add_row and cell.width
         re-read the whole grid for every row (over half of a 40-page redline's time went there)."""
         row = OxmlElement("w:tr")
-        props = OxmlElement("w:trPr")
-        props.append(OxmlElement("w:cantSplit"))
+        props = _row_props(header=False)
         row.append(props)
         mark = paragraph_mark(old, new)
         if mark != "same":
@@ -406,13 +405,12 @@ def _run(text: str, *, deleted: bool = False, header: bool = False) -> Any:
     return run
 
 
-def _row_props(row: Any, *, header: bool) -> Any:
-    """The row's w:trPr (first child of w:tr): never split across pages; header rows repeat."""
+def _row_props(*, header: bool) -> Any:
+    """A row's w:trPr (to be the first child of its w:tr): never split across pages; header rows repeat."""
     props = OxmlElement("w:trPr")
     props.append(OxmlElement("w:cantSplit"))
     if header:
         props.append(OxmlElement("w:tblHeader"))
-    row._tr.insert(0, props)
     return props
 
 
