@@ -11,8 +11,6 @@ import datetime as dt
 import inspect
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from qa_builder.models import answers as answers_models
 from qa_builder.models import library as library_models
 from qa_builder.models.text import InputModel
 from qa_builder.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, CliResult, run_cli
 
 BASE = MINIMAL_ANSWERS.read_text(encoding="utf-8")
 
@@ -50,12 +48,13 @@ def _error(tmp_path: Path, content: str | bytes, name: str = "a.yaml") -> str:
     return message
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+def _cli(*args: str) -> CliResult:
+    """The command in this process (Click's runner): its real exit code and stderr; an exception that escaped
+    the CLI's error mapping fails the test. The entry point itself is tested in test_cli.py."""
+    return run_cli(*args)
 
 
-def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+def _one_error_line(result: CliResult) -> str:
     assert result.returncode == 2, (result.returncode, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, result.stderr
