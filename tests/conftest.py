@@ -138,6 +138,7 @@ def softhsm_token(tmp_path: Path, test_pki: Any, monkeypatch: pytest.MonkeyPatch
     from qa_builder.signing.keys import close_pkcs11_sessions
 
     monkeypatch.setenv("SOFTHSM2_CONF", str(make_softhsm_token(tmp_path / "softhsm", test_pki)))
+    close_pkcs11_sessions()  # a session left open by an earlier test dies with the module: close it first
     pkcs11.unload(str(SOFTHSM_MODULE))
     yield SOFTHSM_MODULE
     close_pkcs11_sessions()
@@ -191,8 +192,8 @@ def minimal_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Shared: read it, or copy it (shutil.copytree) before writing anything next to it.
     """
+    from qa_builder.builds.pipeline import BuildSettings, build_one
     from qa_builder.library.loader import load_library
-    from qa_builder.pipeline import BuildSettings, build_one
     from qa_builder.render.docx import default_template_path
 
     out = tmp_path_factory.mktemp("minimal-build")
@@ -204,8 +205,8 @@ def minimal_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def minimal_build_libreoffice(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
     """`minimal_build` with `--pdf-engine libreoffice`: the PDF is LibreOffice's conversion of the DOCX."""
+    from qa_builder.builds.pipeline import BuildSettings, build_one
     from qa_builder.library.loader import load_library
-    from qa_builder.pipeline import BuildSettings, build_one
     from qa_builder.render.docx import default_template_path
 
     out = tmp_path_factory.mktemp("minimal-build-libreoffice")
