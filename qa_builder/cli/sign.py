@@ -21,12 +21,13 @@ from qa_builder.printable import printable
 @click.option("--certify", is_flag=True, help="Make this the certification signature (the first signature only).")
 @click.option("--level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B", show_default=True,
               help="PAdES baseline level.")
-@click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL (needed from B-T up).")
+@click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL (needed from B-T up; not at B-B).")
 @click.option("--trust", "trust_roots", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA.")
+              help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA. With it the "
+                   "certificate's revocation status is checked before signing at every level.")
 @click.option("--check-revocation", is_flag=True,
               help="Ask the certificate's OCSP responder or CRL before signing and refuse a revoked certificate "
-                   "(always done at B-LT and B-LTA); needs --trust.")
+                   "(always done when --trust is given); needs --trust.")
 @key_options
 @click.option("--renew-archive-timestamp", "renew", is_flag=True,
               help="Add no signature: add validation data for the newest document timestamp and a new document "
@@ -66,8 +67,10 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     if missing:
         raise InputError(f"signing needs {', '.join(missing)}")
     assert out_pdf is not None and meaning is not None
+    # with the trust root the revocation status can be checked: a revoked certificate is refused at every level
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
-                               tsa_url=tsa_url, trust_roots=trust_roots, check_revocation=check_revocation)
+                               tsa_url=tsa_url, trust_roots=trust_roots,
+                               check_revocation=check_revocation or bool(trust_roots))
     # a signature made in a workspace is an action on its records: recorded in its trail
     outcome = sign_file(pdf, out_pdf, request, key.load, force=force, trail=trail_of(out_pdf))
     if not outcome.signer_is_intended:
