@@ -210,6 +210,30 @@ def test_a_record_whose_timestamp_authorities_expired_is_no_longer_proven(levels
     assert "not valid (expired or not yet valid) at the validation time" in _problems(result)
 
 
+def test_a_timestamp_that_is_not_trusted_says_why(levels: dict[str, Path], test_pki: Any) -> None:
+    """An untrusted timestamp was "does not validate to a trusted timestamp authority" / "does not chain to a trusted
+    root" (NO_CERTIFICATE_CHAIN_FOUND) also when its authority chains to the given root and only its revocation data
+    is missing (B-T offline), or its certificate has expired (a document timestamp past the TSA's expiry)."""
+    from qa_builder.verify.text import describe
+
+    b_t = _only(levels["B-T"], test_pki)
+    sentence = next(p for p in b_t.signatures[0].problems if p.startswith("The signature timestamp"))
+    assert "chains to a trusted root, but the authority's revocation status could not be established" in sentence
+    lta = _only(levels["B-LTA"], test_pki, at=_later(test_pki, "past the TSA's expiry"))
+    stamp = lta.doc_timestamps[0]
+    assert (stamp.indication, stamp.sub_indication) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
+    assert "certificate was not valid (expired)" in stamp.problems[0] and "--renew-archive-timestamp" in \
+        stamp.problems[0]
+    untrusted = _only(levels["B-T"])
+    assert "does not chain to a trusted root" in " ".join(untrusted.signatures[0].problems)
+    # the time `sign` printed and the stamp shows (/M) is the stated one; the token is taken a moment later, and the
+    # report showed only the token's time, a second off what `sign` had printed
+    signature = b_t.signatures[0].model_copy(update={"claimed_time": "2026-11-30T00:52:20Z",
+                                                     "timestamp_time": "2026-11-30T00:52:21Z"})
+    shown = "\n".join(describe(b_t.model_copy(update={"signatures": [signature]})))
+    assert "signed 2026-11-30T00:52:20Z as stated, timestamped 2026-11-30T00:52:21Z (NOT trusted)" in shown, shown
+
+
 def _rsa_signer(pki: Any, folder: Path) -> Path:
     """A PKCS#12 (passphrase the PKI's) for an RSA-2048 signer issued by the test PKI's issuing CA, with the same
     OCSP/CRL pointers as the PKI's own (EC P-256) signers."""

@@ -490,7 +490,9 @@ class _Checker:
         modification = pyhanko_level(after) if coverage != "partial" else None
         verdict, problems = timestamp_verdict(
             intact=status.intact, valid=status.valid, coverage=coverage,
-            disallowed_changes=change_sentences(violations) if violations else "", trusted=status.trusted)
+            disallowed_changes=change_sentences(violations) if violations else "", trusted=status.trusted,
+            chain="trusted" if status.trusted else self._chain_of(embedded.signer_cert,
+                                                                   embedded.other_embedded_certs))
         self.timestamp_revisions.append(embedded.signed_revision)
         tst_info = embedded.signed_data["encap_content_info"]["content"].parsed
         return TimestampReport(
@@ -530,7 +532,8 @@ class _Checker:
             coverage=coverage, modification=pyhanko_level(after) if coverage != "partial" else None,  # type: ignore[arg-type]
             diff_reason=change_sentences([c for c in after if c.violation]),
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
-            ts_trusted=ts_trusted, ts_intact=ts_intact)
+            ts_trusted=ts_trusted, ts_intact=ts_intact,
+            ts_chain=self._timestamp_chain(embedded) if ts_trusted is False and ts_intact else "untrusted")
         verdict = facts.verdict()
         level = baseline_level(str(embedded.sig_object.get("/SubFilter")), embedded.signed_revision,
                                has_signature_timestamp=bool(tst), dss_revisions=self.dss_revisions,
@@ -576,10 +579,37 @@ class _Checker:
 
     def _chain(self, embedded: EmbeddedPdfSignature) -> ChainState:
         """The signer's chain at the validation time, revocation aside (soft-fail, offline)."""
-        certificate = embedded.signer_cert
+        return self._chain_of(embedded.signer_cert, embedded.other_embedded_certs)
+
+    def _timestamp_chain(self, embedded: EmbeddedPdfSignature) -> ChainState:
+        """The chain of the signature timestamp's authority at the validation time, revocation aside."""
+        try:  # a token from another tool may be malformed: then nothing chains
+            token = signature_timestamp_token(embedded.signer_info)
+            if token is None:
+                return "untrusted"
+            signed_data = token["content"]
+            certificates = [choice.chosen for choice in signed_data["certificates"] or ()
+                            if isinstance(choice.chosen, asn1_x509.Certificate)]
+            sid = signed_data["signer_infos"][0]["sid"]
+            signer = next((c for c in certificates if sid.name == "issuer_and_serial_number"
+                           and c.issuer == sid.chosen["issuer"]
+                           and c.serial_number == sid.chosen["serial_number"].native), None) or next(
+                (c for c in certificates if sid.name == "subject_key_identifier"
+                 and c.key_identifier == sid.chosen.native), None)
+        except (ValueError, KeyError, TypeError, IndexError):
+            return "untrusted"
+        if signer is None:
+            return "untrusted"
+        return self._chain_of(signer, [c for c in certificates if c is not signer])
+
+    def _chain_of(self, certificate: asn1_x509.Certificate | None,
+                  intermediates: list[asn1_x509.Certificate]) -> ChainState:
+        """A certificate's chain at the validation time, revocation aside (soft-fail, offline)."""
+        if certificate is None:
+            return "untrusted"
         context = ValidationContext(trust_roots=list(self.policy.roots), allow_fetching=False,
                                     moment=self.policy.at, revocation_mode="soft-fail")
-        validator = CertificateValidator(certificate, intermediate_certs=embedded.other_embedded_certs,
+        validator = CertificateValidator(certificate, intermediate_certs=intermediates,
                                          validation_context=context)
         try:
             asyncio.run(validator.async_validate_path())

@@ -72,6 +72,9 @@ def _signature(number: int, s: SignatureReport, kind_of_file: str) -> list[str]:
 def _when(s: SignatureReport) -> str:
     if s.timestamp_time:
         trust = "trusted" if s.timestamp_trusted else "NOT trusted"
+        if s.claimed_time and s.claimed_time != s.timestamp_time:
+            # the stamp and `sign` show the stated time; the token is taken a moment later, after signing
+            return f"signed {s.claimed_time} as stated, timestamped {s.timestamp_time} ({trust})"
         return f"signed {s.timestamp_time} (timestamp, {trust})"
     if s.claimed_time:
         return f"signed {s.claimed_time} (signer's own clock, no timestamp)"
