@@ -387,3 +387,20 @@ def test_re_rendering_is_bounded_per_returned_file(minimal: Agreement) -> None:
     assert found is not None and (found.field, found.value) == ("audits.notice_business_days", 60)
     assert 0 < budget.left < 50
     assert find_answer_change(audits, "preferred", answers, library, proposed, RenderBudget(left=0)) is None
+
+
+@pytest.mark.libreoffice
+def test_the_log_takes_its_format_from_the_file_name(tmp_path: Path) -> None:
+    """`negotiate log -o log.pdf` wrote a DOCX named log.pdf (the format defaulted to docx whatever the name)."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    add_agreement(open_workspace(root), MINIMAL_ANSWERS)
+    pdf = _cli("negotiate", "log", str(root), ID, "-o", str(tmp_path / "log.pdf"))
+    assert pdf.returncode == 0, pdf.stderr
+    assert (tmp_path / "log.pdf").read_bytes().startswith(b"%PDF-")
+    mismatch = _cli("negotiate", "log", str(root), ID, "--format", "docx", "-o", str(tmp_path / "other.pdf"))
+    assert mismatch.returncode == 2 and len(mismatch.stderr.splitlines()) == 1, mismatch.stderr
+    assert "--format docx would write a DOCX file named .pdf" in mismatch.stderr
+    assert not (tmp_path / "other.pdf").exists()
+    default = _cli("negotiate", "log", str(root), ID)
+    assert default.returncode == 0 and default.stdout.strip().endswith("-negotiation-log.docx"), default.stdout
