@@ -440,6 +440,34 @@ def test_incremental_updates_after_signing_fail(signed: Path, tmp_path: Path, te
     assert _problems(result).strip(), "a failure must say what is wrong"
 
 
+def test_page_content_replaced_in_the_update_that_fills_the_next_signature_field_fails(
+        levels: dict[str, Path], tmp_path: Path, test_pki: Any) -> None:
+    """Issue 15's replace-style shadow attack on our own agreement: page 1's content stream is rewritten in place in
+    the same revision in which the contract acceptor fills (signs) the next field, which the certification allows."""
+    from pyhanko.sign import signers
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(levels["B-LT"].read_bytes()))
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    contents = page.raw_get("/Contents")
+    content_ref = contents if isinstance(contents, generic.IndirectObject) else contents[0]
+    stream = content_ref.get_object()
+    stream.strip_filters()
+    stream._data = b"BT /F1 24 Tf 100 700 Td (Release by the CMO alone) Tj ET"
+    stream._encoded_data = None
+    writer.mark_update(content_ref)
+    key = load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase())
+    out = io.BytesIO()
+    signers.PdfSigner(signers.PdfSignatureMetadata(field_name="sig_contract_acceptor_1"), signer=key.signer).sign_pdf(
+        writer, existing_fields_only=True, output=out)
+    target = tmp_path / "shadow.pdf"
+    target.write_bytes(out.getvalue())
+    result = _only(target, test_pki)
+    sponsor = next(s for s in result.signatures if s.field == "sig_sponsor_1")
+    assert (sponsor.indication, sponsor.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE"), sponsor.problems
+    assert "rewritten on page 1" in " ".join(sponsor.problems) and "signature_added" in sponsor.modification_classes
+    assert result.indication == "TOTAL-FAILED"
+
+
 def test_a_signature_copied_into_another_document_fails(signed: Path, other_unsigned: Path, tmp_path: Path,
                                                         test_pki: Any) -> None:
     victim = tmp_path / "victim.pdf"
