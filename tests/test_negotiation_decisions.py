@@ -308,6 +308,10 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     impact = _cli("impact", str(workspace))
     assert impact.returncode == 1
     assert "  1.1 Scope [scope]: three-way conflict" in impact.stderr
+    # a conflict is not a failure to analyse, and impact builds nothing ("not built" was the first line's word)
+    assert impact.stderr.splitlines()[-1] == ("0 affected, 0 unchanged, 1 stopped by a negotiated override conflict, "
+                                              "0 could not be analysed"), impact.stderr
+    assert "so no new version is built until someone decides" in impact.stderr.splitlines()[0]
     library_line = next(line for line in impact.stderr.splitlines() if line.startswith("    old clause → new clause: "))
     override_line = next(line for line in impact.stderr.splitlines() if line.startswith("    old clause → override: "))
     assert "in full,+}" in library_line and "governs" not in library_line
