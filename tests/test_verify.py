@@ -919,3 +919,15 @@ def test_a_validation_time_out_of_range_is_refused(tmp_path: Path, at: str, expe
     assert result.exit_code == 2
     assert expected in result.output
     assert len(result.output) < 1000  # a garbage value is not echoed back in full
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus of signed PDFs is not present")
+def test_a_validator_failure_and_an_unreadable_file_are_said_in_plain_words() -> None:
+    """The report said only "could not be validated (AttributeError: 'Name' object has no attribute 'sha512')" and
+    "cannot be parsed as a PDF (ValueError: negative seek value -5)": a QA reader could not tell whose fault it was."""
+    got = {Path(r.file).name: r for r in _verify([CORPUS / "dss" / "pades-ltv.pdf",
+                                                  CORPUS / "dss" / "pades-5-signatures-and-1-document-timestamp.pdf"])}
+    ltv, damaged = got["pades-ltv.pdf"], got["pades-5-signatures-and-1-document-timestamp.pdf"]
+    assert "the validator (pyHanko) failed on it, which proves nothing against the file" in _problems(ltv)
+    assert ltv.indication == "INDETERMINATE"
+    assert damaged.error and damaged.error.startswith("cannot be read as a PDF: its structure is damaged")

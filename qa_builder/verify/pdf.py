@@ -92,7 +92,8 @@ def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | Non
     except MemoryError:  # the per-file memory bound: reported by the runner
         raise
     except Exception as exc:  # pyHanko raises many types on hostile input; all mean "not a usable PDF"
-        return report.fail(f"cannot be parsed as a PDF ({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
+        return report.fail(f"cannot be read as a PDF: its structure is damaged or not as the PDF standard requires "
+                           f"({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
     removed = [] if only_field else _removed_signatures(reader, {str(name) for name, _v, _r in fields})
     report.signatures.extend(removed)
     if not fields and not removed:
@@ -295,7 +296,8 @@ class _Checker:
             raise
         except Exception as exc:  # our validator's own failure: not proven to be the file's fault
             report.signatures.append(proven or _unusable(
-                name, f"could not be validated ({_sentence(exc)})", "GENERIC", embedded=embedded,
+                name, f"could not be validated: the validator (pyHanko) failed on it, which proves nothing against "
+                      f"the file ({_sentence(exc)})", "GENERIC", embedded=embedded,
                 indeterminate=True))
 
     def _proven_failure(self, embedded: EmbeddedPdfSignature, is_timestamp: bool, *,
