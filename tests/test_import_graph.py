@@ -163,6 +163,16 @@ def test_no_stage_imports_a_later_stage() -> None:
     assert not backward, "imports of a later stage:\n" + "\n".join(backward)
 
 
+def test_the_package_roots_lazy_re_exports_point_to_no_later_stage() -> None:
+    """The root imports its public names by string (`importlib`) on first use: those are arrows too."""
+    from qa_builder import _HOMES
+
+    modules = _modules()
+    assert all(home in modules for home in _HOMES.values())
+    root = _stage("qa_builder", STAGES)
+    assert sorted({home for home in _HOMES.values() if _stage(home, STAGES) > root}) == []
+
+
 def test_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b": 1}, "b": {"a": 2}, "c": {}}) == [["a", "b"]]
 
