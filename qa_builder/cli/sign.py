@@ -26,8 +26,8 @@ from qa_builder.printable import printable
               help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA. With it the "
                    "certificate's revocation status is checked before signing at every level.")
 @click.option("--check-revocation", is_flag=True,
-              help="Ask the certificate's OCSP responder or CRL before signing and refuse a revoked certificate "
-                   "(always done when --trust is given); needs --trust.")
+              help="Refuse a revoked certificate, asking its OCSP responder or CRL before signing: done anyway "
+                   "whenever --trust is given (kept for existing scripts); needs --trust.")
 @key_options
 @click.option("--renew-archive-timestamp", "renew", is_flag=True,
               help="Add no signature: add validation data for the newest document timestamp and a new document "
