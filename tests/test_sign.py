@@ -801,3 +801,14 @@ def test_renewing_a_b_t_file_adds_its_signature_validation_data_first(tmp_path: 
                                            r"B-B\)"):
         renew_archive_timestamp(b_b, tmp_path / "never.pdf", test_pki.tsa_url, (test_pki.root_pem,))
     assert not (tmp_path / "never.pdf").exists()
+
+
+def test_a_revoked_certificate_is_refused_at_b_b_whenever_trust_roots_are_given(tmp_path: Path, unsigned: Path,
+                                                                               test_pki: Any) -> None:
+    """The signing library (and so the web sign page, which passes `serve --trust`) refuses it too, not only the
+    CLI: with trust roots the revocation status can be checked."""
+    request = SignatureRequest(field="sig_sponsor_1", meaning="approval", trust_roots=(test_pki.root_pem,))
+    with pytest.raises(SigningError, match="is revoked"):
+        sign_pdf(unsigned, tmp_path / "r.pdf", request, _key(test_pki, "revoked"))
+    assert not (tmp_path / "r.pdf").exists()
+    assert sign_pdf(unsigned, tmp_path / "g.pdf", request, _key(test_pki, "sponsor")).level == "B-B"

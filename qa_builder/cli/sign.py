@@ -67,10 +67,8 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     if missing:
         raise InputError(f"signing needs {', '.join(missing)}")
     assert out_pdf is not None and meaning is not None
-    # with the trust root the revocation status can be checked: a revoked certificate is refused at every level
     request = SignatureRequest(field=field, meaning=meaning, certify=certify, level=level,  # type: ignore[arg-type]
-                               tsa_url=tsa_url, trust_roots=trust_roots,
-                               check_revocation=check_revocation or bool(trust_roots))
+                               tsa_url=tsa_url, trust_roots=trust_roots, check_revocation=check_revocation)
     # a signature made in a workspace is an action on its records: recorded in its trail
     outcome = sign_file(pdf, out_pdf, request, key.load, force=force, trail=trail_of(out_pdf))
     if not outcome.signer_is_intended:

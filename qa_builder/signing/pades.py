@@ -67,7 +67,8 @@ class SignatureRequest:
     tsa_url: str | None = None
     trust_roots: tuple[Path, ...] = ()
     check_revocation: bool = False
-    """Ask the OCSP responder / CRL whether the certificate is revoked before signing (always done at B-LT/B-LTA)."""
+    """Ask the OCSP responder / CRL whether the certificate is revoked before signing; done anyway whenever
+    `trust_roots` are given (they let the status be checked), so this only asks for the trust roots to be given."""
 
 
 @dataclass(frozen=True)
@@ -136,15 +137,15 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     Raises:
         SigningError: the field is missing or already signed, the document forbids changes, a certification
             is asked for after another signature, the level lacks its TSA or trust roots, the certificate is
-            revoked (checked at B-LT/B-LTA and with ``check_revocation``), the key's algorithm or the result would
-            break the document's PDF/A claim, or signing failed.
+            revoked (checked whenever trust roots are given, as B-LT/B-LTA require), the key's algorithm or the
+            result would break the document's PDF/A claim, or signing failed.
     """
     _check_request(request)
     if target.exists() and not force:
         raise SigningInputError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     data = _read(source)
     long_term = request.level in ("B-LT", "B-LTA")
-    if long_term or request.check_revocation:
+    if long_term or request.check_revocation or request.trust_roots:  # a revoked certificate never signs
         check_not_revoked(key, _trust_roots(request))
     with io.BytesIO(data) as handle:
         reader = _reader(handle, source)
