@@ -650,6 +650,24 @@ def test_manifest_verifies_and_names_a_swapped_artefact(build_dir: Path, tmp_pat
     assert "changed after it was signed" in _problems(result)
 
 
+def test_a_signed_manifest_is_verified_as_it_will_be_later(build_dir: Path, test_pki: Any) -> None:
+    """Past the signer's certificate expiry the manifest was "does not chain to a trusted root (pass the issuing
+    root with --trust)" with the root given; its trusted timestamp proves it was signed while the certificate was
+    valid (ETSI EN 319 102-1 past-signature validation). Past the TSA's expiry nothing proves that any more."""
+    from qa_builder.verify.text import describe
+
+    manifest = build_dir / "QA-MIN-1_v1.manifest.json"
+    later = _only(manifest, test_pki, at=_later(test_pki, "past the signer's expiry"))
+    assert (later.indication, later.sub_indication) == ("TOTAL-PASSED", None), _problems(later)
+    signature = later.signatures[0]
+    assert signature.validation_time == signature.timestamp_time
+    assert "validated as of" in "\n".join(describe(later)) and "embedded in the file" not in "\n".join(describe(later))
+    expired = _only(manifest, test_pki, at=_later(test_pki, "past the TSA's expiry"))
+    assert (expired.indication, expired.sub_indication) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
+    assert "--trust" not in _problems(expired) and "no longer proves when the manifest was signed" in \
+        _problems(expired)
+
+
 # -- the command -----------------------------------------------------------------------------------------------------
 
 def _cli(*args: str) -> CliResult:

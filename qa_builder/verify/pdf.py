@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import io
@@ -24,16 +23,9 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import (
-    ExpiredError,
-    NotYetValidError,
-    PathBuildingError,
-    PathValidationError,
-    ValidationError,
-)
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
+from qa_builder.verify.chains import chain_state, token_chain_state
 from qa_builder.verify.changes import (
     CLASS_LEVEL,
     Change,
@@ -585,42 +577,15 @@ class _Checker:
 
     def _timestamp_chain(self, embedded: EmbeddedPdfSignature) -> ChainState:
         """The chain of the signature timestamp's authority at the validation time, revocation aside."""
-        try:  # a token from another tool may be malformed: then nothing chains
-            token = signature_timestamp_token(embedded.signer_info)
-            if token is None:
-                return "untrusted"
-            signed_data = token["content"]
-            certificates = [choice.chosen for choice in signed_data["certificates"] or ()
-                            if isinstance(choice.chosen, asn1_x509.Certificate)]
-            sid = signed_data["signer_infos"][0]["sid"]
-            signer = next((c for c in certificates if sid.name == "issuer_and_serial_number"
-                           and c.issuer == sid.chosen["issuer"]
-                           and c.serial_number == sid.chosen["serial_number"].native), None) or next(
-                (c for c in certificates if sid.name == "subject_key_identifier"
-                 and c.key_identifier == sid.chosen.native), None)
-        except (ValueError, KeyError, TypeError, IndexError):
+        token = signature_timestamp_token(embedded.signer_info)
+        if token is None:
             return "untrusted"
-        if signer is None:
-            return "untrusted"
-        return self._chain_of(signer, [c for c in certificates if c is not signer])
+        return token_chain_state(token["content"], self.policy.roots, self.policy.at)
 
     def _chain_of(self, certificate: asn1_x509.Certificate | None,
                   intermediates: list[asn1_x509.Certificate]) -> ChainState:
         """A certificate's chain at the validation time, revocation aside (soft-fail, offline)."""
-        if certificate is None:
-            return "untrusted"
-        context = ValidationContext(trust_roots=list(self.policy.roots), allow_fetching=False,
-                                    moment=self.policy.at, revocation_mode="soft-fail")
-        validator = CertificateValidator(certificate, intermediate_certs=intermediates,
-                                         validation_context=context)
-        try:
-            asyncio.run(validator.async_validate_path())
-        except (ExpiredError, NotYetValidError):
-            return "out_of_validity"
-        except (PathBuildingError, PathValidationError, ValidationError):
-            self_signed = certificate is not None and certificate.self_signed in ("yes", "maybe")
-            return "self_signed" if self_signed else "untrusted"
-        return "trusted"
+        return chain_state(certificate, intermediates, self.policy.roots, self.policy.at)
 
     def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
         context = self.policy.context()

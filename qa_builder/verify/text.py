@@ -64,8 +64,8 @@ def _signature(number: int, s: SignatureReport, kind_of_file: str) -> list[str]:
              f"     {kind}; {holder}",
              f"     {_checks(s)}; {_HEADLINE[s.indication]}{f' [{s.sub_indication}]' if s.sub_indication else ''}"]
     if s.validation_time and s.validation_time == s.timestamp_time:
-        lines.append(f"     validated as of {s.validation_time}, the signing time its timestamp proves, with the "
-                     "validation data embedded in the file")
+        embedded = "" if kind_of_file == "manifest" else ", with the validation data embedded in the file"
+        lines.append(f"     validated as of {s.validation_time}, the signing time its timestamp proves{embedded}")
     return lines + [f"     ! {problem}" for problem in s.problems]
 
 
