@@ -289,6 +289,5 @@ def _traceability(
         if not requirement.verified:
             citation = f"{citation} {UNVERIFIED_MARK}"
         rows.append(TraceRow(requirement_id=requirement.id, source=requirement.source, summary=requirement.summary,
-                             clause_numbers=citing.get(requirement.id, []), citation=citation,
-                             verified=requirement.verified))
+                             clause_numbers=citing.get(requirement.id, []), citation=citation))
     return rows, [SourceRow(key=key, citation=citation) for key, citation in index.used()]

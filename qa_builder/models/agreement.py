@@ -123,9 +123,8 @@ class TraceRow(StrictModel):
     clause_numbers: list[str]
     citation: str = Field(default="", description="The source as Annex C shows it: short keys of `sources` with "
                                                   "their provisions, e.g. 'ICH Q7 §16.12; 21 CFR 211.22(a)', "
-                                                  "followed by UNVERIFIED_MARK where `verified` is false.")
-    verified: bool = Field(default=True, description="False when the library marks the requirement unverified "
-                                                     "(not confirmed against the primary text).")
+                                                  "followed by UNVERIFIED_MARK where requirements.yaml marks the "
+                                                  "requirement verified: false.")
 
 
 class SourceRow(StrictModel):
