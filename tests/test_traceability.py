@@ -13,6 +13,7 @@ from lxml import etree
 from qa_builder.answers.load import load_answers
 from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.library.context import build_context
+from qa_builder.library.lint import unstated_verification
 from qa_builder.library.loader import load_library
 from qa_builder.library.select import condition_holds
 from qa_builder.library.sources import SourceIndex, split_source
@@ -167,3 +168,14 @@ def test_every_bundled_requirement_states_whether_it_was_verified_and_where() ->
     unstated = [r["id"] for r in rows if not isinstance(r.get("verified"), bool)]
     unexplained = [r["id"] for r in rows if not (r.get("verification_note") or "").strip()]
     assert unstated == [] and unexplained == []
+
+
+def test_library_check_names_a_requirement_that_does_not_say_whether_it_was_verified(library: ClauseLibrary) -> None:
+    silent = Requirement.model_validate({"id": "X-SILENT", "source": "21 CFR 1.1", "summary": "s"})
+    stated = Requirement.model_validate({"id": "X-STATED", "source": "21 CFR 1.1", "summary": "s", "verified": False,
+                                         "verification_note": "not read"})
+    edited = library.model_copy(update={"requirements": [*library.requirements, silent, stated]})
+    assert [f.line() for f in unstated_verification(edited)] == [
+        "clause 'requirements' (every arrangement): requirement 'X-SILENT' does not say whether its source was "
+        "checked against the primary text: add verified: true or false, with a verification_note"]
+    assert unstated_verification(library) == []
