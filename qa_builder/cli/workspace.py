@@ -104,8 +104,10 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
 
                 for line in conflict_message(result.agreement_id, result.overrides).splitlines()[1:]:
                     click.echo(printable(line), err=True)
-        click.echo(f"{len(affected)} affected, {len(results) - len(affected) - len(errors)} unchanged, "
-                   f"{len(errors)} could not be analysed", err=True)
+        conflicts = [r for r in errors if any(o.state != "applied" for o in r.overrides)]
+        stopped = f"{len(conflicts)} stopped by a negotiated override conflict, " if conflicts else ""
+        click.echo(f"{len(affected)} affected, {len(results) - len(affected) - len(errors)} unchanged, {stopped}"
+                   f"{len(errors) - len(conflicts)} could not be analysed", err=True)
     sys.exit(1 if affected or errors else 0)
 
 
@@ -120,13 +122,12 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
     Unchanged agreements are skipped; earlier versions and every signed file are left untouched. An interrupted
     run is finished by running the command again. Exit 1 if any agreement failed.
     """
-    from qa_builder.builds.pipeline import default_pdf_engine, open_pdf_engine
+    from qa_builder.workspace.inputs import open_workspace_engine
     from qa_builder.workspace.layout import open_workspace
 
     # The PDF engine (Typst for the bundled template, LibreOffice for a team's own) starts while the library loads
     # and every agreement is analysed (as in `build`).
-    template = open_workspace(workspace).template
-    converter = None if dry_run else open_pdf_engine(default_pdf_engine(template), workers=jobs)
+    converter = None if dry_run else open_workspace_engine(open_workspace(workspace), workers=jobs)
     if converter is not None:
         converter.start()
     try:
