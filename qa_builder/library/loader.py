@@ -270,12 +270,17 @@ def _check_consistency(
 def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any], clock_ids: list[str],
                  problems: list[str]) -> None:
     """Every text and condition uses only names of the data model (qa_builder.sandbox_check); a set of
-    texts that passed before with the same code is not parsed again (qa_builder.library.checked)."""
+    texts that passed before with the same code is not parsed again (qa_builder.library.checked), nor is
+    a single text that passed before: a new clause version costs the check of its own texts only."""
     key = texts_key([*clock_ids, "\x00", *(f"{int(is_expression)}{text}" for _, _, text, is_expression in checks)])
     if already_passed(key):
         return
     before = len(problems)
     for where, label, text, is_expression in checks:
+        text_key = texts_key([*clock_ids, "\x00", f"{int(is_expression)}{text}"])
+        if already_passed(text_key):
+            continue
+        found = len(problems)
         if is_expression:
             _check_expression(where, label, text, known, problems)
         else:
@@ -283,8 +288,11 @@ def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any]
                 check_names(text, known)
             except TemplateProblem as exc:
                 problems.append(f"{where}: {label} {exc}")
+        if len(problems) == found:
+            record_pass(text_key)
     if len(problems) == before:
         record_pass(key)
+
 
 def _check_expression(where: str, label: str, expression: str, known: dict[str, Any], problems: list[str]) -> None:
     try:
