@@ -222,6 +222,42 @@ def test_a_changed_library_checks_only_its_changed_texts(
     assert checked == ["EU text, reworded."]
 
 
+def test_a_checked_library_is_kept_and_a_changed_or_failing_one_checked_again(
+    lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command loads the library: one that passed every check is loaded from qa-builder's cache (~3 ms
+    instead of ~35 ms of validation); any change to its files, and any library with problems, is checked."""
+    import qa_builder.library.loader as loader
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = load_library(lib)
+    checked: list[Path] = []
+    real = loader._load
+
+    def counting(root: Path) -> Any:
+        checked.append(root)
+        return real(root)
+
+    monkeypatch.setattr(loader, "_load", counting)
+    assert load_library(lib) == first
+    assert checked == [], "the same files: not checked again"
+
+    _edit(lib / "clauses" / "general.yaml", "text: EU text.", "text: '{{ secret_key }}'")
+    for _ in range(2):
+        assert "uses unknown name(s) secret_key" in _problems(lib)
+    assert checked == [lib, lib], "a library with problems is never kept"
+
+    _edit(lib / "clauses" / "general.yaml", "text: '{{ secret_key }}'", "text: EU text, reworded.")
+    reworded = load_library(lib)
+    assert any(c.text == "EU text, reworded." for c in reworded.clauses)
+    assert len(checked) == 3, "a changed file: checked again"
+    for entry in (tmp_path / "cache" / "qa-builder" / "libraries").rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(b"not a pickle")
+    assert load_library(lib) == reworded
+    assert len(checked) == 4, "an unreadable entry: checked again"
+
+
 def test_unwritable_check_cache_is_not_an_error(lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x", encoding="utf-8")

@@ -13,6 +13,7 @@ from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
 from qa_builder.library.jurisdictions import load_jurisdictions
+from qa_builder.library.stored import library_key, store_library, stored_library
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
@@ -68,6 +69,18 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     root = directory if directory is not None else default_library_dir()
     if not (root / LIBRARY_FILE).is_file():
         raise LibraryError(f"{root}: not a clause library (no {LIBRARY_FILE} in it)")
+    key = library_key(root, CLAUSES_DIR)
+    checked = stored_library(key) if key is not None else None
+    if checked is not None:  # these very files passed every check below before (qa_builder.library.stored)
+        return checked
+    library = _load(root)
+    if key is not None:
+        store_library(key, library)
+    return library
+
+
+def _load(root: Path) -> ClauseLibrary:
+    """Read, validate and check the library in `root` (see `load_library`)."""
     problems: list[str] = []
     info_doc = _read(root / LIBRARY_FILE, problems)
     info = _one(root / LIBRARY_FILE, info_doc, (), LibraryInfo, problems) if info_doc else None
