@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import click
@@ -26,6 +25,8 @@ def serve_command(workspace: Path, port: int, no_browser: bool, pkcs11_module: P
                   trust_roots: tuple[Path, ...]) -> None:
     """Draft, review, preview, build, sign and verify agreements of WORKSPACE in the browser (local only; Ctrl-C
     stops it)."""
+    import socket
+
     import uvicorn
 
     from qa_builder.web.app import create_app
