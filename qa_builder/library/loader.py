@@ -13,6 +13,7 @@ from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
 from qa_builder.library.jurisdictions import load_jurisdictions
+from qa_builder.library.stored import library_key, store_library, stored_library
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
@@ -68,6 +69,18 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     root = directory if directory is not None else default_library_dir()
     if not (root / LIBRARY_FILE).is_file():
         raise LibraryError(f"{root}: not a clause library (no {LIBRARY_FILE} in it)")
+    key = library_key(root, CLAUSES_DIR)
+    checked = stored_library(key) if key is not None else None
+    if checked is not None:  # these very files passed every check below before (qa_builder.library.stored)
+        return checked
+    library = _load(root)
+    if key is not None:
+        store_library(key, library)
+    return library
+
+
+def _load(root: Path) -> ClauseLibrary:
+    """Read, validate and check the library in `root` (see `load_library`)."""
     problems: list[str] = []
     info_doc = _read(root / LIBRARY_FILE, problems)
     info = _one(root / LIBRARY_FILE, info_doc, (), LibraryInfo, problems) if info_doc else None
@@ -270,12 +283,17 @@ def _check_consistency(
 def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any], clock_ids: list[str],
                  problems: list[str]) -> None:
     """Every text and condition uses only names of the data model (qa_builder.sandbox.names); a set of
-    texts that passed before with the same code is not parsed again (qa_builder.library.checked)."""
+    texts that passed before with the same code is not parsed again (qa_builder.library.checked), nor is
+    a single text that passed before: a new clause version costs the check of its own texts only."""
     key = texts_key([*clock_ids, "\x00", *(f"{int(is_expression)}{text}" for _, _, text, is_expression in checks)])
     if already_passed(key):
         return
     before = len(problems)
     for where, label, text, is_expression in checks:
+        text_key = texts_key([*clock_ids, "\x00", f"{int(is_expression)}{text}"])
+        if already_passed(text_key):
+            continue
+        found = len(problems)
         if is_expression:
             _check_expression(where, label, text, known, problems)
         else:
@@ -283,8 +301,11 @@ def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any]
                 check_names(text, known)
             except TemplateProblem as exc:
                 problems.append(f"{where}: {label} {exc}")
+        if len(problems) == found:
+            record_pass(text_key)
     if len(problems) == before:
         record_pass(key)
+
 
 def _check_expression(where: str, label: str, expression: str, known: dict[str, Any], problems: list[str]) -> None:
     try:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from qa_builder.models.build import JSON_SAFE_INT
+from qa_builder.models.base import JSON_SAFE_INT
 from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.text import LibraryModel
 
