@@ -22,7 +22,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from qa_builder.config import cache_dir
+from qa_builder.config import cache_dir, cache_dir_inputs
 
 _PACKAGE = Path(__file__).resolve().parent
 _DIGEST_CHARS = 16
@@ -57,7 +57,7 @@ def _make_private(folder: Path) -> bool:
 
 
 def _folder(kind: str) -> Path | None:
-    return _folder_in(_base(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME")), kind)
+    return _folder_in(_base(*cache_dir_inputs()), kind)
 
 
 @lru_cache(maxsize=4)
