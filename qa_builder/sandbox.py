@@ -65,6 +65,9 @@ MAX_NODES = 10_000
 render's limits: its time and memory grow with this)."""
 MAX_ROUND_DIGITS = 20
 """Digits of precision `round` may take (each way): it computes 10 ** precision."""
+MAX_DATE_FORMAT = 100
+"""Characters of a `strftime` format: CPython grows its buffer to 256 wide characters per format character until
+the text fits, so a 960,000-character format of '%099999Y' held 1 GB (session 6 attack)."""
 
 
 @dataclass(frozen=True)
@@ -760,6 +763,8 @@ class QASandbox(SandboxedEnvironment):
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if not _allowed_call(__obj):
             raise SecurityError(f"{__obj!r} may not be called in a clause text or template")
+        if __obj.__name__ == "strftime" and any(len(str(a)) > MAX_DATE_FORMAT for a in (*args, *kwargs.values())):
+            raise SecurityError(f"strftime takes a date format of at most {MAX_DATE_FORMAT} characters")
         _check_time()
         return _check_text(__context.call(__obj, *args, **kwargs))
 

@@ -662,3 +662,12 @@ def test_compiling_a_text_is_bounded(text: str, expected: str) -> None:
     assert time.monotonic() - started < 5
     with pytest.raises(TemplateProblem, match="does not parse as a condition"):
         compile_condition(" and ".join(["(" * 5 + "true" + ")" * 5] * 3000))
+
+
+def test_a_date_format_is_bounded(tmp_path: Path) -> None:
+    """Session 6 attack: `strftime` with a 960,000-character format of '%099999Y' (within the text bound) made
+    CPython grow its buffer to 256 wide characters per format character: 1 GB for one call."""
+    text = "{{ agreement.effective_date.strftime('%099999Y' * 120000) }}"
+    with pytest.raises(TemplateProblem, match="strftime takes a date format of at most 100 characters"):
+        _render(text, _context(tmp_path))
+    assert _render("{{ agreement.effective_date.strftime('%Y') }}", _context(tmp_path)).isdigit()
