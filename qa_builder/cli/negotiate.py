@@ -286,7 +286,7 @@ def _text_option(text: str | None, text_file: Path | None) -> str | None:
         raise InputError("give --text or --text-file, not both")
     if text_file is not None:
         try:
-            return read_small_file(text_file, 1024 * 1024).decode("utf-8")
+            return read_small_file(text_file, 1024 * 1024).decode("utf-8-sig")  # Notepad starts a file with a BOM
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{text_file}: cannot be read as UTF-8 text of at most 1 MiB ({exc})") from exc
     return text
