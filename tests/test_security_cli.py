@@ -706,25 +706,49 @@ def test_a_certificate_name_that_would_print_otherwise_is_refused_for_signing(tm
 
 def test_a_file_name_with_a_line_break_or_bidi_override_forges_no_line(tmp_path: Path) -> None:
     """Session 5 attack: answers named "ev\\u202eil\\nerror: x.yaml" made `check` print a second, forged line
-    "error: error: x.yaml line 27: …", and `audit log` printed the U+202E of an `add` event's file name raw."""
-    import shutil
-
+    "error: error: x.yaml line 27: …", and `audit log` printed the U+202E of an `add` event's file name raw.
+    Session 6: such a name is refused, named escaped (a good file of that name printed "ev…il" and a forged
+    "error: x.yaml: no findings")."""
     import qa_builder as qa
+    from qa_builder.audit.store import AuditTrail
     from tests.conftest import MINIMAL_ANSWERS
 
     name = tmp_path / "ev\u202eil\nerror: x.yaml"
     name.write_text(MINIMAL_ANSWERS.read_text(encoding="utf-8").replace("agreement:", "agreement:\n  colour: red", 1),
                     encoding="utf-8")
     line = _one_line(_cli("check", str(name)))
-    assert "\\u202eil\\u000aerror: x.yaml line" in line, line
+    assert "\\u202eil\\u000aerror: x.yaml: its file name holds U+202E" in line, line
     workspace = qa.init_workspace(tmp_path / "ws")
-    shutil.copyfile(MINIMAL_ANSWERS, name)
-    qa.add_agreement(workspace, name)
+    AuditTrail(workspace.root).append("add", agreement_id="QA-MIN-1", details={"added_from": name.name})
     log = _cli("audit", "log", str(workspace.root))
     assert log.returncode == 0, log.stderr
     added = [row for row in log.stdout.splitlines() if " add " in row]
     assert len(added) == 1 and 'added_from="ev\\u202eil\\nerror: x.yaml"' in added[0], log.stdout
     assert "\u202e" not in log.stdout
+
+
+@pytest.mark.parametrize("name", ["ok\nerror: forged.yaml", "tab\there.yaml", "x\u2028y.yaml", "inv\ufeff.yaml",
+                                  "caf\udce9.yaml"])
+def test_answers_whose_file_name_would_not_print_as_itself_are_named_escaped(tmp_path: Path, name: str) -> None:
+    """Session 6 attack: a shared folder holding a good answers file named "ok\\nerror: forged.yaml" made
+    `check FOLDER` print "ok" and a forged "error: forged.yaml: no findings" line, exit 0; a file name that is not
+    UTF-8 ended `check` in "internal error: ValidationError … FileFindings"."""
+    import shutil
+
+    from tests.conftest import MINIMAL_ANSWERS
+
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    shutil.copyfile(MINIMAL_ANSWERS, folder / "good.yaml")
+    shutil.copyfile(MINIMAL_ANSWERS, os.fsencode(folder) + b"/" + name.encode("utf-8", "surrogateescape"))
+    for command in ("check", "build"):
+        extra = ["-o", str(tmp_path / "out")] if command == "build" else []
+        result = _cli(command, str(folder), *extra, timeout=300)
+        assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+        errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "its file name" in errors[0] and "rename the file" in errors[0], result
+        assert "forged" not in result.stdout
+    assert "good.yaml: no findings" in _cli("check", str(folder)).stdout
 
 
 def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(tmp_path: Path) -> None:

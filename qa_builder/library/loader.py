@@ -101,7 +101,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     if info is not None:
         _check_consistency(root, info, clauses, located, requirements, raci, problems, [c.id for c in clocks])
     if problems:
-        raise LibraryError("\n".join(problems))
+        raise LibraryError(problems)
     assert info is not None
     return ClauseLibrary(
         info=info,
