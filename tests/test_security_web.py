@@ -7,11 +7,17 @@ traceback in the terminal.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 import qa_builder as qa
+from tests.conftest import MINIMAL_ANSWERS
 from tests.test_web import Server, request
 
 
@@ -80,3 +86,44 @@ def test_a_draft_is_read_within_the_bounds_of_an_answers_file(tmp_path_factory: 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=f"answers.yaml: cannot be read as answers \\({expected}"):
         read_draft(path)
+
+
+def test_two_signatures_sent_at_once_are_both_kept(tmp_path_factory: pytest.TempPathFactory, minimal_build: Path,
+                                                   test_pki: Any) -> None:
+    """Session 6 attack: two sign forms of one agreement sent at once (two signatories, two tabs) each signed the
+    unsigned PDF; the later replaced the earlier's signed copy, yet both pages said "Signed" and the trail
+    recorded both: one signature was lost without a word."""
+    workspace = qa.init_workspace(tmp_path_factory.mktemp("web-sign") / "ws").root
+    folder = workspace / "agreements" / "QA-MIN-1"
+    folder.mkdir(parents=True)
+    shutil.copyfile(MINIMAL_ANSWERS, folder / "answers.yaml")
+    shutil.copytree(minimal_build, folder / "v1")
+    running = Server(workspace)
+    try:
+        cookie = _session(running)
+        _, _, page = request("GET", running.port, "/agreements/QA-MIN-1/sign", headers={"Cookie": cookie})
+        found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+        assert found
+        csrf = found.group(1).decode()
+
+        def sign(field: str, signer: str) -> int:
+            boundary = "attack6-boundary"
+            fields = {"csrf_token": csrf, "field": field, "meaning": "approval", "level": "B-B", "source": "p12",
+                      "passphrase": test_pki.passphrase().decode()}
+            body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                            for k, v in fields.items())
+            body += (f'--{boundary}\r\nContent-Disposition: form-data; name="key"; filename="{signer}.p12"\r\n'
+                     "Content-Type: application/octet-stream\r\n\r\n").encode()
+            body += test_pki.p12(signer).read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+            status, _, _ = request("POST", running.port, "/agreements/QA-MIN-1/sign", body=body, headers={
+                "Cookie": cookie, "Origin": running.base, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+            return status
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = list(pool.map(sign, ["sig_sponsor_1", "sig_contract_acceptor_1"],
+                                     ["sponsor", "contract-acceptor"]))
+        assert statuses == [200, 200]
+        signed = {f.name for f in qa.list_signature_fields(folder / "v1" / "QA-MIN-1_v1.signed.pdf") if f.signed}
+        assert signed == {"sig_sponsor_1", "sig_contract_acceptor_1"}
+    finally:
+        running.stop()

@@ -44,6 +44,12 @@ _UPLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 _VERIFIABLE = {".pdf", ".json", ".p7s", ".docx"}
 
 
+def _latest_signed(source: Path, signed: Path) -> Path:
+    """What a signature goes into once it holds the signing lock: the signed copy if another signature made it
+    meanwhile (the page chose `source` before waiting), else `source`."""
+    return signed if signed.is_file() else source
+
+
 @dataclass
 class BuildJob:
     """The build of one agreement running in the background."""
@@ -98,7 +104,9 @@ class WebApp:
         self.jobs: dict[str, BuildJob] = {}
         self.regeneration: RegenerationJob | None = None
         self._build_lock = threading.Lock()
-        self._token_lock = threading.Lock()  # a PKCS#11 login is process-wide: one token signature at a time
+        # One signature at a time: a PKCS#11 login is process-wide, and two signatures of one agreement sent at once
+        # each signed the same source and the later replaced the earlier's file (a signature lost; session 6 attack).
+        self._sign_lock = threading.Lock()
         self._library: tuple[tuple[tuple[str, int, int], ...], qa.ClauseLibrary] | None = None
         self._checked: dict[str, Checked] = {}
         self._assembled: dict[str, Checked] = {}
@@ -489,9 +497,10 @@ class WebApp:
         """Sign with a token key, logging the token out in the same thread before anyone else may use it."""
         from qa_builder.audited import sign_file
 
-        with self._token_lock:
+        with self._sign_lock:
             try:
-                return sign_file(source, signed, request, load_key, force=True, trail=self.workspace.trail)
+                return sign_file(_latest_signed(source, signed), signed, request, load_key, force=True,
+                                 trail=self.workspace.trail)
             finally:
                 qa.close_pkcs11_sessions()
 
@@ -502,8 +511,12 @@ class WebApp:
         records the signed file under its own name and hash (what `audit verify` compares)."""
         from qa_builder.audited import sign_file
 
-        return await run_in_threadpool(sign_file, source, signed, request, load_key,  # pyHanko's own loop
-                                       force=True, trail=self.workspace.trail)
+        def sign_serialised() -> qa.SignatureOutcome:
+            with self._sign_lock:
+                return sign_file(_latest_signed(source, signed), signed, request, load_key, force=True,
+                                 trail=self.workspace.trail)
+
+        return await run_in_threadpool(sign_serialised)  # pyHanko's own loop
 
     async def review(self, request: Request) -> Response:
         """Findings by severity, requirement gaps, and why each library clause is in or out, with edit links."""
