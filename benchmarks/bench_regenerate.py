@@ -45,7 +45,7 @@ CLAUSE_ID = "field_alert_reports"
 def make_workspace(root: Path, n: int, jobs: int) -> tuple[Path, float]:
     """A workspace of N built agreements; returns it and the setup time."""
     from qa_builder.regenerate import build_new
-    from qa_builder.workspace import add_agreement, init_workspace
+    from qa_builder.workspace.layout import add_agreement, init_workspace
 
     start = time.perf_counter()
     workspace = init_workspace(root)

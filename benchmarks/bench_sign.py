@@ -32,8 +32,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noq
 from pyhanko.sign import signers  # noqa: E402
 from pyhanko.sign.fields import SigSeedSubFilter  # noqa: E402
 
+from qa_builder.builds.pipeline import BuildSettings, build_one  # noqa: E402
 from qa_builder.library.loader import load_library  # noqa: E402
-from qa_builder.pipeline import BuildSettings, build_one  # noqa: E402
 from qa_builder.render.docx import default_template_path  # noqa: E402
 from qa_builder.render.pdf import PdfConverter  # noqa: E402
 from qa_builder.signing.keys import load_pkcs12_key  # noqa: E402

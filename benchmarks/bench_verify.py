@@ -57,9 +57,9 @@ for name in sys.argv[2:]:
 
 def prepare(work: Path, n: int, scenario: str) -> tuple[list[Path], Path]:
     """Build and sign N agreements; return the signed PDFs and the test root."""
-    from qa_builder.batch import build_many
+    from qa_builder.builds.batch import build_many
+    from qa_builder.builds.pipeline import BuildSettings
     from qa_builder.library.loader import load_library
-    from qa_builder.pipeline import BuildSettings
     from qa_builder.render.docx import default_template_path
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.signing.keys import load_pkcs12_key

@@ -26,8 +26,8 @@ __version__ = "0.1.0"
 # name -> home module; the stage modules keep their own names, `api` composes stages.
 _HOMES: dict[str, str] = {
     # answers, library, review, assembly
-    "AnswersFile": "qa_builder.answers",
-    "load_answers": "qa_builder.answers",
+    "AnswersFile": "qa_builder.answers.load",
+    "load_answers": "qa_builder.answers.load",
     "ClauseLibrary": "qa_builder.models.library",
     "load_library": "qa_builder.library.loader",
     "Finding": "qa_builder.models.findings",
@@ -37,9 +37,9 @@ _HOMES: dict[str, str] = {
     "AgreementReview": "qa_builder.api",
     "review_agreement": "qa_builder.api",
     # build
-    "BuildSettings": "qa_builder.pipeline",
-    "BuildResult": "qa_builder.pipeline",
-    "BatchItem": "qa_builder.batch",
+    "BuildSettings": "qa_builder.builds.pipeline",
+    "BuildResult": "qa_builder.builds.pipeline",
+    "BatchItem": "qa_builder.builds.batch",
     "build_settings": "qa_builder.api",
     "build": "qa_builder.api",
     "build_many": "qa_builder.api",
@@ -66,10 +66,10 @@ _HOMES: dict[str, str] = {
     "exit_code": "qa_builder.verify.report",
     "describe": "qa_builder.verify.text",
     # workspaces
-    "Workspace": "qa_builder.workspace",
-    "init_workspace": "qa_builder.workspace",
-    "open_workspace": "qa_builder.workspace",
-    "add_agreement": "qa_builder.workspace",
+    "Workspace": "qa_builder.workspace.layout",
+    "init_workspace": "qa_builder.workspace.layout",
+    "open_workspace": "qa_builder.workspace.layout",
+    "add_agreement": "qa_builder.workspace.layout",
     "build_workspace": "qa_builder.api",
     "Impact": "qa_builder.regenerate",
     "impact": "qa_builder.regenerate",
@@ -183,7 +183,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
-    from qa_builder.answers import AnswersFile, load_answers
+    from qa_builder.answers.load import AnswersFile, load_answers
     from qa_builder.api import (
         AgreementReview,
         assemble_agreement,
@@ -203,7 +203,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.audit.store import AuditTrail
     from qa_builder.audit.verify import TrailVerdict, verify_trail
     from qa_builder.audited import sign_file, write_signed_manifest
-    from qa_builder.batch import BatchItem
+    from qa_builder.builds.batch import BatchItem
+    from qa_builder.builds.pipeline import BuildResult, BuildSettings
     from qa_builder.bundled import examples_dir
     from qa_builder.demo import DemoResult, run_demo
     from qa_builder.errors import Hint, InputError, Problem, QABuilderError, Remedy
@@ -211,7 +212,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.models.agreement import Agreement
     from qa_builder.models.findings import Finding
     from qa_builder.models.library import ClauseLibrary
-    from qa_builder.pipeline import BuildResult, BuildSettings
     from qa_builder.regenerate import Impact, RegenerationReport, impact
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.signing.keys import (

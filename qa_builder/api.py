@@ -14,25 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qa_builder.answers import AnswersFile
+    from qa_builder.answers.load import AnswersFile
     from qa_builder.audit.store import AuditTrail
-    from qa_builder.batch import BatchItem, ProgressCallback
+    from qa_builder.builds.batch import BatchItem, ProgressCallback
+    from qa_builder.builds.pipeline import BuildResult, BuildSettings, Format, PdfEngine
     from qa_builder.models.agreement import Agreement
     from qa_builder.models.findings import Finding
     from qa_builder.models.library import ClauseLibrary, Requirement
-    from qa_builder.pipeline import BuildResult, BuildSettings, Format, PdfEngine
     from qa_builder.regenerate import Impact, Progress, RegenerationReport, VersionBuilt
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.verify.policy import VerifySettings
     from qa_builder.verify.report import VerifyReport
-    from qa_builder.workspace import Workspace
+    from qa_builder.workspace.layout import Workspace
 
 __all__ = ["AgreementReview", "assemble_agreement", "build", "build_many", "build_settings", "build_workspace",
            "check_answers", "regenerate_workspace", "review_agreement", "verify_files", "workspace_impact"]
 
 
 def _answers(answers: Path | AnswersFile) -> AnswersFile:
-    from qa_builder.answers import load_answers
+    from qa_builder.answers.load import load_answers
 
     return load_answers(answers) if isinstance(answers, Path) else answers
 
@@ -61,7 +61,7 @@ def check_answers(answers: Path | AnswersFile, *, library: Path | ClauseLibrary 
         AnswersError: the answers file cannot be read or does not validate (file, line and field named).
         LibraryError: the clause library is invalid.
     """
-    from qa_builder.checks import review_answers
+    from qa_builder.review.checks import review_answers
 
     return review_answers(_answers(answers), _library(library), today=today)
 
@@ -83,7 +83,7 @@ def assemble_agreement(answers: Path | AnswersFile, *, library: Path | ClauseLib
         AnswersError: unreadable or invalid answers. CoverageError: a requirement gap (without `allow_gaps`).
         RenderError: a clause text failed to render.
     """
-    from qa_builder.pipeline import prepare_agreement
+    from qa_builder.builds.pipeline import prepare_agreement
 
     return prepare_agreement(_answers(answers), _library(library), allow_gaps=allow_gaps)
 
@@ -118,8 +118,8 @@ def review_agreement(answers: Path | AnswersFile, *, library: Path | ClauseLibra
         AnswersError: unreadable or invalid answers, or answers naming what the library lacks.
         RenderError / LibraryError: a clause does not render or a condition fails for these answers.
     """
-    from qa_builder.checks import review_answers
-    from qa_builder.preflight import preflight
+    from qa_builder.review.checks import review_answers
+    from qa_builder.review.preflight import preflight
 
     answers_file, loaded = _answers(answers), _library(library)
     checked = preflight(answers_file, loaded)
@@ -171,7 +171,7 @@ def build_settings(out_dir: Path, *, library: Path | ClauseLibrary | None = None
         LibraryError: the library is invalid. TemplateError: the template is unreadable or uses unknown fields,
         or it is a custom template and pdf_engine is "typst".
     """
-    from qa_builder.pipeline import BuildSettings, check_engine_template, default_pdf_engine
+    from qa_builder.builds.pipeline import BuildSettings, check_engine_template, default_pdf_engine
     from qa_builder.render.docx import default_template_path, load_template
 
     template_path = template if template is not None else default_template_path()
@@ -202,7 +202,7 @@ def build(answers: Path | AnswersFile, settings: BuildSettings, *,
         QABuilderError: any failure, naming the culprit; an `InputError` (answers, review errors, coverage
         gaps, an existing output) means the input must change. Nothing half-written is left behind.
     """
-    from qa_builder.pipeline import build_answers
+    from qa_builder.builds.pipeline import build_answers
 
     return build_answers(_answers(answers), settings, converter)
 
@@ -225,15 +225,15 @@ def build_many(answers: Sequence[Path], settings: BuildSettings, *, jobs: int = 
     Raises:
         AnswersError: a folder holds no answers files.
     """
-    from qa_builder.answers import collect_answers_paths
-    from qa_builder.batch import build_many as run_batch
+    from qa_builder.answers.load import collect_answers_paths
+    from qa_builder.builds.batch import build_many as run_batch
 
     return run_batch(collect_answers_paths(list(answers)), settings, jobs=jobs, progress=progress,
                      converter=converter)
 
 
 def _workspace(workspace: Path | Workspace) -> Workspace:
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     return open_workspace(workspace) if isinstance(workspace, Path) else workspace
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from qa_builder.errors import Hint, InputError, Remedy
 
 if TYPE_CHECKING:
+    from qa_builder.builds.pipeline import BuildSettings, Format
     from qa_builder.models.answers import SignatureMeaning as Meaning
-    from qa_builder.pipeline import BuildSettings, Format
 
 EXAMPLE_FILE = "us-eu-drug-product-cmo.yaml"
 

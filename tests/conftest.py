@@ -174,8 +174,8 @@ def minimal_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Shared: read it, or copy it (shutil.copytree) before writing anything next to it.
     """
+    from qa_builder.builds.pipeline import BuildSettings, build_one
     from qa_builder.library.loader import load_library
-    from qa_builder.pipeline import BuildSettings, build_one
     from qa_builder.render.docx import default_template_path
 
     out = tmp_path_factory.mktemp("minimal-build")
@@ -187,8 +187,8 @@ def minimal_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def minimal_build_libreoffice(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
     """`minimal_build` with `--pdf-engine libreoffice`: the PDF is LibreOffice's conversion of the DOCX."""
+    from qa_builder.builds.pipeline import BuildSettings, build_one
     from qa_builder.library.loader import load_library
-    from qa_builder.pipeline import BuildSettings, build_one
     from qa_builder.render.docx import default_template_path
 
     out = tmp_path_factory.mktemp("minimal-build-libreoffice")

@@ -12,11 +12,11 @@ import docx
 import pytest
 from lxml import etree
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import TemplateError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.render.anchors import (
     PROPERTY_AGREEMENT_ID,
     PROPERTY_DIGEST,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_builder.answers import collect_answers_paths, load_answers, parse_field_path
+from qa_builder.answers.load import collect_answers_paths, load_answers, parse_field_path
 from qa_builder.errors import AnswersError
 from tests.conftest import MINIMAL_ANSWERS
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.errors import AnswersError
 from qa_builder.library.context import derive_facts
 from qa_builder.library.loader import load_library
@@ -149,7 +149,7 @@ def test_schema_documents_the_arrangement_fields_with_examples() -> None:
 
 
 def test_schema_describes_every_field_with_an_example() -> None:
-    from qa_builder.answers_schema import SHOWCASE, answers_schema
+    from qa_builder.answers.schema import SHOWCASE, answers_schema
 
     Answers.model_validate(SHOWCASE)  # the examples are a valid answers file
     schema = answers_schema()
@@ -164,7 +164,7 @@ def test_schema_describes_every_field_with_an_example() -> None:
 
 
 def test_an_affiliate_signatory_signs_for_the_affiliate() -> None:
-    from qa_builder.assemble import assemble_agreement
+    from qa_builder.library.assemble import assemble_agreement
     from qa_builder.library.select import select_clauses
 
     answers = Answers.model_validate(_full_arrangement())

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from qa_builder.answers import load_answers
-from qa_builder.assemble import split_paragraphs
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import AnswersError, LibraryError
+from qa_builder.library.assemble import split_paragraphs
 from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
-from qa_builder.pipeline import prepare_agreement
-from qa_builder.sandbox import TemplateProblem, compile_text, render_text
+from qa_builder.sandbox.environment import TemplateProblem, compile_text, render_text
 from tests.conftest import MINI_LIBRARY, answers_data, write_answers
 
 

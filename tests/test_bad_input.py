@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from qa_builder.answers import load_answers
-from qa_builder.checks import _add_months
+from qa_builder.answers.load import load_answers
 from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.loader import load_library
 from qa_builder.models import answers as answers_models
 from qa_builder.models import library as library_models
 from qa_builder.models.text import InputModel
+from qa_builder.review.checks import _add_months
 from qa_builder.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
 
@@ -358,7 +358,7 @@ def test_library_render_faults_exit_2_from_check_and_build(lib: Path, tmp_path: 
 
 def test_workspace_settings_refuse_an_alias_bomb(tmp_path: Path) -> None:
     from qa_builder.errors import InputError
-    from qa_builder.workspace import SETTINGS_FILE, init_workspace, open_workspace
+    from qa_builder.workspace.layout import SETTINGS_FILE, init_workspace, open_workspace
 
     root = init_workspace(tmp_path / "w").root
     (root / SETTINGS_FILE).write_text(_laughs(), encoding="utf-8")

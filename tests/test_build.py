@@ -15,10 +15,10 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
-from qa_builder.batch import BatchItem, build_many
+from qa_builder.builds.batch import BatchItem, build_many
+from qa_builder.builds.pipeline import BuildSettings
 from qa_builder.files import sha256_file
 from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings
 from qa_builder.render.docx import default_template_path
 from tests.conftest import DEMO_EXAMPLE, MINIMAL_ANSWERS
 from tests.doctext import docx_text, page_refs, pdf_pages
@@ -232,7 +232,8 @@ def test_fields_are_placed_alike_from_many_threads_at_once(minimal_build: Path) 
 def test_a_build_selects_and_assembles_the_agreement_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The review checks and the build share one preflight (it ran twice: ~0.2 s per agreement, in every build
     and regeneration)."""
-    from qa_builder import checks, pipeline, preflight
+    from qa_builder.builds import pipeline
+    from qa_builder.review import checks, preflight
 
     calls: list[str] = []
 

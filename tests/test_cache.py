@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qa_builder import cache, sandbox
+from qa_builder import cache
+from qa_builder.sandbox import environment as sandbox
 from qa_builder.yaml_source import parse_text, read_source
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from qa_builder.answers import load_answers
-from qa_builder.checks import CHECKS, review_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.library.loader import load_library
+from qa_builder.review.checks import CHECKS, review_answers
 from tests.conftest import (
     DEMO_EXAMPLE,
     EXAMPLES,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from qa_builder.answers import load_answers
-from qa_builder.checks import review_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.library.loader import load_library
 from qa_builder.models.findings import Finding
+from qa_builder.review.checks import review_answers
 from tests.conftest import answers_data, write_answers
 
 LIBRARY = load_library()

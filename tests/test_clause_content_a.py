@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from qa_builder.assemble import assemble_agreement
 from qa_builder.library import context
+from qa_builder.library.assemble import assemble_agreement
 from qa_builder.library.context import Certification, NamedRule, ProductFacts
 from qa_builder.library.lint import base_answers
 from qa_builder.library.loader import load_library

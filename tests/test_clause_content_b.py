@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from qa_builder.assemble import assemble_agreement
 from qa_builder.library import context as context_module
+from qa_builder.library.assemble import assemble_agreement
 from qa_builder.library.context import Facts
 from qa_builder.library.lint import base_answers, lint_agreement
 from qa_builder.library.loader import load_library

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from qa_builder import clock
+from qa_builder.builds.pipeline import BuildSettings, build_one
 from qa_builder.bundled import examples_dir
 from qa_builder.config import TODAY_ENV
 from qa_builder.demo import EXAMPLE_FILE, demo_settings
 from qa_builder.errors import ConfigError, ReviewError
 from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings, build_one
 from qa_builder.render.docx import default_template_path
 from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, TEST_TODAY
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.library.lint import base_answers, clock_mismatches, lint_library, paragraph_problems
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
-from qa_builder.pipeline import prepare_agreement
-from qa_builder.sandbox import compile_text, plural, render_text
+from qa_builder.sandbox.environment import compile_text, plural, render_text
 from tests.conftest import EXAMPLES
 
 LIBRARY = load_library()
@@ -310,8 +310,8 @@ def test_library_check_refuses_an_unknown_clock_naming_file_line_and_clause(tmp_
 
 def test_the_clock_filter_takes_only_a_catalogue_clock() -> None:
     from qa_builder.library.context import context_names
-    from qa_builder.sandbox import TemplateProblem
-    from qa_builder.sandbox_check import check_names
+    from qa_builder.sandbox.environment import TemplateProblem
+    from qa_builder.sandbox.names import check_names
 
     known = context_names(["fa_notice"])
     check_names("within {{ clocks.fa_notice | clock }}", known)

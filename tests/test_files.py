@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from qa_builder.builds.pipeline import STAGING_PREFIX
 from qa_builder.files import folder_lock, sha256_file
-from qa_builder.pipeline import STAGING_PREFIX
 from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
 
 
@@ -593,7 +593,7 @@ def test_pki_init_where_nothing_can_be_created_is_one_line(tmp_path: Path) -> No
 def test_a_build_record_that_is_a_pipe_does_not_hang_impact(tmp_path: Path) -> None:
     """Found by the third attack session: `impact` hung on a FIFO build record and grew to 23 GB on /dev/zero."""
     from qa_builder.errors import InputError
-    from qa_builder.workspace import Workspace
+    from qa_builder.workspace.layout import Workspace
 
     version = tmp_path / "agreements" / "QA-1" / "v1"
     version.mkdir(parents=True)
@@ -633,7 +633,7 @@ def test_an_agreement_whose_answers_are_not_a_file_is_named_not_skipped(tmp_path
     answers.yaml was a folder or a pipe, and `impact` counted it nowhere."""
     from qa_builder.errors import QABuilderError
     from qa_builder.regenerate import load_workspace_answers
-    from qa_builder.workspace import init_workspace
+    from qa_builder.workspace.layout import init_workspace
 
     workspace = init_workspace(tmp_path / "w")
     (workspace.root / "agreements" / "QA-PIPE").mkdir(parents=True)

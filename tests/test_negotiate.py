@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from qa_builder.answers import load_answers
-from qa_builder.assemble import split_paragraphs
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import InputError
+from qa_builder.library.assemble import split_paragraphs
 from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.negotiation.importer import ImportReport, analyse_returned, import_returned
 from qa_builder.negotiation.returned import MAX_PART_BYTES, read_returned
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.regenerate import build_new
 from qa_builder.render.docx import default_template_path, render_docx
-from qa_builder.sandbox import compile_text, render_text
-from qa_builder.workspace import add_agreement, init_workspace, open_workspace
+from qa_builder.sandbox.environment import compile_text, render_text
+from qa_builder.workspace.layout import add_agreement, init_workspace, open_workspace
 from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
 
 WNS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"

@@ -14,7 +14,7 @@ from qa_builder.negotiation import decide
 from qa_builder.negotiation.decisions import MAX_IMPORT_BYTES, latest_import, read_import
 from qa_builder.negotiation.importer import MAX_RECORDED, MAX_RECORDED_PER_CLAUSE, ClauseFinding, ImportReport
 from qa_builder.negotiation.returned import Change, Comment
-from qa_builder.workspace import Workspace, init_workspace
+from qa_builder.workspace.layout import Workspace, init_workspace
 
 AGREEMENT = "QA-BIG-1"
 

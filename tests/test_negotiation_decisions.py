@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.audit.store import AuditTrail
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import AnswersError, InputError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
@@ -24,10 +25,9 @@ from qa_builder.negotiation.decisions import Override, load_negotiation
 from qa_builder.negotiation.importer import analyse_returned, make_answer_finder
 from qa_builder.negotiation.overrides import apply_overrides
 from qa_builder.negotiation.returned import read_returned
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.regenerate import build_new
 from qa_builder.render.docx import default_template_path, render_docx
-from qa_builder.workspace import add_agreement, init_workspace, open_workspace
+from qa_builder.workspace.layout import add_agreement, init_workspace, open_workspace
 from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
 from tests.test_negotiate import CMO, Markup
 

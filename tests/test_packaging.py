@@ -25,7 +25,7 @@ def test_wheel_installs_into_fresh_venv_and_builds(tmp_path: Path) -> None:
     for required in ("qa_builder/_data/clause_library/library.yaml", "qa_builder/_data/clause_library/raci.yaml",
                      "qa_builder/_data/templates/quality_agreement.docx",
                      "qa_builder/_data/examples/us-eu-drug-product-cmo.yaml", "qa_builder/render/uno_worker.py",
-                     "qa_builder/questionnaire_help.yaml"):
+                     "qa_builder/questionnaire/questionnaire_help.yaml"):
         assert required in names, required
 
     venv = tmp_path / "venv"
@@ -43,7 +43,7 @@ def test_wheel_installs_into_fresh_venv_and_builds(tmp_path: Path) -> None:
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import qa_builder; print(qa_builder.__file__)"],
                            cwd=elsewhere, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(str(venv)), where.stdout
-    helped = subprocess.run([str(venv / "bin" / "python"), "-c", "from qa_builder.questionnaire_help import "
+    helped = subprocess.run([str(venv / "bin" / "python"), "-c", "from qa_builder.questionnaire.help import "
                              "question_help as h; print(*h('release_model').lines(), sep='\\n')"],
                             cwd=elsewhere, capture_output=True, text=True, check=False)
     assert "- EU: Dir 2001/83/EC Art. 51(1)-(3)" in helped.stdout.splitlines(), helped.stderr  # help + library

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.library.loader import load_library
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.render.docx import default_template_path, render_docx
 from qa_builder.render.typeset import PdfTypesetter
 from tests.conftest import EXAMPLES, MINI_LIBRARY, MINIMAL_ANSWERS, ROOT

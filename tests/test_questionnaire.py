@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from qa_builder.answers import load_answers
-from qa_builder.checks import review_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.library.loader import load_library
 from qa_builder.models.answers import Answers
-from qa_builder.pipeline import prepare_agreement
-from qa_builder.questionnaire import Interview, render_answers
-from qa_builder.questionnaire_help import question_help
+from qa_builder.questionnaire.help import question_help
+from qa_builder.questionnaire.questions import Interview, render_answers
+from qa_builder.review.checks import review_answers
 from tests.conftest import DEMO_EXAMPLE, ROOT, run_cli
 
 LIBRARY = load_library()
@@ -205,7 +205,7 @@ def test_in_a_real_terminal_enter_accepts_every_default(tmp_path: Path) -> None:
     assert process.returncode == 0, text[-2000:]
     assert "Inspections" in text or "inspection" in text
     assert "review: no findings" in text
-    # Each question shows its help and sources, as the web interview does (qa_builder/questionnaire_help.py).
+    # Each question shows its help and sources, as the web interview does (qa_builder/questionnaire/help.py).
     flat = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())
     for key in ("release_model", "inspections.notify_within_hours", "products[0].markets"):
         found = question_help(key)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from qa_builder.library.loader import load_library
-from qa_builder.questionnaire_help import (
+from qa_builder.questionnaire.help import (
     HELP_FILE,
     HelpEntry,
     HelpFile,

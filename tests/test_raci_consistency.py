@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import LibraryError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
-from qa_builder.pipeline import prepare_agreement
 from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, answers_data, write_answers
 
 LIBRARY = load_library()

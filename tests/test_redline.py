@@ -16,7 +16,8 @@ import docx
 import pytest
 from lxml import etree
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import RenderError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import (
@@ -28,7 +29,6 @@ from qa_builder.models.agreement import (
     RevisionRow,
     TimelineRow,
 )
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.redline import (
     RACI_HEADING,
     SELECTION_HEADING,
@@ -39,7 +39,7 @@ from qa_builder.redline import (
 )
 from qa_builder.redline import writer as redline_writer
 from qa_builder.regenerate import build_new, regenerate
-from qa_builder.workspace import add_agreement, init_workspace
+from qa_builder.workspace.layout import add_agreement, init_workspace
 from tests.conftest import DEMO_EXAMPLE, MINI_LIBRARY, MINIMAL_ANSWERS, answers_data, write_answers
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from docx import Document
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.errors import LibraryError, TemplateError
 from qa_builder.library.context import build_context, context_names
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.render.docx import load_template
-from qa_builder.sandbox import (
+from qa_builder.sandbox.environment import (
     QASandbox,
     RenderLimits,
     TemplateProblem,
@@ -31,7 +31,7 @@ from qa_builder.sandbox import (
     evaluate_condition,
     render_text,
 )
-from qa_builder.sandbox_check import check_names
+from qa_builder.sandbox.names import check_names
 from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
 
 PICKLE = "cposix\\nsystem\\n(S'touch proof.txt'\\ntR."
@@ -508,7 +508,7 @@ def test_cli_build_refuses_template_bombs_and_code(tmp_path: Path) -> None:
 
 
 def test_template_render_is_bounded(tmp_path: Path) -> None:
-    from qa_builder.pipeline import prepare_agreement
+    from qa_builder.builds.pipeline import prepare_agreement
     from qa_builder.render.docx import render_docx
 
     answers = load_answers(write_answers(tmp_path, answers_data()))
@@ -527,7 +527,7 @@ def test_template_render_is_bounded(tmp_path: Path) -> None:
     ("{{ agreement.title * agreement.title }}", "TypeError"),
 ])
 def test_template_render_failure_is_one_input_line(tmp_path: Path, text: str, expected: str) -> None:
-    from qa_builder.pipeline import prepare_agreement
+    from qa_builder.builds.pipeline import prepare_agreement
     from qa_builder.render.docx import render_docx
 
     answers = load_answers(write_answers(tmp_path, answers_data()))
@@ -606,9 +606,9 @@ def test_an_agreement_bounds_the_render_time_of_all_its_clauses(lib: Path, tmp_p
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Session 5 attack: each render was bounded (5 s) but not their sum, so a library of many clauses each a
     little under the bound made one build take hours. Here the bound in all is lowered to 1 s."""
-    from qa_builder import sandbox
-    from qa_builder.assemble import assemble_agreement
+    from qa_builder.library.assemble import assemble_agreement
     from qa_builder.library.select import select_clauses
+    from qa_builder.sandbox import environment as sandbox
 
     monkeypatch.setattr(sandbox, "AGREEMENT_RENDER_SECONDS", 1.0)
     _add_slow_clauses(lib, 60)  # ~0.08 s each on an idle machine: well over the 1 s bound in all
@@ -623,8 +623,8 @@ def test_an_agreement_bounds_the_render_time_of_all_its_clauses(lib: Path, tmp_p
 def test_the_library_lint_bounds_the_render_time_of_one_text(lib: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Session 5 attack: `library check` renders every clause under hundreds of arrangements; a clause taking
     1.3 s per render (under its 5 s bound) kept it busy for about 18 minutes. Here the bound per text is 1 s."""
-    from qa_builder import sandbox
     from qa_builder.library.lint import lint_library
+    from qa_builder.sandbox import environment as sandbox
 
     monkeypatch.setattr(sandbox, "LINT_TEXT_SECONDS", 1.0)
     _add_slow_clauses(lib, 1)

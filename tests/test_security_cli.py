@@ -184,7 +184,7 @@ def test_a_tsa_failure_names_the_url_and_the_reason(tmp_path: Path, minimal_buil
     (("sponsor", "address"), 1000), (("agreement", "governing_law"), 200),
 ])
 def test_an_overlong_text_is_refused_naming_the_field(tmp_path: Path, path: tuple[str, ...], limit: int) -> None:
-    from qa_builder.answers import load_answers
+    from qa_builder.answers.load import load_answers
     from qa_builder.errors import AnswersError
     from tests.conftest import answers_data, write_answers
 
@@ -203,7 +203,7 @@ def test_an_overlong_text_is_refused_naming_the_field(tmp_path: Path, path: tupl
 
 
 def test_overlong_list_items_and_keys_are_refused_too(tmp_path: Path) -> None:
-    from qa_builder.answers import load_answers
+    from qa_builder.answers.load import load_answers
     from qa_builder.errors import AnswersError
     from tests.conftest import answers_data, write_answers
 
@@ -225,7 +225,7 @@ def test_overlong_list_items_and_keys_are_refused_too(tmp_path: Path) -> None:
 def test_an_overlong_list_is_refused_naming_the_field(tmp_path: Path, path: tuple[Any, ...], count: int,
                                                       limit: int) -> None:
     """2,000 signatories took 150 s to build (one signature field each); every list of answers is bounded."""
-    from qa_builder.answers import load_answers
+    from qa_builder.answers.load import load_answers
     from qa_builder.errors import AnswersError
     from tests.conftest import answers_data, write_answers
 
@@ -508,7 +508,7 @@ def test_an_output_made_meanwhile_by_another_run_is_kept(tmp_path: Path) -> None
 @pytest.mark.parametrize("char", ["\u202e", "\u202a", "\u2067", "\u2069"])
 def test_a_bidirectional_override_in_answers_is_refused(tmp_path: Path, char: str) -> None:
     """A right-to-left override in a party name makes the printed agreement show another text than it holds."""
-    from qa_builder.answers import load_answers
+    from qa_builder.answers.load import load_answers
     from qa_builder.errors import AnswersError
     from tests.conftest import answers_data, write_answers
 
@@ -756,9 +756,9 @@ def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(t
     900 MB and made an agreement that `negotiate import` refuses (over 20,000 paragraphs)."""
     import shutil
 
-    from qa_builder.answers import load_answers
-    from qa_builder.assemble import assemble_agreement
+    from qa_builder.answers.load import load_answers
     from qa_builder.errors import LibraryError
+    from qa_builder.library.assemble import assemble_agreement
     from qa_builder.library.loader import load_library
     from qa_builder.library.select import select_clauses
     from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS

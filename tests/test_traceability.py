@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.library.select import condition_holds
 from qa_builder.library.sources import SourceIndex, split_source
 from qa_builder.models.library import ClauseLibrary, Source
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.render.docx import default_template_path
 from tests.arrangements.agreement_text import agreement_and_text
 from tests.conftest import DEMO_EXAMPLE, EXAMPLES, ROOT

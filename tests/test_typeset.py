@@ -21,10 +21,10 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from qa_builder.builds.pipeline import BuildResult, BuildSettings, build_one
 from qa_builder.errors import ConversionError
 from qa_builder.library.loader import load_library
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.pipeline import BuildResult, BuildSettings, build_one
 from qa_builder.render.docx import default_template_path
 from qa_builder.render.typeset import PdfTypesetter
 from qa_builder.signing.keys import load_pkcs12_key

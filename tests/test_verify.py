@@ -16,8 +16,8 @@ from pyhanko.pdf_utils.content import RawContent
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import BoxConstraints
 
+from qa_builder.builds.pipeline import BuildSettings, build_one
 from qa_builder.library.loader import load_library
-from qa_builder.pipeline import BuildSettings, build_one
 from qa_builder.render.docx import default_template_path
 from qa_builder.signing.keys import load_pkcs12_key
 from qa_builder.signing.manifest import write_signed_manifest

@@ -32,7 +32,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 import qa_builder as qa
-from qa_builder.questionnaire_help import question_help
+from qa_builder.questionnaire.help import question_help
 from qa_builder.web.interview import replay
 from tests.conftest import SOFTHSM_MODULE, free_port, make_softhsm_token
 

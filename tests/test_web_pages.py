@@ -22,7 +22,7 @@ from markupsafe import escape
 
 import qa_builder as qa
 from qa_builder.models.agreement import SelectionDecision
-from qa_builder.questionnaire_help import question_help
+from qa_builder.questionnaire.help import question_help
 from qa_builder.render.docx import render_docx
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import field_help, replay

@@ -19,7 +19,7 @@ import pytest
 
 from qa_builder.errors import InputError, OutputExistsError
 from qa_builder.regenerate import build_new, impact, regenerate
-from qa_builder.workspace import Workspace, add_agreement, init_workspace, open_workspace
+from qa_builder.workspace.layout import Workspace, add_agreement, init_workspace, open_workspace
 from tests.conftest import MINI_LIBRARY, ROOT, CliResult, answers_data, run_cli, write_answers
 
 pytestmark = pytest.mark.libreoffice

@@ -16,8 +16,8 @@ from qa_builder.printable import printable
 from qa_builder.render.pdf import PdfConverter
 
 if TYPE_CHECKING:
-    from qa_builder.batch import BatchItem
-    from qa_builder.pipeline import PdfEngine
+    from qa_builder.builds.batch import BatchItem
+    from qa_builder.builds.pipeline import PdfEngine
     from qa_builder.render.typeset import PdfTypesetter
 
 
@@ -62,13 +62,13 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
         return
     if out_dir is None or not answers:
         raise click.UsageError("give ANSWERS files and -o OUT (or --workspace W)")
-    from qa_builder.answers import collect_answers_paths
+    from qa_builder.answers.load import collect_answers_paths
 
     paths = collect_answers_paths(list(answers))  # folders expand to their files: size the pool by those
     if pdf_engine is None:  # Typst, unless a custom template's DOCX must be converted (an unreadable one is
         pdf_engine = "typst"  # reported by the build)
         if template is not None and template.is_file():
-            from qa_builder.pipeline import default_pdf_engine
+            from qa_builder.builds.pipeline import default_pdf_engine
 
             pdf_engine = default_pdf_engine(template)
     # LibreOffice takes ~2 s to start: boot it first, so that it starts while the heavier stages are
@@ -93,9 +93,9 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
 def _build(paths: list[Path], out_dir: Path, fmt: Literal["docx", "pdf", "both"], library_dir: Path | None,
            template: Path | None, jobs: int, force: bool, allow_findings: bool, allow_gaps: bool,
            converter: PdfConverter | PdfTypesetter | None, pdf_engine: PdfEngine) -> None:
-    from qa_builder.batch import build_many
+    from qa_builder.builds.batch import build_many
+    from qa_builder.builds.pipeline import BuildSettings, check_engine_template
     from qa_builder.library.loader import load_library
-    from qa_builder.pipeline import BuildSettings, check_engine_template
     from qa_builder.render.docx import default_template_path, load_template
 
     _refuse_duplicate_inputs(paths)

@@ -25,9 +25,9 @@ def check_command(answers: tuple[Path, ...], as_json: bool, library_dir: Path | 
 
     Exit status: 0 no errors (warnings allowed), 1 at least one error, 2 an unreadable file.
     """
-    from qa_builder.answers import collect_answers_paths
+    from qa_builder.answers.load import collect_answers_paths
     from qa_builder.library.loader import load_library
-    from qa_builder.review import review_files
+    from qa_builder.review.many import review_files
 
     results = review_files(collect_answers_paths(list(answers)), load_library(library_dir))
     if as_json:

@@ -54,11 +54,11 @@ def library_coverage_command(answers: Path, library_dir: Path | None) -> None:
 
     Exit status: 0 no gaps, 1 gaps, 2 unreadable input.
     """
-    from qa_builder.answers import load_answers
+    from qa_builder.answers.load import load_answers
+    from qa_builder.builds.pipeline import prepare_agreement
     from qa_builder.library.coverage import requirement_coverage
     from qa_builder.library.loader import load_library
     from qa_builder.library.select import check_answer_references, select_clauses
-    from qa_builder.pipeline import prepare_agreement
 
     library = load_library(library_dir)
     answers_file = load_answers(answers)

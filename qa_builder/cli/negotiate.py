@@ -58,7 +58,7 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     WORKSPACE/agreements/ID/negotiation/v<version>-import-<n>.json. Exit 3 if there are untracked edits.
     """
     from qa_builder.negotiation.decide import record_import
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     report, target, again, unreadable = record_import(opened, agreement_id, returned)
@@ -130,7 +130,7 @@ def status_command(workspace: Path, agreement_id: str) -> None:
     from qa_builder.negotiation.decisions import latest_import, load_negotiation, open_points
     from qa_builder.negotiation.overrides import conflict_message
     from qa_builder.regenerate import analyse, current_inputs
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
@@ -204,7 +204,7 @@ def _known_agreement(opened: Any, agreement_id: str) -> None:
 def _decide(workspace: Path, agreement_id: str, clause: str, verdict: str, by: str, reason: str,
             counter: Any = None) -> None:
     from qa_builder.negotiation.decide import decide
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
@@ -295,7 +295,7 @@ def _text_option(text: str | None, text_file: Path | None) -> str | None:
 def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: str, reason: str,
              text: str | None = None) -> None:
     from qa_builder.negotiation.decide import resolve_override
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
@@ -312,7 +312,7 @@ def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: st
 def log_command(workspace: Path, agreement_id: str, fmt: str, output: Path | None) -> None:
     """Write the negotiation log of AGREEMENT_ID: each point (round, clause, issue), its status and resolution."""
     from qa_builder.negotiation.log import write_log
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
@@ -329,11 +329,11 @@ def proposal_command(workspace: Path, agreement_id: str, output: Path | None) ->
     """Write our answer to the latest returned DOCX without building a version: the latest version as tracked
     changes against the text the counterparty returned (e.g. when every point was rejected). `regenerate` writes
     the same file into each new version folder."""
+    from qa_builder.builds.pipeline import output_stem
     from qa_builder.errors import InputError
     from qa_builder.negotiation.counter import write_latest_proposal
-    from qa_builder.pipeline import output_stem
     from qa_builder.regenerate import analyse, current_inputs
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)

@@ -12,7 +12,7 @@ import click
 from qa_builder.printable import printable
 
 if TYPE_CHECKING:
-    from qa_builder.batch import BatchItem, ProgressCallback
+    from qa_builder.builds.batch import BatchItem, ProgressCallback
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ class TerminalAsker:
         self._shown = None
 
     def ask(self, key: str, prompt: str, default: str | None, parse: Any) -> Any:
-        from qa_builder.questionnaire_help import question_help
+        from qa_builder.questionnaire.help import question_help
 
         found = question_help(key)
         if found is not None and found is not self._shown:
@@ -54,11 +54,11 @@ def questionnaire_command(out_file: Path, from_file: Path | None, force: bool) -
 
     Each answer is checked as you type it; typical values from industry practice are offered as defaults.
     """
-    from qa_builder.answers import load_answers
+    from qa_builder.answers.load import load_answers
     from qa_builder.files import write_bytes_atomic
     from qa_builder.library.loader import load_library
-    from qa_builder.questionnaire import Interview, render_answers
-    from qa_builder.review import review_files
+    from qa_builder.questionnaire.questions import Interview, render_answers
+    from qa_builder.review.many import review_files
     from qa_builder.yaml_source import SourceError, read_source
 
     if not sys.stdin.isatty():

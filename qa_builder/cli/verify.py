@@ -100,7 +100,7 @@ def _chosen_trail(workspace_root: Path | None) -> AuditTrail | None:
     """The trail --workspace names (checked before any file is verified), or None."""
     if workspace_root is None:
         return None
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     return open_workspace(workspace_root).trail
 

@@ -28,7 +28,7 @@ def init_command(workspace: Path) -> None:
     Keep WORKSPACE/clause_library and WORKSPACE/templates under your own version control: they are what your
     agreements are built from. Add agreements with `qa-builder add`.
     """
-    from qa_builder.workspace import init_workspace
+    from qa_builder.workspace.layout import init_workspace
 
     opened = init_workspace(workspace)
     click.echo(f"created workspace {opened.root}")
@@ -41,7 +41,7 @@ def init_command(workspace: Path) -> None:
 @click.argument("answers", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def add_command(workspace: Path, answers: tuple[Path, ...]) -> None:
     """Add agreements to WORKSPACE: each ANSWERS file becomes agreements/<ID>/answers.yaml."""
-    from qa_builder.workspace import add_agreement, open_workspace
+    from qa_builder.workspace.layout import add_agreement, open_workspace
 
     opened = open_workspace(workspace)
     for path in answers:
@@ -53,7 +53,7 @@ def build_in_workspace(workspace: Path, ids: list[str], jobs: int, allow_finding
     """`build --workspace`: first versions of the agreements that have none."""
     from qa_builder.cli.progress import progress
     from qa_builder.regenerate import build_new
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     todo = [i for i in (ids or opened.agreement_ids()) if opened.latest(i) is None]
@@ -78,7 +78,7 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
     """List the agreements whose latest version differs from what the current library, template and answers
     would produce, with the clauses that changed and why. Exit 0 when none is affected, 1 when some are."""
     from qa_builder.regenerate import impact
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     results = impact(open_workspace(workspace), clause=clause)
     affected = [r for r in results if r.affected]
@@ -120,8 +120,8 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
     Unchanged agreements are skipped; earlier versions and every signed file are left untouched. An interrupted
     run is finished by running the command again. Exit 1 if any agreement failed.
     """
-    from qa_builder.pipeline import default_pdf_engine, open_pdf_engine
-    from qa_builder.workspace import open_workspace
+    from qa_builder.builds.pipeline import default_pdf_engine, open_pdf_engine
+    from qa_builder.workspace.layout import open_workspace
 
     # The PDF engine (Typst for the bundled template, LibreOffice for a team's own) starts while the library loads
     # and every agreement is analysed (as in `build`).
@@ -157,7 +157,7 @@ def _regenerate(workspace: Path, jobs: int, dry_run: bool, only: list[str],
                 converter: PdfConverter | PdfTypesetter | None) -> RegenerationReport:
     from qa_builder.cli.progress import progress
     from qa_builder.regenerate import planned_regeneration, run_regeneration
-    from qa_builder.workspace import open_workspace
+    from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
     with planned_regeneration(opened, only=only or None) as report:

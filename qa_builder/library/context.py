@@ -21,7 +21,7 @@ from qa_builder.models.facts import (  # re-exported: the Facts contract is read
 )
 from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.library import Clock
-from qa_builder.sandbox import freeze_context
+from qa_builder.sandbox.environment import freeze_context
 
 __all__ = ["ACCEPTOR_TERM", "SPONSOR_TERM", "Certification", "Facts", "NamedRule", "ProductFacts", "build_context",
            "clocks_model", "context_names", "derive_facts"]
@@ -69,7 +69,7 @@ def build_context(answers: Answers, clocks: Sequence[Clock] = (),
     """The rendering context: each answers field by its own name, `facts`, and the library's `clocks`
     (id → Clock), as frozen plain data.
 
-    Texts see `Record`s of declared fields, tuples and read-only mappings (qa_builder.sandbox.freeze), never
+    Texts see `Record`s of declared fields, tuples and read-only mappings (qa_builder.sandbox.environment.freeze), never
     the pydantic models themselves: nothing a text does can call a model method or change the answers.
 
     Args:

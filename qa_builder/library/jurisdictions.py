@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from qa_builder.answers import describe_error
+from qa_builder.answers.load import describe_error
 from qa_builder.bundled import bundled
 from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.models.facts import Facts

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from qa_builder.assemble import assemble_agreement
 from qa_builder.errors import LibraryError, QABuilderError
+from qa_builder.library.assemble import assemble_agreement
 from qa_builder.library.select import select_clauses
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.sandbox import accounted
+from qa_builder.sandbox.environment import accounted
 
 UNITS = {
     "hour": "hour", "hours": "hour",

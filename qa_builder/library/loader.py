@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from qa_builder.answers import describe_error, parse_field_path
+from qa_builder.answers.load import describe_error, parse_field_path
 from qa_builder.bundled import bundled
 from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
@@ -23,8 +23,8 @@ from qa_builder.models.library import (
     ReviewThresholds,
     Source,
 )
-from qa_builder.sandbox import TemplateProblem, compile_condition
-from qa_builder.sandbox_check import check_names
+from qa_builder.sandbox.environment import TemplateProblem, compile_condition
+from qa_builder.sandbox.names import check_names
 from qa_builder.yaml_source import SourceDocument, SourceError, read_source
 
 M = TypeVar("M", bound=BaseModel)
@@ -269,7 +269,7 @@ def _check_consistency(
 
 def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any], clock_ids: list[str],
                  problems: list[str]) -> None:
-    """Every text and condition uses only names of the data model (qa_builder.sandbox_check); a set of
+    """Every text and condition uses only names of the data model (qa_builder.sandbox.names); a set of
     texts that passed before with the same code is not parsed again (qa_builder.library.checked)."""
     key = texts_key([*clock_ids, "\x00", *(f"{int(is_expression)}{text}" for _, _, text, is_expression in checks)])
     if already_passed(key):

@@ -10,7 +10,7 @@ from qa_builder.library.select import condition_holds
 from qa_builder.models.answers import Answers
 from qa_builder.models.facts import ACCEPTOR_TERM, SPONSOR_TERM, Facts
 from qa_builder.models.library import AffiliateActs, ClauseLibrary, RaciActivity, RaciVariant
-from qa_builder.sandbox import TemplateProblem, compile_condition, evaluate_condition
+from qa_builder.sandbox.environment import TemplateProblem, compile_condition, evaluate_condition
 
 
 @dataclass(frozen=True)

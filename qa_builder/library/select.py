@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qa_builder.answers import AnswersFile
+from qa_builder.answers.load import AnswersFile
 from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.context import build_context
 from qa_builder.models.agreement import SelectionDecision
 from qa_builder.models.answers import Answers
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, accounted, compile_condition, evaluate_condition
+from qa_builder.sandbox.environment import TemplateProblem, accounted, compile_condition, evaluate_condition
 
 
 @dataclass(frozen=True)

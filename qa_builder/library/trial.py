@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa_builder.answers import load_answers
-from qa_builder.assemble import assemble_agreement
+from qa_builder.answers.load import load_answers
 from qa_builder.errors import AnswersError, LibraryError, RenderError
+from qa_builder.library.assemble import assemble_agreement
 from qa_builder.library.select import check_answer_references, select_clauses
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.sandbox import accounted
+from qa_builder.sandbox.environment import accounted
 
 
 @accounted(lint=True)

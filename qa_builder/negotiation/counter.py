@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from qa_builder.assemble import split_paragraphs
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import InputError, QABuilderError
+from qa_builder.library.assemble import split_paragraphs
 from qa_builder.models.agreement import Agreement
 from qa_builder.negotiation.decisions import clause_source_text, latest_import, load_negotiation, proposed_body
 from qa_builder.negotiation.importer import ImportReport
 from qa_builder.negotiation.overrides import apply_overrides
 from qa_builder.negotiation.rerender import with_answer
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.redline import write_redline
-from qa_builder.workspace import Workspace
+from qa_builder.workspace.layout import Workspace
 
 __all__ = ["proposal_model", "write_counter_proposal", "write_latest_proposal"]
 
@@ -44,7 +44,7 @@ def proposal_model(sent: Agreement, report: ImportReport, *, reassembled: Agreem
 def _reassembled(workspace: Workspace, sent: Agreement, report: ImportReport) -> Agreement | None:
     """The agreement as of `sent`'s version, with today's answers and library and the counterparty's proposed answer
     values and positions; None when that cannot be assembled (then only the clause texts are used)."""
-    from qa_builder.workspace_answers import current_inputs, effective_answers, history_of, load_workspace_answers
+    from qa_builder.workspace.inputs import current_inputs, effective_answers, history_of, load_workspace_answers
 
     try:
         answers_file = load_workspace_answers(workspace, sent.id)

@@ -40,7 +40,7 @@ from qa_builder.negotiation.decisions import (
 )
 from qa_builder.negotiation.importer import ClauseFinding, ImportReport, import_returned
 from qa_builder.printable import printable
-from qa_builder.workspace import Workspace
+from qa_builder.workspace.layout import Workspace
 
 __all__ = ["Counter", "decide", "resolve_override"]
 
@@ -244,9 +244,9 @@ def resolve_override(workspace: Workspace, agreement_id: str, clause_id: str, *,
 
 def _resolve(workspace: Workspace, agreement_id: str, clause_id: str, *, keep: bool, by: str, reason: str,
              text: str | None) -> Decision:
+    from qa_builder.builds.pipeline import prepare_agreement
     from qa_builder.negotiation.overrides import apply_overrides
-    from qa_builder.pipeline import prepare_agreement
-    from qa_builder.workspace_answers import current_inputs, effective_answers, history_of, load_workspace_answers
+    from qa_builder.workspace.inputs import current_inputs, effective_answers, history_of, load_workspace_answers
 
     negotiation = load_negotiation(workspace, agreement_id)
     override = negotiation.overrides.get(clause_id)

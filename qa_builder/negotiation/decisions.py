@@ -21,7 +21,7 @@ from qa_builder.models.agreement import AgreementClause
 from qa_builder.models.base import StrictModel
 from qa_builder.models.text import text_problem
 from qa_builder.negotiation.importer import ClauseFinding, ImportReport
-from qa_builder.workspace import Workspace
+from qa_builder.workspace.layout import Workspace
 
 __all__ = ["DECISIONS_FILE", "Decision", "Negotiation", "OpenPoint", "Override", "clause_source_text",
            "latest_import", "load_negotiation", "open_points", "save_negotiation"]

@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from qa_builder.assemble import split_paragraphs
+from qa_builder.builds.pipeline import output_stem
 from qa_builder.errors import InputError, QABuilderError
+from qa_builder.library.assemble import split_paragraphs
 from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement, AgreementClause
@@ -19,10 +20,9 @@ from qa_builder.models.answers import Answers
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.negotiation.rerender import AnswerChange, AnswerValue, RenderBudget, find_answer_change
 from qa_builder.negotiation.returned import Change, Comment, ReturnedDocument, ReturnedFileError, read_returned
-from qa_builder.pipeline import output_stem
 from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PROPERTY_KIND, PROPERTY_VERSION
-from qa_builder.sandbox import TemplateProblem, accounted, compile_text, render_text
-from qa_builder.workspace import Workspace
+from qa_builder.sandbox.environment import TemplateProblem, accounted, compile_text, render_text
+from qa_builder.workspace.layout import Workspace
 
 __all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned",
            "make_answer_finder"]
@@ -190,7 +190,7 @@ def import_returned(workspace: Workspace, agreement_id: str, returned: Path) -> 
 
 
 def _answer_finder(workspace: Workspace, agreement_id: str) -> AnswerFinder:
-    from qa_builder.workspace_answers import load_workspace_answers
+    from qa_builder.workspace.inputs import load_workspace_answers
 
     return make_answer_finder(load_library(workspace.library_dir),
                               load_workspace_answers(workspace, agreement_id).answers)
@@ -211,7 +211,7 @@ def make_answer_finder(library: ClauseLibrary, answers: Answers) -> AnswerFinder
 
 def _positions(workspace: Workspace, agreement_id: str, model: Agreement) -> dict[str, dict[str, list[str]]]:
     """Each clause's library positions as this agreement's answers render them: clause id → position → lines."""
-    from qa_builder.workspace_answers import load_workspace_answers
+    from qa_builder.workspace.inputs import load_workspace_answers
 
     library = load_library(workspace.library_dir)
     context = build_context(load_workspace_answers(workspace, agreement_id).answers, library.clocks,

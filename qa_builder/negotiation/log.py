@@ -23,7 +23,7 @@ from qa_builder.negotiation.decisions import (
 )
 from qa_builder.negotiation.importer import ClauseFinding, ImportReport
 from qa_builder.printable import printable
-from qa_builder.workspace import Workspace
+from qa_builder.workspace.layout import Workspace
 
 __all__ = ["LogRow", "log_rows", "write_log"]
 

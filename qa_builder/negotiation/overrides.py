@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from qa_builder.assemble import split_paragraphs
 from qa_builder.errors import InputError
+from qa_builder.library.assemble import split_paragraphs
 from qa_builder.models.agreement import Agreement, AgreementClause
 from qa_builder.negotiation.decisions import Override, clause_lines
 

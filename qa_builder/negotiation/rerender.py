@@ -18,12 +18,19 @@ from typing import Any, Literal
 from jinja2 import nodes
 from pydantic import BaseModel, ValidationError
 
-from qa_builder.assemble import split_paragraphs
 from qa_builder.errors import QABuilderError
+from qa_builder.library.assemble import split_paragraphs
 from qa_builder.library.context import build_context
 from qa_builder.models.answers import Answers
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, compile_condition, compile_text, evaluate_condition, parse, render_text
+from qa_builder.sandbox.environment import (
+    TemplateProblem,
+    compile_condition,
+    compile_text,
+    evaluate_condition,
+    parse,
+    render_text,
+)
 
 __all__ = ["AnswerChange", "AnswerValue", "RenderBudget", "answer_paths", "find_answer_change", "paragraph_lines",
            "with_answer"]

@@ -15,7 +15,7 @@ from qa_builder.regenerate.runs import (
     run_regeneration,
 )
 from qa_builder.regenerate.version import REGENERATION_SUFFIX, VersionBuilt, build_version
-from qa_builder.workspace_answers import (
+from qa_builder.workspace.inputs import (
     Inputs,
     current_inputs,
     effective_answers,

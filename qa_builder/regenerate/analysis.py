@@ -7,16 +7,16 @@ from typing import Literal
 
 from qa_builder.audit.record import record
 from qa_builder.audit.store import AuditTrail
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.errors import InputError, QABuilderError
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import ClauseUse
 from qa_builder.negotiation.decisions import load_negotiation
 from qa_builder.negotiation.overrides import OverrideState, apply_overrides, conflict_message
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.printable import printable
 from qa_builder.redline import ClauseChange, compare_agreements
-from qa_builder.workspace import Workspace
-from qa_builder.workspace_answers import Inputs, current_inputs, effective_answers, history_of, load_workspace_answers
+from qa_builder.workspace.inputs import Inputs, current_inputs, effective_answers, history_of, load_workspace_answers
+from qa_builder.workspace.layout import Workspace
 
 Reason = Literal["answers changed", "clause changed", "template changed", "library version changed",
                  "negotiated override"]

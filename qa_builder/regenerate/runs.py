@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import failure_sentence, record
+from qa_builder.builds.pipeline import default_pdf_engine, open_pdf_engine, output_stem
 from qa_builder.errors import InputError, failure_line
 from qa_builder.files import read_small_file, write_bytes_atomic
-from qa_builder.pipeline import default_pdf_engine, open_pdf_engine, output_stem
 from qa_builder.regenerate.analysis import Impact, analyse, record_impact
 from qa_builder.regenerate.version import REGENERATION_SUFFIX, VersionBuilt, build_version, json_bytes
 from qa_builder.render.pdf import PdfConverter
-from qa_builder.workspace import Workspace
-from qa_builder.workspace_answers import Inputs, current_inputs
+from qa_builder.workspace.inputs import Inputs, current_inputs
+from qa_builder.workspace.layout import Workspace
 
 if TYPE_CHECKING:
     from qa_builder.render.typeset import PdfTypesetter

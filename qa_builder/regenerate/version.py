@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from qa_builder import clock
 from qa_builder.audit.events import DetailValue
 from qa_builder.audit.record import record
+from qa_builder.builds.pipeline import BuildSettings, build_answers, default_pdf_engine, output_stem
 from qa_builder.errors import InputError
 from qa_builder.files import fsync_dir, fsync_tree, sha256_file, write_bytes_atomic
 from qa_builder.models.agreement import Agreement
@@ -21,15 +22,14 @@ from qa_builder.models.build import Artefact, AuditHead
 from qa_builder.negotiation.counter import write_counter_proposal
 from qa_builder.negotiation.decisions import load_negotiation
 from qa_builder.negotiation.overrides import OverrideConflict, apply_overrides, conflict_message
-from qa_builder.pipeline import BuildSettings, build_answers, default_pdf_engine, output_stem
 from qa_builder.redline import ClauseChange, write_redline
 from qa_builder.regenerate.analysis import Impact, analyse
 from qa_builder.render.pdf import PdfConverter
 
 if TYPE_CHECKING:
     from qa_builder.render.typeset import PdfTypesetter
-from qa_builder.workspace import MODEL_SUFFIX, PARTIAL_PREFIX, Workspace
-from qa_builder.workspace_answers import Inputs, effective_answers, history_of, load_workspace_answers
+from qa_builder.workspace.inputs import Inputs, effective_answers, history_of, load_workspace_answers
+from qa_builder.workspace.layout import MODEL_SUFFIX, PARTIAL_PREFIX, Workspace
 
 REGENERATION_SUFFIX = ".regeneration.json"
 """A regenerated version's note (its run and what changed), beside its build record."""

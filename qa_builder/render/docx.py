@@ -19,8 +19,8 @@ from qa_builder.errors import Hint, Remedy, TemplateError
 from qa_builder.files import ZIP_READ_ERRORS, atomic_writer, read_small_file
 from qa_builder.models.agreement import Agreement
 from qa_builder.render.anchors import AnchorError, agreement_properties, anchor_agreement, set_custom_properties
-from qa_builder.sandbox import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
-from qa_builder.sandbox_check import check_names
+from qa_builder.sandbox.environment import RenderLimitExceeded, TemplateProblem, freeze, make_document_environment
+from qa_builder.sandbox.names import check_names
 
 TEMPLATE_FILE = "quality_agreement.docx"
 _HEADER_URI = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/header"

@@ -1,6 +1,6 @@
 """The questionnaire's own interview, one section per page: the web app runs `Interview` with a form as asker.
 
-Each request replays the whole interview (`qa_builder.questionnaire.Interview`) over the saved draft: the
+Each request replays the whole interview (`qa_builder.questionnaire.questions.Interview`) over the saved draft: the
 questions of the page being submitted take the typed values, every other question its saved value or default.
 So which questions apply, their defaults and their validation (the Answers model's own types) stay in one
 place, shared with `qa-builder questionnaire`.
@@ -18,8 +18,8 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from qa_builder.files import write_bytes_atomic
-from qa_builder.questionnaire import Interview, Validator, render_answers
-from qa_builder.questionnaire_help import QuestionHelp, question_help
+from qa_builder.questionnaire.help import QuestionHelp, question_help
+from qa_builder.questionnaire.questions import Interview, Validator, render_answers
 
 
 class _Unanswered(list[Any]):

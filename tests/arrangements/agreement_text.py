@@ -10,10 +10,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
+from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.pipeline import prepare_agreement
 from qa_builder.render.docx import default_template_path, render_docx
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

@@ -18,11 +18,11 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa_builder.answers import load_answers
-from qa_builder.checks import review_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.library import ClauseLibrary
+from qa_builder.review.checks import review_answers
 from tests.arrangements.agreement_text import agreement_and_text
 
 HERE = Path(__file__).resolve().parent

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from qa_builder.answers import load_answers
-from qa_builder.checks import review_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.errors import QABuilderError
 from qa_builder.models.findings import FileFindings
 from qa_builder.models.library import ClauseLibrary
+from qa_builder.review.checks import review_answers
 
 
 def _utf8(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from pydantic import BaseModel
 
-from qa_builder.sandbox import (
+from qa_builder.sandbox.environment import (
     DATE_FIELDS,
     DATE_METHODS,
     FILTERS,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa_builder.builds.pipeline import BuildResult, BuildSettings, build_one, locked_output_folder, open_pdf_engine
 from qa_builder.errors import Hint, InputError, QABuilderError, failure_line
-from qa_builder.pipeline import BuildResult, BuildSettings, build_one, locked_output_folder, open_pdf_engine
 from qa_builder.render.pdf import PdfConverter
 
 if TYPE_CHECKING:

@@ -24,9 +24,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from qa_builder.answers import load_answers
+from qa_builder.answers.load import load_answers
 from qa_builder.audit.record import WORKSPACE_MARKER, record
 from qa_builder.audit.store import AuditTrail
+from qa_builder.builds.pipeline import output_stem
 from qa_builder.bundled import examples_dir
 from qa_builder.errors import InputError, OutputExistsError
 from qa_builder.files import read_validated, write_bytes_atomic
@@ -34,7 +35,6 @@ from qa_builder.library.loader import default_library_dir
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.base import StrictModel
 from qa_builder.models.build import BUILD_RECORD_LIMIT, BuildRecord
-from qa_builder.pipeline import output_stem
 from qa_builder.render.docx import default_template_path
 from qa_builder.yaml_source import SourceError, read_source
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from qa_builder import clock
-from qa_builder.answers import AnswersFile
+from qa_builder.answers.load import AnswersFile
 from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.context import Facts, build_context, derive_facts
 from qa_builder.library.raci import ResolvedActivity, default_variant, resolve_raci
@@ -16,7 +16,7 @@ from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import Answers
 from qa_builder.models.findings import Finding, Severity
 from qa_builder.models.library import ClauseLibrary, ReviewThresholds
-from qa_builder.preflight import Preflight, preflight
+from qa_builder.review.preflight import Preflight, preflight
 
 FINAL_RELEASE = "final_release"
 BATCH_CERTIFICATION = "batch_certification"

@@ -27,7 +27,7 @@ from qa_builder.models.agreement import (
 )
 from qa_builder.models.answers import Answers, Contact
 from qa_builder.models.library import Clause, ClauseLibrary
-from qa_builder.sandbox import TemplateProblem, accounted, compile_text, raci_code, render_text
+from qa_builder.sandbox.environment import TemplateProblem, accounted, compile_text, raci_code, render_text
 
 ITEM_LABELS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -7,14 +7,14 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_builder.answers import AnswersFile, load_answers
+from qa_builder.answers.load import AnswersFile, load_answers
 from qa_builder.errors import InputError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.answers import RevisionEntry
 from qa_builder.models.library import ClauseLibrary
 from qa_builder.render.docx import template_sha256
-from qa_builder.workspace import Workspace
+from qa_builder.workspace.layout import Workspace
 
 __all__ = ["Inputs", "current_inputs", "effective_answers", "history_of", "load_workspace_answers"]
 

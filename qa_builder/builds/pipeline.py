@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from qa_builder import __version__, clock
-from qa_builder.answers import AnswersFile, load_answers
-from qa_builder.checks import COVERAGE_GAP, review_with_preflight
+from qa_builder.answers.load import AnswersFile, load_answers
 from qa_builder.errors import (
     ConversionError,
     CoverageError,
@@ -35,9 +34,10 @@ from qa_builder.models.agreement import Agreement
 from qa_builder.models.build import Artefact, BuildRecord, ClauseUse
 from qa_builder.models.findings import Finding
 from qa_builder.models.library import ClauseLibrary
-from qa_builder.preflight import Preflight, preflight
 from qa_builder.render.docx import default_template_path, render_docx, template_sha256
 from qa_builder.render.pdf import PdfConverter
+from qa_builder.review.checks import COVERAGE_GAP, review_with_preflight
+from qa_builder.review.preflight import Preflight, preflight
 
 if TYPE_CHECKING:
     from qa_builder.render.typeset import PdfTypesetter

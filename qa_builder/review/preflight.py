@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa_builder.answers import AnswersFile
-from qa_builder.assemble import assemble_agreement
+from qa_builder.answers.load import AnswersFile
+from qa_builder.library.assemble import assemble_agreement
 from qa_builder.library.coverage import requirement_coverage
 from qa_builder.library.select import check_answer_references, select_clauses
 from qa_builder.models.agreement import Agreement

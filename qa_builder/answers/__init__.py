@@ -1,0 +1,1 @@
+"""Answers stage: load an answers YAML file with line numbers (`load`) and describe its JSON schema (`schema`)."""
