@@ -240,13 +240,16 @@ class _Account:
 
 _ACCOUNT: ContextVar[_Account | None] = ContextVar("qa_builder_render_account", default=None)
 
-AGREEMENT_RENDER_SECONDS = 60.0
-"""Render time of all the clause texts and conditions of one agreement's selection or assembly."""
-LINT_RENDER_SECONDS = 300.0
-"""Render time of everything the library lint renders (the default library: about 20 s on a loaded 2-core machine)."""
-LINT_TEXT_SECONDS = 30.0
-"""Render time of one clause text or condition over every arrangement of the library lint (the default
-library's slowest: about 4 s)."""
+AGREEMENT_RENDER_SECONDS = 10.0
+"""Processor seconds of all the clause texts and conditions of one agreement's selection or assembly (the bundled
+library's: about 0.02 s)."""
+LINT_RENDER_SECONDS = 120.0
+"""Processor seconds of everything the library lint renders (the bundled library: about 8 s of processor time,
+15 s of wall-clock time on a 2-core machine at load 6). Session 6: was 300 wall-clock seconds, which a hostile
+library could fill; processor time does not grow with the machine's load, so the bound can be closer."""
+LINT_TEXT_SECONDS = 15.0
+"""Processor seconds of one clause text or condition over every arrangement of the library lint (the bundled
+library's slowest: about 1.5 s)."""
 
 
 @contextmanager
@@ -276,11 +279,11 @@ def _charged(key: object, limits: RenderLimits) -> Iterator[None]:
         return
     left, why = account.left(id(key))
     token = _ACTIVE.set(_Budget(limits, left, why))
-    started = time.monotonic()
+    started = time.thread_time()  # the processor time of this render, whatever else runs on the machine
     try:
         yield
     finally:
-        account.charge(id(key), time.monotonic() - started)
+        account.charge(id(key), time.thread_time() - started)
         _ACTIVE.reset(token)
 
 
