@@ -687,3 +687,37 @@ def test_the_render_account_counts_processor_time_not_the_machines_load() -> Non
             time.sleep(0.5)  # waiting, as a render does while other processes have the processor
         assert account.spent < 0.2
     assert environment.LINT_RENDER_SECONDS <= 120 and environment.AGREEMENT_RENDER_SECONDS <= 10
+
+
+_INCLUDEPICTURE = (b'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> '
+                   b'INCLUDEPICTURE "http://127.0.0.1:9/track.png" \\d </w:instrText></w:r><w:r>'
+                   b'<w:fldChar w:fldCharType="end"/></w:r></w:p>')
+
+
+@pytest.mark.parametrize(("renamed", "expected"), [
+    ("word/document.dat", "part word/document.dat holds the field INCLUDEPICTURE"),
+    ("word/document", "part word/document holds the field INCLUDEPICTURE"),
+    ("evil/document.xml", "part evil/document.xml holds the field INCLUDEPICTURE"),
+])
+def test_a_template_part_is_checked_by_its_content_type_not_its_name(tmp_path: Path, renamed: str,
+                                                                     expected: str) -> None:
+    """Session 6 attack: the field and DTD checks looked only at parts named *.xml (fields: under word/). A template
+    whose main document was 'word/document.dat', declared as the document's XML in [Content_Types].xml, built
+    agreements carrying an INCLUDEPICTURE field that fetches a URL when the agreement is opened."""
+    source = _template(tmp_path, "{{ agreement.title }}", name="base.docx")
+    path = tmp_path / "renamed.docx"
+    buffer = io.BytesIO()
+    stem = renamed.rsplit("/", 1)[-1]
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data, name = zin.read(info), info.filename
+            if name == "word/document.xml":
+                data, name = data.replace(b"<w:body>", b"<w:body>" + _INCLUDEPICTURE, 1), renamed
+            elif name == "word/_rels/document.xml.rels":
+                name = f"{renamed.rsplit('/', 1)[0]}/_rels/{stem}.rels"
+            elif name in ("[Content_Types].xml", "_rels/.rels"):
+                data = data.replace(b"word/document.xml", renamed.encode())
+            zout.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(TemplateError, match=re.escape(expected)):
+        load_template(path)
