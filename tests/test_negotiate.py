@@ -344,7 +344,7 @@ BAD_FILES: dict[str, Callable[[Path], bytes]] = {
 }
 BAD_MESSAGES = {"not a zip": "is not a readable DOCX", "truncated": "is not a readable DOCX",
                 "no document": "is not a Word document", "damaged xml": "word/document.xml is damaged",
-                "entity": "declares a DTD", "bomb": "unpacks to more than 64 MiB"}
+                "entity": "declares a DTD", "bomb": "unpacks to more than 16 MiB"}
 
 
 def _zip(parts: dict[str, bytes]) -> bytes:
