@@ -776,6 +776,34 @@ def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(t
         assemble_agreement(answers, library, select_clauses(library, answers))
 
 
+def test_an_agreement_of_more_characters_than_any_quality_agreement_is_refused(tmp_path: Path) -> None:
+    """Session 6 attack: each clause text is bounded (1,000,000 characters) but not their sum: five clauses of
+    945,000 characters in one paragraph each made a 76 s, 1.3 GB build (the whole library's: some 13 GB)."""
+    import shutil
+
+    from qa_builder.answers.load import load_answers
+    from qa_builder.errors import LibraryError
+    from qa_builder.library.assemble import assemble_agreement
+    from qa_builder.library.loader import load_library
+    from qa_builder.library.select import select_clauses
+    from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS
+
+    library_dir = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, library_dir)
+    lines = ["clauses:"]
+    for index in range(3):
+        lines += [f"  - id: zz_big_{index}", "    title: Big", "    section: general", f"    order: {990 + index}",
+                  "    version: 1", "    status: approved", "    effective_date: 2026-01-01",
+                  "    applies_when: 'true'",
+                  "    references: []", "    text: '{{ \"Lorem ipsum dolor sit amet \" * 35000 }}'"]
+    (library_dir / "clauses" / "zz_big.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    library = load_library(library_dir)
+    answers = load_answers(MINIMAL_ANSWERS).answers
+    with pytest.raises(LibraryError, match=r"zz_big\.yaml line \d+: clause 'zz_big_1' text brings the agreement's "
+                                           r"clauses past 1,000,000 characters"):
+        assemble_agreement(answers, library, select_clauses(library, answers))
+
+
 @pytest.mark.parametrize("keep", [None, True])
 def test_a_decider_name_longer_than_a_decision_holds_is_one_line(tmp_path: Path, keep: bool | None) -> None:
     """Session 5 attack: `negotiate accept … --by <5,000 characters>` was "internal error: ValidationError: 1
