@@ -53,7 +53,7 @@ _HOMES: dict[str, str] = {
     "SignatureRequest": "qa_builder.signing.pades",
     "SignatureOutcome": "qa_builder.signing.pades",
     "list_signature_fields": "qa_builder.signing.pades",
-    "sign_pdf": "qa_builder.signing.pades",
+    "sign_pdf": "qa_builder.audited",
     "ManifestFiles": "qa_builder.signing.manifest",
     "build_manifest": "qa_builder.signing.manifest",
     "sign_file": "qa_builder.audited",
@@ -202,7 +202,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from qa_builder.audit.seal import seal_trail
     from qa_builder.audit.store import AuditTrail
     from qa_builder.audit.verify import TrailVerdict, verify_trail
-    from qa_builder.audited import sign_file, write_signed_manifest
+    from qa_builder.audited import sign_file, sign_pdf, write_signed_manifest
     from qa_builder.builds.batch import BatchItem
     from qa_builder.builds.pipeline import BuildResult, BuildSettings
     from qa_builder.bundled import examples_dir
@@ -222,7 +222,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         load_pkcs12_key,
     )
     from qa_builder.signing.manifest import ManifestFiles, build_manifest
-    from qa_builder.signing.pades import SignatureOutcome, SignatureRequest, list_signature_fields, sign_pdf
+    from qa_builder.signing.pades import SignatureOutcome, SignatureRequest, list_signature_fields
     from qa_builder.testing.pki import TestPki, create_test_pki
     from qa_builder.testing.services import TestPkiServer
     from qa_builder.verify.policy import VerifySettings

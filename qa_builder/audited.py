@@ -5,6 +5,9 @@ and verification stages themselves record nothing: they know files, not workspac
 workspace (the CLI commands, the web app, a Python user's script) call these functions with the workspace's
 `AuditTrail` (``workspace.trail``, or `qa_builder.audit.record.trail_of(path)` for the workspace holding a
 file), or with None to record nothing. A failed attempt (a wrong passphrase, a refused field) is recorded too.
+
+`sign_pdf` records nothing: it is the signing stage with the verifier's offline check wired in, which the signing
+stage cannot import (verification comes after signing in the stages' order).
 """
 
 from __future__ import annotations
@@ -16,20 +19,39 @@ from pathlib import Path
 from qa_builder.audit.events import AuditFile, DetailValue
 from qa_builder.audit.record import record, recorded
 from qa_builder.audit.store import AuditTrail
+from qa_builder.signing import pades
 from qa_builder.signing.keys import SigningKey
 from qa_builder.signing.manifest import ManifestFiles
 from qa_builder.signing.manifest import write_signed_manifest as write_manifest_files
-from qa_builder.signing.pades import (
-    RenewalOutcome,
-    SignatureOutcome,
-    SignatureRequest,
-    renew_archive_timestamp,
-    sign_pdf,
-)
+from qa_builder.signing.pades import RenewalOutcome, SignatureOutcome, SignatureRequest, renew_archive_timestamp
 from qa_builder.verify.policy import VerifySettings
 from qa_builder.verify.report import FileReport
 
-__all__ = ["record_verification", "record_verifications", "renew_file", "sign_file", "write_signed_manifest"]
+__all__ = ["record_verification", "record_verifications", "renew_file", "sign_file", "sign_pdf",
+           "write_signed_manifest"]
+
+
+def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: SigningKey, *,
+             force: bool = False) -> SignatureOutcome:
+    """Sign `source` into `target` (`qa_builder.signing.pades.sign_pdf`, PAdES, ETSI EN 319 142-1); a B-LT or
+    B-LTA signature is written only once it verifies TOTAL-PASSED offline with the request's trust roots alone,
+    by the verifier's own rules (`qa_builder.verify.pdf.offline_problems`). Records nothing.
+
+    Args:
+        source: the PDF with an empty signature field. target: where the signed copy is written.
+        request: field, meaning, level, TSA and trust roots. key: the signer's key.
+        force: replace `target` if it exists.
+
+    Returns:
+        What was signed, by whom, when (UTC) and from which time source.
+
+    Raises:
+        SigningError: as the signing stage's `sign_pdf`, and when the new long-term signature does not verify
+            offline (nothing is written then). InputError: a trust root cannot be loaded.
+    """
+    from qa_builder.verify.pdf import offline_problems  # pyHanko's validation: only when signing
+
+    return pades.sign_pdf(source, target, request, key, force=force, offline_check=offline_problems)
 
 
 def sign_file(source: Path, target: Path, request: SignatureRequest, load_key: Callable[[], SigningKey], *,

@@ -121,6 +121,7 @@ def softhsm_token(tmp_path: Path, test_pki: Any, monkeypatch: pytest.MonkeyPatch
     from qa_builder.signing.keys import close_pkcs11_sessions
 
     monkeypatch.setenv("SOFTHSM2_CONF", str(make_softhsm_token(tmp_path / "softhsm", test_pki)))
+    close_pkcs11_sessions()  # a session left open by an earlier test dies with the module: close it first
     pkcs11.unload(str(SOFTHSM_MODULE))
     yield SOFTHSM_MODULE
     close_pkcs11_sessions()

@@ -257,7 +257,7 @@ def test_pkcs11_softhsm_token_with_intermediate(tmp_path: Path, unsigned: Path, 
     """SoftHSM2 stands in for a hardware token; the token also holds the intermediate CA certificate."""
     from cryptography.hazmat.primitives import serialization
 
-    from qa_builder.signing.keys import load_pkcs11_key
+    from qa_builder.signing.keys import close_pkcs11_sessions, load_pkcs11_key
 
     module = Path("/usr/lib/softhsm/libsofthsm2.so")
     assert module.is_file() and shutil.which("softhsm2-util") and shutil.which("pkcs11-tool")
@@ -290,6 +290,7 @@ def test_pkcs11_softhsm_token_with_intermediate(tmp_path: Path, unsigned: Path, 
         sign_pdf(unsigned, out, SignatureRequest(field="sig_sponsor_1", meaning="approval", certify=True),
                  token_key)
     finally:
+        close_pkcs11_sessions()
         os.environ.pop("SOFTHSM2_CONF", None)
     with out.open("rb") as handle:
         status = validate_pdf_signature(PdfFileReader(handle).embedded_signatures[0], _context(test_pki))

@@ -70,13 +70,17 @@ class BuildSettings:
     pdf_engine: PdfEngine = "typst"
 
 
-def default_pdf_engine(template: Path) -> PdfEngine:
+def default_pdf_engine(template: Path, *, sha256: str | None = None) -> PdfEngine:
     """The engine a build uses when none is asked for: Typst, unless the DOCX template is a custom one.
 
     Typst typesets the bundled layout, so with a custom template only LibreOffice's conversion of the DOCX
     makes a PDF that says what that DOCX says.
+
+    Args:
+        template: the DOCX template the build fills.
+        sha256: the template's sha256 (hex) when the caller already has it; the template is not read again then.
     """
-    if template_sha256(template) == template_sha256(default_template_path()):
+    if (sha256 or template_sha256(template)) == template_sha256(default_template_path()):
         return "typst"
     return "libreoffice"
 

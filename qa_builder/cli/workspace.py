@@ -120,13 +120,12 @@ def regenerate_command(workspace: Path, jobs: int, dry_run: bool, only: tuple[st
     Unchanged agreements are skipped; earlier versions and every signed file are left untouched. An interrupted
     run is finished by running the command again. Exit 1 if any agreement failed.
     """
-    from qa_builder.builds.pipeline import default_pdf_engine, open_pdf_engine
+    from qa_builder.workspace.inputs import open_workspace_engine
     from qa_builder.workspace.layout import open_workspace
 
     # The PDF engine (Typst for the bundled template, LibreOffice for a team's own) starts while the library loads
     # and every agreement is analysed (as in `build`).
-    template = open_workspace(workspace).template
-    converter = None if dry_run else open_pdf_engine(default_pdf_engine(template), workers=jobs)
+    converter = None if dry_run else open_workspace_engine(open_workspace(workspace), workers=jobs)
     if converter is not None:
         converter.start()
     try:

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from qa_builder.audit.events import Action, DetailValue
 from qa_builder.audit.record import failure_sentence, record
-from qa_builder.builds.pipeline import default_pdf_engine, open_pdf_engine, output_stem
+from qa_builder.builds.pipeline import output_stem
 from qa_builder.errors import InputError, failure_line
 from qa_builder.files import read_small_file, write_bytes_atomic
 from qa_builder.regenerate.analysis import Impact, analyse, record_impact
 from qa_builder.regenerate.version import REGENERATION_SUFFIX, VersionBuilt, build_version, json_bytes
 from qa_builder.render.pdf import PdfConverter
-from qa_builder.workspace.inputs import Inputs, current_inputs
+from qa_builder.workspace.inputs import Inputs, current_inputs, open_workspace_engine
 from qa_builder.workspace.layout import Workspace
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def _build_versions(workspace: Workspace, ids: list[str], jobs: int, progress: P
     if not ids:
         return built, failed
     jobs = max(1, min(jobs, len(ids)))
-    pool = converter or open_pdf_engine(default_pdf_engine(workspace.template), workers=jobs)
+    pool = converter or open_workspace_engine(workspace, workers=jobs)
     pool.start()
     try:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix=f"qa-{action}") as executor:

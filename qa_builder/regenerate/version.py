@@ -74,7 +74,7 @@ def build_version(workspace: Workspace, inputs: Inputs, agreement_id: str,
     try:
         settings = BuildSettings(out_dir=staging, library=inputs.library, template=inputs.template,
                                  allow_findings=allow_findings, allow_gaps=allow_gaps,
-                                 pdf_engine=default_pdf_engine(inputs.template))  # LibreOffice for a team's template
+                                 pdf_engine=default_pdf_engine(inputs.template, sha256=inputs.template_sha256))
         head = workspace.trail.head()  # the trail as this version is built: anchored in its record
         overrides = load_negotiation(workspace, agreement_id).overrides
 

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,10 @@ Meaning = Literal["authorship", "review", "approval", "responsibility"]
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 MEANINGS: tuple[Meaning, ...] = ("authorship", "review", "approval", "responsibility")
 LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
+OfflineCheck = Callable[[bytes, str, tuple[Path, ...]], list[str]]
+"""Why the signature in a field of the signed PDF bytes does not verify offline with the trust roots alone (an empty
+list when it does): the verifier's `qa_builder.verify.pdf.offline_problems`, passed in by the callers that compose
+signing with verification (signing sits below verification and does not import it)."""
 # ETSI commitment types (RFC 5126 / EN 319 122-1) for the Part 11 meanings; /Reason carries the exact meaning.
 COMMITMENT_TYPES: dict[Meaning, str] = {
     "authorship": "proof_of_origin",
@@ -117,8 +122,12 @@ def list_signature_fields(pdf: Path) -> list[FieldState]:
 
 
 def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: SigningKey, *,
-             force: bool = False) -> SignatureOutcome:
+             force: bool = False, offline_check: OfflineCheck | None = None) -> SignatureOutcome:
     """Sign `source` into `target` (an incremental update, written atomically).
+
+    With `offline_check`, a B-LT/B-LTA signature is written only once it verifies offline with the trust roots
+    alone. `qa_builder.sign_pdf` and `qa_builder.sign_file` pass the verifier's check; this stage function, which
+    cannot import the verifier, skips it when none is given.
 
     One instant is taken for the signature, after the stamp's font is prepared: the stamp prints it, pyHanko writes
     it as ``/M``, and the outcome returns it (PAdES puts no CMS signing-time attribute: EN 319 142-1 takes the
@@ -180,8 +189,8 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     _self_check(signed, request.field, source)
     if claim is not None:
         _check_claim_kept(signed, claim, source)
-    if request.level in ("B-LT", "B-LTA"):
-        _check_offline(signed, request, source)
+    if request.level in ("B-LT", "B-LTA") and offline_check is not None:
+        _check_offline(signed, request, source, offline_check)
     with atomic_writer(target, replace=force) as out:
         out.write(signed)
     return SignatureOutcome(field=request.field, signer=identity.common_name, meaning=request.meaning,
@@ -383,11 +392,9 @@ def _self_check(signed: bytes, field: str, source: Path) -> None:
     raise SigningError(f"{source}: the new signature in '{field}' was not found; nothing was written")
 
 
-def _check_offline(signed: bytes, request: SignatureRequest, source: Path) -> None:
+def _check_offline(signed: bytes, request: SignatureRequest, source: Path, offline_check: OfflineCheck) -> None:
     """A B-LT/B-LTA signature must verify TOTAL-PASSED offline with the trust root alone before it is written."""
-    from qa_builder.verify.pdf import offline_problems
-
-    problems = offline_problems(signed, request.field, request.trust_roots)
+    problems = offline_check(signed, request.field, request.trust_roots)
     if problems:
         raise SigningError(f"{source}: the new {request.level} signature in '{request.field}' does not verify "
                            f"offline with the given root ({'; '.join(problems)}); nothing was written")

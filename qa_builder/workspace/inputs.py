@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_builder.answers.load import AnswersFile, load_answers
+from qa_builder.builds.pipeline import default_pdf_engine, open_pdf_engine
 from qa_builder.errors import InputError
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
@@ -16,7 +18,12 @@ from qa_builder.models.library import ClauseLibrary
 from qa_builder.render.docx import template_sha256
 from qa_builder.workspace.layout import Workspace
 
-__all__ = ["Inputs", "current_inputs", "effective_answers", "history_of", "load_workspace_answers"]
+if TYPE_CHECKING:
+    from qa_builder.render.pdf import PdfConverter
+    from qa_builder.render.typeset import PdfTypesetter
+
+__all__ = ["Inputs", "current_inputs", "effective_answers", "history_of", "load_workspace_answers",
+           "open_workspace_engine"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,16 @@ def current_inputs(workspace: Workspace) -> Inputs:
     """Load the workspace's library and template."""
     return Inputs(library=load_library(workspace.library_dir), template=workspace.template,
                   template_sha256=template_sha256(workspace.template))
+
+
+def open_workspace_engine(workspace: Workspace, *, workers: int = 1) -> PdfConverter | PdfTypesetter:
+    """The PDF engine a workspace builds with, not started yet: Typst for the bundled template, LibreOffice's
+    pool of `workers` for a team's own template (see `default_pdf_engine`).
+
+    Raises:
+        InputError: the workspace's template cannot be read. ConversionError: the engine is not installed.
+    """
+    return open_pdf_engine(default_pdf_engine(workspace.template), workers=workers)
 
 
 def load_workspace_answers(workspace: Workspace, agreement_id: str) -> AnswersFile:
