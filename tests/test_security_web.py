@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -127,3 +128,30 @@ def test_two_signatures_sent_at_once_are_both_kept(tmp_path_factory: pytest.Temp
         assert signed == {"sig_sponsor_1", "sig_contract_acceptor_1"}
     finally:
         running.stop()
+
+
+def test_an_agreement_started_in_the_browser_is_recorded_as_added(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Session 6 attack: `qa-builder add` records an `add` event, but an agreement started on the web's "new
+    agreement" page was written into the workspace with no event at all (the README: every action on a
+    workspace's records is recorded)."""
+    workspace = qa.init_workspace(tmp_path_factory.mktemp("web-new") / "ws").root
+    running = Server(workspace)
+    try:
+        cookie = _session(running)
+        _, _, page = request("GET", running.port, "/new?from=us-api-cmo", headers={"Cookie": cookie})
+        found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+        assert found
+        fields = {"csrf_token": found.group(1).decode(), "from": "us-api-cmo", "q:agreement.id": "QA-WEB-NEW-1",
+                  "q:agreement.title": "Quality Agreement started in the browser", "q:agreement.version": "1",
+                  "q:agreement.effective_date": "2027-01-15", "q:agreement.review_period_months": "24",
+                  "q:agreement.standalone": "yes", "q:agreement.commercial_agreement": "Supply Agreement"}
+        body = "&".join(f"{quote(k)}={quote(v)}" for k, v in fields.items()).encode()
+        status, headers, _ = request("POST", running.port, "/new", body=body, headers={
+            "Cookie": cookie, "Origin": running.base, "Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 303, headers
+    finally:
+        running.stop()
+    assert (workspace / "agreements" / "QA-WEB-NEW-1" / "answers.yaml").is_file()
+    added = [e for e in qa.AuditTrail(workspace).events() if e.action == "add"]
+    assert [e.agreement_id for e in added] == ["QA-WEB-NEW-1"]
+    assert added[0].files[0].name == "agreements/QA-WEB-NEW-1/answers.yaml"

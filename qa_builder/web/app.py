@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 import qa_builder as qa
 from qa_builder import clock
 from qa_builder.audit.events import Action, Outcome
+from qa_builder.audit.record import record
 from qa_builder.errors import QABuilderError
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import Replay, read_draft, replay, save_draft
@@ -264,7 +265,11 @@ class WebApp:
                 if self.workspace.answers_path(agreement_id).exists():
                     first.questions[0].error = f"the workspace already has an agreement {agreement_id}"
                 else:
-                    save_draft(self.workspace.answers_path(agreement_id), result.data)
+                    answers = self.workspace.answers_path(agreement_id)
+                    save_draft(answers, result.data)
+                    # what `qa-builder add` records: a new agreement is an action on the workspace's records
+                    record(self.workspace.trail, "add", agreement_id=agreement_id, files=[answers],
+                           details={"added_from": f"web interview (started from {start or 'nothing'})"})
                     return RedirectResponse(f"/agreements/{agreement_id}/interview/2", status_code=303)
             return self.interview_page(None, result, 0, start=start, status=422)
         return self.interview_page(None, replay(draft), 0, start=start)
