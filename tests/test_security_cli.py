@@ -879,3 +879,51 @@ def test_json_output_carries_no_raw_bidi_or_line_separator_characters(tmp_path: 
     shutil.copy(DEMO_EXAMPLE, named)
     checked = run_cli("check", "--json", str(named))
     assert "\u202e" not in checked.stdout and json.loads(checked.stdout)
+
+
+def _with_many_fields(pdf: bytes, count: int) -> bytes:
+    """`pdf` with an incremental update whose catalog's form lists `count` empty signature fields."""
+    import re
+
+    size = max(int(x) for x in re.findall(rb"/Size (\d+)", pdf))
+    root = int(re.findall(rb"/Root (\d+) \d+ R", pdf)[-1])
+    catalog = list(re.finditer(rb"\n%d 0 obj\s*(<<.*?>>)\s*endobj" % root, pdf, re.S))[-1].group(1)
+    catalog = re.sub(rb"/AcroForm\s*(\d+ 0 R|<<.*?>>)", b"", catalog)[:-2] + b" /AcroForm %d 0 R >>" % size
+    objects = {root: catalog, size: b"<< /Fields [" + b" ".join(b"%d 0 R" % (size + 1 + i) for i in range(count))
+               + b"] >>"}
+    objects.update({size + 1 + i: b"<< /FT /Sig /T (f%d) >>" % i for i in range(count)})
+    out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    offsets = {}
+    for number, body in objects.items():
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n" + b"".join(b"%d 1\n%010d 00000 n \n" % (n, offsets[n]) for n in sorted(offsets))
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    out += (b"trailer\n<< /Size %d /Root %d 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+            % (max(offsets) + 1, root, previous, xref))
+    return bytes(out)
+
+
+def test_a_pdf_of_more_form_fields_than_an_agreement_has_is_refused_at_once(tmp_path: Path, minimal_build: Path,
+                                                                            test_pki: Any) -> None:
+    """Session 6 attack: `sign` listed (and would search) a received PDF's 200,000 signature fields: 62 s and
+    670 MB for a 17 MB file, a PDF of up to 1 GiB being allowed."""
+    import time
+
+    import qa_builder as qa
+    from qa_builder.errors import SigningInputError
+
+    pdf = tmp_path / "many.pdf"
+    pdf.write_bytes(_with_many_fields((minimal_build / "QA-MIN-1_v1.pdf").read_bytes(), 2_500))
+    started = time.monotonic()
+    with pytest.raises(SigningInputError, match="holds more than 2,000 form fields"):
+        qa.list_signature_fields(pdf)
+    assert time.monotonic() - started < 10
+    key = qa.load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase())
+    with pytest.raises(SigningInputError, match="holds more than 2,000 form fields"):
+        qa.sign_pdf(pdf, tmp_path / "out.pdf", qa.SignatureRequest(field="f1", meaning="approval"), key)
+    assert not (tmp_path / "out.pdf").exists()
+    fewer = tmp_path / "fewer.pdf"
+    fewer.write_bytes(_with_many_fields((minimal_build / "QA-MIN-1_v1.pdf").read_bytes(), 20))
+    assert len(qa.list_signature_fields(fewer)) == 20
