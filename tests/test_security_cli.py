@@ -927,3 +927,32 @@ def test_a_pdf_of_more_form_fields_than_an_agreement_has_is_refused_at_once(tmp_
     fewer = tmp_path / "fewer.pdf"
     fewer.write_bytes(_with_many_fields((minimal_build / "QA-MIN-1_v1.pdf").read_bytes(), 20))
     assert len(qa.list_signature_fields(fewer)) == 20
+
+
+@pytest.mark.parametrize("content", ["[1]", "size:700M"])
+def test_a_damaged_or_huge_pending_regeneration_file_starts_a_new_run(tmp_path: Path, content: str) -> None:
+    """Session 6 attack: regenerations/pending.json (a file anyone editing a shared workspace may leave) was read
+    whole and trusted: '[1]' was "internal error: TypeError", a 700 MB one took 1.5 GB (MemoryError under a
+    1.2 GB limit)."""
+    import resource
+
+    import qa_builder as qa
+    from tests.conftest import MINIMAL_ANSWERS
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    qa.add_agreement(workspace, MINIMAL_ANSWERS)
+    pending = workspace.root / "regenerations" / "pending.json"
+    if content.startswith("size:"):
+        with pending.open("wb") as handle:
+            handle.truncate(700 * 1024 * 1024)  # sparse: no disk used
+    else:
+        pending.write_text(content, encoding="utf-8")
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1200 * 1024 * 1024, 1200 * 1024 * 1024))
+
+    result = subprocess.run([sys.executable, "-m", "qa_builder", "regenerate", str(workspace.root), "--dry-run"],
+                            capture_output=True, text=True, timeout=300, preexec_fn=limit_memory,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "internal error" not in result.stderr and "to regenerate" in result.stdout + result.stderr
