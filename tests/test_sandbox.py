@@ -721,3 +721,18 @@ def test_a_template_part_is_checked_by_its_content_type_not_its_name(tmp_path: P
     path.write_bytes(buffer.getvalue())
     with pytest.raises(TemplateError, match=re.escape(expected)):
         load_template(path)
+
+
+@pytest.mark.parametrize("text", [
+    '{% set c = "b" * 999999 ~ "a" %}{{ ("a" * 1000000).lstrip(c) | length }}',
+    '{% set c = "b" * 999999 ~ "a" %}{{ ("a" * 1000000) | trim(c) | length }}',
+])
+def test_one_strip_call_is_bounded(tmp_path: Path, text: str) -> None:
+    """Session 6 attack: `lstrip` (and `trim`) with a 1,000,000-character set of characters to remove looked each
+    of a 1,000,000-character text's characters up in it: one call ran 31 s, past the 5 s bound checked between
+    calls."""
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match="takes at most 100 characters to remove"):
+        _render(text, _context(tmp_path))
+    assert time.monotonic() - started < 3
+    assert _render('{{ "--x--" | trim("-") }}{{ "xxaxx".strip("x") }}{{ " y " | trim }}', _context(tmp_path)) == "xay"

@@ -65,6 +65,10 @@ MAX_NODES = 10_000
 render's limits: its time and memory grow with this)."""
 MAX_ROUND_DIGITS = 20
 """Digits of precision `round` may take (each way): it computes 10 ** precision."""
+MAX_STRIP_CHARS = 100
+"""Characters a `strip`/`lstrip`/`rstrip` method or the `trim` filter may be asked to remove: CPython looks each
+character of the text up in them one by one, so a 1,000,000-character set made one call over a 1,000,000-character
+text run 31 s (up to minutes), past the render's time bound, which is checked between calls (session 6 attack)."""
 MAX_DATE_FORMAT = 100
 """Characters of a `strftime` format: CPython grows its buffer to 256 wide characters per format character until
 the text fits, so a 960,000-character format of '%099999Y' held 1 GB (session 6 attack)."""
@@ -404,6 +408,21 @@ def _text_filter(function: Callable[..., Any]) -> Callable[..., Any]:
     return bounded_filter
 
 
+_STRIPS = frozenset({"strip", "lstrip", "rstrip"})
+
+
+def _check_strip_chars(what: str, args: Iterable[Any]) -> None:
+    if any(isinstance(a, str) and len(a) > MAX_STRIP_CHARS for a in args):
+        raise SecurityError(f"{what} takes at most {MAX_STRIP_CHARS} characters to remove")
+
+
+def _trim(value: Any, chars: Any = None) -> str:
+    """`trim`, refusing a set of characters to remove longer than MAX_STRIP_CHARS (see there)."""
+    _scalar_text(value, "trim")
+    _check_strip_chars("trim", (chars,))
+    return str(jfilters.do_trim(value, chars))
+
+
 @pass_context
 def _map(context: Context, value: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
     """`map`, with each item it makes counted as a loop step and its text against the output budget: a `map`
@@ -493,7 +512,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "lower": _text_filter(jfilters.do_lower),
     "capitalize": _text_filter(jfilters.do_capitalize),
     "title": _text_filter(jfilters.do_title),
-    "trim": _text_filter(jfilters.do_trim),
+    "trim": _trim,
     "first": jfilters.sync_do_first,
     "last": jfilters.do_last,
     "default": jfilters.do_default,
@@ -768,6 +787,8 @@ class QASandbox(SandboxedEnvironment):
             raise SecurityError(f"{__obj!r} may not be called in a clause text or template")
         if __obj.__name__ == "strftime" and any(len(str(a)) > MAX_DATE_FORMAT for a in (*args, *kwargs.values())):
             raise SecurityError(f"strftime takes a date format of at most {MAX_DATE_FORMAT} characters")
+        if __obj.__name__ in _STRIPS:
+            _check_strip_chars(__obj.__name__, (*args, *kwargs.values()))
         _check_time()
         return _check_text(__context.call(__obj, *args, **kwargs))
 
