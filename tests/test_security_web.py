@@ -89,25 +89,29 @@ def test_a_draft_is_read_within_the_bounds_of_an_answers_file(tmp_path_factory: 
         read_draft(path)
 
 
+@pytest.mark.parametrize("servers", [1, 2])
 def test_two_signatures_sent_at_once_are_both_kept(tmp_path_factory: pytest.TempPathFactory, minimal_build: Path,
-                                                   test_pki: Any) -> None:
-    """Session 6 attack: two sign forms of one agreement sent at once (two signatories, two tabs) each signed the
-    unsigned PDF; the later replaced the earlier's signed copy, yet both pages said "Signed" and the trail
-    recorded both: one signature was lost without a word."""
+                                                   test_pki: Any, servers: int) -> None:
+    """Session 6 attack: two sign forms of one agreement sent at once (two signatories, two tabs, or two people each
+    running `qa-builder serve` on a shared workspace) each signed the unsigned PDF; the later replaced the earlier's
+    signed copy, yet both pages said "Signed" and the trail recorded both: one signature was lost without a word."""
     workspace = qa.init_workspace(tmp_path_factory.mktemp("web-sign") / "ws").root
     folder = workspace / "agreements" / "QA-MIN-1"
     folder.mkdir(parents=True)
     shutil.copyfile(MINIMAL_ANSWERS, folder / "answers.yaml")
     shutil.copytree(minimal_build, folder / "v1")
-    running = Server(workspace)
+    running = [Server(workspace) for _ in range(servers)]
     try:
-        cookie = _session(running)
-        _, _, page = request("GET", running.port, "/agreements/QA-MIN-1/sign", headers={"Cookie": cookie})
-        found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
-        assert found
-        csrf = found.group(1).decode()
+        sessions = []
+        for server in running:
+            cookie = _session(server)
+            _, _, page = request("GET", server.port, "/agreements/QA-MIN-1/sign", headers={"Cookie": cookie})
+            found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+            assert found
+            sessions.append((server, cookie, found.group(1).decode()))
 
-        def sign(field: str, signer: str) -> int:
+        def sign(field: str, signer: str, index: int) -> int:
+            server, cookie, csrf = sessions[index % len(sessions)]
             boundary = "attack6-boundary"
             fields = {"csrf_token": csrf, "field": field, "meaning": "approval", "level": "B-B", "source": "p12",
                       "passphrase": test_pki.passphrase().decode()}
@@ -116,18 +120,19 @@ def test_two_signatures_sent_at_once_are_both_kept(tmp_path_factory: pytest.Temp
             body += (f'--{boundary}\r\nContent-Disposition: form-data; name="key"; filename="{signer}.p12"\r\n'
                      "Content-Type: application/octet-stream\r\n\r\n").encode()
             body += test_pki.p12(signer).read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-            status, _, _ = request("POST", running.port, "/agreements/QA-MIN-1/sign", body=body, headers={
-                "Cookie": cookie, "Origin": running.base, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+            status, _, _ = request("POST", server.port, "/agreements/QA-MIN-1/sign", body=body, headers={
+                "Cookie": cookie, "Origin": server.base, "Content-Type": f"multipart/form-data; boundary={boundary}"})
             return status
 
         with ThreadPoolExecutor(2) as pool:
             statuses = list(pool.map(sign, ["sig_sponsor_1", "sig_contract_acceptor_1"],
-                                     ["sponsor", "contract-acceptor"]))
+                                     ["sponsor", "contract-acceptor"], [0, 1]))
         assert statuses == [200, 200]
         signed = {f.name for f in qa.list_signature_fields(folder / "v1" / "QA-MIN-1_v1.signed.pdf") if f.signed}
         assert signed == {"sig_sponsor_1", "sig_contract_acceptor_1"}
     finally:
-        running.stop()
+        for server in running:
+            server.stop()
 
 
 def test_an_agreement_started_in_the_browser_is_recorded_as_added(tmp_path_factory: pytest.TempPathFactory) -> None:

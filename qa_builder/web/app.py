@@ -31,6 +31,7 @@ from qa_builder import clock
 from qa_builder.audit.events import Action, Outcome
 from qa_builder.audit.record import record
 from qa_builder.errors import QABuilderError
+from qa_builder.files import folder_lock
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import Replay, read_draft, replay, save_draft
 from qa_builder.web.security import CSRF_FIELD, Gate, GateMiddleware, Refused, checked_form
@@ -107,6 +108,7 @@ class WebApp:
         self._build_lock = threading.Lock()
         # One signature at a time: a PKCS#11 login is process-wide, and two signatures of one agreement sent at once
         # each signed the same source and the later replaced the earlier's file (a signature lost; session 6 attack).
+        # The version folder's lock (flock) keeps a second server on the same workspace out too.
         self._sign_lock = threading.Lock()
         self._library: tuple[tuple[tuple[str, int, int], ...], qa.ClauseLibrary] | None = None
         self._checked: dict[str, Checked] = {}
@@ -502,7 +504,7 @@ class WebApp:
         """Sign with a token key, logging the token out in the same thread before anyone else may use it."""
         from qa_builder.audited import sign_file
 
-        with self._sign_lock:
+        with self._sign_lock, folder_lock(signed.parent):
             try:
                 return sign_file(_latest_signed(source, signed), signed, request, load_key, force=True,
                                  trail=self.workspace.trail)
@@ -517,7 +519,7 @@ class WebApp:
         from qa_builder.audited import sign_file
 
         def sign_serialised() -> qa.SignatureOutcome:
-            with self._sign_lock:
+            with self._sign_lock, folder_lock(signed.parent):  # also against another server on this workspace
                 return sign_file(_latest_signed(source, signed), signed, request, load_key, force=True,
                                  trail=self.workspace.trail)
 
