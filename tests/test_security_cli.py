@@ -648,6 +648,23 @@ def test_a_manifest_of_another_shape_names_the_field(tmp_path: Path, artefacts: 
     assert result.error is not None and result.error.startswith(f"is not a qa-builder manifest ({expected}"), result
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"agreement_id": "QA-MIN-1", "agreement_id": "QA-EVIL-1"}', "has the key 'agreement_id' twice in one object"),
+    ("[" * 100_000 + "]" * 100_000, "it nests too deeply"),
+])
+def test_an_ambiguous_or_deeply_nested_manifest_is_a_format_failure(tmp_path: Path, text: str, expected: str) -> None:
+    """Session 6 attack: a manifest holding a key twice was read with the last one winning (other JSON readers take
+    the first: one signed manifest could name different files to different verifiers), and 100,000 nested brackets
+    were "INDETERMINATE: The file could not be verified (RecursionError: …)"."""
+    import qa_builder as qa
+
+    path = tmp_path / "QA-MIN-1_v1.manifest.json"
+    path.write_text(text, encoding="utf-8")
+    result = qa.verify_files([path], qa.VerifySettings()).results[0]
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE"), result
+    assert result.error == f"is not a qa-builder manifest ({expected})", result
+
+
 @pytest.mark.parametrize(("line", "field"), [("    version: 2", "version"), ("    order: 10", "order")])
 def test_a_clause_number_the_build_record_cannot_hold_is_refused_by_library_check(tmp_path: Path, line: str,
                                                                                   field: str) -> None:
