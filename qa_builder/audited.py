@@ -49,9 +49,14 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
         SigningError: as the signing stage's `sign_pdf`, and when the new long-term signature does not verify
             offline (nothing is written then). InputError: a trust root cannot be loaded.
     """
-    from qa_builder.verify.pdf import offline_problems  # pyHanko's validation: only when signing
+    return pades.sign_pdf(source, target, request, key, force=force, offline_check=_offline_check())
 
-    return pades.sign_pdf(source, target, request, key, force=force, offline_check=offline_problems)
+
+def _offline_check() -> pades.OfflineCheck:
+    """The verifier's offline check, imported when signing (pyHanko's validation)."""
+    from qa_builder.verify.pdf import offline_problems
+
+    return offline_problems
 
 
 def sign_file(source: Path, target: Path, request: SignatureRequest, load_key: Callable[[], SigningKey], *,
@@ -95,7 +100,8 @@ def renew_file(source: Path, target: Path, tsa_url: str | None, trust_roots: tup
     agreement_id, version = _agreement_of(target)
     details: dict[str, DetailValue] = {"operation": "renew archive timestamp", "source": source.name}
     with recorded(trail, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
-        outcome = renew_archive_timestamp(source, target, tsa_url, trust_roots, force=force)
+        outcome = renew_archive_timestamp(source, target, tsa_url, trust_roots, force=force,
+                                          offline_check=_offline_check())
     record(trail, "sign", agreement_id=agreement_id, agreement_version=version, files=[source, target],
            details={**details, "renewed_at": f"{outcome.renewed_at:%Y-%m-%dT%H:%M:%SZ}",
                     "tsa_certificate_expires": f"{outcome.tsa_expiry:%Y-%m-%d}"})

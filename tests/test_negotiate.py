@@ -285,6 +285,21 @@ def test_deleting_a_clause_names_the_requirements_that_lose_coverage(minimal: Ag
     assert "REQ-RELEASE" in finding.detail and report.untracked == []
 
 
+def test_a_clause_deleted_whole_before_a_section_heading_is_a_deletion(minimal: Agreement, sent: Path,
+                                                                       positions: Any, tmp_path: Path) -> None:
+    """Deleting 1.2 Audits with its paragraph marks joins what is left to the next paragraph, the heading '2.
+    RELEASE': the heading's text was taken for the clause's new text, so the deletion read as non-standard text."""
+    m = Markup(sent)
+    for starts in ("1.2", "The Sponsor may audit"):
+        p = m.paragraph(starts)
+        m.rewrite(p, [("del", "\t".join(t.text or "" for t in p.iter(W + "t")))])
+        m.mark(p, "del")
+    report = _analyse(m.save(tmp_path / "returned.docx"), sent, minimal, positions)
+    [finding] = report.clauses
+    assert (finding.clause_id, finding.classification, finding.proposed) == ("audits", "deletes_clause", [])
+    assert report.untracked == []
+
+
 def test_a_moved_paragraph_and_a_table_change(minimal: Agreement, sent: Path, positions: Any, tmp_path: Path) -> None:
     m = Markup(sent)
     source = m.paragraph("The Sites are:")
@@ -317,6 +332,21 @@ def test_an_untracked_edit_is_flagged_with_its_clause(minimal: Agreement, sent: 
         ("paragraph 9 of the body (outside the clauses)", "This Quality Agreement is made between",
          "This Quality Agreement is entered into between"),
         ("clause 1.2 Audits", before, before.replace("30", "60"))]
+
+
+def test_an_untracked_edit_is_shown_where_it_differs() -> None:
+    """`negotiate import` printed the first 80 characters of both texts, the same for an edit further on."""
+    from qa_builder.negotiation.importer import UntrackedEdit
+
+    sent = ("The Contract Acceptor shall write, approve and control the procedures, instructions and records of the "
+            "Services under its document control system, and shall keep all records of the Services for the period "
+            "the law requires.")
+    edit = UntrackedEdit("clause 12.1 Records", sent, sent.replace("its document", "its electronic document"))
+    assert edit.excerpts() == ("… of the Services under its document control system, and shall …",
+                               "… of the Services under its electronic document control system, and shall …")
+    assert UntrackedEdit("x", "made between", "entered into between").excerpts() == ("made between",
+                                                                                    "entered into between")
+    assert UntrackedEdit("x", "a b", "a b c").excerpts() == ("a b", "a b c")
 
 
 def test_bookmarks_map_clauses_when_content_controls_are_gone(minimal: Agreement, sent: Path, positions: Any,
@@ -417,9 +447,9 @@ def test_negotiate_import_from_the_command_line(negotiation_workspace: Path, tmp
     m.untracked(m.paragraph("The Sponsor may audit"), "30", "60")
     untracked = _cli(str(negotiation_workspace), "QA-MIN-1", str(m.save(tmp_path / "untracked.docx")))
     assert untracked.returncode == 3
-    assert ("  untracked edit in clause 1.2 Audits: sent “The Sponsor may audit on notice of at least 30 Business "
-            "Days. The Contract Acce…”, returned “The Sponsor may audit on notice of at least 60 Business Days. The "
-            "Contract Acce…”") in untracked.stdout
+    assert ("  untracked edit in clause 1.2 Audits: sent “… on notice of at least 30 Business Days. The Contract "
+            "Acceptor …”, returned “… on notice of at least 60 Business Days. The Contract Acceptor …”"
+            ) in untracked.stdout, untracked.stdout
 
     wrong = _cli(str(negotiation_workspace), "QA-OTHER-9", str(returned))
     assert wrong.returncode == 2

@@ -308,6 +308,10 @@ def test_the_negotiation_round_trip(workspace: Path, tmp_path: Path) -> None:
     impact = _cli("impact", str(workspace))
     assert impact.returncode == 1
     assert "  1.1 Scope [scope]: three-way conflict" in impact.stderr
+    # a conflict is not a failure to analyse, and impact builds nothing ("not built" was the first line's word)
+    assert impact.stderr.splitlines()[-1] == ("0 affected, 0 unchanged, 1 stopped by a negotiated override conflict, "
+                                              "0 could not be analysed"), impact.stderr
+    assert "so no new version is built until someone decides" in impact.stderr.splitlines()[0]
     library_line = next(line for line in impact.stderr.splitlines() if line.startswith("    old clause → new clause: "))
     override_line = next(line for line in impact.stderr.splitlines() if line.startswith("    old clause → override: "))
     assert "in full,+}" in library_line and "governs" not in library_line
@@ -387,3 +391,20 @@ def test_re_rendering_is_bounded_per_returned_file(minimal: Agreement) -> None:
     assert found is not None and (found.field, found.value) == ("audits.notice_business_days", 60)
     assert 0 < budget.left < 50
     assert find_answer_change(audits, "preferred", answers, library, proposed, RenderBudget(left=0)) is None
+
+
+@pytest.mark.libreoffice
+def test_the_log_takes_its_format_from_the_file_name(tmp_path: Path) -> None:
+    """`negotiate log -o log.pdf` wrote a DOCX named log.pdf (the format defaulted to docx whatever the name)."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    add_agreement(open_workspace(root), MINIMAL_ANSWERS)
+    pdf = _cli("negotiate", "log", str(root), ID, "-o", str(tmp_path / "log.pdf"))
+    assert pdf.returncode == 0, pdf.stderr
+    assert (tmp_path / "log.pdf").read_bytes().startswith(b"%PDF-")
+    mismatch = _cli("negotiate", "log", str(root), ID, "--format", "docx", "-o", str(tmp_path / "other.pdf"))
+    assert mismatch.returncode == 2 and len(mismatch.stderr.splitlines()) == 1, mismatch.stderr
+    assert "--format docx would write a DOCX file named .pdf" in mismatch.stderr
+    assert not (tmp_path / "other.pdf").exists()
+    default = _cli("negotiate", "log", str(root), ID)
+    assert default.returncode == 0 and default.stdout.strip().endswith("-negotiation-log.docx"), default.stdout

@@ -750,3 +750,65 @@ def test_renewal_from_the_cli(tmp_path: Path, signed_pair: Path, test_pki: Any) 
     mixed = cli("--renew-archive-timestamp", "-o", str(tmp_path / "x.pdf"), "--field", "sig_sponsor_1",
                 "--tsa", test_pki.tsa_url, "--trust", str(test_pki.root_pem))
     assert mixed.returncode == 2 and "adds no signature; drop --field" in mixed.stderr, mixed.stderr
+
+
+# --- walk (session 6): what a new user tried from the command line ----------------------------------------------
+
+
+def test_sign_cli_checks_revocation_whenever_the_trust_root_is_given_and_refuses_a_tsa_at_b_b(
+        tmp_path: Path, unsigned: Path, test_pki: Any) -> None:
+    """With --trust the revocation status can be checked, so a revoked signer is refused at B-B and B-T too (it
+    signed before unless --check-revocation was also given); --tsa at B-B made a B-T signature reported as B-B."""
+    def cli(signer: str, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "qa_builder", "sign", str(unsigned), "-o", str(tmp_path / name),
+                               "--field", "sig_sponsor_1", "--meaning", "approval", "--key", str(test_pki.p12(signer)),
+                               "--passphrase-file", str(test_pki.passphrase_file), *extra],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    trust = ("--trust", str(test_pki.root_pem))
+    for name, extra in (("b-b.pdf", trust), ("b-t.pdf", ("--level", "B-T", "--tsa", test_pki.tsa_url, *trust))):
+        result = cli("revoked", name, *extra)
+        assert result.returncode == 2 and "is revoked" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    tsa_at_b_b = cli("sponsor", "tsa-b-b.pdf", "--level", "B-B", "--tsa", test_pki.tsa_url)
+    assert tsa_at_b_b.returncode == 2, tsa_at_b_b.stderr
+    assert "level B-B has no timestamp, but a timestamp authority was given" in tsa_at_b_b.stderr
+    assert not list(tmp_path.glob("*.pdf"))
+    good = cli("sponsor", "good.pdf", "--level", "B-T", "--tsa", test_pki.tsa_url, *trust)
+    assert good.returncode == 0 and "level B-T" in good.stdout, good.stderr
+
+
+def test_renewing_a_b_t_file_adds_its_signature_validation_data_first(tmp_path: Path, unsigned: Path,
+                                                                      test_pki: Any) -> None:
+    """A B-T file renewed got a document timestamp and the TSA's data but not the signer's revocation data, and was
+    reported "renewed" while it verified INDETERMINATE offline; a B-B file has no time to keep."""
+    from qa_builder.signing.pades import renew_archive_timestamp
+    from qa_builder.verify.pdf import offline_problems
+
+    b_t = tmp_path / "b-t.pdf"
+    _sign(test_pki, unsigned, b_t, "sig_sponsor_1", "sponsor", certify=True, level="B-T")
+    assert offline_problems(b_t.read_bytes(), "sig_sponsor_1", (test_pki.root_pem,)), "B-T: no revocation data yet"
+    renewed = tmp_path / "renewed.pdf"
+    outcome = renew_archive_timestamp(b_t, renewed, test_pki.tsa_url, (test_pki.root_pem,))
+    assert outcome.previous_at is None and _doc_timestamps(renewed) == 1
+    assert offline_problems(renewed.read_bytes(), "sig_sponsor_1", (test_pki.root_pem,)) == []
+    assert _ades_offline(renewed, test_pki) == ["AdESPassed.OK"]
+    _assert_pdfa_2b(renewed)
+
+    b_b = tmp_path / "b-b.pdf"
+    _sign(test_pki, unsigned, b_b, "sig_sponsor_1", "sponsor", certify=True, level="B-B")
+    with pytest.raises(SigningError, match=r"the signature in 'sig_sponsor_1' has no signature timestamp \(level "
+                                           r"B-B\)"):
+        renew_archive_timestamp(b_b, tmp_path / "never.pdf", test_pki.tsa_url, (test_pki.root_pem,))
+    assert not (tmp_path / "never.pdf").exists()
+
+
+def test_a_revoked_certificate_is_refused_at_b_b_whenever_trust_roots_are_given(tmp_path: Path, unsigned: Path,
+                                                                               test_pki: Any) -> None:
+    """The signing library (and so the web sign page, which passes `serve --trust`) refuses it too, not only the
+    CLI: with trust roots the revocation status can be checked."""
+    request = SignatureRequest(field="sig_sponsor_1", meaning="approval", trust_roots=(test_pki.root_pem,))
+    with pytest.raises(SigningError, match="is revoked"):
+        sign_pdf(unsigned, tmp_path / "r.pdf", request, _key(test_pki, "revoked"))
+    assert not (tmp_path / "r.pdf").exists()
+    assert sign_pdf(unsigned, tmp_path / "g.pdf", request, _key(test_pki, "sponsor")).level == "B-B"

@@ -210,6 +210,30 @@ def test_a_record_whose_timestamp_authorities_expired_is_no_longer_proven(levels
     assert "not valid (expired or not yet valid) at the validation time" in _problems(result)
 
 
+def test_a_timestamp_that_is_not_trusted_says_why(levels: dict[str, Path], test_pki: Any) -> None:
+    """An untrusted timestamp was "does not validate to a trusted timestamp authority" / "does not chain to a trusted
+    root" (NO_CERTIFICATE_CHAIN_FOUND) also when its authority chains to the given root and only its revocation data
+    is missing (B-T offline), or its certificate has expired (a document timestamp past the TSA's expiry)."""
+    from qa_builder.verify.text import describe
+
+    b_t = _only(levels["B-T"], test_pki)
+    sentence = next(p for p in b_t.signatures[0].problems if p.startswith("The signature timestamp"))
+    assert "chains to a trusted root, but the authority's revocation status could not be established" in sentence
+    lta = _only(levels["B-LTA"], test_pki, at=_later(test_pki, "past the TSA's expiry"))
+    stamp = lta.doc_timestamps[0]
+    assert (stamp.indication, stamp.sub_indication) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
+    assert "certificate was not valid (expired)" in stamp.problems[0] and "--renew-archive-timestamp" in \
+        stamp.problems[0]
+    untrusted = _only(levels["B-T"])
+    assert "does not chain to a trusted root" in " ".join(untrusted.signatures[0].problems)
+    # the time `sign` printed and the stamp shows (/M) is the stated one; the token is taken a moment later, and the
+    # report showed only the token's time, a second off what `sign` had printed
+    signature = b_t.signatures[0].model_copy(update={"claimed_time": "2026-11-30T00:52:20Z",
+                                                     "timestamp_time": "2026-11-30T00:52:21Z"})
+    shown = "\n".join(describe(b_t.model_copy(update={"signatures": [signature]})))
+    assert "signed 2026-11-30T00:52:20Z as stated, timestamped 2026-11-30T00:52:21Z (NOT trusted)" in shown, shown
+
+
 def _rsa_signer(pki: Any, folder: Path) -> Path:
     """A PKCS#12 (passphrase the PKI's) for an RSA-2048 signer issued by the test PKI's issuing CA, with the same
     OCSP/CRL pointers as the PKI's own (EC P-256) signers."""
@@ -416,6 +440,34 @@ def test_incremental_updates_after_signing_fail(signed: Path, tmp_path: Path, te
     assert _problems(result).strip(), "a failure must say what is wrong"
 
 
+def test_page_content_replaced_in_the_update_that_fills_the_next_signature_field_fails(
+        levels: dict[str, Path], tmp_path: Path, test_pki: Any) -> None:
+    """Issue 15's replace-style shadow attack on our own agreement: page 1's content stream is rewritten in place in
+    the same revision in which the contract acceptor fills (signs) the next field, which the certification allows."""
+    from pyhanko.sign import signers
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(levels["B-LT"].read_bytes()))
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    contents = page.raw_get("/Contents")
+    content_ref = contents if isinstance(contents, generic.IndirectObject) else contents[0]
+    stream = content_ref.get_object()
+    stream.strip_filters()
+    stream._data = b"BT /F1 24 Tf 100 700 Td (Release by the CMO alone) Tj ET"
+    stream._encoded_data = None
+    writer.mark_update(content_ref)
+    key = load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase())
+    out = io.BytesIO()
+    signers.PdfSigner(signers.PdfSignatureMetadata(field_name="sig_contract_acceptor_1"), signer=key.signer).sign_pdf(
+        writer, existing_fields_only=True, output=out)
+    target = tmp_path / "shadow.pdf"
+    target.write_bytes(out.getvalue())
+    result = _only(target, test_pki)
+    sponsor = next(s for s in result.signatures if s.field == "sig_sponsor_1")
+    assert (sponsor.indication, sponsor.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE"), sponsor.problems
+    assert "rewritten on page 1" in " ".join(sponsor.problems) and "signature_added" in sponsor.modification_classes
+    assert result.indication == "TOTAL-FAILED"
+
+
 def test_a_signature_copied_into_another_document_fails(signed: Path, other_unsigned: Path, tmp_path: Path,
                                                         test_pki: Any) -> None:
     victim = tmp_path / "victim.pdf"
@@ -596,6 +648,24 @@ def test_manifest_verifies_and_names_a_swapped_artefact(build_dir: Path, tmp_pat
     result = _only(copy / "QA-MIN-1_v1.manifest.json", test_pki)
     assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "HASH_FAILURE")
     assert "changed after it was signed" in _problems(result)
+
+
+def test_a_signed_manifest_is_verified_as_it_will_be_later(build_dir: Path, test_pki: Any) -> None:
+    """Past the signer's certificate expiry the manifest was "does not chain to a trusted root (pass the issuing
+    root with --trust)" with the root given; its trusted timestamp proves it was signed while the certificate was
+    valid (ETSI EN 319 102-1 past-signature validation). Past the TSA's expiry nothing proves that any more."""
+    from qa_builder.verify.text import describe
+
+    manifest = build_dir / "QA-MIN-1_v1.manifest.json"
+    later = _only(manifest, test_pki, at=_later(test_pki, "past the signer's expiry"))
+    assert (later.indication, later.sub_indication) == ("TOTAL-PASSED", None), _problems(later)
+    signature = later.signatures[0]
+    assert signature.validation_time == signature.timestamp_time
+    assert "validated as of" in "\n".join(describe(later)) and "embedded in the file" not in "\n".join(describe(later))
+    expired = _only(manifest, test_pki, at=_later(test_pki, "past the TSA's expiry"))
+    assert (expired.indication, expired.sub_indication) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
+    assert "--trust" not in _problems(expired) and "no longer proves when the manifest was signed" in \
+        _problems(expired)
 
 
 # -- the command -----------------------------------------------------------------------------------------------------
@@ -867,3 +937,15 @@ def test_a_validation_time_out_of_range_is_refused(tmp_path: Path, at: str, expe
     assert result.exit_code == 2
     assert expected in result.output
     assert len(result.output) < 1000  # a garbage value is not echoed back in full
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus of signed PDFs is not present")
+def test_a_validator_failure_and_an_unreadable_file_are_said_in_plain_words() -> None:
+    """The report said only "could not be validated (AttributeError: 'Name' object has no attribute 'sha512')" and
+    "cannot be parsed as a PDF (ValueError: negative seek value -5)": a QA reader could not tell whose fault it was."""
+    got = {Path(r.file).name: r for r in _verify([CORPUS / "dss" / "pades-ltv.pdf",
+                                                  CORPUS / "dss" / "pades-5-signatures-and-1-document-timestamp.pdf"])}
+    ltv, damaged = got["pades-ltv.pdf"], got["pades-5-signatures-and-1-document-timestamp.pdf"]
+    assert "the validator (pyHanko) failed on it, which proves nothing against the file" in _problems(ltv)
+    assert ltv.indication == "INDETERMINATE"
+    assert damaged.error and damaged.error.startswith("cannot be read as a PDF: its structure is damaged")

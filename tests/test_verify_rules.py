@@ -154,3 +154,28 @@ def test_baseline_level(subfilter: str, has_tst: bool, dss: list[int], timestamp
                         expected: str | None) -> None:
     assert baseline_level(subfilter, 1, has_signature_timestamp=has_tst, dss_revisions=dss,
                           timestamp_revisions=timestamps) == expected
+
+
+def test_an_untrusted_timestamp_says_why_and_a_proven_failure_is_said_once() -> None:
+    """The TSA's chain state decides the sentence and, for a document timestamp, the sub-indication; a digest or
+    signature-value failure was followed by "ETSI validation ended with HASH_FAILURE." as well."""
+    def timestamp(chain: Any) -> tuple[str | None, list[str]]:
+        found, problems = timestamp_verdict(intact=True, valid=True, coverage="entire_revision",
+                                            disallowed_changes="", trusted=False, chain=chain)
+        return found.sub_indication, problems
+
+    assert timestamp("trusted")[0] == "TRY_LATER" and "revocation status" in timestamp("trusted")[1][0]
+    assert timestamp("out_of_validity")[0] == "OUT_OF_BOUNDS_NO_POE"
+    assert "--renew-archive-timestamp" in timestamp("out_of_validity")[1][0]
+    assert timestamp("untrusted") == ("NO_CERTIFICATE_CHAIN_FOUND", [
+        "The document timestamp: its timestamp authority does not chain to a trusted root (pass the authority's "
+        "root with --trust)."])
+    offline = replace(SOUND, ts_trusted=False, ts_chain="trusted")
+    assert offline.problems() == ["The signature timestamp: its timestamp authority chains to a trusted root, but "
+                                  "the authority's revocation status could not be established from the embedded "
+                                  "data (verify with --online, or ask for a B-LT or B-LTA signature)."]
+    edited = replace(SOUND, intact=False, trusted=False, chain="untrusted", subindic=AdESFailure.HASH_FAILURE,
+                     revocation="not_checked")
+    assert edited.problems() == ["The signed bytes were changed after signing (digest mismatch)."]
+    forged = replace(SOUND, valid=False, subindic=AdESFailure.SIG_CRYPTO_FAILURE, revocation="not_checked")
+    assert forged.problems() == ["The cryptographic signature does not verify with the signer's certificate."]

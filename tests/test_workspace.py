@@ -120,6 +120,21 @@ def test_a_clause_edit_gives_an_exact_impact_list(workspace: Workspace) -> None:
     assert impact(workspace, clause="scope") == []
 
 
+def test_a_responsibilities_matrix_note_in_the_library_is_named_as_a_library_change(workspace: Workspace) -> None:
+    """Only a matrix note changed in the workspace's library: impact (and so the revision history) said "clause
+    changed", although no clause changed."""
+    path = workspace.library_dir / "raci.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "activity: Execute batch manufacture, sponsor: I, contract_acceptor: RA}"
+    assert old in text
+    path.write_text(text.replace(old, old[:-1] + ', notes: "At the Sites only."}'), encoding="utf-8")
+    results = [r for r in impact(workspace) if r.affected]
+    assert len(results) == 5
+    for result in results:
+        assert result.reasons == ("library changed",) and result.clause_changes == (), result
+        assert "Responsibilities matrix: 1 row changed" in result.other_changes
+
+
 def test_answers_and_template_changes_are_named(workspace: Workspace) -> None:
     answers = workspace.answers_path(US_IDS[0])
     answers.write_text(answers.read_text(encoding="utf-8").replace("Examplol 10 mg", "Examplol 20 mg"),

@@ -82,7 +82,8 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
         click.echo(f"  outside the clauses (cover, annexes, signatures): {len(report.outside_changes)} change(s), "
                    f"{len(report.outside_comments)} comment(s)")
     for edit in report.untracked:
-        click.secho(f"  untracked edit in {edit.where}: sent “{_short(edit.sent)}”, returned “{_short(edit.returned)}”",
+        was, now = edit.excerpts()
+        click.secho(f"  untracked edit in {edit.where}: sent “{_short(was, 160)}”, returned “{_short(now, 160)}”",
                     fg="yellow")
     left_out = report.left_out()
     if left_out:
@@ -306,14 +307,22 @@ def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: st
 
 @negotiate_group.command("log")
 @_agreement_arguments
-@click.option("--format", "fmt", type=click.Choice(["docx", "pdf"]), default="docx", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["docx", "pdf"]),
+              help="docx or pdf; default: the --output file's extension, else docx.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Default: WORKSPACE/agreements/ID/negotiation/ID-negotiation-log.<format>.")
-def log_command(workspace: Path, agreement_id: str, fmt: str, output: Path | None) -> None:
+def log_command(workspace: Path, agreement_id: str, fmt: str | None, output: Path | None) -> None:
     """Write the negotiation log of AGREEMENT_ID: each point (round, clause, issue), its status and resolution."""
+    from qa_builder.errors import InputError
     from qa_builder.negotiation.log import write_log
     from qa_builder.workspace.layout import open_workspace
 
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    if fmt is None:
+        fmt = suffix if suffix in ("docx", "pdf") else "docx"
+    elif suffix in ("docx", "pdf") and suffix != fmt:  # a DOCX named .pdf opens in no PDF reader
+        raise InputError(f"{output}: --format {fmt} would write a {fmt.upper()} file named .{suffix}; name it "
+                         f".{fmt} or leave out --format")
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
     target = output or opened.agreement_dir(agreement_id) / "negotiation" / f"{agreement_id}-negotiation-log.{fmt}"

@@ -21,12 +21,13 @@ from qa_builder.printable import printable
 @click.option("--certify", is_flag=True, help="Make this the certification signature (the first signature only).")
 @click.option("--level", type=click.Choice(["B-B", "B-T", "B-LT", "B-LTA"]), default="B-B", show_default=True,
               help="PAdES baseline level.")
-@click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL (needed from B-T up).")
+@click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL (needed from B-T up; not at B-B).")
 @click.option("--trust", "trust_roots", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA.")
+              help="Trust root certificate (PEM/DER), repeatable; needed for B-LT and B-LTA. With it the "
+                   "certificate's revocation status is checked before signing at every level.")
 @click.option("--check-revocation", is_flag=True,
-              help="Ask the certificate's OCSP responder or CRL before signing and refuse a revoked certificate "
-                   "(always done at B-LT and B-LTA); needs --trust.")
+              help="Refuse a revoked certificate, asking its OCSP responder or CRL before signing: done anyway "
+                   "whenever --trust is given (kept for existing scripts); needs --trust.")
 @key_options
 @click.option("--renew-archive-timestamp", "renew", is_flag=True,
               help="Add no signature: add validation data for the newest document timestamp and a new document "

@@ -104,8 +104,10 @@ def impact_command(workspace: Path, clause: str | None, as_json: bool) -> None:
 
                 for line in conflict_message(result.agreement_id, result.overrides).splitlines()[1:]:
                     click.echo(printable(line), err=True)
-        click.echo(f"{len(affected)} affected, {len(results) - len(affected) - len(errors)} unchanged, "
-                   f"{len(errors)} could not be analysed", err=True)
+        conflicts = [r for r in errors if any(o.state != "applied" for o in r.overrides)]
+        stopped = f"{len(conflicts)} stopped by a negotiated override conflict, " if conflicts else ""
+        click.echo(f"{len(affected)} affected, {len(results) - len(affected) - len(errors)} unchanged, {stopped}"
+                   f"{len(errors) - len(conflicts)} could not be analysed", err=True)
     sys.exit(1 if affected or errors else 0)
 
 

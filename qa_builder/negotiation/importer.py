@@ -51,6 +51,23 @@ class UntrackedEdit:
     sent: str
     returned: str
 
+    def excerpts(self, context: int = 5) -> tuple[str, str]:
+        """(sent, returned) cut to where they differ, with `context` words either side and '…' where cut, so that
+        two long paragraphs that differ in one word do not print the same beginning twice."""
+        a, b = self.sent.split(), self.returned.split()
+        start = 0
+        while start < min(len(a), len(b)) and a[start] == b[start]:
+            start += 1
+        end = 0
+        while end < min(len(a), len(b)) - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+            end += 1
+
+        def cut(words: list[str]) -> str:
+            first, last = max(0, start - context), len(words) - max(0, end - context)
+            return ("… " if first else "") + " ".join(words[first:last]) + (" …" if last < len(words) else "")
+
+        return cut(a), cut(b)
+
 
 @dataclass
 class ClauseFinding:
@@ -263,7 +280,11 @@ def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: 
             touched.setdefault(index, ([], []))[1].append(comment)
     accepted: dict[int, list[str]] = {}
     for text, sources in document.lines(accept=True):
-        index = next((owner[i] for i in sources if owner[i] is not None), None)
+        # a deleted paragraph mark joins what is left of a paragraph to the next one: the joined text belongs to
+        # the paragraphs that still give it text (a clause deleted whole, marks and all, keeps none of the next
+        # heading's text)
+        giving = [i for i in sources if document.paragraphs[i].accepted.strip()] or sources
+        index = next((owner[i] for i in giving if owner[i] is not None), None)
         if index is not None:
             accepted.setdefault(index, []).append(text)
     for index, (changes, comments) in sorted(touched.items()):

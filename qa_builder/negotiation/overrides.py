@@ -88,8 +88,9 @@ def conflict_message(agreement_id: str, states: Sequence[OverrideState]) -> str:
     (old clause → new clause) and what the override changed (old clause → override), as word differences."""
     conflicts = [s for s in states if s.state != "applied"]
     names = ", ".join(f"{s.number} {s.title} [{s.clause_id}]" for s in conflicts)
-    lines = [f"agreement {agreement_id} not built: the library text under the override of {names} changed; see "
-             f"`qa-builder negotiate status` and decide with `negotiate keep-override` or `negotiate drop-override`"]
+    lines = [f"agreement {agreement_id}: the library text under the override of {names} changed, so no new version "
+             f"is built until someone decides; see `qa-builder negotiate status` and decide with `negotiate "
+             f"keep-override` or `negotiate drop-override`"]
     for s in conflicts:
         override = _one_line("\n".join(f"{p.label} {p.text}" if p.label else p.text
                                         for p in split_paragraphs(s.override)))

@@ -19,7 +19,9 @@ from qa_builder.workspace.inputs import Inputs, current_inputs, effective_answer
 from qa_builder.workspace.layout import Workspace
 
 Reason = Literal["answers changed", "clause changed", "template changed", "library version changed",
-                 "negotiated override"]
+                 "negotiated override", "library changed"]
+"""Why an agreement is affected. "library changed": the library changed outside the clauses (a responsibilities-
+matrix row or note, a timeline, a source) with no other reason; "clause changed" named that too before."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact |
         reasons.append("library version changed")
     affected = _content_digest(candidate) != _content_digest(built) or "template changed" in reasons
     if affected and not reasons:
-        reasons.append("clause changed")
+        reasons.append("clause changed" if comparison.clause_changes else "library changed")
     return Impact(agreement_id, latest, affected, tuple(reasons), comparison.clause_changes,
                   comparison.other_changes, candidate.model_digest, overrides=tuple(overrides))
 

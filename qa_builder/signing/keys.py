@@ -54,6 +54,8 @@ class SignerIdentity:
     """Dotted OIDs of the extended key usage extension; None when the certificate has none (any use)."""
     unmatchable_name: str = ""
     """'subject' or 'issuer' when that name cannot be compared under RFC 4518 (see `_unmatchable_name`)."""
+    unmatchable_why: str = ""
+    """Why that name cannot be compared, in words (see `_unmatchable_name`)."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ def identity_of(certificate: x509.Certificate) -> SignerIdentity:
         extended_usages: frozenset[str] | None = frozenset(oid.dotted_string for oid in extended)
     except x509.ExtensionNotFound:
         extended_usages = None
+    unmatchable = _unmatchable_name(certificate)
     return SignerIdentity(
         common_name=attribute(certificate.subject, NameOID.COMMON_NAME),
         title=attribute(certificate.subject, TITLE_OID),
@@ -258,24 +261,38 @@ def identity_of(certificate: x509.Certificate) -> SignerIdentity:
         not_after=certificate.not_valid_after_utc,
         key_usages=usages,
         extended_key_usages=extended_usages,
-        unmatchable_name=_unmatchable_name(certificate),
+        unmatchable_name=unmatchable[0],
+        unmatchable_why=unmatchable[1],
     )
 
 
-def _unmatchable_name(certificate: x509.Certificate) -> str:
-    """Which of the certificate's names X.509 name matching cannot prepare, or "".
+_UNMATCHABLE_WHY = (
+    ("bidirectional", "mixes right-to-left letters (Hebrew, Arabic) with left-to-right ones in one part of the "
+                      "name, or starts or ends such a part with a character that is not right-to-left, which the "
+                      "certificate name matching of pyHanko's certificate library (asn1crypto, stricter here than "
+                      "RFC 4518) cannot compare"),
+    ("unassigned", "has characters newer than Unicode 3.2, which certificate name matching (RFC 4518) cannot "
+                   "compare"),
+)
+
+
+def _unmatchable_name(certificate: x509.Certificate) -> tuple[str, str]:
+    """Which of the certificate's names X.509 name matching cannot prepare, and why in words; ("", "") if none.
 
     Certificate names are compared after RFC 4518 string preparation, whose tables are those of Unicode 3.2;
-    asn1crypto (under pyHanko) refuses a name with a later character (e.g. U+20B9 '₹'), so no signature
-    made with it can be matched to its certificate or chain, by us or by a verifier.
+    asn1crypto (under pyHanko) refuses a name with a later character (e.g. U+20B9 '₹'), and also one part of a name
+    that mixes right-to-left and left-to-right letters (the RFC 3454 bidi rule, which RFC 4518 section 2.5 says to
+    ignore), so no signature made with it can be matched to its certificate or chain, by us or by a verifier.
     """
     loaded = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
     for role in ("subject", "issuer"):
         try:
             getattr(loaded, role).hashable  # noqa: B018 - runs the RFC 4518 preparation
-        except ValueError:
-            return role
-    return ""
+        except ValueError as exc:
+            why = next((words for key, words in _UNMATCHABLE_WHY if key in str(exc)),
+                       f"has characters that certificate name matching (RFC 4518) does not allow ({exc})")
+            return role, why
+    return "", ""
 
 
 def _misleading(char: str) -> bool:
@@ -299,10 +316,9 @@ def check_fit_to_sign(identity: SignerIdentity, source: str, *, at: dt.datetime 
                                 f"{identity.not_before:%Y-%m-%d %H:%M} UTC")
     if identity.unmatchable_name:
         name = identity.subject if identity.unmatchable_name == "subject" else identity.issuer_common_name
-        raise SigningInputError(f"{source}: the certificate's {identity.unmatchable_name} name ({printable(name)}) has "
-                                "characters newer than Unicode 3.2, which certificate name matching (RFC 4518) cannot "
-                                "compare, so a signature made with it could not be verified; ask the "
-                                "certificate's issuer for one without them")
+        raise SigningInputError(f"{source}: the certificate's {identity.unmatchable_name} name ({printable(name)}) "
+                                f"{identity.unmatchable_why}, so a signature made with it could not be verified; ask "
+                                "the certificate's issuer for one without them")
     for what, value in (("name", identity.common_name), ("title", identity.title),
                         ("organisation", identity.organisation)):
         if (bad := next((c for c in value if _misleading(c)), None)) is not None:

@@ -34,7 +34,7 @@ from pyhanko_certvalidator import ValidationContext
 from qa_builder.errors import Hint, InputError, Remedy, SigningError, SigningInputError
 from qa_builder.files import atomic_writer, read_small_file
 from qa_builder.signing.appearance import Manifestation, stamp_style
-from qa_builder.signing.cms import token_info
+from qa_builder.signing.cms import signature_timestamp_time, token_info
 from qa_builder.signing.keys import SigningKey, check_not_revoked, signer_key_usage
 from qa_builder.signing.pdfa import PDF17, PdfAClaim, check_pdfa_kept, pdfa_claim
 from qa_builder.signing.trust import load_trust_roots
@@ -68,7 +68,8 @@ class SignatureRequest:
     tsa_url: str | None = None
     trust_roots: tuple[Path, ...] = ()
     check_revocation: bool = False
-    """Ask the OCSP responder / CRL whether the certificate is revoked before signing (always done at B-LT/B-LTA)."""
+    """Ask the OCSP responder / CRL whether the certificate is revoked before signing; done anyway whenever
+    `trust_roots` are given (they let the status be checked), so this only asks for the trust roots to be given."""
 
 
 @dataclass(frozen=True)
@@ -138,15 +139,15 @@ def sign_pdf(source: Path, target: Path, request: SignatureRequest, key: Signing
     Raises:
         SigningError: the field is missing or already signed, the document forbids changes, a certification
             is asked for after another signature, the level lacks its TSA or trust roots, the certificate is
-            revoked (checked at B-LT/B-LTA and with ``check_revocation``), the key's algorithm or the result would
-            break the document's PDF/A claim, or signing failed.
+            revoked (checked whenever trust roots are given, as B-LT/B-LTA require), the key's algorithm or the
+            result would break the document's PDF/A claim, or signing failed.
     """
     _check_request(request)
     if target.exists() and not force:
         raise SigningInputError(f"{target} already exists", hint=Hint(Remedy.OTHER_OUTPUT_OR_REPLACE))
     data = _read(source)
     long_term = request.level in ("B-LT", "B-LTA")
-    if long_term or request.check_revocation:
+    if long_term or request.check_revocation or request.trust_roots:  # a revoked certificate never signs
         check_not_revoked(key, _trust_roots(request))
     with io.BytesIO(data) as handle:
         reader = _reader(handle, source)
@@ -270,6 +271,10 @@ def _check_request(request: SignatureRequest) -> None:
         check_tsa_url(request.tsa_url)
     if request.level not in LEVELS:
         raise SigningInputError(f"level '{request.level}' is not one of {', '.join(LEVELS)}")
+    if request.level == "B-B" and request.tsa_url:
+        # a timestamp authority makes the signature B-T: signing it and calling it B-B would misreport the level
+        raise SigningInputError("level B-B has no timestamp, but a timestamp authority was given: ask for level B-T "
+                                "(or higher) to have the signature timestamped, or leave out the timestamp authority")
     if request.level != "B-B" and not request.tsa_url:
         raise SigningInputError(f"level {request.level} needs a timestamp authority",
                                 hint=Hint(Remedy.TIMESTAMP_AUTHORITY))
@@ -474,7 +479,7 @@ class RenewalOutcome:
 
 
 def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, trust_roots: tuple[Path, ...], *,
-                            force: bool = False) -> RenewalOutcome:
+                            force: bool = False, offline_check: OfflineCheck | None = None) -> RenewalOutcome:
     """Extend a signed agreement's proof of existence: validation data for its newest document timestamp, then a new
     document timestamp over everything (pyHanko ``PdfTimeStamper.update_archival_timestamp_chain``).
 
@@ -488,6 +493,8 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
         tsa_url: RFC 3161 timestamp authority for the new timestamp.
         trust_roots: Trust anchors of the TSA chains (PEM/DER files).
         force: Replace `target` if it exists.
+        offline_check: The verifier's offline check (see `OfflineCheck`): with it, the renewed file is written
+            only once every signature in it verifies offline with `trust_roots` alone.
 
     Returns:
         The times and TSA certificate expiries before and after.
@@ -512,10 +519,23 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
     context = _validation_context(request)
     claim = _claim(data, source)
     with io.BytesIO(data) as handle:
+        embedded = _reader(handle, source).embedded_signatures
+        fields = [str(sig.field_name) for sig in embedded if sig.sig_object_type == "/Sig"]
+        if not fields:
+            raise SigningInputError(f"{source}: has no signature whose proof of existence could be renewed")
+        untimed = [str(sig.field_name) for sig in embedded if sig.sig_object_type == "/Sig"
+                   and signature_timestamp_time(sig.signer_info) is None]
+        if untimed:
+            raise SigningInputError(f"{source}: the signature in '{untimed[0]}' has no signature timestamp (level "
+                                    "B-B), so no time proves when it was made; only a timestamped signature (B-T or "
+                                    "higher) can be kept verifiable by archive timestamps: have it signed again at "
+                                    "B-LT or B-LTA")
+        if not any(sig.sig_object_type == "/DocTimeStamp" for sig in embedded):
+            # B-T (or B-LT): first the signatures' own validation data, which the first archive timestamp covers
+            data = _with_signature_validation_data(data, source, context, tsa_url)
+    with io.BytesIO(data) as handle:
         reader = _reader(handle, source)
         embedded = reader.embedded_signatures
-        if not any(sig.sig_object_type == "/Sig" for sig in embedded):
-            raise SigningInputError(f"{source}: has no signature whose proof of existence could be renewed")
         previous = [sig for sig in embedded if sig.sig_object_type == "/DocTimeStamp"]
         previous_at = previous_expiry = None
         if previous:
@@ -542,6 +562,8 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
     renewed = output.getvalue()
     if claim is not None:
         _check_claim_kept(renewed, claim, source)
+    if offline_check is not None:
+        _check_renewed_offline(renewed, fields, trust_roots, source, offline_check)
     with io.BytesIO(renewed) as handle:
         newest_now = [sig for sig in PdfFileReader(handle).embedded_signatures
                       if sig.sig_object_type == "/DocTimeStamp"][-1]
@@ -550,6 +572,42 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
         out.write(renewed)
     return RenewalOutcome(previous_at=previous_at, previous_tsa_expiry=previous_expiry, renewed_at=renewed_at,
                           tsa_expiry=tsa_expiry)
+
+
+def _with_signature_validation_data(data: bytes, source: Path, context: ValidationContext, tsa_url: str) -> bytes:
+    """`data` with the chain, OCSP responses and CRLs of each signature (and of its signature timestamp) in the DSS,
+    one incremental update per signature (pyHanko ``add_validation_info``): what B-LT adds at signing time.
+
+    Raises:
+        SigningError: the revocation data cannot be fetched, or a signer's certificate is revoked.
+    """
+    from pyhanko.sign.validation import add_validation_info
+
+    count = sum(sig.sig_object_type == "/Sig" for sig in PdfFileReader(io.BytesIO(data)).embedded_signatures)
+    for index in range(count):
+        sig = [s for s in PdfFileReader(io.BytesIO(data)).embedded_signatures if s.sig_object_type == "/Sig"][index]
+        output = io.BytesIO()
+        try:
+            add_validation_info(sig, context, output=output)
+        except Exception as exc:
+            if is_tsa_failure(exc):
+                raise SigningError(f"{source}: the archive timestamp could not be renewed: "
+                                   f"{tsa_failure(tsa_url, exc)}") from exc
+            raise SigningError(f"{source}: the validation data of the signature in '{sig.field_name}' could not be "
+                               f"gathered ({type(exc).__name__}: {exc}); nothing was written") from exc
+        data = output.getvalue()
+    return data
+
+
+def _check_renewed_offline(renewed: bytes, fields: list[str], trust_roots: tuple[Path, ...], source: Path,
+                           offline_check: OfflineCheck) -> None:
+    """Every signature of a renewed file must verify TOTAL-PASSED offline with the trust roots alone."""
+    for field in fields:
+        problems = offline_check(renewed, field, trust_roots)
+        if problems:
+            raise SigningError(f"{source}: after renewing the archive timestamp the signature in '{field}' would "
+                               f"not verify offline with the given root ({'; '.join(problems)}); nothing was "
+                               "written")
 
 
 def _timestamp_facts(signed_data: cms.SignedData) -> tuple[dt.datetime, dt.datetime]:

@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from pydantic import ValidationError
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
 
 from qa_builder.files import inside, read_small_file, sha256_file
 from qa_builder.models.manifest import Manifest
+from qa_builder.signing.cms import signature_timestamp_token
+from qa_builder.verify.chains import chain_state, token_chain_state
+from qa_builder.verify.pdf_rules import CHAIN_SENTENCES, TSA_SENTENCES
 from qa_builder.verify.policy import Policy
 from qa_builder.verify.report import ArtefactCheck, FileReport, Indication, SignatureReport, utc_text
 
@@ -91,6 +95,20 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
                                     revocation_mode="require" if policy.online else "soft-fail")
         status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=context,
                                                          ts_validation_context=context))
+        validated_at: dt.datetime | None = None
+        proven = status.timestamp_validity.timestamp if (
+            status.timestamp_validity is not None and status.timestamp_validity.trusted) else None
+        if (not status.trusted and not status.revoked and proven is not None and not policy.online
+                and chain_state(status.signing_cert, _others(signed_data, status.signing_cert), policy.roots,
+                                policy.at) == "out_of_validity"):
+            # past-signature validation (ETSI EN 319 102-1 5.6): the trusted timestamp proves the manifest was
+            # signed at `proven`; the signer's certificate is judged then (it may have expired since)
+            then = ValidationContext(trust_roots=list(policy.roots), allow_fetching=False, moment=proven,
+                                     revocation_mode="soft-fail")
+            earlier = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=then,
+                                                              ts_validation_context=context))
+            if earlier.trusted and earlier.intact and earlier.valid:
+                status, validated_at = earlier, proven
     except MemoryError:  # the per-file memory bound: reported by the runner
         raise
     except Exception as exc:  # any malformed CMS: the signature cannot be used
@@ -120,22 +138,34 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
         indication, sub = "TOTAL-FAILED", "REVOKED"
         problems.append("The signer's certificate is revoked.")
     elif not status.trusted:
-        indication, sub = "INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND"
-        problems.append("The signer's certificate does not chain to a trusted root (pass the issuing root with "
-                        "--trust).")
+        chain = chain_state(certificate, _others(signed_data, certificate), policy.roots, policy.at)
+        indication, sub = "INDETERMINATE", ("OUT_OF_BOUNDS_NO_POE" if chain == "out_of_validity"
+                                            else "NO_CERTIFICATE_CHAIN_FOUND")
+        problems.append(CHAIN_SENTENCES["untrusted" if chain == "trusted" else chain])
     else:
         indication, sub = "TOTAL-PASSED", None
     if timestamp is not None and timestamp_matches and not timestamp.trusted:
-        problems.append("The manifest's timestamp does not validate to a trusted timestamp authority.")
+        token = signature_timestamp_token(signer_info)
+        state = token_chain_state(token["content"], policy.roots, policy.at) if token is not None else "untrusted"
+        problems.append("The manifest's timestamp: its timestamp authority's certificate was not valid (expired) at "
+                        "the validation time, so it no longer proves when the manifest was signed."
+                        if state == "out_of_validity" else f"The manifest's timestamp: {TSA_SENTENCES[state]}")
     return SignatureReport(
         **base, signer_subject=str(certificate.subject.human_friendly) if certificate else "",
         signer_common_name=str(certificate.subject.native.get("common_name", "")) if certificate else "",
-        claimed_time=utc_text(_signing_time(signer_info)),
+        claimed_time=utc_text(_signing_time(signer_info)), validation_time=utc_text(validated_at),
         timestamp_time=utc_text(timestamp.timestamp) if timestamp is not None else None,
         timestamp_trusted=bool(timestamp_matches and timestamp.trusted) if timestamp is not None else None,
         intact=status.intact, valid=status.valid, trusted=status.trusted,
         revocation="revoked" if status.revoked else ("good" if policy.online and status.trusted else "not_checked"),
         indication=indication, sub_indication=sub, problems=problems)
+
+
+def _others(signed_data: cms.SignedData, signer: object) -> list[asn1_x509.Certificate]:
+    """The certificates a CMS signature carries besides its signer's (the path's intermediates)."""
+    return [choice.chosen for choice in signed_data["certificates"] or ()
+            if isinstance(choice.chosen, asn1_x509.Certificate) and choice.chosen is not signer
+            and choice.chosen != signer]
 
 
 def _signing_time(signer_info: cms.SignerInfo) -> dt.datetime | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import io
@@ -24,16 +23,9 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import (
-    ExpiredError,
-    NotYetValidError,
-    PathBuildingError,
-    PathValidationError,
-    ValidationError,
-)
 
 from qa_builder.signing.cms import signature_timestamp_time, signature_timestamp_token, token_info
+from qa_builder.verify.chains import chain_state, token_chain_state
 from qa_builder.verify.changes import (
     CLASS_LEVEL,
     Change,
@@ -92,7 +84,8 @@ def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | Non
     except MemoryError:  # the per-file memory bound: reported by the runner
         raise
     except Exception as exc:  # pyHanko raises many types on hostile input; all mean "not a usable PDF"
-        return report.fail(f"cannot be parsed as a PDF ({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
+        return report.fail(f"cannot be read as a PDF: its structure is damaged or not as the PDF standard requires "
+                           f"({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
     removed = [] if only_field else _removed_signatures(reader, {str(name) for name, _v, _r in fields})
     report.signatures.extend(removed)
     if not fields and not removed:
@@ -295,7 +288,8 @@ class _Checker:
             raise
         except Exception as exc:  # our validator's own failure: not proven to be the file's fault
             report.signatures.append(proven or _unusable(
-                name, f"could not be validated ({_sentence(exc)})", "GENERIC", embedded=embedded,
+                name, f"could not be validated: the validator (pyHanko) failed on it, which proves nothing against "
+                      f"the file ({_sentence(exc)})", "GENERIC", embedded=embedded,
                 indeterminate=True))
 
     def _proven_failure(self, embedded: EmbeddedPdfSignature, is_timestamp: bool, *,
@@ -490,7 +484,9 @@ class _Checker:
         modification = pyhanko_level(after) if coverage != "partial" else None
         verdict, problems = timestamp_verdict(
             intact=status.intact, valid=status.valid, coverage=coverage,
-            disallowed_changes=change_sentences(violations) if violations else "", trusted=status.trusted)
+            disallowed_changes=change_sentences(violations) if violations else "", trusted=status.trusted,
+            chain="trusted" if status.trusted else self._chain_of(embedded.signer_cert,
+                                                                   embedded.other_embedded_certs))
         self.timestamp_revisions.append(embedded.signed_revision)
         tst_info = embedded.signed_data["encap_content_info"]["content"].parsed
         return TimestampReport(
@@ -530,7 +526,8 @@ class _Checker:
             coverage=coverage, modification=pyhanko_level(after) if coverage != "partial" else None,  # type: ignore[arg-type]
             diff_reason=change_sentences([c for c in after if c.violation]),
             has_name=bool(name), has_meaning=bool(meaning), has_time=bool(claimed or tst), visible=visible,
-            ts_trusted=ts_trusted, ts_intact=ts_intact)
+            ts_trusted=ts_trusted, ts_intact=ts_intact,
+            ts_chain=self._timestamp_chain(embedded) if ts_trusted is False and ts_intact else "untrusted")
         verdict = facts.verdict()
         level = baseline_level(str(embedded.sig_object.get("/SubFilter")), embedded.signed_revision,
                                has_signature_timestamp=bool(tst), dss_revisions=self.dss_revisions,
@@ -576,19 +573,19 @@ class _Checker:
 
     def _chain(self, embedded: EmbeddedPdfSignature) -> ChainState:
         """The signer's chain at the validation time, revocation aside (soft-fail, offline)."""
-        certificate = embedded.signer_cert
-        context = ValidationContext(trust_roots=list(self.policy.roots), allow_fetching=False,
-                                    moment=self.policy.at, revocation_mode="soft-fail")
-        validator = CertificateValidator(certificate, intermediate_certs=embedded.other_embedded_certs,
-                                         validation_context=context)
-        try:
-            asyncio.run(validator.async_validate_path())
-        except (ExpiredError, NotYetValidError):
-            return "out_of_validity"
-        except (PathBuildingError, PathValidationError, ValidationError):
-            self_signed = certificate is not None and certificate.self_signed in ("yes", "maybe")
-            return "self_signed" if self_signed else "untrusted"
-        return "trusted"
+        return self._chain_of(embedded.signer_cert, embedded.other_embedded_certs)
+
+    def _timestamp_chain(self, embedded: EmbeddedPdfSignature) -> ChainState:
+        """The chain of the signature timestamp's authority at the validation time, revocation aside."""
+        token = signature_timestamp_token(embedded.signer_info)
+        if token is None:
+            return "untrusted"
+        return token_chain_state(token["content"], self.policy.roots, self.policy.at)
+
+    def _chain_of(self, certificate: asn1_x509.Certificate | None,
+                  intermediates: list[asn1_x509.Certificate]) -> ChainState:
+        """A certificate's chain at the validation time, revocation aside (soft-fail, offline)."""
+        return chain_state(certificate, intermediates, self.policy.roots, self.policy.at)
 
     def _classic(self, embedded: EmbeddedPdfSignature) -> PdfSignatureStatus:
         context = self.policy.context()

@@ -33,6 +33,18 @@ CHAIN_SENTENCES: dict[ChainState, str] = {
                        "and no timestamp that still holds proves the signature existed while it was valid.",
 }
 
+TSA_SENTENCES: dict[ChainState, str] = {
+    "trusted": "its timestamp authority chains to a trusted root, but the authority's revocation status could not "
+               "be established from the embedded data (verify with --online, or ask for a B-LT or B-LTA signature).",
+    "untrusted": "its timestamp authority does not chain to a trusted root (pass the authority's root with --trust).",
+    "self_signed": "its timestamp authority's certificate is self-signed, not trusted.",
+    "out_of_validity": "its timestamp authority's certificate was not valid (expired) at the validation time, and no "
+                       "later archive timestamp proves it was made while that certificate was valid (renew the "
+                       "archive timestamp before the authority's certificate expires: sign "
+                       "--renew-archive-timestamp).",
+}
+"""Why a timestamp (signature or document timestamp) is not trusted, by the state of its authority's chain."""
+
 ADES_SENTENCES = {
     "EXPIRED": "The signer's certificate had expired at the validation time and no timestamp proves the "
                "signature existed before that.",
@@ -71,6 +83,7 @@ class SignatureFacts:
         has_name, has_meaning, has_time, visible: The Part 11 manifestation (21 CFR 11.50): printed name,
             meaning, signing time, a visible appearance.
         ts_trusted, ts_intact: The signature timestamp (None when there is none).
+        ts_chain: Why an untrusted signature timestamp is not trusted (see `TSA_SENTENCES`).
     """
 
     intact: bool
@@ -89,6 +102,8 @@ class SignatureFacts:
     visible: bool
     ts_trusted: bool | None
     ts_intact: bool | None
+    ts_chain: ChainState = "untrusted"
+    """The signature timestamp authority's chain, revocation aside (read when `ts_trusted` is False)."""
 
     def verdict(self) -> Verdict:
         """The signature's indication and sub-indication (ETSI EN 319 102-1 §5.1.3)."""
@@ -141,7 +156,7 @@ class SignatureFacts:
             found.append("The signature timestamp does not match this signature (copied from another signature "
                          "or altered).")
         elif self.ts_trusted is False:
-            found.append("The signature timestamp does not validate to a trusted timestamp authority.")
+            found.append(f"The signature timestamp: {TSA_SENTENCES[self.ts_chain]}")
         missing = [label for label, present in (("printed name (/Name)", self.has_name),
                                                 ("meaning (/Reason)", self.has_meaning),
                                                 ("signing time", self.has_time),
@@ -164,6 +179,9 @@ class SignatureFacts:
         if not self.trusted and self._no_trusted_chain():
             return []  # already said: no trusted chain
         name = getattr(self.subindic, "name", "GENERIC")
+        explained = not (self.intact and self.valid) or self.coverage == "partial" or self.docmdp_ok is False
+        if name in TOTAL_FAILED_NAMES and explained:
+            return []  # the digest or the signature value sentence above already says it
         return [ADES_SENTENCES.get(name, f"ETSI validation ended with {name}.")]
 
 
@@ -211,11 +229,12 @@ def established_integrity(sub_indication: str | None, *, checked: bool) -> tuple
 
 
 def timestamp_verdict(*, intact: bool, valid: bool, coverage: Coverage | None, disallowed_changes: str,
-                      trusted: bool) -> tuple[Verdict, list[str]]:
+                      trusted: bool, chain: ChainState = "untrusted") -> tuple[Verdict, list[str]]:
     """The verdict on a document timestamp (RFC 3161 in PDF, ISO 32000-2 §12.8.5) and its problem sentences.
 
     Args:
         disallowed_changes: The changes after the timestamp that no signature allows, in sentences ('' if none).
+        chain: When not `trusted`, the state of the timestamp authority's chain, revocation aside.
     """
     if not intact:
         return (Verdict(indication="TOTAL-FAILED", sub_indication="HASH_FAILURE"),
@@ -231,8 +250,10 @@ def timestamp_verdict(*, intact: bool, valid: bool, coverage: Coverage | None, d
                 [f"The document was changed after this timestamp in a way no signature allows: "
                  f"{disallowed_changes}."])
     if not trusted:
-        return (Verdict(indication="INDETERMINATE", sub_indication="NO_CERTIFICATE_CHAIN_FOUND"),
-                ["The timestamp authority's certificate does not chain to a trusted root."])
+        sub = {"trusted": "TRY_LATER", "out_of_validity": "OUT_OF_BOUNDS_NO_POE"}.get(chain,
+                                                                                    "NO_CERTIFICATE_CHAIN_FOUND")
+        return (Verdict(indication="INDETERMINATE", sub_indication=sub),
+                [f"The document timestamp: {TSA_SENTENCES[chain]}"])
     return Verdict(indication="TOTAL-PASSED"), []
 
 

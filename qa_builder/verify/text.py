@@ -64,14 +64,17 @@ def _signature(number: int, s: SignatureReport, kind_of_file: str) -> list[str]:
              f"     {kind}; {holder}",
              f"     {_checks(s)}; {_HEADLINE[s.indication]}{f' [{s.sub_indication}]' if s.sub_indication else ''}"]
     if s.validation_time and s.validation_time == s.timestamp_time:
-        lines.append(f"     validated as of {s.validation_time}, the signing time its timestamp proves, with the "
-                     "validation data embedded in the file")
+        embedded = "" if kind_of_file == "manifest" else ", with the validation data embedded in the file"
+        lines.append(f"     validated as of {s.validation_time}, the signing time its timestamp proves{embedded}")
     return lines + [f"     ! {problem}" for problem in s.problems]
 
 
 def _when(s: SignatureReport) -> str:
     if s.timestamp_time:
         trust = "trusted" if s.timestamp_trusted else "NOT trusted"
+        if s.claimed_time and s.claimed_time != s.timestamp_time:
+            # the stamp and `sign` show the stated time; the token is taken a moment later, after signing
+            return f"signed {s.claimed_time} as stated, timestamped {s.timestamp_time} ({trust})"
         return f"signed {s.timestamp_time} (timestamp, {trust})"
     if s.claimed_time:
         return f"signed {s.claimed_time} (signer's own clock, no timestamp)"
