@@ -458,3 +458,16 @@ def test_a_clause_the_lint_cannot_render_is_a_library_fault(tmp_path: Path) -> N
     assert len(lines) == 1
     assert "general.yaml line " in lines[0] and "clause 'zz_bad'" in lines[0] and "ZeroDivisionError" in lines[0]
     assert "lint arrangement: contract_laboratory" in lines[0]
+
+
+def test_a_library_larger_than_any_clause_library_is_refused_before_it_is_read(lib: Path) -> None:
+    """Session 6 attack: each clause file is at most 1 MiB, but not all of them together: 150 files of one
+    990,000-character clause each (142 MB) kept `check` loading the library for 110 s at 630 MB."""
+    for index in range(17):
+        with (lib / "clauses" / f"zz_{index:02d}.yaml").open("wb") as handle:
+            handle.truncate(1024 * 1024)  # sparse: never read
+    started = time.monotonic()
+    message = _library_problem(lib)
+    assert message.endswith("clauses: its clause files come to 17 MiB, more than any clause library holds (at most "
+                            "16 MiB; the bundled one: 0.5 MiB)"), message
+    assert time.monotonic() - started < 5
