@@ -160,3 +160,24 @@ def test_an_agreement_started_in_the_browser_is_recorded_as_added(tmp_path_facto
     added = [e for e in qa.AuditTrail(workspace).events() if e.action == "add"]
     assert [e.agreement_id for e in added] == ["QA-WEB-NEW-1"]
     assert added[0].files[0].name == "agreements/QA-WEB-NEW-1/answers.yaml"
+
+
+def test_an_example_that_is_a_link_out_of_the_workspace_is_never_read(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Session 6 attack: a shared workspace's examples/leak.yaml, a symbolic link to a private YAML file elsewhere,
+    was listed on the new-agreement page and read by /new?from=leak: its text was shown in the interview (and saved
+    into the workspace with the new agreement)."""
+    root = tmp_path_factory.mktemp("web-link")
+    private = root / "private.yaml"
+    private.write_text("agreement:\n  id: QA-PRIVATE-1\n  title: PRIVATE-MARKER-7731\n", encoding="utf-8")
+    workspace = qa.init_workspace(root / "ws").root
+    (workspace / "examples" / "leak.yaml").symlink_to(private)
+    running = Server(workspace)
+    try:
+        cookie = _session(running)
+        status, _, body = request("GET", running.port, "/new?from=leak", headers={"Cookie": cookie})
+        assert status == 422 and b"examples/leak.yaml: is a symbolic link" in body, body[:300]
+        assert b"PRIVATE-MARKER" not in body
+        status, _, body = request("GET", running.port, "/new", headers={"Cookie": cookie})
+        assert status == 200 and b"leak" not in body
+    finally:
+        running.stop()

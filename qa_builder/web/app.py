@@ -249,8 +249,9 @@ class WebApp:
 
     def starts(self) -> dict[str, list[str]]:
         """What a new agreement can start from: the bundled examples and the workspace's agreements."""
-        return {"examples": sorted(p.stem for p in (self.workspace.root / "examples").glob("*.yaml")),
-                "agreements": self.workspace.agreement_ids()}
+        folder = self.workspace.root / "examples"
+        examples = [] if folder.is_symlink() else [p.stem for p in folder.glob("*.yaml") if not p.is_symlink()]
+        return {"examples": sorted(examples), "agreements": self.workspace.agreement_ids()}
 
     async def new_agreement(self, request: Request) -> Response:
         start = request.query_params.get("from", "")
@@ -283,6 +284,11 @@ class WebApp:
         if not _ID.fullmatch(start):
             raise HTTPException(404, "No such example or agreement.")
         example = self.workspace.root / "examples" / f"{start}.yaml"
+        for link in (example.parent, example):  # a shared workspace's link would show a file from outside it
+            if link.is_symlink():
+                raise HTTPException(422, f"{link.relative_to(self.workspace.root)}: is a symbolic link; a workspace "
+                                         "keeps its examples as plain files inside it, so it is never read through: "
+                                         "replace the link with what it points to")
         path = example if example.is_file() else self.workspace.answers_path(start)
         if not path.is_file():
             raise HTTPException(404, "No such example or agreement.")
