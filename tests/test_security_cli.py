@@ -973,3 +973,29 @@ def test_a_damaged_or_huge_pending_regeneration_file_starts_a_new_run(tmp_path: 
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert result.returncode == 0, result.stderr
     assert "internal error" not in result.stderr and "to regenerate" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("setting", ["template", "library"])
+def test_a_workspace_library_or_template_linking_out_of_it_is_refused(tmp_path: Path, setting: str) -> None:
+    """Session 6 attack: a shared workspace whose template was templates/evil.docx, a symbolic link to a private
+    DOCX elsewhere (or whose clause_library linked out), built every agreement from that file: its content went into
+    the workspace's agreements. Settings naming a path outside were refused; a link leading outside was not."""
+    import shutil
+
+    import qa_builder as qa
+    from qa_builder.errors import InputError
+
+    workspace = qa.init_workspace(tmp_path / "ws").root
+    outside = tmp_path / "outside"
+    if setting == "template":
+        outside.mkdir()
+        shutil.copyfile(workspace / "templates" / "quality_agreement.docx", outside / "private.docx")
+        (workspace / "templates" / "evil.docx").symlink_to(outside / "private.docx")
+        settings = (workspace / "qa-builder.yaml").read_text(encoding="utf-8")
+        (workspace / "qa-builder.yaml").write_text(
+            settings.replace("templates/quality_agreement.docx", "templates/evil.docx"), encoding="utf-8")
+    else:
+        shutil.move(workspace / "clause_library", outside)
+        (workspace / "clause_library").symlink_to(outside)
+    with pytest.raises(InputError, match=f"{setting} '[^']+' leads out of the workspace through a symbolic link"):
+        qa.open_workspace(workspace)
