@@ -471,3 +471,14 @@ def test_a_library_larger_than_any_clause_library_is_refused_before_it_is_read(l
     assert message.endswith("clauses: its clause files come to 17 MiB, more than any clause library holds (at most "
                             "16 MiB; the bundled one: 0.5 MiB)"), message
     assert time.monotonic() - started < 5
+
+
+def test_a_library_file_linking_out_of_the_library_is_refused_unread(lib: Path, tmp_path: Path) -> None:
+    """Session 6 attack: a shared library's clauses/zz.yaml, a symbolic link to a private YAML file elsewhere, was
+    read as a clause file (its values can be quoted in messages and in the audit trail's failed-build events)."""
+    private = tmp_path / "private.yaml"
+    private.write_text("clauses:\n  - id: zz_private\n    title: PRIVATE-MARKER-7731\n", encoding="utf-8")
+    (lib / "clauses" / "zz.yaml").symlink_to(private)
+    message = _library_problem(lib)
+    assert message == (f"{lib / 'clauses' / 'zz.yaml'}: is a symbolic link to a file outside the library; a library "
+                       "keeps its files inside it: replace the link with the file"), message

@@ -12,7 +12,7 @@ from qa_builder.bundled import bundled
 from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
-from qa_builder.library.jurisdictions import load_jurisdictions
+from qa_builder.library.jurisdictions import JURISDICTIONS_FILE, load_jurisdictions
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
@@ -68,6 +68,14 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     root = directory if directory is not None else default_library_dir()
     if not (root / LIBRARY_FILE).is_file():
         raise LibraryError(f"{root}: not a clause library (no {LIBRARY_FILE} in it)")
+    clause_folder = root / CLAUSES_DIR
+    named = [root / n for n in (LIBRARY_FILE, REQUIREMENTS_FILE, RACI_FILE, REVIEW_FILE, CLOCKS_FILE, SOURCES_FILE,
+                                JURISDICTIONS_FILE)]
+    outside = [p for p in [*named, *(sorted(clause_folder.glob("*.yaml")) if clause_folder.is_dir() else [])]
+               if _leads_out(p, root)]
+    if outside:  # a shared library's link to a private file: its values would be quoted in messages and events
+        raise LibraryError([f"{p}: is a symbolic link to a file outside the library; a library keeps its files inside "
+                            "it: replace the link with the file" for p in outside])
     problems: list[str] = []
     info_doc = _read(root / LIBRARY_FILE, problems)
     info = _one(root / LIBRARY_FILE, info_doc, (), LibraryInfo, problems) if info_doc else None
@@ -130,6 +138,15 @@ def _section_order(info: LibraryInfo, section: str) -> int:
 MAX_CLAUSE_FILES_BYTES = 16 * 1024 * 1024
 """Bytes of all clause files together (the bundled library: 0.5 MiB). Each file is at most 1 MiB, but 150 of them
 (142 MB) kept `check` loading the library for 110 s at 630 MB (session 6 attack)."""
+
+
+def _leads_out(path: Path, root: Path) -> bool:
+    """Whether `path` is a symbolic link to a regular file outside the library `root` (a link to a device or pipe is
+    left to the read, which refuses it as not a regular file)."""
+    try:
+        return path.is_symlink() and path.is_file() and not path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _size(path: Path) -> int:
