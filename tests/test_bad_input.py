@@ -482,3 +482,16 @@ def test_a_library_file_linking_out_of_the_library_is_refused_unread(lib: Path, 
     message = _library_problem(lib)
     assert message == (f"{lib / 'clauses' / 'zz.yaml'}: is a symbolic link to a file outside the library; a library "
                        "keeps its files inside it: replace the link with the file"), message
+
+
+def test_a_library_of_more_requirements_than_any_is_refused_before_compiling(lib: Path) -> None:
+    """Session 6 attack: 8,500 requirements, each with its own condition (a 0.9 MB file, under the 1 MiB bound),
+    kept `check` compiling for 31 s; compiling is not bounded by a render's limits."""
+    path = lib / "requirements.yaml"
+    extra = "".join(f"  - id: ZZ.r{n}\n    source: x\n    summary: x\n    applies_when: \"{n} == {n}\"\n"
+                    for n in range(2_001))
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n" + extra, encoding="utf-8")
+    started = time.monotonic()
+    message = _library_problem(lib)
+    assert f"{path}: holds 2,0" in message and "requirements, more than any clause library (at most 2,000" in message
+    assert time.monotonic() - started < 10

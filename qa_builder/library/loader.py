@@ -102,6 +102,13 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
 
     requirements = _list_file(root / REQUIREMENTS_FILE, "requirements", Requirement, problems)
     raci = _list_file(root / RACI_FILE, "activities", RaciActivity, problems)
+    too_many = [f"{where}: holds {count:,} {what}, more than any clause library (at most {limit:,}; the bundled one "
+                f"holds {bundled})" for where, count, what, limit, bundled in (
+                    (root / CLAUSES_DIR, len(clauses), "clauses", MAX_CLAUSES, 53),
+                    (root / REQUIREMENTS_FILE, len(requirements), "requirements", MAX_REQUIREMENTS, 172),
+                    (root / RACI_FILE, len(raci), "activities", MAX_ACTIVITIES, 63)) if count > limit]
+    if too_many:  # before any condition or text is compiled: 8,500 requirements took `check` 31 s to compile
+        raise LibraryError([*problems, *too_many])
     review = ReviewThresholds()
     if (root / REVIEW_FILE).is_file():
         review_doc = _read(root / REVIEW_FILE, problems)
@@ -135,6 +142,12 @@ def _section_order(info: LibraryInfo, section: str) -> int:
     return next((s.order for s in info.sections if s.id == section), 0)
 
 
+MAX_CLAUSES = 2_000
+MAX_REQUIREMENTS = 2_000
+MAX_ACTIVITIES = 1_000
+"""Entries at most of a library (the bundled one: 53 clauses, 172 requirements, 63 RACI activities). Each condition
+and text is compiled once, and compiling is not bounded by a render's limits: 8,500 requirements (a 0.9 MB file)
+kept `check` busy for 31 s (session 6 attack)."""
 MAX_CLAUSE_FILES_BYTES = 16 * 1024 * 1024
 """Bytes of all clause files together (the bundled library: 0.5 MiB). Each file is at most 1 MiB, but 150 of them
 (142 MB) kept `check` loading the library for 110 s at 630 MB (session 6 attack)."""
