@@ -427,6 +427,19 @@ def _marked_up(sent: Path, out: Path) -> Path:
 
 
 @pytest.mark.libreoffice
+def test_a_returned_file_name_cannot_forge_a_line(negotiation_workspace: Path, tmp_path: Path) -> None:
+    """Session 6 attack: a returned DOCX saved under the name its sender gave it, "r\\nerror: fake.docx", made
+    `negotiate import` print "r" and a forged "error: fake.docx: agreement …" line on standard output."""
+    sent = negotiation_workspace / "agreements" / "QA-MIN-1" / "v1" / "QA-MIN-1_v1.docx"
+    returned = tmp_path / "r\nerror: fake.docx"
+    shutil.copyfile(sent, returned)
+    result = _cli(str(negotiation_workspace), "QA-MIN-1", str(returned))
+    assert result.returncode == 0, result.stderr
+    assert not any(line.startswith("error") for line in result.stdout.splitlines()), result.stdout
+    assert result.stdout.startswith("r\\u000aerror: fake.docx: agreement QA-MIN-1 version 1;"), result.stdout
+
+
+@pytest.mark.libreoffice
 def test_negotiate_import_from_the_command_line(negotiation_workspace: Path, tmp_path: Path) -> None:
     sent = negotiation_workspace / "agreements" / "QA-MIN-1" / "v1" / "QA-MIN-1_v1.docx"
     returned = _marked_up(sent, tmp_path / "QA-MIN-1 returned.docx")

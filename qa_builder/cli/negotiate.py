@@ -65,10 +65,11 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     for name in unreadable:
         click.secho(f"warning: the earlier import report {name} cannot be read; it is not reused"
                     + ("" if again else f" (this import is kept as {target.name})"), fg="yellow", err=True)
+    returned_name = printable(returned.name)  # a received file's name, chosen by whoever sent it
     if again:
-        click.echo(f"{returned.name}: already imported as {target.name}; that report and its decisions stand "
+        click.echo(f"{returned_name}: already imported as {target.name}; that report and its decisions stand "
                    f"(see `qa-builder negotiate status {opened.root} {agreement_id}`)")
-    click.echo(f"{returned.name}: agreement {agreement_id} version {report.version}; "
+    click.echo(f"{returned_name}: agreement {agreement_id} version {report.version}; "
                f"{len(report.clauses)} clause(s) changed or commented")
     for finding in report.clauses:
         click.echo(f"  {finding.number} {finding.title} [{finding.clause_id}]: {_LABELS[finding.classification]}"
