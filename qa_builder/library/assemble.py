@@ -12,6 +12,7 @@ from qa_builder.library.raci import resolve_raci
 from qa_builder.library.select import ClauseSelection, condition_holds
 from qa_builder.library.sources import SourceIndex
 from qa_builder.models.agreement import (
+    UNVERIFIED_MARK,
     AffiliatePartyBlock,
     Agreement,
     AgreementClause,
@@ -294,6 +295,8 @@ def _traceability(
         if requirement.id not in applicable:
             continue
         citation = "; ".join(c.short for c in index.cite(requirement.source))
+        if not requirement.verified:
+            citation = f"{citation} {UNVERIFIED_MARK}"
         rows.append(TraceRow(requirement_id=requirement.id, source=requirement.source, summary=requirement.summary,
                              clause_numbers=citing.get(requirement.id, []), citation=citation))
     return rows, [SourceRow(key=key, citation=citation) for key, citation in index.used()]

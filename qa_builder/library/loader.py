@@ -13,6 +13,7 @@ from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
 from qa_builder.library.jurisdictions import JURISDICTIONS_FILE, load_jurisdictions
+from qa_builder.library.stored import library_key, store_library, stored_library
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
@@ -76,6 +77,22 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     if outside:  # a shared library's link to a private file: its values would be quoted in messages and events
         raise LibraryError([f"{p}: is a symbolic link to a file outside the library; a library keeps its files inside "
                             "it: replace the link with the file" for p in outside])
+    total = sum(_size(p) for p in clause_folder.glob("*.yaml")) if clause_folder.is_dir() else 0
+    if total > MAX_CLAUSE_FILES_BYTES:  # before anything reads them (the stored library's key reads them all)
+        raise LibraryError(f"{clause_folder}: its clause files come to {total / 2**20:,.0f} MiB, more than any clause "
+                           f"library holds (at most {MAX_CLAUSE_FILES_BYTES // 2**20} MiB; the bundled one: 0.5 MiB)")
+    key = library_key(root, CLAUSES_DIR)
+    checked = stored_library(key) if key is not None else None
+    if checked is not None:  # these very files passed every check below before (qa_builder.library.stored)
+        return checked
+    library = _load(root)
+    if key is not None:
+        store_library(key, library)
+    return library
+
+
+def _load(root: Path) -> ClauseLibrary:
+    """Read, validate and check the library in `root` (see `load_library`)."""
     problems: list[str] = []
     info_doc = _read(root / LIBRARY_FILE, problems)
     info = _one(root / LIBRARY_FILE, info_doc, (), LibraryInfo, problems) if info_doc else None
@@ -85,12 +102,6 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     clause_files = sorted((root / CLAUSES_DIR).glob("*.yaml")) if (root / CLAUSES_DIR).is_dir() else []
     if not clause_files:
         problems.append(f"{root / CLAUSES_DIR}: holds no clause files (*.yaml)")
-    total = sum(_size(p) for p in clause_files)
-    if total > MAX_CLAUSE_FILES_BYTES:
-        problems.append(f"{root / CLAUSES_DIR}: its clause files come to {total / 2**20:,.0f} MiB, more than any "
-                        f"clause library holds (at most {MAX_CLAUSE_FILES_BYTES // 2**20} MiB; the bundled one: "
-                        "0.5 MiB)")
-        clause_files = []
     for path in clause_files:
         doc = _read(path, problems)
         for _item, loc in _items(path, doc, "clauses", problems):
@@ -318,12 +329,17 @@ def _check_consistency(
 def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any], clock_ids: list[str],
                  problems: list[str]) -> None:
     """Every text and condition uses only names of the data model (qa_builder.sandbox.names); a set of
-    texts that passed before with the same code is not parsed again (qa_builder.library.checked)."""
+    texts that passed before with the same code is not parsed again (qa_builder.library.checked), nor is
+    a single text that passed before: a new clause version costs the check of its own texts only."""
     key = texts_key([*clock_ids, "\x00", *(f"{int(is_expression)}{text}" for _, _, text, is_expression in checks)])
     if already_passed(key):
         return
     before = len(problems)
     for where, label, text, is_expression in checks:
+        text_key = texts_key([*clock_ids, "\x00", f"{int(is_expression)}{text}"])
+        if already_passed(text_key):
+            continue
+        found = len(problems)
         if is_expression:
             _check_expression(where, label, text, known, problems)
         else:
@@ -331,8 +347,11 @@ def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any]
                 check_names(text, known)
             except TemplateProblem as exc:
                 problems.append(f"{where}: {label} {exc}")
+        if len(problems) == found:
+            record_pass(text_key)
     if len(problems) == before:
         record_pass(key)
+
 
 def _check_expression(where: str, label: str, expression: str, known: dict[str, Any], problems: list[str]) -> None:
     try:

@@ -187,20 +187,19 @@ class InputModel(StrictModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _not_too_many(cls, value: Any, info: ValidationInfo) -> Any:
-        """Before the entries are validated one by one: a list of 5,000 products is refused at once."""
+    def _bounded_and_typed(cls, value: Any, info: ValidationInfo) -> Any:
+        """Before the entries are validated one by one: a list of 5,000 products is refused at once; a true/false
+        where a number is meant is refused. (One validator for both: each one costs its inspection per field
+        whenever a model class is made, which every command start pays.)"""
+        if isinstance(value, bool):
+            if info.field_name is not None:
+                annotation = cls.model_fields[info.field_name].annotation
+                if not _accepts_bool(annotation) and _wants_number(annotation):
+                    raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
+            return value
         problem = _too_many(value, cls.field_list_limits.get(info.field_name or "", cls.list_limit))
         if problem:
             raise PydanticCustomError("too_many", problem)
-        return value
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, bool) and info.field_name is not None:
-            annotation = cls.model_fields[info.field_name].annotation
-            if not _accepts_bool(annotation) and _wants_number(annotation):
-                raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
         return value
 
     text_limit: ClassVar[int] = TEXT_LIMIT
