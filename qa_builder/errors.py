@@ -82,6 +82,14 @@ _LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2
 """Every character str.splitlines() breaks a line at."""
 
 
+def first_line(text: str) -> str:
+    """`text` up to its first line break, escaped or not (what follows a line break inside one sentence may be
+    another program's text, which the audit trail does not keep)."""
+    cut = min((i for i in (text.find(m) for m in (*_LINE_BREAKS.values(), *map(chr, _LINE_BREAKS))) if i >= 0),
+              default=len(text))
+    return text[:cut]
+
+
 def one_line(text: str) -> str:
     """`text` with every character that would start a new line (see str.splitlines) shown as \\uXXXX.
 
