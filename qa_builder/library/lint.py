@@ -267,8 +267,7 @@ def lint_library(library: ClauseLibrary) -> LintReport:
         except QABuilderError as exc:
             # A clause that does not render at all is a fault of the library, not a lint finding: one line per
             # problem naming file, line and clause (exit 2), with the arrangement that shows it.
-            raise LibraryError("\n".join(f"{line} (lint arrangement: {label})"
-                                          for line in str(exc).splitlines())) from exc
+            raise LibraryError([f"{line} (lint arrangement: {label})" for line in str(exc).splitlines()]) from exc
         all_terms |= defined_terms(agreement, inline=False)
         for section in agreement.sections:
             for clause in section.clauses:
