@@ -22,7 +22,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from qa_builder.config import cache_dir
+from qa_builder.config import cache_dir, cache_dir_inputs
 
 _PACKAGE = Path(__file__).resolve().parent
 _DIGEST_CHARS = 16
@@ -57,7 +57,14 @@ def _make_private(folder: Path) -> bool:
 
 
 def _folder(kind: str) -> Path | None:
-    return _folder_in(cache_dir(), kind)
+    return _folder_in(_base(*cache_dir_inputs()), kind)
+
+
+@lru_cache(maxsize=4)
+def _base(_xdg_cache_home: str | None, _home: str | None) -> Path:
+    """`cache_dir()`, worked out once per value of the variables it reads: a command reads ~300 entries, and
+    working it out (Path.home(), path joins) for each was most of the time they took."""
+    return cache_dir()
 
 
 @lru_cache(maxsize=16)

@@ -97,3 +97,8 @@ def cache_dir() -> Path:
     """qa-builder's own cache folder: ``$XDG_CACHE_HOME/qa-builder`` (default ``~/.cache/qa-builder``)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "qa-builder"
+
+
+def cache_dir_inputs() -> tuple[str | None, str | None]:
+    """The two variables `cache_dir` depends on (XDG_CACHE_HOME, HOME), for callers that keep its result per value."""
+    return os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME")

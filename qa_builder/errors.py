@@ -75,8 +75,28 @@ class Problem:
         if self.file is None:
             return self.message
         # A line break in a file name would start a second, forged "error: …" line (session 5 attack).
-        file = str(self.file).replace("\r", "\\u000d").replace("\n", "\\u000a")
-        return f"{file}{f' line {self.line}' if self.line else ''}: {self.message}"
+        return f"{one_line(str(self.file))}{f' line {self.line}' if self.line else ''}: {self.message}"
+
+
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+"""Every character str.splitlines() breaks a line at."""
+
+
+def first_line(text: str) -> str:
+    """`text` up to its first line break, escaped or not (what follows a line break inside one sentence may be
+    another program's text, which the audit trail does not keep)."""
+    cut = min((i for i in (text.find(m) for m in (*_LINE_BREAKS.values(), *map(chr, _LINE_BREAKS))) if i >= 0),
+              default=len(text))
+    return text[:cut]
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that would start a new line (see str.splitlines) shown as \\uXXXX.
+
+    An error's message is one line per problem; a file or folder name quoted in it is anything a file system
+    allows, line feeds included, and would otherwise print a second, forged "error: …" line.
+    """
+    return text.translate(_LINE_BREAKS)
 
 
 class QABuilderError(Exception):
@@ -84,6 +104,12 @@ class QABuilderError(Exception):
 
     The message is a sentence that names the culprit (file, line, field). The fix, when it is to ask
     differently (replace an output, give a timestamp authority ...), is the `hint`, worded by the caller.
+
+    Args:
+        message: the sentence, or one sentence per problem; a line break inside a sentence (from a file name
+            quoted in it) is shown as \\u000a, so that each sentence prints as one line.
+        hint: the remedy, or None.
+        problems: the problems, each with its file, line and field path.
 
     Attributes:
         message: the message (one line per problem).
@@ -94,7 +120,9 @@ class QABuilderError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str = "", *, hint: Hint | None = None, problems: Sequence[Problem] = ()) -> None:
+    def __init__(self, message: str | Sequence[str] = "", *, hint: Hint | None = None,
+                 problems: Sequence[Problem] = ()) -> None:
+        message = one_line(message) if isinstance(message, str) else "\n".join(one_line(m) for m in message)
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -103,7 +131,7 @@ class QABuilderError(Exception):
     @classmethod
     def of_problems(cls, problems: Sequence[Problem], *, hint: Hint | None = None) -> Self:
         """The error of these problems, its message one line per problem."""
-        return cls("\n".join(str(p) for p in problems), hint=hint, problems=problems)
+        return cls([str(p) for p in problems], hint=hint, problems=problems)
 
     @property
     def file(self) -> Path | None:

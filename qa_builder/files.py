@@ -16,8 +16,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, TypeVar
 
-from pydantic import ValidationError
-
 from qa_builder.errors import Hint, InputError, OutputExistsError, Remedy
 
 T = TypeVar("T")
@@ -126,6 +124,8 @@ def read_small_file(path: Path, limit: int) -> bytes:
 def problem_line(exc: BaseException) -> str:
     """What is wrong with a file, in one line: a validation error's first field and message, else the first line
     of the error (its type when it says nothing)."""
+    from pydantic import ValidationError  # here: importing pydantic costs ~0.1 s of every command's start
+
     if isinstance(exc, ValidationError) and exc.errors():
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -400,6 +400,23 @@ def test_export_csv_has_a_header_and_a_row_per_event(workspace: Path, tmp_path: 
     assert last.action == "export" and last.files[0].name == "trail.csv" and last.details["events"] == 20
 
 
+def test_export_csv_shows_a_formula_like_cell_as_text(tmp_path: Path) -> None:
+    """Session 6 attack: a PDF named '=HYPERLINK("http:__evil.example_x","Open").pdf' verified with --workspace put
+    that name at the start of the `files` cell: a live formula when the inspector opens the export in Excel."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    evil = workspace / '=HYPERLINK("http:__evil.example_x","Open").pdf'
+    evil.write_bytes(b"%PDF-1.7 not signed")
+    AuditTrail(workspace).append("verify", files=[evil])
+    AuditTrail(workspace).append("add", files=[], details={"added_from": "-2+3.yaml"})
+    out = export_csv(workspace, tmp_path / "trail.csv")
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells), cells
+    assert rows[1][CSV_COLUMNS.index("files")].startswith("'=HYPERLINK(")
+
+
 @pytest.mark.libreoffice
 def test_export_pdf_is_a_readable_report(workspace: Path, tmp_path: Path, converter: Any, sponsor_key: Any) -> None:
     seal_trail(workspace, sponsor_key)

@@ -389,6 +389,18 @@ def test_library_check_renders_with_the_examples(tmp_path: Path, condition: str,
     ("  country: Germany", "  country: '  '", "line 11: sponsor.country is empty (or only spaces); give a value"),
     ("  country: Germany", '  country: "Ger\\u2028many"', "sponsor.country contains U+2028 (a line separator)"),
     ("  country: Germany", '  country: "Ger\\x92many"', "sponsor.country contains the control character U+0092"),
+    ("  name: 株式会社", '  name: 株式\ufeff会社',
+     "line 14: contract_acceptor.name contains the invisible character U+FEFF"),
+    ("  name: 株式会社テスト製薬", '  name: "株式\\u200b会社テスト製薬"',
+     "contract_acceptor.name contains the invisible character U+200B"),
+    ("  name: 株式会社テスト製薬", '  name: "株式\\u2060会社テスト製薬"',
+     "contract_acceptor.name contains the invisible character U+2060"),
+    ("  name: 株式会社テスト製薬", '  name: "\\u3164\\u3164"',
+     "contract_acceptor.name contains the invisible character U+3164 (a Hangul filler)"),
+    ("  name: 株式会社テスト製薬", '  name: "株式\\u2800会社"',
+     "contract_acceptor.name contains the invisible character U+2800 (a blank Braille pattern)"),
+    ("  name: 株式会社テスト製薬", '  name: "株式\\U000E0041会社"',
+     "contract_acceptor.name contains the invisible character U+E0041 (a tag character)"),
     ("signatories:", "positions: {2026-01-01: x}\nsignatories:",
      "line 32: has the key '2026-01-01', which YAML reads as a date, not text; put it in quotes"),
     ("effective_date: 2026-06-01", "effective_date: '2026-02-30'",
@@ -449,3 +461,40 @@ def test_a_clause_the_lint_cannot_render_is_a_library_fault(tmp_path: Path) -> N
     assert len(lines) == 1
     assert "general.yaml line " in lines[0] and "clause 'zz_bad'" in lines[0] and "ZeroDivisionError" in lines[0]
     assert "lint arrangement: cmo, drug_product, US, cmo_release_with_sponsor_secondary," in lines[0], lines[0]
+
+
+def test_a_library_larger_than_any_clause_library_is_refused_before_it_is_read(lib: Path) -> None:
+    """Session 6 attack: each clause file is at most 1 MiB, but not all of them together: 150 files of one
+    990,000-character clause each (142 MB) kept `check` loading the library for 110 s at 630 MB."""
+    for index in range(17):
+        with (lib / "clauses" / f"zz_{index:02d}.yaml").open("wb") as handle:
+            handle.truncate(1024 * 1024)  # sparse: never read
+    started = time.monotonic()
+    message = _library_problem(lib)
+    assert message.endswith("clauses: its clause files come to 17 MiB, more than any clause library holds (at most "
+                            "16 MiB; the bundled one: 0.5 MiB)"), message
+    assert time.monotonic() - started < 5
+
+
+def test_a_library_file_linking_out_of_the_library_is_refused_unread(lib: Path, tmp_path: Path) -> None:
+    """Session 6 attack: a shared library's clauses/zz.yaml, a symbolic link to a private YAML file elsewhere, was
+    read as a clause file (its values can be quoted in messages and in the audit trail's failed-build events)."""
+    private = tmp_path / "private.yaml"
+    private.write_text("clauses:\n  - id: zz_private\n    title: PRIVATE-MARKER-7731\n", encoding="utf-8")
+    (lib / "clauses" / "zz.yaml").symlink_to(private)
+    message = _library_problem(lib)
+    assert message == (f"{lib / 'clauses' / 'zz.yaml'}: is a symbolic link to a file outside the library; a library "
+                       "keeps its files inside it: replace the link with the file"), message
+
+
+def test_a_library_of_more_requirements_than_any_is_refused_before_compiling(lib: Path) -> None:
+    """Session 6 attack: 8,500 requirements, each with its own condition (a 0.9 MB file, under the 1 MiB bound),
+    kept `check` compiling for 31 s; compiling is not bounded by a render's limits."""
+    path = lib / "requirements.yaml"
+    extra = "".join(f"  - id: ZZ.r{n}\n    source: x\n    summary: x\n    applies_when: \"{n} == {n}\"\n"
+                    for n in range(2_001))
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n" + extra, encoding="utf-8")
+    started = time.monotonic()
+    message = _library_problem(lib)
+    assert f"{path}: holds 2,0" in message and "requirements, more than any clause library (at most 2,000" in message
+    assert time.monotonic() - started < 10

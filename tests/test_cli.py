@@ -226,3 +226,19 @@ def test_readme_documents_every_command() -> None:
             names.append(name)
     missing = [n for n in names if f"qa-builder {n}" not in readme]
     assert not missing, f"README lacks {missing}"
+
+
+def test_help_and_schema_start_without_the_heavy_libraries() -> None:
+    """`--help` lists the commands without importing pydantic, Jinja, YAML, python-docx or pyHanko (issue 17:
+    CLI start ≤ 0.4 s; pydantic alone costs ~0.1 s to import), and `schema` without Jinja, python-docx or
+    pyHanko."""
+    heavy = ("pydantic", "jinja2", "yaml", "docx", "pyhanko", "typst")
+    code = ("import json, sys\nfrom qa_builder.cli import main\ntry:\n    main(sys.argv[1:], prog_name='qa-builder')\n"
+            "except SystemExit:\n    pass\n"
+            f"print(json.dumps(sorted(m for m in {list(heavy)!r} if m in sys.modules)), file=sys.stderr)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args, allowed in ((["--help"], []), (["schema"], ["pydantic", "yaml"])):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                                check=False)
+        imported = json.loads(result.stderr.strip().splitlines()[-1])
+        assert [m for m in imported if m not in allowed] == [], (args, imported)

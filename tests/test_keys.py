@@ -91,6 +91,41 @@ def test_an_uploaded_key_is_loaded_from_memory_and_never_kept(test_pki: Any, tmp
         keys.load_pkcs12_data(b"not a key", test_pki.passphrase(), name="upload.p12")
 
 
+@pytest.mark.parametrize("where", ["mac", "key"])
+def test_a_key_file_asking_for_billions_of_iterations_is_refused_at_once(test_pki: Any, tmp_path: Path,
+                                                                         where: str) -> None:
+    """Session 6 attack: a PKCS#12 file whose MAC (or shrouded key) asked for 2,147,483,647 key-derivation
+    iterations kept `sign` busy for hours (stopped by a 60 s timeout) before the passphrase was even checked."""
+    import time
+
+    from asn1crypto import pkcs12
+
+    from qa_builder.signing.keys import load_pkcs12_data
+
+    pfx = pkcs12.Pfx.load(test_pki.p12("sponsor").read_bytes())
+    if where == "mac":
+        pfx["mac_data"]["iterations"] = 2**31 - 1
+    else:
+        safe = pfx.authenticated_safe
+        for info in safe:
+            if info["content_type"].native == "data":
+                contents = pkcs12.SafeContents.load(info["content"].native)
+                for bag in contents:
+                    if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+                        bag["bag_value"]["encryption_algorithm"]["parameters"]["key_derivation_func"]["parameters"][
+                            "iteration_count"] = 2**31 - 1
+                info["content"] = pkcs12.OctetString(contents.dump(force=True))  # type: ignore[attr-defined]
+        pfx["auth_safe"]["content"] = pkcs12.OctetString(safe.dump(force=True))  # type: ignore[attr-defined]
+    hostile = tmp_path / "hostile.p12"
+    hostile.write_bytes(pfx.dump(force=True))
+    started = time.monotonic()
+    with pytest.raises(SigningError, match="asks for 2,147,483,647 key-derivation iterations"):
+        load_pkcs12_key(hostile, test_pki.passphrase())
+    with pytest.raises(SigningError, match="key-derivation iterations"):
+        load_pkcs12_data(hostile.read_bytes(), test_pki.passphrase(), name="hostile.p12")
+    assert time.monotonic() - started < 5
+
+
 def test_a_name_mixing_right_to_left_and_latin_letters_is_refused_for_what_it_is(tmp_path: Path) -> None:
     """'Dr. Noa לוי-Smith' is a plausible Israeli signer name; pyHanko's asn1crypto cannot match it (RFC 3454's bidi
     rule), and the refusal said it "has characters newer than Unicode 3.2", which is not the reason."""

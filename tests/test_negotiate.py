@@ -373,7 +373,7 @@ BAD_FILES: dict[str, Callable[[Path], bytes]] = {
 }
 BAD_MESSAGES = {"not a zip": "is not a readable DOCX", "truncated": "is not a readable DOCX",
                 "no document": "is not a Word document", "damaged xml": "word/document.xml is damaged",
-                "entity": "declares a DTD", "bomb": "unpacks to more than 64 MiB"}
+                "entity": "declares a DTD", "bomb": "unpacks to more than 16 MiB"}
 
 
 def _zip(parts: dict[str, bytes]) -> bytes:
@@ -423,6 +423,20 @@ def _marked_up(sent: Path, out: Path) -> Path:
                      ("del", "covers"), ("ins", "governs"), ("same", " Examplol 10 mg tablets.")])
     m.comment(body, "Wider scope, please.")
     return m.save(out)
+
+
+@pytest.mark.libreoffice
+def test_a_returned_file_name_cannot_forge_a_line(negotiation_workspace: Path, tmp_path: Path) -> None:
+    """Session 6 attack: a returned DOCX saved under the name its sender gave it, "r\\nerror: fake.docx", made
+    `negotiate import` print "r" and a forged "error: fake.docx: agreement …" line on standard output."""
+    workspace = tmp_path / "ws"  # a copy: the shared workspace's first import is another test's
+    shutil.copytree(negotiation_workspace, workspace)
+    returned = tmp_path / "r\nerror: fake.docx"
+    shutil.copyfile(workspace / "agreements" / "QA-MIN-1" / "v1" / "QA-MIN-1_v1.docx", returned)
+    result = _cli(str(workspace), "QA-MIN-1", str(returned))
+    assert result.returncode == 0, result.stderr
+    assert not any(line.startswith("error") for line in result.stdout.splitlines()), result.stdout
+    assert result.stdout.startswith("r\\u000aerror: fake.docx: agreement QA-MIN-1 version 1;"), result.stdout
 
 
 @pytest.mark.libreoffice

@@ -89,3 +89,31 @@ def test_an_unreadable_earlier_report_is_not_reused_and_a_fresh_one_is_written(w
     assert result.exit_code == 0, result.output
     assert "already imported as v1-import-2.json" in result.output
     assert "v1-import-1.json cannot be read; it is not reused" in result.output
+
+
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+@pytest.mark.parametrize(("body", "comments", "expected"), [
+    ('<w:ins w:id="1"><w:r><w:t>x</w:t></w:r></w:ins>' * 100_001, "", "holds more than 100,000 tracked changes"),
+    ("", '<w:comment w:id="1"/>' * 20_001, "holds more than 20,000 comments"),
+])
+def test_a_returned_file_of_more_changes_or_comments_than_an_agreement_holds_is_refused_at_once(
+        tmp_path: Path, body: str, comments: str, expected: str) -> None:
+    """Session 6 attack: a 650 KB returned DOCX of 1,200,000 tracked insertions (or 2,000,000 empty comments) took
+    53 s (58 s) and 1.2 GB (1.3 GB) to import, only for the report to keep 2,000 of them."""
+    import time
+    import zipfile
+
+    from qa_builder.negotiation.returned import ReturnedFileError, read_returned
+
+    path = tmp_path / "returned.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("word/document.xml", f'<w:document xmlns:w="{_W_NS}"><w:body><w:p>{body}</w:p></w:body>'
+                                              "</w:document>")
+        if comments:
+            package.writestr("word/comments.xml", f'<w:comments xmlns:w="{_W_NS}">{comments}</w:comments>')
+    started = time.monotonic()
+    with pytest.raises(ReturnedFileError, match=expected):
+        read_returned(path)
+    assert time.monotonic() - started < 5

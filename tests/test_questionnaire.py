@@ -277,7 +277,7 @@ def test_the_terminal_shows_each_questions_help_once_per_run_of_questions_sharin
     assert party is not None and contact is not None
     assert printed.count(" ".join(party.decides.split())) == 2
     assert printed.count(" ".join(contact.decides.split())) == 1
-    assert printed.count("Sources: APIC Template §I; FDA QA Guidance §IV.B.1") == 2
+    assert printed.count("Sources: Dir (EU) 2017/1572 Art. 12; ICH Q7 §16.12") == 2
 
 
 def test_a_sponsor_outside_the_eea_is_asked_for_its_eu_holder(tmp_path: Path) -> None:

@@ -86,7 +86,10 @@ def test_the_examples_of_the_issue_cite_their_sources() -> None:
     assert certifier is not None and "Dir 2001/83/EC Art. 51(1)-(3)" in [c.line for c in certifier.citations]
     inspection = question_help("inspections.notify_within_hours")
     assert inspection is not None
-    assert "FDA QA Guidance §IV.B.4.a" in [c.text for c in inspection.citations]
+    texts = [c.text for c in inspection.citations]
+    assert "Dir (EU) 2017/1572 Art. 12" in texts
+    # the FDA QA guidance's section text is not confirmed (requirements.yaml: verified: false), so no help cites it
+    assert not any(t.startswith("FDA QA Guidance") for t in texts)
     markets = question_help("products[1].markets")
     assert markets is not None and markets.folded
     rules = LIBRARY.jurisdictions
@@ -115,7 +118,8 @@ def test_a_citation_the_library_cannot_back_is_a_problem(entry: HelpEntry, probl
 
 
 def test_a_source_no_sources_yaml_key_matches_is_a_problem() -> None:
-    requirement = LIBRARY.requirements[0].model_copy(update={"id": "X-1", "source": "Some Unlisted Act s 3"})
+    requirement = LIBRARY.requirements[0].model_copy(update={"id": "X-1", "source": "Some Unlisted Act s 3",
+                                                            "verified": True})
     library = LIBRARY.model_copy(update={"requirements": [*LIBRARY.requirements, requirement]})
     _, problems = resolve_help(HelpFile(questions=[HelpEntry(keys=["agreement.id"], decides="x",
                                                              requirements=["X-1"])]), library)

@@ -662,3 +662,77 @@ def test_compiling_a_text_is_bounded(text: str, expected: str) -> None:
     assert time.monotonic() - started < 5
     with pytest.raises(TemplateProblem, match="does not parse as a condition"):
         compile_condition(" and ".join(["(" * 5 + "true" + ")" * 5] * 3000))
+
+
+def test_a_date_format_is_bounded(tmp_path: Path) -> None:
+    """Session 6 attack: `strftime` with a 960,000-character format of '%099999Y' (within the text bound) made
+    CPython grow its buffer to 256 wide characters per format character: 1 GB for one call."""
+    text = "{{ agreement.effective_date.strftime('%099999Y' * 120000) }}"
+    with pytest.raises(TemplateProblem, match="strftime takes a date format of at most 100 characters"):
+        _render(text, _context(tmp_path))
+    assert _render("{{ agreement.effective_date.strftime('%Y') }}", _context(tmp_path)).isdigit()
+
+
+def test_the_render_account_counts_processor_time_not_the_machines_load() -> None:
+    """Session 6 (the session 5 leftover: a hostile library kept `library check` busy up to 300 s): the account
+    of all renders counted wall-clock time, so its bound had to allow for a loaded machine (the bundled library's
+    15 s of renders at load 6 were 7.5 s of processor time). It counts the rendering thread's processor time, and
+    the bounds are 120 s for the lint and 10 s per agreement."""
+    from qa_builder.sandbox import environment
+
+    with environment.accounted():
+        account = environment._ACCOUNT.get()
+        assert account is not None
+        with environment._charged(object(), environment.CLAUSE_LIMITS):
+            time.sleep(0.5)  # waiting, as a render does while other processes have the processor
+        assert account.spent < 0.2
+    assert environment.LINT_RENDER_SECONDS <= 120 and environment.AGREEMENT_RENDER_SECONDS <= 10
+
+
+_INCLUDEPICTURE = (b'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> '
+                   b'INCLUDEPICTURE "http://127.0.0.1:9/track.png" \\d </w:instrText></w:r><w:r>'
+                   b'<w:fldChar w:fldCharType="end"/></w:r></w:p>')
+
+
+@pytest.mark.parametrize(("renamed", "expected"), [
+    ("word/document.dat", "part word/document.dat holds the field INCLUDEPICTURE"),
+    ("word/document", "part word/document holds the field INCLUDEPICTURE"),
+    ("evil/document.xml", "part evil/document.xml holds the field INCLUDEPICTURE"),
+])
+def test_a_template_part_is_checked_by_its_content_type_not_its_name(tmp_path: Path, renamed: str,
+                                                                     expected: str) -> None:
+    """Session 6 attack: the field and DTD checks looked only at parts named *.xml (fields: under word/). A template
+    whose main document was 'word/document.dat', declared as the document's XML in [Content_Types].xml, built
+    agreements carrying an INCLUDEPICTURE field that fetches a URL when the agreement is opened."""
+    source = _template(tmp_path, "{{ agreement.title }}", name="base.docx")
+    path = tmp_path / "renamed.docx"
+    buffer = io.BytesIO()
+    stem = renamed.rsplit("/", 1)[-1]
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data, name = zin.read(info), info.filename
+            if name == "word/document.xml":
+                data, name = data.replace(b"<w:body>", b"<w:body>" + _INCLUDEPICTURE, 1), renamed
+            elif name == "word/_rels/document.xml.rels":
+                name = f"{renamed.rsplit('/', 1)[0]}/_rels/{stem}.rels"
+            elif name in ("[Content_Types].xml", "_rels/.rels"):
+                data = data.replace(b"word/document.xml", renamed.encode())
+            zout.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(TemplateError, match=re.escape(expected)):
+        load_template(path)
+
+
+@pytest.mark.parametrize("text", [
+    '{% set c = "b" * 999999 ~ "a" %}{{ ("a" * 1000000).lstrip(c) | length }}',
+    '{% set c = "b" * 999999 ~ "a" %}{{ ("a" * 1000000) | trim(c) | length }}',
+])
+def test_one_strip_call_is_bounded(tmp_path: Path, text: str) -> None:
+    """Session 6 attack: `lstrip` (and `trim`) with a 1,000,000-character set of characters to remove looked each
+    of a 1,000,000-character text's characters up in it: one call ran 31 s, past the 5 s bound checked between
+    calls."""
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem, match="takes at most 100 characters to remove"):
+        _render(text, _context(tmp_path))
+    assert time.monotonic() - started < 3
+    assert _render('{{ "--x--" | trim("-") }}{{ "xxaxx".strip("x") }}{{ " y " | trim }}', _context(tmp_path)) == "xay"

@@ -648,6 +648,23 @@ def test_a_manifest_of_another_shape_names_the_field(tmp_path: Path, artefacts: 
     assert result.error is not None and result.error.startswith(f"is not a qa-builder manifest ({expected}"), result
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"agreement_id": "QA-MIN-1", "agreement_id": "QA-EVIL-1"}', "has the key 'agreement_id' twice in one object"),
+    ("[" * 100_000 + "]" * 100_000, "it nests too deeply"),
+])
+def test_an_ambiguous_or_deeply_nested_manifest_is_a_format_failure(tmp_path: Path, text: str, expected: str) -> None:
+    """Session 6 attack: a manifest holding a key twice was read with the last one winning (other JSON readers take
+    the first: one signed manifest could name different files to different verifiers), and 100,000 nested brackets
+    were "INDETERMINATE: The file could not be verified (RecursionError: …)"."""
+    import qa_builder as qa
+
+    path = tmp_path / "QA-MIN-1_v1.manifest.json"
+    path.write_text(text, encoding="utf-8")
+    result = qa.verify_files([path], qa.VerifySettings()).results[0]
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "FORMAT_FAILURE"), result
+    assert result.error == f"is not a qa-builder manifest ({expected})", result
+
+
 @pytest.mark.parametrize(("line", "field"), [("    version: 2", "version"), ("    order: 10", "order")])
 def test_a_clause_number_the_build_record_cannot_hold_is_refused_by_library_check(tmp_path: Path, line: str,
                                                                                   field: str) -> None:
@@ -706,25 +723,49 @@ def test_a_certificate_name_that_would_print_otherwise_is_refused_for_signing(tm
 
 def test_a_file_name_with_a_line_break_or_bidi_override_forges_no_line(tmp_path: Path) -> None:
     """Session 5 attack: answers named "ev\\u202eil\\nerror: x.yaml" made `check` print a second, forged line
-    "error: error: x.yaml line 27: …", and `audit log` printed the U+202E of an `add` event's file name raw."""
-    import shutil
-
+    "error: error: x.yaml line 27: …", and `audit log` printed the U+202E of an `add` event's file name raw.
+    Session 6: such a name is refused, named escaped (a good file of that name printed "ev…il" and a forged
+    "error: x.yaml: no findings")."""
     import qa_builder as qa
+    from qa_builder.audit.store import AuditTrail
     from tests.conftest import MINIMAL_ANSWERS
 
     name = tmp_path / "ev\u202eil\nerror: x.yaml"
     name.write_text(MINIMAL_ANSWERS.read_text(encoding="utf-8").replace("agreement:", "agreement:\n  colour: red", 1),
                     encoding="utf-8")
     line = _one_line(_cli("check", str(name)))
-    assert "\\u202eil\\u000aerror: x.yaml line" in line, line
+    assert "\\u202eil\\u000aerror: x.yaml: its file name holds U+202E" in line, line
     workspace = qa.init_workspace(tmp_path / "ws")
-    shutil.copyfile(MINIMAL_ANSWERS, name)
-    qa.add_agreement(workspace, name)
+    AuditTrail(workspace.root).append("add", agreement_id="QA-MIN-1", details={"added_from": name.name})
     log = _cli("audit", "log", str(workspace.root))
     assert log.returncode == 0, log.stderr
     added = [row for row in log.stdout.splitlines() if " add " in row]
     assert len(added) == 1 and 'added_from="ev\\u202eil\\nerror: x.yaml"' in added[0], log.stdout
     assert "\u202e" not in log.stdout
+
+
+@pytest.mark.parametrize("name", ["ok\nerror: forged.yaml", "tab\there.yaml", "x\u2028y.yaml", "inv\ufeff.yaml",
+                                  "caf\udce9.yaml"])
+def test_answers_whose_file_name_would_not_print_as_itself_are_named_escaped(tmp_path: Path, name: str) -> None:
+    """Session 6 attack: a shared folder holding a good answers file named "ok\\nerror: forged.yaml" made
+    `check FOLDER` print "ok" and a forged "error: forged.yaml: no findings" line, exit 0; a file name that is not
+    UTF-8 ended `check` in "internal error: ValidationError … FileFindings"."""
+    import shutil
+
+    from tests.conftest import MINIMAL_ANSWERS
+
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    shutil.copyfile(MINIMAL_ANSWERS, folder / "good.yaml")
+    shutil.copyfile(MINIMAL_ANSWERS, os.fsencode(folder) + b"/" + name.encode("utf-8", "surrogateescape"))
+    for command in ("check", "build"):
+        extra = ["-o", str(tmp_path / "out")] if command == "build" else []
+        result = _cli(command, str(folder), *extra, timeout=300)
+        assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+        errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "its file name" in errors[0] and "rename the file" in errors[0], result
+        assert "forged" not in result.stdout
+    assert "good.yaml: no findings" in _cli("check", str(folder)).stdout
 
 
 def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(tmp_path: Path) -> None:
@@ -749,6 +790,34 @@ def test_an_agreement_of_more_paragraphs_than_any_quality_agreement_is_refused(t
     answers = load_answers(MINIMAL_ANSWERS).answers
     with pytest.raises(LibraryError, match=r"zz_long\.yaml line 2: clause 'zz_long' text renders 20,000 paragraphs, "
                                            r"which brings the agreement's clauses past 10,000 paragraphs"):
+        assemble_agreement(answers, library, select_clauses(library, answers))
+
+
+def test_an_agreement_of_more_characters_than_any_quality_agreement_is_refused(tmp_path: Path) -> None:
+    """Session 6 attack: each clause text is bounded (1,000,000 characters) but not their sum: five clauses of
+    945,000 characters in one paragraph each made a 76 s, 1.3 GB build (the whole library's: some 13 GB)."""
+    import shutil
+
+    from qa_builder.answers.load import load_answers
+    from qa_builder.errors import LibraryError
+    from qa_builder.library.assemble import assemble_agreement
+    from qa_builder.library.loader import load_library
+    from qa_builder.library.select import select_clauses
+    from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS
+
+    library_dir = tmp_path / "lib"
+    shutil.copytree(MINI_LIBRARY, library_dir)
+    lines = ["clauses:"]
+    for index in range(3):
+        lines += [f"  - id: zz_big_{index}", "    title: Big", "    section: general", f"    order: {990 + index}",
+                  "    version: 1", "    status: approved", "    effective_date: 2026-01-01",
+                  "    applies_when: 'true'",
+                  "    references: []", "    text: '{{ \"Lorem ipsum dolor sit amet \" * 35000 }}'"]
+    (library_dir / "clauses" / "zz_big.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    library = load_library(library_dir)
+    answers = load_answers(MINIMAL_ANSWERS).answers
+    with pytest.raises(LibraryError, match=r"zz_big\.yaml line \d+: clause 'zz_big_1' text brings the agreement's "
+                                           r"clauses past 1,000,000 characters"):
         assemble_agreement(answers, library, select_clauses(library, answers))
 
 
@@ -827,3 +896,106 @@ def test_json_output_carries_no_raw_bidi_or_line_separator_characters(tmp_path: 
     shutil.copy(DEMO_EXAMPLE, named)
     checked = run_cli("check", "--json", str(named))
     assert "\u202e" not in checked.stdout and json.loads(checked.stdout)
+
+
+def _with_many_fields(pdf: bytes, count: int) -> bytes:
+    """`pdf` with an incremental update whose catalog's form lists `count` empty signature fields."""
+    import re
+
+    size = max(int(x) for x in re.findall(rb"/Size (\d+)", pdf))
+    root = int(re.findall(rb"/Root (\d+) \d+ R", pdf)[-1])
+    catalog = list(re.finditer(rb"\n%d 0 obj\s*(<<.*?>>)\s*endobj" % root, pdf, re.S))[-1].group(1)
+    catalog = re.sub(rb"/AcroForm\s*(\d+ 0 R|<<.*?>>)", b"", catalog)[:-2] + b" /AcroForm %d 0 R >>" % size
+    objects = {root: catalog, size: b"<< /Fields [" + b" ".join(b"%d 0 R" % (size + 1 + i) for i in range(count))
+               + b"] >>"}
+    objects.update({size + 1 + i: b"<< /FT /Sig /T (f%d) >>" % i for i in range(count)})
+    out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    offsets = {}
+    for number, body in objects.items():
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n" + b"".join(b"%d 1\n%010d 00000 n \n" % (n, offsets[n]) for n in sorted(offsets))
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    out += (b"trailer\n<< /Size %d /Root %d 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+            % (max(offsets) + 1, root, previous, xref))
+    return bytes(out)
+
+
+def test_a_pdf_of_more_form_fields_than_an_agreement_has_is_refused_at_once(tmp_path: Path, minimal_build: Path,
+                                                                            test_pki: Any) -> None:
+    """Session 6 attack: `sign` listed (and would search) a received PDF's 200,000 signature fields: 62 s and
+    670 MB for a 17 MB file, a PDF of up to 1 GiB being allowed."""
+    import time
+
+    import qa_builder as qa
+    from qa_builder.errors import SigningInputError
+
+    pdf = tmp_path / "many.pdf"
+    pdf.write_bytes(_with_many_fields((minimal_build / "QA-MIN-1_v1.pdf").read_bytes(), 2_500))
+    started = time.monotonic()
+    with pytest.raises(SigningInputError, match="holds more than 2,000 form fields"):
+        qa.list_signature_fields(pdf)
+    assert time.monotonic() - started < 10
+    key = qa.load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase())
+    with pytest.raises(SigningInputError, match="holds more than 2,000 form fields"):
+        qa.sign_pdf(pdf, tmp_path / "out.pdf", qa.SignatureRequest(field="f1", meaning="approval"), key)
+    assert not (tmp_path / "out.pdf").exists()
+    fewer = tmp_path / "fewer.pdf"
+    fewer.write_bytes(_with_many_fields((minimal_build / "QA-MIN-1_v1.pdf").read_bytes(), 20))
+    assert len(qa.list_signature_fields(fewer)) == 20
+
+
+@pytest.mark.parametrize("content", ["[1]", "size:700M"])
+def test_a_damaged_or_huge_pending_regeneration_file_starts_a_new_run(tmp_path: Path, content: str) -> None:
+    """Session 6 attack: regenerations/pending.json (a file anyone editing a shared workspace may leave) was read
+    whole and trusted: '[1]' was "internal error: TypeError", a 700 MB one took 1.5 GB (MemoryError under a
+    1.2 GB limit)."""
+    import resource
+
+    import qa_builder as qa
+    from tests.conftest import MINIMAL_ANSWERS
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    qa.add_agreement(workspace, MINIMAL_ANSWERS)
+    pending = workspace.root / "regenerations" / "pending.json"
+    if content.startswith("size:"):
+        with pending.open("wb") as handle:
+            handle.truncate(700 * 1024 * 1024)  # sparse: no disk used
+    else:
+        pending.write_text(content, encoding="utf-8")
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1200 * 1024 * 1024, 1200 * 1024 * 1024))
+
+    result = subprocess.run([sys.executable, "-m", "qa_builder", "regenerate", str(workspace.root), "--dry-run"],
+                            capture_output=True, text=True, timeout=300, preexec_fn=limit_memory,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "internal error" not in result.stderr and "to regenerate" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("setting", ["template", "library"])
+def test_a_workspace_library_or_template_linking_out_of_it_is_refused(tmp_path: Path, setting: str) -> None:
+    """Session 6 attack: a shared workspace whose template was templates/evil.docx, a symbolic link to a private
+    DOCX elsewhere (or whose clause_library linked out), built every agreement from that file: its content went into
+    the workspace's agreements. Settings naming a path outside were refused; a link leading outside was not."""
+    import shutil
+
+    import qa_builder as qa
+    from qa_builder.errors import InputError
+
+    workspace = qa.init_workspace(tmp_path / "ws").root
+    outside = tmp_path / "outside"
+    if setting == "template":
+        outside.mkdir()
+        shutil.copyfile(workspace / "templates" / "quality_agreement.docx", outside / "private.docx")
+        (workspace / "templates" / "evil.docx").symlink_to(outside / "private.docx")
+        settings = (workspace / "qa-builder.yaml").read_text(encoding="utf-8")
+        (workspace / "qa-builder.yaml").write_text(
+            settings.replace("templates/quality_agreement.docx", "templates/evil.docx"), encoding="utf-8")
+    else:
+        shutil.move(workspace / "clause_library", outside)
+        (workspace / "clause_library").symlink_to(outside)
+    with pytest.raises(InputError, match=f"{setting} '[^']+' leads out of the workspace through a symbolic link"):
+        qa.open_workspace(workspace)

@@ -13,10 +13,12 @@ from lxml import etree
 from qa_builder.answers.load import load_answers
 from qa_builder.builds.pipeline import prepare_agreement
 from qa_builder.library.context import build_context
+from qa_builder.library.lint import unstated_verification
 from qa_builder.library.loader import load_library
 from qa_builder.library.select import condition_holds
 from qa_builder.library.sources import SourceIndex, split_source
-from qa_builder.models.library import ClauseLibrary, Source
+from qa_builder.models.agreement import UNVERIFIED_MARK
+from qa_builder.models.library import ClauseLibrary, Requirement, Source
 from qa_builder.render.docx import default_template_path
 from tests.arrangements.agreement_text import agreement_and_text
 from tests.conftest import DEMO_EXAMPLE, EXAMPLES, ROOT
@@ -141,3 +143,39 @@ def test_no_annex_c_column_is_narrower_than_about_20_characters() -> None:
     for widths in docx_tables + typst_tables:
         assert min(widths) >= MIN_COLUMN_CM - 0.05, widths
         assert abs(sum(widths) - 16.6) < 0.1, widths  # the text width
+
+
+def test_a_requirement_that_does_not_say_it_was_verified_is_marked_unverified(library: ClauseLibrary) -> None:
+    """Before: `verified` defaulted to true, so ~90 rows never checked against their primary text printed unmarked
+    while the legend says only marked sources were not checked (review6 MAJOR). Now a row is unmarked only when
+    requirements.yaml says `verified: true`."""
+    agreement = prepare_agreement(load_answers(US_ONLY), library, allow_gaps=True)
+    assert Requirement(id="X", source="21 CFR 1.1", summary="s").verified is False  # no key: unverified
+    rows = {r.requirement_id: r for r in agreement.traceability}
+    requirements = {r.id: r for r in library.requirements}
+    for requirement_id, trace in rows.items():
+        assert trace.citation.endswith(UNVERIFIED_MARK) != requirements[requirement_id].verified, requirement_id
+    assert any(r.citation.endswith(UNVERIFIED_MARK) for r in rows.values())
+    assert any(not r.citation.endswith(UNVERIFIED_MARK) for r in rows.values())
+
+
+def test_every_bundled_requirement_states_whether_it_was_verified_and_where() -> None:
+    """The default decides nothing silently: each row of requirements.yaml says verified true or false, with a note
+    saying where the text was read or why it was not."""
+    import yaml
+
+    rows = yaml.safe_load((ROOT / "clause_library" / "requirements.yaml").read_text(encoding="utf-8"))["requirements"]
+    unstated = [r["id"] for r in rows if not isinstance(r.get("verified"), bool)]
+    unexplained = [r["id"] for r in rows if not (r.get("verification_note") or "").strip()]
+    assert unstated == [] and unexplained == []
+
+
+def test_library_check_names_a_requirement_that_does_not_say_whether_it_was_verified(library: ClauseLibrary) -> None:
+    silent = Requirement.model_validate({"id": "X-SILENT", "source": "21 CFR 1.1", "summary": "s"})
+    stated = Requirement.model_validate({"id": "X-STATED", "source": "21 CFR 1.1", "summary": "s", "verified": False,
+                                         "verification_note": "not read"})
+    edited = library.model_copy(update={"requirements": [*library.requirements, silent, stated]})
+    assert [f.line() for f in unstated_verification(edited)] == [
+        "clause 'requirements' (every arrangement): requirement 'X-SILENT' does not say whether its source was "
+        "checked against the primary text: add verified: true or false, with a verification_note"]
+    assert unstated_verification(library) == []

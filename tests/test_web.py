@@ -347,7 +347,7 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     assert browser.find_element(By.ID, f"q{number}-decides").text == helped.decides
     sources = browser.find_element(By.ID, f"q{number}-sources")
     assert sources.is_displayed() and sources.text == "Sources: " + "; ".join(c.line for c in helped.citations)
-    assert "FDA QA Guidance §IV.B.4.a" in sources.text
+    assert "Dir (EU) 2017/1572 Art. 12" in sources.text
     # Saved as soon as the field is left (no button): a reload loses nothing.
     _type_and_leave(browser, "inspections.notify_within_hours", "24")
     browser.refresh()

@@ -144,8 +144,21 @@ def _hash_holds(stored: StoredRow, event: AuditEvent) -> bool:
 def _csv_row(event: AuditEvent) -> list[str | int | None]:
     files = "; ".join(f"{f.name} {f.sha256}" for f in event.files)
     details = canonical(event.details).decode("utf-8") if event.details else ""
-    return [event.seq, event.time, event.actor, event.signer, event.action, event.outcome, event.agreement_id,
-            event.agreement_version, files, details, event.prev_hash, event.hash]
+    return [_cell(value) for value in (
+        event.seq, event.time, event.actor, event.signer, event.action, event.outcome, event.agreement_id,
+        event.agreement_version, files, details, event.prev_hash, event.hash)]
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str | int | None) -> str | int | None:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading apostrophe (OWASP's
+    advice against CSV injection). A file named '=HYPERLINK("http:__evil","Open").pdf', verified into the trail,
+    was a live formula in the inspector's spreadsheet (session 6 attack)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def report_docx(verdict: TrailVerdict, events: Sequence[AuditEvent]) -> Any:

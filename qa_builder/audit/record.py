@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qa_builder.audit.events import Action, AuditFile, DetailValue, Outcome
 from qa_builder.audit.store import AuditTrail
-from qa_builder.errors import AuditError, QABuilderError
+from qa_builder.errors import AuditError, QABuilderError, first_line
 from qa_builder.printable import printable
 
 WORKSPACE_MARKER = "qa-builder.yaml"
@@ -79,4 +79,5 @@ def failure_sentence(exc: BaseException) -> str:
     if not isinstance(exc, QABuilderError):
         return f"internal error: {type(exc).__name__}"
     text = str(exc).strip()
-    return printable(text.splitlines()[0] if text else type(exc).__name__)[:500]
+    first = first_line(text.splitlines()[0]) if text else type(exc).__name__
+    return printable(first)[:500]

@@ -209,7 +209,7 @@ def prepare_agreement(answers_file: AnswersFile, library: ClauseLibrary, *, allo
                  for r in checked.gaps]
         lines.append(f"{answers_file.path}: not built because of {len(checked.gaps)} coverage gap(s); add or enable "
                      "clauses that cite them (see `qa-builder library coverage`)")
-        raise CoverageError("\n".join(lines), hint=Hint(Remedy.ACCEPT_GAPS))
+        raise CoverageError(lines, hint=Hint(Remedy.ACCEPT_GAPS))
     return checked.agreement
 
 
@@ -391,11 +391,11 @@ def _artefact(role: str, path: Path, name: str) -> Artefact:
                     sha256=sha256_file(path), size=path.stat().st_size)
 
 
-def _review_message(path: Path, errors: list[Finding]) -> str:
+def _review_message(path: Path, errors: list[Finding]) -> list[str]:
     lines = [f"{path} line {f.line}: {f.id} {f.field}: {f.message}" for f in errors]
     lines.append(f"{path}: not built because of {len(errors)} review error(s); see `qa-builder check {path}`, "
                  "fix them")
-    return "\n".join(lines)
+    return lines
 
 
 def _record(answers_file: AnswersFile, agreement: Agreement, settings: BuildSettings,

@@ -7,12 +7,15 @@ import shutil
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from qa_builder import __version__
-from qa_builder.models.findings import FileFindings
 from qa_builder.printable import printable, printable_json
+
+if TYPE_CHECKING:
+    from qa_builder.models.findings import FileFindings
 
 
 @click.command("check")

@@ -65,10 +65,11 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
     for name in unreadable:
         click.secho(f"warning: the earlier import report {name} cannot be read; it is not reused"
                     + ("" if again else f" (this import is kept as {target.name})"), fg="yellow", err=True)
+    returned_name = printable(returned.name)  # a received file's name, chosen by whoever sent it
     if again:
-        click.echo(f"{returned.name}: already imported as {target.name}; that report and its decisions stand "
+        click.echo(f"{returned_name}: already imported as {target.name}; that report and its decisions stand "
                    f"(see `qa-builder negotiate status {opened.root} {agreement_id}`)")
-    click.echo(f"{returned.name}: agreement {agreement_id} version {report.version}; "
+    click.echo(f"{returned_name}: agreement {agreement_id} version {report.version}; "
                f"{len(report.clauses)} clause(s) changed or commented")
     for finding in report.clauses:
         click.echo(f"  {finding.number} {finding.title} [{finding.clause_id}]: {_LABELS[finding.classification]}"
@@ -287,7 +288,7 @@ def _text_option(text: str | None, text_file: Path | None) -> str | None:
         raise InputError("give --text or --text-file, not both")
     if text_file is not None:
         try:
-            return read_small_file(text_file, 1024 * 1024).decode("utf-8")
+            return read_small_file(text_file, 1024 * 1024).decode("utf-8-sig")  # Notepad starts a file with a BOM
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{text_file}: cannot be read as UTF-8 text of at most 1 MiB ({exc})") from exc
     return text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import webbrowser
 from pathlib import Path
 
 import click
@@ -27,6 +25,8 @@ def serve_command(workspace: Path, port: int, no_browser: bool, pkcs11_module: P
                   trust_roots: tuple[Path, ...]) -> None:
     """Draft, review, preview, build, sign and verify agreements of WORKSPACE in the browser (local only; Ctrl-C
     stops it)."""
+    import socket
+
     import uvicorn
 
     from qa_builder.web.app import create_app
@@ -54,6 +54,8 @@ def serve_command(workspace: Path, port: int, no_browser: bool, pkcs11_module: P
     click.echo(f"qa-builder serves {workspace.absolute()} at http://127.0.0.1:{gate.port}/")
     click.echo(f"Open this link to sign in (it works once): {url}", )
     if not no_browser:
+        import webbrowser  # only when it opens one
+
         webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
     uvicorn.Server(config).run(sockets=[listener])

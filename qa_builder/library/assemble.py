@@ -12,6 +12,7 @@ from qa_builder.library.raci import resolve_raci
 from qa_builder.library.select import ClauseSelection, condition_holds
 from qa_builder.library.sources import SourceIndex
 from qa_builder.models.agreement import (
+    UNVERIFIED_MARK,
     AffiliatePartyBlock,
     Agreement,
     AgreementClause,
@@ -92,6 +93,10 @@ MAX_CLAUSE_PARAGRAPHS = 10_000
 """Paragraphs of all the clauses of one agreement (the 37-page example has about 240). One clause text of a million
 characters made 250,000 paragraphs: an agreement `negotiate import` refuses (over 20,000 paragraphs) whose build
 took 80 s and 900 MB (session 5 attack)."""
+MAX_CLAUSE_CHARACTERS = 1_000_000
+"""Characters of all the clauses of one agreement (the bundled examples have 66,000 to 84,000). Each text is bounded
+by its render, but five clauses of 945,000 characters each (as one paragraph) made a build of 76 s and 1.3 GB,
+and the whole library's would have made one of 13 GB (session 6 attack)."""
 
 
 def _affiliate_parties(answers: Answers) -> list[AffiliatePartyBlock]:
@@ -153,7 +158,7 @@ def _sections(
 ) -> tuple[list[AgreementSection], dict[str, str]]:
     by_section: dict[str, list[AgreementClause]] = {}
     numbers: dict[str, str] = {}
-    total = 0
+    total = characters = 0
     ordered = sorted(library.info.sections, key=lambda s: s.order)
     section_number = {s.id: 0 for s in ordered}
     next_number = 0
@@ -168,6 +173,11 @@ def _sections(
         paragraphs = split_paragraphs(_render(clause, source, label, context))
         if not paragraphs:
             raise RenderError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' renders empty")
+        characters += sum(len(p.text) for p in paragraphs)
+        if characters > MAX_CLAUSE_CHARACTERS:
+            raise LibraryError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' {label} "
+                               f"brings the agreement's clauses past {MAX_CLAUSE_CHARACTERS:,} characters (a Quality "
+                               "Agreement has under 100,000)")
         total += len(paragraphs)
         if total > MAX_CLAUSE_PARAGRAPHS:
             raise LibraryError(f"{clause.source_file} line {clause.source_line}: clause '{clause.id}' {label} "
@@ -285,6 +295,8 @@ def _traceability(
         if requirement.id not in applicable:
             continue
         citation = "; ".join(c.short for c in index.cite(requirement.source))
+        if not requirement.verified:
+            citation = f"{citation} {UNVERIFIED_MARK}"
         rows.append(TraceRow(requirement_id=requirement.id, source=requirement.source, summary=requirement.summary,
                              clause_numbers=citing.get(requirement.id, []), citation=citation))
     return rows, [SourceRow(key=key, citation=citation) for key, citation in index.used()]

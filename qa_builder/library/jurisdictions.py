@@ -38,7 +38,7 @@ def _bundled_jurisdictions(root: Path) -> Jurisdictions:
     problems: list[str] = []
     found = read_jurisdictions(root / JURISDICTIONS_FILE, problems, None)
     if problems or found is None:
-        raise LibraryError("\n".join(problems) or f"{root / JURISDICTIONS_FILE}: cannot be read")
+        raise LibraryError(problems or [f"{root / JURISDICTIONS_FILE}: cannot be read"])
     return found
 
 

@@ -267,8 +267,7 @@ def lint_library(library: ClauseLibrary) -> LintReport:
         except QABuilderError as exc:
             # A clause that does not render at all is a fault of the library, not a lint finding: one line per
             # problem naming file, line and clause (exit 2), with the arrangement that shows it.
-            raise LibraryError("\n".join(f"{line} (lint arrangement: {label})"
-                                          for line in str(exc).splitlines())) from exc
+            raise LibraryError([f"{line} (lint arrangement: {label})" for line in str(exc).splitlines()]) from exc
         all_terms |= defined_terms(agreement, inline=False)
         for section in agreement.sections:
             for clause in section.clauses:
@@ -281,7 +280,24 @@ def lint_library(library: ClauseLibrary) -> LintReport:
         if terms_used[term] <= 1:
             seen.setdefault(("definitions", term), LintFinding(
                 "definitions", "every arrangement", f"defines '{term}', which no clause uses"))
+    for finding in unstated_verification(library):
+        seen.setdefault(("requirements", finding.problem), finding)
     return LintReport(contexts, len(clauses), paragraphs, list(seen.values()))
+
+
+def unstated_verification(library: ClauseLibrary) -> list[LintFinding]:
+    """Requirements that do not say whether their source was checked against the primary text.
+
+    Such a requirement counts as unverified (Annex C marks it "(unverified)"), but a library should say so, with
+    a `verification_note`, rather than leave it to the default (review6 R6-1).
+
+    Returns:
+        One finding per requirement without an explicit `verified: true|false`, in library order.
+    """
+    return [LintFinding("requirements", "every arrangement",
+                        f"requirement '{r.id}' does not say whether its source was checked against the primary "
+                        "text: add verified: true or false, with a verification_note")
+            for r in library.requirements if "verified" not in r.model_fields_set]
 
 
 def _generic(problem: str) -> str:

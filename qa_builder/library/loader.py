@@ -12,7 +12,8 @@ from qa_builder.bundled import bundled
 from qa_builder.errors import Hint, LibraryError, Remedy
 from qa_builder.library.checked import already_passed, record_pass, texts_key
 from qa_builder.library.context import context_names
-from qa_builder.library.jurisdictions import load_jurisdictions
+from qa_builder.library.jurisdictions import JURISDICTIONS_FILE, load_jurisdictions
+from qa_builder.library.stored import library_key, store_library, stored_library
 from qa_builder.models.library import (
     Clause,
     ClauseLibrary,
@@ -68,6 +69,30 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     root = directory if directory is not None else default_library_dir()
     if not (root / LIBRARY_FILE).is_file():
         raise LibraryError(f"{root}: not a clause library (no {LIBRARY_FILE} in it)")
+    clause_folder = root / CLAUSES_DIR
+    named = [root / n for n in (LIBRARY_FILE, REQUIREMENTS_FILE, RACI_FILE, REVIEW_FILE, CLOCKS_FILE, SOURCES_FILE,
+                                JURISDICTIONS_FILE)]
+    outside = [p for p in [*named, *(sorted(clause_folder.glob("*.yaml")) if clause_folder.is_dir() else [])]
+               if _leads_out(p, root)]
+    if outside:  # a shared library's link to a private file: its values would be quoted in messages and events
+        raise LibraryError([f"{p}: is a symbolic link to a file outside the library; a library keeps its files inside "
+                            "it: replace the link with the file" for p in outside])
+    total = sum(_size(p) for p in clause_folder.glob("*.yaml")) if clause_folder.is_dir() else 0
+    if total > MAX_CLAUSE_FILES_BYTES:  # before anything reads them (the stored library's key reads them all)
+        raise LibraryError(f"{clause_folder}: its clause files come to {total / 2**20:,.0f} MiB, more than any clause "
+                           f"library holds (at most {MAX_CLAUSE_FILES_BYTES // 2**20} MiB; the bundled one: 0.5 MiB)")
+    key = library_key(root, CLAUSES_DIR)
+    checked = stored_library(key) if key is not None else None
+    if checked is not None:  # these very files passed every check below before (qa_builder.library.stored)
+        return checked
+    library = _load(root)
+    if key is not None:
+        store_library(key, library)
+    return library
+
+
+def _load(root: Path) -> ClauseLibrary:
+    """Read, validate and check the library in `root` (see `load_library`)."""
     problems: list[str] = []
     info_doc = _read(root / LIBRARY_FILE, problems)
     info = _one(root / LIBRARY_FILE, info_doc, (), LibraryInfo, problems) if info_doc else None
@@ -88,6 +113,13 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
 
     requirements = _list_file(root / REQUIREMENTS_FILE, "requirements", Requirement, problems)
     raci = _list_file(root / RACI_FILE, "activities", RaciActivity, problems)
+    too_many = [f"{where}: holds {count:,} {what}, more than any clause library (at most {limit:,}; the bundled one "
+                f"holds {bundled})" for where, count, what, limit, bundled in (
+                    (root / CLAUSES_DIR, len(clauses), "clauses", MAX_CLAUSES, 53),
+                    (root / REQUIREMENTS_FILE, len(requirements), "requirements", MAX_REQUIREMENTS, 172),
+                    (root / RACI_FILE, len(raci), "activities", MAX_ACTIVITIES, 63)) if count > limit]
+    if too_many:  # before any condition or text is compiled: 8,500 requirements took `check` 31 s to compile
+        raise LibraryError([*problems, *too_many])
     review = ReviewThresholds()
     if (root / REVIEW_FILE).is_file():
         review_doc = _read(root / REVIEW_FILE, problems)
@@ -101,7 +133,7 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
     if info is not None:
         _check_consistency(root, info, clauses, located, requirements, raci, problems, [c.id for c in clocks])
     if problems:
-        raise LibraryError("\n".join(problems))
+        raise LibraryError(problems)
     assert info is not None
     return ClauseLibrary(
         info=info,
@@ -119,6 +151,33 @@ def load_library(directory: Path | None = None) -> ClauseLibrary:
 
 def _section_order(info: LibraryInfo, section: str) -> int:
     return next((s.order for s in info.sections if s.id == section), 0)
+
+
+MAX_CLAUSES = 2_000
+MAX_REQUIREMENTS = 2_000
+MAX_ACTIVITIES = 1_000
+"""Entries at most of a library (the bundled one: 53 clauses, 172 requirements, 63 RACI activities). Each condition
+and text is compiled once, and compiling is not bounded by a render's limits: 8,500 requirements (a 0.9 MB file)
+kept `check` busy for 31 s (session 6 attack)."""
+MAX_CLAUSE_FILES_BYTES = 16 * 1024 * 1024
+"""Bytes of all clause files together (the bundled library: 0.5 MiB). Each file is at most 1 MiB, but 150 of them
+(142 MB) kept `check` loading the library for 110 s at 630 MB (session 6 attack)."""
+
+
+def _leads_out(path: Path, root: Path) -> bool:
+    """Whether `path` is a symbolic link to a regular file outside the library `root` (a link to a device or pipe is
+    left to the read, which refuses it as not a regular file)."""
+    try:
+        return path.is_symlink() and path.is_file() and not path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # missing, a link loop: reading it says what is wrong
 
 
 def _read(path: Path, problems: list[str]) -> SourceDocument | None:
@@ -270,12 +329,17 @@ def _check_consistency(
 def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any], clock_ids: list[str],
                  problems: list[str]) -> None:
     """Every text and condition uses only names of the data model (qa_builder.sandbox.names); a set of
-    texts that passed before with the same code is not parsed again (qa_builder.library.checked)."""
+    texts that passed before with the same code is not parsed again (qa_builder.library.checked), nor is
+    a single text that passed before: a new clause version costs the check of its own texts only."""
     key = texts_key([*clock_ids, "\x00", *(f"{int(is_expression)}{text}" for _, _, text, is_expression in checks)])
     if already_passed(key):
         return
     before = len(problems)
     for where, label, text, is_expression in checks:
+        text_key = texts_key([*clock_ids, "\x00", f"{int(is_expression)}{text}"])
+        if already_passed(text_key):
+            continue
+        found = len(problems)
         if is_expression:
             _check_expression(where, label, text, known, problems)
         else:
@@ -283,8 +347,11 @@ def _check_names(checks: list[tuple[str, str, str, bool]], known: dict[str, Any]
                 check_names(text, known)
             except TemplateProblem as exc:
                 problems.append(f"{where}: {label} {exc}")
+        if len(problems) == found:
+            record_pass(text_key)
     if len(problems) == before:
         record_pass(key)
+
 
 def _check_expression(where: str, label: str, expression: str, known: dict[str, Any], problems: list[str]) -> None:
     try:

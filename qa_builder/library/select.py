@@ -63,7 +63,7 @@ def check_answer_references(answers_file: AnswersFile, library: ClauseLibrary) -
             problems.append(f"{where} '{position}' is not a position of that clause (it has: "
                             f"{', '.join(clause.positions)})")
     if problems:
-        raise AnswersError("\n".join(problems))
+        raise AnswersError(problems)
 
 
 @accounted()

@@ -60,4 +60,4 @@ def check_renders(library: ClauseLibrary, root: Path) -> None:
 
     faults = trial_render(library, root, sorted(examples_dir().glob("*.yaml")))
     if faults:
-        raise LibraryError("\n".join(faults))
+        raise LibraryError(faults)

@@ -109,6 +109,11 @@ class RevisionRow(StrictModel):
     description: str
 
 
+# Put after an Annex C citation that the library marks `verified: false`, so a reader sees which sources were
+# not checked against the primary text (the Annex C legend explains it; the interview's help uses the same word).
+UNVERIFIED_MARK = "(unverified)"
+
+
 class TraceRow(StrictModel):
     """A regulatory requirement that applies to this agreement and the clauses that satisfy it (Annex C)."""
 
@@ -117,7 +122,9 @@ class TraceRow(StrictModel):
     summary: str
     clause_numbers: list[str]
     citation: str = Field(default="", description="The source as Annex C shows it: short keys of `sources` with "
-                                                  "their provisions, e.g. 'ICH Q7 §16.12; 21 CFR 211.22(a)'.")
+                                                  "their provisions, e.g. 'ICH Q7 §16.12; 21 CFR 211.22(a)', "
+                                                  "followed by UNVERIFIED_MARK where requirements.yaml marks the "
+                                                  "requirement verified: false.")
 
 
 class SourceRow(StrictModel):

@@ -7,11 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from qa_builder.files import check_plain_name
-from qa_builder.models.base import StrictModel
+from qa_builder.models.base import JSON_SAFE_INT, StrictModel
 from qa_builder.models.findings import Finding
-
-JSON_SAFE_INT = 2**53 - 1
-"""The largest integer RFC 8785 canonical JSON (the signed manifest) can hold exactly."""
 
 BUILD_RECORD_LIMIT = 64 * 1024 * 1024
 """A build record is tens of kilobytes; over 64 MiB it is not read (bytes)."""

@@ -102,6 +102,7 @@ class Facts(StrictModel):
     qp_required: bool = False  # some product needs QP / responsible-person certification
     field_alert: bool = False  # 21 CFR 314.81(b)(1) applies (NDA/ANDA product, US)
     bpdr: bool = False  # 21 CFR 600.14 applies (BLA product, US)
+    us_licensed_biologic: bool = False  # a BLA biological drug product for the US (21 CFR 600.13 samples, 610.1 tests)
     eu_quality_defect: bool = False  # EU/EEA quality-defect reporting applies (marketed product)
     eu_variations: bool = False  # EU variations framework (Reg 1234/2008, Del Reg 2024/1701) applies
     ctr_modifications: bool = False  # substantial modifications under Reg (EU) 536/2014 apply

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from qa_builder.models.build import JSON_SAFE_INT
+from qa_builder.models.base import JSON_SAFE_INT
 from qa_builder.models.jurisdictions import Jurisdictions
 from qa_builder.models.text import LibraryModel
 
@@ -91,8 +91,9 @@ class Requirement(LibraryModel):
     summary: str
     applies_when: str = "true"
     verified: bool = Field(
-        default=True,
-        description="False when the provision was not confirmed against the primary text (say why in the note).",
+        default=False,
+        description="True only when the provision was confirmed against the primary text (say where in the note); "
+                    "a requirement that does not say so is unverified, and Annex C marks its source '(unverified)'.",
     )
     verification_note: str | None = Field(
         default=None, description="Where the text was read, or why it could not be verified."

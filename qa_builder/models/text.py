@@ -82,17 +82,39 @@ def text_problem(text: str) -> str | None:
         return (f"contains the bidirectional control U+{code:04X} {at}, which reorders how the text around it is "
                 "shown, so the printed agreement could read otherwise than its text; Hebrew and Arabic need none: "
                 "remove it")
+    if _invisible(code):
+        return (f"contains the invisible character U+{code:04X} ({_invisible(code)}) {at}: the text would print the "
+                "same as one without it, yet compare as another (a party name, an id); remove it")
     if 0xD800 <= code <= 0xDFFF:
         return f"contains half a surrogate pair (U+{code:04X}) {at}, which is not text; remove it"
     return f"contains the control character U+{code:04X} {at}, which a DOCX cannot hold; remove it"
 
 
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F, "a combining grapheme joiner"), (0x115F, 0x1160, "a Hangul filler"),
+    (0x17B4, 0x17B5, "an invisible Khmer vowel"), (0x200B, 0x200B, "a zero-width space"),
+    (0x2060, 0x2064, "a word joiner or invisible operator"), (0x206A, 0x206F, "a deprecated format character"),
+    (0x2800, 0x2800, "a blank Braille pattern"), (0x3164, 0x3164, "a Hangul filler"),
+    (0xFEFF, 0xFEFF, "a byte-order mark or zero-width no-break space"), (0xFFA0, 0xFFA0, "a Hangul filler"),
+    (0xFFF9, 0xFFFB, "an interlinear annotation character"), (0x1D173, 0x1D17A, "a musical formatting character"),
+    (0xE0000, 0xE007F, "a tag character"),
+)
+"""Characters that print as nothing (or as a blank) and that no agreement needs: a party name of them alone printed
+blank, and with them a name prints as another yet compares otherwise ('Norvale\ufeff B.V.', session 5; a name of
+two U+3164 Hangul fillers, session 6). The joiners U+200C/U+200D (Persian, Indic scripts, emoji), variation
+selectors (ideographic variants of names), U+00AD and the Mongolian selectors are kept."""
+
+
+def _invisible(code: int) -> str | None:
+    return next((what for start, end, what in _INVISIBLE_RANGES if start <= code <= end), None)
+
+
 # Every character text_problem refuses: C0 controls but tab, line feed and carriage return; DEL; the C1
 # controls (U+0085 among them); U+2028/U+2029; the bidirectional embeddings, overrides and isolates
-# (U+202A-U+202E, U+2066-U+2069); lone surrogates; U+FFFE/U+FFFF. One search instead of a
-# Python loop per character (texts are checked on every render).
-_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                      "\ud800-\udfff\ufffe\uffff]")
+# (U+202A-U+202E, U+2066-U+2069); the invisible characters of _INVISIBLE_RANGES; lone surrogates; U+FFFE/U+FFFF.
+# One search instead of a Python loop per character (texts are checked on every render).
+_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+                      "\ufffe\uffff" + "".join(f"{chr(a)}-{chr(b)}" for a, b, _what in _INVISIBLE_RANGES) + "]")
 
 
 def date_problem(day: dt.date) -> str | None:
@@ -165,20 +187,19 @@ class InputModel(StrictModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _not_too_many(cls, value: Any, info: ValidationInfo) -> Any:
-        """Before the entries are validated one by one: a list of 5,000 products is refused at once."""
+    def _bounded_and_typed(cls, value: Any, info: ValidationInfo) -> Any:
+        """Before the entries are validated one by one: a list of 5,000 products is refused at once; a true/false
+        where a number is meant is refused. (One validator for both: each one costs its inspection per field
+        whenever a model class is made, which every command start pays.)"""
+        if isinstance(value, bool):
+            if info.field_name is not None:
+                annotation = cls.model_fields[info.field_name].annotation
+                if not _accepts_bool(annotation) and _wants_number(annotation):
+                    raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
+            return value
         problem = _too_many(value, cls.field_list_limits.get(info.field_name or "", cls.list_limit))
         if problem:
             raise PydanticCustomError("too_many", problem)
-        return value
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, bool) and info.field_name is not None:
-            annotation = cls.model_fields[info.field_name].annotation
-            if not _accepts_bool(annotation) and _wants_number(annotation):
-                raise PydanticCustomError("bool_not_number", "should be a number, not true/false")
         return value
 
     text_limit: ClassVar[int] = TEXT_LIMIT

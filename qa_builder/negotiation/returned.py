@@ -28,9 +28,17 @@ W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
 W15 = "{http://schemas.microsoft.com/office/word/2012/wordml}"
 _CUSTOM = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
 MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_PART_BYTES = 64 * 1024 * 1024
+MAX_PART_BYTES = 16 * 1024 * 1024
+"""Bytes of one part read (document, comments): an agreement's document.xml is about 0.4 MB. Session 6: 64 MiB of
+small elements parsed to a 1 GB tree."""
 MAX_ENTRIES = 2000
 MAX_PARAGRAPHS = 20_000
+MAX_REVISIONS = 100_000
+"""Tracked changes (insertions, deletions, moves, formatting changes) a returned agreement may hold: a reformatted
+40-page agreement holds some thousands. Session 6: 1,200,000 in a 650 KB file took 53 s and 1.2 GB to read."""
+MAX_COMMENTS = 20_000
+"""Comments a returned agreement may hold (2,000,000 empty ones in a 650 KB file took 58 s and 1.3 GB)."""
+_REVISION_TAGS = (W + "ins", W + "del", W + "moveFrom", W + "moveTo", W + "rPrChange", W + "pPrChange")
 _PARTS = ("word/document.xml", "word/comments.xml", "word/commentsExtended.xml", "docProps/custom.xml")
 
 ChangeKind = Literal["insertion", "deletion", "move_from", "move_to", "formatting", "paragraph_formatting",
@@ -126,6 +134,7 @@ def read_returned(path: Path) -> ReturnedDocument:
     body = document.find(W + "body")
     if body is None:
         raise ReturnedFileError(f"{path}: word/document.xml has no body")
+    _refuse_more_than(path, "tracked changes", body.iter(*_REVISION_TAGS), MAX_REVISIONS)
     comment_places: dict[str, int] = {}
     for p in body.iter(W + "p"):
         if len(result.paragraphs) >= MAX_PARAGRAPHS:
@@ -137,6 +146,7 @@ def read_returned(path: Path) -> ReturnedDocument:
     if "word/comments.xml" in parts:
         replies = _replies(path, parts.get("word/commentsExtended.xml"))
         comments = _parse(path, "word/comments.xml", parts["word/comments.xml"])
+        _refuse_more_than(path, "comments", comments.iter(W + "comment"), MAX_COMMENTS)
         para_ids: dict[str, str] = {}
         for c in comments.iter(W + "comment"):
             cid = c.get(W + "id", "")
@@ -151,6 +161,14 @@ def read_returned(path: Path) -> ReturnedDocument:
             result.comments.append(Comment(cid, c.get(W + "author", ""), c.get(W + "date", ""), text,
                                            comment_places.get(cid), para_ids.get(parent_para or "")))
     return result
+
+
+def _refuse_more_than(path: Path, what: str, elements: Any, limit: int) -> None:
+    """Refuse a returned file holding more than `limit` of `elements`, counted before any is read."""
+    for count, _element in enumerate(elements, start=1):
+        if count > limit:
+            raise ReturnedFileError(f"{path}: holds more than {limit:,} {what}; not a Quality Agreement under "
+                                    "negotiation")
 
 
 def _read_parts(path: Path) -> dict[str, bytes]:

@@ -130,7 +130,7 @@ def _bundled_help() -> dict[str, QuestionHelp]:
 
     resolved, problems = resolve_help(read_help_file(HELP_FILE), load_library())
     if problems:
-        raise LibraryError("\n".join(problems))
+        raise LibraryError(problems)
     return resolved
 
 

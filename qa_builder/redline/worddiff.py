@@ -25,6 +25,10 @@ def tokens(text: str) -> list[str]:
 
 def word_diff(old: str, new: str) -> list[Piece]:
     """Word-level pieces that read as `old` when insertions are dropped and as `new` when deletions are."""
+    if old == new:  # most paragraphs and table cells of a redline: no diff to compute
+        return [("same", old)] if old else []
+    if not old or not new:
+        return [("ins", new)] if new else [("del", old)]
     a, b = tokens(old), tokens(new)
     pieces: list[Piece] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():

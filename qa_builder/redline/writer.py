@@ -15,8 +15,8 @@ from typing import Any
 import docx
 from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt, RGBColor, Twips
 
 from qa_builder import clock
@@ -46,7 +46,6 @@ from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_KIND, set_
 Cells = tuple[str, ...]
 Row = tuple[str, Cells]
 
-_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _NAVY = "1F3864"
 _PARAGRAPH_STYLES = ("Title", "Intro", "Heading 1", "Heading 2", "List Bullet", "Small", "Clause Body", "Clause Item",
                      "Table Text")
@@ -176,7 +175,7 @@ def write_redline(old: Agreement, new: Agreement, out: Path, *, author: str = "q
     except ValueError as exc:
         raise RenderError(f"{out}: cannot write the redline: {exc}") from exc
     with atomic_writer(out) as handle:
-        handle.write(_fixed_zip(data, stamp))
+        handle.write(data)
     return summary
 
 
@@ -188,8 +187,9 @@ def _utc(when: dt.datetime | None) -> dt.datetime:
     return when.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def _fixed_zip(data: bytes, stamp: dt.datetime) -> bytes:
-    """The same package with every entry time set to `stamp`, so equal inputs give equal bytes."""
+def _package(data: bytes, body: str, stamp: dt.datetime) -> bytes:
+    """The package python-docx wrote, with `body` (WordprocessingML) put before the body's section properties
+    and every entry time set to `stamp`, so equal inputs give equal bytes."""
     date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
@@ -197,7 +197,11 @@ def _fixed_zip(data: bytes, stamp: dt.datetime) -> bytes:
             info = zipfile.ZipInfo(entry.filename, date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            target.writestr(info, source.read(entry.filename))
+            content = source.read(entry.filename)
+            if entry.filename == "word/document.xml":
+                at = content.rindex(b"<w:sectPr")
+                content = content[:at] + body.encode("utf-8") + content[at:]
+            target.writestr(info, content)
     return buffer.getvalue()
 
 
@@ -206,7 +210,12 @@ def _human_date(stamp: dt.datetime) -> str:
 
 
 class _Redline:
-    """Builds the comparison document; numbers every revision in order of appearance."""
+    """Builds the comparison document; numbers every revision in order of appearance.
+
+    The body is written as WordprocessingML text and put into the package python-docx writes for the rest:
+    building it element by element through python-docx (each element parsed on its own, each paragraph
+    inserted by scanning the body) was most of a redline's time.
+    """
 
     def __init__(self, author: str, stamp: dt.datetime, old_label: str = "") -> None:
         self.author = author
@@ -216,6 +225,8 @@ class _Redline:
         self.doc: Any = docx.Document()
         self.revisions = 0
         self.style_ids: dict[str, str] = {}
+        self.body: list[str] = []  # the body's elements, as WordprocessingML text, in document order
+        self._revision_attributes = f'w:author="{_escape(author, quote=True)}" w:date="{_escape(self.date)}"'
 
     def build(self, old: Agreement, new: Agreement, summary: RedlineSummary) -> bytes:
         """The DOCX bytes (zip entry times not yet fixed)."""
@@ -228,9 +239,13 @@ class _Redline:
         self._add("Small", "End of comparison.")
         if self.revisions == 0 and old.canonical_json() != new.canonical_json():
             raise ValueError("the versions differ but the redline would show no tracked change")
+        body = "".join(self.body)
+        bad = _NOT_XML.search(body)
+        if bad:
+            raise ValueError(f"a text holds U+{ord(bad.group()):04X}, which a DOCX cannot hold")
         buffer = io.BytesIO()
-        self.doc.save(buffer)
-        return buffer.getvalue()
+        self.doc.save(buffer)  # the body is still empty: python-docx zips only the small parts
+        return _package(buffer.getvalue(), body, self.stamp)
 
     # front matter
 
@@ -254,7 +269,7 @@ class _Redline:
     # agreement text
 
     def _body(self, plans: Sequence[SectionPlan]) -> None:
-        self._add("Heading 1", TEXT_HEADING).paragraph_format.page_break_before = True
+        self._add("Heading 1", TEXT_HEADING, page_break=True)
         for plan in plans:
             mark = paragraph_mark(plan.old, plan.new)
             self._paragraph(word_diff(_section_heading(plan.old), _section_heading(plan.new)), "Heading 1", mark)
@@ -275,98 +290,84 @@ class _Redline:
 
     def _part(self, part: _Part, old: Agreement, new: Agreement) -> None:
         """One part as a table whose rows are matched by key; raises ValueError if a change would not show."""
-        self._add("Heading 1", part.heading).paragraph_format.page_break_before = part.new_page
+        self._add("Heading 1", part.heading, page_break=part.new_page)
         self._add("Small", part.note)
         old_rows, new_rows = _keyed(part.rows(old)), _keyed(part.rows(new))
         in_place = _in_order([k for k, _ in old_rows], [k for k, _ in new_rows])
         before = self.revisions
-        table = self.doc.add_table(rows=1, cols=len(part.headers))
-        table.style = "Table Grid"
-        table.autofit = False
-        widths = [Twips(w) for w in part.widths]
-        for column, width in zip(table.columns, widths, strict=True):
-            column.width = width
-        self._header_row(table.rows[0], part.headers, widths)
+        grid = "".join(f'<w:gridCol w:w="{width}"/>' for width in part.widths)
+        self.body.append(f'<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/><w:tblW w:type="auto" w:w="0"/>'
+                         f'<w:tblLayout w:type="fixed"/>{_TABLE_LOOK}</w:tblPr><w:tblGrid>{grid}</w:tblGrid>')
+        self._header_row(part.headers, part.widths)
         for old_r, new_r in interleave(old_rows, new_rows, lambda r: r[0], in_place):
-            self._table_row(table, old_r[1] if old_r else None, new_r[1] if new_r else None, widths)
+            self._table_row(old_r[1] if old_r else None, new_r[1] if new_r else None, part.widths)
+        self.body.append("</w:tbl>")
         if old_rows != new_rows and self.revisions == before:
             raise ValueError(f"{part.heading} differs between the versions but no tracked change shows it")
 
-    def _header_row(self, row: Any, names: Sequence[str], widths: Sequence[Any]) -> None:
-        row._tr.insert(0, _row_props(header=True))
-        for cell, name, width in zip(row.cells, names, widths, strict=True):
-            cell.width = width
-            shading = OxmlElement("w:shd")
-            shading.set(qn("w:val"), "clear")
-            shading.set(qn("w:color"), "auto")
-            shading.set(qn("w:fill"), _NAVY)
-            cell._tc.get_or_add_tcPr().append(shading)
-            p = cell.paragraphs[0]._p
-            p.style = self.style_ids["Table Text"]
-            p.append(_run(name, header=True))
+    def _header_row(self, names: Sequence[str], widths: Sequence[int]) -> None:
+        style = self.style_ids["Table Text"]
+        cells = "".join(
+            f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/><w:shd w:val="clear" w:color="auto" '
+            f'w:fill="{_NAVY}"/></w:tcPr><w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr>'
+            f"{_run_xml(name, header=True)}</w:p></w:tc>"
+            for name, width in zip(names, widths, strict=True))
+        self.body.append(f"<w:tr>{_row_props_xml(header=True)}{cells}</w:tr>")
 
-    def _table_row(self, table: Any, old: Cells | None, new: Cells | None, widths: Sequence[Any]) -> None:
-        """Append one body row, written as WordprocessingML directly: python-docx's add_row and cell.width
-        re-read the whole grid for every row (over half of a 40-page redline's time went there)."""
-        row = OxmlElement("w:tr")
-        props = _row_props(header=False)
-        row.append(props)
+    def _table_row(self, old: Cells | None, new: Cells | None, widths: Sequence[int]) -> None:
+        """Append one body row: never split across pages; a whole row added or removed is a tracked row change."""
         mark = paragraph_mark(old, new)
-        if mark != "same":
-            props.append(self._revision(f"w:{mark}"))
+        props = _row_props_xml(header=False, revision=self._revision(mark) if mark != "same" else "")
+        style = self.style_ids["Table Text"]
         blank = ("",) * len(widths)
-        for before, after, width in zip(old or blank, new or blank, widths, strict=True):
-            cell, cell_props, cell_width = OxmlElement("w:tc"), OxmlElement("w:tcPr"), OxmlElement("w:tcW")
-            cell_width.set(qn("w:w"), str(width.twips))
-            cell_width.set(qn("w:type"), "dxa")
-            cell_props.append(cell_width)
-            cell.append(cell_props)
-            p, p_props, p_style = OxmlElement("w:p"), OxmlElement("w:pPr"), OxmlElement("w:pStyle")
-            p_style.set(qn("w:val"), self.style_ids["Table Text"])
-            p_props.append(p_style)
-            p.append(p_props)
-            cell.append(p)
-            row.append(cell)
-            self._pieces(p, word_diff(before, after))
-        table._tbl.append(row)
+        cells = "".join(
+            f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr><w:p><w:pPr><w:pStyle w:val="{style}"/>'
+            f"</w:pPr>{self._pieces(word_diff(before, after))}</w:p></w:tc>"
+            for before, after, width in zip(old or blank, new or blank, widths, strict=True))
+        self.body.append(f"<w:tr>{props}{cells}</w:tr>")
 
     # revisions
 
-    def _add(self, style: str, text: str = "") -> Any:
-        """A new body paragraph (python-docx Paragraph) in `style`, with `text` as one plain run."""
-        paragraph = self.doc.add_paragraph()
-        paragraph._p.style = self.style_ids[style]  # by id: python-docx's lookup by name is slow
-        if text:
-            paragraph._p.append(_run(text))
-        return paragraph
+    def _add(self, style: str, text: str = "", *, page_break: bool | None = None) -> None:
+        """A new body paragraph in `style`, with `text` as one plain run; `page_break` sets page break before."""
+        self.body.append(f"<w:p>{self._paragraph_props(style, page_break)}{_run_xml(text) if text else ''}</w:p>")
+
+    def _paragraph_props(self, style: str, page_break: bool | None = None, mark: str = "") -> str:
+        breaks = "" if page_break is None else "<w:pageBreakBefore/>" if page_break else \
+            '<w:pageBreakBefore w:val="0"/>'
+        return f'<w:pPr><w:pStyle w:val="{self.style_ids[style]}"/>{breaks}{mark}</w:pPr>'
 
     def _paragraph(self, pieces: Sequence[Piece], style: str, mark: Op) -> None:
-        paragraph = self._add(style)
-        if mark != "same":
-            mark_props = OxmlElement("w:rPr")
-            mark_props.append(self._revision(f"w:{mark}"))
-            paragraph._p.get_or_add_pPr().append(mark_props)  # w:rPr is the last child of w:pPr
-        self._pieces(paragraph._p, pieces)
+        # the paragraph mark's revision is in w:rPr, the last child of w:pPr
+        revision = f"<w:rPr>{self._revision(mark)}</w:rPr>" if mark != "same" else ""
+        self.body.append(f"<w:p>{self._paragraph_props(style, mark=revision)}{self._pieces(pieces)}</w:p>")
 
-    def _pieces(self, p: Any, pieces: Sequence[Piece]) -> None:
+    def _pieces(self, pieces: Sequence[Piece]) -> str:
+        runs = []
         for op, text in pieces:
             if not text:
                 continue
-            run = _run(text, deleted=op == "del")
-            if op == "same":
-                p.append(run)
-            else:
-                wrapper = self._revision(f"w:{op}")
-                wrapper.append(run)
-                p.append(wrapper)
+            run = _run_xml(text, deleted=op == "del")
+            runs.append(run if op == "same" else f"{self._revision(op, close=False)}{run}</w:{op}>")
+        return "".join(runs)
 
-    def _revision(self, tag: str) -> Any:
+    def _revision(self, op: str, *, close: bool = True) -> str:
+        """A w:ins or w:del element (closed, or open for the run it wraps), numbered in order of appearance."""
         self.revisions += 1
-        element = OxmlElement(tag)
-        element.set(qn("w:id"), str(self.revisions))
-        element.set(qn("w:author"), self.author)
-        element.set(qn("w:date"), self.date)
-        return element
+        return f'<w:{op} w:id="{self.revisions}" {self._revision_attributes}{"/" if close else ""}>'
+
+
+_TABLE_LOOK = ('<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" w:noHBand="0" '
+               'w:noVBand="1" w:val="04A0"/>')
+_BREAKS = re.compile(r"(\t|\n)")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""A character XML 1.0 cannot hold (a control character, a lone surrogate, U+FFFE or U+FFFF)."""
+
+
+def _escape(text: str, *, quote: bool = False) -> str:
+    """`text` as XML character data (or, with `quote`, as a double-quoted attribute value)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;") if quote else text
 
 
 def _describe(change: ClauseChange) -> str:
@@ -384,34 +385,30 @@ def _describe(change: ClauseChange) -> str:
     return f"{where}: text changed within clause version {change.new_version} (answers or chosen position)"
 
 
-def _run(text: str, *, deleted: bool = False, header: bool = False) -> Any:
+def _run_xml(text: str, *, deleted: bool = False, header: bool = False) -> str:
     """A w:r for `text`: w:rPr first, then w:t (w:delText when deleted), w:tab and w:br in place of tab and newline."""
-    run = OxmlElement("w:r")
-    if header:
-        props = OxmlElement("w:rPr")
-        props.append(OxmlElement("w:b"))
-        color = OxmlElement("w:color")
-        color.set(qn("w:val"), "FFFFFF")
-        props.append(color)
-        run.append(props)
-    for part in re.split(r"(\t|\n)", text):
-        if part in ("\t", "\n"):
-            run.append(OxmlElement("w:tab" if part == "\t" else "w:br"))
+    tag = "w:delText" if deleted else "w:t"
+    parts = ['<w:r><w:rPr><w:b/><w:color w:val="FFFFFF"/></w:rPr>' if header else "<w:r>"]
+    for part in _BREAKS.split(text):
+        if part == "\t":
+            parts.append("<w:tab/>")
+        elif part == "\n":
+            parts.append("<w:br/>")
         elif part:
-            node = OxmlElement("w:delText" if deleted else "w:t")
-            node.set(_XML_SPACE, "preserve")
-            node.text = part
-            run.append(node)
-    return run
+            parts.append(f'<{tag} xml:space="preserve">{_escape(part)}</{tag}>')
+    parts.append("</w:r>")
+    return "".join(parts)
 
 
-def _row_props(*, header: bool) -> Any:
-    """A row's w:trPr (to be the first child of its w:tr): never split across pages; header rows repeat."""
-    props = OxmlElement("w:trPr")
-    props.append(OxmlElement("w:cantSplit"))
-    if header:
-        props.append(OxmlElement("w:tblHeader"))
-    return props
+def _run(text: str) -> Any:
+    """`_run_xml` as an element, for the parts of the package outside the body."""
+    return parse_xml(_run_xml(text).replace("<w:r>", f"<w:r {nsdecls('w')}>", 1))
+
+
+def _row_props_xml(*, header: bool, revision: str = "") -> str:
+    """A row's w:trPr (the first child of its w:tr): never split across pages; header rows repeat; a revision
+    marks the whole row as inserted or deleted."""
+    return f"<w:trPr><w:cantSplit/>{'<w:tblHeader/>' if header else ''}{revision}</w:trPr>"
 
 
 # --- page setup and styles --------------------------------------------------------------------------------------

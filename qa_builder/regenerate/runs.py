@@ -213,9 +213,11 @@ def _read_note(path: Path) -> dict[str, Any] | None:
 
 
 def _pending_run_id(path: Path) -> str:
+    """The id of the interrupted run `path` records, or a new one when the file cannot be used (bounded: a 700 MB
+    pending.json in a shared workspace was read whole, 1.5 GB, session 6 attack)."""
     try:
-        return str(json.loads(path.read_text(encoding="utf-8"))["run_id"])
-    except (OSError, ValueError, KeyError):
+        return str(json.loads(read_small_file(path, _NOTE_LIMIT))["run_id"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return _new_run_id()
 
 

@@ -127,8 +127,9 @@ def _check_package(path: Path, data: bytes) -> None:
             if total > MAX_TOTAL_BYTES:
                 raise TemplateError(f"{path}: would inflate to {total / _MB:,.0f} MB (at most "
                                     f"{MAX_TOTAL_BYTES // _MB} MB); refused as a possible zip bomb")
+            xml_types = _xml_content_types(path, package)
             for info in infos:
-                if info.filename.lower().endswith((".xml", ".rels")):
+                if info.filename.lower().endswith((".xml", ".rels")) or _is_xml_part(info.filename, xml_types):
                     _check_xml_part(path, info.filename, package.read(info))
     except _UNREADABLE_ZIP as exc:
         raise TemplateError(f"{path}: is not a readable DOCX template ({exc})") from exc
@@ -156,8 +157,40 @@ def _check_xml_part(path: Path, name: str, raw: bytes) -> None:
                             f"template needs none, and they can expand without bound")
     if name.lower().endswith(".rels"):
         _check_relationships(path, name, text)
-    elif name.startswith("word/") and ("instrText" in text or "fldSimple" in text):
+    elif "instrText" in text or "fldSimple" in text:  # any part: the main document may be named anything
         _check_fields(path, name, text)
+
+
+_CONTENT_TYPES = "[Content_Types].xml"
+_CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+
+
+def _xml_content_types(path: Path, package: zipfile.ZipFile) -> tuple[set[str], set[str]]:
+    """The file extensions and part names [Content_Types].xml declares as XML (lower case; names without '/').
+
+    A part is XML by its content type, not its name: a template whose main document was 'word/document.dat'
+    (declared as the document's XML) carried an INCLUDEPICTURE field past the checks (session 6 attack).
+    """
+    try:
+        raw = package.read(_CONTENT_TYPES)
+    except KeyError:
+        return set(), set()
+    _check_xml_part(path, _CONTENT_TYPES, raw)
+    try:
+        root = ElementTree.fromstring(raw)  # no DTD: _check_xml_part refused them
+    except ElementTree.ParseError as exc:
+        raise TemplateError(f"{path}: part {_CONTENT_TYPES} is not well-formed XML ({exc})") from exc
+    extensions = {(e.get("Extension") or "").lower() for e in root.iter(f"{_CT}Default")
+                  if "xml" in (e.get("ContentType") or "").lower()}
+    names = {(e.get("PartName") or "").lstrip("/").lower() for e in root.iter(f"{_CT}Override")
+             if "xml" in (e.get("ContentType") or "").lower()}
+    return extensions, names
+
+
+def _is_xml_part(name: str, xml_types: tuple[set[str], set[str]]) -> bool:
+    extensions, names = xml_types
+    lowered = name.lower()
+    return lowered in names or lowered.rsplit(".", 1)[-1] in extensions
 
 
 _HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
@@ -233,11 +266,24 @@ def _patched_xml(source: str) -> str:
     return str(DocxTemplate.patch_xml(None, source))
 
 
+_LISTING_CHARACTERS = re.compile("[\t\a\n\f]")
+"""What docxtpl's `resolve_listing` turns into Word elements (tab, new paragraph, line break, page break)."""
+
+
 class _CachedTemplate(DocxTemplate):  # type: ignore[misc]
-    """docxtpl's template, with its pure XML clean-up (patch_xml) memoised per template part."""
+    """docxtpl's template, with its pure XML clean-up (patch_xml) memoised per template part, and its listing
+    pass skipped where it has nothing to do."""
 
     def patch_xml(self, src_xml: str) -> str:
         return _patched_xml(src_xml)
+
+    def resolve_listing(self, xml: str) -> str:
+        """docxtpl rewrites every paragraph, run and text of a rendered part with regular expressions to turn
+        tabs, newlines, U+0007 and form feeds into Word's elements (a third of a 40-page render); a part that
+        holds none of them comes out of that unchanged, so it is returned as it is."""
+        if _LISTING_CHARACTERS.search(xml) is None:
+            return xml
+        return str(super().resolve_listing(xml))
 
 
 def render_docx(agreement: Agreement, template: Path, out: Path) -> None:

@@ -50,7 +50,8 @@ TRACEABILITY_LEGEND = (
     "This annex is informative and not contractual: the clauses of this Agreement govern. It lists each "
     "regulatory requirement that applies to the arrangement of this Agreement (its products, markets, release "
     "arrangement and services) and the clauses that address it. Sources are cited by the short keys listed "
-    "under Sources below.")
+    "under Sources below. A source marked (unverified) was not checked against the primary text of the "
+    "instrument: its provision number or wording is not confirmed.")
 SOURCES_LEGEND = "Each instrument cited in this annex, once, under the key the table above uses."
 # {first}: the party the first signatory signs for (an affiliate of the Sponsor may sign first, review5 M5)
 SIGNATURE_INTRO = (

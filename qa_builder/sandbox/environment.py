@@ -65,6 +65,13 @@ MAX_NODES = 10_000
 render's limits: its time and memory grow with this)."""
 MAX_ROUND_DIGITS = 20
 """Digits of precision `round` may take (each way): it computes 10 ** precision."""
+MAX_STRIP_CHARS = 100
+"""Characters a `strip`/`lstrip`/`rstrip` method or the `trim` filter may be asked to remove: CPython looks each
+character of the text up in them one by one, so a 1,000,000-character set made one call over a 1,000,000-character
+text run 31 s (up to minutes), past the render's time bound, which is checked between calls (session 6 attack)."""
+MAX_DATE_FORMAT = 100
+"""Characters of a `strftime` format: CPython grows its buffer to 256 wide characters per format character until
+the text fits, so a 960,000-character format of '%099999Y' held 1 GB (session 6 attack)."""
 
 
 @dataclass(frozen=True)
@@ -237,13 +244,16 @@ class _Account:
 
 _ACCOUNT: ContextVar[_Account | None] = ContextVar("qa_builder_render_account", default=None)
 
-AGREEMENT_RENDER_SECONDS = 60.0
-"""Render time of all the clause texts and conditions of one agreement's selection or assembly."""
-LINT_RENDER_SECONDS = 300.0
-"""Render time of everything the library lint renders (the default library: about 20 s on a loaded 2-core machine)."""
-LINT_TEXT_SECONDS = 30.0
-"""Render time of one clause text or condition over every arrangement of the library lint (the default
-library's slowest: about 4 s)."""
+AGREEMENT_RENDER_SECONDS = 10.0
+"""Processor seconds of all the clause texts and conditions of one agreement's selection or assembly (the bundled
+library's: about 0.02 s)."""
+LINT_RENDER_SECONDS = 120.0
+"""Processor seconds of everything the library lint renders (the bundled library: about 8 s of processor time,
+15 s of wall-clock time on a 2-core machine at load 6). Session 6: was 300 wall-clock seconds, which a hostile
+library could fill; processor time does not grow with the machine's load, so the bound can be closer."""
+LINT_TEXT_SECONDS = 15.0
+"""Processor seconds of one clause text or condition over every arrangement of the library lint (the bundled
+library's slowest: about 1.5 s)."""
 
 
 @contextmanager
@@ -273,11 +283,11 @@ def _charged(key: object, limits: RenderLimits) -> Iterator[None]:
         return
     left, why = account.left(id(key))
     token = _ACTIVE.set(_Budget(limits, left, why))
-    started = time.monotonic()
+    started = time.thread_time()  # the processor time of this render, whatever else runs on the machine
     try:
         yield
     finally:
-        account.charge(id(key), time.monotonic() - started)
+        account.charge(id(key), time.thread_time() - started)
         _ACTIVE.reset(token)
 
 
@@ -398,6 +408,21 @@ def _text_filter(function: Callable[..., Any]) -> Callable[..., Any]:
     return bounded_filter
 
 
+_STRIPS = frozenset({"strip", "lstrip", "rstrip"})
+
+
+def _check_strip_chars(what: str, args: Iterable[Any]) -> None:
+    if any(isinstance(a, str) and len(a) > MAX_STRIP_CHARS for a in args):
+        raise SecurityError(f"{what} takes at most {MAX_STRIP_CHARS} characters to remove")
+
+
+def _trim(value: Any, chars: Any = None) -> str:
+    """`trim`, refusing a set of characters to remove longer than MAX_STRIP_CHARS (see there)."""
+    _scalar_text(value, "trim")
+    _check_strip_chars("trim", (chars,))
+    return str(jfilters.do_trim(value, chars))
+
+
 @pass_context
 def _map(context: Context, value: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
     """`map`, with each item it makes counted as a loop step and its text against the output budget: a `map`
@@ -487,7 +512,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "lower": _text_filter(jfilters.do_lower),
     "capitalize": _text_filter(jfilters.do_capitalize),
     "title": _text_filter(jfilters.do_title),
-    "trim": _text_filter(jfilters.do_trim),
+    "trim": _trim,
     "first": jfilters.sync_do_first,
     "last": jfilters.do_last,
     "default": jfilters.do_default,
@@ -760,6 +785,10 @@ class QASandbox(SandboxedEnvironment):
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if not _allowed_call(__obj):
             raise SecurityError(f"{__obj!r} may not be called in a clause text or template")
+        if __obj.__name__ == "strftime" and any(len(str(a)) > MAX_DATE_FORMAT for a in (*args, *kwargs.values())):
+            raise SecurityError(f"strftime takes a date format of at most {MAX_DATE_FORMAT} characters")
+        if __obj.__name__ in _STRIPS:
+            _check_strip_chars(__obj.__name__, (*args, *kwargs.values()))
         _check_time()
         return _check_text(__context.call(__obj, *args, **kwargs))
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,11 +132,38 @@ def load_pkcs12_data(data: bytes, passphrase: bytes, *, name: str, at: dt.dateti
     return loaded
 
 
+MAX_KDF_ITERATIONS = 2_000_000
+"""Key-derivation iterations at most in a PKCS#12 file's MAC and encryptions (OpenSSL writes 2,048; OWASP advises
+600,000 for PBKDF2-SHA256). Session 6 attack: a key file whose MAC asked for 2,147,483,647 kept `sign` busy for
+hours before any passphrase was checked."""
+
+
+def _kdf_iterations(pfx: asn1_pkcs12.Pfx) -> Iterator[int]:
+    """The iteration counts a PKCS#12 file states in the clear: its MAC, its encrypted contents, its shrouded keys."""
+    if pfx["mac_data"].native is not None:
+        yield int(pfx["mac_data"]["iterations"].native)
+    if pfx["auth_safe"]["content_type"].native != "data":
+        return
+    for info in pfx.authenticated_safe:
+        kind = info["content_type"].native
+        if kind == "encrypted_data":
+            yield int(info["content"]["encrypted_content_info"]["content_encryption_algorithm"].kdf_iterations)
+        elif kind == "data":
+            for bag in asn1_pkcs12.SafeContents.load(info["content"].native):
+                if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+                    yield int(bag["bag_value"]["encryption_algorithm"].kdf_iterations)
+
+
 def _load(path: Path | str, data: bytes, passphrase: bytes) -> SigningKey:
     try:
-        asn1_pkcs12.Pfx.load(data).native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
-    except (ValueError, TypeError) as exc:
+        pfx = asn1_pkcs12.Pfx.load(data)
+        pfx.native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
+        iterations = max(_kdf_iterations(pfx), default=0)
+    except (ValueError, TypeError, KeyError) as exc:
         raise SigningInputError(f"{path}: is not a PKCS#12 (.p12/.pfx) file") from exc
+    if iterations > MAX_KDF_ITERATIONS:
+        raise SigningInputError(f"{path}: asks for {iterations:,} key-derivation iterations (at most "
+                                f"{MAX_KDF_ITERATIONS:,}); opening it would take hours, so it is refused")
     if not _is_utf8(passphrase):
         # cryptography fails on such bytes with an unrelated TypeError; no decoding error may quote them
         raise SigningInputError(f"{path}: wrong passphrase (the passphrase given is not UTF-8 text)")

@@ -45,9 +45,11 @@ def verify_manifest(path: Path, policy: Policy) -> FileReport:
                         indication="TOTAL-FAILED", sub_indication="FORMAT_FAILURE", error=None, signatures=[],
                         doc_timestamps=[])
     try:
-        manifest = Manifest.model_validate(json.loads(data))
+        manifest = Manifest.model_validate(json.loads(data, object_pairs_hook=_no_key_twice))
     except (ValueError, ValidationError) as exc:
         return report.model_copy(update={"error": f"is not a qa-builder manifest ({_first_line(exc)})"})
+    except RecursionError:  # was "could not be verified (RecursionError: …)", INDETERMINATE
+        return report.model_copy(update={"error": "is not a qa-builder manifest (it nests too deeply)"})
     if not signature_path.is_file():
         return report.model_copy(update={"indication": "INDETERMINATE", "sub_indication": "SIGNED_DATA_NOT_FOUND",
                                          "error": f"has no detached signature {signature_path.name} beside it"})
@@ -172,6 +174,17 @@ def _signing_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
             moment: dt.datetime = attribute["values"][0].native
             return moment
     return None
+
+
+def _no_key_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it holds a key twice: readers differ on which one counts (Python's takes the last,
+    others the first), so one signed manifest could name different files to different verifiers (session 6)."""
+    seen: set[str] = set()
+    for key, _value in pairs:
+        if key in seen:
+            raise ValueError(f"has the key '{key[:80]}' twice in one object")
+        seen.add(key)
+    return dict(pairs)
 
 
 def _first_line(exc: BaseException) -> str:

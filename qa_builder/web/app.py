@@ -29,7 +29,9 @@ from starlette.staticfiles import StaticFiles
 import qa_builder as qa
 from qa_builder import clock
 from qa_builder.audit.events import Action, Outcome
+from qa_builder.audit.record import record
 from qa_builder.errors import QABuilderError
+from qa_builder.files import folder_lock
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import Replay, read_draft, replay, save_draft
 from qa_builder.web.security import CSRF_FIELD, Gate, GateMiddleware, Refused, checked_form
@@ -42,6 +44,12 @@ _MEANINGS = ("approval", "review", "responsibility", "authorship")
 _MAX_VERIFY_FILES = 20
 _UPLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 _VERIFIABLE = {".pdf", ".json", ".p7s", ".docx"}
+
+
+def _latest_signed(source: Path, signed: Path) -> Path:
+    """What a signature goes into once it holds the signing lock: the signed copy if another signature made it
+    meanwhile (the page chose `source` before waiting), else `source`."""
+    return signed if signed.is_file() else source
 
 
 @dataclass
@@ -98,7 +106,10 @@ class WebApp:
         self.jobs: dict[str, BuildJob] = {}
         self.regeneration: RegenerationJob | None = None
         self._build_lock = threading.Lock()
-        self._token_lock = threading.Lock()  # a PKCS#11 login is process-wide: one token signature at a time
+        # One signature at a time: a PKCS#11 login is process-wide, and two signatures of one agreement sent at once
+        # each signed the same source and the later replaced the earlier's file (a signature lost; session 6 attack).
+        # The version folder's lock (flock) keeps a second server on the same workspace out too.
+        self._sign_lock = threading.Lock()
         self._library: tuple[tuple[tuple[str, int, int], ...], qa.ClauseLibrary] | None = None
         self._checked: dict[str, Checked] = {}
         self._assembled: dict[str, Checked] = {}
@@ -238,8 +249,9 @@ class WebApp:
 
     def starts(self) -> dict[str, list[str]]:
         """What a new agreement can start from: the bundled examples and the workspace's agreements."""
-        return {"examples": sorted(p.stem for p in (self.workspace.root / "examples").glob("*.yaml")),
-                "agreements": self.workspace.agreement_ids()}
+        folder = self.workspace.root / "examples"
+        examples = [] if folder.is_symlink() else [p.stem for p in folder.glob("*.yaml") if not p.is_symlink()]
+        return {"examples": sorted(examples), "agreements": self.workspace.agreement_ids()}
 
     async def new_agreement(self, request: Request) -> Response:
         start = request.query_params.get("from", "")
@@ -256,7 +268,11 @@ class WebApp:
                 if self.workspace.answers_path(agreement_id).exists():
                     first.questions[0].error = f"the workspace already has an agreement {agreement_id}"
                 else:
-                    save_draft(self.workspace.answers_path(agreement_id), result.data)
+                    answers = self.workspace.answers_path(agreement_id)
+                    save_draft(answers, result.data)
+                    # what `qa-builder add` records: a new agreement is an action on the workspace's records
+                    record(self.workspace.trail, "add", agreement_id=agreement_id, files=[answers],
+                           details={"added_from": f"web interview (started from {start or 'nothing'})"})
                     return RedirectResponse(f"/agreements/{agreement_id}/interview/2", status_code=303)
             return self.interview_page(None, result, 0, start=start, status=422)
         return self.interview_page(None, replay(draft), 0, start=start)
@@ -268,6 +284,11 @@ class WebApp:
         if not _ID.fullmatch(start):
             raise HTTPException(404, "No such example or agreement.")
         example = self.workspace.root / "examples" / f"{start}.yaml"
+        for link in (example.parent, example):  # a shared workspace's link would show a file from outside it
+            if link.is_symlink():
+                raise HTTPException(422, f"{link.relative_to(self.workspace.root)}: is a symbolic link; a workspace "
+                                         "keeps its examples as plain files inside it, so it is never read through: "
+                                         "replace the link with what it points to")
         path = example if example.is_file() else self.workspace.answers_path(start)
         if not path.is_file():
             raise HTTPException(404, "No such example or agreement.")
@@ -489,9 +510,10 @@ class WebApp:
         """Sign with a token key, logging the token out in the same thread before anyone else may use it."""
         from qa_builder.audited import sign_file
 
-        with self._token_lock:
+        with self._sign_lock, folder_lock(signed.parent):
             try:
-                return sign_file(source, signed, request, load_key, force=True, trail=self.workspace.trail)
+                return sign_file(_latest_signed(source, signed), signed, request, load_key, force=True,
+                                 trail=self.workspace.trail)
             finally:
                 qa.close_pkcs11_sessions()
 
@@ -502,8 +524,12 @@ class WebApp:
         records the signed file under its own name and hash (what `audit verify` compares)."""
         from qa_builder.audited import sign_file
 
-        return await run_in_threadpool(sign_file, source, signed, request, load_key,  # pyHanko's own loop
-                                       force=True, trail=self.workspace.trail)
+        def sign_serialised() -> qa.SignatureOutcome:
+            with self._sign_lock, folder_lock(signed.parent):  # also against another server on this workspace
+                return sign_file(_latest_signed(source, signed), signed, request, load_key, force=True,
+                                 trail=self.workspace.trail)
+
+        return await run_in_threadpool(sign_serialised)  # pyHanko's own loop
 
     async def review(self, request: Request) -> Response:
         """Findings by severity, requirement gaps, and why each library clause is in or out, with edit links."""

@@ -178,6 +178,9 @@ def open_workspace(root: Path) -> Workspace:
     for name, value in (("library", settings.library), ("template", settings.template)):
         if Path(value).is_absolute() or ".." in Path(value).parts:
             raise InputError(f"{path}: {name} must be a path inside the workspace (got '{value}')")
+        if not (root / value).resolve().is_relative_to(root.resolve()):  # a shared workspace's link to a private file
+            raise InputError(f"{path}: {name} '{value}' leads out of the workspace through a symbolic link; a "
+                             "workspace builds with its own copy: replace the link with what it points to")
     return Workspace(root=root, settings=settings)
 
 
