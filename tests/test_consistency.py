@@ -121,23 +121,19 @@ def test_default_library_lint_is_clean() -> None:
 
 def test_library_check_refuses_a_truncated_clause_and_an_unlisted_clock(tmp_path: Path) -> None:
     import shutil
-    import subprocess
-    import sys
 
-    from tests.conftest import MINI_LIBRARY, ROOT
+    from tests.conftest import MINI_LIBRARY, run_cli
 
     lib = tmp_path / "lib"
     shutil.copytree(MINI_LIBRARY, lib)
-    ok = subprocess.run([sys.executable, "-m", "qa_builder", "library", "check", "--library", str(lib)],
-                        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    ok = run_cli("library", "check", "--library", str(lib))
     assert ok.returncode == 0, ok.stderr
     assert "lint: " in ok.stdout and " arrangements, 4 clauses, " in ok.stdout and ": 0 findings" in ok.stdout
     general = lib / "clauses" / "general.yaml"
     text = general.read_text(encoding="utf-8")
     general.write_text(text.replace("fallback: The Sponsor may audit once a year.",
                                     "fallback: The Sponsor may audit within 10 days. It shall store"), encoding="utf-8")
-    bad = subprocess.run([sys.executable, "-m", "qa_builder", "library", "check", "--library", str(lib)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    bad = run_cli("library", "check", "--library", str(lib))
     assert bad.returncode == 1
     assert "paragraph ends without terminal punctuation: 'The Sponsor may audit within 10 days. It shall store'" \
         in bad.stderr
@@ -287,10 +283,8 @@ def test_one_catalogue_clock_drives_both_the_clause_text_and_annex_b(tmp_path: P
 
 def test_library_check_refuses_an_unknown_clock_naming_file_line_and_clause(tmp_path: Path) -> None:
     import shutil
-    import subprocess
-    import sys
 
-    from tests.conftest import MINI_LIBRARY, ROOT
+    from tests.conftest import MINI_LIBRARY, run_cli
 
     lib = tmp_path / "lib"
     shutil.copytree(MINI_LIBRARY, lib)
@@ -300,8 +294,7 @@ def test_library_check_refuses_an_unknown_clock_naming_file_line_and_clause(tmp_
     text = general.read_text(encoding="utf-8")
     general.write_text(text.replace("text: EU text.", "text: EU text within {{ clocks.eu_notise | clock }}."),
                        encoding="utf-8")
-    bad = subprocess.run([sys.executable, "-m", "qa_builder", "library", "check", "--library", str(lib)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    bad = run_cli("library", "check", "--library", str(lib))
     assert bad.returncode == 2, bad.stderr
     assert "general.yaml line 27: clause 'eu_only': text" in bad.stderr
     assert "clocks.eu_notise, but clocks has no field 'eu_notise'" in bad.stderr

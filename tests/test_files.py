@@ -19,12 +19,14 @@ import pytest
 
 from qa_builder.builds.pipeline import STAGING_PREFIX
 from qa_builder.files import folder_lock, sha256_file
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, CliResult, answers_data, run_cli, write_answers
 
 
-def _cli(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                          stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, timeout=timeout)
+def _cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """The command in this process (Click's runner, no input): its real exit code, stdout and stderr, without
+    ~1 s of interpreter start-up per call. Runs that must be separate processes (killed, locked, size-limited)
+    start `_build_args` with subprocess below."""
+    return run_cli(*args, env=env)
 
 
 def _build_args(out: Path, *extra: str, fmt: str = "docx") -> list[str]:
@@ -32,7 +34,7 @@ def _build_args(out: Path, *extra: str, fmt: str = "docx") -> list[str]:
             str(MINI_LIBRARY), "--format", fmt, *extra]
 
 
-def _build_docx(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _build_docx(out: Path, *extra: str) -> CliResult:
     return _cli(*_build_args(out, *extra)[3:])
 
 
@@ -41,7 +43,7 @@ def _record_matches_outputs(out: Path, stem: str = "QA-MIN-1_v1") -> bool:
     return all(sha256_file(out / a["file"]) == a["sha256"] for a in record["artefacts"])
 
 
-def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+def _one_clear_line(result: CliResult | subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

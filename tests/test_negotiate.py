@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ from qa_builder.regenerate import build_new
 from qa_builder.render.docx import default_template_path, render_docx
 from qa_builder.sandbox.environment import compile_text, render_text
 from qa_builder.workspace.layout import add_agreement, init_workspace, open_workspace
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, CliResult, run_cli
 
 WNS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W = f"{{{WNS}}}"
@@ -399,21 +398,21 @@ def test_hostile_or_damaged_files_give_one_clear_line(kind: str, sent: Path, tmp
 
 
 @pytest.fixture(scope="module")
-def negotiation_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def negotiation_workspace(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
     """A workspace with the minimal agreement built as v1 (real LibreOffice for the PDF)."""
     root = tmp_path_factory.mktemp("ws") / "workspace"
     workspace = init_workspace(root)
     shutil.rmtree(workspace.library_dir)
     shutil.copytree(MINI_LIBRARY, workspace.library_dir)
     add_agreement(workspace, MINIMAL_ANSWERS)
-    built, failed = build_new(workspace, jobs=1)
+    built, failed = build_new(workspace, jobs=1, converter=converter)  # the session's warm LibreOffice pool
     assert not failed and len(built) == 1
     return root
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", "negotiate", "import", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300, check=False)
+def _cli(*args: str) -> CliResult:
+    """`negotiate import ARGS` in this process (Click's runner): its real exit code, stdout and stderr."""
+    return run_cli("negotiate", "import", *args)
 
 
 def _marked_up(sent: Path, out: Path) -> Path:

@@ -7,9 +7,9 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -28,7 +28,7 @@ from qa_builder.negotiation.returned import read_returned
 from qa_builder.regenerate import build_new
 from qa_builder.render.docx import default_template_path, render_docx
 from qa_builder.workspace.layout import add_agreement, init_workspace, open_workspace
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT
+from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, CliResult, run_cli
 from tests.test_negotiate import CMO, Markup
 
 ID = "QA-MIN-1"
@@ -158,19 +158,20 @@ def test_an_override_with_control_characters_is_refused(minimal: Agreement) -> N
 # --- the round trip on a workspace, from the command line ------------------------------------------------------
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_builder", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600, check=False)
+def _cli(*args: str) -> CliResult:
+    """The command in this process (Click's runner): its real exit code, stdout and stderr, without ~1 s of
+    interpreter start-up per call. The entry point itself is tested in test_cli.py."""
+    return run_cli(*args)
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workspace(tmp_path_factory: pytest.TempPathFactory, converter: Any) -> Path:
     root = tmp_path_factory.mktemp("negotiation") / "ws"
     opened = init_workspace(root)
     shutil.rmtree(opened.library_dir)
     shutil.copytree(MINI_LIBRARY, opened.library_dir)
     add_agreement(opened, MINIMAL_ANSWERS)
-    built, failed = build_new(opened, jobs=1)
+    built, failed = build_new(opened, jobs=1, converter=converter)  # the session's warm LibreOffice pool
     assert not failed and len(built) == 1
     return root
 

@@ -496,7 +496,7 @@ def test_libreoffice_sees_tracked_changes(old: Agreement, tmp_path: Path) -> Non
 
 
 @pytest.mark.libreoffice
-def test_regenerating_after_a_raci_note_change_gives_a_non_empty_redline(tmp_path: Path) -> None:
+def test_regenerating_after_a_raci_note_change_gives_a_non_empty_redline(tmp_path: Path, converter: Any) -> None:
     """The reported case: only a responsibilities-matrix note changed in a workspace agreement."""
     root = tmp_path / "workspace"
     workspace = init_workspace(root)
@@ -506,10 +506,10 @@ def test_regenerating_after_a_raci_note_change_gives_a_non_empty_redline(tmp_pat
     data["responsibilities"] = [{"activity": "manufacture", "sponsor": "I", "contract_acceptor": "RA",
                                  "notes": "Tokyo Plant only"}]
     add_agreement(workspace, write_answers(tmp_path, data))
-    assert not build_new(workspace, jobs=1)[1]
+    assert not build_new(workspace, jobs=1, converter=converter)[1]  # the session's warm LibreOffice pool
     data["responsibilities"][0]["notes"] = "Tokyo and Osaka plants"
     write_answers(workspace.agreement_dir("QA-MIN-1"), data)
-    report = regenerate(workspace)
+    report = regenerate(workspace, converter=converter)
     assert [(r.old_version, r.new_version) for r in report.built] == [(1, 2)], report
     assert report.built[0].other_changes == ("Responsibilities matrix: 1 row changed",)
     redline_path = workspace.version_dir("QA-MIN-1", 2) / "QA-MIN-1_v2.redline.docx"

@@ -29,7 +29,7 @@ from qa_builder.render.docx import default_template_path
 from qa_builder.render.typeset import PdfTypesetter
 from qa_builder.signing.keys import load_pkcs12_key
 from qa_builder.signing.pades import SignatureRequest, sign_pdf
-from tests.conftest import EXAMPLES, MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, answers_data, write_answers
+from tests.conftest import EXAMPLES, MINI_LIBRARY, MINIMAL_ANSWERS, answers_data, run_cli, write_answers
 from tests.doctext import page_refs, pdf_pages, squash
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
@@ -271,17 +271,11 @@ def test_missing_fonts_are_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_cli_builds_with_typst_and_reports_missing_fonts_in_one_line(tmp_path: Path) -> None:
-    import os
-    import sys
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "qa_builder", "build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY),
-               "--pdf-engine", "typst", "-o"]
-    done = subprocess.run([*command, str(tmp_path / "ok")], capture_output=True, text=True, env=env, timeout=120)
+    command = ["build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY), "--pdf-engine", "typst", "-o"]
+    done = run_cli(*command, str(tmp_path / "ok"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ok" / "QA-MIN-1_v1.pdf").is_file() and (tmp_path / "ok" / "QA-MIN-1_v1.docx").is_file()
-    env["QA_BUILDER_FONT_DIRS"] = str(tmp_path)
-    failed = subprocess.run([*command, str(tmp_path / "no")], capture_output=True, text=True, env=env, timeout=120)
+    failed = run_cli(*command, str(tmp_path / "no"), env={"QA_BUILDER_FONT_DIRS": str(tmp_path)})
     assert failed.returncode != 0
     lines = [line for line in failed.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "are not installed" in lines[0] and "Traceback" not in failed.stderr, failed.stderr
@@ -289,12 +283,7 @@ def test_cli_builds_with_typst_and_reports_missing_fonts_in_one_line(tmp_path: P
 
 
 def test_cli_refuses_the_engine_option_for_workspace_builds(tmp_path: Path) -> None:
-    import os
-    import sys
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "qa_builder", "build", "--workspace", str(tmp_path),
-                           "--pdf-engine", "typst"], capture_output=True, text=True, env=env, timeout=120)
+    done = run_cli("build", "--workspace", str(tmp_path), "--pdf-engine", "typst")
     assert done.returncode == 2 and "--pdf-engine" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
@@ -347,26 +336,20 @@ def test_typst_refuses_a_custom_docx_template(tmp_path: Path, typesetter: PdfTyp
 @pytest.mark.libreoffice
 def test_cli_defaults_to_typst_and_to_libreoffice_for_a_custom_template(tmp_path: Path) -> None:
     # Typst is the default engine; a custom template's DOCX can only be converted, so it selects LibreOffice.
-    import os
-    import sys
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     custom = tmp_path / "ours.docx"
     document = docx.Document(str(default_template_path()))
     document.add_paragraph("Our own closing words, which only the DOCX would carry.")
     document.save(str(custom))
-    command = [sys.executable, "-m", "qa_builder", "build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY)]
+    command = ["build", str(MINIMAL_ANSWERS), "--library", str(MINI_LIBRARY)]
     creators = {}
     for name, extra in (("default", []), ("custom", ["--template", str(custom)]),
                         ("explicit", ["--pdf-engine", "libreoffice"])):
-        done = subprocess.run([*command, *extra, "-o", str(tmp_path / name)], capture_output=True, text=True,
-                              env=env, timeout=300)
+        done = run_cli(*command, *extra, "-o", str(tmp_path / name))
         assert done.returncode == 0, done.stderr
         info = subprocess.run(["pdfinfo", str(tmp_path / name / "QA-MIN-1_v1.pdf")], capture_output=True,
                               text=True, check=True).stdout
         creators[name] = re.search(r"^Creator:\s*(\S+)", info, flags=re.MULTILINE).group(1)  # type: ignore[union-attr]
     assert creators == {"default": "Typst", "custom": "Writer", "explicit": "Writer"}, creators
     assert "Our own closing words" in "".join(pdf_pages(tmp_path / "custom" / "QA-MIN-1_v1.pdf"))
-    refused = subprocess.run([*command, "--template", str(custom), "--pdf-engine", "typst", "-o",
-                              str(tmp_path / "refused")], capture_output=True, text=True, env=env, timeout=300)
+    refused = run_cli(*command, "--template", str(custom), "--pdf-engine", "typst", "-o", str(tmp_path / "refused"))
     assert refused.returncode != 0 and "use --pdf-engine libreoffice" in refused.stderr, refused.stderr

@@ -34,7 +34,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 import qa_builder as qa
 from qa_builder.questionnaire.help import question_help
 from qa_builder.web.interview import replay
-from tests.conftest import SOFTHSM_MODULE, free_port, make_softhsm_token
+from tests.conftest import SOFTHSM_MODULE, free_port, make_softhsm_token, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -314,8 +314,7 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
 
     # The draft the browser wrote is an answers file the CLI reads; it has the finding.
     answers_file = workspace / "agreements" / "QA-WEB-1" / "answers.yaml"
-    cli = subprocess.run([sys.executable, "-m", "qa_builder", "check", str(answers_file)], capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    cli = run_cli("check", str(answers_file))
     assert "inspections.notify_within_hours" in cli.stdout + cli.stderr
     finding = browser.find_element(By.CSS_SELECTOR, "li.finding")
     assert "inspections.notify_within_hours" in finding.text
@@ -433,8 +432,7 @@ def _whole_path(server: Server, workspace: Path, browser: WebDriver, tmp_path: P
     browser.find_element(By.ID, "file").send_keys(str(received))
     _follow(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     verdict = browser.find_element(By.ID, "verdict").text
-    cli = subprocess.run([sys.executable, "-m", "qa_builder", "verify", str(received), "--trust", str(pki.root_pem)],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    cli = run_cli("verify", str(received), "--trust", str(pki.root_pem))
     assert verdict == "TOTAL-PASSED" and cli.returncode == 0, (verdict, cli.stdout)
     assert f"{received.name}: PASSED" in cli.stdout and f"{received.name}: PASSED" in browser.page_source
     report = browser.find_element(By.ID, "report").text

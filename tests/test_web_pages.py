@@ -26,6 +26,7 @@ from qa_builder.questionnaire.help import question_help
 from qa_builder.render.docx import render_docx
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import field_help, replay
+from tests.conftest import run_cli
 from tests.doctext import docx_blocks
 from tests.test_web import ROOT, Server, request
 
@@ -150,8 +151,7 @@ def test_a_valid_page_is_saved_as_it_is_typed_an_invalid_one_is_not(server: Serv
     assert status == 200 and headers.get("hx-trigger") == "draft-saved" and b"Draft saved at" in body
     assert qa.load_answers(answers).answers.agreement.review_period_months == 30
     assert [p.name for p in answers.parent.iterdir()] == ["answers.yaml"]  # no temporary file left behind
-    cli = subprocess.run([sys.executable, "-m", "qa_builder", "check", str(answers)], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    cli = run_cli("check", str(answers))
     assert cli.returncode == 0, cli.stdout + cli.stderr
     # The id of an existing agreement is not changed by typing over it.
     status, headers, _ = session.post(f"/agreements/{agreement_id}/interview/1/check",
@@ -365,8 +365,7 @@ def test_a_manifest_uploaded_with_its_files_verifies_as_from_the_cli(server: Ser
         return status, page.decode("utf-8")
 
     def cli(path: Path) -> str:
-        return subprocess.run([sys.executable, "-m", "qa_builder", "verify", str(path)], capture_output=True,
-                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False).stdout
+        return run_cli("verify", str(path)).stdout
 
     status, page = verified(sorted(p for p in build.iterdir() if p.is_file()))
     assert status == 200
