@@ -7,6 +7,7 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from asn1crypto import cms
@@ -64,6 +65,9 @@ from qa_builder.verify.report import (
 
 SUPPORTED_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/ETSI.RFC3161"}
 _CERTIFICATION = {1: "no_changes", 2: "fill_forms", 3: "annotate"}
+MAX_SIGNATURE_FIELDS = 2_000
+"""Signature fields checked per file, as `sign` lists at most (session 6 attack: one field listed 250,000 times in
+/AcroForm /Fields made `verify` run 40 s, take 1.6 GB and print a million lines)."""
 
 
 def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | None = None) -> FileReport:
@@ -80,12 +84,15 @@ def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | Non
             problem = _decrypt(reader)
             if problem:
                 return report.fail(problem, "INDETERMINATE", None)
-        fields = list(enumerate_sig_fields(reader, filled_status=True))
+        fields = list(islice(enumerate_sig_fields(reader, filled_status=True), MAX_SIGNATURE_FIELDS + 1))
     except MemoryError:  # the per-file memory bound: reported by the runner
         raise
     except Exception as exc:  # pyHanko raises many types on hostile input; all mean "not a usable PDF"
         return report.fail(f"cannot be read as a PDF: its structure is damaged or not as the PDF standard requires "
                            f"({_sentence(exc)})", "TOTAL-FAILED", "FORMAT_FAILURE")
+    if len(fields) > MAX_SIGNATURE_FIELDS:
+        return report.fail(f"lists more than {MAX_SIGNATURE_FIELDS:,} signature fields; at most that many are checked "
+                           "(a signed agreement has a handful)", "INDETERMINATE", None)
     removed = [] if only_field else _removed_signatures(reader, {str(name) for name, _v, _r in fields})
     report.signatures.extend(removed)
     if not fields and not removed:
@@ -155,8 +162,8 @@ def _removed_signatures(reader: PdfFileReader, present: set[str]) -> list[Signat
     found: dict[str, int] = {}
     for revision in range(reader.xrefs.total_revisions - 1):
         try:
-            for name, _value, _ref in enumerate_sig_fields(reader.get_historical_resolver(revision),
-                                                           filled_status=True):
+            for name, _value, _ref in islice(enumerate_sig_fields(reader.get_historical_resolver(revision),
+                                                                  filled_status=True), MAX_SIGNATURE_FIELDS):
                 found.setdefault(str(name), revision)
         except MemoryError:  # the per-file memory bound: reported by the runner
             raise
