@@ -86,6 +86,8 @@ def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None) 
     Raises:
         AuditError: no trail, an empty or broken trail, a head already sealed, or signing failed.
     """
+    from qa_builder.signing.tsa import shown_tsa_url
+
     trail = AuditTrail(workspace)
     head = _sealable_head(trail)
     files = seal_files(workspace, head.seq)
@@ -95,7 +97,8 @@ def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None) 
     signer = key.identity.subject
     data = canonical({"format": SEAL_FORMAT, "seq": head.seq, "hash": head.hash, "sealed_at": sealed_at,
                       "signer": signer})
-    details: dict[str, DetailValue] = {"sealed_seq": head.seq, "sealed_hash": head.hash, "tsa": tsa_url}
+    tsa_shown = shown_tsa_url(tsa_url) if tsa_url else None  # never its password or token
+    details: dict[str, DetailValue] = {"sealed_seq": head.seq, "sealed_hash": head.hash, "tsa": tsa_shown}
     try:
         signature = _sign(data, key, tsa_url)
     except AuditError as exc:

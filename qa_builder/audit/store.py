@@ -30,6 +30,7 @@ from qa_builder.files import sha256_file
 AUDIT_FOLDER = "audit"
 TRAIL_FILE = "trail.sqlite3"
 SEALS_FOLDER = "seals"
+EXPORTS_FOLDER = "exports"
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = 1
 EVENT_SIZE_LIMIT = 1 << 20
@@ -60,8 +61,37 @@ def audit_folder(workspace: Path) -> Path:
 
 
 def seals_folder(workspace: Path) -> Path:
-    """WORKSPACE/audit/seals."""
-    return audit_folder(workspace) / SEALS_FOLDER
+    """WORKSPACE/audit/seals.
+
+    Raises:
+        AuditError: it is a symbolic link (see `_refuse_link`).
+    """
+    return _refuse_link(audit_folder(workspace) / SEALS_FOLDER)
+
+
+def exports_folder(workspace: Path) -> Path:
+    """WORKSPACE/audit/exports, where `qa-builder audit export` writes unless told otherwise.
+
+    Raises:
+        AuditError: it is a symbolic link (see `_refuse_link`).
+    """
+    return _refuse_link(audit_folder(workspace) / EXPORTS_FOLDER)
+
+
+def _refuse_link(folder: Path) -> Path:
+    """`folder`, unless it is a symbolic link.
+
+    A workspace is often shared through version control, which keeps symbolic links: a link named audit/seals
+    or audit/exports would make sealing or exporting write wherever it points, outside the workspace.
+
+    Raises:
+        AuditError: `folder` is a symbolic link, named in one line.
+    """
+    if folder.is_symlink():
+        raise AuditError(f"{folder}: is a symbolic link; the audit trail, its seals and exports are kept only as "
+                         "plain files and folders inside the workspace, so qa-builder never writes through a link: "
+                         "replace the link with a folder")
+    return folder
 
 
 @dataclass(frozen=True)

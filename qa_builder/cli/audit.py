@@ -122,12 +122,12 @@ def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tup
         qa-builder audit export WORKSPACE --format pdf -o audit-trail.pdf
     """
     from qa_builder.audit.export import export_csv_flagged, export_pdf
-    from qa_builder.audit.store import audit_folder
+    from qa_builder.audit.store import exports_folder
     from qa_builder.errors import OutputFolderError
 
     if out is None:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = audit_folder(workspace) / "exports" / f"audit-trail-{stamp}.{fmt}"
+        out = exports_folder(workspace) / f"audit-trail-{stamp}.{fmt}"
     flagged: list[str] = []
     try:
         if fmt == "csv":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pyhanko.sign.timestamps import HTTPTimeStamper
 
@@ -39,18 +39,61 @@ def check_tsa_url(url: str) -> str:
     except ValueError:  # e.g. an unbalanced '[' in the host
         usable = False
     if not usable:
-        raise SigningInputError(f"--tsa {printable(url)}: is not an http:// or https:// URL of a timestamp authority")
+        raise SigningInputError(f"--tsa {shown_tsa_url(url)}: is not an http:// or https:// URL of a timestamp "
+                                "authority")
     return url
+
+
+def shown_tsa_url(url: str) -> str:
+    """`url` as it may be shown or stored: user name, password and query values replaced by ``***``.
+
+    A TSA URL can carry credentials (``http://user:password@host/tsr``) or a token (``?api_key=...``); these
+    are secrets and never reach a message, a log or the audit trail. The scheme, host, port, path and query
+    names stay, so the user still recognises which authority is meant. Every message naming a TSA URL uses
+    this; the result is also made printable (`qa_builder.printable.printable`).
+
+    Args:
+        url: the TSA URL as the user gave it (need not be valid).
+
+    Returns:
+        e.g. ``http://***@127.0.0.1:9/tsr?api_key=***`` for ``http://u:pw@127.0.0.1:9/tsr?api_key=s3cret``.
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rpartition("@")[2]
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode([(name, "***") for name, _ in pairs], safe="*") if pairs else "***"
+        fragment = "***" if parts.fragment else ""
+        return printable(urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
+    except ValueError:  # unparseable: show nothing that could be a secret
+        return "(an unparseable URL)"
 
 
 def tsa_failure(url: str, exc: BaseException) -> str:
     """One sentence: the timestamp authority at `url` did not give a timestamp, and why (from `exc`'s causes).
 
     Args:
-        url: the TSA URL as the user gave it.
+        url: the TSA URL as the user gave it; shown without credentials or query values (`shown_tsa_url`).
         exc: what pyHanko or aiohttp raised; its chain of causes is searched for the most telling reason.
     """
-    return f"the timestamp authority {printable(url)} gave no timestamp: {_reason(exc)}"
+    return f"the timestamp authority {shown_tsa_url(url)} gave no timestamp: {_without_secrets(_reason(exc), url)}"
+
+
+def _without_secrets(text: str, url: str) -> str:
+    """`text` (an exception's words, which may quote the URL) with the URL and each of its secrets masked."""
+    text = text.replace(url, shown_tsa_url(url))
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.username, parts.password, *(value for _, value in parse_qsl(parts.query))]
+    except ValueError:
+        return text
+    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
