@@ -69,6 +69,23 @@ def test_manifest_refuses_a_record_whose_artefact_climbs_out(tmp_path: Path, tes
     assert not list(out.glob("*.manifest.json*"))
 
 
+def test_manifest_refuses_a_record_listing_a_file_twice_or_thousands(tmp_path: Path, test_pki: Any) -> None:
+    """An artefact listed twice ended in 'internal error: ValidationError'; 200,000 entries were hashed for 34 s."""
+    out = tmp_path / "out"
+    assert _build_docx(out).returncode == 0
+    record_path = out / "QA-MIN-1_v1.build.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    key = ["--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(test_pki.passphrase_file)]
+    twice = dict(record, artefacts=record["artefacts"] + record["artefacts"][:1])
+    record_path.write_text(json.dumps(twice), encoding="utf-8")
+    line = _one_clear_line(_cli("manifest", str(record_path), *key))
+    assert "more than once" in line and record["artefacts"][0]["file"] in line
+    many = dict(record, artefacts=[dict(record["artefacts"][0], file=f"f{i}.docx") for i in range(5000)])
+    record_path.write_text(json.dumps(many), encoding="utf-8")
+    assert "5,000 artefacts" in _one_clear_line(_cli("manifest", str(record_path), *key))
+    assert not list(out.glob("*.manifest.json*"))
+
+
 # --- secrets: a passphrase file that is not UTF-8 ---------------------------------------------------------------
 
 def _files_under(folder: Path) -> list[Path]:
@@ -106,6 +123,24 @@ def test_a_passphrase_file_that_is_not_utf8_leaks_no_byte_of_it(tmp_path: Path, 
                  "--token-label", "t", "--key-label", "k", "--pin-file", str(passphrase_file))
     assert "passphrase.bin: the pin file is not UTF-8 text" in _one_clear_line(token)
     assert not [f for f in forms if f in (token.stdout + token.stderr).encode()]
+
+
+def test_a_passphrase_with_a_nul_character_is_one_line_that_quotes_none_of_it(tmp_path: Path, test_pki: Any) -> None:
+    """A NUL in a passphrase made cryptography's Rust core panic: a traceback listing every byte of the secret."""
+    workspace = tmp_path / "ws"
+    assert _cli("init", str(workspace)).returncode == 0
+    passphrase_file = tmp_path / "pp"
+    passphrase_file.write_bytes(b"SECRETPW\0x\n")
+    forms = ["SECRETPW", "83, 69, 67", "NulError", "Traceback"]
+    key = ["--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(passphrase_file)]
+    signed = _cli("sign", str(workspace / "agreements" / "QA-X_v1.pdf"), "--field", "sig_sponsor_1", "--meaning",
+                  "approval", "-o", str(tmp_path / "s.pdf"), *key)
+    sealed = _cli("audit", "seal", str(workspace), *key)
+    for result in (signed, sealed):
+        line = _one_clear_line(result)
+        assert "wrong passphrase" in line and "NUL" in line, line
+        assert not [f for f in forms if f in result.stdout + result.stderr]
+    assert not (tmp_path / "s.pdf").exists()
 
 
 def test_failed_attempts_keep_no_foreign_error_text(test_pki: Any) -> None:

@@ -82,6 +82,12 @@ class _Group(click.Group):
             click.secho(f"internal error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for details)",
                         fg="red", err=True)
             sys.exit(1)
+        except BaseException as exc:  # e.g. a Rust panic in a binding (pyo3's PanicException is no Exception)
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            # Its text may list the bytes it was handed (a passphrase): only the class is shown.
+            click.secho(f"internal error: {type(exc).__name__} (run with --debug for details)", fg="red", err=True)
+            sys.exit(1)
 
 
 def _os_culprit(exc: OSError) -> str:

@@ -167,6 +167,10 @@ def _load(path: Path | str, data: bytes, passphrase: bytes) -> SigningKey:
     if not _is_utf8(passphrase):
         # cryptography fails on such bytes with an unrelated TypeError; no decoding error may quote them
         raise SigningInputError(f"{path}: wrong passphrase (the passphrase given is not UTF-8 text)")
+    if b"\0" in passphrase:
+        # cryptography's Rust core panics on a NUL (a BaseException whose message lists every byte of the secret)
+        raise SigningInputError(f"{path}: wrong passphrase (the passphrase given contains a NUL character, "
+                                "which no PKCS#12 passphrase can hold)")
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError as exc:

@@ -54,6 +54,11 @@ def load_build_record(path: Path) -> BuildRecord:
         raise ManifestInputError(f"{path}: is not a qa-builder build record ({field}: {first['msg']})") from exc
 
 
+MAX_LISTED_ARTEFACTS = 100
+"""Artefacts a build record may list (a build writes at most a DOCX, a PDF, a redline and a few more); a record
+listing 200,000 made `manifest` hash for 34 s and then fail (session 6 attack)."""
+
+
 def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manifest:
     """The manifest of a build: its inputs, every artefact found beside the record, and the PDF's signatures.
 
@@ -63,7 +68,14 @@ def build_manifest(build_json: Path, *, now: dt.datetime | None = None) -> Manif
     record = load_build_record(build_json)
     folder = build_json.parent
     artefacts: list[Artefact] = []
+    if len(record.artefacts) > MAX_LISTED_ARTEFACTS:
+        raise ManifestInputError(f"{build_json}: lists {len(record.artefacts):,} artefacts (a build writes a handful; "
+                                 f"at most {MAX_LISTED_ARTEFACTS:,} are read)")
+    seen: set[str] = set()
     for listed in record.artefacts:
+        if listed.file in seen:  # the manifest model refuses a file listed twice: say so here, before any hashing
+            raise ManifestInputError(f"{build_json}: lists {listed.file!r} more than once")
+        seen.add(listed.file)
         try:
             path = inside(folder, listed.file)
         except ValueError as exc:
