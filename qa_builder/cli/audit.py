@@ -112,7 +112,8 @@ def verify_command(ctx: click.Context, workspace: Path, trust_roots: tuple[Path,
               help="File to write; default WORKSPACE/audit/exports/audit-trail-<UTC time>.<format>.")
 @click.option("--trust", "trust_roots", multiple=True, type=_FILE,
               help="Trust root for the chain status printed in the PDF report; repeatable.")
-def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tuple[Path, ...]) -> None:
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists (never one of the workspace's records).")
+def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tuple[Path, ...], force: bool) -> None:
     """Export WORKSPACE's audit trail for an inspector (the export is itself recorded in the trail).
 
     The PDF is PDF/A, so `qa-builder sign` can sign it.
@@ -124,8 +125,11 @@ def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tup
     from qa_builder.audit.export import export_csv_flagged, export_pdf
     from qa_builder.audit.store import exports_folder
     from qa_builder.errors import OutputFolderError
+    from qa_builder.workspace.records import check_output
 
-    if out is None:
+    if out is not None:
+        check_output(out, workspace, force=force)
+    else:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         out = exports_folder(workspace) / f"audit-trail-{stamp}.{fmt}"
     flagged: list[str] = []

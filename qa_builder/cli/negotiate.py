@@ -312,11 +312,13 @@ def _resolve(workspace: Path, agreement_id: str, clause: str, keep: bool, by: st
               help="docx or pdf; default: the --output file's extension, else docx.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Default: WORKSPACE/agreements/ID/negotiation/ID-negotiation-log.<format>.")
-def log_command(workspace: Path, agreement_id: str, fmt: str | None, output: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists (never one of the workspace's records).")
+def log_command(workspace: Path, agreement_id: str, fmt: str | None, output: Path | None, force: bool) -> None:
     """Write the negotiation log of AGREEMENT_ID: each point (round, clause, issue), its status and resolution."""
     from qa_builder.errors import InputError
     from qa_builder.negotiation.log import write_log
     from qa_builder.workspace.layout import open_workspace
+    from qa_builder.workspace.records import check_output
 
     suffix = output.suffix.lower().lstrip(".") if output is not None else ""
     if fmt is None:
@@ -326,6 +328,8 @@ def log_command(workspace: Path, agreement_id: str, fmt: str | None, output: Pat
                          f".{fmt} or leave out --format")
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
+    if output is not None:
+        check_output(output, opened.root, force=force)
     target = output or opened.agreement_dir(agreement_id) / "negotiation" / f"{agreement_id}-negotiation-log.{fmt}"
     write_log(opened, agreement_id, target, fmt)
     click.echo(f"negotiation log: {target}")
@@ -335,7 +339,8 @@ def log_command(workspace: Path, agreement_id: str, fmt: str | None, output: Pat
 @_agreement_arguments
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Default: WORKSPACE/agreements/ID/negotiation/ID_v<latest>.counter.docx.")
-def proposal_command(workspace: Path, agreement_id: str, output: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists (never one of the workspace's records).")
+def proposal_command(workspace: Path, agreement_id: str, output: Path | None, force: bool) -> None:
     """Write our answer to the latest returned DOCX without building a version: the latest version as tracked
     changes against the text the counterparty returned (e.g. when every point was rejected). `regenerate` writes
     the same file into each new version folder."""
@@ -344,9 +349,12 @@ def proposal_command(workspace: Path, agreement_id: str, output: Path | None) ->
     from qa_builder.negotiation.counter import write_latest_proposal
     from qa_builder.regenerate import analyse, current_inputs
     from qa_builder.workspace.layout import open_workspace
+    from qa_builder.workspace.records import check_output
 
     opened = open_workspace(workspace)
     _known_agreement(opened, agreement_id)
+    if output is not None:
+        check_output(output, opened.root, force=force)
     impact = analyse(opened, current_inputs(opened), agreement_id)
     if impact is not None and (impact.affected or impact.error):
         raise InputError(f"agreement {agreement_id}: version {impact.version} does not hold every decision and "

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
 import os
 import re
 import secrets
+import stat
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -248,6 +250,8 @@ def create_test_pki(
         passphrase_file=directory / PASSPHRASE_NAME,
     )
     holders = _issue_all(pki, named, now)
+    _refuse_links([pki.passphrase_file, pki.root_pem, pki.intermediate_pem, directory / MANIFEST_NAME,
+                   *(pki.p12(h.name) for h in holders)])
 
     _write_private(pki.passphrase_file, passphrase + b"\n")
     encryption = (
@@ -263,8 +267,8 @@ def create_test_pki(
         )
         _write_private(pki.p12(holder.name), data)
     by_name = {h.name: h for h in holders}
-    pki.root_pem.write_bytes(by_name[ROOT_NAME].cert.public_bytes(serialization.Encoding.PEM))
-    pki.intermediate_pem.write_bytes(by_name[INTERMEDIATE_NAME].cert.public_bytes(serialization.Encoding.PEM))
+    _write_file(pki.root_pem, by_name[ROOT_NAME].cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write_file(pki.intermediate_pem, by_name[INTERMEDIATE_NAME].cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
     issuer_of = {ROOT_NAME: ROOT_NAME, INTERMEDIATE_NAME: ROOT_NAME}
     entries = tuple(
@@ -301,7 +305,8 @@ def create_test_pki(
             if e.revoked_at is not None
         ],
     }
-    (directory / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_file(directory / MANIFEST_NAME,
+                (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), 0o644)
     return pki
 
 
@@ -550,11 +555,38 @@ def _aia(ocsp_url: str | None, ca_issuers_url: str) -> x509.AuthorityInformation
 # --- files and manifest ----------------------------------------------------------------------------------------------
 
 
+def _refuse_links(paths: list[Path]) -> None:
+    """Refuse to create the PKI where one of its file names is a symbolic link (to anything, even dangling).
+
+    Writing through such a link put the passphrase, or a certificate, into whatever file it pointed at (and made
+    that file mode 600).
+
+    Raises:
+        OutputExistsError: the first such name, in one line.
+    """
+    for path in paths:
+        if path.is_symlink():
+            raise OutputExistsError(f"{path}: is a symbolic link; the test PKI never writes through one: remove it "
+                                    "or choose another directory")
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Write a file readable by its owner only (mode 600, also when it existed before)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _write_file(path, data, 0o600)
+
+
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` to `path` with `mode` (also when it existed before), never through a symbolic link.
+
+    Raises:
+        OSError: ELOOP when `path` became a symbolic link after `_refuse_links` checked it; others as os.open.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                 mode)  # O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of hanging
     try:
-        os.fchmod(fd, 0o600)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
