@@ -514,3 +514,31 @@ def test_a_deeply_nested_event_or_build_record_is_named_not_an_internal_error(
     attacker.execute("UPDATE events SET event = ? WHERE seq = 7", ("[" * 100_000 + "]" * 100_000,))
     verdict = verify_trail(workspace)
     assert not verdict.intact and verdict.first_bad_seq == 7
+
+
+@pytest.mark.parametrize("planted", [
+    "CREATE TRIGGER evil AFTER INSERT ON events BEGIN SELECT count(*) FROM (WITH RECURSIVE c(x) AS "
+    "(SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c); END",
+    "CREATE VIEW shadow AS SELECT * FROM events",
+])
+def test_a_database_object_qa_builder_did_not_create_stops_every_command(workspace: Path, planted: str) -> None:
+    """A foreign trigger on INSERT (a trail shared through git) hung every workspace write while `audit verify`
+    said INTACT (session 6 attack): every command now refuses the trail in one line, at once."""
+    with closing(sqlite3.connect(workspace / "audit" / "trail.sqlite3", isolation_level=None)) as conn:
+        conn.execute(planted)
+    started = time.monotonic()
+    with pytest.raises(AuditError, match="did not create"):
+        AuditTrail(workspace).append(ACTIONS[0], agreement_id="QA-1", agreement_version=1, details={})
+    result = CliRunner().invoke(main, ["audit", "verify", str(workspace)])
+    assert result.exit_code != 0 and "INTACT" not in result.output
+    assert "did not create" in result.output and "Traceback" not in result.output
+    assert time.monotonic() - started < 10
+
+
+def test_one_of_our_trigger_names_over_another_statement_is_refused(workspace: Path) -> None:
+    with closing(sqlite3.connect(workspace / "audit" / "trail.sqlite3", isolation_level=None)) as conn:
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("CREATE TRIGGER events_no_update AFTER INSERT ON events WHEN (SELECT count(*) FROM events) > 0 "
+                     "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: events cannot be changed'); END")
+    with pytest.raises(AuditError, match="did not create"):
+        AuditTrail(workspace).events()

@@ -26,6 +26,7 @@ from qa_builder.audit.events import (
 )
 from qa_builder.errors import AuditError
 from qa_builder.files import sha256_file
+from qa_builder.printable import printable
 
 AUDIT_FOLDER = "audit"
 TRAIL_FILE = "trail.sqlite3"
@@ -53,6 +54,15 @@ _SCHEMA = (
        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: events cannot be deleted'); END""",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
+
+
+def _normalised(sql: str) -> str:
+    return " ".join(sql.replace(" IF NOT EXISTS", "").split())
+
+
+_EXPECTED_OBJECTS = {_normalised(statement).split(" ")[2]: _normalised(statement)
+                     for statement in _SCHEMA if statement.startswith("CREATE")}
+_EXPECTED_OBJECTS["sqlite_sequence"] = "CREATE TABLE sqlite_sequence(name,seq)"  # made by SQLite for AUTOINCREMENT
 
 
 def audit_folder(workspace: Path) -> Path:
@@ -251,6 +261,11 @@ class AuditTrail:
         conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        try:
+            _check_schema(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
         if create:
             _set_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
@@ -312,6 +327,30 @@ class AuditTrail:
                 yield conn
         except sqlite3.Error as exc:
             raise _trail_error(self.path, exc) from exc
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """The database holds no trigger or view but the two triggers qa-builder creates, exactly as it creates them.
+
+    A trail kept in version control can carry anything: a foreign trigger on INSERT ran a query without end on
+    every workspace command while `audit verify` said INTACT (session 6 attack).
+
+    Raises:
+        MalformedTrailError: a trigger or view qa-builder did not create, or one of its triggers changed, in one line
+            (the exit code of a tampered trail).
+    """
+    for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master"):
+        if kind not in ("trigger", "view"):
+            continue  # tables and indexes run nothing; the rows of `events` are judged one by one (`_stored_row`)
+        expected = _EXPECTED_OBJECTS.get(str(name))
+        # the same statement, but for the table's name, which SQLite rewrites when the table is renamed
+        stated = re.sub(r'^(CREATE TRIGGER \S+ BEFORE \S+ ON )("[^"]*"|\S+)( BEGIN )', r"\1events\3",
+                        _normalised(str(sql or "")))
+        if expected is None or stated != expected:
+            raise MalformedTrailError(f"{path}: holds a {printable(str(kind))[:20]} '{printable(str(name))[:60]}' that "
+                             "qa-builder did not create (or not as it created it); the "
+                             "trail may have been tampered with: restore it from a copy (qa-builder runs nothing "
+                             "it finds in the database)")
 
 
 def _head(conn: sqlite3.Connection, path: Path) -> Head:
