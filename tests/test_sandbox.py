@@ -736,3 +736,26 @@ def test_one_strip_call_is_bounded(tmp_path: Path, text: str) -> None:
         _render(text, _context(tmp_path))
     assert time.monotonic() - started < 3
     assert _render('{{ "--x--" | trim("-") }}{{ "xxaxx".strip("x") }}{{ " y " | trim }}', _context(tmp_path)) == "xay"
+
+
+def test_the_conditions_of_requirements_count_in_the_agreement_bound(lib: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 6 attack: 150 requirements with a heavy `applies_when` made `check` run 58 s; the conditions of
+    clauses and matrix rows were bounded in all, those of requirements were not. Here the bound in all is 1 s."""
+    from qa_builder.library.coverage import requirement_coverage
+    from qa_builder.library.select import select_clauses
+    from qa_builder.sandbox import environment as sandbox
+
+    monkeypatch.setattr(sandbox, "AGREEMENT_RENDER_SECONDS", 1.0)
+    heavy = "(((('aeiou' ~ facts.has_eu) * 5000) | map('upper') | join) | map('lower') | join | length) > 0"
+    rows = [f"  - {{id: ZZ-HEAVY-{n}, source: Test, summary: Heavy., applies_when: {_yaml_string(heavy)}, "
+            "verified: false, verification_note: test}" for n in range(60)]
+    requirements = lib / "requirements.yaml"
+    requirements.write_text(requirements.read_text(encoding="utf-8").rstrip("\n") + "\n" + "\n".join(rows) + "\n",
+                            encoding="utf-8")
+    library = load_library(lib)
+    answers = load_answers(write_answers(tmp_path, answers_data())).answers
+    started = time.monotonic()
+    with pytest.raises(LibraryError, match=r"ZZ-HEAVY-\d+.*more than 1 s in all"):
+        requirement_coverage(library, answers, select_clauses(library, answers))
+    assert time.monotonic() - started < 5

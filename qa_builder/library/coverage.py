@@ -8,6 +8,7 @@ from qa_builder.library.context import build_context
 from qa_builder.library.select import ClauseSelection, condition_holds
 from qa_builder.models.answers import Answers
 from qa_builder.models.library import ClauseLibrary, Requirement
+from qa_builder.sandbox.environment import accounted
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class RequirementCoverage:
         return not self.clause_ids
 
 
+@accounted()
 def requirement_coverage(
     library: ClauseLibrary, answers: Answers, selection: ClauseSelection
 ) -> list[RequirementCoverage]:
