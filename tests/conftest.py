@@ -233,3 +233,30 @@ def signed_build(tmp_path_factory: pytest.TempPathFactory, minimal_build: Path, 
                                    trust_roots=(test_pki.root_pem,))
         sign_pdf(source, target, request, load_pkcs12_key(test_pki.p12(signer), test_pki.passphrase()))
     return out
+
+
+def self_signed_p12(path: Path, common_name: str) -> Path:
+    """A self-signed P-256 signer (key usage: digital signature, non-repudiation; 30 days) as PKCS#12 at `path`,
+    passphrase `pw`: for certificate names the test PKI cannot issue."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                                key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                                key_cert_sign=False, crl_sign=False, encipher_only=False,
+                                                decipher_only=False), critical=True)
+                   .sign(key, hashes.SHA256()))
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"signer", key, certificate, None, serialization.BestAvailableEncryption(b"pw")))
+    return path

@@ -19,7 +19,16 @@ import pytest
 
 from qa_builder.builds.pipeline import STAGING_PREFIX
 from qa_builder.files import folder_lock, sha256_file
-from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, CliResult, answers_data, run_cli, write_answers
+from tests.conftest import (
+    MINI_LIBRARY,
+    MINIMAL_ANSWERS,
+    ROOT,
+    CliResult,
+    answers_data,
+    run_cli,
+    self_signed_p12,
+    write_answers,
+)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
@@ -364,34 +373,9 @@ def test_sign_prints_field_texts_from_the_pdf_escaped(tmp_path: Path, test_pki: 
     assert "\x1b" not in signed.stdout
 
 
-def _p12_with_name(path: Path, common_name: str) -> Path:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                   .not_valid_after(now + dt.timedelta(days=30))
-                   .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                                key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                                key_cert_sign=False, crl_sign=False, encipher_only=False,
-                                                decipher_only=False), critical=True)
-                   .sign(key, hashes.SHA256()))
-    path.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", key, certificate, None, serialization.BestAvailableEncryption(b"pw")))
-    return path
-
-
 def test_a_certificate_name_newer_than_unicode_3_2_is_a_clear_signing_error(tmp_path: Path) -> None:
     pdf = _hostile_pdf(tmp_path / "received.pdf")
-    p12 = _p12_with_name(tmp_path / "rupee.p12", "Dr. Anna Rao \u20b9")  # U+20B9 is from Unicode 6.0
+    p12 = self_signed_p12(tmp_path / "rupee.p12", "Dr. Anna Rao \u20b9")  # U+20B9 is from Unicode 6.0
     passphrase = tmp_path / "pw"
     passphrase.write_text("pw\n", encoding="utf-8")
     out = tmp_path / "s.pdf"

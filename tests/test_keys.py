@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from qa_builder.errors import SigningError
 from qa_builder.signing.keys import close_pkcs11_sessions, load_pkcs11_key, load_pkcs12_key
+from tests.conftest import self_signed_p12
 
 
 def _signs(key: Any, certificate: x509.Certificate) -> None:
@@ -129,28 +130,8 @@ def test_a_key_file_asking_for_billions_of_iterations_is_refused_at_once(test_pk
 def test_a_name_mixing_right_to_left_and_latin_letters_is_refused_for_what_it_is(tmp_path: Path) -> None:
     """'Dr. Noa לוי-Smith' is a plausible Israeli signer name; pyHanko's asn1crypto cannot match it (RFC 3454's bidi
     rule), and the refusal said it "has characters newer than Unicode 3.2", which is not the reason."""
-    import datetime as dt
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import NameOID
-
     def p12(common_name: str) -> Path:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        now = dt.datetime.now(dt.UTC)
-        certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                       .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                       .not_valid_after(now + dt.timedelta(days=30))
-                       .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                                    key_encipherment=False, data_encipherment=False,
-                                                    key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                                    encipher_only=False, decipher_only=False), critical=True)
-                       .sign(key, hashes.SHA256()))
-        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.p12"
-        path.write_bytes(pkcs12.serialize_key_and_certificates(b"s", key, certificate, None,
-                                                               serialization.BestAvailableEncryption(b"pw")))
-        return path
+        return self_signed_p12(tmp_path / f"{len(list(tmp_path.iterdir()))}.p12", common_name)
 
     with pytest.raises(SigningError) as refused:
         load_pkcs12_key(p12("Dr. Noa \u05dc\u05d5\u05d9-Smith"), b"pw", keep=False)

@@ -350,11 +350,10 @@ def _new_page_content(writer: IncrementalPdfFileWriter) -> None:
     writer.update_container(page)
 
 
-def _content_replaced_in_place_with_a_comment(writer: IncrementalPdfFileWriter) -> None:
-    """Replace-style shadow attack: page 1's own content stream object is rewritten (same object number) in an
-    update that also adds a permitted change (a comment), hoping the update passes as an annotation."""
-    page_ref = writer.root["/Pages"]["/Kids"][0]
-    page = page_ref.get_object()
+def _rewrite_page_one_content(writer: IncrementalPdfFileWriter) -> generic.DictionaryObject:
+    """Rewrite page 1's (first) content stream in place, same object number, in the update `writer` makes; returns
+    the page."""
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
     contents = page.raw_get("/Contents")
     content_ref = contents if isinstance(contents, generic.IndirectObject) else contents[0]
     stream = content_ref.get_object()
@@ -362,6 +361,13 @@ def _content_replaced_in_place_with_a_comment(writer: IncrementalPdfFileWriter) 
     stream._data = b"BT /F1 24 Tf 100 700 Td (Release by the CMO alone) Tj ET"
     stream._encoded_data = None
     writer.mark_update(content_ref)
+    return page
+
+
+def _content_replaced_in_place_with_a_comment(writer: IncrementalPdfFileWriter) -> None:
+    """Replace-style shadow attack: page 1's own content stream object is rewritten (same object number) in an
+    update that also adds a permitted change (a comment), hoping the update passes as an annotation."""
+    page = _rewrite_page_one_content(writer)
     note = writer.add_object(generic.DictionaryObject({
         generic.pdf_name("/Type"): generic.pdf_name("/Annot"), generic.pdf_name("/Subtype"): generic.pdf_name("/Text"),
         generic.pdf_name("/Rect"): generic.ArrayObject([generic.NumberObject(v) for v in (500, 780, 520, 800)]),
@@ -447,14 +453,7 @@ def test_page_content_replaced_in_the_update_that_fills_the_next_signature_field
     from pyhanko.sign import signers
 
     writer = IncrementalPdfFileWriter(io.BytesIO(levels["B-LT"].read_bytes()))
-    page = writer.root["/Pages"]["/Kids"][0].get_object()
-    contents = page.raw_get("/Contents")
-    content_ref = contents if isinstance(contents, generic.IndirectObject) else contents[0]
-    stream = content_ref.get_object()
-    stream.strip_filters()
-    stream._data = b"BT /F1 24 Tf 100 700 Td (Release by the CMO alone) Tj ET"
-    stream._encoded_data = None
-    writer.mark_update(content_ref)
+    _rewrite_page_one_content(writer)
     key = load_pkcs12_key(test_pki.p12("contract-acceptor"), test_pki.passphrase())
     out = io.BytesIO()
     signers.PdfSigner(signers.PdfSignatureMetadata(field_name="sig_contract_acceptor_1"), signer=key.signer).sign_pdf(
