@@ -72,9 +72,13 @@ def atomic_writer(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
         raise
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically."""
-    with atomic_writer(path) as handle:
+def write_bytes_atomic(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write `data` to `path` atomically; with `replace=False` only ever create it (see `atomic_writer`).
+
+    Raises:
+        OutputExistsError: `replace` is False and `path` exists by the time the data is written.
+    """
+    with atomic_writer(path, replace=replace) as handle:
         handle.write(data)
 
 

@@ -53,6 +53,27 @@ def test_an_existing_output_is_kept_without_force(command: str, workspace: Path,
 
 
 @pytest.mark.parametrize("command", ["audit export", "negotiate log"])
+def test_a_file_made_after_the_check_is_kept_too(command: str, workspace: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check before the work is not enough: another program may create the -o file while the export or log is
+    made. Without --force the file is only ever created, so that file is kept (before: silently replaced)."""
+    from qa_builder.workspace import records
+
+    out = tmp_path / "made-meanwhile.out"
+    checked = records.check_output
+
+    def check_then_someone_writes(path: Path, root: Path, *, force: bool) -> None:
+        checked(path, root, force=force)
+        path.write_bytes(b"written by another program meanwhile")
+
+    monkeypatch.setattr(records, "check_output", check_then_someone_writes)
+    line = _one_line(run_cli(*_WRITERS[command](workspace, out)))
+    assert line.startswith(f"error: {out} already exists (another run wrote it meanwhile); it is kept"), line
+    assert out.read_bytes() == b"written by another program meanwhile"
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("command", ["audit export", "negotiate log"])
 def test_force_replaces_an_existing_output(command: str, workspace: Path, tmp_path: Path) -> None:
     keep = tmp_path / "keep.out"
     keep.write_bytes(b"the user's own file")

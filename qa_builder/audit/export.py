@@ -42,8 +42,11 @@ def export_csv(workspace: Path, out: Path) -> Path:
     return export_csv_flagged(workspace, out)[0]
 
 
-def export_csv_flagged(workspace: Path, out: Path) -> tuple[Path, list[str]]:
-    """`export_csv`, also returning the problem of each flagged row (empty when every event is sound)."""
+def export_csv_flagged(workspace: Path, out: Path, *, replace: bool = True) -> tuple[Path, list[str]]:
+    """`export_csv`, also returning the problem of each flagged row (empty when every event is sound).
+
+    With `replace=False`, `out` is only created: OutputExistsError if it exists when the export is written.
+    """
     trail = _existing_trail(workspace)
     rows = [_stored_csv_row(stored) for stored in trail.rows()]
     flagged = [str(row[-1]) for row in rows if row[-1]]
@@ -51,13 +54,13 @@ def export_csv_flagged(workspace: Path, out: Path) -> tuple[Path, list[str]]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     writer.writerows(rows)
-    write_bytes_atomic(out, buffer.getvalue().encode("utf-8"))
+    write_bytes_atomic(out, buffer.getvalue().encode("utf-8"), replace=replace)
     trail.append("export", files=[out], details={"format": "csv", "events": len(rows), "flagged": len(flagged)})
     return out, flagged
 
 
 def export_pdf(workspace: Path, out: Path, converter: PdfConverter | None = None, *,
-               trust_roots: Sequence[Path] = ()) -> Path:
+               trust_roots: Sequence[Path] = (), replace: bool = True) -> Path:
     """Write a readable PDF/A report: title, workspace, time, chain status, seals, then a table of every event.
 
     Args:
@@ -65,6 +68,8 @@ def export_pdf(workspace: Path, out: Path, converter: PdfConverter | None = None
         out: The PDF to write (atomically).
         converter: A running LibreOffice pool; a one-worker pool is started when None.
         trust_roots: Passed to `verify_trail` for the chain status shown in the report.
+        replace: Whether an existing `out` may be replaced; when False (no --force) a file that appeared while
+            the report was made is kept and OutputExistsError raised.
 
     Raises:
         AuditError: the workspace has no trail, or it cannot be read.
@@ -77,7 +82,7 @@ def export_pdf(workspace: Path, out: Path, converter: PdfConverter | None = None
         docx, pdf = Path(scratch) / "audit-trail.docx", Path(scratch) / "audit-trail.pdf"
         report_docx(verdict, events).save(str(docx))
         _convert(docx, pdf, converter)
-        write_bytes_atomic(out, pdf.read_bytes())
+        write_bytes_atomic(out, pdf.read_bytes(), replace=replace)
     trail.append("export", files=[out], details={"format": "pdf", "events": len(events),
                                                  "chain_intact": verdict.chain_intact})
     return out

@@ -135,9 +135,9 @@ def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tup
     flagged: list[str] = []
     try:
         if fmt == "csv":
-            written, flagged = export_csv_flagged(workspace, out)
+            written, flagged = export_csv_flagged(workspace, out, replace=force)
         else:
-            written = export_pdf(workspace, out, trust_roots=trust_roots)
+            written = export_pdf(workspace, out, trust_roots=trust_roots, replace=force)
     except OSError as exc:
         raise OutputFolderError(f"{out}: cannot write the export there ({exc.strerror or exc})") from exc
     click.echo(f"wrote {written}")

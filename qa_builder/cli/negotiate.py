@@ -331,7 +331,7 @@ def log_command(workspace: Path, agreement_id: str, fmt: str | None, output: Pat
     if output is not None:
         check_output(output, opened.root, force=force)
     target = output or opened.agreement_dir(agreement_id) / "negotiation" / f"{agreement_id}-negotiation-log.{fmt}"
-    write_log(opened, agreement_id, target, fmt)
+    write_log(opened, agreement_id, target, fmt, replace=force or output is None)
     click.echo(f"negotiation log: {target}")
 
 
@@ -362,5 +362,5 @@ def proposal_command(workspace: Path, agreement_id: str, output: Path | None, fo
     latest = opened.latest(agreement_id) or 0
     target = output or opened.agreement_dir(agreement_id) / "negotiation" / \
         f"{output_stem(agreement_id, latest)}.counter.docx"
-    returned, proposed = write_latest_proposal(opened, agreement_id, target)
+    returned, proposed = write_latest_proposal(opened, agreement_id, target, replace=force or output is None)
     click.echo(f"counter-proposal: {target} (version {proposed} against the text returned for version {returned})")

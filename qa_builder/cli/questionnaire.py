@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from qa_builder.errors import AnswersError, InputError, OutputExistsError
+from qa_builder.printable import printable
 
 
 class TerminalAsker:
@@ -76,7 +77,15 @@ def questionnaire_command(out_file: Path, from_file: Path | None, force: bool) -
     click.echo("qa-builder questionnaire: press Enter to accept the value in [brackets]; Ctrl-C to stop "
                "(nothing is written until the end).")
     data = Interview(TerminalAsker(), start).run()
-    write_bytes_atomic(out_file, render_answers(data).encode("utf-8"))
+    text = render_answers(data).encode("utf-8")
+    while True:  # a file of that name may have appeared during the interview: never lose it, nor the answers
+        try:
+            write_bytes_atomic(out_file, text, replace=force)
+            break
+        except OutputExistsError:
+            click.echo(printable(f"{out_file} was created by something else while you answered; it is kept."))
+            out_file = click.prompt("Write the answers to another file", type=click.Path(dir_okay=False,
+                                                                                         path_type=Path))
     load_answers(out_file)  # the interview validated each field; this validates the whole file
     click.secho(f"\nwrote {out_file}", bold=True)
     result = review_files([out_file], load_library())[0]

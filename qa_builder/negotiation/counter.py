@@ -63,8 +63,11 @@ def _reassembled(workspace: Workspace, sent: Agreement, report: ImportReport) ->
         return None
 
 
-def write_counter_proposal(workspace: Workspace, previous: Agreement, new: Agreement, out: Path) -> Path | None:
+def write_counter_proposal(workspace: Workspace, previous: Agreement, new: Agreement, out: Path, *,
+                           replace: bool = True) -> Path | None:
     """Write `out` when the counterparty returned `previous` marked up (an import of it exists); else None.
+
+    With `replace=False`, `out` is only created (OutputExistsError if it exists when written).
 
     The DOCX shows, as tracked changes by the sponsor, how `new` differs from the text the counterparty proposed:
     our counter-proposals and rejections; what we accepted shows no change.
@@ -75,11 +78,12 @@ def write_counter_proposal(workspace: Workspace, previous: Agreement, new: Agree
     report = found[1]
     proposal = proposal_model(previous, report, reassembled=_reassembled(workspace, previous, report))
     write_redline(proposal, new, out, author=new.sponsor.name,
-                  old_label=f"the text the counterparty returned for version {previous.version}")
+                  old_label=f"the text the counterparty returned for version {previous.version}", replace=replace)
     return out
 
 
-def write_latest_proposal(workspace: Workspace, agreement_id: str, out: Path) -> tuple[int, int]:
+def write_latest_proposal(workspace: Workspace, agreement_id: str, out: Path, *,
+                          replace: bool = True) -> tuple[int, int]:
     """Write the counter-proposal of the agreement's latest version against the latest returned file, without
     building a version (e.g. when every point was rejected, so the agreement text did not change).
 
@@ -95,6 +99,6 @@ def write_latest_proposal(workspace: Workspace, agreement_id: str, out: Path) ->
         raise InputError(f"agreement {agreement_id}: no returned DOCX was imported, so there is nothing to answer")
     returned = found[1].version
     written = write_counter_proposal(workspace, workspace.agreement(agreement_id, returned),
-                                     workspace.agreement(agreement_id, latest), out)
+                                     workspace.agreement(agreement_id, latest), out, replace=replace)
     assert written is not None  # the import is of that very version
     return returned, latest

@@ -125,8 +125,10 @@ def log_rows(workspace: Workspace, agreement_id: str) -> list[LogRow]:
     return rows
 
 
-def write_log(workspace: Workspace, agreement_id: str, out: Path, fmt: str) -> Path:
+def write_log(workspace: Workspace, agreement_id: str, out: Path, fmt: str, *, replace: bool = True) -> Path:
     """Write the negotiation log as DOCX or PDF (the PDF is the DOCX converted by LibreOffice).
+
+    With `replace=False`, `out` is only created (OutputExistsError if it appeared meanwhile).
 
     Raises:
         RenderError: the text cannot go into a DOCX.
@@ -135,7 +137,7 @@ def write_log(workspace: Workspace, agreement_id: str, out: Path, fmt: str) -> P
     rows = log_rows(workspace, agreement_id)
     data = _docx(agreement_id, rows)
     if fmt == "docx":
-        write_bytes_atomic(out, data)
+        write_bytes_atomic(out, data, replace=replace)
         return out
     from qa_builder.render.pdf import PdfConverter
 
@@ -145,7 +147,7 @@ def write_log(workspace: Workspace, agreement_id: str, out: Path, fmt: str) -> P
         target = Path(folder) / "log.pdf"
         with PdfConverter(workers=1) as converter:
             converter.convert(source, target)
-        with atomic_writer(out) as handle:
+        with atomic_writer(out, replace=replace) as handle:
             handle.write(target.read_bytes())
     return out
 

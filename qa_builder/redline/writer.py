@@ -159,11 +159,12 @@ def _section_heading(section: AgreementSection | None) -> str:
 
 
 def write_redline(old: Agreement, new: Agreement, out: Path, *, author: str = "qa-builder",
-                  when: dt.datetime | None = None, old_label: str | None = None) -> RedlineSummary:
+                  when: dt.datetime | None = None, old_label: str | None = None,
+                  replace: bool = True) -> RedlineSummary:
     """Write a DOCX showing `new` against `old` as tracked changes by `author` at `when` (UTC; default now).
 
     `old_label` names what `old` is when it is not simply an earlier version (e.g. the text the counterparty
-    returned); default 'version N'.
+    returned); default 'version N'. With `replace=False`, `out` is only created (OutputExistsError if it exists).
 
     Raises:
         RenderError: the agreement text cannot be put into a DOCX (e.g. control characters).
@@ -174,7 +175,7 @@ def write_redline(old: Agreement, new: Agreement, out: Path, *, author: str = "q
         data = _Redline(author, stamp, old_label or f"version {old.version}").build(old, new, summary)
     except ValueError as exc:
         raise RenderError(f"{out}: cannot write the redline: {exc}") from exc
-    with atomic_writer(out) as handle:
+    with atomic_writer(out, replace=replace) as handle:
         handle.write(data)
     return summary
 
