@@ -90,6 +90,23 @@ def test_schema_errors_name_file_line_and_field(lib: Path) -> None:
     assert "release.yaml line 7: clause 'release': clauses[0].status should be 'draft', 'approved' or" in message
 
 
+@pytest.mark.parametrize(("values", "expected"), [
+    ("inspection_notice_max_hours: -5\n", "review.yaml line 1: inspection_notice_max_hours should be greater than "
+                                            "or equal to 1 (got -5)"),
+    ("review_period_max_months: 0\n", "review.yaml line 1: review_period_max_months should be greater than or "
+                                        "equal to 1 (got 0)"),
+    ("investigation_closure_max_days: 100000\n", "review.yaml line 1: investigation_closure_max_days should be less "
+                                                  "than or equal to 366 (got 100000)"),
+    ("critical_notify_warning_above_hours: 100\ncritical_notify_error_above_hours: 72\n",
+     "review.yaml line 2: critical_notify_error_above_hours is below critical_notify_warning_above_hours (100); an "
+     "error threshold must be at least its warning threshold (got 72)"),
+])
+def test_review_thresholds_outside_their_range_are_refused(lib: Path, values: str, expected: str) -> None:
+    """Security test leftover: a negative or zero clock in review.yaml made every answer pass (or fail) its check."""
+    (lib / "review.yaml").write_text(values, encoding="utf-8")
+    assert expected in _problems(lib)
+
+
 def test_text_and_positions_are_exclusive(lib: Path) -> None:
     _edit(lib / "clauses" / "release.yaml", "    position_from: release_model\n",
           "    text: Both.\n    position_from: release_model\n")

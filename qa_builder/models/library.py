@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from qa_builder.models.base import JSON_SAFE_INT
 from qa_builder.models.jurisdictions import Jurisdictions
@@ -187,19 +187,38 @@ class LibraryInfo(LibraryModel):
 
 
 
-class ReviewThresholds(LibraryModel):
-    """The thresholds the review checks apply (review.yaml); one reviewed place."""
+Hours = Annotated[int, Field(ge=1, le=8_760, description="whole hours, 1 to 8,760 (a year)")]
+Days = Annotated[int, Field(ge=1, le=366, description="whole days, 1 to 366")]
+BusinessDays = Annotated[int, Field(ge=1, le=261, description="whole business days, 1 to 261 (a year)")]
+Months = Annotated[int, Field(ge=1, le=120, description="whole months, 1 to 120")]
 
-    inspection_notice_max_hours: int = 24
-    audit_frequency_max_months_low_risk: int = 24
-    audit_frequency_max_months_other: int = 12
-    investigation_closure_max_days: int = 30
-    review_period_max_months: int = 36
-    critical_notify_warning_above_hours: int = 24
-    critical_notify_error_above_hours: int = 72
-    reports_share_warning_above_business_days: int = 5
-    reports_share_error_above_business_days: int = 10
-    filed_change_notice_min_days: int = 30
+
+class ReviewThresholds(LibraryModel):
+    """The thresholds the review checks apply (review.yaml); one reviewed place.
+
+    Each is a whole number of its unit within the range a quality agreement can use (a negative or zero clock
+    would make every answer pass or fail); each warning threshold is at most its error threshold.
+    """
+
+    inspection_notice_max_hours: Hours = 24
+    audit_frequency_max_months_low_risk: Months = 24
+    audit_frequency_max_months_other: Months = 12
+    investigation_closure_max_days: Days = 30
+    review_period_max_months: Months = 36
+    critical_notify_warning_above_hours: Hours = 24
+    critical_notify_error_above_hours: Hours = 72
+    reports_share_warning_above_business_days: BusinessDays = 5
+    reports_share_error_above_business_days: BusinessDays = 10
+    filed_change_notice_min_days: Days = 30
+
+    @field_validator("critical_notify_error_above_hours", "reports_share_error_above_business_days")
+    @classmethod
+    def _not_below_its_warning(cls, value: int, info: ValidationInfo) -> int:
+        warning = str(info.field_name).replace("_error_", "_warning_")
+        if warning in info.data and info.data[warning] > value:
+            raise ValueError(f"is below {warning} ({info.data[warning]}); an error threshold must be at least its "
+                             "warning threshold")
+        return value
 
 
 class ClauseLibrary(LibraryModel):
