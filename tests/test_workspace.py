@@ -76,6 +76,18 @@ def _hashes(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file() and "audit" not in p.parts and p.name != ".lock"}
 
 
+@pytest.mark.parametrize("name", ["ws\x1b[31mRED", "ws\u202eabc", "ws\nerror: forged", "ws\udcff"])
+def test_init_refuses_a_folder_name_that_does_not_print_as_itself(name: str, tmp_path: Path) -> None:
+    """Security test leftover: `init` printed the folder name raw (a terminal escape, a fake line), and every later
+    message and audit event of the workspace would carry it."""
+    result = run_cli("init", str(tmp_path / name))
+    assert result.returncode == 2, result.stdout
+    line, = result.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path}/ws") and line.endswith("; choose another name"), line
+    assert "\x1b" not in line and "\u202e" not in line
+    assert os.listdir(tmp_path) == []
+
+
 def test_init_creates_a_workspace_and_refuses_to_overwrite(tmp_path: Path) -> None:
     workspace = init_workspace(tmp_path / "new")
     for part in ("qa-builder.yaml", "clause_library/library.yaml", "templates/quality_agreement.docx",

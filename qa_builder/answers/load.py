@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from qa_builder.errors import AnswersError, Problem
 from qa_builder.models.answers import Answers
-from qa_builder.models.text import text_problem
+from qa_builder.models.text import file_name_problem
 from qa_builder.yaml_source import SourceDocument, SourceError, decode_source, parse_text, read_bounded
 
 ANSWERS_SUFFIXES = (".yaml", ".yml", ".json")
@@ -55,7 +55,7 @@ def load_answers(path: Path) -> AnswersFile:
     Raises:
         AnswersError: one line per problem, each naming the file, line and field path.
     """
-    name_problem = _file_name_problem(path.name)
+    name_problem = file_name_problem(path.name)
     if name_problem:  # 'ok\nerror: forged.yaml' in a shared folder printed "ok" and a forged "error: …" line
         raise _file_error(path, f"its file name {name_problem}")
     try:
@@ -80,18 +80,6 @@ def load_answers(path: Path) -> AnswersFile:
     except ValidationError as exc:
         raise AnswersError.of_problems([_describe(path, source, err) for err in exc.errors()]) from exc
     return AnswersFile(path=path, answers=answers, sha256=hashlib.sha256(raw).hexdigest(), source=source)
-
-
-def _file_name_problem(name: str) -> str | None:
-    """Why a file name cannot be printed as part of one line (a line break, tab, control, bidi or invisible
-    character, or bytes that are not UTF-8), or None."""
-    found = next((c for c in name if c in "\t\n\r" or text_problem(c)), None)
-    if found is None:
-        return None
-    if "\ud800" <= found <= "\udfff":
-        return "is not UTF-8 text; rename the file"
-    return (f"holds U+{ord(found):04X}, a line break, control, bidirectional or invisible character that would not "
-            "print as itself; rename the file")
 
 
 def _file_error(path: Path, message: str) -> AnswersError:

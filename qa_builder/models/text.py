@@ -57,6 +57,25 @@ _PASTED_BREAKS = {
 }
 
 
+def file_name_problem(name: str) -> str | None:
+    """Why a file or folder name cannot be printed as part of one line, or None.
+
+    Args:
+        name: a name or path as the operating system gave it (bytes that are not UTF-8 arrive as surrogates).
+
+    Returns:
+        A phrase such as "holds U+001B, … rename the file" for a line break, tab, control, bidirectional or
+        invisible character, or bytes that are not UTF-8; None for a name that prints as itself.
+    """
+    found = next((c for c in name if c in "\t\n\r" or text_problem(c)), None)
+    if found is None:
+        return None
+    if "\ud800" <= found <= "\udfff":
+        return "is not UTF-8 text; rename the file"
+    return (f"holds U+{ord(found):04X}, a line break, control, bidirectional or invisible character that would not "
+            "print as itself; rename the file")
+
+
 def text_problem(text: str) -> str | None:
     """Why `text` cannot stand in an agreement, or None when it can.
 

@@ -35,6 +35,8 @@ from qa_builder.library.loader import default_library_dir
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.base import StrictModel
 from qa_builder.models.build import BUILD_RECORD_LIMIT, BuildRecord
+from qa_builder.models.text import file_name_problem
+from qa_builder.printable import printable
 from qa_builder.render.docx import default_template_path
 from qa_builder.yaml_source import SourceError, read_source
 
@@ -189,8 +191,14 @@ def init_workspace(root: Path) -> Workspace:
 
     Raises:
         OutputExistsError: `root` exists and is not empty.
+        InputError: the folder's path holds a character that would not print as itself (every message and
+            audit event of the workspace names it).
     """
     root = root.absolute()
+    name_problem = file_name_problem(str(root))
+    if name_problem:
+        reason = name_problem.replace("rename the file", "choose another name")
+        raise InputError(f"{printable(str(root))}: the workspace folder's path {reason}")
     if root.exists() and any(root.iterdir()):
         raise OutputExistsError(f"{root} already exists and is not empty; choose a new folder")
     staging = root.parent / f".{root.name}.init-{os.getpid()}"
