@@ -244,6 +244,31 @@ def test_the_preview_annexes_say_what_the_document_says(server: Server, workspac
     assert [html.unescape(k) for k in keys] == [s.key for s in model.sources] and keys
 
 
+def test_a_long_audit_trail_is_shown_a_page_at_a_time(server: Server, workspace: Path) -> None:
+    """Security test leftover: the audit page listed every event of the trail in one page (a trail of years holds
+    tens of thousands). Pages of AUDIT_PAGE_EVENTS, the newest page first, the filters kept in the page links."""
+    from qa_builder.web.app import AUDIT_PAGE_EVENTS
+
+    trail = qa.AuditTrail(workspace)
+    before = len(trail.events())
+    for number in range(2 * AUDIT_PAGE_EVENTS + 10):
+        trail.append("export", details={"format": "csv", "events": number})
+    total = before + 2 * AUDIT_PAGE_EVENTS + 10
+    session = Session(server)
+    status, page = session.get("/audit")
+    body = _text(page.split("<tbody>")[1])
+    assert status == 200 and f"{total - 2 * AUDIT_PAGE_EVENTS} shown" in page and "Page 3 of 3" in page
+    assert "events: 409" in body and "events: 209" not in body  # the newest events
+    assert 'page=2" rel="prev">Earlier events' in page and 'rel="next"' not in page
+    status, page = session.get("/audit?action=export&page=1")
+    assert f"{AUDIT_PAGE_EVENTS} shown, 1–{AUDIT_PAGE_EVENTS} of {2 * AUDIT_PAGE_EVENTS + 10}" in page
+    assert "events: 0;" in _text(page.split("<tbody>")[1])
+    assert 'href="/audit?action=export&amp;page=2" rel="next"' in page
+    for odd in ("999999999999", "-1", "x", "%EF%BC%91"):  # out of range or not a number: the nearest page
+        status, page = session.get(f"/audit?page={odd}")
+        assert status == 200 and " shown" in page, odd
+
+
 def test_audit_trail_filters_and_exports_without_changing_events(server: Server, workspace: Path,
                                                                   agreement_id: str) -> None:
     session = Session(server)

@@ -44,6 +44,8 @@ _MEANINGS = ("approval", "review", "responsibility", "authorship")
 _MAX_VERIFY_FILES = 20
 _UPLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 _VERIFIABLE = {".pdf", ".json", ".p7s", ".docx"}
+AUDIT_PAGE_EVENTS = 200
+"""Events on one page of the audit trail view (a trail of years holds tens of thousands)."""
 
 
 def _latest_signed(source: Path, signed: Path) -> Path:
@@ -688,8 +690,17 @@ class WebApp:
         action = query.get("action") or None
         outcome = query.get("outcome") or None
         events = [e for e in events if (not action or e.action == action) and (not outcome or e.outcome == outcome)]
+        pages = max(1, -(-len(events) // AUDIT_PAGE_EVENTS))
+        page_text = query.get("page", "").strip()
+        page = int(page_text) if page_text.isascii() and page_text.isdigit() and len(page_text) < 9 else pages
+        page = min(max(page, 1), pages)  # the newest events unless a page is asked for
+        first = (page - 1) * AUDIT_PAGE_EVENTS
+        filters = {k: v for k, v in (("agreement", wanted), ("action", action), ("outcome", outcome),
+                                     ("since", since_text)) if v}
         verdict = await run_in_threadpool(qa.verify_trail, self.workspace.root) if trail.exists() else None
-        return self.page("audit.html", http_status=422 if problem else 200, events=events, verdict=verdict,
+        return self.page("audit.html", http_status=422 if problem else 200,
+                         events=events[first:first + AUDIT_PAGE_EVENTS], total=len(events), first=first,
+                         page=page, pages=pages, filters=filters, verdict=verdict,
                          wanted=wanted or "", action=action or "", outcome=outcome or "", since=since_text,
                          problem=problem, actions=get_args(Action), outcomes=get_args(Outcome),
                          exists=trail.exists())
