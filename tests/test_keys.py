@@ -127,6 +127,73 @@ def test_a_key_file_asking_for_billions_of_iterations_is_refused_at_once(test_pk
     assert time.monotonic() - started < 5
 
 
+def _sealed_with_pbes2(plain: bytes, passphrase: bytes) -> Any:
+    """`plain` as the ContentInfo of a PKCS#12 EncryptedData: PBES2, PBKDF2-SHA256 with 2,048 iterations, AES-256."""
+    import os
+
+    from asn1crypto import algos, cms, core
+    from cryptography.hazmat.primitives import padding as symmetric_padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    salt, iv = os.urandom(16), os.urandom(16)
+    derived = PBKDF2HMAC(hashes.SHA256(), 32, salt, 2048).derive(passphrase)
+    padder = symmetric_padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(derived), modes.CBC(iv)).encryptor()
+    sealed = encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
+    algorithm = cms.EncryptionAlgorithm({"algorithm": "pbes2", "parameters": {
+        "key_derivation_func": {"algorithm": "pbkdf2", "parameters": {
+            "salt": algos.Pbkdf2Salt(name="specified", value=core.OctetString(salt)), "iteration_count": 2048,
+            "prf": {"algorithm": "sha256"}}},
+        "encryption_scheme": {"algorithm": "aes256_cbc", "parameters": iv}}})
+    return cms.ContentInfo({"content_type": "encrypted_data", "content": cms.EncryptedData({
+        "version": "v0", "encrypted_content_info": {"content_type": "data", "content_encryption_algorithm": algorithm,
+                                                    "encrypted_content": sealed}})})
+
+
+def test_billions_of_iterations_hidden_in_the_encrypted_part_are_stopped(test_pki: Any, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Security test leftover: the shrouded key moved inside an EncryptedData, where its iteration count
+    (2,147,483,647) cannot be read before the file is opened. cryptography holds the interpreter lock while it
+    derives keys (Ctrl-C waits too), so `sign` hung for hours; now the opening runs in a child process that is
+    killed after PKCS12_OPEN_SECONDS, and the refusal is one line."""
+    import os
+    import time
+
+    from asn1crypto import pkcs12
+
+    from qa_builder.signing import keys
+
+    passphrase = test_pki.passphrase()
+    pfx = pkcs12.Pfx.load(test_pki.p12("sponsor").read_bytes())
+    hidden = []
+    for info in pfx.authenticated_safe:
+        if info["content_type"].native == "data":
+            contents = pkcs12.SafeContents.load(info["content"].native)
+            for bag in contents:
+                if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+                    bag["bag_value"]["encryption_algorithm"]["parameters"]["key_derivation_func"]["parameters"][
+                        "iteration_count"] = 2**31 - 1
+            info = _sealed_with_pbes2(contents.dump(force=True), passphrase)
+        hidden.append(info)
+    hostile = pkcs12.Pfx({"version": "v3", "auth_safe": {
+        "content_type": "data", "content": pkcs12.AuthenticatedSafe(hidden).dump()}})  # no MAC: it is optional
+    assert max(keys._kdf_iterations(hostile)) <= 2048 * 10  # nothing in the clear gives it away
+    path = tmp_path / "hidden.p12"
+    path.write_bytes(hostile.dump())
+    monkeypatch.setattr(keys, "PKCS12_OPEN_SECONDS", 1.0)
+    started = time.monotonic()
+    with pytest.raises(SigningError) as error:
+        load_pkcs12_key(path, passphrase)
+    assert str(error.value) == (f"{path}: opening it took more than 1 s (its encrypted part asks for far more "
+                                "key-derivation work than a key file needs); refused")
+    assert time.monotonic() - started < 5
+    children = " ".join(Path(f"/proc/self/task/{t}/children").read_text() for t in os.listdir("/proc/self/task"))
+    states = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] for pid in children.split()]
+    assert "Z" not in states  # the child was killed and reaped: no zombie left behind
+    assert load_pkcs12_key(test_pki.p12("sponsor"), passphrase).identity.common_name  # a usual file still opens
+
+
 def test_a_name_mixing_right_to_left_and_latin_letters_is_refused_for_what_it_is(tmp_path: Path) -> None:
     """'Dr. Noa לוי-Smith' is a plausible Israeli signer name; pyHanko's asn1crypto cannot match it (RFC 3454's bidi
     rule), and the refusal said it "has characters newer than Unicode 3.2", which is not the reason."""

@@ -6,8 +6,11 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import os
 import secrets
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,11 +157,53 @@ def _kdf_iterations(pfx: asn1_pkcs12.Pfx) -> Iterator[int]:
                     yield int(bag["bag_value"]["encryption_algorithm"].kdf_iterations)
 
 
+def _hides_bags(pfx: asn1_pkcs12.Pfx) -> bool:
+    """Whether some of the file's bags are encrypted as a whole, so that their iteration counts cannot be read
+    before the file is opened (OpenSSL puts the certificates there; a hostile file can put a shrouded key there)."""
+    if pfx["auth_safe"]["content_type"].native != "data":
+        return True
+    return any(info["content_type"].native != "data" for info in pfx.authenticated_safe)
+
+
+PKCS12_OPEN_SECONDS = 30.0
+"""How long opening a PKCS#12 file may take when part of it is encrypted as a whole (a usual file: milliseconds;
+one with the largest iteration count allowed in the clear: ~2 s)."""
+
+
+def _opens_in_time(path: Path | str, data: bytes, passphrase: bytes) -> None:
+    """Open the file once in a forked child process, killed after PKCS12_OPEN_SECONDS.
+
+    cryptography holds the interpreter lock while it derives keys, so neither a thread's deadline nor Ctrl-C can
+    stop a file asking for billions of iterations inside its encrypted part; a child process can be killed. The
+    child only tells whether the file opened (its exit status); nothing of the key leaves it.
+
+    Raises:
+        SigningInputError: the file did not open within the time.
+    """
+    pid = os.fork()
+    if pid == 0:  # the child: no Python clean-up, no flushing of the parent's buffers, only an exit status
+        status = 1
+        with contextlib.suppress(BaseException):
+            pkcs12.load_key_and_certificates(data, passphrase)
+            status = 0
+        os._exit(status)
+    deadline, pause = time.monotonic() + PKCS12_OPEN_SECONDS, 0.001
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise SigningInputError(f"{path}: opening it took more than {PKCS12_OPEN_SECONDS:g} s (its encrypted "
+                                    "part asks for far more key-derivation work than a key file needs); refused")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _load(path: Path | str, data: bytes, passphrase: bytes) -> SigningKey:
     try:
         pfx = asn1_pkcs12.Pfx.load(data)
         pfx.native  # noqa: B018 - parse only, to tell "not PKCS#12" from "wrong passphrase"
         iterations = max(_kdf_iterations(pfx), default=0)
+        hidden = _hides_bags(pfx)
     except (ValueError, TypeError, KeyError) as exc:
         raise SigningInputError(f"{path}: is not a PKCS#12 (.p12/.pfx) file") from exc
     if iterations > MAX_KDF_ITERATIONS:
@@ -171,6 +216,8 @@ def _load(path: Path | str, data: bytes, passphrase: bytes) -> SigningKey:
         # cryptography's Rust core panics on a NUL (a BaseException whose message lists every byte of the secret)
         raise SigningInputError(f"{path}: wrong passphrase (the passphrase given contains a NUL character, "
                                 "which no PKCS#12 passphrase can hold)")
+    if hidden:
+        _opens_in_time(path, data, passphrase)
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError as exc:
