@@ -250,19 +250,78 @@ def test_markup_characters_in_user_text_print_literally(scripts_build: BuildResu
 # -- failures ----------------------------------------------------------------------------------------------
 
 
-def test_a_panic_inside_typst_is_one_conversion_error(minimal: BuildResult) -> None:
+def test_a_panic_inside_typst_is_one_conversion_error(minimal: BuildResult, tmp_path: Path) -> None:
     # Typst's PDF writer panics on Hebrew/Arabic set without kerning (what the template once did for all text);
     # the panic reaches Python as a BaseException, which no build loop caught: one clear error instead.
     from qa_builder.errors import Hint, Remedy
 
     assert minimal.agreement is not None
-    with PdfTypesetter() as engine:
-        engine._template = ('#set text(font: ("Carlito", "DejaVu Sans"), kerning: false)\n'
-                            '#block(width: 100%, "תעשיות פארמה and شركة الدواء العربية")').encode()
+    template = tmp_path / "panics.typ"
+    template.write_text('#set text(font: ("Carlito", "DejaVu Sans"), kerning: false)\n'
+                        '#block(width: 100%, "תעשיות פארמה and شركة الدواء العربية")', encoding="utf-8")
+    with PdfTypesetter(template=template) as engine:
         with pytest.raises(ConversionError, match=r"QA-MIN-1: Typst failed while typesetting the PDF") as failed:
-            engine.typeset(minimal.agreement, Path(engine._root) / "panic.pdf")
+            engine.typeset(minimal.agreement, tmp_path / "panic.pdf")
         assert failed.value.hint == Hint(Remedy.LIBREOFFICE_ENGINE)
-        assert not (Path(engine._root) / "panic.pdf").exists()
+        assert not (tmp_path / "panic.pdf").exists()
+        (pid,) = engine.process_ids
+        with pytest.raises(ConversionError, match=r"QA-MIN-1: Typst failed"):  # the same process answers again
+            engine.typeset(minimal.agreement, tmp_path / "panic.pdf")
+        assert engine.process_ids == [pid]
+
+
+def test_documents_are_typeset_in_parallel_processes_that_are_recycled(minimal: BuildResult, tmp_path: Path) -> None:
+    """Two threads in one Typst process took turns on its memo caches (one core for two builds); each document
+    now goes to one of `workers` processes, replaced after `recycle_after` documents."""
+    import threading
+
+    assert minimal.agreement is not None
+    agreement = minimal.agreement
+    def cpu_ticks(pid: int) -> int:
+        return sum(int(n) for n in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13])
+
+    with PdfTypesetter(workers=2) as engine:
+        engine.start()
+        pids = engine.process_ids
+        assert len(pids) == 2
+        engine.typeset(agreement, tmp_path / "warm.pdf")  # both processes have loaded their fonts by now
+        before = {pid: cpu_ticks(pid) for pid in pids}
+        threads = [threading.Thread(target=engine.typeset, args=(agreement.model_copy(update={"title": f"T{i}"}),
+                                                                 tmp_path / f"{i}.pdf")) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all((tmp_path / f"{i}.pdf").read_bytes().startswith(b"%PDF-") for i in range(2))
+        assert all(cpu_ticks(pid) > before[pid] for pid in pids), "one process typeset both documents"
+    assert engine.process_ids == []
+    with PdfTypesetter(recycle_after=2) as engine:
+        engine.typeset(agreement, tmp_path / "1.pdf")
+        (first,) = engine.process_ids
+        engine.typeset(agreement, tmp_path / "2.pdf")
+        assert engine.process_ids == []  # its two documents done, it was stopped
+        engine.typeset(agreement, tmp_path / "3.pdf")
+        assert engine.process_ids != [first] and len(engine.process_ids) == 1
+
+
+def test_a_killed_or_overrunning_typst_process_is_one_error_and_replaced(minimal: BuildResult, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    assert minimal.agreement is not None
+    with PdfTypesetter() as engine:
+        engine.start()
+        (pid,) = engine.process_ids
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ConversionError, match=r"^QA-MIN-1: the Typst process ended while typesetting the PDF"):
+            engine.typeset(minimal.agreement, tmp_path / "killed.pdf")
+        assert not (tmp_path / "killed.pdf").exists()
+        engine.typeset(minimal.agreement, tmp_path / "next.pdf")  # a fresh process
+        assert pid not in engine.process_ids and (tmp_path / "next.pdf").is_file()
+    with PdfTypesetter(timeout=0.05) as engine:
+        with pytest.raises(ConversionError, match=r"the Typst process did not (read the document|finish) in time"):
+            engine.typeset(minimal.agreement, tmp_path / "slow.pdf")
+        assert engine.process_ids == [] and not (tmp_path / "slow.pdf").exists()
 
 
 def test_missing_fonts_are_one_clear_error(tmp_path: Path) -> None:
@@ -287,10 +346,10 @@ def test_cli_refuses_the_engine_option_for_workspace_builds(tmp_path: Path) -> N
     assert done.returncode == 2 and "--pdf-engine" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def _rss_mib() -> float:
+def _rss_mib(pid: int) -> float:
     import os
 
-    with open("/proc/self/statm") as handle:
+    with open(f"/proc/{pid}/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
@@ -301,10 +360,12 @@ def test_memory_stays_flat_over_many_documents(examples: dict[str, BuildResult],
     with PdfTypesetter() as engine:
         engine.typeset(agreement, tmp_path / "warm.pdf")
         engine.typeset(agreement.model_copy(update={"title": "warm 2"}), tmp_path / "warm.pdf")
-        before = _rss_mib()
+        (pid,) = engine.process_ids
+        before = _rss_mib(pid)
         for i in range(8):
             engine.typeset(agreement.model_copy(update={"title": f"{agreement.title} {i}"}), tmp_path / f"{i}.pdf")
-        grown = _rss_mib() - before
+        grown = _rss_mib(pid) - before
+        assert engine.process_ids == [pid]
     assert grown < 100, f"resident memory grew by {grown:.0f} MiB over 8 documents"
 
 

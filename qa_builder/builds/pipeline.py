@@ -96,7 +96,7 @@ def open_pdf_engine(engine: PdfEngine, *, workers: int = 1) -> PdfConverter | Pd
     if engine == "typst":
         from qa_builder.render.typeset import PdfTypesetter
 
-        return PdfTypesetter()
+        return PdfTypesetter(workers=workers)
     return PdfConverter(workers=workers)
 
 

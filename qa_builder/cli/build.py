@@ -77,7 +77,8 @@ def build_command(answers: tuple[Path, ...], out_dir: Path | None, workspace: Pa
     if fmt != "docx" and pdf_engine == "typst":
         from qa_builder.render.typeset import PdfTypesetter
 
-        converter = PdfTypesetter()  # finds its fonts now: a missing font is reported before any work
+        # finds its fonts now: a missing font is reported before any work
+        converter = PdfTypesetter(workers=max(1, min(jobs, len(paths))))
         converter.start()
     elif fmt != "docx":
         converter = PdfConverter(workers=max(1, min(jobs, len(paths))))

@@ -1,19 +1,23 @@
-"""The only Typst importer: Agreement → tagged PDF/A-2b typeset directly, without a DOCX in between."""
+"""Agreement → tagged PDF/A-2b typeset directly by Typst, without a DOCX in between (Typst itself runs in
+`qa_builder.render.typeset_worker`, the only module importing it)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import select
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+import time
+import weakref
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
-
-import typst
+from typing import Any, Self
 
 from qa_builder import config
 from qa_builder.errors import ConversionError, Hint, Remedy
@@ -21,7 +25,6 @@ from qa_builder.files import atomic_writer
 from qa_builder.models.agreement import Agreement
 
 TEMPLATE = Path(__file__).with_name("typeset.typ")
-PDF_STANDARD: Final = "a-2b"
 
 # Fonts in the order Typst falls back through them, glyph by glyph: Latin text in Carlito (metric-compatible
 # with the DOCX template's Calibri), then Liberation Sans; Hebrew, Arabic and other scripts Carlito lacks in
@@ -151,49 +154,135 @@ def document_data(agreement: Agreement) -> dict[str, Any]:
     }
 
 
-# The binding calls comemo's evict(10) after every compile: memoised layout results live on for ten more
-# compiles. Our documents differ, so those results are rarely reused, and ten documents' worth (~50 MB each)
-# is ~550 MB of resident memory. Ten compiles of an empty document (~2 ms in all) age them out at once.
-CACHE_AGE_STEPS = 10
+class _TypstProcess:
+    """One ``python -m qa_builder.render.typeset_worker`` process and the pipes to it."""
+
+    def __init__(self, setup: bytes) -> None:
+        package_parent = str(Path(__file__).resolve().parents[2])  # the child imports this very qa_builder
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [package_parent, *filter(None, [os.environ.get("PYTHONPATH")])]))
+        self.process = subprocess.Popen([sys.executable, "-m", "qa_builder.render.typeset_worker"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        env=environment, start_new_session=True)  # Ctrl-C goes to the parent only
+        self.documents = 0
+        self._pending = setup  # written with the first request (never blocks the caller of start())
+
+    def request(self, body: bytes, timeout: float) -> tuple[bytes, bytes]:
+        """Send one request and return (kind, payload) of the answer.
+
+        Raises:
+            _TypstStopped: the process ended, or did not answer within `timeout` seconds.
+        """
+        from qa_builder.render.typeset_worker import HEADER
+
+        assert self.process.stdin is not None and self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        self._write(self._pending + HEADER.pack(len(body)) + body, deadline)
+        self._pending = b""
+        head = self._read(1 + HEADER.size, deadline)
+        (size,) = HEADER.unpack(head[1:])
+        if size > MAX_PDF_BYTES:
+            raise _TypstStopped(f"answered with {size:,} bytes")
+        self.documents += 1
+        return head[:1], self._read(size, deadline)
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        assert self.process.stdin is not None
+        fd, view = self.process.stdin.fileno(), memoryview(data)
+        os.set_blocking(fd, False)
+        while view:
+            if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                raise _TypstStopped("did not read the document in time")
+            try:
+                view = view[os.write(fd, view[:1 << 16]):]
+            except BlockingIOError:
+                continue
+            except OSError as exc:  # BrokenPipeError: it ended
+                raise _TypstStopped("ended") from exc
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        assert self.process.stdout is not None
+        fd, parts, left = self.process.stdout.fileno(), [], size
+        while left:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise _TypstStopped("did not finish in time")
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                raise _TypstStopped("ended")
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+    def stop(self) -> None:
+        """End the process: its input closes (it exits), and it is killed if still there after a second."""
+        with contextlib.suppress(OSError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
 
-@dataclass
-class _Typesetter:
-    compiler: typst.Compiler
-    ager: typst.Compiler
-    documents: int = 0
+class _TypstStopped(Exception):
+    """A Typst process ended or overran its time."""
 
-    def age_cache(self) -> None:
-        """Let Typst's global memo cache drop what the last document left in it."""
-        for _ in range(CACHE_AGE_STEPS):
-            self.ager.compile(input=b"", format="svg")
+
+MAX_PDF_BYTES = 512 * 1024 * 1024
+"""The largest PDF a typesetting process may answer with (the 39-page example: ~0.8 MB)."""
+
+
+def _stop_all(processes: list[_TypstProcess]) -> None:
+    for process in processes:
+        process.stop()
+    processes.clear()
 
 
 class PdfTypesetter:
-    """Typesets Agreements to PDF/A-2b; thread-safe (one warm Typst compiler per thread).
+    """Typesets Agreements to PDF/A-2b in warm Typst processes; thread-safe; use as a context manager.
 
-    A compiler keeps its fonts and template parsed between documents; it is replaced after
-    ``recycle_after`` documents so that its caches cannot grow without bound.
+    Each of ``workers`` processes keeps its fonts loaded and its compiler warm between documents; build threads
+    hand one the document data and get the PDF's bytes back. Typst's memo caches are per process, and two threads
+    in one process take turns on them (see `qa_builder.render.typeset_worker`), so documents are typeset in
+    parallel only in separate processes. A process is replaced after ``recycle_after`` documents, so that its
+    memory cannot grow without bound, and after a crash or a timeout.
     """
 
-    def __init__(self, *, font_dirs: list[Path] | None = None, recycle_after: int = 200) -> None:
-        """Find the fonts and read the template; compile nothing yet.
+    def __init__(self, *, workers: int = 1, font_dirs: list[Path] | None = None, recycle_after: int = 200,
+                 timeout: float = 120.0, template: Path = TEMPLATE) -> None:
+        """Find the fonts and the template; start no process yet.
+
+        Args:
+            workers: Typst processes (documents typeset at once); 1 to 32.
+            font_dirs: Folders holding the fonts (see `find_fonts`).
+            recycle_after: Documents after which a process is replaced.
+            timeout: Seconds one document may take before its process is killed.
+            template: The Typst template (the bundled `typeset.typ`; another only to test failures).
 
         Raises:
             ConversionError: fonts or the template are missing.
+            ValueError: workers, recycle_after or timeout out of range.
         """
-        if recycle_after < 1:
-            raise ValueError("recycle_after must be positive")
-        self._fonts = find_fonts(font_dirs)
-        try:
-            self._template = TEMPLATE.read_bytes()
-        except OSError as exc:
-            raise ConversionError(f"{TEMPLATE}: the Typst template cannot be read ({exc})") from exc
+        if recycle_after < 1 or not 1 <= workers <= 32 or timeout <= 0:
+            raise ValueError("workers must be 1 to 32, recycle_after and timeout positive")
+        fonts = find_fonts(font_dirs)
+        if not template.is_file():
+            raise ConversionError(f"{template}: the Typst template is missing")
         self._root = tempfile.mkdtemp(prefix="qa-builder-typst-")  # empty: the template reads no files
+        setup = {"font_dirs": sorted({str(p.parent) for p in fonts}), "template": str(template.absolute()),
+                 "root": self._root}
+        self._setup = (json.dumps(setup) + "\n").encode("utf-8")
+        self._workers = workers
         self._recycle_after = recycle_after
-        self._local = threading.local()
-        self._fonts_lock = threading.Lock()
-        self._font_book: typst.Fonts | None = None
+        self._timeout = timeout
+        self._ready = threading.Condition()
+        self._idle: list[_TypstProcess] = []
+        self._live: list[_TypstProcess] = []
+        self._closed = False
+        self._finalizer = weakref.finalize(self, _stop_all, self._live)
 
     def __enter__(self) -> Self:
         return self
@@ -202,31 +291,52 @@ class PdfTypesetter:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def start(self) -> None:
-        """Load the fonts in the background (~0.3 s), while the caller loads the library and assembles."""
-        threading.Thread(target=self._shared_fonts, name="typst-fonts", daemon=True).start()
+    @property
+    def process_ids(self) -> list[int]:
+        """The ids of the Typst processes running now (for diagnostics and tests)."""
+        with self._ready:
+            return [p.process.pid for p in self._live]
 
-    def _shared_fonts(self) -> typst.Fonts:
-        """The fonts, loaded once and shared by every thread's compiler."""
-        with self._fonts_lock:
-            if self._font_book is None:
-                self._font_book = typst.Fonts(include_system_fonts=False, include_embedded_fonts=False,
-                                              font_paths=sorted({str(p.parent) for p in self._fonts}))
-            return self._font_book
+    def start(self) -> None:
+        """Start every process now (each loads its fonts, ~0.5 s, while the caller loads the library)."""
+        with self._ready:
+            while not self._closed and len(self._live) < self._workers:
+                process = _TypstProcess(self._setup)
+                self._live.append(process)
+                self._idle.append(process)
 
     def close(self) -> None:
-        """Remove the empty project folder; the compilers are freed with the threads that made them."""
+        """Stop the processes and remove the empty project folder."""
+        with self._ready:
+            self._closed = True
+            self._idle.clear()
+            self._ready.notify_all()
+        self._finalizer()
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def _compiler(self) -> _Typesetter:
-        current: _Typesetter | None = getattr(self._local, "typesetter", None)
-        if current is None or current.documents >= self._recycle_after:
-            fonts = self._shared_fonts()
-            nothing = typst.Fonts(include_system_fonts=False, include_embedded_fonts=False)
-            current = _Typesetter(typst.Compiler(root=self._root, font_paths=fonts, ignore_system_fonts=True),
-                                  typst.Compiler(root=self._root, font_paths=nothing, ignore_system_fonts=True))
-            self._local.typesetter = current
-        return current
+    def _take(self) -> _TypstProcess:
+        with self._ready:
+            while True:
+                if self._closed:
+                    raise ConversionError("the Typst processes were stopped")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._live) < self._workers:
+                    process = _TypstProcess(self._setup)
+                    self._live.append(process)
+                    return process
+                self._ready.wait()
+
+    def _give_back(self, process: _TypstProcess, *, healthy: bool) -> None:
+        with self._ready:
+            if healthy and not self._closed and process.documents < self._recycle_after:
+                self._idle.append(process)
+                self._ready.notify()
+                return
+            if process in self._live:
+                self._live.remove(process)
+            self._ready.notify()
+        process.stop()
 
     def typeset(self, agreement: Agreement, pdf: Path, *, now: dt.datetime | None = None) -> None:
         """Write the agreement as a tagged PDF/A-2b file (complete or not at all).
@@ -237,25 +347,29 @@ class PdfTypesetter:
             now: The document's creation time (UTC); default: now.
 
         Raises:
-            ConversionError: Typst reported an error (the message says which).
+            ConversionError: Typst reported an error, its process stopped or overran the timeout (the message
+                says which).
         """
-        data = json.dumps(document_data(agreement), ensure_ascii=False)
-        typesetter = self._compiler()
         stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        body = json.dumps({"data": json.dumps(document_data(agreement), ensure_ascii=False),
+                           "timestamp": stamp.isoformat()}).encode("utf-8")
+        process = self._take()
         try:
-            result = typesetter.compiler.compile(input=self._template, format="pdf", sys_inputs={"agreement": data},
-                                                 pdf_standards=[PDF_STANDARD], timestamp=stamp, pdf_tags=True)
-        except typst.TypstError as exc:
-            raise ConversionError(f"{agreement.id}: Typst could not typeset the PDF: {exc.message}") from exc
-        except BaseException as exc:  # a panic inside Typst arrives as pyo3's PanicException (a BaseException)
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise ConversionError(f"{agreement.id}: Typst failed while typesetting the PDF ({exc})",
-                                  hint=Hint(Remedy.LIBREOFFICE_ENGINE)) from exc
-        finally:
-            typesetter.documents += 1
-            typesetter.age_cache()
-        if not isinstance(result, bytes):
-            raise ConversionError(f"{agreement.id}: Typst returned no PDF")
+            kind, payload = process.request(body, self._timeout)
+        except _TypstStopped as exc:
+            self._give_back(process, healthy=False)
+            raise ConversionError(f"{agreement.id}: the Typst process {exc} while typesetting the PDF (limit "
+                                  f"{self._timeout:g} s); it was replaced: build the agreement again",
+                                  hint=Hint(Remedy.LIBREOFFICE_ENGINE)) from None
+        except BaseException:
+            self._give_back(process, healthy=False)  # e.g. Ctrl-C while waiting: its answer would be out of step
+            raise
+        self._give_back(process, healthy=True)
+        message = payload.decode("utf-8", "replace")
+        if kind == b"X":
+            raise ConversionError(f"{agreement.id}: Typst failed while typesetting the PDF ({message})",
+                                  hint=Hint(Remedy.LIBREOFFICE_ENGINE))
+        if kind != b"P":
+            raise ConversionError(f"{agreement.id}: Typst could not typeset the PDF: {message}")
         with atomic_writer(pdf) as handle:
-            handle.write(result)
+            handle.write(payload)
