@@ -105,7 +105,11 @@ def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None) 
         trail.append("seal", outcome="failed", signer=signer, details={**details, "error": failure_sentence(exc)})
         raise
     write_bytes_atomic(files.signature, signature)
-    write_bytes_atomic(files.document, data)
+    try:
+        write_bytes_atomic(files.document, data)
+    except BaseException:  # a signature without its document is half a seal: none is left
+        files.signature.unlink(missing_ok=True)
+        raise
     event = trail.append("seal", signer=signer, files=[files.document, files.signature], details=details)
     return Seal(files, head.seq, head.hash, sealed_at, signer, tsa_url is not None, event)
 

@@ -133,8 +133,12 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         raise ManifestError(f"{build_json}: signing the manifest failed ({exc})") from exc
     with atomic_writer(files.manifest, replace=force) as out:
         out.write(data)
-    with atomic_writer(files.signature, replace=force) as out:
-        out.write(signature)
+    try:
+        with atomic_writer(files.signature, replace=force) as out:
+            out.write(signature)
+    except BaseException:  # a manifest without its signature is half a result: none is left
+        files.manifest.unlink(missing_ok=True)
+        raise
     return files
 
 
