@@ -477,7 +477,45 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
         raise SigningInputError(f"{source}: key or certificate not found on the token ({exc})") from exc
     key = SigningKey(signer=signer, identity=identity_of(certificate), source=source)
     check_fit_to_sign(key.identity, source, at=at)
+    _check_token_key_matches(signer, certificate, source)
     return key
+
+
+_CHALLENGE_DIGEST = "sha256"
+
+
+def _check_token_key_matches(signer: Signer, certificate: x509.Certificate, source: str) -> None:
+    """Refuse a token key that does not belong to its certificate, before anything is signed with it.
+
+    A token gives no private key to compare: the key signs a random challenge on the token, and the certificate's
+    public key must verify it (pyhanko-certvalidator's signature check, with the mechanism the signer will use).
+    A PKCS#12 key is compared with its certificate directly (`_load`).
+
+    Raises:
+        SigningInputError: the signature does not verify, or the token refuses the certificate's kind of
+            signature with this key (an RSA certificate over an EC key).
+    """
+    import asyncio
+
+    from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
+
+    mismatch = (f"{source}: the private key does not match the certificate '{certificate.subject.rfc4514_string()}' "
+                "on the token; nothing was signed: put this key's own certificate on the token under the key's "
+                "label, or name the key whose certificate it is")
+    challenge = b"qa-builder: does the key match its certificate? " + secrets.token_bytes(32)
+    assert signer.signing_cert is not None  # loaded above
+    try:
+        signature = asyncio.run(signer.async_sign_raw(challenge, _CHALLENGE_DIGEST))
+    except Exception as exc:  # e.g. KeyTypeInconsistent: an EC key asked for an RSA signature
+        raise SigningInputError(f"{mismatch} (the token refused to sign with it as the certificate requires: "
+                                f"{type(exc).__name__})") from exc
+    try:
+        DefaultSignatureValidator().validate_signature(
+            signature, challenge, signer.signing_cert.public_key,
+            signer.get_signature_mechanism_for_digest(_CHALLENGE_DIGEST),
+            SignatureValidationContext(contextual_md_algorithm=_CHALLENGE_DIGEST))
+    except Exception as exc:  # InvalidSignature, or a signature of the wrong shape for the certificate's key
+        raise SigningInputError(mismatch) from exc
 
 
 def close_pkcs11_sessions() -> None:
