@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa_builder.audit.events import AuditEvent, DetailValue, canonical, content_hash
 from qa_builder.audit.store import AuditTrail, StoredRow
-from qa_builder.audit.verify import SealStatus, TrailVerdict, verify_trail
+from qa_builder.audit.verify import UNCHECKED_REVOCATION, SealStatus, TrailVerdict, verify_trail
 from qa_builder.errors import AuditError
 from qa_builder.files import write_bytes_atomic
 from qa_builder.printable import printable
@@ -245,7 +245,8 @@ def _status_text(verdict: TrailVerdict) -> str:
 
 
 def _seal_text(seal: SealStatus) -> str:
-    trust = {None: "trust not checked", True: "trusted", False: "not trusted"}[seal.trusted]
+    trust = UNCHECKED_REVOCATION if seal.revocation_unchecked else {
+        None: "trust not checked", True: "trusted", False: "not trusted"}[seal.trusted]
     stamp = f"timestamped {seal.timestamp}" if seal.timestamp else "no timestamp"
     state = "checks out" if seal.ok else f"FAILS: {seal.problem}"
     return f"Event {seal.seq}, sealed {seal.sealed_at} by {seal.signer or 'unknown'} ({stamp}, {trust}): {state}"

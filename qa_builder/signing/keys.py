@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -532,7 +534,15 @@ def _close_token(token: tuple[str, str]) -> None:
             session.close()
 
 
-def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate]) -> None:
+@dataclass(frozen=True)
+class RevocationData:
+    """The OCSP responses and CRLs that established a chain's revocation status (for a detached CMS to carry)."""
+
+    ocsps: tuple[asn1_ocsp.OCSPResponse, ...]
+    crls: tuple[asn1_crl.CertificateList, ...]
+
+
+def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate]) -> RevocationData:
     """Refuse a signing certificate that its issuer has revoked, asking the chain's OCSP responders / CRLs now.
 
     The status must be established (revocation mode "require"): a responder that cannot be reached refuses too.
@@ -540,6 +550,10 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
     Args:
         key: The loaded signing key; its certificate and the certificates it carries form the path.
         trust_roots: The trust anchors the path must end in.
+
+    Returns:
+        The OCSP responses and CRLs that showed the chain not revoked: a manifest or seal signature carries them,
+        so that it can be verified offline as a B-LT PDF signature is.
 
     Raises:
         SigningError: The certificate (or a CA above it) is revoked, its revocation status cannot be established,
@@ -563,7 +577,7 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
         raise SigningError(f"{key.source}: the key carries no certificate whose revocation could be checked")
     registry = key.signer.cert_registry
 
-    async def validate() -> None:
+    async def validate() -> RevocationData:
         backend = AIOHttpFetcherBackend()
         try:
             context = ValidationContext(trust_roots=trust_roots, allow_fetching=True, revocation_mode="require",
@@ -571,11 +585,12 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
             validator = CertificateValidator(certificate, intermediate_certs=list(registry) if registry else None,
                                              validation_context=context)
             await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
+            return RevocationData(tuple(context.ocsps), tuple(context.crls))
         finally:
             await backend.close()  # type: ignore[no-untyped-call]
 
     try:
-        asyncio.run(validate())
+        return asyncio.run(validate())
     except RevokedError as exc:
         raise SigningInputError(f"{key.source}: the certificate of {who} is revoked ({exc}); a revoked "
                                 "certificate must not sign") from exc
