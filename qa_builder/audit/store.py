@@ -327,6 +327,15 @@ class AuditTrail:
                 raise AuditError(_READ_ONLY.format(path=self.path)) from exc
             raise AuditError(f"{self.path}: the audit trail cannot be written ({exc.strerror or exc})") from exc
 
+    def check_writable(self) -> None:
+        """Refuse a trail that can be read but not written: a read-only workspace (mount or archived copy).
+
+        Raises:
+            AuditError: the trail's folder refuses writing (one line saying so).
+        """
+        if self._read_only():
+            raise AuditError(_READ_ONLY.format(path=self.path))
+
     def _read_only(self) -> bool:
         """Whether the trail's folder (or, before it exists, the workspace) refuses writing: a read-only copy."""
         folder = self.path.parent if self.path.parent.exists() else self.workspace
