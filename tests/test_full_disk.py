@@ -97,13 +97,13 @@ def test_every_command_that_writes_on_a_full_disk_is_one_line_and_leaves_nothing
         other["agreement"]["id"] = "QA-MIN-2"
         other_answers = write_answers(tmp_path, other, "other.yaml")
         key = ("--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(test_pki.passphrase_file))
+        trail = ws / "audit" / "trail.sqlite3"  # commands that record in it check it first: it cannot be read
         commands: dict[str, tuple[list[str], Path]] = {
-            "add": (["add", str(ws), str(other_answers)], ws / "agreements" / "QA-MIN-2" / "answers.yaml"),
+            "add": (["add", str(ws), str(other_answers)], trail),
             "sign": (["sign", str(version / f"{AGREEMENT}_v1.pdf"), "--field", "sig_sponsor_1", "--meaning",
                       "approval", "--certify", *key, "-o", str(disk / "signed" / "s.pdf")],
                      disk / "signed" / "s.pdf"),
-            "manifest": (["manifest", str(version / f"{AGREEMENT}_v1.build.json"), *key],
-                         version / f"{AGREEMENT}_v1.manifest.json"),
+            "manifest": (["manifest", str(version / f"{AGREEMENT}_v1.build.json"), *key], trail),
             "negotiate import": (["negotiate", "import", str(ws), AGREEMENT, str(returned)],
                                  ws / "agreements" / AGREEMENT / "negotiation" / "v1-import-1.json"),
             "negotiate log": (["negotiate", "log", str(ws), AGREEMENT, "-o", str(disk / "logs" / "log.docx")],
@@ -114,11 +114,12 @@ def test_every_command_that_writes_on_a_full_disk_is_one_line_and_leaves_nothing
         with _full(disk, mounted) as refusal:
             for name, (args, culprit) in commands.items():
                 result = run_cli(*args)
-                assert result.returncode == 1, (name, result.stderr)
+                assert result.returncode == (3 if mounted and culprit == trail else 1), (name, result.stderr)
                 assert "internal error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
                 lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
                 if mounted:
-                    assert lines == [f"error: {culprit}: {refusal}"], (name, result.stderr)
+                    said = "the audit trail cannot be used: " if culprit == trail else ""
+                    assert lines == [f"error: {culprit}: {said}{refusal}"], (name, result.stderr)
                 else:  # the first folder that refuses is named: the file's, or one it would have made
                     assert len(lines) == 1 and refusal in lines[0] and str(disk) in lines[0], (name, result.stderr)
                 assert _tree(disk) == before, (name, _tree(disk) ^ before)  # no empty folder, no temp file

@@ -460,6 +460,14 @@ def _trail_error(path: Path, exc: sqlite3.Error) -> AuditError:
     if "locked" in text or "busy" in text:
         return AuditError(f"{path}: the audit trail stayed busy for more than {BUSY_TIMEOUT_S:.0f} s "
                           "(another qa-builder process holds it); try again")
+    if "disk I/O error" in text or "disk is full" in text:
+        try:
+            full = os.statvfs(path.parent).f_bavail == 0
+        except OSError:
+            full = False
+        if full:  # SQLite says only "disk I/O error" when it cannot grow its -shm file
+            return AuditError(f"{path}: the audit trail cannot be used: the disk is full (no space left); free some "
+                              "space and run again")
     return AuditError(f"{path}: the audit trail cannot be used ({text})")
 
 
