@@ -174,8 +174,9 @@ def open_points(report: ImportReport, point: str, negotiation: Negotiation) -> l
     points = [OpenPoint(clause_id=f.clause_id, number=f.number, title=f.title, finding=f,
                         decision=decided.get(f.clause_id)) for f in report.clauses]
     if report.outside_changes or report.outside_comments:
-        points.append(OpenPoint(clause_id=OUTSIDE, number="—", title="outside the clauses (cover, annexes, "
-                                "signature blocks)", finding=None, decision=decided.get(OUTSIDE)))
+        points.append(OpenPoint(clause_id=OUTSIDE, number="—", title=f"outside the clauses "
+                                f"({', '.join(report.outside_places())})", finding=None,
+                                decision=decided.get(OUTSIDE)))
     return points
 
 

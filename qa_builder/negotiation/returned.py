@@ -4,13 +4,19 @@ The only reader of returned DOCX files. WordprocessingML (ECMA-376 Part 1): inse
 (§17.13.5.18 `w:ins`, §17.13.5.14 `w:del`), moves (§17.13.5.22/24 `w:moveFrom`, `w:moveTo`), run and paragraph
 formatting changes (§17.13.5.31 `w:rPrChange`, §17.13.5.29 `w:pPrChange`), tracked table rows (`w:trPr/w:ins`,
 `w:trPr/w:del`), comments (§17.13.4, `word/comments.xml`, replies in Word 2013's `word/commentsExtended.xml`).
+Besides the body, the parts whose text the agreement shows are read too: the page headers and footers a section
+references (§17.10.2-5 `w:headerReference`, `w:footerReference`, through `word/_rels/document.xml.rels`), the
+footnotes and the endnotes (§17.11).
 """
 
 from __future__ import annotations
 
 import errno
 import io
+import posixpath
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +33,9 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
 W15 = "{http://schemas.microsoft.com/office/word/2012/wordml}"
 _CUSTOM = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PART_BYTES = 16 * 1024 * 1024
 """Bytes of one part read (document, comments): an agreement's document.xml is about 0.4 MB. Session 6: 64 MiB of
@@ -38,8 +47,19 @@ MAX_REVISIONS = 100_000
 40-page agreement holds some thousands. Session 6: 1,200,000 in a 650 KB file took 53 s and 1.2 GB to read."""
 MAX_COMMENTS = 20_000
 """Comments a returned agreement may hold (2,000,000 empty ones in a 650 KB file took 58 s and 1.3 GB)."""
+MAX_OUTSIDE_PARTS = 100
+"""Page headers, footers, footnote and endnote parts read: an agreement has three (a header and two footers)."""
+MAX_OUTSIDE_BYTES = MAX_PART_BYTES
+"""Bytes of all page headers, footers, footnotes and endnotes together (read and parsed one at a time)."""
 _REVISION_TAGS = (W + "ins", W + "del", W + "moveFrom", W + "moveTo", W + "rPrChange", W + "pPrChange")
-_PARTS = ("word/document.xml", "word/comments.xml", "word/commentsExtended.xml", "docProps/custom.xml")
+_PARTS = ("word/document.xml", "word/comments.xml", "word/commentsExtended.xml", "docProps/custom.xml",
+          "word/_rels/document.xml.rels")
+_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+_PLACES = {("header", "default"): "the page header", ("header", "first"): "the first-page header",
+           ("header", "even"): "the even-page header", ("footer", "default"): "the footer",
+           ("footer", "first"): "the first-page footer", ("footer", "even"): "the even-page footer"}
+"""A section's header or footer reference (kind, w:type) → the words a reader uses for it."""
+_NOTES = {"footnotes": ("the footnotes", W + "footnote"), "endnotes": ("the endnotes", W + "endnote")}
 
 ChangeKind = Literal["insertion", "deletion", "move_from", "move_to", "formatting", "paragraph_formatting",
                      "paragraph_inserted", "paragraph_deleted", "row_inserted", "row_deleted"]
@@ -61,7 +81,8 @@ class Change:
     author: str
     date: str
     text: str
-    paragraph: int  # index into ReturnedDocument.paragraphs
+    paragraph: int  # index into ReturnedDocument.paragraphs (in `part`: that part's paragraph, counted from 0)
+    part: str = ""  # "" in the body; else where the agreement shows it, in words: "the page header", "the footer"
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,7 @@ class Comment:
     text: str
     paragraph: int | None
     reply_to: str | None
+    part: str = ""  # "" when anchored in the body (or nowhere); else the part, as in Change.part
 
 
 @dataclass
@@ -100,6 +122,10 @@ class ReturnedDocument:
     paragraphs: list[ReturnedParagraph] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
+    outside: dict[str, list[str]] = field(default_factory=dict)
+    """Text shown outside the body (page headers, footers, footnotes, endnotes): where, in words ("the page
+    header") → its paragraphs with every change rejected (as sent), in document order; field results (page
+    numbers) left out, and a part that repeats another's text for the same place (one per section) kept once."""
 
     def lines(self, *, accept: bool) -> list[tuple[str, list[int]]]:
         """The body text with all changes accepted (or rejected): each paragraph's text and the paragraphs it
@@ -121,12 +147,13 @@ class ReturnedDocument:
 
 
 def read_returned(path: Path) -> ReturnedDocument:
-    """Read a returned DOCX.
+    """Read a returned DOCX: its body, the page headers, footers, footnotes and endnotes it shows, and comments.
 
     Raises:
         ReturnedFileError: not a DOCX, damaged, too large, or using DTDs/entities; one line naming the file.
     """
-    parts = _read_parts(path)
+    package = _open(path)
+    parts = _read_parts(package)
     if "word/document.xml" not in parts:
         raise ReturnedFileError(f"{path}: is not a Word document (no word/document.xml)")
     document = _parse(path, "word/document.xml", parts["word/document.xml"])
@@ -134,15 +161,17 @@ def read_returned(path: Path) -> ReturnedDocument:
     body = document.find(W + "body")
     if body is None:
         raise ReturnedFileError(f"{path}: word/document.xml has no body")
-    _refuse_more_than(path, "tracked changes", body.iter(*_REVISION_TAGS), MAX_REVISIONS)
-    comment_places: dict[str, int] = {}
+    revisions = _refuse_more_than(path, "tracked changes", body.iter(*_REVISION_TAGS), MAX_REVISIONS)
+    comment_places: dict[str, tuple[str, int]] = {}
     for p in body.iter(W + "p"):
         if len(result.paragraphs) >= MAX_PARAGRAPHS:
             raise ReturnedFileError(f"{path}: has more than {MAX_PARAGRAPHS} paragraphs; not a Quality Agreement")
         index = len(result.paragraphs)
         result.paragraphs.append(_paragraph(p, index, result.changes))
         for node in p.iter(W + "commentRangeStart", W + "commentReference"):
-            comment_places.setdefault(node.get(W + "id", ""), index)
+            comment_places.setdefault(node.get(W + "id", ""), ("", index))
+    places = _outside_places(path, body, parts.get("word/_rels/document.xml.rels"))
+    _read_outside(package, places, result, revisions, comment_places)
     if "word/comments.xml" in parts:
         replies = _replies(path, parts.get("word/commentsExtended.xml"))
         comments = _parse(path, "word/comments.xml", parts["word/comments.xml"])
@@ -158,46 +187,215 @@ def read_returned(path: Path) -> ReturnedDocument:
             last = [p.get(W14 + "paraId") for p in c.iter(W + "p")][-1:] or [None]
             parent_para = replies.get(last[0] or "")
             text = "\n".join(_text(p, accept=True) for p in c.iter(W + "p"))
+            part, paragraph = comment_places.get(cid, ("", None))
             result.comments.append(Comment(cid, c.get(W + "author", ""), c.get(W + "date", ""), text,
-                                           comment_places.get(cid), para_ids.get(parent_para or "")))
+                                           paragraph if not part else None, para_ids.get(parent_para or ""),
+                                           part))
     return result
 
 
-def _refuse_more_than(path: Path, what: str, elements: Any, limit: int) -> None:
-    """Refuse a returned file holding more than `limit` of `elements`, counted before any is read."""
-    for count, _element in enumerate(elements, start=1):
+def _refuse_more_than(path: Path, what: str, elements: Any, limit: int, before: int = 0) -> int:
+    """Refuse a returned file holding more than `limit` of `elements` (besides `before` already counted), counted
+    before any is read; returns how many there are in all."""
+    count = before
+    for count, _element in enumerate(elements, start=before + 1):
         if count > limit:
             raise ReturnedFileError(f"{path}: holds more than {limit:,} {what}; not a Quality Agreement under "
                                     "negotiation")
+    return count
 
 
-def _read_parts(path: Path) -> dict[str, bytes]:
+class _Package:
+    """The zip package of a returned DOCX, read from memory: parts read one at a time, each bounded."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path = path
+        self.zip = zipfile.ZipFile(io.BytesIO(data))
+        entries = self.zip.infolist()
+        if len(entries) > MAX_ENTRIES:
+            raise ReturnedFileError(f"{path}: has {len(entries)} entries; not a Word document")
+        self.entries: dict[str, zipfile.ZipInfo] = {}
+        for entry in entries:
+            if entry.filename in self.entries:  # Word reads one of them, another tool the other: ambiguous
+                raise ReturnedFileError(f"{path}: holds {entry.filename} twice; a damaged or altered package, "
+                                        "not as Word writes it")
+            self.entries[entry.filename] = entry
+
+    def read(self, name: str, limit: int = MAX_PART_BYTES) -> bytes | None:
+        """The part `name` (None when absent), refused when it unpacks to more than `limit` bytes."""
+        entry = self.entries.get(name)
+        if entry is None:
+            return None
+        with self.zip.open(entry) as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ReturnedFileError(f"{self.path}: {name} unpacks to more than {_mib(limit)}")
+        return data
+
+
+def _mib(size: int) -> str:
+    return f"{size // (1024 * 1024)} MiB"
+
+
+def _open(path: Path) -> _Package:
     try:  # a FIFO or a device (whose size reads as 0) is refused, not waited on or read without end
         data = read_small_file(path, MAX_FILE_BYTES)
     except OSError as exc:
         if exc.errno == errno.EFBIG:
-            raise ReturnedFileError(f"{path}: is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most a "
-                                    "returned agreement may be") from exc
+            raise ReturnedFileError(f"{path}: is larger than {_mib(MAX_FILE_BYTES)}, the most a returned agreement "
+                                    "may be") from exc
         raise ReturnedFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    with _zip_errors(path):
+        return _Package(path, data)
+
+
+@contextmanager
+def _zip_errors(path: Path) -> Iterator[None]:
+    """Damaged zip data or a read failure while reading a package: one line naming the file."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as package:
-            entries = package.infolist()
-            if len(entries) > MAX_ENTRIES:
-                raise ReturnedFileError(f"{path}: has {len(entries)} entries; not a Word document")
-            parts = {}
-            for entry in entries:
-                if entry.filename in _PARTS:
-                    with package.open(entry) as handle:
-                        data = handle.read(MAX_PART_BYTES + 1)
-                    if len(data) > MAX_PART_BYTES:
-                        raise ReturnedFileError(f"{path}: {entry.filename} unpacks to more than "
-                                                f"{MAX_PART_BYTES // (1024 * 1024)} MiB")
-                    parts[entry.filename] = data
-            return parts
+        yield
     except ZIP_READ_ERRORS as exc:
         raise ReturnedFileError(f"{path}: is not a readable DOCX (damaged or not a zip package: {exc})") from exc
     except OSError as exc:
         raise ReturnedFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _read_parts(package: _Package) -> dict[str, bytes]:
+    """The fixed parts read (`_PARTS`) that the file has."""
+    with _zip_errors(package.path):
+        found = {name: package.read(name) for name in _PARTS}
+        return {name: data for name, data in found.items() if data is not None}
+
+
+def _outside_places(path: Path, body: Any, rels: bytes | None) -> list[tuple[str, str, str]]:
+    """The parts outside the body whose text the agreement shows: (part name in the package, the place in words,
+    what it holds: "header", "footer", "footnotes" or "endnotes"), in document order (sections first).
+
+    Headers and footers count when a section references them (an unreferenced one is never shown); the footnotes
+    and endnotes parts when the document's relationships name them.
+    """
+    if rels is None:
+        return []
+    targets: dict[str, tuple[str, str]] = {}  # relationship id → (part name, kind)
+    for rel in _parse(path, "word/_rels/document.xml.rels", rels).iter(_RELS + "Relationship"):
+        kind = rel.get("Type", "")
+        if not kind.startswith(_RELATIONSHIP) or rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target", "")
+        name = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join("word", target))
+        targets[rel.get("Id", "")] = (name, kind.removeprefix(_RELATIONSHIP))
+    places: dict[str, tuple[str, str, str]] = {}
+    for section in body.iter(W + "sectPr"):
+        if section.getparent() is not None and section.getparent().tag == W + "sectPrChange":
+            continue  # the section's properties before a tracked change: not shown
+        for reference in section.iterchildren(W + "headerReference", W + "footerReference"):
+            kind = "header" if reference.tag == W + "headerReference" else "footer"
+            name, target_kind = targets.get(reference.get(_R + "id", ""), ("", ""))
+            place = _PLACES.get((kind, reference.get(W + "type", "default")))
+            if name and target_kind == kind and place is not None:
+                places.setdefault(name, (name, place, kind))
+    for name, kind in targets.values():
+        if kind in _NOTES:
+            places.setdefault(name, (name, _NOTES[kind][0], kind))
+    if len(places) > MAX_OUTSIDE_PARTS:
+        raise ReturnedFileError(f"{path}: has {len(places)} page headers, footers and note parts, more than "
+                                f"{MAX_OUTSIDE_PARTS}; not a Quality Agreement")
+    return list(places.values())
+
+
+def _read_outside(package: _Package, places: list[tuple[str, str, str]], result: ReturnedDocument,
+                  revisions: int, comment_places: dict[str, tuple[str, int]]) -> None:
+    """Read each part outside the body into `result`: its tracked changes (with `part` set to the place) and its
+    text as sent; one part parsed at a time, all within MAX_OUTSIDE_BYTES, MAX_REVISIONS and MAX_PARAGRAPHS."""
+    path = package.path
+    left = MAX_OUTSIDE_BYTES
+    paragraphs = len(result.paragraphs)
+    for name, place, kind in places:
+        with _zip_errors(path):
+            data = package.read(name)
+        if data is None:
+            continue  # a relationship to a part the package lacks: nothing is shown
+        left -= len(data)
+        if left < 0:
+            raise ReturnedFileError(f"{path}: its page headers, footers and notes unpack to more than "
+                                    f"{_mib(MAX_OUTSIDE_BYTES)} together; not a Quality Agreement")
+        root = _parse(path, name, data)
+        revisions = _refuse_more_than(path, "tracked changes", root.iter(*_REVISION_TAGS), MAX_REVISIONS,
+                                      revisions)
+        containers = [n for n in root.iter(_NOTES[kind][1]) if n.get(W + "type") in (None, "normal")] \
+            if kind in _NOTES else [root]
+        shown = [p for c in containers for p in c.iter(W + "p") if _ancestor(p, {_MC + "Fallback"}) is None]
+        paragraphs += len(shown)
+        if paragraphs > MAX_PARAGRAPHS:
+            raise ReturnedFileError(f"{path}: has more than {MAX_PARAGRAPHS} paragraphs; not a Quality Agreement")
+        lines = _part_lines(shown)
+        known = result.outside.setdefault(place, [])
+        if lines != known[-len(lines):] or not lines:  # a later section's copy of the same header is one place
+            known.extend(lines)
+        numbers = {id(p): n for n, p in enumerate(shown)}
+        for container in containers:
+            for revision in container.iter(*_REVISION_TAGS):
+                change = _part_change(revision, numbers, place)
+                if change is not None:
+                    result.changes.append(change)
+            for node in container.iter(W + "commentRangeStart", W + "commentReference"):
+                comment_places.setdefault(node.get(W + "id", ""), (place, 0))
+
+
+def _part_change(revision: Any, numbers: dict[int, int], place: str) -> Change | None:
+    """One tracked change of a page header, footer or note, or None for one not shown (in a Fallback) or one
+    that changes nothing a reader sees (the formatting of a paragraph mark)."""
+    if _ancestor(revision, {_MC + "Fallback"}) is not None:
+        return None
+    paragraph = _ancestor(revision, {W + "p"})
+    index = numbers.get(id(paragraph), 0)
+    author, date = revision.get(W + "author", ""), revision.get(W + "date", "")
+    parent = revision.getparent()
+    if revision.tag in _WRAPPERS:
+        if parent is not None and parent.tag == W + "trPr":
+            return Change("row_inserted" if revision.tag in _ADDED else "row_deleted", author, date, "", index, place)
+        if parent is not None and parent.tag == W + "rPr":
+            return Change("paragraph_inserted" if revision.tag in _ADDED else "paragraph_deleted", author, date, "",
+                          index, place)
+        return Change(_WRAPPERS[revision.tag], author, date, _plain(revision), index, place)
+    if revision.tag == W + "pPrChange":
+        return Change("paragraph_formatting", author, date, "", index, place)
+    run = _ancestor(revision, {W + "r"})
+    return None if run is None else Change("formatting", author, date, _plain(run), index, place)
+
+
+def _part_lines(paragraphs: list[Any]) -> list[str]:
+    """The paragraphs' text with every change rejected, field results (page numbers, dates) left out: they are
+    computed when the page is laid out, and LibreOffice saves other values than Word. A paragraph whose mark was
+    inserted is joined to the next, as rejecting the insertion does. Each paragraph's own text only: a text box's
+    paragraphs are lines of their own."""
+    lines: list[str] = []
+    carry = ""
+    for p in paragraphs:
+        depth = 0  # inside how many fields: their code and their result are not compared
+        parts: list[str] = []
+        for node in p.iter(W + "t", W + "delText", W + "tab", W + "br", W + "cr", W + "fldChar"):
+            if _ancestor(node, {W + "p"}) is not p or _ancestor(node, _ADDED) is not None:
+                continue
+            if node.tag == W + "fldChar":
+                kind = node.get(W + "fldCharType")
+                depth = depth + 1 if kind == "begin" else max(depth - 1, 0) if kind == "end" else depth
+                continue
+            if depth or _ancestor(node, {W + "fldSimple"}) is not None:
+                continue
+            if node.tag == W + "tab" and node.getparent().tag != W + "r":
+                continue
+            parts.append(node.text or "" if node.tag in (W + "t", W + "delText") else
+                         "\t" if node.tag == W + "tab" else "\n")
+        mark = p.find(f"{W}pPr/{W}rPr")
+        carry += "".join(parts)
+        if mark is not None and any(m.tag in _ADDED for m in mark):
+            continue
+        lines.append(carry)
+        carry = ""
+    if carry:
+        lines.append(carry)
+    return lines
 
 
 def _parse(path: Path, name: str, data: bytes) -> Any:
