@@ -551,20 +551,39 @@ def test_a_tracked_insertion_in_the_page_header_is_a_change_outside_the_clauses(
     assert report.outside_places() == ["the page header"]
 
 
+EVEN_HEADER = (f'<w:hdr xmlns:w="{WNS}" xmlns:v="urn:schemas-microsoft-com:vml"><w:p><w:r><w:pict><v:shape>'
+               '<v:textpath string="DRAFT"/></v:shape></w:pict></w:r></w:p></w:hdr>')
+"""A header added without tracking that shows nothing but a watermark, as Word writes one."""
+
+
+def _even_header_referenced(xml: str) -> str:
+    return xml.replace('<w:headerReference w:type="default" r:id="rId9"/>', '<w:headerReference w:type="default" '
+                       'r:id="rId9"/><w:headerReference w:type="even" r:id="rIdE1"/>', 1)
+
+
+def _even_header_related(xml: str) -> str:
+    return xml.replace("</Relationships>", '<Relationship Id="rIdE1" Type="http://schemas.openxmlformats.org/'
+                       'officeDocument/2006/relationships/header" Target="header2.xml"/></Relationships>')
+
+
 def test_untracked_edits_of_the_page_header_and_the_footers_are_untracked_edits(
         minimal: Agreement, sent: Path, positions: Any, tmp_path: Path) -> None:
     """Session 7 attack: "DRAFT NOT BINDING" typed into the page header without tracking was not reported."""
     returned = _edit_parts(sent, tmp_path / "returned.docx", {"word/header1.xml": _untracked_in_header,
                                                               "word/footer1.xml": _untracked_in_footer,
                                                               "word/footer2.xml": lambda xml: xml.replace(
-                                                                  "Version 1", "Version 2")})
+                                                                  "Version 1", "Version 2"),
+                                                              "word/header2.xml": lambda _: EVEN_HEADER,
+                                                              "word/document.xml": _even_header_referenced,
+                                                              "word/_rels/document.xml.rels": _even_header_related})
     report = _analyse(returned, sent, minimal, positions)
     assert report.clauses == [] and report.outside_changes == []
     footer = "Müller & Søn <Pharma> \"AG\" – 株式会社テスト製薬 · {} Page of"
     assert [(e.where, e.sent, e.returned) for e in report.untracked] == [
         ("the page header", HEADER, HEADER.replace("QA-MIN-1 ·", "QA-MIN-1 DRAFT NOT BINDING ·")),
         ("the footer", footer.format("Confidential"), footer.format("Void")),
-        ("the first-page footer", "Confidential · QA-MIN-1 · Version 1", "Confidential · QA-MIN-1 · Version 2")]
+        ("the first-page footer", "Confidential · QA-MIN-1 · Version 1", "Confidential · QA-MIN-1 · Version 2"),
+        ("the even-page header", "", "(watermark) DRAFT")]
 
 
 def test_page_numbers_and_repeated_headers_are_no_untracked_edit(minimal: Agreement, sent: Path, positions: Any,

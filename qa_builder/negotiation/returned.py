@@ -36,6 +36,7 @@ _CUSTOM = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-propert
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_VML = "{urn:schemas-microsoft-com:vml}"
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PART_BYTES = 16 * 1024 * 1024
 """Bytes of one part read (document, comments): an agreement's document.xml is about 0.4 MB. Session 6: 64 MiB of
@@ -124,8 +125,9 @@ class ReturnedDocument:
     comments: list[Comment] = field(default_factory=list)
     outside: dict[str, list[str]] = field(default_factory=dict)
     """Text shown outside the body (page headers, footers, footnotes, endnotes): where, in words ("the page
-    header") → its paragraphs with every change rejected (as sent), in document order; field results (page
-    numbers) left out, and a part that repeats another's text for the same place (one per section) kept once."""
+    header") → its paragraphs with every change rejected (as sent), in document order, then its watermarks
+    ("(watermark) DRAFT", VML text paths); field results (page numbers) left out, and a part that repeats
+    another's text for the same place (one per section) kept once."""
 
     def lines(self, *, accept: bool) -> list[tuple[str, list[int]]]:
         """The body text with all changes accepted (or rejected): each paragraph's text and the paragraphs it
@@ -328,7 +330,9 @@ def _read_outside(package: _Package, places: list[tuple[str, str, str]], result:
         paragraphs += len(shown)
         if paragraphs > MAX_PARAGRAPHS:
             raise ReturnedFileError(f"{path}: has more than {MAX_PARAGRAPHS} paragraphs; not a Quality Agreement")
-        lines = _part_lines(shown)
+        lines = _part_lines(shown) + [f"(watermark) {w.get('string', '')}" for c in containers
+                                      for w in c.iter(_VML + "textpath")
+                                      if _ancestor(w, {_MC + "Fallback"}) is None]
         known = result.outside.setdefault(place, [])
         if lines != known[-len(lines):] or not lines:  # a later section's copy of the same header is one place
             known.extend(lines)
