@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from qa_builder.cli import main
 from qa_builder.errors import InputError
 from qa_builder.negotiation import decide
 from qa_builder.negotiation.decisions import MAX_IMPORT_BYTES, latest_import, read_import
-from qa_builder.negotiation.importer import MAX_RECORDED, MAX_RECORDED_PER_CLAUSE, ClauseFinding, ImportReport
+from qa_builder.negotiation.importer import (
+    MAX_RECORDED,
+    MAX_RECORDED_PER_CLAUSE,
+    READER,
+    ClauseFinding,
+    ImportReport,
+)
 from qa_builder.negotiation.returned import Change, Comment
 from qa_builder.workspace.layout import Workspace, init_workspace
 
@@ -89,6 +96,23 @@ def test_an_unreadable_earlier_report_is_not_reused_and_a_fresh_one_is_written(w
     assert result.exit_code == 0, result.output
     assert "already imported as v1-import-2.json" in result.output
     assert "v1-import-1.json cannot be read; it is not reused" in result.output
+
+
+def test_a_report_made_by_an_older_reader_of_the_same_file_is_not_reused(workspace: Workspace, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 7 attack: a file whose page header edits the reader of that day missed was "already imported" with
+    0 changes after the fix too: the earlier report stood."""
+    returned = _returned(tmp_path)
+    _, old, _, _ = decide.record_import(workspace, AGREEMENT, returned)
+    kept = json.loads(old.read_text(encoding="utf-8"))
+    del kept["reader"]  # as reports were before: made by the reader of the body only
+    old.write_text(json.dumps(kept), encoding="utf-8")
+    assert read_import(workspace, AGREEMENT, old.name).reader == 1
+    monkeypatch.setattr(decide, "import_returned", lambda *_: replace(_hostile(), reader=READER))
+    report, target, again, _ = decide.record_import(workspace, AGREEMENT, returned)
+    assert not again and target.name == "v1-import-2.json" and report.reader == READER == 2
+    _, same, again, _ = decide.record_import(workspace, AGREEMENT, returned)
+    assert again and same == target
 
 
 _W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"

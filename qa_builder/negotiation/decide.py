@@ -339,7 +339,7 @@ def record_import(workspace: Workspace, agreement_id: str,
             except InputError:
                 unreadable.append(path.name)
                 continue
-            if before.returned_sha256 == report.returned_sha256:
+            if before.returned_sha256 == report.returned_sha256 and before.reader == report.reader:
                 return before, path, True, unreadable
         data = report.to_json()
         if len(data) > MAX_IMPORT_BYTES:  # never write a report that `read_import` would refuse

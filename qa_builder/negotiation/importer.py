@@ -40,6 +40,9 @@ MAX_RECORDED = 2000
 """The most changes, comments and untracked edits an import report keeps in all, each: a hostile DOCX with tens
 of thousands of comments must not make a report the tool can no longer read."""
 MAX_RECORDED_TEXT = 2000
+READER = 2
+"""What reads a returned file now: 1 read the body only; 2 also the page headers, footers, footnotes and endnotes
+(session 7). A report an older reader made of the same file is not reused: it may have missed changes there."""
 OUTSIDE_BODY = "the cover, annexes or signature blocks"
 """Where a change outside the clauses is when it is in the body (Change.part names the other places)."""
 """The most characters a kept change's or comment's author, date or text, or an untracked edit's texts, keep."""
@@ -106,6 +109,7 @@ class ImportReport:
     left_out_changes: int = 0  # tracked changes not kept in the report (over MAX_RECORDED_PER_CLAUSE / MAX_RECORDED)
     left_out_comments: int = 0
     left_out_untracked: int = 0
+    reader: int = 1  # READER when made; 1 (reports without it) read the body only
 
     def outside_places(self) -> list[str]:
         """Where the changes and comments outside the clauses are, in words, each place once, e.g.
@@ -303,7 +307,7 @@ def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: 
     return ImportReport(
         agreement_id=model.id, version=model.version, returned=str(document.path), anchored_by=anchored_by,
         clauses=[by_clause[i] for i in sorted(by_clause)], outside_changes=outside_changes,
-        outside_comments=outside_comments, untracked=_untracked(document, sent, owner, clauses))
+        outside_comments=outside_comments, untracked=_untracked(document, sent, owner, clauses), reader=READER)
 
 
 def _owners(document: ReturnedDocument, clauses: Sequence[AgreementClause]) -> tuple[list[int | None], dict[str, int]]:
