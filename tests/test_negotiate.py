@@ -749,3 +749,29 @@ def test_header_and_footer_edits_from_the_command_line_and_through_libreoffice(n
                                                        "sent “… <Pharma> \"AG\" – 株式会社テスト製薬 · Confidential "
                                                        "Page of”, returned “… <Pharma> \"AG\" – 株式会社テスト製薬 "
                                                        "· Void Page of”")], run.stdout
+
+
+def _text_box(text: str) -> str:
+    """A run holding a text box as Word writes one: DrawingML, with a VML copy for older readers."""
+    box = f'<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent>'
+    return ('<w:r><mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+            '<mc:Choice Requires="wps"><w:drawing><wp:anchor xmlns:wp="http://schemas.openxmlformats.org/drawingml/'
+            '2006/wordprocessingDrawing"><a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+            '<a:graphicData><wps:wsp xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
+            f'<wps:txbx>{box}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>'
+            '<mc:Fallback><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:textbox>'
+            f'{box}</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r>')
+
+
+def test_a_text_box_added_without_tracking_is_an_untracked_edit(minimal: Agreement, sent: Path, positions: Any,
+                                                                tmp_path: Path) -> None:
+    """In the page header (counted once, not again for its VML copy) and in the body (within its clause)."""
+    returned = _edit_parts(sent, tmp_path / "returned.docx", {
+        "word/header1.xml": lambda xml: xml.replace("</w:p></w:hdr>",
+                                                    f"{_text_box('NOT FOR SIGNATURE')}</w:p></w:hdr>"),
+        "word/document.xml": lambda xml: re.sub(r"(The Sponsor may audit[^<]*</w:t></w:r>)",
+                                                lambda m: m[1] + _text_box("Void"), xml, count=1)})
+    untracked = _analyse(returned, sent, minimal, positions).untracked
+    assert [(e.where, e.sent, e.returned) for e in untracked if e.where == "the page header"] == [
+        ("the page header", "", "NOT FOR SIGNATURE")]
+    assert [e.where for e in untracked if "Void" in e.returned] == ["clause 1.2 Audits"]
