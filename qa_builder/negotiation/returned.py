@@ -48,8 +48,13 @@ MAX_REVISIONS = 100_000
 40-page agreement holds some thousands. Session 6: 1,200,000 in a 650 KB file took 53 s and 1.2 GB to read."""
 MAX_COMMENTS = 20_000
 """Comments a returned agreement may hold (2,000,000 empty ones in a 650 KB file took 58 s and 1.3 GB)."""
+MAX_ELEMENTS = 500_000
+"""XML elements of the body, headers, footers, notes and comments together: an agreement's document.xml holds about
+12,000. Session 7: 2,500,000 empty text elements (15 MB) took 16 s to walk."""
 MAX_OUTSIDE_PARTS = 100
 """Page headers, footers, footnote and endnote parts read: an agreement has three (a header and two footers)."""
+MAX_WATERMARKS = 100
+"""Watermarks (VML text paths) compared per header or footer."""
 MAX_OUTSIDE_BYTES = MAX_PART_BYTES
 """Bytes of all page headers, footers, footnotes and endnotes together (read and parsed one at a time)."""
 _REVISION_TAGS = (W + "ins", W + "del", W + "moveFrom", W + "moveTo", W + "rPrChange", W + "pPrChange")
@@ -163,20 +168,23 @@ def read_returned(path: Path) -> ReturnedDocument:
     body = document.find(W + "body")
     if body is None:
         raise ReturnedFileError(f"{path}: word/document.xml has no body")
+    elements = _refuse_more_than(path, "XML elements", document.iter(), MAX_ELEMENTS)
     revisions = _refuse_more_than(path, "tracked changes", body.iter(*_REVISION_TAGS), MAX_REVISIONS)
     comment_places: dict[str, tuple[str, int]] = {}
     for p in body.iter(W + "p"):
         if len(result.paragraphs) >= MAX_PARAGRAPHS:
             raise ReturnedFileError(f"{path}: has more than {MAX_PARAGRAPHS} paragraphs; not a Quality Agreement")
         index = len(result.paragraphs)
-        result.paragraphs.append(_paragraph(p, index, result.changes))
-        for node in p.iter(W + "commentRangeStart", W + "commentReference"):
-            comment_places.setdefault(node.get(W + "id", ""), ("", index))
+        paragraph, walk = _paragraph(p, index, result.changes)
+        result.paragraphs.append(paragraph)
+        for comment_id in walk.comment_ids:
+            comment_places.setdefault(comment_id, ("", index))
     places = _outside_places(path, body, parts.get("word/_rels/document.xml.rels"))
-    _read_outside(package, places, result, revisions, comment_places)
+    elements = _read_outside(package, places, result, (elements, revisions), comment_places)
     if "word/comments.xml" in parts:
         replies = _replies(path, parts.get("word/commentsExtended.xml"))
         comments = _parse(path, "word/comments.xml", parts["word/comments.xml"])
+        _refuse_more_than(path, "XML elements", comments.iter(), MAX_ELEMENTS, elements)
         _refuse_more_than(path, "comments", comments.iter(W + "comment"), MAX_COMMENTS)
         para_ids: dict[str, str] = {}
         for c in comments.iter(W + "comment"):
@@ -188,10 +196,10 @@ def read_returned(path: Path) -> ReturnedDocument:
             cid = c.get(W + "id", "")
             last = [p.get(W14 + "paraId") for p in c.iter(W + "p")][-1:] or [None]
             parent_para = replies.get(last[0] or "")
-            text = "\n".join(_text(p, accept=True) for p in c.iter(W + "p"))
-            part, paragraph = comment_places.get(cid, ("", None))
+            text = "\n".join("".join(_walk(p).accepted) for p in c.iter(W + "p"))
+            part, anchor = comment_places.get(cid, ("", None))
             result.comments.append(Comment(cid, c.get(W + "author", ""), c.get(W + "date", ""), text,
-                                           paragraph if not part else None, para_ids.get(parent_para or ""),
+                                           anchor if not part else None, para_ids.get(parent_para or ""),
                                            part))
     return result
 
@@ -306,9 +314,11 @@ def _outside_places(path: Path, body: Any, rels: bytes | None) -> list[tuple[str
 
 
 def _read_outside(package: _Package, places: list[tuple[str, str, str]], result: ReturnedDocument,
-                  revisions: int, comment_places: dict[str, tuple[str, int]]) -> None:
+                  counted: tuple[int, int], comment_places: dict[str, tuple[str, int]]) -> int:
     """Read each part outside the body into `result`: its tracked changes (with `part` set to the place) and its
-    text as sent; one part parsed at a time, all within MAX_OUTSIDE_BYTES, MAX_REVISIONS and MAX_PARAGRAPHS."""
+    text as sent; one part parsed at a time, all within MAX_OUTSIDE_BYTES, MAX_ELEMENTS, MAX_REVISIONS and
+    MAX_PARAGRAPHS (`counted`: the elements and tracked changes of the body). Returns the elements counted."""
+    elements, revisions = counted
     path = package.path
     left = MAX_OUTSIDE_BYTES
     paragraphs = len(result.paragraphs)
@@ -322,84 +332,38 @@ def _read_outside(package: _Package, places: list[tuple[str, str, str]], result:
             raise ReturnedFileError(f"{path}: its page headers, footers and notes unpack to more than "
                                     f"{_mib(MAX_OUTSIDE_BYTES)} together; not a Quality Agreement")
         root = _parse(path, name, data)
+        elements = _refuse_more_than(path, "XML elements", root.iter(), MAX_ELEMENTS, elements)
         revisions = _refuse_more_than(path, "tracked changes", root.iter(*_REVISION_TAGS), MAX_REVISIONS,
                                       revisions)
         containers = [n for n in root.iter(_NOTES[kind][1]) if n.get(W + "type") in (None, "normal")] \
             if kind in _NOTES else [root]
-        shown = [p for c in containers for p in c.iter(W + "p") if _ancestor(p, {_MC + "Fallback"}) is None]
+        hidden = {n for c in containers for copy in c.iter(_MC + "Fallback")  # kept alive: the same proxies
+                  for n in copy.iter(W + "p", _VML + "textpath")}  # Word shows mc:Choice, not the Fallback copy
+        shown = [p for c in containers for p in c.iter(W + "p") if p not in hidden]
         paragraphs += len(shown)
         if paragraphs > MAX_PARAGRAPHS:
             raise ReturnedFileError(f"{path}: has more than {MAX_PARAGRAPHS} paragraphs; not a Quality Agreement")
-        lines = _part_lines(shown) + [f"(watermark) {w.get('string', '')}" for c in containers
-                                      for w in c.iter(_VML + "textpath")
-                                      if _ancestor(w, {_MC + "Fallback"}) is None]
+        lines: list[str] = []
+        carry = ""
+        for index, p in enumerate(shown):
+            changes: list[Change] = []
+            paragraph, walk = _paragraph(p, index, changes, skip_fallback=True)
+            result.changes.extend(Change(c.kind, c.author, c.date, c.text, c.paragraph, place) for c in changes)
+            for comment_id in walk.comment_ids:
+                comment_places.setdefault(comment_id, (place, index))
+            if not paragraph.in_rejected:
+                continue  # a table row inserted with tracking
+            carry += "".join(walk.compared)
+            if not paragraph.joins_next_rejected:  # rejecting an inserted paragraph mark joins it to the next
+                lines.append(carry)
+                carry = ""
+        lines += [carry] if carry else []
+        lines += [f"(watermark) {w.get('string', '')}" for c in containers for w in c.iter(_VML + "textpath")
+                  if w not in hidden][:MAX_WATERMARKS]
         known = result.outside.setdefault(place, [])
         if lines != known[-len(lines):] or not lines:  # a later section's copy of the same header is one place
             known.extend(lines)
-        numbers = {id(p): n for n, p in enumerate(shown)}
-        for container in containers:
-            for revision in container.iter(*_REVISION_TAGS):
-                change = _part_change(revision, numbers, place)
-                if change is not None:
-                    result.changes.append(change)
-            for node in container.iter(W + "commentRangeStart", W + "commentReference"):
-                comment_places.setdefault(node.get(W + "id", ""), (place, 0))
-
-
-def _part_change(revision: Any, numbers: dict[int, int], place: str) -> Change | None:
-    """One tracked change of a page header, footer or note, or None for one not shown (in a Fallback) or one
-    that changes nothing a reader sees (the formatting of a paragraph mark)."""
-    if _ancestor(revision, {_MC + "Fallback"}) is not None:
-        return None
-    paragraph = _ancestor(revision, {W + "p"})
-    index = numbers.get(id(paragraph), 0)
-    author, date = revision.get(W + "author", ""), revision.get(W + "date", "")
-    parent = revision.getparent()
-    if revision.tag in _WRAPPERS:
-        if parent is not None and parent.tag == W + "trPr":
-            return Change("row_inserted" if revision.tag in _ADDED else "row_deleted", author, date, "", index, place)
-        if parent is not None and parent.tag == W + "rPr":
-            return Change("paragraph_inserted" if revision.tag in _ADDED else "paragraph_deleted", author, date, "",
-                          index, place)
-        return Change(_WRAPPERS[revision.tag], author, date, _plain(revision), index, place)
-    if revision.tag == W + "pPrChange":
-        return Change("paragraph_formatting", author, date, "", index, place)
-    run = _ancestor(revision, {W + "r"})
-    return None if run is None else Change("formatting", author, date, _plain(run), index, place)
-
-
-def _part_lines(paragraphs: list[Any]) -> list[str]:
-    """The paragraphs' text with every change rejected, field results (page numbers, dates) left out: they are
-    computed when the page is laid out, and LibreOffice saves other values than Word. A paragraph whose mark was
-    inserted is joined to the next, as rejecting the insertion does. Each paragraph's own text only: a text box's
-    paragraphs are lines of their own."""
-    lines: list[str] = []
-    carry = ""
-    for p in paragraphs:
-        depth = 0  # inside how many fields: their code and their result are not compared
-        parts: list[str] = []
-        for node in p.iter(W + "t", W + "delText", W + "tab", W + "br", W + "cr", W + "fldChar"):
-            if _ancestor(node, {W + "p"}) is not p or _ancestor(node, _ADDED) is not None:
-                continue
-            if node.tag == W + "fldChar":
-                kind = node.get(W + "fldCharType")
-                depth = depth + 1 if kind == "begin" else max(depth - 1, 0) if kind == "end" else depth
-                continue
-            if depth or _ancestor(node, {W + "fldSimple"}) is not None:
-                continue
-            if node.tag == W + "tab" and node.getparent().tag != W + "r":
-                continue
-            parts.append(node.text or "" if node.tag in (W + "t", W + "delText") else
-                         "\t" if node.tag == W + "tab" else "\n")
-        mark = p.find(f"{W}pPr/{W}rPr")
-        carry += "".join(parts)
-        if mark is not None and any(m.tag in _ADDED for m in mark):
-            continue
-        lines.append(carry)
-        carry = ""
-    if carry:
-        lines.append(carry)
-    return lines
+    return elements
 
 
 def _parse(path: Path, name: str, data: bytes) -> Any:
@@ -449,43 +413,92 @@ def _row_change(p: Any) -> str | None:
     return None
 
 
-def _text(p: Any, *, accept: bool) -> str:
-    """Text of a paragraph with its changes accepted or rejected (nested paragraphs are not expected)."""
-    parts = []
-    for node in p.iter(W + "t", W + "delText", W + "tab", W + "br", W + "cr"):
-        if node.tag == W + "tab" and node.getparent().tag != W + "r":
-            continue  # a tab stop definition, not a tab character
-        wrapper = _ancestor(node, _ADDED | _REMOVED)
-        if wrapper is not None and wrapper.tag in (_REMOVED if accept else _ADDED):
-            continue
-        if node.tag in (W + "t", W + "delText"):
-            parts.append(node.text or "")
-        else:
-            parts.append("\t" if node.tag == W + "tab" else "\n")
-    return "".join(parts)
+MAX_CHANGE_TEXT = 10_000
+"""Characters of one tracked change's text kept (a report keeps 2,000)."""
+_TEXT = {W + "t", W + "delText", W + "tab", W + "br", W + "cr"}
 
 
-def _plain(element: Any) -> str:
-    """All text under `element`, deleted or not, tabs and breaks included."""
-    return "".join(n.text or "" if n.tag in (W + "t", W + "delText") else "\t" if n.tag == W + "tab" else "\n"
-                   for n in element.iter(W + "t", W + "delText", W + "tab", W + "br", W + "cr")
-                   if n.tag != W + "tab" or n.getparent().tag == W + "r")
+@dataclass
+class _Walk:
+    """What one paragraph holds itself (a nested paragraph, in a text box, is walked on its own)."""
+
+    rejected: list[str] = field(default_factory=list)  # its text with every change rejected
+    accepted: list[str] = field(default_factory=list)  # ... accepted
+    compared: list[str] = field(default_factory=list)  # rejected, without field codes and results
+    wrappers: list[tuple[Any, str]] = field(default_factory=list)  # w:ins/w:del/... with the text they hold
+    formatting: list[tuple[Any, str]] = field(default_factory=list)  # w:rPrChange with its run's text
+    paragraph_formatting: list[Any] = field(default_factory=list)  # w:pPrChange
+    bookmarks: list[str] = field(default_factory=list)
+    comment_ids: list[str] = field(default_factory=list)
 
 
-def _paragraph(p: Any, index: int, changes: list[Change]) -> ReturnedParagraph:
-    for wrapper in p.iter(*_WRAPPERS):
-        if wrapper.getparent() is not None and wrapper.getparent().tag in (W + "rPr", W + "trPr"):
-            continue  # paragraph mark or row, below
-        text = _plain(wrapper)
+def _walk(p: Any, *, skip_fallback: bool = False) -> _Walk:
+    """Walk paragraph `p` once: every node is visited once, whatever the nesting (session 7: looking up each text
+    node's ancestors took 96 s for 100,000 empty text nodes 240 elements deep). `skip_fallback` leaves out the
+    copies in mc:Fallback (the VML copy of a text box) that Word does not show."""
+    walk = _Walk()
+    plain: list[str] = []  # all text, deleted or not: a wrapper's or run's text is a slice of it
+    fields = 0  # inside how many complex fields (w:fldChar begin … end)
+
+    pending: dict[int, list[Any]] = {}  # a run (by id) → its w:rPrChange, given the run's text when it ends
+
+    def visit(node: Any, added: bool, removed: bool, simple_field: bool, run: Any) -> None:
+        nonlocal fields
+        for child in node:
+            tag = child.tag
+            if not isinstance(tag, str) or tag == W + "p" or (skip_fallback and tag == _MC + "Fallback"):
+                continue  # an XML comment, a nested paragraph (walked on its own), a copy Word does not show
+            if tag in _TEXT:
+                if tag == W + "tab" and node.tag != W + "r":
+                    continue  # a tab stop definition, not a tab character
+                piece = child.text or "" if tag in (W + "t", W + "delText") else "\t" if tag == W + "tab" else "\n"
+                if piece:
+                    plain.append(piece)
+                    if not added:
+                        walk.rejected.append(piece)
+                        if not (fields or simple_field):
+                            walk.compared.append(piece)
+                    if not removed:
+                        walk.accepted.append(piece)
+                continue
+            if tag == W + "fldChar":
+                kind = child.get(W + "fldCharType")
+                fields = fields + 1 if kind == "begin" else max(fields - 1, 0) if kind == "end" else fields
+            elif tag == W + "bookmarkStart":
+                walk.bookmarks.append(child.get(W + "name", ""))
+            elif tag in (W + "commentRangeStart", W + "commentReference"):
+                walk.comment_ids.append(child.get(W + "id", ""))
+            elif tag == W + "pPrChange":
+                walk.paragraph_formatting.append(child)
+            elif tag == W + "rPrChange" and run is not None:  # else a paragraph mark's formatting
+                pending.setdefault(id(run), []).append(child)
+            start = len(plain)
+            visit(child, added or tag in _ADDED, removed or tag in _REMOVED, simple_field or tag == W + "fldSimple",
+                  child if tag == W + "r" else run)
+            if tag in _WRAPPERS and node.tag not in (W + "rPr", W + "trPr"):  # not a paragraph mark or a row
+                walk.wrappers.append((child, _joined(plain, start)))
+            if tag == W + "r":
+                walk.formatting.extend((change, _joined(plain, start)) for change in pending.pop(id(child), []))
+
+    visit(p, False, False, False, None)
+    return walk
+
+
+def _joined(pieces: list[str], start: int) -> str:
+    """The pieces from `start` on, at most MAX_CHANGE_TEXT characters (a piece is never empty)."""
+    return "".join(pieces[start:start + MAX_CHANGE_TEXT])[:MAX_CHANGE_TEXT]
+
+
+def _paragraph(p: Any, index: int, changes: list[Change], *,
+               skip_fallback: bool = False) -> tuple[ReturnedParagraph, _Walk]:
+    """Paragraph `p` as sent and as proposed, with its anchors; its tracked changes appended to `changes`."""
+    walk = _walk(p, skip_fallback=skip_fallback)
+    for wrapper, text in walk.wrappers:
         changes.append(Change(_WRAPPERS[wrapper.tag], wrapper.get(W + "author", ""), wrapper.get(W + "date", ""),
                               text, index))
-    for change in p.iter(W + "rPrChange"):
-        run = _ancestor(change, {W + "r"})
-        if run is None:
-            continue  # a paragraph mark's formatting
-        text = _plain(run)
+    for change, text in walk.formatting:
         changes.append(Change("formatting", change.get(W + "author", ""), change.get(W + "date", ""), text, index))
-    for change in p.iter(W + "pPrChange"):
+    for change in walk.paragraph_formatting:
         changes.append(Change("paragraph_formatting", change.get(W + "author", ""), change.get(W + "date", ""), "",
                               index))
     mark = p.find(f"{W}pPr/{W}rPr")
@@ -508,13 +521,13 @@ def _paragraph(p: Any, index: int, changes: list[Change]) -> ReturnedParagraph:
         tag = parse_clause_tag(tag_node.get(W + "val", "")) if tag_node is not None else None
         alias = alias_node.get(W + "val") if alias_node is not None else alias
         sdt = _ancestor(sdt, {W + "sdt"})
-    bookmark = next((b for b in (parse_bookmark(n.get(W + "name", "")) for n in p.iter(W + "bookmarkStart")) if b),
-                    None)
-    return ReturnedParagraph(
-        rejected=_text(p, accept=False), accepted=_text(p, accept=True),
+    bookmark = next((b for b in map(parse_bookmark, walk.bookmarks) if b), None)
+    paragraph = ReturnedParagraph(
+        rejected="".join(walk.rejected), accepted="".join(walk.accepted),
         in_rejected=row != "ins", in_accepted=row != "del",
         joins_next_rejected=inserted_mark, joins_next_accepted=deleted_mark,
         tag=tag, bookmark=bookmark, alias=alias)
+    return paragraph, walk
 
 
 def _first_paragraph_of_row(p: Any) -> Any:
