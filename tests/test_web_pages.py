@@ -411,3 +411,61 @@ def test_a_manifest_uploaded_with_its_files_verifies_as_from_the_cli(server: Ser
     odd.write_text("hello", encoding="utf-8")
     status, page = verified([odd])
     assert status == 422 and "notes.txt: only PDF, DOCX, JSON and .p7s files" in html.unescape(page)
+
+
+CORPUS = Path("/work/shared/corpus/signed-pdfs")
+
+
+@pytest.fixture()
+def built(workspace: Path, agreement_id: str) -> Path:
+    """The agreement's v1 built in the workspace: its folder."""
+    _, failed = qa.build_workspace(qa.open_workspace(workspace), ids=[agreement_id])
+    assert not failed, failed
+    return workspace / "agreements" / agreement_id / "v1"
+
+
+def test_an_unreadable_signed_pdf_is_shown_in_its_row_and_the_pages_still_work(
+        server: Server, workspace: Path, agreement_id: str, built: Path, tmp_path: Path) -> None:
+    """A truncated, a malformed-encryption (DSS spoofing corpus) and an encrypted file where a version's signed PDF
+    belongs made the dashboard, the agreement and the sign page answer 422 or 500 (attack8): each is now
+    "unreadable" with the reason in its row, and every other part of the pages works."""
+    session = Session(server)
+    pdf = built / f"{agreement_id}_v1.pdf"
+    signed = built / f"{agreement_id}_v1.signed.pdf"
+    truncated = tmp_path / "truncated.pdf"
+    truncated.write_bytes(pdf.read_bytes()[: pdf.stat().st_size // 2])
+    for bad, reason in ((truncated, "is not a readable PDF"),
+                        (CORPUS / "dss" / "pdf-spoofing-attack.pdf", "Encryption settings must be an indirect"),
+                        (CORPUS / "dss" / "encrypted.pdf", "is encrypted")):
+        shutil.copyfile(bad, signed)
+        status, page = session.get("/")
+        assert status == 200, page[:300]
+        text = _text(page)
+        assert "unreadable" in text and reason in text and f"agreements/{agreement_id}/v1/" in text
+        assert f"{workspace}/agreements" not in text  # the path is said within the workspace
+        assert "Start a new agreement" in text  # the rest of the dashboard is there
+        status, page = session.get(f"/agreements/{agreement_id}")
+        assert status == 200 and reason in _text(page) and "Review findings" in _text(page)
+        status, page = session.get(f"/agreements/{agreement_id}/sign")
+        assert status == 200 and reason in _text(page) and 'id="sign-button"' not in page
+        assert "Every signature field is signed" not in page
+
+
+def test_a_version_folders_pdfs_are_read_once_per_change(server: Server, workspace: Path, agreement_id: str,
+                                                        built: Path) -> None:
+    """What the pages read from a version's PDF is remembered by path, time, size and inode: a 10 MB PDF was parsed
+    again on every load (8 s a dashboard, attack8). Bytes changed in place with time and size kept are not seen;
+    a new time is."""
+    session = Session(server)
+    signed = built / f"{agreement_id}_v1.signed.pdf"
+    shutil.copyfile(built / f"{agreement_id}_v1.pdf", signed)
+    assert "partly signed" in _text(session.get("/")[1])
+    before = signed.stat()
+    with signed.open("r+b") as file:  # the same inode, size and time: the remembered fields are used
+        file.write(b"\0" * before.st_size)
+    os.utime(signed, ns=(before.st_atime_ns, before.st_mtime_ns))
+    text = _text(session.get("/")[1])
+    assert "partly signed" in text and "unreadable" not in text
+    os.utime(signed, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    text = _text(session.get("/")[1])
+    assert "unreadable" in text and "partly signed" not in text

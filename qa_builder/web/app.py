@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
@@ -35,6 +35,9 @@ from qa_builder.files import folder_lock
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import Replay, read_draft, replay, save_draft
 from qa_builder.web.security import CSRF_FIELD, Gate, GateMiddleware, Refused, checked_form
+
+if TYPE_CHECKING:
+    from qa_builder.signing.pades import FieldState
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 _DOWNLOADABLE = {".docx", ".pdf", ".json", ".html", ".csv"}
@@ -116,6 +119,7 @@ class WebApp:
         self._checked: dict[str, Checked] = {}
         self._assembled: dict[str, Checked] = {}
         self._impact: tuple[tuple[Any, ...], dict[str, qa.Impact]] | None = None
+        self._fields: dict[Path, tuple[Any, list[FieldState], str | None]] = {}
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -132,7 +136,8 @@ class WebApp:
         return agreement_id
 
     def status(self, agreement_id: str, version: int | None = None) -> str:
-        """draft (nothing built), built, partly signed, signed; an earlier version than the latest is superseded."""
+        """draft (nothing built), built, partly signed, signed; an earlier version than the latest is superseded;
+        unreadable when the signed PDF in the version's folder cannot be read (`unreadable` says why)."""
         latest = self.workspace.latest(agreement_id)
         if latest is None:
             return "draft"
@@ -142,7 +147,35 @@ class WebApp:
         signed = self.workspace.version_dir(agreement_id, version) / f"{agreement_id}_v{version}.signed.pdf"
         if not signed.is_file():
             return "built"
-        return "signed" if all(f.signed for f in qa.list_signature_fields(signed)) else "partly signed"
+        fields, problem = self.signature_fields(signed)
+        if problem is not None:
+            return "unreadable"
+        return "signed" if all(f.signed for f in fields) else "partly signed"
+
+    def unreadable(self, agreement_id: str, version: int) -> str | None:
+        """Why the signed PDF of a version cannot be read (workspace-relative), or None."""
+        signed = self.workspace.version_dir(agreement_id, version) / f"{agreement_id}_v{version}.signed.pdf"
+        return self.signature_fields(signed)[1] if signed.is_file() else None
+
+    def signature_fields(self, pdf: Path) -> tuple[list[FieldState], str | None]:
+        """The signature fields of a PDF in a version folder, or why it cannot be read (one sentence, the path
+        workspace-relative). Remembered by path, time, size and inode: a page load does not parse the PDF again
+        (a 10 MB PDF took 8 s a load), and one unreadable PDF is a line in its row, not a failed page."""
+        stamp = _file_stamp(pdf)
+        cached = self._fields.get(pdf)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        fields: list[FieldState] = []
+        problem = None
+        try:
+            fields = qa.list_signature_fields(pdf)
+        except QABuilderError as exc:
+            problem = str(exc).replace(f"{self.workspace.root}/", "")
+        except Exception as exc:  # any PDF a person drops in the folder: say so in its row, keep the page
+            problem = (f"{pdf.relative_to(self.workspace.root)}: is not a readable PDF "
+                       f"({type(exc).__name__}: {str(exc)[:200]})")
+        self._fields[pdf] = (stamp, fields, problem)
+        return fields, problem
 
     def files(self, agreement_id: str, version: int | None) -> list[str]:
         """The downloadable files of a version (DOCX, PDF, redline, build record...), workspace-relative."""
@@ -240,7 +273,8 @@ class WebApp:
         impacts = await run_in_threadpool(self.impacts)
         for agreement_id in self.workspace.agreement_ids():
             findings, problem = self.findings(agreement_id)
-            versions = [{"number": v, "status": self.status(agreement_id, v), "files": self.files(agreement_id, v)}
+            versions = [{"number": v, "status": self.status(agreement_id, v), "files": self.files(agreement_id, v),
+                         "unreadable": self.unreadable(agreement_id, v)}
                         for v in reversed(self.workspace.versions(agreement_id))]
             rows.append({"id": agreement_id, "versions": versions, "impact": impacts.get(agreement_id),
                          "status": self.status(agreement_id), "errors": sum(f.severity == "error" for f in findings),
@@ -375,7 +409,8 @@ class WebApp:
         versions = []
         for version in reversed(self.workspace.versions(agreement_id)):
             versions.append({"number": version, "status": self.status(agreement_id, version),
-                             "files": self.files(agreement_id, version)})
+                             "files": self.files(agreement_id, version),
+                             "unreadable": self.unreadable(agreement_id, version)})
         return self.page("agreement.html", agreement_id=agreement_id, status=self.status(agreement_id),
                          findings=findings, pages=pages, problem=problem, complete=result.complete,
                          unanswered=[(n + 1, q) for n, s in enumerate(result.sections) for q in s.questions
@@ -431,21 +466,24 @@ class WebApp:
         if paths is None:
             raise HTTPException(404, "Build the agreement before signing it.")
         source, signed = paths
-        fields = qa.list_signature_fields(source)
-        outcome, error = None, None
-        if request.method == "POST":
+        fields, error = self.signature_fields(source)
+        outcome, unreadable = None, error is not None
+        if unreadable:  # nothing can be signed into it; the page says why, as the dashboard row does
+            fields = []
+        elif request.method == "POST":
             form = await checked_form(request, self.gate)
             outcome, error = await self._sign_posted(form, source, signed, [f.name for f in fields if not f.signed],
                                                      first=not any(f.signed for f in fields))
             if outcome is not None:
-                fields = qa.list_signature_fields(signed)
+                fields, _ = self.signature_fields(signed)
         report = None
         if outcome is not None:
             checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings(),
                                               trail=self.workspace.trail)  # a workspace record: recorded
             report = [line.replace(str(signed), signed.name) for result in checked.results
                       for line in qa.describe(result)]
-        return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
+        return self.page("sign.html", http_status=422 if error and request.method == "POST" else 200,
+                         agreement_id=agreement_id, fields=fields, unreadable=unreadable,
                          outcome=outcome, error=error, report=report, meanings=_MEANINGS,
                          token=self.pkcs11_module is not None, levels=self.levels,
                          first=not any(f.signed for f in fields),
