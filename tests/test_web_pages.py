@@ -469,3 +469,32 @@ def test_a_version_folders_pdfs_are_read_once_per_change(server: Server, workspa
     os.utime(signed, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
     text = _text(session.get("/")[1])
     assert "unreadable" in text and "partly signed" not in text
+
+
+def _page_asking(draft_path: Path, key: str) -> int:
+    """The interview page (from 1) that asks question `key` of the draft."""
+    result = replay(yaml.safe_load(draft_path.read_text(encoding="utf-8")))
+    return next(n for n, s in enumerate(result.sections, start=1) for q in s.questions if q.key == key)
+
+
+@pytest.mark.parametrize("key", ["contract_acceptor.sites", "products", "subcontracting.approved_subcontractors"])
+def test_a_wrong_count_is_an_error_beside_its_question(server: Server, workspace: Path, agreement_id: str,
+                                                       key: str) -> None:
+    """"How many sites" = 0, -1, 101, abc or nothing answered HTTP 500 (int() of the unanswered marker, attack8),
+    on the page and as typed: now the question says what it takes and nothing is saved."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    if key.startswith("subcontracting."):  # the example allows none: allow subcontracting, so the count is asked
+        data["subcontracting"] = {**data["subcontracting"], "allowed": True}
+        answers.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    before = answers.read_bytes()
+    number = _page_asking(answers, key)
+    for value in ("0", "-1", "100", "101", "100000", "abc", ""):
+        status, _, body = session.post(f"/agreements/{agreement_id}/interview/{number}", {f"q:{key}": value})
+        page = _text(body.decode("utf-8"))
+        assert status == 422 and "give a whole number from" in page, (value, page[:300])
+        status, headers, body = session.post(f"/agreements/{agreement_id}/interview/{number}/check",
+                                             {f"q:{key}": value})
+        assert status == 200 and b"give a whole number from" in body and "hx-trigger" not in headers, value
+        assert answers.read_bytes() == before, value

@@ -160,7 +160,12 @@ class Interview:
                 raise ValueError(f"give a whole number from {minimum} to 50")
             return int(raw)
 
-        return int(self.asker.ask(key, prompt, shown, parse))
+        answer = self.asker.ask(key, prompt, shown, parse)
+        if isinstance(answer, int):
+            return answer
+        # An asker that does not ask again (the web app's form) gives no number for a wrong answer: the questions
+        # that follow keep the items the answers already have, and the wrong answer is its own question's error.
+        return min(len(prior), 50) if isinstance(prior, list) else default
 
     # -- the interview ------------------------------------------------------------------------------
 
