@@ -498,3 +498,74 @@ def test_a_wrong_count_is_an_error_beside_its_question(server: Server, workspace
                                              {f"q:{key}": value})
         assert status == 200 and b"give a whole number from" in body and "hx-trigger" not in headers, value
         assert answers.read_bytes() == before, value
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("Helix \x1b[31mPharma", "contains the control character U+001B"),
+    ("Helix\x07 Pharma", "contains U+0007 (an alert character)"),
+    ("Helix \u202eamrahP", "contains the bidirectional control U+202E"),
+    ("Helix \u2066Pharma\u2069", "contains the bidirectional control U+2066"),
+    ("N" * 300, "is 300 characters long; at most 200 fit here"),
+])
+def test_an_answer_the_answers_model_refuses_is_an_error_and_never_saved(server: Server, workspace: Path,
+                                                                        agreement_id: str, typed: str,
+                                                                        said: str) -> None:
+    """Controls, bidirectional controls and a name over its 200 characters were autosaved by the interview although
+    `qa-builder check` refuses them (attack8): the page now applies the same text rules and limits, as typed and
+    when the page is sent."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    before = answers.read_bytes()
+    number = _page_asking(answers, "sponsor.name")
+    status, headers, body = session.post(f"/agreements/{agreement_id}/interview/{number}/check",
+                                         {"q:sponsor.name": typed})
+    assert status == 200 and said in html.unescape(body.decode("utf-8")) and "hx-trigger" not in headers
+    status, _, body = session.post(f"/agreements/{agreement_id}/interview/{number}", {"q:sponsor.name": typed})
+    assert status == 422 and said in html.unescape(body.decode("utf-8"))
+    assert answers.read_bytes() == before
+
+
+def test_a_form_larger_than_an_answers_file_is_refused_unread(server: Server, workspace: Path,
+                                                              agreement_id: str) -> None:
+    """A 3 MB (and a 45 MB) sponsor name was read and written to answers.yaml, after which the agreement could not
+    be opened (attack8): a form without files over 1 MB is refused from its Content-Length, nothing saved."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    before = answers.read_bytes()
+    number = _page_asking(answers, "sponsor.name")
+    for path in (f"/agreements/{agreement_id}/interview/{number}",
+                 f"/agreements/{agreement_id}/interview/{number}/check", "/new"):
+        status, _, body = session.post(path, {"q:sponsor.name": "N" * 3_000_000})
+        assert status == 413 and b"this form is limited to 1 MB" in body, (path, body[:200])
+    assert answers.read_bytes() == before
+    assert session.get(f"/agreements/{agreement_id}/interview/{number}")[0] == 200
+
+
+def test_an_agreement_whose_answers_cannot_be_read_can_be_answered_again(server: Server, workspace: Path,
+                                                                         agreement_id: str) -> None:
+    """An answers file over the 1 MiB bound (as the interview once saved) made every page of the agreement answer
+    422, a corrected page included: the agreement was stuck. Its pages now open and say why; a saved page
+    starts the answers afresh and keeps the unreadable file beside them."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    original = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    first_page = replay(original).sections[0]
+    broken = answers.read_text(encoding="utf-8").replace("name: ", f"name: {'N' * 1_200_000}", 1).encode()
+    answers.write_bytes(broken)
+    for path in ("/", f"/agreements/{agreement_id}", f"/agreements/{agreement_id}/interview/1",
+                 f"/agreements/{agreement_id}/interview/3", f"/agreements/{agreement_id}/review",
+                 f"/agreements/{agreement_id}/preview"):
+        status, page = session.get(path)
+        assert status == 200, (path, page[:300])
+        if "/interview/" in path or path.endswith(agreement_id) or path.endswith("preview"):
+            assert "larger than 1 MiB" in _text(page), path
+    status, headers, _ = session.post(f"/agreements/{agreement_id}/interview/1",
+                                      {f"q:{q.key}": q.value for q in first_page.questions})
+    assert status == 303, headers
+    kept = [p for p in answers.parent.iterdir() if p.name.startswith("answers.unreadable-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == broken  # nothing the person wrote is lost
+    saved = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    assert saved["agreement"]["title"] == original["agreement"]["title"]
+    assert saved["agreement"]["id"] == agreement_id
+    status, page = session.get(f"/agreements/{agreement_id}/interview/1")
+    assert status == 200 and "cannot be read" not in page
