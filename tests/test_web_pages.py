@@ -569,3 +569,19 @@ def test_an_agreement_whose_answers_cannot_be_read_can_be_answered_again(server:
     assert saved["agreement"]["id"] == agreement_id
     status, page = session.get(f"/agreements/{agreement_id}/interview/1")
     assert status == 200 and "cannot be read" not in page
+
+
+@pytest.mark.parametrize("sent", ["/", "./", "a/", "/tmp/", "a/./"])
+def test_an_upload_whose_name_is_a_folder_is_refused_in_one_sentence(server: Server, sent: str) -> None:
+    """An upload named "/" or "./" to /verify was written to the temporary folder itself: HTTP 500 IsADirectoryError
+    (attack8). Such a name leaves no file name: refused, naming what was sent."""
+    session = Session(server)
+    boundary = "qa-builder-test-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{session.csrf}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{sent}"\r\n'
+            "Content-Type: application/pdf\r\n\r\n%PDF-1.7\r\n"
+            f"--{boundary}--\r\n").encode()
+    status, _, page = request("POST", server.port, "/verify", body=body, headers={
+        "Cookie": session.cookie, "Origin": server.base, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    text = _text(page.decode("utf-8"))
+    assert status == 422 and f"Files: the name '{sent}': only PDF, DOCX, JSON and .p7s files" in text, text[:500]

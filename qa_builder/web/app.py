@@ -702,14 +702,16 @@ class WebApp:
             return self.page("verify.html", lines=None, verdict=None, trust=self.trust_roots)
         form = await checked_form(request, self.gate, max_files=_MAX_VERIFY_FILES, max_bytes=self.gate.max_upload)
         uploads = [u for u in form.getlist("file") if not isinstance(u, str) and u.filename]
-        names = [Path(str(u.filename)).name for u in uploads]
+        names = [_upload_name(str(u.filename)) for u in uploads]
         problem = None
         if not uploads:
             problem = "Files: choose a signed PDF, or a manifest with its .p7s and the files it lists."
-        elif bad := next((n for n in names if not _UPLOAD_NAME.fullmatch(n) or Path(n).suffix.lower()
-                          not in _VERIFIABLE), None):
-            problem = (f"{bad[:80]}: only PDF, DOCX, JSON and .p7s files with plain names (letters, digits, "
-                       "'.', '_', '-') can be verified here.")
+        elif (bad := next((i for i, n in enumerate(names) if not _UPLOAD_NAME.fullmatch(n)
+                           or Path(n).suffix.lower() not in _VERIFIABLE), None)) is not None:
+            # "/" and "./" leave no name at all: say what was sent
+            label = names[bad][:80] or f"Files: the name '{str(uploads[bad].filename)[:80]}'"
+            problem = (f"{label}: only PDF, DOCX, JSON and .p7s files with plain names (letters, digits, '.', '_', "
+                       "'-') can be verified here.")
         elif len(set(names)) != len(names):
             problem = "Files: two of the files have the same name; choose each file once."
         if problem:
@@ -797,6 +799,12 @@ _FILE_KINDS = ((".signed.pdf", "signed PDF"), (".redline.docx", "redline"), (".b
 def file_kind(name: str) -> str:
     """What a version's file is, in a reader's words ("redline", "build record"), from its name."""
     return next((kind for suffix, kind in _FILE_KINDS if name.endswith(suffix)), name)
+
+
+def _upload_name(sent: str) -> str:
+    """The plain name of an uploaded file: the last part of what the browser sent, after a / or a \\ (a Windows
+    path), which may be empty ("/", "./") or not plain; `_UPLOAD_NAME` decides."""
+    return re.split(r"[\\/]", sent)[-1]
 
 
 def _worst(indications: list[str]) -> str | None:
