@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -585,3 +586,30 @@ def test_an_upload_whose_name_is_a_folder_is_refused_in_one_sentence(server: Ser
         "Cookie": session.cookie, "Origin": server.base, "Content-Type": f"multipart/form-data; boundary={boundary}"})
     text = _text(page.decode("utf-8"))
     assert status == 422 and f"Files: the name '{sent}': only PDF, DOCX, JSON and .p7s files" in text, text[:500]
+
+
+def test_the_regeneration_summary_keeps_each_row_one_table_row(server: Server, workspace: Path, agreement_id: str,
+                                                                built: Path) -> None:
+    """A library version "| x | y |" with a line break and "# Heading <script>" split the summary's table row and
+    made a Markdown heading of it (attack8): each cell is now one line, its pipes escaped, its HTML written as text.
+    Regenerated from the dashboard, as a person does."""
+    library = workspace / "clause_library" / "library.yaml"
+    text = library.read_text(encoding="utf-8")
+    library.write_text(re.sub(r'(?m)^version: .*$', 'version: "2026.12 | x | y |\\\\n# Heading <script>x</script>"',
+                              text, count=1), encoding="utf-8")
+    assert "\\n# Heading" in library.read_text(encoding="utf-8")
+    session = Session(server)
+    status, _, _ = session.post("/regenerate", {"only": agreement_id})
+    assert status == 303
+    deadline = time.monotonic() + 120
+    while "new version(s) built" not in _text(session.get("/regenerate/status")[1]):
+        assert time.monotonic() < deadline, _text(session.get("/regenerate/status")[1])
+        time.sleep(0.5)
+    summaries = list((workspace / "regenerations").glob("*.md"))
+    assert len(summaries) == 1
+    lines = summaries[0].read_text(encoding="utf-8").splitlines()
+    rows = [line for line in lines if line.startswith(f"| {agreement_id} ")]
+    assert len(rows) == 1 and rows[0].endswith(" |") and "2026.12 \\| x \\| y \\|" in rows[0]
+    assert "&lt;script&gt;" in rows[0] and "<script>" not in "\n".join(lines)
+    assert [line for line in lines if line.startswith("#")] == [lines[0]]  # the title is the only heading
+    assert len([line for line in lines if line.startswith("|")]) == 3  # header, rule, the one row
