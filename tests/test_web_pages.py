@@ -613,3 +613,28 @@ def test_the_regeneration_summary_keeps_each_row_one_table_row(server: Server, w
     assert "&lt;script&gt;" in rows[0] and "<script>" not in "\n".join(lines)
     assert [line for line in lines if line.startswith("#")] == [lines[0]]  # the title is the only heading
     assert len([line for line in lines if line.startswith("|")]) == 3  # header, rule, the one row
+
+
+def test_answers_of_the_wrong_shape_open_in_the_interview_for_correction(server: Server, workspace: Path,
+                                                                          agreement_id: str) -> None:
+    """A hand-edited answers file whose lists or mappings hold the wrong kind of value (a market that is a number,
+    a list where the registration numbers are a mapping) made its interview pages fail (TypeError, an HTTP 500):
+    every page now opens, and the page asking that question says what is wrong."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    data["products"][0]["markets"] = 5
+    data["contract_acceptor"]["sites"][0]["activities"] = [["api_manufacture"]]
+    data["contract_acceptor"]["sites"][0]["registration_numbers"] = ["FEI 1234"]
+    answers.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    pages = len(replay(data).sections)
+    said = []
+    for number in range(1, pages + 1):
+        status, page = session.get(f"/agreements/{agreement_id}/interview/{number}")
+        assert status == 200, (number, page[:300])
+        said.append(_text(page))
+    assert any("unknown: ['api_manufacture']" in text for text in said)
+    assert any("Markets" in text and "unknown: 5" in text for text in said)
+    for path in (f"/agreements/{agreement_id}", f"/agreements/{agreement_id}/review",
+                 f"/agreements/{agreement_id}/preview", "/"):
+        assert session.get(path)[0] == 200, path

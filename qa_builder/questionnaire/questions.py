@@ -156,8 +156,9 @@ class Interview:
                 raise ValueError("a value is listed twice")
             return values
 
-        chosen: list[str] = self.asker.ask(key, f"{prompt} [{', '.join(allowed)}]",
-                                           ", ".join(prior) if prior else None, parse)
+        # a hand-edited file may hold anything here: it is shown as text, and the parser says what is wrong with it
+        shown = ", ".join(str(v) for v in prior) if isinstance(prior, list) else _show(prior)
+        chosen: list[str] = self.asker.ask(key, f"{prompt} [{', '.join(allowed)}]", shown or None, parse)
         return chosen
 
     def count(self, key: str, prompt: str, default: int, minimum: int = 1) -> int:
@@ -232,7 +233,8 @@ class Interview:
         products = self.start.get("products")
         if not isinstance(products, list):
             return set()
-        return {str(mk) for p in products if isinstance(p, dict) for mk in (p.get("markets") or [])}
+        return {str(mk) for p in products if isinstance(p, dict) and isinstance(p.get("markets"), list)
+                for mk in p["markets"]}
 
     def _affiliates(self) -> list[dict[str, Any]]:
         self.asker.section("Affiliates", "e.g. the Japanese marketing authorisation holder of the Sponsor's group")
@@ -314,7 +316,8 @@ class Interview:
                 "country": self.field(f"{key}.country", "Country", m.Site, "country"),
             }
             prior_numbers = self._prior(f"{key}.registration_numbers")
-            numbers: dict[str, str] = {k: v for k, v in (prior_numbers or {}).items() if k not in ("FEI", "EU MIA")}
+            numbers: dict[str, str] = {k: v for k, v in (prior_numbers if isinstance(prior_numbers, dict) else {})
+                                       .items() if k not in ("FEI", "EU MIA")}
             for scheme, label in (("FEI", "FDA FEI number"), ("EU MIA", "EU manufacturing/importation "
                                                                          "authorisation number")):
                 value = self.asker.ask(f"{key}.registration_numbers.{scheme}", f"{label} (blank if none)",
