@@ -638,3 +638,25 @@ def test_answers_of_the_wrong_shape_open_in_the_interview_for_correction(server:
     for path in (f"/agreements/{agreement_id}", f"/agreements/{agreement_id}/review",
                  f"/agreements/{agreement_id}/preview", "/"):
         assert session.get(path)[0] == 200, path
+
+
+def test_saving_one_page_keeps_a_wrong_answer_of_another_page(server: Server, workspace: Path,
+                                                               agreement_id: str) -> None:
+    """A saved answer the interview refuses (a hand-written 300-character name, a bidirectional control) is shown
+    as an error on its own page; saving another page writes it back as it was, not blank: nothing is lost."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    long_name, odd_address = "N" * 300, "Main Street \u202e1"
+    data["sponsor"]["name"], data["sponsor"]["address"] = long_name, odd_address
+    answers.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    number = _page_asking(answers, "sponsor.name")
+    status, page = session.get(f"/agreements/{agreement_id}/interview/{number}")
+    assert status == 200 and "is 300 characters long; at most 200 fit here" in _text(page)
+    assert "contains the bidirectional control U+202E" in _text(page)
+    status, headers, _ = session.post(f"/agreements/{agreement_id}/interview/1/check",
+                                      {"q:agreement.review_period_months": "30"})
+    assert headers.get("hx-trigger") == "draft-saved"
+    saved = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    assert saved["agreement"]["review_period_months"] == 30
+    assert saved["sponsor"]["name"] == long_name and saved["sponsor"]["address"] == odd_address
