@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qa_builder.audit.events import AuditFile, DetailValue
-from qa_builder.audit.record import record, recorded
+from qa_builder.audit.record import check_usable, record, recorded
 from qa_builder.audit.store import AuditTrail
 from qa_builder.signing import pades
 from qa_builder.signing.keys import SigningKey
@@ -74,9 +74,10 @@ def sign_file(source: Path, target: Path, request: SignatureRequest, load_key: C
         What was signed, by whom, when (UTC) and from which time source.
 
     Raises:
-        SigningError / InputError: as `sign_pdf` and the key loader. AuditError: the event could not be
-        written (the signed file is then already in place).
+        SigningError / InputError: as `sign_pdf` and the key loader. AuditError: the trail cannot be used (then
+        nothing is signed), or the event could not be written (the signed file is then already in place).
     """
+    check_usable(trail)
     agreement_id, version = _agreement_of(target)
     details: dict[str, DetailValue] = {"field": request.field, "meaning": request.meaning, "level": request.level,
                                        "certify": request.certify, "check_revocation": request.check_revocation,
@@ -95,8 +96,10 @@ def renew_file(source: Path, target: Path, tsa_url: str | None, trust_roots: tup
     """`renew_archive_timestamp` (PAdES B-LTA), recorded (or its failure) as a "sign" event in `trail`.
 
     Raises:
-        SigningError / InputError: as `renew_archive_timestamp`. AuditError: the event could not be written.
+        SigningError / InputError: as `renew_archive_timestamp`. AuditError: the trail cannot be used (nothing
+        is written), or the event could not be written.
     """
+    check_usable(trail)
     agreement_id, version = _agreement_of(target)
     details: dict[str, DetailValue] = {"operation": "renew archive timestamp", "source": source.name}
     with recorded(trail, "sign", agreement_id=agreement_id, agreement_version=version, details=details):
@@ -114,9 +117,10 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
     a "manifest" event in `trail` (None records nothing).
 
     Raises:
-        ManifestError / OutputExistsError / SigningError: as the manifest writer. AuditError: the event could
-        not be written (the manifest files are then already in place).
+        ManifestError / OutputExistsError / SigningError: as the manifest writer. AuditError: the trail cannot
+        be used (nothing is written), or the event could not be written (the manifest files are then in place).
     """
+    check_usable(trail)
     files = write_manifest_files(build_json, key, tsa_url=tsa_url, force=force)
     if trail is not None:
         from qa_builder.models.manifest import Manifest

@@ -102,3 +102,10 @@ def cache_dir() -> Path:
 def cache_dir_inputs() -> tuple[str | None, str | None]:
     """The two variables `cache_dir` depends on (XDG_CACHE_HOME, HOME), for callers that keep its result per value."""
     return os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME")
+
+
+def child_python_environment(first_path: str) -> dict[str, str]:
+    """The environment for a Python child process of qa-builder (the Typst typesetters): this process's, with
+    `first_path` (the folder holding this very qa_builder package) first on PYTHONPATH."""
+    earlier = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([first_path, *([earlier] if earlier else [])]))

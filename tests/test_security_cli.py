@@ -999,3 +999,53 @@ def test_a_workspace_library_or_template_linking_out_of_it_is_refused(tmp_path: 
         (workspace / "clause_library").symlink_to(outside)
     with pytest.raises(InputError, match=f"{setting} '[^']+' leads out of the workspace through a symbolic link"):
         qa.open_workspace(workspace)
+
+
+def test_nothing_is_signed_or_added_when_the_trail_cannot_record_it(tmp_path: Path, minimal_build: Path,
+                                                                     test_pki: Any) -> None:
+    """Attack round 8: with audit/trail.sqlite3 not a database, `sign` wrote the signed PDF, `manifest` its files and
+    `add` the answers, each then said "the audit trail cannot be used" (exit 3), and a rerun said "already exists".
+    The trail is checked first: exit 3, one line, nothing written."""
+    import shutil
+
+    import qa_builder as qa
+    from tests.conftest import EXAMPLES, run_cli
+
+    workspace = qa.init_workspace(tmp_path / "ws").root
+    version = workspace / "agreements" / "QA-MIN-1" / "v1"
+    version.mkdir(parents=True)
+    for name in ("QA-MIN-1_v1.pdf", "QA-MIN-1_v1.docx", "QA-MIN-1_v1.build.json"):
+        shutil.copy2(minimal_build / name, version / name)
+    (workspace / "audit" / "trail.sqlite3").write_bytes(b"this is not a database" * 100)
+    before = sorted(str(p) for p in workspace.rglob("*"))
+    key = ["--key", str(test_pki.p12("sponsor")), "--passphrase-file", str(test_pki.passphrase_file)]
+    for command in (_sign_args(version / "QA-MIN-1_v1.pdf", version / "QA-MIN-1_v1.signed.pdf", test_pki),
+                    ["manifest", str(version / "QA-MIN-1_v1.build.json"), *key],
+                    ["add", str(workspace), str(EXAMPLES / "us-api-cmo.yaml")]):
+        result = run_cli(*command)
+        assert result.returncode == 3, (command[0], result.stderr)
+        assert result.stderr.count("\n") == 1 and "trail.sqlite3: the audit trail cannot be used" in result.stderr
+        assert sorted(str(p) for p in workspace.rglob("*")) == before, command[0]
+
+
+def test_a_field_text_of_megabytes_is_cut_when_listed(tmp_path: Path, minimal_build: Path) -> None:
+    """Attack round 8: `sign PDF` printed a received PDF's 2,000,000-character field tooltip (/TU) as one line."""
+    from pyhanko.pdf_utils.generic import pdf_string
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from tests.conftest import run_cli
+
+    with (minimal_build / "QA-MIN-1_v1.pdf").open("rb") as source:
+        writer = IncrementalPdfFileWriter(source)
+        for ref in writer.root["/AcroForm"]["/Fields"]:
+            field = ref.get_object()
+            field["/TU"] = pdf_string("to be signed by " + "x" * 200_000)
+            writer.update_container(field)
+        hostile = tmp_path / "huge-tooltip.pdf"
+        with hostile.open("wb") as out:
+            writer.write(out)
+    result = run_cli("sign", str(hostile))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(len(line) < 500 for line in lines), max(map(len, lines))
+    assert all("to be signed by xxx" in line and line.endswith("…") for line in lines)

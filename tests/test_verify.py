@@ -985,3 +985,17 @@ def test_a_field_listed_thousands_of_times_is_not_checked_thousands_of_times(tmp
     assert result.indication == "INDETERMINATE"
     assert "more than 2,000 signature fields" in (result.error or "")
     assert len(result.signatures) <= 1
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    (generic.ByteStringObject(b"\x1b[2J\x1b]0;pwn\x07\nerror: fake\r  "), "\x1b[2J\x1b]0;pwn\x07\nerror: fake"),
+    (generic.ByteStringObject(b"\xfe\xff\x00A\x00p\x00p\x00r\x00o\x00v\x00a\x00l"), "Approval"),
+    (generic.ByteStringObject(b"Genehmigung f\xfcr"), "Genehmigung für"),
+    (generic.TextStringObject("approval"), "approval"),
+])
+def test_a_signature_text_pyhanko_cannot_decode_is_shown_as_text_not_bytes(stored: object, shown: str) -> None:
+    """Security test (attack round 8): a /Reason rewritten with control bytes was reported as the Python literal
+    "b'\\x1b[2J…'" in the text and JSON reports; it is text (printing then escapes the controls)."""
+    from qa_builder.verify.pdf import _text
+
+    assert _text(stored) == shown

@@ -38,6 +38,19 @@ def trail_of(path: Path) -> AuditTrail | None:
     return AuditTrail(root) if root is not None else None
 
 
+def check_usable(trail: AuditTrail | None) -> None:
+    """Refuse to start an action whose event could not be recorded: a trail that is not a database, holds what
+    qa-builder did not create, or leads out of the workspace. Called before the action writes anything, so that a
+    signed PDF, a manifest or an added agreement never exists without its event. Nothing to check when None or
+    when the trail does not exist yet (the first event creates it).
+
+    Raises:
+        AuditError: the trail cannot be used (one line naming it).
+    """
+    if trail is not None:
+        trail.head()
+
+
 def record(trail: AuditTrail | None, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,
            agreement_version: int | None = None, files: Iterable[AuditFile | Path] = (),
            details: Mapping[str, DetailValue] | None = None, signer: str | None = None) -> None:

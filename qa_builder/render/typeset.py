@@ -158,9 +158,8 @@ class _TypstProcess:
     """One ``python -m qa_builder.render.typeset_worker`` process and the pipes to it."""
 
     def __init__(self, setup: bytes) -> None:
-        package_parent = str(Path(__file__).resolve().parents[2])  # the child imports this very qa_builder
-        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [package_parent, *filter(None, [os.environ.get("PYTHONPATH")])]))
+        # the child imports this very qa_builder, wherever it was imported from
+        environment = config.child_python_environment(str(Path(__file__).resolve().parents[2]))
         self.process = subprocess.Popen([sys.executable, "-m", "qa_builder.render.typeset_worker"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         env=environment, start_new_session=True)  # Ctrl-C goes to the parent only

@@ -700,8 +700,21 @@ def _common_name(certificate: asn1_x509.Certificate | None) -> str:
 
 
 def _text(value: object) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
+    """A PDF text string (/Name, /Reason) as text: pyHanko gives bytes for a string it cannot decode (e.g. one
+    holding control characters); those are decoded as the PDF says (UTF-16 or UTF-8 by their byte order mark,
+    else PDFDocEncoding, read as Latin-1), never shown as a Python bytes literal. Printing escapes the controls."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        if value.startswith((b"\xfe\xff", b"\xff\xfe")):
+            text = value.decode("utf-16", "replace")
+        elif value.startswith(b"\xef\xbb\xbf"):
+            text = value[3:].decode("utf-8", "replace")
+        else:
+            text = value.decode("latin-1")
+    else:
+        text = str(value)
+    return text.strip() or None
 
 
 def _sentence(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from qa_builder.answers.load import load_answers
-from qa_builder.audit.record import WORKSPACE_MARKER, record
+from qa_builder.audit.record import WORKSPACE_MARKER, check_usable, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.builds.pipeline import output_stem
 from qa_builder.bundled import examples_dir
@@ -241,6 +241,7 @@ def add_agreement(workspace: Workspace, answers: Path) -> str:
     if target.exists():
         raise OutputExistsError(f"{workspace.root}: agreement {agreement_id} already exists ({target}); edit that "
                                 "file instead")
+    check_usable(workspace.trail)  # never an agreement without its "add" event
     write_bytes_atomic(target, answers.read_bytes())
     record(workspace.trail, "add", agreement_id=agreement_id, files=[target], details={"added_from": answers.name})
     return agreement_id
