@@ -404,8 +404,8 @@ def test_an_output_folder_where_no_file_can_be_made_is_one_line() -> None:
 
 def test_negotiate_import_refuses_a_fifo_or_a_device_at_once(tmp_path: Path, fifo: Path) -> None:
     """/dev/zero has size 0 to stat(), so a size check let it be read: 4.4 GB of memory before the fix."""
-    code = ("import sys; from pathlib import Path; from qa_builder.negotiation.returned import _read_parts\n"
-            "try:\n    _read_parts(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(type(exc).__name__, exc)")
+    code = ("import sys; from pathlib import Path; from qa_builder.negotiation.returned import read_returned\n"
+            "try:\n    read_returned(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(type(exc).__name__, exc)")
     for path in (fifo, Path("/dev/zero")):
         result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
                                 timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
