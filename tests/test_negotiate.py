@@ -23,7 +23,7 @@ from qa_builder.library.context import build_context
 from qa_builder.library.loader import load_library
 from qa_builder.models.agreement import Agreement
 from qa_builder.negotiation.importer import ImportReport, analyse_returned, import_returned
-from qa_builder.negotiation.returned import MAX_PART_BYTES, read_returned
+from qa_builder.negotiation.returned import MAX_PART_BYTES, MAX_REVISIONS, read_returned
 from qa_builder.regenerate import build_new
 from qa_builder.render.docx import default_template_path, render_docx
 from qa_builder.sandbox.environment import compile_text, render_text
@@ -505,3 +505,273 @@ def test_an_unknown_agreement_id_never_leaves_the_workspace(sent: Path, tmp_path
     other.write_text("agreement: {id: QA-OTHER-9}\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"sent\.docx: is agreement QA-MIN-1, not QA-OTHER-9$"):
         import_returned(workspace, "QA-OTHER-9", sent)
+
+
+# --- page headers, footers and notes: what the agreement shows outside the body ---------------------------------
+
+HEADER = "Quality Agreement QA-MIN-1 · Version 1 · Minimal Test Agreement"
+
+
+def _edit_parts(sent: Path, out: Path, edits: dict[str, Callable[[str], str]]) -> Path:
+    """A copy of `sent` with parts edited as text (a part it lacks starts empty)."""
+    with zipfile.ZipFile(sent) as package:
+        parts = {n: package.read(n) for n in package.namelist()}
+    for name, edit in edits.items():
+        parts[name] = edit(parts.get(name, b"").decode()).encode()
+    out.write_bytes(_zip(parts))
+    return out
+
+
+def _tracked_in_header(xml: str) -> str:
+    """Word's tracked insertion of "DRAFT " at the start of the page header."""
+    start = '<w:r><w:t xml:space="preserve">Quality Agreement'
+    assert start in xml
+    return xml.replace(start, f'<w:ins w:id="9100" w:author="{CMO}" w:date="{WHEN}"><w:r><w:t xml:space="preserve">'
+                              f'DRAFT </w:t></w:r></w:ins>{start}', 1)
+
+
+def _untracked_in_header(xml: str) -> str:
+    assert HEADER in xml
+    return xml.replace("QA-MIN-1 · Version 1", "QA-MIN-1 DRAFT NOT BINDING · Version 1", 1)
+
+
+def _untracked_in_footer(xml: str) -> str:
+    assert "· Confidential" in xml
+    return xml.replace("· Confidential", "· Void", 1)
+
+
+def test_a_tracked_insertion_in_the_page_header_is_a_change_outside_the_clauses(
+        minimal: Agreement, sent: Path, positions: Any, tmp_path: Path) -> None:
+    """Session 7 attack: a tracked insertion in header1.xml gave "0 clause(s) changed" and no change at all."""
+    returned = _edit_parts(sent, tmp_path / "returned.docx", {"word/header1.xml": _tracked_in_header})
+    report = _analyse(returned, sent, minimal, positions)
+    assert report.clauses == [] and report.untracked == []
+    assert [(c.kind, c.author, c.date, c.text, c.part) for c in report.outside_changes] == [
+        ("insertion", CMO, WHEN, "DRAFT ", "the page header")]
+    assert report.outside_places() == ["the page header"]
+
+
+EVEN_HEADER = (f'<w:hdr xmlns:w="{WNS}" xmlns:v="urn:schemas-microsoft-com:vml"><w:p><w:r><w:pict><v:shape>'
+               '<v:textpath string="DRAFT"/></v:shape></w:pict></w:r></w:p></w:hdr>')
+"""A header added without tracking that shows nothing but a watermark, as Word writes one."""
+
+
+def _even_header_referenced(xml: str) -> str:
+    return xml.replace('<w:headerReference w:type="default" r:id="rId9"/>', '<w:headerReference w:type="default" '
+                       'r:id="rId9"/><w:headerReference w:type="even" r:id="rIdE1"/>', 1)
+
+
+def _even_header_related(xml: str) -> str:
+    return xml.replace("</Relationships>", '<Relationship Id="rIdE1" Type="http://schemas.openxmlformats.org/'
+                       'officeDocument/2006/relationships/header" Target="header2.xml"/></Relationships>')
+
+
+def test_untracked_edits_of_the_page_header_and_the_footers_are_untracked_edits(
+        minimal: Agreement, sent: Path, positions: Any, tmp_path: Path) -> None:
+    """Session 7 attack: "DRAFT NOT BINDING" typed into the page header without tracking was not reported."""
+    returned = _edit_parts(sent, tmp_path / "returned.docx", {"word/header1.xml": _untracked_in_header,
+                                                              "word/footer1.xml": _untracked_in_footer,
+                                                              "word/footer2.xml": lambda xml: xml.replace(
+                                                                  "Version 1", "Version 2"),
+                                                              "word/header2.xml": lambda _: EVEN_HEADER,
+                                                              "word/document.xml": _even_header_referenced,
+                                                              "word/_rels/document.xml.rels": _even_header_related})
+    report = _analyse(returned, sent, minimal, positions)
+    assert report.clauses == [] and report.outside_changes == []
+    footer = "Müller & Søn <Pharma> \"AG\" – 株式会社テスト製薬 · {} Page of"
+    assert [(e.where, e.sent, e.returned) for e in report.untracked] == [
+        ("the page header", HEADER, HEADER.replace("QA-MIN-1 ·", "QA-MIN-1 DRAFT NOT BINDING ·")),
+        ("the footer", footer.format("Confidential"), footer.format("Void")),
+        ("the first-page footer", "Confidential · QA-MIN-1 · Version 1", "Confidential · QA-MIN-1 · Version 2"),
+        ("the even-page header", "", "(watermark) DRAFT")]
+
+
+def test_page_numbers_and_repeated_headers_are_no_untracked_edit(minimal: Agreement, sent: Path, positions: Any,
+                                                                 tmp_path: Path) -> None:
+    """Field results (the page number Word or LibreOffice last laid out) are not text anyone typed; a second
+    section repeating the same header is the same page header."""
+    def renumber(xml: str) -> str:
+        assert xml.count("<w:t>1</w:t>") == 2
+        return xml.replace("<w:t>1</w:t>", "<w:t>7</w:t>")
+
+    def second_section(xml: str) -> str:
+        section = re.search(r"<w:sectPr\b.*?</w:sectPr>", xml, re.S)
+        assert section is not None
+        end = xml.index("</w:pPr>")  # the first paragraph ends a section of its own
+        return xml[:end] + section[0] + xml[end:]
+
+    returned = _edit_parts(sent, tmp_path / "returned.docx", {"word/footer1.xml": renumber,
+                                                              "word/document.xml": second_section})
+    report = _analyse(returned, sent, minimal, positions)
+    assert report.untracked == [] and report.outside_changes == [] and report.clauses == []
+    assert read_returned(returned).outside["the footer"] == read_returned(sent).outside["the footer"]
+
+
+def test_footnotes_are_compared_and_their_tracked_changes_reported(minimal: Agreement, sent: Path, positions: Any,
+                                                                   tmp_path: Path) -> None:
+    def notes(text: str) -> Callable[[str], str]:
+        return lambda _: (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:footnotes xmlns:w="{WNS}">'
+                          '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+                          f'<w:footnote w:id="1"><w:p>{text}</w:p></w:footnote></w:footnotes>')
+
+    def related(xml: str) -> str:
+        return xml.replace("</Relationships>", '<Relationship Id="rIdF1" Type="http://schemas.openxmlformats.org/'
+                           'officeDocument/2006/relationships/footnotes" Target="footnotes.xml"/></Relationships>')
+
+    plain = '<w:r><w:t xml:space="preserve">Business Days exclude public holidays.</w:t></w:r>'
+    with_note = _edit_parts(sent, tmp_path / "with-note.docx", {"word/footnotes.xml": notes(plain),
+                                                                "word/_rels/document.xml.rels": related})
+    tracked = _edit_parts(with_note, tmp_path / "tracked.docx", {"word/footnotes.xml": notes(
+        f'{plain}<w:ins w:id="9200" w:author="{CMO}" w:date="{WHEN}"><w:r><w:t> and Sundays</w:t></w:r></w:ins>')})
+    report = _analyse(tracked, with_note, minimal, positions)
+    assert report.untracked == []
+    assert [(c.kind, c.text, c.part) for c in report.outside_changes] == [("insertion", " and Sundays",
+                                                                           "the footnotes")]
+    untracked = _edit_parts(with_note, tmp_path / "untracked.docx", {"word/footnotes.xml": notes(
+        plain.replace("exclude", "include"))})
+    assert [(e.where, e.sent, e.returned) for e in _analyse(untracked, with_note, minimal, positions).untracked] == [
+        ("the footnotes", "Business Days exclude public holidays.", "Business Days include public holidays.")]
+
+
+def _many_headers(sent: Path) -> bytes:
+    with zipfile.ZipFile(sent) as package:
+        parts = {n: package.read(n) for n in package.namelist()}
+    header = parts["word/header1.xml"]
+    rels = parts["word/_rels/document.xml.rels"].decode()
+    document = parts["word/document.xml"].decode()
+    breaks = ""
+    for n in range(101):
+        parts[f"word/h{n}.xml"] = header
+        rels = rels.replace("</Relationships>", f'<Relationship Id="rIdH{n}" Type="http://schemas.openxmlformats.org/'
+                            f'officeDocument/2006/relationships/header" Target="h{n}.xml"/></Relationships>')
+        breaks += f'<w:p><w:pPr><w:sectPr><w:headerReference w:type="default" r:id="rIdH{n}"/></w:sectPr></w:pPr></w:p>'
+    parts["word/_rels/document.xml.rels"] = rels.encode()
+    parts["word/document.xml"] = document.replace("<w:body>", f"<w:body>{breaks}", 1).encode()
+    return _zip(parts)
+
+
+def _huge_header(sent: Path) -> bytes:
+    with zipfile.ZipFile(sent) as package:
+        parts = {n: package.read(n) for n in package.namelist()}
+    parts["word/header1.xml"] = parts["word/header1.xml"].replace(b"</w:hdr>", b" " * MAX_PART_BYTES + b"</w:hdr>")
+    return _zip(parts)
+
+
+def _header_revisions(sent: Path) -> bytes:
+    with zipfile.ZipFile(sent) as package:
+        parts = {n: package.read(n) for n in package.namelist()}
+    half = b"<w:ins/>" * (MAX_REVISIONS // 2 + 1)  # in the header and in the body: over the bound together only
+    for name in ("word/header1.xml", "word/document.xml"):
+        parts[name] = parts[name].replace(b"</w:p>", half + b"</w:p>", 1)
+    return _zip(parts)
+
+
+def _large_footers(sent: Path) -> bytes:
+    with zipfile.ZipFile(sent) as package:
+        parts = {n: package.read(n) for n in package.namelist()}
+    for name in ("word/footer1.xml", "word/footer2.xml"):
+        parts[name] = parts[name].replace(b"</w:ftr>", b" " * (MAX_PART_BYTES // 2 + 1) + b"</w:ftr>")
+    return _zip(parts)
+
+
+def _duplicate_entry(sent: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(sent) as package, zipfile.ZipFile(buffer, "w") as out:
+        for name in package.namelist():
+            out.writestr(name, package.read(name))
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            out.writestr("word/header1.xml", b"<w:hdr/>")
+    return buffer.getvalue()
+
+
+OUTSIDE_BAD_FILES: dict[str, tuple[Callable[[Path], bytes], str]] = {
+    "101 headers": (_many_headers, "has 104 page headers, footers and note parts, more than 100"),
+    "huge header": (_huge_header, "word/header1.xml unpacks to more than 16 MiB"),
+    "header revisions": (_header_revisions, "holds more than 100,000 tracked changes"),
+    "duplicate entry": (_duplicate_entry, "holds word/header1.xml twice"),
+    "large footers": (_large_footers, "its page headers, footers and notes unpack to more than 16 MiB together"),
+}
+
+
+@pytest.mark.parametrize("kind", OUTSIDE_BAD_FILES)
+def test_headers_and_footers_are_read_within_bounds(kind: str, sent: Path, tmp_path: Path) -> None:
+    make, expected = OUTSIDE_BAD_FILES[kind]
+    bad = tmp_path / "returned.docx"
+    bad.write_bytes(make(sent))
+    with pytest.raises(InputError) as caught:
+        read_returned(bad)
+    message = str(caught.value)
+    assert message.startswith(f"{bad}: ") and expected in message and "\n" not in message, message
+
+
+@pytest.mark.libreoffice
+def test_header_and_footer_edits_from_the_command_line_and_through_libreoffice(negotiation_workspace: Path,
+                                                                              tmp_path: Path) -> None:
+    """The returned files as a user gets them: straight from our writer, and saved again by LibreOffice (which
+    rewrites the header and footer XML and the page numbers): an unchanged file raises no alarm, a tracked
+    insertion in the page header is a point outside the clauses, an untracked header or footer edit exits 3."""
+    workspace = tmp_path / "ws"  # a copy: the shared workspace's first import is another test's
+    shutil.copytree(negotiation_workspace, workspace)
+    sent = workspace / "agreements" / "QA-MIN-1" / "v1" / "QA-MIN-1_v1.docx"
+    made = tmp_path / "made"
+    made.mkdir()
+    files = {"unchanged": shutil.copyfile(sent, made / "unchanged.docx"),
+             "tracked": _edit_parts(sent, made / "tracked.docx", {"word/header1.xml": _tracked_in_header}),
+             "header": _edit_parts(sent, made / "header.docx", {"word/header1.xml": _untracked_in_header}),
+             "footer": _edit_parts(sent, made / "footer.docx", {"word/footer1.xml": _untracked_in_footer})}
+    result = subprocess.run(
+        ["soffice", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+         "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(tmp_path / "lo"), *map(str, files.values())],
+        capture_output=True, text=True, timeout=300, check=False)
+    for name in files:
+        saved = tmp_path / "lo" / f"{name}.docx"
+        assert saved.is_file(), result.stderr
+        assert read_returned(saved).outside["the footer"] != []
+        for returned in (files[name], saved):
+            run = _cli(str(workspace), "QA-MIN-1", str(returned))
+            lines = run.stdout.splitlines()
+            assert lines[0] == f"{returned.name}: agreement QA-MIN-1 version 1; 0 clause(s) changed or commented"
+            if name == "unchanged":
+                assert run.returncode == 0 and len(lines) == 2 and lines[1].startswith("report: "), run.stdout
+            elif name == "tracked":
+                assert run.returncode == 0, run.stdout
+                assert lines[1:3] == ["  outside the clauses (the page header): 1 change(s), 0 comment(s)",
+                                      f"      insertion by {CMO} {WHEN} “DRAFT” in the page header"]
+                status = run_cli("negotiate", "status", str(workspace), "QA-MIN-1")
+                assert "[OPEN] — outside the clauses (the page header) [outside]" in status.stdout, status.stdout
+            else:
+                assert run.returncode == 3, run.stdout
+                where = "the page header" if name == "header" else "the footer"
+                assert [line for line in lines if "untracked edit" in line] == [
+                    f"  untracked edit in {where}: " + ("sent “Quality Agreement QA-MIN-1 · Version 1 · Minimal …”, "
+                                                       "returned “Quality Agreement QA-MIN-1 DRAFT NOT BINDING · "
+                                                       "Version 1 · Minimal …”" if name == "header" else
+                                                       "sent “… <Pharma> \"AG\" – 株式会社テスト製薬 · Confidential "
+                                                       "Page of”, returned “… <Pharma> \"AG\" – 株式会社テスト製薬 "
+                                                       "· Void Page of”")], run.stdout
+
+
+def _text_box(text: str) -> str:
+    """A run holding a text box as Word writes one: DrawingML, with a VML copy for older readers."""
+    box = f'<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent>'
+    return ('<w:r><mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+            '<mc:Choice Requires="wps"><w:drawing><wp:anchor xmlns:wp="http://schemas.openxmlformats.org/drawingml/'
+            '2006/wordprocessingDrawing"><a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+            '<a:graphicData><wps:wsp xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
+            f'<wps:txbx>{box}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>'
+            '<mc:Fallback><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:textbox>'
+            f'{box}</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r>')
+
+
+def test_a_text_box_added_without_tracking_is_an_untracked_edit(minimal: Agreement, sent: Path, positions: Any,
+                                                                tmp_path: Path) -> None:
+    """In the page header (counted once, not again for its VML copy) and in the body (within its clause)."""
+    returned = _edit_parts(sent, tmp_path / "returned.docx", {
+        "word/header1.xml": lambda xml: xml.replace("</w:p></w:hdr>",
+                                                    f"{_text_box('NOT FOR SIGNATURE')}</w:p></w:hdr>"),
+        "word/document.xml": lambda xml: re.sub(r"(The Sponsor may audit[^<]*</w:t></w:r>)",
+                                                lambda m: m[1] + _text_box("Void"), xml, count=1)})
+    untracked = _analyse(returned, sent, minimal, positions).untracked
+    assert [(e.where, e.sent, e.returned) for e in untracked if e.where == "the page header"] == [
+        ("the page header", "", "NOT FOR SIGNATURE")]
+    assert [e.where for e in untracked if "Void" in e.returned] == ["clause 1.2 Audits"]

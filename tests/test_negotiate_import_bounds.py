@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from qa_builder.cli import main
 from qa_builder.errors import InputError
 from qa_builder.negotiation import decide
 from qa_builder.negotiation.decisions import MAX_IMPORT_BYTES, latest_import, read_import
-from qa_builder.negotiation.importer import MAX_RECORDED, MAX_RECORDED_PER_CLAUSE, ClauseFinding, ImportReport
+from qa_builder.negotiation.importer import (
+    MAX_RECORDED,
+    MAX_RECORDED_PER_CLAUSE,
+    READER,
+    ClauseFinding,
+    ImportReport,
+)
 from qa_builder.negotiation.returned import Change, Comment
 from qa_builder.workspace.layout import Workspace, init_workspace
 
@@ -91,6 +98,23 @@ def test_an_unreadable_earlier_report_is_not_reused_and_a_fresh_one_is_written(w
     assert "v1-import-1.json cannot be read; it is not reused" in result.output
 
 
+def test_a_report_made_by_an_older_reader_of_the_same_file_is_not_reused(workspace: Workspace, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 7 attack: a file whose page header edits the reader of that day missed was "already imported" with
+    0 changes after the fix too: the earlier report stood."""
+    returned = _returned(tmp_path)
+    _, old, _, _ = decide.record_import(workspace, AGREEMENT, returned)
+    kept = json.loads(old.read_text(encoding="utf-8"))
+    del kept["reader"]  # as reports were before: made by the reader of the body only
+    old.write_text(json.dumps(kept), encoding="utf-8")
+    assert read_import(workspace, AGREEMENT, old.name).reader == 1
+    monkeypatch.setattr(decide, "import_returned", lambda *_: replace(_hostile(), reader=READER))
+    report, target, again, _ = decide.record_import(workspace, AGREEMENT, returned)
+    assert not again and target.name == "v1-import-2.json" and report.reader == READER == 2
+    _, same, again, _ = decide.record_import(workspace, AGREEMENT, returned)
+    assert again and same == target
+
+
 _W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
@@ -117,3 +141,41 @@ def test_a_returned_file_of_more_changes_or_comments_than_an_agreement_holds_is_
     with pytest.raises(ReturnedFileError, match=expected):
         read_returned(path)
     assert time.monotonic() - started < 5
+
+
+def _deep_docx(path: Path, part: str, count: int) -> Path:
+    """A returned DOCX whose body or page header holds `count` empty text elements 240 elements deep."""
+    import zipfile
+
+    nested = "<w:sdt><w:sdtContent>" * 120 + "<w:r>" + "<w:t/>" * count + "</w:r>" + "</w:sdtContent></w:sdt>" * 120
+    body = f"<w:p>{nested}</w:p>" if part == "body" else "<w:p/>"
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("word/document.xml", f'<w:document xmlns:w="{_W_NS}" xmlns:r="{rels}"><w:body>{body}'
+                                              '<w:sectPr><w:headerReference w:type="default" r:id="rId1"/></w:sectPr>'
+                                              "</w:body></w:document>")
+        package.writestr("word/_rels/document.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/'
+                         f'package/2006/relationships"><Relationship Id="rId1" Type="{rels}/header" '
+                         'Target="header1.xml"/></Relationships>')
+        package.writestr("word/header1.xml", f'<w:hdr xmlns:w="{_W_NS}">'
+                                             f'{"<w:p>" + nested + "</w:p>" if part == "header" else "<w:p/>"}</w:hdr>')
+    return path
+
+
+@pytest.mark.parametrize("part", ["body", "header"])
+def test_deeply_nested_text_is_read_in_one_pass_and_a_part_of_too_many_elements_refused(tmp_path: Path,
+                                                                                       part: str) -> None:
+    """Session 7: each text element's ancestors were looked up, so 100,000 empty text elements 240 deep took 96 s
+    to read (a 16 MiB part would have taken the best part of an hour)."""
+    import time
+
+    from qa_builder.negotiation.returned import MAX_ELEMENTS, ReturnedFileError, read_returned
+
+    started = time.monotonic()
+    document = read_returned(_deep_docx(tmp_path / "deep.docx", part, 60_000))
+    assert time.monotonic() - started < 8  # about 0.3 s; 60 s before
+    assert [p.rejected for p in document.paragraphs] == [""] and document.outside == {"the page header": [""]}
+    started = time.monotonic()
+    with pytest.raises(ReturnedFileError, match=f"holds more than {MAX_ELEMENTS:,} XML elements"):
+        read_returned(_deep_docx(tmp_path / "more.docx", part, MAX_ELEMENTS))
+    assert time.monotonic() - started < 15

@@ -155,6 +155,41 @@ def test_an_override_with_control_characters_is_refused(minimal: Agreement) -> N
         _override(minimal, "audits", "Audit\x0cnow")
 
 
+def test_an_override_makes_few_paragraphs_and_says_why_it_is_refused_in_words(minimal: Agreement) -> None:
+    """Session 7 attack: a 99,000-character override of 14,000 '- ' items built a 12,518-paragraph version (the
+    agreement's clauses may make 10,000) in 12.7 s and 722 MB; one that could not be kept was refused with
+    "(For further information visit https://errors.pydantic.dev/2.14/v/string_too_long)"."""
+    from pydantic import ValidationError
+
+    from qa_builder.negotiation.decide import _problem
+    from qa_builder.negotiation.decisions import MAX_OVERRIDE_PARAGRAPHS, MAX_TEXT
+
+    _override(minimal, "audits", "\n\n".join(f"- p{n}" for n in range(MAX_OVERRIDE_PARAGRAPHS)))
+    with pytest.raises(ValidationError) as many:
+        _override(minimal, "audits", "\n\n".join(f"- {n % 10}" for n in range(14_000)))
+    assert _problem(many.value) == "the text: makes 14,000 paragraphs; an override of one clause makes at most 500"
+    with pytest.raises(ValidationError) as long:
+        _override(minimal, "audits", "x" * (MAX_TEXT + 1))
+    assert _problem(long.value) == "the text: String should have at most 100000 characters"
+    override = _override(minimal, "audits", "ok")
+    long_base = override.model_dump() | {"base_text": "(a)\t" + "x" * MAX_TEXT}  # an earlier override's items
+    assert Override.model_validate(long_base).base_text == long_base["base_text"]
+
+
+def test_overrides_never_make_an_agreement_past_its_bounds(minimal: Agreement,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa_builder.negotiation import overrides
+
+    many = {c.clause_id: _override(minimal, c.clause_id, "\n\n".join(f"- p{n}" for n in range(400)))
+            for s in minimal.sections for c in s.clauses}
+    applied, _ = apply_overrides(minimal, many)
+    total = sum(len(c.paragraphs) for s in applied.sections for c in s.clauses)
+    monkeypatch.setattr(overrides, "MAX_CLAUSE_PARAGRAPHS", total - 1)
+    with pytest.raises(InputError, match=rf"^agreement {ID}: with its negotiated overrides its clauses would make "
+                                         f"{total:,} paragraphs"):
+        apply_overrides(minimal, many)
+
+
 # --- the round trip on a workspace, from the command line ------------------------------------------------------
 
 

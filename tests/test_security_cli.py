@@ -404,8 +404,8 @@ def test_an_output_folder_where_no_file_can_be_made_is_one_line() -> None:
 
 def test_negotiate_import_refuses_a_fifo_or_a_device_at_once(tmp_path: Path, fifo: Path) -> None:
     """/dev/zero has size 0 to stat(), so a size check let it be read: 4.4 GB of memory before the fix."""
-    code = ("import sys; from pathlib import Path; from qa_builder.negotiation.returned import _read_parts\n"
-            "try:\n    _read_parts(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(type(exc).__name__, exc)")
+    code = ("import sys; from pathlib import Path; from qa_builder.negotiation.returned import read_returned\n"
+            "try:\n    read_returned(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(type(exc).__name__, exc)")
     for path in (fifo, Path("/dev/zero")):
         result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
                                 timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -1026,3 +1026,26 @@ def test_nothing_is_signed_or_added_when_the_trail_cannot_record_it(tmp_path: Pa
         assert result.returncode == 3, (command[0], result.stderr)
         assert result.stderr.count("\n") == 1 and "trail.sqlite3: the audit trail cannot be used" in result.stderr
         assert sorted(str(p) for p in workspace.rglob("*")) == before, command[0]
+
+
+def test_a_field_text_of_megabytes_is_cut_when_listed(tmp_path: Path, minimal_build: Path) -> None:
+    """Attack round 8: `sign PDF` printed a received PDF's 2,000,000-character field tooltip (/TU) as one line."""
+    from pyhanko.pdf_utils.generic import pdf_string
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from tests.conftest import run_cli
+
+    with (minimal_build / "QA-MIN-1_v1.pdf").open("rb") as source:
+        writer = IncrementalPdfFileWriter(source)
+        for ref in writer.root["/AcroForm"]["/Fields"]:
+            field = ref.get_object()
+            field["/TU"] = pdf_string("to be signed by " + "x" * 200_000)
+            writer.update_container(field)
+        hostile = tmp_path / "huge-tooltip.pdf"
+        with hostile.open("wb") as out:
+            writer.write(out)
+    result = run_cli("sign", str(hostile))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(len(line) < 500 for line in lines), max(map(len, lines))
+    assert all("to be signed by xxx" in line and line.endswith("…") for line in lines)

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -411,3 +412,251 @@ def test_a_manifest_uploaded_with_its_files_verifies_as_from_the_cli(server: Ser
     odd.write_text("hello", encoding="utf-8")
     status, page = verified([odd])
     assert status == 422 and "notes.txt: only PDF, DOCX, JSON and .p7s files" in html.unescape(page)
+
+
+CORPUS = Path("/work/shared/corpus/signed-pdfs")
+
+
+@pytest.fixture()
+def built(workspace: Path, agreement_id: str) -> Path:
+    """The agreement's v1 built in the workspace: its folder."""
+    _, failed = qa.build_workspace(qa.open_workspace(workspace), ids=[agreement_id])
+    assert not failed, failed
+    return workspace / "agreements" / agreement_id / "v1"
+
+
+def test_an_unreadable_signed_pdf_is_shown_in_its_row_and_the_pages_still_work(
+        server: Server, workspace: Path, agreement_id: str, built: Path, tmp_path: Path) -> None:
+    """A truncated, a malformed-encryption (DSS spoofing corpus) and an encrypted file where a version's signed PDF
+    belongs made the dashboard, the agreement and the sign page answer 422 or 500 (attack8): each is now
+    "unreadable" with the reason in its row, and every other part of the pages works."""
+    session = Session(server)
+    pdf = built / f"{agreement_id}_v1.pdf"
+    signed = built / f"{agreement_id}_v1.signed.pdf"
+    truncated = tmp_path / "truncated.pdf"
+    truncated.write_bytes(pdf.read_bytes()[: pdf.stat().st_size // 2])
+    for bad, reason in ((truncated, "is not a readable PDF"),
+                        (CORPUS / "dss" / "pdf-spoofing-attack.pdf", "Encryption settings must be an indirect"),
+                        (CORPUS / "dss" / "encrypted.pdf", "is encrypted")):
+        shutil.copyfile(bad, signed)
+        status, page = session.get("/")
+        assert status == 200, page[:300]
+        text = _text(page)
+        assert "unreadable" in text and reason in text and f"agreements/{agreement_id}/v1/" in text
+        assert f"{workspace}/agreements" not in text  # the path is said within the workspace
+        assert "Start a new agreement" in text  # the rest of the dashboard is there
+        status, page = session.get(f"/agreements/{agreement_id}")
+        assert status == 200 and reason in _text(page) and "Review findings" in _text(page)
+        status, page = session.get(f"/agreements/{agreement_id}/sign")
+        assert status == 200 and reason in _text(page) and 'id="sign-button"' not in page
+        assert "Every signature field is signed" not in page
+
+
+def test_a_version_folders_pdfs_are_read_once_per_change(server: Server, workspace: Path, agreement_id: str,
+                                                        built: Path) -> None:
+    """What the pages read from a version's PDF is remembered by path, time, size and inode: a 10 MB PDF was parsed
+    again on every load (8 s a dashboard, attack8). Bytes changed in place with time and size kept are not seen;
+    a new time is."""
+    session = Session(server)
+    signed = built / f"{agreement_id}_v1.signed.pdf"
+    shutil.copyfile(built / f"{agreement_id}_v1.pdf", signed)
+    assert "partly signed" in _text(session.get("/")[1])
+    before = signed.stat()
+    with signed.open("r+b") as file:  # the same inode, size and time: the remembered fields are used
+        file.write(b"\0" * before.st_size)
+    os.utime(signed, ns=(before.st_atime_ns, before.st_mtime_ns))
+    text = _text(session.get("/")[1])
+    assert "partly signed" in text and "unreadable" not in text
+    os.utime(signed, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    text = _text(session.get("/")[1])
+    assert "unreadable" in text and "partly signed" not in text
+
+
+def _page_asking(draft_path: Path, key: str) -> int:
+    """The interview page (from 1) that asks question `key` of the draft."""
+    result = replay(yaml.safe_load(draft_path.read_text(encoding="utf-8")))
+    return next(n for n, s in enumerate(result.sections, start=1) for q in s.questions if q.key == key)
+
+
+@pytest.mark.parametrize("key", ["contract_acceptor.sites", "products", "subcontracting.approved_subcontractors"])
+def test_a_wrong_count_is_an_error_beside_its_question(server: Server, workspace: Path, agreement_id: str,
+                                                       key: str) -> None:
+    """"How many sites" = 0, -1, 101, abc or nothing answered HTTP 500 (int() of the unanswered marker, attack8),
+    on the page and as typed: now the question says what it takes and nothing is saved."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    if key.startswith("subcontracting."):  # the example allows none: allow subcontracting, so the count is asked
+        data["subcontracting"] = {**data["subcontracting"], "allowed": True}
+        answers.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    before = answers.read_bytes()
+    number = _page_asking(answers, key)
+    for value in ("0", "-1", "100", "101", "100000", "abc", ""):
+        status, _, body = session.post(f"/agreements/{agreement_id}/interview/{number}", {f"q:{key}": value})
+        page = _text(body.decode("utf-8"))
+        assert status == 422 and "give a whole number from" in page, (value, page[:300])
+        status, headers, body = session.post(f"/agreements/{agreement_id}/interview/{number}/check",
+                                             {f"q:{key}": value})
+        assert status == 200 and b"give a whole number from" in body and "hx-trigger" not in headers, value
+        assert answers.read_bytes() == before, value
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("Helix \x1b[31mPharma", "contains the control character U+001B"),
+    ("Helix\x07 Pharma", "contains U+0007 (an alert character)"),
+    ("Helix \u202eamrahP", "contains the bidirectional control U+202E"),
+    ("Helix \u2066Pharma\u2069", "contains the bidirectional control U+2066"),
+    ("N" * 300, "is 300 characters long; at most 200 fit here"),
+])
+def test_an_answer_the_answers_model_refuses_is_an_error_and_never_saved(server: Server, workspace: Path,
+                                                                        agreement_id: str, typed: str,
+                                                                        said: str) -> None:
+    """Controls, bidirectional controls and a name over its 200 characters were autosaved by the interview although
+    `qa-builder check` refuses them (attack8): the page now applies the same text rules and limits, as typed and
+    when the page is sent."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    before = answers.read_bytes()
+    number = _page_asking(answers, "sponsor.name")
+    status, headers, body = session.post(f"/agreements/{agreement_id}/interview/{number}/check",
+                                         {"q:sponsor.name": typed})
+    assert status == 200 and said in html.unescape(body.decode("utf-8")) and "hx-trigger" not in headers
+    status, _, body = session.post(f"/agreements/{agreement_id}/interview/{number}", {"q:sponsor.name": typed})
+    assert status == 422 and said in html.unescape(body.decode("utf-8"))
+    assert answers.read_bytes() == before
+
+
+def test_a_form_larger_than_an_answers_file_is_refused_unread(server: Server, workspace: Path,
+                                                              agreement_id: str) -> None:
+    """A 3 MB (and a 45 MB) sponsor name was read and written to answers.yaml, after which the agreement could not
+    be opened (attack8): a form without files over 1 MB is refused from its Content-Length, nothing saved."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    before = answers.read_bytes()
+    number = _page_asking(answers, "sponsor.name")
+    for path in (f"/agreements/{agreement_id}/interview/{number}",
+                 f"/agreements/{agreement_id}/interview/{number}/check", "/new"):
+        status, _, body = session.post(path, {"q:sponsor.name": "N" * 3_000_000})
+        assert status == 413 and b"this form is limited to 1 MB" in body, (path, body[:200])
+    assert answers.read_bytes() == before
+    assert session.get(f"/agreements/{agreement_id}/interview/{number}")[0] == 200
+
+
+def test_an_agreement_whose_answers_cannot_be_read_can_be_answered_again(server: Server, workspace: Path,
+                                                                         agreement_id: str) -> None:
+    """An answers file over the 1 MiB bound (as the interview once saved) made every page of the agreement answer
+    422, a corrected page included: the agreement was stuck. Its pages now open and say why; a saved page
+    starts the answers afresh and keeps the unreadable file beside them."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    original = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    first_page = replay(original).sections[0]
+    broken = answers.read_text(encoding="utf-8").replace("name: ", f"name: {'N' * 1_200_000}", 1).encode()
+    answers.write_bytes(broken)
+    for path in ("/", f"/agreements/{agreement_id}", f"/agreements/{agreement_id}/interview/1",
+                 f"/agreements/{agreement_id}/interview/3", f"/agreements/{agreement_id}/review",
+                 f"/agreements/{agreement_id}/preview"):
+        status, page = session.get(path)
+        assert status == 200, (path, page[:300])
+        if "/interview/" in path or path.endswith(agreement_id) or path.endswith("preview"):
+            assert "larger than 1 MiB" in _text(page), path
+    status, headers, _ = session.post(f"/agreements/{agreement_id}/interview/1",
+                                      {f"q:{q.key}": q.value for q in first_page.questions})
+    assert status == 303, headers
+    kept = [p for p in answers.parent.iterdir() if p.name.startswith("answers.unreadable-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == broken  # nothing the person wrote is lost
+    saved = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    assert saved["agreement"]["title"] == original["agreement"]["title"]
+    assert saved["agreement"]["id"] == agreement_id
+    status, page = session.get(f"/agreements/{agreement_id}/interview/1")
+    assert status == 200 and "cannot be read" not in page
+
+
+@pytest.mark.parametrize("sent", ["/", "./", "a/", "/tmp/", "a/./"])
+def test_an_upload_whose_name_is_a_folder_is_refused_in_one_sentence(server: Server, sent: str) -> None:
+    """An upload named "/" or "./" to /verify was written to the temporary folder itself: HTTP 500 IsADirectoryError
+    (attack8). Such a name leaves no file name: refused, naming what was sent."""
+    session = Session(server)
+    boundary = "qa-builder-test-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{session.csrf}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{sent}"\r\n'
+            "Content-Type: application/pdf\r\n\r\n%PDF-1.7\r\n"
+            f"--{boundary}--\r\n").encode()
+    status, _, page = request("POST", server.port, "/verify", body=body, headers={
+        "Cookie": session.cookie, "Origin": server.base, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    text = _text(page.decode("utf-8"))
+    assert status == 422 and f"Files: the name '{sent}': only PDF, DOCX, JSON and .p7s files" in text, text[:500]
+
+
+def test_the_regeneration_summary_keeps_each_row_one_table_row(server: Server, workspace: Path, agreement_id: str,
+                                                                built: Path) -> None:
+    """A library version "| x | y |" with a line break and "# Heading <script>" split the summary's table row and
+    made a Markdown heading of it (attack8): each cell is now one line, its pipes escaped, its HTML written as text.
+    Regenerated from the dashboard, as a person does."""
+    library = workspace / "clause_library" / "library.yaml"
+    text = library.read_text(encoding="utf-8")
+    library.write_text(re.sub(r'(?m)^version: .*$', 'version: "2026.12 | x | y |\\\\n# Heading <script>x</script>"',
+                              text, count=1), encoding="utf-8")
+    assert "\\n# Heading" in library.read_text(encoding="utf-8")
+    session = Session(server)
+    status, _, _ = session.post("/regenerate", {"only": agreement_id})
+    assert status == 303
+    deadline = time.monotonic() + 120
+    while "new version(s) built" not in _text(session.get("/regenerate/status")[1]):
+        assert time.monotonic() < deadline, _text(session.get("/regenerate/status")[1])
+        time.sleep(0.5)
+    summaries = list((workspace / "regenerations").glob("*.md"))
+    assert len(summaries) == 1
+    lines = summaries[0].read_text(encoding="utf-8").splitlines()
+    rows = [line for line in lines if line.startswith(f"| {agreement_id} ")]
+    assert len(rows) == 1 and rows[0].endswith(" |") and "2026.12 \\| x \\| y \\|" in rows[0]
+    assert "&lt;script&gt;" in rows[0] and "<script>" not in "\n".join(lines)
+    assert [line for line in lines if line.startswith("#")] == [lines[0]]  # the title is the only heading
+    assert len([line for line in lines if line.startswith("|")]) == 3  # header, rule, the one row
+
+
+def test_answers_of_the_wrong_shape_open_in_the_interview_for_correction(server: Server, workspace: Path,
+                                                                          agreement_id: str) -> None:
+    """A hand-edited answers file whose lists or mappings hold the wrong kind of value (a market that is a number,
+    a list where the registration numbers are a mapping) made its interview pages fail (TypeError, an HTTP 500):
+    every page now opens, and the page asking that question says what is wrong."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    data["products"][0]["markets"] = 5
+    data["contract_acceptor"]["sites"][0]["activities"] = [["api_manufacture"]]
+    data["contract_acceptor"]["sites"][0]["registration_numbers"] = ["FEI 1234"]
+    answers.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    pages = len(replay(data).sections)
+    said = []
+    for number in range(1, pages + 1):
+        status, page = session.get(f"/agreements/{agreement_id}/interview/{number}")
+        assert status == 200, (number, page[:300])
+        said.append(_text(page))
+    assert any("unknown: ['api_manufacture']" in text for text in said)
+    assert any("Markets" in text and "unknown: 5" in text for text in said)
+    for path in (f"/agreements/{agreement_id}", f"/agreements/{agreement_id}/review",
+                 f"/agreements/{agreement_id}/preview", "/"):
+        assert session.get(path)[0] == 200, path
+
+
+def test_saving_one_page_keeps_a_wrong_answer_of_another_page(server: Server, workspace: Path,
+                                                               agreement_id: str) -> None:
+    """A saved answer the interview refuses (a hand-written 300-character name, a bidirectional control) is shown
+    as an error on its own page; saving another page writes it back as it was, not blank: nothing is lost."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    long_name, odd_address = "N" * 300, "Main Street \u202e1"
+    data["sponsor"]["name"], data["sponsor"]["address"] = long_name, odd_address
+    answers.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    number = _page_asking(answers, "sponsor.name")
+    status, page = session.get(f"/agreements/{agreement_id}/interview/{number}")
+    assert status == 200 and "is 300 characters long; at most 200 fit here" in _text(page)
+    assert "contains the bidirectional control U+202E" in _text(page)
+    status, headers, _ = session.post(f"/agreements/{agreement_id}/interview/1/check",
+                                      {"q:agreement.review_period_months": "30"})
+    assert headers.get("hx-trigger") == "draft-saved"
+    saved = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    assert saved["agreement"]["review_period_months"] == 30
+    assert saved["sponsor"]["name"] == long_name and saved["sponsor"]["address"] == odd_address

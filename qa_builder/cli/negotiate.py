@@ -80,8 +80,13 @@ def import_command(workspace: Path, agreement_id: str, returned: Path) -> None:
             who = f"{_short(comment.author) or '?'} {_short(comment.date)}"
             click.echo(f"      comment {_short(comment.comment_id)} by {who}{reply}: {_short(comment.text)}")
     if report.outside_changes or report.outside_comments:
-        click.echo(f"  outside the clauses (cover, annexes, signatures): {len(report.outside_changes)} change(s), "
-                   f"{len(report.outside_comments)} comment(s)")
+        click.echo(f"  outside the clauses ({', '.join(report.outside_places())}): "
+                   f"{len(report.outside_changes)} change(s), {len(report.outside_comments)} comment(s)")
+        _print_changes(report.outside_changes, "      ", dates=True)
+        for comment in report.outside_comments:
+            who = f"{_short(comment.author) or '?'} {_short(comment.date)}"
+            where = f" in {comment.part}" if comment.part else ""
+            click.echo(f"      comment {_short(comment.comment_id)} by {who}{where}: {_short(comment.text)}")
     for edit in report.untracked:
         was, now = edit.excerpts()
         click.secho(f"  untracked edit in {edit.where}: sent “{_short(was, 160)}”, returned “{_short(now, 160)}”",
@@ -106,7 +111,8 @@ def _print_changes(changes: Any, indent: str, *, dates: bool = True) -> None:
             continue
         text = f" “{_short(change.text)}”" if change.text else ""
         when = f" {_short(change.date)}" if dates else ""
-        click.echo(f"{indent}{change.kind.replace('_', ' ')} by {_short(change.author) or '?'}{when}{text}")
+        where = f" in {change.part}" if change.part else ""
+        click.echo(f"{indent}{change.kind.replace('_', ' ')} by {_short(change.author) or '?'}{when}{text}{where}")
     if marks:
         words = [f"{n} paragraph(s) {kind.split('_')[1]}" for kind, n in marks.items()]
         click.echo(f"{indent}{', '.join(words)}")
@@ -159,9 +165,10 @@ def status_command(workspace: Path, agreement_id: str) -> None:
                     click.echo(f"      comment by {_short(comment.author) or '?'}: {_short(comment.text)}")
             elif finding is None and point.decision is None:
                 for change in report.outside_changes:
+                    where = (f"in {change.part}, which comes from the template and the answers" if change.part
+                             else "cover, annexes and signature blocks come from the answers")
                     click.echo(f"      {change.kind.replace('_', ' ')} by {_short(change.author) or '?'}"
-                               f" “{_short(change.text)}” (cover, annexes and signature blocks come from the "
-                               "answers: edit them to take it)")
+                               f" “{_short(change.text)}” ({where}: edit them to take it)")
             if point.decision is not None:
                 d = point.decision
                 click.echo(f"      decided by {_short(d.by)} on {d.time[:10]}: {_short(d.reason)}"

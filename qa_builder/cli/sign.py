@@ -8,7 +8,7 @@ import click
 
 from qa_builder.cli.options import KeyChoice, key_options
 from qa_builder.errors import InputError
-from qa_builder.printable import printable
+from qa_builder.printable import printable, shown
 
 
 @click.command("sign")
@@ -61,7 +61,7 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
             click.echo(f"{printable(str(pdf))}: no signature fields")
         for state in states:  # names and texts come from the PDF: escaped, so they cannot add lines or codes
             status = "signed" if state.signed else "empty"
-            click.echo(f"{printable(state.name):<28} {status:<7} {printable(state.intended_for)}")
+            click.echo(f"{shown(state.name, 200):<28} {status:<7} {shown(state.intended_for, 200)}")
         return
     missing = [name for name, value in (("-o/--out", out_pdf), ("--meaning", meaning)) if value is None]
     if missing:
@@ -72,7 +72,7 @@ def sign_command(pdf: Path, out_pdf: Path | None, field: str | None, meaning: st
     # a signature made in a workspace is an action on its records: recorded in its trail
     outcome = sign_file(pdf, out_pdf, request, key.load, force=force, trail=trail_of(out_pdf))
     if not outcome.signer_is_intended:
-        click.secho(f"warning: field {printable(outcome.field)} is meant for {printable(outcome.intended_for)}; "
+        click.secho(f"warning: field {shown(outcome.field, 200)} is meant for {shown(outcome.intended_for, 200)}; "
                     f"it was signed by {printable(outcome.signer)}", fg="yellow", err=True)
     kind = "certified" if outcome.certified else "signed"
     click.echo(f"{kind} field {printable(outcome.field)} as {printable(outcome.signer)} ({outcome.meaning}) at "

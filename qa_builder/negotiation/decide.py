@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from qa_builder.audit.events import DetailValue, current_actor
 from qa_builder.audit.record import record, recorded
 from qa_builder.errors import InputError
@@ -168,6 +170,9 @@ def _decide(workspace: Workspace, agreement_id: str, clause_id: str, verdict: Ve
             decision, override = _apply(workspace, agreement_id, model, finding, proposal, decision)
             if override is not None:
                 overrides[clause_id] = override
+                from qa_builder.negotiation.overrides import apply_overrides
+
+                apply_overrides(model, overrides)  # refused when the agreement would grow past its bounds
             elif decision.effect in ("answer", "position"):
                 overrides.pop(clause_id, None)  # the library text stands again
     if finding is not None and verdict == "reject":
@@ -225,7 +230,7 @@ def _apply(workspace: Workspace, agreement_id: str, model: Agreement, finding: C
                             decided_at=decision.time, agreement_version=model.version)
     except ValueError as exc:
         raise InputError(f"the override text of clause {clause.clause_id} cannot stand in an agreement "
-                         f"({str(exc).splitlines()[-1].strip()})") from exc
+                         f"({_problem(exc)})") from exc
     return decision.model_copy(update={"effect": "override", "text": text}), override
 
 
@@ -271,7 +276,7 @@ def _resolve(workspace: Workspace, agreement_id: str, clause_id: str, *, keep: b
                 "approved_by": by, "reason": reason, "decided_at": _now()})
         except ValueError as exc:
             raise InputError(f"the override text of clause {clause_id} cannot stand in an agreement "
-                             f"({str(exc).splitlines()[-1].strip()})") from exc
+                             f"({_problem(exc)})") from exc
         overrides[clause_id] = override
     else:
         overrides.pop(clause_id)
@@ -283,6 +288,19 @@ def _resolve(workspace: Workspace, agreement_id: str, clause_id: str, *, keep: b
                                             overrides=overrides))
     _audit(workspace, agreement_id, decision, None)
     return decision
+
+
+def _problem(exc: ValueError) -> str:
+    """What an Override refused, in words: the field and why, without pydantic's links (session 7: "For further
+    information visit https://errors.pydantic.dev/…/string_too_long" was all a user saw)."""
+    if isinstance(exc, ValidationError):
+        words = {"text": "the text", "base_text": "the clause text it replaces", "reason": "--reason",
+                 "approved_by": "--by"}
+        error = exc.errors()[0]
+        where = words.get(str(error["loc"][0]) if error["loc"] else "", "the override")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}"
+    return str(exc).splitlines()[-1].strip()
 
 
 def _short(text: str | None) -> str:
@@ -339,7 +357,7 @@ def record_import(workspace: Workspace, agreement_id: str,
             except InputError:
                 unreadable.append(path.name)
                 continue
-            if before.returned_sha256 == report.returned_sha256:
+            if before.returned_sha256 == report.returned_sha256 and before.reader == report.reader:
                 return before, path, True, unreadable
         data = report.to_json()
         if len(data) > MAX_IMPORT_BYTES:  # never write a report that `read_import` would refuse

@@ -24,7 +24,7 @@ from qa_builder.render.anchors import PROPERTY_AGREEMENT_ID, PROPERTY_DIGEST, PR
 from qa_builder.sandbox.environment import TemplateProblem, accounted, compile_text, render_text
 from qa_builder.workspace.layout import Workspace
 
-__all__ = ["ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned",
+__all__ = ["OUTSIDE_BODY", "ClauseFinding", "ImportReport", "UntrackedEdit", "analyse_returned", "import_returned",
            "make_answer_finder"]
 
 Classification = Literal["formatting_only", "library_position", "answer_value", "deletes_clause", "non_standard",
@@ -40,6 +40,11 @@ MAX_RECORDED = 2000
 """The most changes, comments and untracked edits an import report keeps in all, each: a hostile DOCX with tens
 of thousands of comments must not make a report the tool can no longer read."""
 MAX_RECORDED_TEXT = 2000
+READER = 2
+"""What reads a returned file now: 1 read the body only; 2 also the page headers, footers, footnotes and endnotes
+(session 7). A report an older reader made of the same file is not reused: it may have missed changes there."""
+OUTSIDE_BODY = "the cover, annexes or signature blocks"
+"""Where a change outside the clauses is when it is in the body (Change.part names the other places)."""
 """The most characters a kept change's or comment's author, date or text, or an untracked edit's texts, keep."""
 
 
@@ -104,6 +109,13 @@ class ImportReport:
     left_out_changes: int = 0  # tracked changes not kept in the report (over MAX_RECORDED_PER_CLAUSE / MAX_RECORDED)
     left_out_comments: int = 0
     left_out_untracked: int = 0
+    reader: int = 1  # READER when made; 1 (reports without it) read the body only
+
+    def outside_places(self) -> list[str]:
+        """Where the changes and comments outside the clauses are, in words, each place once, e.g.
+        ["the cover, annexes or signature blocks", "the page header", "the footer"]."""
+        parts = [c.part for c in self.outside_changes] + [c.part for c in self.outside_comments]
+        return list(dict.fromkeys(part or OUTSIDE_BODY for part in parts))
 
     def left_out(self) -> str | None:
         """A sentence saying what the report leaves out, or None when it keeps everything."""
@@ -267,7 +279,7 @@ def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: 
     outside_comments: list[Comment] = []
     touched: dict[int, tuple[list[Change], list[Comment]]] = {}
     for change in document.changes:
-        index = owner[change.paragraph]
+        index = None if change.part else owner[change.paragraph]
         if index is None:
             outside_changes.append(change)
         else:
@@ -295,7 +307,7 @@ def analyse_returned(document: ReturnedDocument, sent: ReturnedDocument, model: 
     return ImportReport(
         agreement_id=model.id, version=model.version, returned=str(document.path), anchored_by=anchored_by,
         clauses=[by_clause[i] for i in sorted(by_clause)], outside_changes=outside_changes,
-        outside_comments=outside_comments, untracked=_untracked(document, sent, owner, clauses))
+        outside_comments=outside_comments, untracked=_untracked(document, sent, owner, clauses), reader=READER)
 
 
 def _owners(document: ReturnedDocument, clauses: Sequence[AgreementClause]) -> tuple[list[int | None], dict[str, int]]:
@@ -395,4 +407,16 @@ def _untracked(document: ReturnedDocument, sent: ReturnedDocument, owner: list[i
         else:
             where = f"paragraph {(sources[0] + 1) if sources else j1 + 1} of the body (outside the clauses)"
         edits.append(UntrackedEdit(where, "\n".join(a[i1:i2]), "\n".join(b[j1:j2])))
+    for place in dict.fromkeys([*sent.outside, *document.outside]):
+        edits.extend(_untracked_outside(place, sent.outside.get(place, []), document.outside.get(place, [])))
     return edits
+
+
+def _untracked_outside(place: str, sent: list[str], returned: list[str]) -> list[UntrackedEdit]:
+    """The differences between a page header, footer or the notes as sent and as returned with every change
+    rejected, named by the place ("the page header"); empty lines and spacing are not compared."""
+    a = [line for line in map(_norm, sent) if line]
+    b = [line for line in map(_norm, returned) if line]
+    return [UntrackedEdit(place, "\n".join(a[i1:i2]), "\n".join(b[j1:j2]))
+            for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+            if tag != "equal"]

@@ -21,7 +21,7 @@ from qa_builder.negotiation.decisions import (
     open_points,
     read_import,
 )
-from qa_builder.negotiation.importer import ClauseFinding, ImportReport
+from qa_builder.negotiation.importer import OUTSIDE_BODY, ClauseFinding, ImportReport
 from qa_builder.printable import printable
 from qa_builder.workspace.layout import Workspace
 
@@ -58,8 +58,8 @@ def _issue(finding: ClauseFinding | None, report: ImportReport | None) -> str:
     if finding is None:
         if report is None:
             return ""
-        return (f"{len(report.outside_changes)} change(s) and {len(report.outside_comments)} comment(s) on the "
-                "cover, annexes or signature blocks")
+        return (f"{len(report.outside_changes)} change(s) and {len(report.outside_comments)} comment(s) on "
+                f"{', '.join(report.outside_places()) or OUTSIDE_BODY}")
     authors = sorted({c.author for c in finding.changes if c.author} | {c.author for c in finding.comments if c.author})
     text = f"{LABELS.get(finding.classification, finding.classification)}: {finding.detail}"
     if authors:

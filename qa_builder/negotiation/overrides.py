@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from qa_builder.errors import InputError
-from qa_builder.library.assemble import split_paragraphs
+from qa_builder.library.assemble import MAX_CLAUSE_CHARACTERS, MAX_CLAUSE_PARAGRAPHS, split_paragraphs
 from qa_builder.models.agreement import Agreement, AgreementClause
 from qa_builder.negotiation.decisions import Override, clause_lines
 
@@ -54,6 +54,10 @@ def apply_overrides(agreement: Agreement, overrides: Mapping[str, Override]) -> 
 
     Returns:
         The agreement (digest recomputed) and the state of every override; conflicting ones are left unapplied.
+
+    Raises:
+        InputError: with the overrides the agreement's clauses would make more than MAX_CLAUSE_PARAGRAPHS
+            paragraphs or MAX_CLAUSE_CHARACTERS characters, the bounds the library's clauses are held to.
     """
     states: list[OverrideState] = []
     sections = []
@@ -79,6 +83,13 @@ def apply_overrides(agreement: Agreement, overrides: Mapping[str, Override]) -> 
         if clause_id not in seen:
             states.append(OverrideState(clause_id, "—", clause_id, "clause_gone", override.base_text, "",
                                         override.text, True))
+    paragraphs = [p for s in sections for c in s.clauses for p in c.paragraphs]
+    characters = sum(len(p.text) for p in paragraphs)
+    if len(paragraphs) > MAX_CLAUSE_PARAGRAPHS or characters > MAX_CLAUSE_CHARACTERS:
+        raise InputError(f"agreement {agreement.id}: with its negotiated overrides its clauses would make "
+                         f"{len(paragraphs):,} paragraphs and {characters:,} characters, more than an agreement may "
+                         f"({MAX_CLAUSE_PARAGRAPHS:,} paragraphs, {MAX_CLAUSE_CHARACTERS:,} characters); shorten or "
+                         "drop an override (negotiate drop-override)")
     changed = agreement.model_copy(update={"sections": sections, "model_digest": ""}).with_digest()
     return changed, states
 

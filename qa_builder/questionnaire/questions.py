@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from qa_builder import clock
 from qa_builder.library.jurisdictions import bundled_jurisdictions
 from qa_builder.models import answers as m
+from qa_builder.models.text import LIST_LIMIT, TEXT_LIMIT, InputModel, date_problem, text_problem
 
 Validator = Callable[[str], Any]
 
@@ -108,21 +109,28 @@ class Interview:
                 call_default_factory=True))
         optional = not info.is_required() or type(None) in get_args(info.annotation)
 
+        text_limit = model.field_text_limits.get(name, model.text_limit) if issubclass(model, InputModel) \
+            else TEXT_LIMIT
+        list_limit = model.field_list_limits.get(name, model.list_limit) if issubclass(model, InputModel) \
+            else LIST_LIMIT
+
         def parse(raw: str) -> Any:
             text = raw.strip()
             if not text and optional and prior is None:
                 return None
+            if len(text) > text_limit:  # before any parsing: a 3,000,000-character name was taken and saved
+                raise ValueError(_too_long(len(text), text_limit))
             value: Any = text
             if _is_bool(info.annotation):
                 if text.lower() not in ("y", "yes", "n", "no", "true", "false"):
                     raise ValueError("answer yes or no")
                 value = text.lower() in ("y", "yes", "true")
             try:
-                return adapter.validate_python(value)
+                return _fits(adapter.validate_python(value), text_limit, list_limit)
             except ValidationError as exc:
                 if isinstance(value, str) and value.isdigit():  # Literal[1, 2] and the like take numbers
                     try:
-                        return adapter.validate_python(int(value))
+                        return _fits(adapter.validate_python(int(value)), text_limit, list_limit)
                     except ValidationError:
                         pass
                 raise ValueError(_plain(exc)) from None
@@ -139,15 +147,18 @@ class Interview:
             values = [v.strip() for v in raw.split(",") if v.strip()]
             unknown = [v for v in values if v not in allowed]
             if unknown:
-                raise ValueError(f"unknown: {', '.join(unknown)}; choose from {', '.join(allowed)}")
+                shown = ", ".join(v if len(v) <= 40 else f"{v[:40]}…" for v in unknown[:5])  # echoed, bounded
+                more = ", …" if len(unknown) > 5 else ""
+                raise ValueError(f"unknown: {shown}{more}; choose from {', '.join(allowed)}")
             if required and not values:
                 raise ValueError("give at least one, separated by commas")
             if len(set(values)) != len(values):
                 raise ValueError("a value is listed twice")
             return values
 
-        chosen: list[str] = self.asker.ask(key, f"{prompt} [{', '.join(allowed)}]",
-                                           ", ".join(prior) if prior else None, parse)
+        # a hand-edited file may hold anything here: it is shown as text, and the parser says what is wrong with it
+        shown = ", ".join(str(v) for v in prior) if isinstance(prior, list) else _show(prior)
+        chosen: list[str] = self.asker.ask(key, f"{prompt} [{', '.join(allowed)}]", shown or None, parse)
         return chosen
 
     def count(self, key: str, prompt: str, default: int, minimum: int = 1) -> int:
@@ -160,7 +171,12 @@ class Interview:
                 raise ValueError(f"give a whole number from {minimum} to 50")
             return int(raw)
 
-        return int(self.asker.ask(key, prompt, shown, parse))
+        answer = self.asker.ask(key, prompt, shown, parse)
+        if isinstance(answer, int):
+            return answer
+        # An asker that does not ask again (the web app's form) gives no number for a wrong answer: the questions
+        # that follow keep the items the answers already have, and the wrong answer is its own question's error.
+        return min(len(prior), 50) if isinstance(prior, list) else default
 
     # -- the interview ------------------------------------------------------------------------------
 
@@ -217,7 +233,8 @@ class Interview:
         products = self.start.get("products")
         if not isinstance(products, list):
             return set()
-        return {str(mk) for p in products if isinstance(p, dict) for mk in (p.get("markets") or [])}
+        return {str(mk) for p in products if isinstance(p, dict) and isinstance(p.get("markets"), list)
+                for mk in p["markets"]}
 
     def _affiliates(self) -> list[dict[str, Any]]:
         self.asker.section("Affiliates", "e.g. the Japanese marketing authorisation holder of the Sponsor's group")
@@ -299,7 +316,8 @@ class Interview:
                 "country": self.field(f"{key}.country", "Country", m.Site, "country"),
             }
             prior_numbers = self._prior(f"{key}.registration_numbers")
-            numbers: dict[str, str] = {k: v for k, v in (prior_numbers or {}).items() if k not in ("FEI", "EU MIA")}
+            numbers: dict[str, str] = {k: v for k, v in (prior_numbers if isinstance(prior_numbers, dict) else {})
+                                       .items() if k not in ("FEI", "EU MIA")}
             for scheme, label in (("FEI", "FDA FEI number"), ("EU MIA", "EU manufacturing/importation "
                                                                          "authorisation number")):
                 value = self.asker.ask(f"{key}.registration_numbers.{scheme}", f"{label} (blank if none)",
@@ -628,11 +646,44 @@ def _show_list(value: Any) -> str | None:
 
 
 def _optional_text(raw: str) -> str | None:
-    return raw.strip() or None
+    text: str | None = _fits(raw.strip(), TEXT_LIMIT, LIST_LIMIT) or None
+    return text
 
 
 def _text_list(raw: str) -> list[str]:
-    return [v.strip() for v in raw.split(";") if v.strip()]
+    if len(raw) > TEXT_LIMIT * LIST_LIMIT:
+        raise ValueError(_too_long(len(raw), TEXT_LIMIT * LIST_LIMIT))
+    values: list[str] = _fits([v.strip() for v in raw.split(";") if v.strip()], TEXT_LIMIT, LIST_LIMIT)
+    return values
+
+
+def _too_long(length: int, limit: int) -> str:
+    return f"is {length:,} characters long; at most {limit:,} fit here; shorten it"
+
+
+def _fits(value: Any, text_limit: int, list_limit: int) -> Any:
+    """`value` (a parsed answer) when the Answers model would take it: each text within `text_limit` characters and
+    free of what `text_problem` refuses (controls, bidirectional and invisible characters), each date plausible,
+    each list within `list_limit` entries. So an answer the model, and `qa-builder check`, would refuse is refused
+    as it is typed, not saved.
+
+    Raises:
+        ValueError: the first problem, as a phrase ("contains the bidirectional control U+202E at character 4...").
+    """
+    if isinstance(value, str):
+        if len(value) > text_limit:
+            raise ValueError(_too_long(len(value), text_limit))
+        if problem := text_problem(value):
+            raise ValueError(problem)
+    elif isinstance(value, dt.date):
+        if problem := date_problem(value):
+            raise ValueError(problem)
+    elif isinstance(value, (list, tuple, dict)):
+        if len(value) > list_limit:
+            raise ValueError(f"has {len(value):,} entries; at most {list_limit:,} fit an agreement")
+        for item in (value.values() if isinstance(value, dict) else value):
+            _fits(item, text_limit, list_limit)
+    return value
 
 
 def _plain(exc: ValidationError) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -183,14 +184,27 @@ def _write_summary(workspace: Workspace, report: RegenerationReport) -> Path | N
     for data in sorted(entries, key=lambda d: str(d.get("agreement_id"))):
         other = [str(x) for x in data.get("other_changes", [])] or ["—"]
         clauses = "; ".join(str(x) for x in data.get("clause_changes", [])) or "none (" + "; ".join(other) + ")"
-        lines.append(f"| {data.get('agreement_id', '?')} | v{data.get('old_version', '?')} → "
-                     f"v{data.get('new_version', '?')} | {', '.join(str(x) for x in data.get('reasons', []))} | "
-                     f"{clauses} |")
+        lines.append(f"| {_cell(data.get('agreement_id', '?'))} | v{_cell(data.get('old_version', '?'))} → "
+                     f"v{_cell(data.get('new_version', '?'))} | "
+                     f"{_cell(', '.join(str(x) for x in data.get('reasons', [])))} | {_cell(clauses)} |")
     if report.failed:
-        lines += ["", "## Failed", ""] + [f"- {i}: {e}" for i, e in sorted(report.failed.items())]
+        lines += ["", "## Failed", ""] + [f"- {_cell(i)}: {_cell(e)}" for i, e in sorted(report.failed.items())]
     path = workspace.regenerations / f"{report.run_id}.md"
     write_bytes_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return path
+
+
+_LINE_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x85\u2028\u2029]")
+
+
+def _cell(value: object) -> str:
+    """`value` as the text of one Markdown table cell or list item: line breaks become spaces (a break ended the
+    row, and a following "# ..." became a heading), a pipe or backslash is escaped, and < > & are written as
+    entities so a library's text cannot add HTML. A library version, clause title or error message is free text
+    (a version "| x | y |\\n# Heading <script>" broke the summary's table, session 7 attack)."""
+    text = _LINE_BREAKS.sub(" ", str(value))
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _NOTE_LIMIT = 1 << 20

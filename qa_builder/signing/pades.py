@@ -300,11 +300,12 @@ def _read(source: Path) -> bytes:
 
 
 def _reader(handle: io.BytesIO, source: Path) -> PdfFileReader:
-    try:
+    try:  # reading /Encrypt parses the trailer's encryption settings, which can be malformed too
         reader = PdfFileReader(handle, strict=True)
+        encrypted = reader.encrypted
     except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
         raise SigningInputError(f"{source}: is not a readable PDF ({exc})") from exc
-    if reader.encrypted:
+    if encrypted:
         raise SigningInputError(f"{source}: is encrypted; qa-builder signs only unencrypted agreements")
     return reader
 

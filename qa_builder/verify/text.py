@@ -50,8 +50,8 @@ def _describe(report: FileReport) -> list[str]:
 
 
 def _signature(number: int, s: SignatureReport, kind_of_file: str) -> list[str]:
-    who = s.stated_name or s.signer_common_name or "unknown signer"
-    meaning = f', meaning "{s.stated_meaning}"' if s.stated_meaning else ""
+    who = _cut(s.stated_name or s.signer_common_name or "unknown signer")
+    meaning = f', meaning "{_cut(s.stated_meaning)}"' if s.stated_meaning else ""
     when = _when(s)
     if kind_of_file == "manifest":
         kind = "detached CMS signature over the manifest"
@@ -67,6 +67,11 @@ def _signature(number: int, s: SignatureReport, kind_of_file: str) -> list[str]:
         embedded = "" if kind_of_file == "manifest" else ", with the validation data embedded in the file"
         lines.append(f"     validated as of {s.validation_time}, the signing time its timestamp proves{embedded}")
     return lines + [f"     ! {problem}" for problem in s.problems]
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    """A text a signed file states (a name, a meaning), cut for a report line: a PDF can state megabytes."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def _when(s: SignatureReport) -> str:

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
@@ -34,7 +34,10 @@ from qa_builder.errors import QABuilderError
 from qa_builder.files import folder_lock
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import Replay, read_draft, replay, save_draft
-from qa_builder.web.security import CSRF_FIELD, Gate, GateMiddleware, Refused, checked_form
+from qa_builder.web.security import CSRF_FIELD, MAX_FORM_BYTES, Gate, GateMiddleware, Refused, checked_form
+
+if TYPE_CHECKING:
+    from qa_builder.signing.pades import FieldState
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 _DOWNLOADABLE = {".docx", ".pdf", ".json", ".html", ".csv"}
@@ -116,6 +119,7 @@ class WebApp:
         self._checked: dict[str, Checked] = {}
         self._assembled: dict[str, Checked] = {}
         self._impact: tuple[tuple[Any, ...], dict[str, qa.Impact]] | None = None
+        self._fields: dict[Path, tuple[Any, list[FieldState], str | None]] = {}
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -131,8 +135,27 @@ class WebApp:
             raise HTTPException(404, "No such agreement in this workspace.")
         return agreement_id
 
+    def draft(self, agreement_id: str) -> tuple[dict[str, Any], str | None]:
+        """The agreement's saved answers as plain data, or, when its answers file cannot be read (too large, not
+        YAML), a fresh draft holding only its id and the sentence saying why: the interview still opens, so the
+        answers can be given again (the unreadable file is kept when a page is saved, see `save`)."""
+        try:
+            return read_draft(self.workspace.answers_path(agreement_id)), None
+        except QABuilderError as exc:
+            return {"agreement": {"id": agreement_id}}, str(exc).replace(f"{self.workspace.root}/", "")
+
+    def save(self, agreement_id: str, data: dict[str, Any]) -> None:
+        """Save a draft over the agreement's answers file; an answers file that cannot be read is first moved aside,
+        as `answers.unreadable-<UTC time>.yaml` beside it, so nothing a person wrote is lost."""
+        path = self.workspace.answers_path(agreement_id)
+        if self.draft(agreement_id)[1] is not None:
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            path.rename(path.with_name(f"answers.unreadable-{stamp}.yaml"))
+        save_draft(path, data)
+
     def status(self, agreement_id: str, version: int | None = None) -> str:
-        """draft (nothing built), built, partly signed, signed; an earlier version than the latest is superseded."""
+        """draft (nothing built), built, partly signed, signed; an earlier version than the latest is superseded;
+        unreadable when the signed PDF in the version's folder cannot be read (`unreadable` says why)."""
         latest = self.workspace.latest(agreement_id)
         if latest is None:
             return "draft"
@@ -142,7 +165,35 @@ class WebApp:
         signed = self.workspace.version_dir(agreement_id, version) / f"{agreement_id}_v{version}.signed.pdf"
         if not signed.is_file():
             return "built"
-        return "signed" if all(f.signed for f in qa.list_signature_fields(signed)) else "partly signed"
+        fields, problem = self.signature_fields(signed)
+        if problem is not None:
+            return "unreadable"
+        return "signed" if all(f.signed for f in fields) else "partly signed"
+
+    def unreadable(self, agreement_id: str, version: int) -> str | None:
+        """Why the signed PDF of a version cannot be read (workspace-relative), or None."""
+        signed = self.workspace.version_dir(agreement_id, version) / f"{agreement_id}_v{version}.signed.pdf"
+        return self.signature_fields(signed)[1] if signed.is_file() else None
+
+    def signature_fields(self, pdf: Path) -> tuple[list[FieldState], str | None]:
+        """The signature fields of a PDF in a version folder, or why it cannot be read (one sentence, the path
+        workspace-relative). Remembered by path, time, size and inode: a page load does not parse the PDF again
+        (a 10 MB PDF took 8 s a load), and one unreadable PDF is a line in its row, not a failed page."""
+        stamp = _file_stamp(pdf)
+        cached = self._fields.get(pdf)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        fields: list[FieldState] = []
+        problem = None
+        try:
+            fields = qa.list_signature_fields(pdf)
+        except QABuilderError as exc:
+            problem = str(exc).replace(f"{self.workspace.root}/", "")
+        except Exception as exc:  # any PDF a person drops in the folder: say so in its row, keep the page
+            problem = (f"{pdf.relative_to(self.workspace.root)}: is not a readable PDF "
+                       f"({type(exc).__name__}: {str(exc)[:200]})")
+        self._fields[pdf] = (stamp, fields, problem)
+        return fields, problem
 
     def files(self, agreement_id: str, version: int | None) -> list[str]:
         """The downloadable files of a version (DOCX, PDF, redline, build record...), workspace-relative."""
@@ -240,7 +291,8 @@ class WebApp:
         impacts = await run_in_threadpool(self.impacts)
         for agreement_id in self.workspace.agreement_ids():
             findings, problem = self.findings(agreement_id)
-            versions = [{"number": v, "status": self.status(agreement_id, v), "files": self.files(agreement_id, v)}
+            versions = [{"number": v, "status": self.status(agreement_id, v), "files": self.files(agreement_id, v),
+                         "unreadable": self.unreadable(agreement_id, v)}
                         for v in reversed(self.workspace.versions(agreement_id))]
             rows.append({"id": agreement_id, "versions": versions, "impact": impacts.get(agreement_id),
                          "status": self.status(agreement_id), "errors": sum(f.severity == "error" for f in findings),
@@ -300,10 +352,10 @@ class WebApp:
         return draft
 
     def interview_page(self, agreement_id: str | None, result: Replay, index: int, *, start: str = "",
-                       status: int = 200) -> HTMLResponse:
+                       status: int = 200, unreadable: str | None = None) -> HTMLResponse:
         findings: dict[str, list[qa.Finding]] = {}
         problem = None
-        if agreement_id is not None and result.complete:
+        if agreement_id is not None and result.complete and unreadable is None:
             found, problem = self.findings(agreement_id)
             keys = [q.key for q in result.sections[index].questions]
             for finding in found:
@@ -316,7 +368,8 @@ class WebApp:
         return self.page("interview.html", http_status=status, agreement_id=agreement_id, sections=result.sections,
                          index=index, section=result.sections[index], findings=findings, problem=problem,
                          complete=result.complete, start=start, check_url=check_url, oob=False, saved=None,
-                         answered=answered, asked=asked, starts=self.starts() if agreement_id is None else None)
+                         answered=answered, asked=asked, starts=self.starts() if agreement_id is None else None,
+                         unreadable=unreadable)
 
     async def check(self, request: Request) -> Response:
         """Validate a page's answers as they are typed (htmx, on change). On an existing agreement a page whose
@@ -325,7 +378,7 @@ class WebApp:
         agreement_id = None
         if "agreement_id" in request.path_params:
             agreement_id = self.agreement_id(request)
-            draft = read_draft(self.workspace.answers_path(agreement_id))
+            draft, _ = self.draft(agreement_id)
             index = int(request.path_params["number"]) - 1
         else:
             draft, index = self._start_from(str(form.get("from", ""))), 0
@@ -335,7 +388,7 @@ class WebApp:
         section = result.sections[index]
         saved = None
         if agreement_id is not None and section.complete and result.data["agreement"]["id"] == agreement_id:
-            save_draft(self.workspace.answers_path(agreement_id), result.data)
+            self.save(agreement_id, result.data)
             saved = dt.datetime.now().strftime("%H:%M:%S")
         response = self.page("interview_check.html", section=section, oob=True, saved=saved)
         if saved is not None:
@@ -345,11 +398,11 @@ class WebApp:
     async def interview(self, request: Request) -> Response:
         agreement_id = self.agreement_id(request)
         number = int(request.path_params["number"])
-        path = self.workspace.answers_path(agreement_id)
         submitted: dict[str, str] = {}
         if request.method == "POST":
             submitted = _answers_in(await checked_form(request, self.gate))
-        result = replay(read_draft(path), submitted)
+        draft, unreadable = self.draft(agreement_id)
+        result = replay(draft, submitted)
         if not 1 <= number <= len(result.sections):
             raise HTTPException(404, "No such page of the interview.")
         index = number - 1
@@ -359,24 +412,27 @@ class WebApp:
                 section.questions[0].error = (f"the id of an agreement cannot be changed here (it is "
                                               f"{agreement_id}); start a new agreement from this one instead")
             if any(q.error for q in section.questions):
-                return self.interview_page(agreement_id, result, index, status=422)
-            save_draft(path, result.data)
+                return self.interview_page(agreement_id, result, index, status=422, unreadable=unreadable)
+            self.save(agreement_id, result.data)
             following = number + 1 if number < len(result.sections) else None
             target = f"/agreements/{agreement_id}/interview/{following}" if following else \
                 f"/agreements/{agreement_id}"
             return RedirectResponse(target, status_code=303)
-        return self.interview_page(agreement_id, result, index)
+        return self.interview_page(agreement_id, result, index, unreadable=unreadable)
 
     async def agreement(self, request: Request) -> Response:
         agreement_id = self.agreement_id(request)
-        result = replay(read_draft(self.workspace.answers_path(agreement_id)))
+        draft, unreadable = self.draft(agreement_id)
+        result = replay(draft)
         findings, problem = self.findings(agreement_id)
         pages = {f.id + f.field: _page_of(result, f.field) for f in findings}
         versions = []
         for version in reversed(self.workspace.versions(agreement_id)):
             versions.append({"number": version, "status": self.status(agreement_id, version),
-                             "files": self.files(agreement_id, version)})
+                             "files": self.files(agreement_id, version),
+                             "unreadable": self.unreadable(agreement_id, version)})
         return self.page("agreement.html", agreement_id=agreement_id, status=self.status(agreement_id),
+                         unreadable=unreadable,
                          findings=findings, pages=pages, problem=problem, complete=result.complete,
                          unanswered=[(n + 1, q) for n, s in enumerate(result.sections) for q in s.questions
                                      if q.error or q.unanswered],
@@ -431,21 +487,24 @@ class WebApp:
         if paths is None:
             raise HTTPException(404, "Build the agreement before signing it.")
         source, signed = paths
-        fields = qa.list_signature_fields(source)
-        outcome, error = None, None
-        if request.method == "POST":
-            form = await checked_form(request, self.gate)
+        fields, error = self.signature_fields(source)
+        outcome, unreadable = None, error is not None
+        if unreadable:  # nothing can be signed into it; the page says why, as the dashboard row does
+            fields = []
+        elif request.method == "POST":
+            form = await checked_form(request, self.gate, max_bytes=_MAX_KEY_BYTES + MAX_FORM_BYTES)
             outcome, error = await self._sign_posted(form, source, signed, [f.name for f in fields if not f.signed],
                                                      first=not any(f.signed for f in fields))
             if outcome is not None:
-                fields = qa.list_signature_fields(signed)
+                fields, _ = self.signature_fields(signed)
         report = None
         if outcome is not None:
             checked = await run_in_threadpool(qa.verify_files, [signed], self.verify_settings(),
                                               trail=self.workspace.trail)  # a workspace record: recorded
             report = [line.replace(str(signed), signed.name) for result in checked.results
                       for line in qa.describe(result)]
-        return self.page("sign.html", http_status=422 if error else 200, agreement_id=agreement_id, fields=fields,
+        return self.page("sign.html", http_status=422 if error and request.method == "POST" else 200,
+                         agreement_id=agreement_id, fields=fields, unreadable=unreadable,
                          outcome=outcome, error=error, report=report, meanings=_MEANINGS,
                          token=self.pkcs11_module is not None, levels=self.levels,
                          first=not any(f.signed for f in fields),
@@ -537,7 +596,7 @@ class WebApp:
         """Findings by severity, requirement gaps, and why each library clause is in or out, with edit links."""
         agreement_id = self.agreement_id(request)
         checked = await run_in_threadpool(self.checked, agreement_id)
-        result = replay(read_draft(self.workspace.answers_path(agreement_id)))
+        result = replay(self.draft(agreement_id)[0])
         prompts = {q.key: q.prompt for s in result.sections for q in s.questions}
         library = self.library()
         conditions = {c.id: c.applies_when for c in library.clauses}
@@ -567,10 +626,11 @@ class WebApp:
         problems: list[str] = []
         if agreement is None:
             answers_path = self.workspace.answers_path(agreement_id)
-            result = replay(read_draft(answers_path))
+            draft, unreadable = self.draft(agreement_id)
+            result = replay(draft)
             pending = [(number, s.title, [q.prompt.split(" [")[0] for q in s.questions if q.error or q.unanswered])
-                       for number, s in enumerate(result.sections, start=1) if not s.complete]
-            problems = _plain_problems(problem, answers_path) if not pending else []
+                       for number, s in enumerate(result.sections, start=1) if not s.complete and not unreadable]
+            problems = [unreadable] if unreadable else _plain_problems(problem, answers_path) if not pending else []
         name = "preview_fragment.html" if request.headers.get("hx-request") else "preview.html"
         return self.page(name, agreement_id=agreement_id, agreement=agreement, pending=pending, problems=problems)
 
@@ -640,16 +700,18 @@ class WebApp:
         removed before the answer is sent."""
         if request.method == "GET":
             return self.page("verify.html", lines=None, verdict=None, trust=self.trust_roots)
-        form = await checked_form(request, self.gate, max_files=_MAX_VERIFY_FILES)
+        form = await checked_form(request, self.gate, max_files=_MAX_VERIFY_FILES, max_bytes=self.gate.max_upload)
         uploads = [u for u in form.getlist("file") if not isinstance(u, str) and u.filename]
-        names = [Path(str(u.filename)).name for u in uploads]
+        names = [_upload_name(str(u.filename)) for u in uploads]
         problem = None
         if not uploads:
             problem = "Files: choose a signed PDF, or a manifest with its .p7s and the files it lists."
-        elif bad := next((n for n in names if not _UPLOAD_NAME.fullmatch(n) or Path(n).suffix.lower()
-                          not in _VERIFIABLE), None):
-            problem = (f"{bad[:80]}: only PDF, DOCX, JSON and .p7s files with plain names (letters, digits, "
-                       "'.', '_', '-') can be verified here.")
+        elif (bad := next((i for i, n in enumerate(names) if not _UPLOAD_NAME.fullmatch(n)
+                           or Path(n).suffix.lower() not in _VERIFIABLE), None)) is not None:
+            # "/" and "./" leave no name at all: say what was sent
+            label = names[bad][:80] or f"Files: the name '{str(uploads[bad].filename)[:80]}'"
+            problem = (f"{label}: only PDF, DOCX, JSON and .p7s files with plain names (letters, digits, '.', '_', "
+                       "'-') can be verified here.")
         elif len(set(names)) != len(names):
             problem = "Files: two of the files have the same name; choose each file once."
         if problem:
@@ -737,6 +799,12 @@ _FILE_KINDS = ((".signed.pdf", "signed PDF"), (".redline.docx", "redline"), (".b
 def file_kind(name: str) -> str:
     """What a version's file is, in a reader's words ("redline", "build record"), from its name."""
     return next((kind for suffix, kind in _FILE_KINDS if name.endswith(suffix)), name)
+
+
+def _upload_name(sent: str) -> str:
+    """The plain name of an uploaded file: the last part of what the browser sent, after a / or a \\ (a Windows
+    path), which may be empty ("/", "./") or not plain; `_UPLOAD_NAME` decides."""
+    return re.split(r"[\\/]", sent)[-1]
 
 
 def _worst(indications: list[str]) -> str | None:

@@ -23,7 +23,15 @@ from qa_builder.questionnaire.questions import Interview, Validator, render_answ
 
 
 class _Unanswered(list[Any]):
-    """What an unanswered question yields while the interview is replayed: empty, falsy, iterable."""
+    """What an unanswered question yields while the interview is replayed: empty, falsy, iterable.
+
+    `kept` is the draft's own value when the question was not on the submitted page and that saved value is
+    wrong: saving another page writes it back as it was (the person corrects it on its own page), never blank.
+    """
+
+    def __init__(self, kept: Any = None) -> None:
+        super().__init__()
+        self.kept = kept
 
 
 @dataclass
@@ -63,8 +71,9 @@ class Section:
 class FormAsker:
     """Answers the interview's questions from a submitted form, or from the saved draft and defaults."""
 
-    def __init__(self, submitted: Mapping[str, str] | None = None) -> None:
+    def __init__(self, submitted: Mapping[str, str] | None = None, draft: Mapping[str, Any] | None = None) -> None:
         self.submitted = dict(submitted or {})
+        self.draft = draft or {}
         self.sections: list[Section] = []
 
     def section(self, title: str, note: str = "") -> None:
@@ -84,7 +93,7 @@ class FormAsker:
                 question.unanswered = True
             else:
                 question.error = str(exc)
-            return _Unanswered()
+            return _Unanswered(kept=_saved(self.draft, key) if raw is None else None)
 
 
 @dataclass
@@ -112,7 +121,7 @@ class Replay:
 
 def replay(draft: dict[str, Any], submitted: Mapping[str, str] | None = None) -> Replay:
     """Run the interview over `draft`, taking the answers in `submitted` (question key -> typed text)."""
-    asker = FormAsker(submitted)
+    asker = FormAsker(submitted, draft)
     data = Interview(asker, start=draft).run()
     sections = [s for s in asker.sections if s.questions]
     return Replay(data=data, sections=sections)
@@ -189,9 +198,22 @@ def save_draft(path: Path, data: dict[str, Any]) -> bool:
     return True
 
 
+def _saved(draft: Mapping[str, Any], key: str) -> Any:
+    """The draft's value at a question key (``contract_acceptor.sites[0].name``), or None."""
+    node: Any = draft
+    for part in key.replace("]", "").replace("[", ".").split("."):
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, _Unanswered):
-        return None
+        return value.kept
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -23,6 +23,8 @@ COOKIE = "qa_builder_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_FORM_BYTES = 1024 * 1024
+"""Bytes at most in a form without files (an interview page, a filter): an answers file is at most 1 MiB."""
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -120,19 +122,32 @@ class GateMiddleware(BaseHTTPMiddleware):
             raise Refused(413, f"Refused: uploads are limited to {self.gate.max_upload // (1024 * 1024)} MB.")
 
 
-async def checked_form(request: Request, gate: Gate, *, max_files: int = 1) -> FormData:
-    """The posted form, once its CSRF token (field or header) matches this run's.
+async def checked_form(request: Request, gate: Gate, *, max_files: int = 1,
+                       max_bytes: int = MAX_FORM_BYTES) -> FormData:
+    """The posted form, once its size is within `max_bytes` (judged by Content-Length, before the body is read)
+    and its CSRF token (field or header) matches this run's.
 
     Args:
         request: the POST request. gate: this run's secrets.
         max_files: how many uploaded files the form may carry (the total stays within the upload cap).
+        max_bytes: bytes at most in the whole body (uploads included; never above the upload cap). Every text
+            field is held to `MAX_FORM_BYTES` too.
 
     Raises:
-        Refused: no or a wrong CSRF token.
+        Refused: a body over `max_bytes` (413), no or a wrong CSRF token (403).
     """
-    form = await request.form(max_files=max_files, max_fields=2000, max_part_size=gate.max_upload)
+    limit = min(max_bytes, gate.max_upload)
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > limit:  # refused unread: a 45 MB answer was read, then saved
+        raise Refused(413, f"Refused: this form is limited to {_size(limit)}; no answer or file sent with it is "
+                           "that large. Nothing was saved.")
+    form = await request.form(max_files=max_files, max_fields=2000, max_part_size=MAX_FORM_BYTES)
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not same_secret(sent, gate.csrf):
         raise Refused(403, "Refused: the page is out of date or was not made by this server; reload it and "
                            "try again.")
     return form
+
+
+def _size(count: int) -> str:
+    return f"{count // (1024 * 1024)} MB" if count >= 1024 * 1024 else f"{count // 1024} KB"
