@@ -112,7 +112,7 @@ def renew_file(source: Path, target: Path, tsa_url: str | None, trust_roots: tup
 
 
 def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | None = None, force: bool = False,
-                          trail: AuditTrail | None = None) -> ManifestFiles:
+                          trail: AuditTrail | None = None, trust_roots: Sequence[Path] = ()) -> ManifestFiles:
     """Write the signed manifest of a build (see `qa_builder.signing.manifest.write_signed_manifest`) and record
     a "manifest" event in `trail` (None records nothing).
 
@@ -121,7 +121,7 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         be used (nothing is written), or the event could not be written (the manifest files are then in place).
     """
     check_usable(trail)
-    files = write_manifest_files(build_json, key, tsa_url=tsa_url, force=force)
+    files = write_manifest_files(build_json, key, tsa_url=tsa_url, force=force, trust_roots=trust_roots)
     if trail is not None:
         from qa_builder.models.manifest import Manifest
 

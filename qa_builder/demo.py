@@ -95,7 +95,7 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
                      f"at {outcome.signed_at:%Y-%m-%d %H:%M:%S} UTC from the TSA")
         sponsor_key = load_pkcs12_key(pki.p12(plan[0][1]), pki.passphrase())
         files = write_signed_manifest(out_dir / f"{stem}.build.json", sponsor_key, tsa_url=pki.tsa_url,
-                                      force=force)
+                                      force=force, trust_roots=[pki.root_pem])  # carries its revocation data
     lines.append(f"Signed agreement: {signed}")
     lines.append(f"Signed at B-LT alone: {signed_b_lt}")
     lines.append(f"Signed manifest: {files.manifest} + {files.signature.name}")

@@ -44,13 +44,26 @@ def atomic_writer(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
     With `replace=False` the file is only ever created: if another process made `path` meanwhile (two runs
     writing the same output at once, each having checked that it did not exist), OutputExistsError is raised
     and that file is kept, instead of one run silently replacing the other's.
+
+    A failed write leaves nothing: not the temp file, nor the folders made for `path`.
+
+    Raises:
+        OutputExistsError: `path` is a device, pipe or socket; or `replace` is False and `path` appeared meanwhile.
+        OSError: the file cannot be written; a full disk, a quota, a size limit, a read-only or a not-writable
+            folder names `path` as its filename (see `write_problem`).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with suppress(FileNotFoundError):  # never rename over a device, FIFO or socket (e.g. -o /dev/null as root)
-        if not stat.S_ISREG(mode := os.lstat(path).st_mode) and not stat.S_ISLNK(mode):
-            raise OutputExistsError(f"{path}: is not a regular file (a device, pipe or socket); it is never "
-                                    "replaced: choose a file name")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    created = make_folders(path.parent)
+    try:
+        with suppress(FileNotFoundError):  # never rename over a device, FIFO or socket (e.g. -o /dev/null as root)
+            if not stat.S_ISREG(mode := os.lstat(path).st_mode) and not stat.S_ISLNK(mode):
+                raise OutputExistsError(f"{path}: is not a regular file (a device, pipe or socket); it is never "
+                                        "replaced: choose a file name")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except BaseException as exc:
+        remove_folders(created)
+        if _write_problem_of(exc, path):
+            raise _named(exc, path) from exc
+        raise
     try:
         os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
@@ -66,10 +79,62 @@ def atomic_writer(path: Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
                 raise OutputExistsError(f"{path} already exists (another run wrote it meanwhile); it is kept",
                                         hint=Hint(Remedy.OTHER_NAME_OR_REPLACE)) from None
             os.unlink(tmp)
-    except BaseException:
+    except BaseException as exc:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
+        remove_folders(created)
+        if _write_problem_of(exc, path):
+            raise _named(exc, path) from exc
         raise
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return the folders made, deepest first (for `remove_folders`).
+
+    Raises:
+        OSError: a folder cannot be made (a part of the path is a file, a read-only or full disk, ...).
+    """
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        remove_folders(missing)
+        raise
+    return missing
+
+
+def remove_folders(folders: list[Path]) -> None:
+    """Remove the folders a failed write made (`make_folders`), deepest first, each only while it is empty:
+    a failed command leaves no empty folder behind, and never removes what another run put there meanwhile."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+_NAMED_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
+"""The errors of a write that `write_problem` words: a full disk, a quota, a size limit, a read-only or a
+not-writable folder."""
+
+
+def _write_problem_of(exc: BaseException, path: Path) -> bool:
+    """Whether `exc` is a write problem (`_NAMED_ERRNOS`) of writing `path` that does not name it: a write() or
+    fsync() on a full disk names no file, a refused temp file names its hidden name."""
+    if not isinstance(exc, OSError) or exc.errno not in _NAMED_ERRNOS:
+        return False
+    named = os.fsdecode(exc.filename) if exc.filename is not None else None
+    return named is None or Path(named).name.startswith(f".{path.name}.")
+
+
+def _named(exc: BaseException, path: Path) -> OSError:
+    """The OSError `exc` naming `path`, the file that could not be written (so that its reader can say which)."""
+    assert isinstance(exc, OSError)
+    return OSError(exc.errno, exc.strerror or os.strerror(exc.errno or 0), str(path))
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, replace: bool = True) -> None:

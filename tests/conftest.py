@@ -93,10 +93,12 @@ def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 
 
-def make_softhsm_token(folder: Path, pki: Any, *, label: str = "qa-token", pin: str = "4321") -> Path:
+def make_softhsm_token(folder: Path, pki: Any, *, label: str = "qa-token", pin: str = "4321",
+                       certificate_of: str = "sponsor") -> Path:
     """A SoftHSM2 token in `folder` holding the test PKI's sponsor key and certificate; returns its config file.
 
     Point SOFTHSM2_CONF at the returned file before the module is first initialised in the process.
+    `certificate_of` puts another signer's certificate beside the sponsor's key (a token set up wrongly).
     """
     import subprocess
 
@@ -120,6 +122,8 @@ def make_softhsm_token(folder: Path, pki: Any, *, label: str = "qa-token", pin: 
     run("softhsm2-util", "--import", str(wrapped), "--file-pin", "import-pass", "--token", label,
         "--label", "sponsor", "--id", "01", "--pin", pin)
     der = folder / "sponsor.der"
+    if certificate_of != "sponsor":
+        certificate = pki.load_key_and_certificates(certificate_of)[1]
     der.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
     run("pkcs11-tool", "--module", str(SOFTHSM_MODULE), "--token-label", label, "--login", "--pin", pin,
         "--write-object", str(der), "--type", "cert", "--label", "sponsor", "--id", "01")

@@ -332,6 +332,19 @@ def test_override_font_is_rescaled_and_may_name_a_face(monkeypatch: pytest.Monke
         stamp_font_path("x")
 
 
+@pytest.mark.parametrize("kept", [30_000, 700_000])  # cut inside the character map / inside the last table
+def test_a_truncated_override_font_is_one_line_naming_the_variable_and_the_file(
+        kept: int, test_key: ThrowawayKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    truncated = tmp_path / f"DejaVuSans-first-{kept}.ttf"
+    truncated.write_bytes(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").read_bytes()[:kept])
+    monkeypatch.setenv(appearance.FONT_ENV, str(truncated))
+    with pytest.raises(StampFontError) as refused:
+        stamp_style(manifestation(test_key))
+    message = str(refused.value)
+    assert message.startswith(f"{appearance.FONT_ENV} names '{truncated}', which cannot be read as a font (")
+    assert message.endswith(f"; fix or unset {appearance.FONT_ENV}") and "\n" not in message
+
+
 def test_override_font_draws_the_stamp(test_key: ThrowawayKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(appearance.FONT_ENV, "/usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf")  # 2048 upm
     m = manifestation(test_key)

@@ -28,7 +28,7 @@ from qa_builder.audit.seal import seal_files
 from qa_builder.cli import main
 from qa_builder.errors import AuditError
 from qa_builder.signing.keys import load_pkcs12_key
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 ACTIONS = ("init", "build", "sign", "manifest", "verify")
 
@@ -223,7 +223,7 @@ def sponsor_key(test_pki: Any) -> Any:
 
 
 def test_seal_with_tsa_verifies_and_openssl_agrees(workspace: Path, test_pki: Any, sponsor_key: Any) -> None:
-    seal = seal_trail(workspace, sponsor_key, tsa_url=test_pki.tsa_url)
+    seal = seal_trail(workspace, sponsor_key, tsa_url=test_pki.tsa_url, trust_roots=[test_pki.root_pem])
     assert seal.seq == 20 and seal.timestamped and seal.event.seq == 21 and seal.event.action == "seal"
     assert seal.files == seal_files(workspace, 20)
     verdict = verify_trail(workspace, [test_pki.root_pem])
@@ -235,6 +235,24 @@ def test_seal_with_tsa_verifies_and_openssl_agrees(workspace: Path, test_pki: An
                            "-content", str(seal.files.document), "-CAfile", str(test_pki.root_pem), "-purpose", "any",
                            "-out", "/dev/null"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "Verification successful" in done.stderr, done.stderr
+
+
+def test_a_seal_whose_revocation_cannot_be_checked_is_not_called_trusted(workspace: Path, test_pki: Any) -> None:
+    """`audit seal` with a revoked certificate succeeded and `audit verify --trust` called the seal trusted: with
+    --trust, sealing refuses a revoked certificate (as `sign --trust`); a seal that carries no revocation data is
+    "chain trusted but revocation NOT checked", never "trusted"."""
+    key = ("--key", str(test_pki.p12("revoked")), "--passphrase-file", str(test_pki.passphrase_file))
+    refused = run_cli("audit", "seal", str(workspace), *key, "--trust", str(test_pki.root_pem))
+    assert refused.returncode == 2, refused.stderr
+    assert "is revoked" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert not list((workspace / "audit" / "seals").glob("seal-*"))
+    assert run_cli("audit", "seal", str(workspace), *key).returncode == 0  # no trust root: nothing to check with
+    verified = run_cli("audit", "verify", str(workspace), "--trust", str(test_pki.root_pem))
+    [line] = [line for line in verified.stdout.splitlines() if line.startswith("seal of event")]
+    assert "revoked signer" in line and ", trusted," not in line
+    assert "chain trusted but revocation NOT checked (the seal carries no current revocation data" in line
+    [status] = verify_trail(workspace, [test_pki.root_pem]).seals
+    assert status.trusted is None and status.revocation_unchecked
 
 
 def test_rewrite_after_seal_is_detected(workspace: Path, sponsor_key: Any) -> None:

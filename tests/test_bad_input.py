@@ -21,7 +21,7 @@ from qa_builder.errors import AnswersError, LibraryError
 from qa_builder.library.loader import load_library
 from qa_builder.models import answers as answers_models
 from qa_builder.models import library as library_models
-from qa_builder.models.text import InputModel
+from qa_builder.models.text import InputModel, text_problem
 from qa_builder.review.checks import _add_months
 from qa_builder.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from tests.conftest import MINI_LIBRARY, MINIMAL_ANSWERS, ROOT, CliResult, run_cli
@@ -174,6 +174,26 @@ def test_control_character_in_text_field(tmp_path: Path, escape: str, expected: 
     assert expected in message
 
 
+@pytest.mark.parametrize(("escape", "expected"), [
+    ("\\uE000", "U+E000 at character 6, a private-use character"),
+    ("\\uF8FF", "U+F8FF at character 6, a private-use character"),
+    ("\\U000F0001", "U+F0001 at character 6, a private-use character"),
+    ("\\uFDD0", "U+FDD0 at character 6, a Unicode noncharacter"),
+    ("\\U0001FFFF", "U+1FFFF at character 6, a Unicode noncharacter"),
+    ("\\U0010FFFF", "U+10FFFF at character 6, a Unicode noncharacter"),
+])
+def test_a_character_no_font_can_show_is_refused_with_the_field(tmp_path: Path, escape: str, expected: str) -> None:
+    # `check` said "no findings" and `build` failed inside Typst ("could not be displayed with font Carlito")
+    message = _error(tmp_path, _with("- name: Tokyo Plant", f'- name: "Tokyo{escape} Plant"'))
+    assert "line 20: contract_acceptor.sites[0].name contains " + expected in message
+    assert "retype the character you meant" in message
+
+
+def test_characters_fonts_show_are_kept(tmp_path: Path) -> None:
+    text = "Tokyo \U0001F600 \u00AD \u845B\U000E0100 \uFB01 \U00010000 Plant"  # emoji, soft hyphen, variant, ligature
+    assert text_problem(text) is None
+
+
 def test_control_character_in_a_list_or_mapping(tmp_path: Path) -> None:
     message = _error(tmp_path, _with('registration_numbers: {FEI: "3009876543"}',
                                      'registration_numbers: {FEI: "30098\\f76543"}'))
@@ -320,6 +340,11 @@ def test_library_control_character_in_clause_text(lib: Path) -> None:
     _add_clause(lib, text='"Plain\\f text."')
     assert "clause 'zz_bad': clauses[" in _library_problem(lib)
     assert "text contains U+000C (a page break pasted from a word processor)" in _library_problem(lib)
+
+
+def test_library_private_use_character_in_clause_text(lib: Path) -> None:
+    _add_clause(lib, text='"Plain\\uE000 text."')
+    assert "text contains U+E000 at character 6, a private-use character" in _library_problem(lib)
 
 
 def test_library_unknown_filter_is_a_compile_error(lib: Path) -> None:

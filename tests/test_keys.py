@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from qa_builder.errors import SigningError
+from qa_builder.errors import SigningError, SigningInputError
 from qa_builder.signing.keys import close_pkcs11_sessions, load_pkcs11_key, load_pkcs12_key
-from tests.conftest import self_signed_p12
+from tests.conftest import SOFTHSM_MODULE, make_softhsm_token, run_cli, self_signed_p12
 
 
 def _signs(key: Any, certificate: x509.Certificate) -> None:
@@ -207,3 +208,36 @@ def test_a_name_mixing_right_to_left_and_latin_letters_is_refused_for_what_it_is
     assert "Unicode 3.2" not in message
     hebrew_only = load_pkcs12_key(p12("\u05d3\"\u05e8 \u05d3\u05d5\u05d3 \u05db\u05d4\u05df"), b"pw", keep=False)
     assert hebrew_only.identity.common_name.endswith("\u05db\u05d4\u05df")  # one direction: signs
+
+
+@pytest.fixture
+def mismatched_token(tmp_path: Path, test_pki: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A SoftHSM2 token holding the sponsor's key under the label 'sponsor', and beside it, under the same label,
+    the contract acceptor's certificate (a token set up wrongly)."""
+    import pkcs11
+
+    monkeypatch.setenv("SOFTHSM2_CONF", str(make_softhsm_token(tmp_path / "softhsm", test_pki,
+                                                                certificate_of="contract-acceptor")))
+    close_pkcs11_sessions()
+    pkcs11.unload(str(SOFTHSM_MODULE))
+    yield SOFTHSM_MODULE
+    close_pkcs11_sessions()
+    pkcs11.unload(str(SOFTHSM_MODULE))
+
+
+def test_a_token_key_that_does_not_match_its_certificate_is_refused_before_signing(
+        mismatched_token: Path, minimal_build: Path, tmp_path: Path) -> None:
+    # the token signed, then the self-check said "the new signature ... does not verify" (exit 1, no culprit)
+    with pytest.raises(SigningInputError, match="the private key does not match the certificate"):
+        load_pkcs11_key(mismatched_token, "qa-token", "sponsor", b"4321")
+    pin = tmp_path / "pin"
+    pin.write_text("4321\n", encoding="utf-8")
+    out = tmp_path / "signed.pdf"
+    result = run_cli("sign", str(minimal_build / "QA-MIN-1_v1.pdf"), "--field", "sig_sponsor_1", "--meaning",
+                     "approval", "--certify", "--pkcs11-module", str(mismatched_token), "--token-label", "qa-token",
+                     "--key-label", "sponsor", "--pin-file", str(pin), "-o", str(out))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: PKCS#11 token 'qa-token' key 'sponsor': the private key does not match "
+                                    "the certificate 'CN=")
+    assert len(result.stderr.splitlines()) == 1 and "nothing was signed" in result.stderr
+    assert not out.exists()

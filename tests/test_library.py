@@ -107,6 +107,25 @@ def test_review_thresholds_outside_their_range_are_refused(lib: Path, values: st
     assert expected in _problems(lib)
 
 
+@pytest.mark.parametrize(("file", "old", "new", "expected"), [
+    ("library.yaml", 'version: "0.0.1"', f'version: "{"9" * 100_000}"',
+     "library.yaml line 2: version is 100,000 characters long; at most 50 fit here; shorten it"),
+    ("library.yaml", "name: mini test library", f"name: {'N' * 201}",
+     "library.yaml line 1: name is 201 characters long; at most 200 fit here; shorten it"),
+    ("library.yaml", "title: Never Used", f"title: {'T' * 301}", "library.yaml line 6: sections[2].title is 301 "
+     "characters long; at most 300 fit here; shorten it"),
+    ("clauses/release.yaml", "title: Batch Release", f"title: {'T' * 301}", "release.yaml line 3: clause "
+     "'release': clauses[0].title is 301 characters long; at most 300 fit here; shorten it"),
+])
+def test_texts_printed_on_the_cover_and_in_headings_are_bounded(lib: Path, file: str, old: str, new: str,
+                                                                 expected: str) -> None:
+    # a version of 100,000 digits passed `library check` and `check`, then failed inside Typst with no file or line
+    _edit(lib / file, old, new)
+    assert expected in _problems(lib)
+    checked = run_cli("library", "check", "--library", str(lib))
+    assert checked.returncode == 2 and expected in checked.stderr
+
+
 def test_text_and_positions_are_exclusive(lib: Path) -> None:
     _edit(lib / "clauses" / "release.yaml", "    position_from: release_model\n",
           "    text: Both.\n    position_from: release_model\n")

@@ -53,7 +53,7 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory, signed_build: Path, test
     shutil.copytree(signed_build, out)  # built and signed once per session (tests/conftest.py)
     write_signed_manifest(out / "QA-MIN-1_v1.build.json", load_pkcs12_key(test_pki.p12("sponsor"),
                                                                           test_pki.passphrase()),
-                          tsa_url=test_pki.tsa_url)
+                          tsa_url=test_pki.tsa_url, trust_roots=(test_pki.root_pem,))  # carries its revocation data
     return out
 
 
@@ -647,6 +647,32 @@ def test_manifest_verifies_and_names_a_swapped_artefact(build_dir: Path, tmp_pat
     result = _only(copy / "QA-MIN-1_v1.manifest.json", test_pki)
     assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "HASH_FAILURE")
     assert "changed after it was signed" in _problems(result)
+
+
+def test_a_manifest_whose_revocation_cannot_be_checked_is_not_passed(build_dir: Path, tmp_path: Path,
+                                                                       test_pki: Any) -> None:
+    """A manifest signed by a revoked certificate verified offline "revocation not checked; PASSED", where a B-B PDF
+    signature is INDETERMINATE / TRY_LATER. Signing with --trust refuses the revoked certificate; without it, the
+    signature carries no revocation data and offline verification says it could not be checked."""
+    copy = tmp_path / "copy"
+    shutil.copytree(build_dir, copy)
+    record = copy / "QA-MIN-1_v1.build.json"
+    key = ("--key", str(test_pki.p12("revoked")), "--passphrase-file", str(test_pki.passphrase_file), "--force")
+    refused = run_cli("manifest", str(record), *key, "--trust", str(test_pki.root_pem))
+    assert refused.returncode == 2 and "is revoked" in refused.stderr and "must not sign" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
+    assert json.loads((copy / "QA-MIN-1_v1.manifest.json").read_text())["created_at"] == json.loads(
+        (build_dir / "QA-MIN-1_v1.manifest.json").read_text())["created_at"]  # nothing was replaced
+    assert run_cli("manifest", str(record), *key).returncode == 0  # no trust root: no revocation check, as `sign`
+    offline = _cli(str(copy / "QA-MIN-1_v1.manifest.json"), "--trust", str(test_pki.root_pem))
+    assert offline.returncode == 3, offline.stdout
+    assert "INDETERMINATE (could not be confirmed) [TRY_LATER]" in offline.stdout and "PASSED" not in offline.stdout
+    assert "carries no revocation data" in offline.stdout
+    online = _only(copy / "QA-MIN-1_v1.manifest.json", test_pki, online=True)
+    assert (online.indication, online.sub_indication, online.signatures[0].revocation) == (
+        "TOTAL-FAILED", "REVOKED", "revoked")
+    carried = _only(build_dir / "QA-MIN-1_v1.manifest.json", test_pki)  # signed with --trust: checked offline
+    assert (carried.indication, carried.signatures[0].revocation) == ("TOTAL-PASSED", "good")
 
 
 def test_a_signed_manifest_is_verified_as_it_will_be_later(build_dir: Path, test_pki: Any) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa_builder.audit.events import AuditEvent, DetailValue, canonical, content_hash
 from qa_builder.audit.store import AuditTrail, StoredRow
-from qa_builder.audit.verify import SealStatus, TrailVerdict, verify_trail
+from qa_builder.audit.verify import UNCHECKED_REVOCATION, SealStatus, TrailVerdict, verify_trail
 from qa_builder.errors import AuditError
 from qa_builder.files import write_bytes_atomic
 from qa_builder.printable import printable
@@ -55,7 +55,7 @@ def export_csv_flagged(workspace: Path, out: Path, *, replace: bool = True) -> t
     writer.writerow(CSV_COLUMNS)
     writer.writerows(rows)
     write_bytes_atomic(out, buffer.getvalue().encode("utf-8"), replace=replace)
-    trail.append("export", files=[out], details={"format": "csv", "events": len(rows), "flagged": len(flagged)})
+    _record_or_remove(trail, out, {"format": "csv", "events": len(rows), "flagged": len(flagged)})
     return out, flagged
 
 
@@ -83,9 +83,22 @@ def export_pdf(workspace: Path, out: Path, converter: PdfConverter | None = None
         report_docx(verdict, events).save(str(docx))
         _convert(docx, pdf, converter)
         write_bytes_atomic(out, pdf.read_bytes(), replace=replace)
-    trail.append("export", files=[out], details={"format": "pdf", "events": len(events),
-                                                 "chain_intact": verdict.chain_intact})
+    _record_or_remove(trail, out, {"format": "pdf", "events": len(events), "chain_intact": verdict.chain_intact})
     return out
+
+
+def _record_or_remove(trail: AuditTrail, out: Path, details: dict[str, DetailValue]) -> None:
+    """Record the export in the trail; when the trail refuses (a read-only workspace), remove the export: no
+    export is left unrecorded.
+
+    Raises:
+        AuditError: the trail cannot be written.
+    """
+    try:
+        trail.append("export", files=[out], details=details)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
 
 
 def _existing_trail(workspace: Path) -> AuditTrail:
@@ -232,7 +245,8 @@ def _status_text(verdict: TrailVerdict) -> str:
 
 
 def _seal_text(seal: SealStatus) -> str:
-    trust = {None: "trust not checked", True: "trusted", False: "not trusted"}[seal.trusted]
+    trust = UNCHECKED_REVOCATION if seal.revocation_unchecked else {
+        None: "trust not checked", True: "trusted", False: "not trusted"}[seal.trusted]
     stamp = f"timestamped {seal.timestamp}" if seal.timestamp else "no timestamp"
     state = "checks out" if seal.ok else f"FAILS: {seal.problem}"
     return f"Event {seal.seq}, sealed {seal.sealed_at} by {seal.signer or 'unknown'} ({stamp}, {trust}): {state}"

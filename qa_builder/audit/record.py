@@ -49,6 +49,7 @@ def check_usable(trail: AuditTrail | None) -> None:
     """
     if trail is not None:
         trail.head()
+        trail.check_writable()  # a read-only copy reads (head) but cannot record
 
 
 def record(trail: AuditTrail | None, action: Action, *, outcome: Outcome = "ok", agreement_id: str | None = None,

@@ -15,7 +15,7 @@ from qa_builder.audit.chain import check_chain
 from qa_builder.audit.events import AuditEvent, DetailValue, canonical, format_time
 from qa_builder.audit.record import failure_sentence
 from qa_builder.audit.store import AuditTrail, Head, seals_folder
-from qa_builder.errors import AuditError
+from qa_builder.errors import AuditError, SigningError
 from qa_builder.files import read_small_file, write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -61,6 +61,9 @@ class SealSignature:
     timestamp: str | None
     """The TSA's time (UTC) when the signature carries an RFC 3161 timestamp."""
     problem: str | None
+    revocation_unchecked: bool = False
+    """The chain holds, but the sealer's revocation status could not be established (then `trusted` is None): the
+    seal carries no current revocation data (`audit seal --trust` puts it in)."""
 
 
 def seal_files(workspace: Path, seq: int) -> SealFiles:
@@ -76,15 +79,20 @@ def list_seals(workspace: Path) -> list[SealFiles]:
     return [seal_files(workspace, seq) for seq in sorted(found)]
 
 
-def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None) -> Seal:
+def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None,
+               trust_roots: Sequence[Path] = ()) -> Seal:
     """Sign the trail's current head and record a `seal` event.
 
     The head (seq and hash) is written as canonical JSON to seal-<seq>.json with a detached CMS signature in
     seal-<seq>.p7s (RFC 3161 timestamped when `tsa_url` is given); both are written atomically before the
-    `seal` event is appended. A trail that does not verify is not sealed.
+    `seal` event is appended. A trail that does not verify is not sealed. With `trust_roots`, the sealer's
+    certificate is first checked not revoked (as `sign --trust` does), and the OCSP responses and CRLs that
+    showed it are carried in the signature, so that `audit verify --trust` can check them offline.
 
     Raises:
         AuditError: no trail, an empty or broken trail, a head already sealed, or signing failed.
+        SigningInputError: the sealer's certificate is revoked, or does not chain to `trust_roots`.
+        InputError: a trust root file cannot be used.
     """
     from qa_builder.signing.tsa import shown_tsa_url
 
@@ -100,12 +108,16 @@ def seal_trail(workspace: Path, key: SigningKey, *, tsa_url: str | None = None) 
     tsa_shown = shown_tsa_url(tsa_url) if tsa_url else None  # never its password or token
     details: dict[str, DetailValue] = {"sealed_seq": head.seq, "sealed_hash": head.hash, "tsa": tsa_shown}
     try:
-        signature = _sign(data, key, tsa_url)
-    except AuditError as exc:
+        signature = _sign(data, key, tsa_url, trust_roots)
+    except (AuditError, SigningError) as exc:
         trail.append("seal", outcome="failed", signer=signer, details={**details, "error": failure_sentence(exc)})
         raise
     write_bytes_atomic(files.signature, signature)
-    write_bytes_atomic(files.document, data)
+    try:
+        write_bytes_atomic(files.document, data)
+    except BaseException:  # a signature without its document is half a seal: none is left
+        files.signature.unlink(missing_ok=True)
+        raise
     event = trail.append("seal", signer=signer, files=[files.document, files.signature], details=details)
     return Seal(files, head.seq, head.hash, sealed_at, signer, tsa_url is not None, event)
 
@@ -120,11 +132,14 @@ def _sealable_head(trail: AuditTrail) -> Head:
     return check.head
 
 
-def _sign(data: bytes, key: SigningKey, tsa_url: str | None) -> bytes:
+def _sign(data: bytes, key: SigningKey, tsa_url: str | None, trust_roots: Sequence[Path]) -> bytes:
     from qa_builder.signing.cms import sign_detached
+    from qa_builder.signing.keys import check_not_revoked
+    from qa_builder.signing.trust import load_trust_roots
 
+    revocation = check_not_revoked(key, load_trust_roots(trust_roots)) if trust_roots else None
     try:
-        return sign_detached(data, key, tsa_url)
+        return sign_detached(data, key, tsa_url, revocation)
     except RuntimeError as exc:
         raise AuditError(f"sealing the audit trail failed ({exc})") from exc
 
@@ -155,33 +170,65 @@ def check_seal_signature(files: SealFiles, trust_roots: Sequence[Path] = ()) -> 
         InputError: a trust root file cannot be used (a usage error, not a fault of the seal).
     """
     from asn1crypto import cms
+    from asn1crypto import x509 as asn1_x509
     from cryptography import x509
-    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
     from pyhanko_certvalidator import ValidationContext
 
+    from qa_builder.signing.cms import carried_revocation
     from qa_builder.signing.trust import load_trust_roots
+    from qa_builder.verify.chains import chain_state
 
     name = files.signature.name
     roots = load_trust_roots(trust_roots)
+    unchecked = False
     try:
         signed_data = cms.ContentInfo.load(read_small_file(files.signature, SEAL_FILE_LIMIT))["content"]
+        document = read_small_file(files.document, SEAL_FILE_LIMIT)
+        ocsps, crls = carried_revocation(signed_data)
+        # as for a PDF or a manifest, the sealer's revocation status must be established to call it trusted: from
+        # the OCSP responses and CRLs the seal carries, at the time its trusted timestamp proves if they are stale
         context = ValidationContext(trust_roots=roots, allow_fetching=False)
-        status = asyncio.run(async_validate_detached_cms(read_small_file(files.document, SEAL_FILE_LIMIT), signed_data,
-                                                         signer_validation_context=context))
+        status = _validated(document, signed_data, roots, ocsps, crls, None, context, "require")
+        proven = status.timestamp_validity.timestamp if (
+            status.timestamp_validity is not None and status.timestamp_validity.trusted) else None
+        if trust_roots and not status.trusted and not status.revoked and proven is not None:
+            earlier = _validated(document, signed_data, roots, ocsps, crls, proven, context, "require")
+            if earlier.trusted or earlier.revoked:
+                status = earlier
+        if trust_roots and not status.trusted and not status.revoked:
+            lenient = _validated(document, signed_data, roots, ocsps, crls, None, context, "soft-fail")
+            unchecked = bool(lenient.trusted) or (bool(ocsps or crls) and chain_state(  # stale data, sound chain
+                lenient.signing_cert, [c.chosen for c in signed_data["certificates"] or ()
+                                       if isinstance(c.chosen, asn1_x509.Certificate)], roots, None) == "trusted")
     except Exception as exc:  # asn1crypto and pyHanko raise many kinds on a damaged file: all mean "unreadable"
         return SealSignature(False, None, "", None, f"{name}: cannot be read as a CMS signature ({exc})")
     signer = x509.load_der_x509_certificate(status.signing_cert.dump()).subject.rfc4514_string()
     intact = bool(status.intact and status.valid)
-    trusted = bool(status.trusted) if trust_roots else None
+    trusted = None if not trust_roots or unchecked else bool(status.trusted)
     timestamp, timestamp_problem = _timestamp_of(status, check_trust=bool(trust_roots))
     problem = None
     if not intact:
         problem = f"{name}: the signature does not match {files.document.name} (the seal was altered)"
+    elif status.revoked and trust_roots:
+        problem = f"{name}: the sealer's certificate is revoked"
     elif trusted is False:
         problem = f"{name}: the sealer's certificate does not chain to a trusted root"
     elif timestamp_problem:
         problem = f"{name}: {timestamp_problem}"
-    return SealSignature(intact, trusted, signer, timestamp, problem)
+    return SealSignature(intact, trusted, signer, timestamp, problem, revocation_unchecked=unchecked)
+
+
+def _validated(document: bytes, signed_data: Any, roots: list[Any], ocsps: list[Any], crls: list[Any],
+               moment: dt.datetime | None, ts_context: Any, mode: str) -> Any:
+    """pyHanko's status of a seal's detached CMS, its sealer judged at `moment` (None: now) in revocation `mode`
+    with the revocation data the seal carries; the timestamp authority as `ts_context` judges it."""
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+    from pyhanko_certvalidator import ValidationContext
+
+    context = ValidationContext(trust_roots=roots, allow_fetching=False, moment=moment, revocation_mode=mode,
+                                ocsps=ocsps, crls=crls)
+    return asyncio.run(async_validate_detached_cms(document, signed_data, signer_validation_context=context,
+                                                   ts_validation_context=ts_context))
 
 
 def _timestamp_of(status: Any, *, check_trust: bool) -> tuple[str | None, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import sqlite3
 import time
@@ -254,21 +255,38 @@ class AuditTrail:
         return int(found[0]) if found else 0
 
     def _connect(self, *, create: bool) -> sqlite3.Connection:
-        mode = "rwc" if create else "rw"
+        """A connection that writes (creating the database when missing), or one that only reads.
+
+        Reading opens the database read-only, so that a read-only copy (an archived workspace, a read-only mount)
+        can be listed and verified. A WAL database read-only still needs its -shm file made beside it; where the
+        folder refuses that and no -wal file holds events, the file is read as immutable (it cannot change).
+        """
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._check_inside()
+        if create:
+            conn = self._open("rwc")
+            _set_wal(conn)
+            conn.execute("PRAGMA synchronous = FULL")
+            return conn
+        try:
+            return self._open("ro")
+        except sqlite3.OperationalError:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if os.access(self.path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+                raise  # not a read-only copy, or one whose newest events only its -wal holds
+            return self._open("ro&immutable=1")
+
+    def _open(self, mode: str) -> sqlite3.Connection:
+        """Open the database in an SQLite URI `mode` and check its schema (see `_check_schema`)."""
         conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_S,
                                isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             _check_schema(conn, self.path)
         except BaseException:
             conn.close()
             raise
-        if create:
-            _set_wal(conn)
-            conn.execute("PRAGMA synchronous = FULL")
         return conn
 
     def _check_inside(self) -> None:
@@ -301,9 +319,27 @@ class AuditTrail:
                     raise
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            if self._read_only():
+                raise AuditError(_READ_ONLY.format(path=self.path)) from exc
             raise _trail_error(self.path, exc) from exc
         except OSError as exc:  # the audit folder cannot be made (a read-only workspace, a full disk)
+            if self._read_only():
+                raise AuditError(_READ_ONLY.format(path=self.path)) from exc
             raise AuditError(f"{self.path}: the audit trail cannot be written ({exc.strerror or exc})") from exc
+
+    def check_writable(self) -> None:
+        """Refuse a trail that can be read but not written: a read-only workspace (mount or archived copy).
+
+        Raises:
+            AuditError: the trail's folder refuses writing (one line saying so).
+        """
+        if self._read_only():
+            raise AuditError(_READ_ONLY.format(path=self.path))
+
+    def _read_only(self) -> bool:
+        """Whether the trail's folder (or, before it exists, the workspace) refuses writing: a read-only copy."""
+        folder = self.path.parent if self.path.parent.exists() else self.workspace
+        return folder.exists() and not os.access(folder, os.W_OK)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         """Create the table and triggers in a transaction of their own, so a refused first event leaves them."""
@@ -414,11 +450,24 @@ def _parse(seq: int, text: str, path: Path) -> AuditEvent:
                          "run `qa-builder audit verify` on the workspace") from exc
 
 
+_READ_ONLY = ("{path}: the audit trail cannot be written: the workspace is read-only here (a read-only mount or an "
+              "archived copy); this command records what it does in the trail, so run it on a writable copy (`audit "
+              "log` and `audit verify` read a read-only copy)")
+
+
 def _trail_error(path: Path, exc: sqlite3.Error) -> AuditError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return AuditError(f"{path}: the audit trail stayed busy for more than {BUSY_TIMEOUT_S:.0f} s "
                           "(another qa-builder process holds it); try again")
+    if "disk I/O error" in text or "disk is full" in text:
+        try:
+            full = os.statvfs(path.parent).f_bavail == 0
+        except OSError:
+            full = False
+        if full:  # SQLite says only "disk I/O error" when it cannot grow its -shm file
+            return AuditError(f"{path}: the audit trail cannot be used: the disk is full (no space left); free some "
+                              "space and run again")
     return AuditError(f"{path}: the audit trail cannot be used ({text})")
 
 

@@ -39,6 +39,8 @@ class SealStatus:
     """None when verify was given no trust roots."""
     matches_chain: bool
     problem: str | None
+    revocation_unchecked: bool = False
+    """The chain holds but the sealer's revocation status could not be established (`trusted` is then None)."""
 
     @property
     def ok(self) -> bool:
@@ -245,7 +247,8 @@ def _seal_status(files: SealFiles, check: ChainCheck, trust_roots: Sequence[Path
     if problem is None and not matches:
         problem = _rewrite_sentence(files, document, check, since)
     return SealStatus(files.seq, files.document, str(document.get("sealed_at")), signature.signer,
-                      signature.timestamp, signature.intact, signature.trusted, matches, problem)
+                      signature.timestamp, signature.intact, signature.trusted, matches, problem,
+                      revocation_unchecked=signature.revocation_unchecked)
 
 
 def _rewrite_sentence(files: SealFiles, document: dict[str, Any], check: ChainCheck, since: int) -> str:
@@ -285,8 +288,14 @@ def _seal_event_problems(workspace: Path, events: Sequence[AuditEvent], seals: S
     return problems
 
 
+UNCHECKED_REVOCATION = ("chain trusted but revocation NOT checked (the seal carries no current revocation data: "
+                        "seal with --trust)")
+"""What a seal's line says instead of "trusted" when the sealer's revocation status could not be established."""
+
+
 def _seal_line(seal: SealStatus) -> str:
-    trust = {None: "trust not checked", True: "trusted", False: "NOT trusted"}[seal.trusted]
+    trust = UNCHECKED_REVOCATION if seal.revocation_unchecked else {
+        None: "trust not checked", True: "trusted", False: "NOT trusted"}[seal.trusted]
     stamp = f"timestamped {seal.timestamp}" if seal.timestamp else "no timestamp"
     state = "ok" if seal.ok else "BAD"
     chain = "matches the chain" if seal.matches_chain else "does NOT match the chain"

@@ -73,11 +73,11 @@ class _Group(click.Group):
                 click.secho(f"error: the output could not be written ({exc.strerror or type(exc).__name__})",
                             fg="red", err=True)
                 sys.exit(1)
-            if isinstance(exc, OSError) and exc.filename:
+            if isinstance(exc, OSError) and (exc.filename or _is_write_problem(exc)):
                 # A file or folder the system refused (an output folder that cannot hold a file, such as
-                # `sign -o /proc/self/x.pdf` or `init /proc/self/ws`): one line naming it, not "internal error".
-                click.secho(f"error: {printable(_os_culprit(exc))} ({exc.strerror or type(exc).__name__})",
-                            fg="red", err=True)
+                # `sign -o /proc/self/x.pdf` or `init /proc/self/ws`; a full disk, a read-only folder): one line
+                # naming it and what to do, not "internal error".
+                click.secho(f"error: {printable(_os_problem(exc))}", fg="red", err=True)
                 sys.exit(1)
             click.secho(f"internal error: {type(exc).__name__}: {printable(str(exc))} (run with --debug for details)",
                         fg="red", err=True)
@@ -90,13 +90,29 @@ class _Group(click.Group):
             sys.exit(1)
 
 
-def _os_culprit(exc: OSError) -> str:
-    """'PATH: cannot be used', or for a hidden staging name ('.x.pdf.k2j.tmp', '.ws.init-12') the folder it was
-    to be made in: 'FOLDER: no file can be made there'."""
+def _os_problem(exc: OSError) -> str:
+    """One line for an OSError that names a file, or that is a write problem (full disk, read-only ...).
+
+    A write problem is worded by `write_problem` ('PATH: the disk is full (no space left); free some space and run
+    again'); any other refusal is 'PATH: cannot be used (REASON)'. A hidden staging name ('.x.pdf.k2j.tmp',
+    '.ws.init-12') is shown as the folder it was to be made in: 'FOLDER: no file can be made there (REASON)'.
+    """
+    from qa_builder.files import write_problem  # here: not imported by every command's start
+
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename is None:  # a write() or fsync() names no file
+        return (write_problem(Path(), exc) or reason).removeprefix(".: ")
     path = Path(os.fsdecode(exc.filename))
     if path.name.startswith("."):
-        return f"{path.parent}: no file can be made there"
-    return f"{path}: cannot be used"
+        return write_problem(path.parent, exc) or f"{path.parent}: no file can be made there ({reason})"
+    return write_problem(path, exc) or f"{path}: cannot be used ({reason})"
+
+
+def _is_write_problem(exc: OSError) -> bool:
+    """Whether `exc` is a full disk, a quota, a size limit, a read-only or a not-writable folder."""
+    from qa_builder.files import write_problem
+
+    return write_problem(Path(), exc) is not None
 
 
 def _raised_by_echo(exc: BaseException) -> bool:

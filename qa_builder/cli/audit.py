@@ -151,7 +151,10 @@ def export_command(workspace: Path, fmt: str, out: Path | None, trust_roots: tup
 @click.argument("workspace", type=_WORKSPACE)
 @key_options
 @click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL for a timestamp on the seal.")
-def seal_command(workspace: Path, key: KeyChoice, tsa_url: str | None) -> None:
+@click.option("--trust", "trust_roots", multiple=True, type=_FILE,
+              help="Trust root certificate, repeatable: the sealer's certificate is first checked not revoked, and "
+                   "the seal carries the OCSP/CRL answers, so `audit verify --trust` checks them offline.")
+def seal_command(workspace: Path, key: KeyChoice, tsa_url: str | None, trust_roots: tuple[Path, ...]) -> None:
     """Sign the head of WORKSPACE's audit trail, so a rewrite of the whole trail shows when it is verified.
 
     Writes audit/seals/seal-<seq>.json and its detached CMS signature seal-<seq>.p7s. Anyone can check it with:
@@ -164,6 +167,6 @@ def seal_command(workspace: Path, key: KeyChoice, tsa_url: str | None) -> None:
     from qa_builder.audit.seal import seal_trail
 
     signing_key = key.load()
-    seal = seal_trail(workspace, signing_key, tsa_url=tsa_url)
+    seal = seal_trail(workspace, signing_key, tsa_url=tsa_url, trust_roots=trust_roots)
     click.echo(f"sealed event {seal.seq} (hash {seal.hash[:16]}…) as {printable(signing_key.identity.common_name)}"
                f"{', timestamped' if seal.timestamped else ''}: {seal.files.document}, {seal.files.signature}")

@@ -14,8 +14,12 @@ from qa_builder.printable import printable
 @click.argument("build_json", type=click.Path(dir_okay=False, path_type=Path))
 @key_options
 @click.option("--tsa", "tsa_url", help="RFC 3161 timestamp authority URL for a timestamp on the signature.")
+@click.option("--trust", "trust_roots", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Trust root certificate, repeatable: the signer's certificate is first checked not revoked, and "
+                   "the signature carries the OCSP/CRL answers, so the manifest verifies offline.")
 @click.option("--force", is_flag=True, help="Replace an existing manifest.")
-def manifest_command(build_json: Path, key: KeyChoice, tsa_url: str | None, force: bool) -> None:
+def manifest_command(build_json: Path, key: KeyChoice, tsa_url: str | None, trust_roots: tuple[Path, ...],
+                     force: bool) -> None:
     """Write <id>_v<version>.manifest.json (RFC 8785) and its detached CMS signature .manifest.json.p7s.
 
     The manifest lists the tool version, answers and template hashes, library and clause versions, the model
@@ -28,7 +32,8 @@ def manifest_command(build_json: Path, key: KeyChoice, tsa_url: str | None, forc
     from qa_builder.audited import write_signed_manifest
 
     signing_key = key.load()
-    files = write_signed_manifest(build_json, signing_key, tsa_url=tsa_url, force=force, trail=trail_of(build_json))
+    files = write_signed_manifest(build_json, signing_key, tsa_url=tsa_url, force=force, trail=trail_of(build_json),
+                                  trust_roots=trust_roots)
     click.echo(f"wrote {files.manifest}")
     click.echo(f"wrote {files.signature} (signed by {printable(signing_key.identity.common_name)}"
                f"{', timestamped' if tsa_url else ''})")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
@@ -35,6 +36,9 @@ class Clock(LibraryModel):
 class Section(LibraryModel):
     """A numbered section of the agreement; clauses belong to one."""
 
+    field_text_limits: ClassVar[Mapping[str, int]] = {"title": 300}
+    """A title is a heading and a table-of-contents line (clause texts stay bounded by the file size alone)."""
+
     id: Identifier
     title: str
     order: int = Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT)
@@ -48,6 +52,9 @@ class Timeline(LibraryModel):
     a clock stated in one and not the other (a literal number written in only one of them).
     """
 
+    field_text_limits: ClassVar[Mapping[str, int]] = {"event": 500}
+    """An event is one cell of the timelines table."""
+
     event: str = Field(description="The obligation, e.g. 'Critical Deviation'.")
     who: Literal["sponsor", "contract_acceptor", "both"] = Field(
         default="contract_acceptor", description="The party that must act by the deadline.")
@@ -58,6 +65,9 @@ class Timeline(LibraryModel):
 
 class Clause(LibraryModel):
     """One clause of the library, at its current version."""
+
+    field_text_limits: ClassVar[Mapping[str, int]] = {"title": 300}
+    """A title is a heading; the clause's texts are bounded by the library's file size and the render limits."""
 
     id: Identifier
     title: str
@@ -175,6 +185,11 @@ class RaciActivity(LibraryModel):
 
 class LibraryInfo(LibraryModel):
     """The library's own identity (library.yaml)."""
+
+    field_text_limits: ClassVar[Mapping[str, int]] = {"name": 200, "version": 50, "defined_terms": 100}
+    """The name and version are printed on the cover and in the build record, manifest and audit trail (a version
+    of 100,000 digits passed `library check` and failed the PDF: a PDF string holds 32,767 characters at most); a
+    defined term is a word or phrase."""
 
     name: str
     version: str

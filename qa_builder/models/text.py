@@ -106,7 +106,23 @@ def text_problem(text: str) -> str | None:
                 "same as one without it, yet compare as another (a party name, an id); remove it")
     if 0xD800 <= code <= 0xDFFF:
         return f"contains half a surrogate pair (U+{code:04X}) {at}, which is not text; remove it"
+    if _private_use(code):
+        return (f"contains U+{code:04X} {at}, a private-use character: it means something only to the program "
+                "that typed it, and no font of the agreement can show it; retype the character you meant")
+    if _noncharacter(code) and code not in (0xFFFE, 0xFFFF):
+        return (f"contains U+{code:04X} {at}, a Unicode noncharacter: it is not text, and no font can show it; "
+                "retype the character you meant")
     return f"contains the control character U+{code:04X} {at}, which a DOCX cannot hold; remove it"
+
+
+def _private_use(code: int) -> bool:
+    """U+E000-U+F8FF and the private-use planes 15 and 16 (but their two last code points, noncharacters)."""
+    return 0xE000 <= code <= 0xF8FF or (code >= 0xF0000 and code & 0xFFFE != 0xFFFE)
+
+
+def _noncharacter(code: int) -> bool:
+    """The 66 noncharacters: U+FDD0-U+FDEF and the last two code points of every plane (U+FFFE, ..., U+10FFFF)."""
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
 _INVISIBLE_RANGES = (
@@ -130,10 +146,14 @@ def _invisible(code: int) -> str | None:
 
 # Every character text_problem refuses: C0 controls but tab, line feed and carriage return; DEL; the C1
 # controls (U+0085 among them); U+2028/U+2029; the bidirectional embeddings, overrides and isolates
-# (U+202A-U+202E, U+2066-U+2069); the invisible characters of _INVISIBLE_RANGES; lone surrogates; U+FFFE/U+FFFF.
+# (U+202A-U+202E, U+2066-U+2069); the invisible characters of _INVISIBLE_RANGES; lone surrogates; the private-use
+# characters (U+E000-U+F8FF, planes 15 and 16) and the 66 noncharacters (U+FDD0-U+FDEF, U+FFFE/U+FFFF of every
+# plane): no font of the agreement can show them (Typst refused the PDF with no file or field, session 7 attack).
 # One search instead of a Python loop per character (texts are checked on every render).
+_NONCHARACTER_PAIRS = "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 15))
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-                      "\ufffe\uffff" + "".join(f"{chr(a)}-{chr(b)}" for a, b, _what in _INVISIBLE_RANGES) + "]")
+                      "\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff\U000f0000-\U0010ffff" + _NONCHARACTER_PAIRS
+                      + "".join(f"{chr(a)}-{chr(b)}" for a, b, _what in _INVISIBLE_RANGES) + "]")
 
 
 def date_problem(day: dt.date) -> str | None:

@@ -364,10 +364,9 @@ def record_import(workspace: Workspace, agreement_id: str,
             raise InputError(f"{returned}: its import report would be {len(data)} bytes, over the "
                              f"{MAX_IMPORT_BYTES} bytes a report may hold, even with changes and comments bounded; "
                              "the file proposes too much to import (ask for a returned file with fewer changes)")
-        folder.mkdir(exist_ok=True)
         numbers = [int(m[1]) for p in earlier if (m := re.search(r"-import-([0-9]+)\.json$", p.name))]
         target = folder / f"v{report.version}-import-{max(numbers, default=0) + 1}.json"
-        write_bytes_atomic(target, data)
+        write_bytes_atomic(target, data)  # makes the folder, and leaves none when it cannot write
         kinds = ("formatting_only", "library_position", "answer_value", "deletes_clause", "non_standard",
                  "comments_only")
         counts = [(f"{kind}_clauses", sum(1 for f in report.clauses if f.classification == kind)) for kind in kinds]

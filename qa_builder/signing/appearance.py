@@ -50,7 +50,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import TextStampStyle
 
 from qa_builder import config
-from qa_builder.errors import QABuilderError
+from qa_builder.errors import QABuilderError, first_line
 from qa_builder.files import atomic_writer
 
 log = logging.getLogger(__name__)
@@ -191,13 +191,31 @@ def stamp_font_path(text: str = "") -> Path:
     needed = {c for c in text if not c.isspace() and unicodedata.category(c) != "Cc"}
     best: tuple[_FontSource, set[str]] | None = None
     for source in installed:
-        index = _face_index(source)
-        missing = {c for c in needed if ord(c) not in _coverage(str(source.path), index)}
-        if not missing:
-            return _prepared(str(source.path), index, str(_cache_dir()))
+        try:
+            index = _face_index(source)
+            missing = {c for c in needed if ord(c) not in _coverage(str(source.path), index)}
+            if not missing:
+                return _prepared(str(source.path), index, str(_cache_dir()))
+        except StampFontError:
+            raise
+        except Exception as exc:  # fontTools reads a table when first used: a damaged file fails here
+            raise _unreadable_font(source.path, exc) from exc
         if best is None or len(missing) < len(best[1]):
             best = (source, missing)
     raise StampFontError(_no_font_message(override, candidates, installed, best))
+
+
+def _unreadable_font(path: Path | str, exc: BaseException) -> StampFontError:
+    """The error of a font file fontTools cannot read (truncated, damaged), naming the file and what to do: the
+    variable that chose it, or the Debian package that installed it."""
+    reason = first_line(str(exc).strip())[:200] or type(exc).__name__
+    override = config.stamp_font() or ""
+    if override and Path(override.partition("#")[0]).expanduser() == Path(path):
+        return StampFontError(f"{FONT_ENV} names '{path}', which cannot be read as a font ({reason}); fix or unset "
+                              f"{FONT_ENV}")
+    package = next((s.package for s in _DEBIAN_FONTS if s.path == Path(path)), "")
+    fix = f"reinstall it (apt-get install --reinstall {package})" if package else "choose another font"
+    return StampFontError(f"The font file {path} cannot be read ({reason}); {fix}, or set {FONT_ENV} to another font")
 
 
 @dataclass(frozen=True)
@@ -261,7 +279,12 @@ def _subset_for(font: Path, text: str) -> Path:
     glyphs instead of several thousand cuts the stamp's cost per signature by an order of magnitude.
     """
     wanted = frozenset(ord(c) for c in text if c not in "\r\n") | _BASE_CHARACTERS
-    return _subset_cached(str(font), font.stat().st_mtime_ns, wanted, keep_layout=_needs_shaping(text))
+    try:
+        return _subset_cached(str(font), font.stat().st_mtime_ns, wanted, keep_layout=_needs_shaping(text))
+    except (StampFontError, OSError):
+        raise
+    except Exception as exc:  # every glyph is read here: a font damaged past its character map fails here
+        raise _unreadable_font(font, exc) from exc
 
 
 def _needs_shaping(text: str) -> bool:
@@ -332,7 +355,7 @@ def _open(path: str, index: int, *, lazy: bool | None) -> TTFont:
         # no bounding-box recalculation on save: it would decompile every CFF charstring (minutes for CJK)
         return TTFont(path, fontNumber=index, lazy=lazy, recalcBBoxes=False, recalcTimestamp=False)
     except Exception as exc:  # fontTools raises many kinds of errors for a bad file
-        raise StampFontError(f"The font file {path} cannot be read ({exc}); choose another font") from exc
+        raise _unreadable_font(path, exc) from exc
 
 
 @lru_cache(maxsize=32)

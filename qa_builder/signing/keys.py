@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -477,7 +479,45 @@ def load_pkcs11_key(module: Path, token_label: str, key_label: str, pin: bytes, 
         raise SigningInputError(f"{source}: key or certificate not found on the token ({exc})") from exc
     key = SigningKey(signer=signer, identity=identity_of(certificate), source=source)
     check_fit_to_sign(key.identity, source, at=at)
+    _check_token_key_matches(signer, certificate, source)
     return key
+
+
+_CHALLENGE_DIGEST = "sha256"
+
+
+def _check_token_key_matches(signer: Signer, certificate: x509.Certificate, source: str) -> None:
+    """Refuse a token key that does not belong to its certificate, before anything is signed with it.
+
+    A token gives no private key to compare: the key signs a random challenge on the token, and the certificate's
+    public key must verify it (pyhanko-certvalidator's signature check, with the mechanism the signer will use).
+    A PKCS#12 key is compared with its certificate directly (`_load`).
+
+    Raises:
+        SigningInputError: the signature does not verify, or the token refuses the certificate's kind of
+            signature with this key (an RSA certificate over an EC key).
+    """
+    import asyncio
+
+    from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
+
+    mismatch = (f"{source}: the private key does not match the certificate '{certificate.subject.rfc4514_string()}' "
+                "on the token; nothing was signed: put this key's own certificate on the token under the key's "
+                "label, or name the key whose certificate it is")
+    challenge = b"qa-builder: does the key match its certificate? " + secrets.token_bytes(32)
+    assert signer.signing_cert is not None  # loaded above
+    try:
+        signature = asyncio.run(signer.async_sign_raw(challenge, _CHALLENGE_DIGEST))
+    except Exception as exc:  # e.g. KeyTypeInconsistent: an EC key asked for an RSA signature
+        raise SigningInputError(f"{mismatch} (the token refused to sign with it as the certificate requires: "
+                                f"{type(exc).__name__})") from exc
+    try:
+        DefaultSignatureValidator().validate_signature(
+            signature, challenge, signer.signing_cert.public_key,
+            signer.get_signature_mechanism_for_digest(_CHALLENGE_DIGEST),
+            SignatureValidationContext(contextual_md_algorithm=_CHALLENGE_DIGEST))
+    except Exception as exc:  # InvalidSignature, or a signature of the wrong shape for the certificate's key
+        raise SigningInputError(mismatch) from exc
 
 
 def close_pkcs11_sessions() -> None:
@@ -494,7 +534,15 @@ def _close_token(token: tuple[str, str]) -> None:
             session.close()
 
 
-def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate]) -> None:
+@dataclass(frozen=True)
+class RevocationData:
+    """The OCSP responses and CRLs that established a chain's revocation status (for a detached CMS to carry)."""
+
+    ocsps: tuple[asn1_ocsp.OCSPResponse, ...]
+    crls: tuple[asn1_crl.CertificateList, ...]
+
+
+def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate]) -> RevocationData:
     """Refuse a signing certificate that its issuer has revoked, asking the chain's OCSP responders / CRLs now.
 
     The status must be established (revocation mode "require"): a responder that cannot be reached refuses too.
@@ -502,6 +550,10 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
     Args:
         key: The loaded signing key; its certificate and the certificates it carries form the path.
         trust_roots: The trust anchors the path must end in.
+
+    Returns:
+        The OCSP responses and CRLs that showed the chain not revoked: a manifest or seal signature carries them,
+        so that it can be verified offline as a B-LT PDF signature is.
 
     Raises:
         SigningError: The certificate (or a CA above it) is revoked, its revocation status cannot be established,
@@ -525,7 +577,7 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
         raise SigningError(f"{key.source}: the key carries no certificate whose revocation could be checked")
     registry = key.signer.cert_registry
 
-    async def validate() -> None:
+    async def validate() -> RevocationData:
         backend = AIOHttpFetcherBackend()
         try:
             context = ValidationContext(trust_roots=trust_roots, allow_fetching=True, revocation_mode="require",
@@ -533,11 +585,12 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
             validator = CertificateValidator(certificate, intermediate_certs=list(registry) if registry else None,
                                              validation_context=context)
             await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
+            return RevocationData(tuple(context.ocsps), tuple(context.crls))
         finally:
             await backend.close()  # type: ignore[no-untyped-call]
 
     try:
-        asyncio.run(validate())
+        return asyncio.run(validate())
     except RevokedError as exc:
         raise SigningInputError(f"{key.source}: the certificate of {who} is revoked ({exc}); a revoked "
                                 "certificate must not sign") from exc

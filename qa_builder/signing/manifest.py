@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from qa_builder.files import atomic_writer, inside, read_small_file, sha256_file
 from qa_builder.models.build import BUILD_RECORD_LIMIT, Artefact, BuildRecord
 from qa_builder.models.manifest import LibraryUse, Manifest, SignatureEntry
 from qa_builder.signing.cms import sign_detached, signature_timestamp_time
-from qa_builder.signing.keys import SigningKey
+from qa_builder.signing.keys import SigningKey, check_not_revoked
+from qa_builder.signing.trust import load_trust_roots
 
 SIGNED_PDF_SUFFIX = ".signed.pdf"
 
@@ -111,15 +113,19 @@ def canonical_bytes(manifest: Manifest) -> bytes:
 
 
 def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | None = None,
-                          force: bool = False) -> ManifestFiles:
+                          force: bool = False, trust_roots: Sequence[Path] = ()) -> ManifestFiles:
     """Write <stem>.manifest.json and its detached CMS signature <stem>.manifest.json.p7s beside the record.
 
     Records nothing: `qa_builder.audited.write_signed_manifest` adds the audit event for a workspace's trail.
 
     The CMS carries signing-certificate-v2 and signing time, and an RFC 3161 timestamp when `tsa_url` is given.
+    With `trust_roots`, the signer's certificate is first checked not revoked (as `sign --trust` does), and the
+    OCSP responses and CRLs that showed it are carried in the signature, so that it verifies offline.
 
     Raises:
         ManifestError / OutputExistsError / SigningError: unusable record, existing files, signing failure.
+        SigningInputError: the signer's certificate is revoked, or does not chain to `trust_roots`.
+        InputError: a trust root file cannot be used.
     """
     stem = build_json.name.removesuffix(".build.json")
     files = ManifestFiles(build_json.parent / f"{stem}.manifest.json", build_json.parent / f"{stem}.manifest.json.p7s")
@@ -127,14 +133,19 @@ def write_signed_manifest(build_json: Path, key: SigningKey, *, tsa_url: str | N
         if path.exists() and not force:
             raise OutputExistsError(f"{path} already exists", hint=Hint(Remedy.REPLACE_OUTPUT))
     data = canonical_bytes(build_manifest(build_json))
+    revocation = check_not_revoked(key, load_trust_roots(trust_roots)) if trust_roots else None
     try:
-        signature = sign_detached(data, key, tsa_url)
+        signature = sign_detached(data, key, tsa_url, revocation)
     except RuntimeError as exc:
         raise ManifestError(f"{build_json}: signing the manifest failed ({exc})") from exc
     with atomic_writer(files.manifest, replace=force) as out:
         out.write(data)
-    with atomic_writer(files.signature, replace=force) as out:
-        out.write(signature)
+    try:
+        with atomic_writer(files.signature, replace=force) as out:
+            out.write(signature)
+    except BaseException:  # a manifest without its signature is half a result: none is left
+        files.manifest.unlink(missing_ok=True)
+        raise
     return files
 
 

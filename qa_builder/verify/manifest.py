@@ -17,7 +17,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from qa_builder.files import inside, read_small_file, sha256_file
 from qa_builder.models.manifest import Manifest
-from qa_builder.signing.cms import signature_timestamp_token
+from qa_builder.signing.cms import carried_revocation, signature_timestamp_token
 from qa_builder.verify.chains import chain_state, token_chain_state
 from qa_builder.verify.pdf_rules import CHAIN_SENTENCES, TSA_SENTENCES
 from qa_builder.verify.policy import Policy
@@ -91,24 +91,35 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
     try:
         signed_data = cms.ContentInfo.load(read_small_file(signature_path, MAX_MANIFEST_BYTES))["content"]
         signer_info = signed_data["signer_infos"][0]
+        ocsps, crls = carried_revocation(signed_data)
+        # the signer's revocation status must be established, as for a PDF signature: from the OCSP responses and
+        # CRLs the signature carries (`manifest --trust`), or fetched with --online; the timestamp authority's is
+        # taken as the PDF verifier takes it (soft-fail offline)
+        signer_context = ValidationContext(trust_roots=list(policy.roots), allow_fetching=policy.online,
+                                           moment=policy.at, revocation_mode="require", ocsps=ocsps, crls=crls)
         context = ValidationContext(trust_roots=list(policy.roots), allow_fetching=policy.online, moment=policy.at,
                                     revocation_mode="require" if policy.online else "soft-fail")
-        status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=context,
+        status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=signer_context,
                                                          ts_validation_context=context))
         validated_at: dt.datetime | None = None
         proven = status.timestamp_validity.timestamp if (
             status.timestamp_validity is not None and status.timestamp_validity.trusted) else None
-        if (not status.trusted and not status.revoked and proven is not None and not policy.online
-                and chain_state(status.signing_cert, _others(signed_data, status.signing_cert), policy.roots,
-                                policy.at) == "out_of_validity"):
+        if not status.trusted and not status.revoked and proven is not None and not policy.online:
             # past-signature validation (ETSI EN 319 102-1 5.6): the trusted timestamp proves the manifest was
-            # signed at `proven`; the signer's certificate is judged then (it may have expired since)
+            # signed at `proven`; the signer's certificate (it may have expired since) and the revocation data
+            # it carries (issued then, stale since) are judged then
             then = ValidationContext(trust_roots=list(policy.roots), allow_fetching=False, moment=proven,
-                                     revocation_mode="soft-fail")
+                                     revocation_mode="require", ocsps=ocsps, crls=crls)
             earlier = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=then,
                                                               ts_validation_context=context))
-            if earlier.trusted and earlier.intact and earlier.valid:
+            if (earlier.trusted or earlier.revoked) and earlier.intact and earlier.valid:
                 status, validated_at = earlier, proven
+        unchecked = False  # trusted but for revocation: the status could not be established
+        if not status.trusted and not status.revoked:
+            lenient = ValidationContext(trust_roots=list(policy.roots), allow_fetching=False, moment=policy.at,
+                                        revocation_mode="soft-fail", ocsps=ocsps, crls=crls)
+            unchecked = asyncio.run(async_validate_detached_cms(
+                data, signed_data, signer_validation_context=lenient, ts_validation_context=context)).trusted
     except MemoryError:  # the per-file memory bound: reported by the runner
         raise
     except Exception as exc:  # any malformed CMS: the signature cannot be used
@@ -139,9 +150,13 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
         problems.append("The signer's certificate is revoked.")
     elif not status.trusted:
         chain = chain_state(certificate, _others(signed_data, certificate), policy.roots, policy.at)
-        indication, sub = "INDETERMINATE", ("OUT_OF_BOUNDS_NO_POE" if chain == "out_of_validity"
-                                            else "NO_CERTIFICATE_CHAIN_FOUND")
-        problems.append(CHAIN_SENTENCES["untrusted" if chain == "trusted" else chain])
+        if unchecked or (chain == "trusted" and bool(ocsps or crls)):  # as a B-B PDF signature offline
+            indication, sub = "INDETERMINATE", "TRY_LATER"
+            problems.append(_NO_REVOCATION if not (ocsps or crls) else _STALE_REVOCATION)
+        else:
+            indication, sub = "INDETERMINATE", ("OUT_OF_BOUNDS_NO_POE" if chain == "out_of_validity"
+                                                else "NO_CERTIFICATE_CHAIN_FOUND")
+            problems.append(CHAIN_SENTENCES["untrusted" if chain == "trusted" else chain])
     else:
         indication, sub = "TOTAL-PASSED", None
     if timestamp is not None and timestamp_matches and not timestamp.trusted:
@@ -157,8 +172,16 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
         timestamp_time=utc_text(timestamp.timestamp) if timestamp is not None else None,
         timestamp_trusted=bool(timestamp_matches and timestamp.trusted) if timestamp is not None else None,
         intact=status.intact, valid=status.valid, trusted=status.trusted,
-        revocation="revoked" if status.revoked else ("good" if policy.online and status.trusted else "not_checked"),
+        revocation="revoked" if status.revoked else ("good" if status.trusted else "not_checked"),
         indication=indication, sub_indication=sub, problems=problems)
+
+
+_NO_REVOCATION = ("The signer's revocation status could not be checked: the manifest's signature carries no "
+                  "revocation data (sign manifests with --trust to include it), and none was fetched (verify "
+                  "--online).")
+_STALE_REVOCATION = ("The signer's revocation status could not be checked: the revocation data the manifest's "
+                     "signature carries is no longer current, and no trusted timestamp proves the signing time "
+                     "(sign manifests with --tsa and --trust, or verify --online).")
 
 
 def _others(signed_data: cms.SignedData, signer: object) -> list[asn1_x509.Certificate]:

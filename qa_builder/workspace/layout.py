@@ -29,8 +29,8 @@ from qa_builder.audit.record import WORKSPACE_MARKER, check_usable, record
 from qa_builder.audit.store import AuditTrail
 from qa_builder.builds.pipeline import output_stem
 from qa_builder.bundled import examples_dir
-from qa_builder.errors import InputError, OutputExistsError
-from qa_builder.files import read_validated, write_bytes_atomic
+from qa_builder.errors import InputError, OutputExistsError, OutputFolderError, first_line
+from qa_builder.files import read_validated, remove_folders, write_bytes_atomic, write_problem
 from qa_builder.library.loader import default_library_dir
 from qa_builder.models.agreement import Agreement
 from qa_builder.models.base import StrictModel
@@ -193,6 +193,8 @@ def init_workspace(root: Path) -> Workspace:
         OutputExistsError: `root` exists and is not empty.
         InputError: the folder's path holds a character that would not print as itself (every message and
             audit event of the workspace names it).
+        OutputFolderError: the workspace cannot be made there (a full disk, a read-only or not-writable folder);
+            nothing is left behind.
     """
     root = root.absolute()
     name_problem = file_name_problem(str(root))
@@ -220,13 +222,27 @@ def init_workspace(root: Path) -> Workspace:
             staging.rmdir()
         else:
             os.rename(staging, root)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, shutil.Error) or (isinstance(exc, OSError) and write_problem(root, exc)):
+            # copytree gathers every file it could not copy into one shutil.Error; the first says why
+            problem = write_problem(root, _first_copy_error(exc)) if isinstance(exc, shutil.Error) else None
+            raise OutputFolderError(problem or write_problem(root, exc)
+                                    or f"{root}: the workspace cannot be made there ({first_line(str(exc))[:200]})"
+                                    ) from exc
         raise
     workspace = open_workspace(root)
     record(workspace.trail, "init", files=[workspace.template, workspace.library_dir / "library.yaml"],
            details={"library": settings.library, "template": settings.template})
     return workspace
+
+
+def _first_copy_error(exc: shutil.Error) -> OSError:
+    """The OSError of the first file shutil.copytree could not copy (it keeps only their texts)."""
+    errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    text = str(errors[0][2]) if errors and len(errors[0]) == 3 else ""
+    found = re.match(r"\[Errno (\d+)\]", text)
+    return OSError(int(found[1]), text) if found else OSError(text)
 
 
 def add_agreement(workspace: Workspace, answers: Path) -> str:
@@ -235,6 +251,8 @@ def add_agreement(workspace: Workspace, answers: Path) -> str:
     Raises:
         AnswersError: the file is not valid answers.
         OutputExistsError: the workspace already has an agreement with that ID.
+        AuditError: the audit trail cannot record the addition; nothing is added.
+        OSError: the file cannot be written (a full disk, a read-only folder, ...); nothing is added.
     """
     agreement_id = load_answers(answers).answers.agreement.id
     target = workspace.answers_path(agreement_id)
@@ -242,6 +260,14 @@ def add_agreement(workspace: Workspace, answers: Path) -> str:
         raise OutputExistsError(f"{workspace.root}: agreement {agreement_id} already exists ({target}); edit that "
                                 "file instead")
     check_usable(workspace.trail)  # never an agreement without its "add" event
+    folder_made = not target.parent.exists()
     write_bytes_atomic(target, answers.read_bytes())
-    record(workspace.trail, "add", agreement_id=agreement_id, files=[target], details={"added_from": answers.name})
+    try:
+        record(workspace.trail, "add", agreement_id=agreement_id, files=[target],
+               details={"added_from": answers.name})
+    except BaseException:  # an agreement the trail does not know of is not added: nothing is left
+        target.unlink(missing_ok=True)
+        if folder_made:
+            remove_folders([target.parent])
+        raise
     return agreement_id
