@@ -660,3 +660,17 @@ def test_saving_one_page_keeps_a_wrong_answer_of_another_page(server: Server, wo
     saved = yaml.safe_load(answers.read_text(encoding="utf-8"))
     assert saved["agreement"]["review_period_months"] == 30
     assert saved["sponsor"]["name"] == long_name and saved["sponsor"]["address"] == odd_address
+
+
+def test_an_unanswered_contact_is_no_default_for_the_signatory() -> None:
+    """Attack round 9: a new agreement's draft, saved after page 1, held signatories named "[]" with the title "[]":
+    the signatory's default was taken from the still unanswered quality contact (the replay's empty marker) and
+    offered, then saved, as the text "[]". An answered contact is still the default."""
+    from qa_builder.web.interview import _plain, replay
+
+    empty = _plain(replay({}).data)
+    assert [(s["name"], s["title"]) for s in empty["signatories"]] == [(None, None), (None, None)]
+    draft = {"sponsor": {"quality_contact": {"name": "Dr. Ilse Verhoeven", "title": "Head of Quality"}}}
+    answered = _plain(replay(draft).data)
+    assert (answered["signatories"][0]["name"], answered["signatories"][0]["title"]) == \
+        ("Dr. Ilse Verhoeven", "Head of Quality")

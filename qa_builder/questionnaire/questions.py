@@ -103,6 +103,10 @@ class Interview:
         """Ask for one model field, validated with the field's own type and constraints."""
         info = model.model_fields[name]
         adapter = _adapter(model, name)
+        if isinstance(default, list | dict) and not default:
+            # a default taken from another answer that is still empty (the web replay's unanswered marker is an
+            # empty list) is no default: it was offered as the text "[]" and saved as a signatory's name
+            default = None
         prior = self._prior(key)
         if prior is None:
             prior = default if default is not None else (None if info.is_required() else info.get_default(
