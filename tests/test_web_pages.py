@@ -674,3 +674,20 @@ def test_an_unanswered_contact_is_no_default_for_the_signatory() -> None:
     answered = _plain(replay(draft).data)
     assert (answered["signatories"][0]["name"], answered["signatories"][0]["title"]) == \
         ("Dr. Ilse Verhoeven", "Head of Quality")
+
+
+def test_a_form_that_is_not_utf8_is_refused_not_saved_changed(server: Server, workspace: Path,
+                                                             agreement_id: str) -> None:
+    """Attack round 9: %ff%fe%80 in an answer was saved as U+FFFD three times ("Main\\ufffd\\ufffd\\ufffdSt"): the
+    form parser replaces what is not UTF-8. Such a form is refused (400) and nothing is saved."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    before = answers.read_bytes()
+    number = _page_asking(answers, "sponsor.address")
+    body = f"q%3Asponsor.address=Main%ff%fe%80St&csrf_token={session.csrf}".encode()
+    status, _, page = request("POST", server.port, f"/agreements/{agreement_id}/interview/{number}", body=body,
+                              headers={"Cookie": session.cookie, "Origin": server.base,
+                                       "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 400 and b"are not UTF-8 text" in page, (status, page[:300])
+    assert answers.read_bytes() == before
+    assert session.post(f"/agreements/{agreement_id}/interview/{number}", {"q:sponsor.address": "Main St"})[0] == 303

@@ -12,6 +12,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -141,12 +142,29 @@ async def checked_form(request: Request, gate: Gate, *, max_files: int = 1,
     if not length.isdigit() or int(length) > limit:  # refused unread: a 45 MB answer was read, then saved
         raise Refused(413, f"Refused: this form is limited to {_size(limit)}; no answer or file sent with it is "
                            "that large. Nothing was saved.")
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        _check_utf8(await request.body())  # read once (bounded above); the form below parses the same bytes
     form = await request.form(max_files=max_files, max_fields=2000, max_part_size=MAX_FORM_BYTES)
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not same_secret(sent, gate.csrf):
         raise Refused(403, "Refused: the page is out of date or was not made by this server; reload it and "
                            "try again.")
     return form
+
+
+def _check_utf8(body: bytes) -> None:
+    """Refuse a form whose answers are not UTF-8 text: the form parser replaces such bytes with U+FFFD, so an
+    answer would be saved changed (a browser always sends UTF-8; only a hand-made request does not).
+
+    Raises:
+        Refused: 400, naming what to do.
+    """
+    try:
+        parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict",
+                  max_num_fields=2000)
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(400, "Refused: the form's answers are not UTF-8 text, so they cannot be saved as sent. "
+                           "Nothing was saved; send the page from the browser again.") from None
 
 
 def _size(count: int) -> str:
