@@ -948,8 +948,12 @@ def test_a_timeout_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("at", "expected"), [
-    ("9999-12-31T23:59:59Z", "the year 9999 is outside 1950-9000"),
-    ("0001-01-01T00:00:00Z", "the year 1 is outside 1950-9000"),
+    ("9999-12-31T23:59:59Z", "the year 9999 (UTC) is outside 1950-9000"),
+    ("0001-01-01T00:00:00Z", "the year 1 (UTC) is outside 1950-9000"),
+    ("9999-12-31T23:59:59-23:59", "the year 9999 (UTC) is outside 1950-9000"),
+    # attack round 9: judged on the local year, these validated at 9001-01-01 and 1949-12-31 UTC
+    ("9000-12-31T23:59:59-23:59", "the year 9001 (UTC) is outside 1950-9000"),
+    ("1950-01-01T00:00:00+23:59", "the year 1949 (UTC) is outside 1950-9000"),
     ("x" * 100_000, "is not an ISO-8601 time"),
 ])
 def test_a_validation_time_out_of_range_is_refused(tmp_path: Path, at: str, expected: str) -> None:
@@ -1025,3 +1029,17 @@ def test_a_signature_text_pyhanko_cannot_decode_is_shown_as_text_not_bytes(store
     from qa_builder.verify.pdf import _text
 
     assert _text(stored) == shown
+
+
+def test_progress_lines_escape_a_file_name_holding_a_forged_verdict(tmp_path: Path) -> None:
+    """Attack round 9: a file named 'a.pdf\\n      TOTAL-PASSED contract.pdf (all signatures trusted)' printed that
+    forged verdict as a line of its own in the progress lines on stderr (stdout escaped it)."""
+    from tests.conftest import run_cli
+
+    forged = tmp_path / "a.pdf\n      TOTAL-PASSED contract.pdf (all signatures trusted)"
+    forged.write_bytes(b"%PDF-1.7 not really")
+    (tmp_path / "b.pdf").write_bytes(b"%PDF-1.7 not really")
+    result = run_cli("verify", "--no-audit", str(forged), str(tmp_path / "b.pdf"))
+    assert result.returncode == 1, result.stderr  # neither is a readable signed PDF
+    assert not [line for line in (result.stdout + result.stderr).splitlines() if line.lstrip().startswith("TOTAL-")]
+    assert "\\u000a      TOTAL-PASSED contract.pdf" in result.stderr

@@ -25,12 +25,16 @@ def _label(item: BatchItem) -> str:
 
 @contextmanager
 def progress(total: int, verb: str, label: Callable[[T], str]) -> Iterator[Callable[[T], None]]:
-    """Yield a callback that shows progress of `total` items on stderr: a bar on a terminal, else lines."""
+    """Yield a callback that shows progress of `total` items on stderr: a bar on a terminal, else lines.
+
+    Every label is escaped as `printable` does: labels name files and agreements, and a file name can hold a line
+    break followed by a forged verdict line.
+    """
     if sys.stderr.isatty() and total > 1:
         bar: Any
         with click.progressbar(length=total, label=verb, file=sys.stderr, item_show_func=lambda s: s) as bar:
             def show_bar(item: T) -> None:
-                bar.update(1, label(item))
+                bar.update(1, printable(label(item)))
             yield show_bar
         return
     done = 0
@@ -38,7 +42,7 @@ def progress(total: int, verb: str, label: Callable[[T], str]) -> Iterator[Calla
     def show_line(item: T) -> None:
         nonlocal done
         done += 1
-        click.echo(f"[{done}/{total}] {label(item)}", err=True)
+        click.echo(f"[{done}/{total}] {printable(label(item))}", err=True)  # labels name files: never raw
 
     yield show_line
 

@@ -25,10 +25,16 @@ def _parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise click.BadParameter(f"'{shown(value)}' is not an ISO-8601 time such as 2026-01-31T12:00:00Z") from exc
-    if not _EARLIEST_AT <= moment.year <= _LATEST_AT:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    # judged in UTC, the time the validation uses ("9000-12-31T23:59:59-23:59" is 9001 in UTC)
+    try:
+        year = moment.astimezone(dt.UTC).year
+    except OverflowError:  # past datetime's own range (year 1 or 9999 with an offset): out of range anyway
+        year = moment.year
+    if not _EARLIEST_AT <= year <= _LATEST_AT:
         # Certificates and timestamps carry years 1950-9999 (RFC 5280); validation arithmetic past them overflows.
-        raise click.BadParameter(f"the year {moment.year} is outside {_EARLIEST_AT}-{_LATEST_AT}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        raise click.BadParameter(f"the year {year} (UTC) is outside {_EARLIEST_AT}-{_LATEST_AT}")
+    return moment
 
 
 _EARLIEST_AT, _LATEST_AT = 1950, 9000
