@@ -1049,3 +1049,22 @@ def test_a_field_text_of_megabytes_is_cut_when_listed(tmp_path: Path, minimal_bu
     lines = result.stdout.splitlines()
     assert lines and all(len(line) < 500 for line in lines), max(map(len, lines))
     assert all("to be signed by xxx" in line and line.endswith("…") for line in lines)
+
+
+@pytest.mark.parametrize("suffix", [".agreement.json", ".build.json"])
+def test_a_version_record_that_is_a_link_is_never_read_through(tmp_path: Path, suffix: str) -> None:
+    """Attack round 9: a version's agreement model replaced by a link to /etc/passwd was read through the link by
+    `impact` (it then failed as invalid JSON); a record that is a link is refused as one, whatever it points to."""
+    import qa_builder as qa
+    from qa_builder.builds.pipeline import output_stem
+    from qa_builder.errors import InputError
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    version = workspace.version_dir("QA-MIN-1", 1)
+    version.mkdir(parents=True)
+    secret = tmp_path / "private.json"
+    secret.write_text('{"not": "a record"}', encoding="utf-8")
+    os.symlink(secret, version / f"{output_stem('QA-MIN-1', 1)}{suffix}")
+    reader = workspace.agreement if suffix == ".agreement.json" else workspace.record
+    with pytest.raises(InputError, match=rf"{suffix}: is a symbolic link"):
+        reader("QA-MIN-1", 1)

@@ -130,11 +130,13 @@ class Workspace:
     def record(self, agreement_id: str, version: int) -> BuildRecord:
         """The build record of a version."""
         path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}.build.json"
+        _refuse_links([path])  # a record that is a link would be read from wherever it points
         return read_validated(path, BUILD_RECORD_LIMIT, BuildRecord.model_validate_json, "build record")
 
     def agreement(self, agreement_id: str, version: int) -> Agreement:
         """The Agreement model a version was rendered from (for impact analysis and redlines)."""
         path = self.version_dir(agreement_id, version) / f"{output_stem(agreement_id, version)}{MODEL_SUFFIX}"
+        _refuse_links([path])
         return read_validated(path, BUILD_RECORD_LIMIT, Agreement.model_validate_json, "agreement model")
 
     def clean_partial_versions(self) -> list[Path]:
