@@ -691,3 +691,23 @@ def test_a_form_that_is_not_utf8_is_refused_not_saved_changed(server: Server, wo
     assert status == 400 and b"are not UTF-8 text" in page, (status, page[:300])
     assert answers.read_bytes() == before
     assert session.post(f"/agreements/{agreement_id}/interview/{number}", {"q:sponsor.address": "Main St"})[0] == 303
+
+
+def test_an_agreement_id_sent_with_another_page_is_refused_on_the_page(server: Server, workspace: Path,
+                                                                      agreement_id: str) -> None:
+    """Attack round 9: q:agreement.id=HIJACK sent with the sponsor page was refused, but under the label of the
+    page's first question ("Legal name: the id of an agreement cannot be changed"). The refusal now stands on the
+    question that asks for the id, or on the page when it does not ask for it; nothing is saved either way."""
+    session = Session(server)
+    answers = workspace / "agreements" / agreement_id / "answers.yaml"
+    before = answers.read_bytes()
+    own, other = _page_asking(answers, "agreement.id"), _page_asking(answers, "sponsor.name")
+    assert own != other
+    status, _, body = session.post(f"/agreements/{agreement_id}/interview/{other}",
+                                   {"q:sponsor.name": "Acme", "q:agreement.id": "HIJACK"})
+    page = body.decode()
+    assert status == 422 and 'id="page-error"' in page and "the id of an agreement cannot be changed" in page
+    assert page.count("cannot be changed") == 1
+    status, _, body = session.post(f"/agreements/{agreement_id}/interview/{own}", {"q:agreement.id": "HIJACK"})
+    assert status == 422 and b"cannot be changed" in body and b'id="page-error"' not in body
+    assert answers.read_bytes() == before

@@ -352,7 +352,7 @@ class WebApp:
         return draft
 
     def interview_page(self, agreement_id: str | None, result: Replay, index: int, *, start: str = "",
-                       status: int = 200, unreadable: str | None = None) -> HTMLResponse:
+                       status: int = 200, unreadable: str | None = None, page_error: str | None = None) -> HTMLResponse:
         findings: dict[str, list[qa.Finding]] = {}
         problem = None
         if agreement_id is not None and result.complete and unreadable is None:
@@ -369,7 +369,7 @@ class WebApp:
                          index=index, section=result.sections[index], findings=findings, problem=problem,
                          complete=result.complete, start=start, check_url=check_url, oob=False, saved=None,
                          answered=answered, asked=asked, starts=self.starts() if agreement_id is None else None,
-                         unreadable=unreadable)
+                         unreadable=unreadable, page_error=page_error)
 
     async def check(self, request: Request) -> Response:
         """Validate a page's answers as they are typed (htmx, on change). On an existing agreement a page whose
@@ -409,8 +409,15 @@ class WebApp:
         if request.method == "POST":
             section = result.sections[index]
             if result.data["agreement"]["id"] != agreement_id:
-                section.questions[0].error = (f"the id of an agreement cannot be changed here (it is "
-                                              f"{agreement_id}); start a new agreement from this one instead")
+                # on the question that asks for it, or, sent with another page's answers, on the page itself
+                asking = next((q for q in section.questions if q.key == "agreement.id"), None)
+                message = (f"the id of an agreement cannot be changed here (it is {agreement_id}); start a new "
+                           "agreement from this one instead")
+                if asking is not None:
+                    asking.error = message
+                else:
+                    return self.interview_page(agreement_id, result, index, status=422, unreadable=unreadable,
+                                               page_error=f"Nothing was saved: {message}.")
             if any(q.error for q in section.questions):
                 return self.interview_page(agreement_id, result, index, status=422, unreadable=unreadable)
             self.save(agreement_id, result.data)
