@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -28,6 +30,14 @@ class BatchItem:
 
 
 ProgressCallback = Callable[[BatchItem], None]
+
+
+def _import_field_writer_aside() -> None:
+    """Import the signature-field writer (pyHanko: ~0.6 CPU-s) on a side thread. The first document's build
+    threads wait for the typesetter at that time with the interpreter lock free, so the import costs the batch
+    almost no time instead of delaying the first document's fields."""
+    threading.Thread(target=importlib.import_module, args=("qa_builder.render.fields",), daemon=True,
+                     name="qa-import-fields").start()
 
 
 def build_many(
@@ -57,6 +67,8 @@ def build_many(
         OutputFolderError: the output folder cannot be locked (disk full, read-only, permission).
     """
     jobs = max(1, min(jobs, len(answers_paths) or 1))
+    if settings.fmt != "docx":
+        _import_field_writer_aside()
     own = converter is None and settings.fmt != "docx"
     pool = open_pdf_engine(settings.pdf_engine, workers=jobs) if own else converter
     outcomes: dict[Path, BatchItem] = {}
