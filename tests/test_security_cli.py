@@ -1068,3 +1068,49 @@ def test_a_version_record_that_is_a_link_is_never_read_through(tmp_path: Path, s
     reader = workspace.agreement if suffix == ".agreement.json" else workspace.record
     with pytest.raises(InputError, match=rf"{suffix}: is a symbolic link"):
         reader("QA-MIN-1", 1)
+
+
+@pytest.fixture()
+def endless_server() -> Any:
+    """An HTTP server on 127.0.0.1 that answers every POST as a timestamp reply whose body never ends."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.end_headers()
+            try:
+                for _ in range(20_000):  # 1.3 GB at most, if nothing stops reading it
+                    self.wfile.write(b"\x30" * 65536)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_tsa_reply_that_never_ends_is_read_no_further_than_a_timestamp_needs(
+        tmp_path: Path, minimal_build: Path, test_pki: Any, endless_server: str) -> None:
+    """Attack round 9: a TSA answering 200 with an endless body made `sign` hold 3.2 GB before its timeout."""
+    import resource
+
+    from tests.conftest import run_cli
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run_cli(*_sign_args(minimal_build / "QA-MIN-1_v1.pdf", tmp_path / "out.pdf", test_pki,
+                                 **{"--level": "B-T", "--tsa": endless_server}))
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert result.returncode == 1, result.stderr
+    assert (f"the timestamp authority {endless_server} gave no timestamp: its answer is larger than 1,048,576 bytes"
+            in result.stderr), result.stderr
+    assert grown_mib < 200 and not (tmp_path / "out.pdf").exists()
