@@ -649,6 +649,33 @@ def test_manifest_verifies_and_names_a_swapped_artefact(build_dir: Path, tmp_pat
     assert "changed after it was signed" in _problems(result)
 
 
+@pytest.mark.parametrize("replacement", ["fifo", "sparse"])
+def test_an_artefact_replaced_by_a_fifo_or_a_huge_file_fails_at_once_for_what_it_is(
+        build_dir: Path, tmp_path: Path, test_pki: Any, replacement: str) -> None:
+    """Attack round 9: a listed file replaced by a FIFO was "not beside" the manifest (it was, as a FIFO); one
+    replaced by a 20 GB sparse file was hashed in full (41 s) although its size already differed."""
+    import time
+
+    copy = tmp_path / "copy"
+    shutil.copytree(build_dir, copy)
+    target = copy / "QA-MIN-1_v1.pdf"
+    target.unlink()
+    if replacement == "fifo":
+        os.mkfifo(target)
+    else:
+        with target.open("wb") as handle:
+            handle.truncate(20 * 2**30)
+    started = time.monotonic()
+    result = _only(copy / "QA-MIN-1_v1.manifest.json", test_pki)
+    assert time.monotonic() - started < 30
+    assert (result.indication, result.sub_indication) == ("TOTAL-FAILED", "HASH_FAILURE")
+    pdf = next(a for a in result.artefacts if a.file == "QA-MIN-1_v1.pdf")
+    assert pdf.present and not pdf.size_ok and not pdf.sha256_ok
+    from qa_builder.verify.manifest import artefact_problems
+
+    assert "QA-MIN-1_v1.pdf differs from the manifest" in " ".join(artefact_problems(result))
+
+
 def test_a_manifest_whose_revocation_cannot_be_checked_is_not_passed(build_dir: Path, tmp_path: Path,
                                                                        test_pki: Any) -> None:
     """A manifest signed by a revoked certificate verified offline "revocation not checked; PASSED", where a B-B PDF
