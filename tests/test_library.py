@@ -126,6 +126,16 @@ def test_texts_printed_on_the_cover_and_in_headings_are_bounded(lib: Path, file:
     assert checked.returncode == 2 and expected in checked.stderr
 
 
+@pytest.mark.parametrize("blank", ['""', '"   "'])
+def test_a_blank_library_version_is_refused(lib: Path, blank: str) -> None:
+    """Attack round 9: `version: ""` passed `library check`, and `impact` then reported "library version changed"
+    for a library that has none."""
+    text = (lib / "library.yaml").read_text(encoding="utf-8")
+    version_line = next(line for line in text.splitlines() if line.startswith("version:"))
+    _edit(lib / "library.yaml", version_line, f"version: {blank}")
+    assert "library.yaml line 2: version is empty (or only spaces); give a value" in _problems(lib)
+
+
 def test_text_and_positions_are_exclusive(lib: Path) -> None:
     _edit(lib / "clauses" / "release.yaml", "    position_from: release_model\n",
           "    text: Both.\n    position_from: release_model\n")

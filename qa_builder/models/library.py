@@ -191,8 +191,8 @@ class LibraryInfo(LibraryModel):
     of 100,000 digits passed `library check` and failed the PDF: a PDF string holds 32,767 characters at most); a
     defined term is a word or phrase."""
 
-    name: str
-    version: str
+    name: str = Field(min_length=1)  # never blank: both identify the library in every build record and redline
+    version: str = Field(min_length=1)
     sections: list[Section]
     defined_terms: list[str] = Field(
         default_factory=list,
