@@ -1070,3 +1070,42 @@ def test_progress_lines_escape_a_file_name_holding_a_forged_verdict(tmp_path: Pa
     assert result.returncode == 1, result.stderr  # neither is a readable signed PDF
     assert not [line for line in (result.stdout + result.stderr).splitlines() if line.lstrip().startswith("TOTAL-")]
     assert "\\u000a      TOTAL-PASSED contract.pdf" in result.stderr
+
+
+def _with_empty_updates(pdf: bytes, count: int) -> bytes:
+    """`pdf` followed by `count` incremental updates that change nothing (an empty cross-reference section each)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root, size = reader.trailer.raw_get("/Root").idnum, int(reader.trailer["/Size"])
+    previous = int(pdf[pdf.rindex(b"startxref") + 9:].split()[0])
+    out = bytearray(pdf)
+    for _ in range(count):
+        offset = len(out)
+        out += (f"\nxref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size {size} /Root {root} 0 R /Prev {previous} >>\n"
+                f"startxref\n{offset + 1}\n%%EOF\n").encode()
+        previous = offset + 1
+    return bytes(out)
+
+
+def test_a_file_of_thousands_of_revisions_is_indeterminate_at_once(build_dir: Path, tmp_path: Path,
+                                                                   test_pki: Any) -> None:
+    """Attack round 9: a signed agreement followed by 6,000 empty incremental updates ran `verify` past its 120 s
+    bound (3,000: 18 s). Files of more than MAX_REVISIONS revisions are INDETERMINATE, said in one line, at once;
+    a file with a few empty updates still verifies."""
+    import time
+
+    from qa_builder.verify.pdf import MAX_REVISIONS
+
+    original = next(p for p in sorted(build_dir.glob("*.pdf")) if ".signed" in p.name)
+    signed = original.read_bytes()
+    few, many = tmp_path / "few.pdf", tmp_path / "many.pdf"
+    few.write_bytes(_with_empty_updates(signed, 3))
+    many.write_bytes(_with_empty_updates(signed, MAX_REVISIONS))
+    started = time.monotonic()
+    result = _only(many, test_pki)
+    assert time.monotonic() - started < 20
+    assert result.indication == "INDETERMINATE" and "revisions (incremental updates); at most 1,000 are checked" in \
+        (result.error or ""), result
+    checked = _only(few, test_pki)
+    assert checked.error is None and checked.indication == _only(original, test_pki).indication, checked

@@ -70,6 +70,11 @@ MAX_SIGNATURE_FIELDS = 2_000
 /AcroForm /Fields made `verify` run 40 s, take 1.6 GB and print a million lines)."""
 
 
+MAX_REVISIONS = 1_000
+"""Revisions (incremental updates) checked per file: a signed agreement has one per signature and timestamp, a
+few dozen at most. Attack round 9: 6,000 empty updates made `verify` run past its 120 s bound (3,000: 18 s)."""
+
+
 def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | None = None) -> FileReport:
     """Verify the signed PDF `data` read from `path`; problems become report entries, never exceptions.
 
@@ -93,6 +98,10 @@ def verify_pdf(path: Path, data: bytes, policy: Policy, *, only_field: str | Non
     if len(fields) > MAX_SIGNATURE_FIELDS:
         return report.fail(f"lists more than {MAX_SIGNATURE_FIELDS:,} signature fields; at most that many are checked "
                            "(a signed agreement has a handful)", "INDETERMINATE", None)
+    if reader.xrefs.total_revisions > MAX_REVISIONS:
+        return report.fail(f"has {reader.xrefs.total_revisions:,} revisions (incremental updates); at most "
+                           f"{MAX_REVISIONS:,} are checked (a signed agreement has one per signature and timestamp)",
+                           "INDETERMINATE", None)
     removed = [] if only_field else _removed_signatures(reader, {str(name) for name, _v, _r in fields})
     report.signatures.extend(removed)
     if not fields and not removed:
