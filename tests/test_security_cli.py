@@ -1079,8 +1079,12 @@ def endless_server() -> Any:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.do_GET()
+
+        def do_GET(self) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Type", "application/timestamp-reply" if self.path == "/tsa" else
+                             "application/ocsp-response")
             self.end_headers()
             try:
                 for _ in range(20_000):  # 1.3 GB at most, if nothing stops reading it
@@ -1114,3 +1118,23 @@ def test_a_tsa_reply_that_never_ends_is_read_no_further_than_a_timestamp_needs(
     assert (f"the timestamp authority {endless_server} gave no timestamp: its answer is larger than 1,048,576 bytes"
             in result.stderr), result.stderr
     assert grown_mib < 200 and not (tmp_path / "out.pdf").exists()
+
+
+def test_an_ocsp_or_crl_answer_that_never_ends_is_read_no_further_than_revocation_data_needs(
+        tmp_path: Path, minimal_build: Path, endless_server: str) -> None:
+    """Attack round 9: with the certificate's OCSP/CRL URLs answered by an endless 200 body, `sign --trust` held
+    4 GB (and `verify --online` 2 GB) until its timeout. Answers are read up to 32 MiB; the refusal is one line."""
+    import resource
+    from urllib.parse import urlsplit
+
+    from qa_builder.testing.pki import create_test_pki
+    from tests.conftest import run_cli
+
+    pki = create_test_pki(tmp_path / "pki", port=int(urlsplit(endless_server).port or 0))  # AIA URLs: the server
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run_cli(*_sign_args(minimal_build / "QA-MIN-1_v1.pdf", tmp_path / "out.pdf", pki,
+                                 **{"--trust": str(pki.root_pem)}))
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert result.returncode != 0 and result.stderr.count("\n") == 1, result.stderr
+    assert "revocation" in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert grown_mib < 300 and not (tmp_path / "out.pdf").exists()

@@ -569,7 +569,8 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
         RevokedError,
         ValidationError,
     )
-    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    from qa_builder.signing.fetch import bounded_fetcher_backend
 
     who = key.identity.common_name or key.identity.subject
     certificate = key.signer.signing_cert
@@ -578,7 +579,7 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
     registry = key.signer.cert_registry
 
     async def validate() -> RevocationData:
-        backend = AIOHttpFetcherBackend()
+        backend = bounded_fetcher_backend()
         try:
             context = ValidationContext(trust_roots=trust_roots, allow_fetching=True, revocation_mode="require",
                                         fetchers=backend.get_fetchers(), time_tolerance=dt.timedelta(seconds=30))
@@ -587,7 +588,7 @@ def check_not_revoked(key: SigningKey, trust_roots: list[asn1_x509.Certificate])
             await validator.async_validate_usage(set())  # type: ignore[no-untyped-call]
             return RevocationData(tuple(context.ocsps), tuple(context.crls))
         finally:
-            await backend.close()  # type: ignore[no-untyped-call]
+            await backend.close()
 
     try:
         return asyncio.run(validate())

@@ -104,9 +104,11 @@ def _signature_report(data: bytes, signature_path: Path, policy: Policy) -> Sign
         # CRLs the signature carries (`manifest --trust`), or fetched with --online; the timestamp authority's is
         # taken as the PDF verifier takes it (soft-fail offline)
         signer_context = ValidationContext(trust_roots=list(policy.roots), allow_fetching=policy.online,
-                                           moment=policy.at, revocation_mode="require", ocsps=ocsps, crls=crls)
+                                           moment=policy.at, revocation_mode="require", ocsps=ocsps, crls=crls,
+                                           fetcher_backend=policy.fetcher_backend())
         context = ValidationContext(trust_roots=list(policy.roots), allow_fetching=policy.online, moment=policy.at,
-                                    revocation_mode="require" if policy.online else "soft-fail")
+                                    revocation_mode="require" if policy.online else "soft-fail",
+                                    fetcher_backend=policy.fetcher_backend())
         status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=signer_context,
                                                          ts_validation_context=context))
         validated_at: dt.datetime | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.sign.validation.policy_decl import (
@@ -66,7 +67,16 @@ class Policy:
         """A classic validation context: same roots and time; online it fetches and insists on revocation data."""
         return ValidationContext(trust_roots=list(self.roots), allow_fetching=self.online, moment=self.at,
                                  revocation_mode="hard-fail" if self.online else "soft-fail",
-                                 time_tolerance=dt.timedelta(seconds=30))
+                                 time_tolerance=dt.timedelta(seconds=30), fetcher_backend=self.fetcher_backend())
+
+    def fetcher_backend(self) -> Any:
+        """Online, a fetcher backend reading at most 32 MiB of each answer (the URLs come from the files checked);
+        offline, None."""
+        if not self.online:
+            return None
+        from qa_builder.signing.fetch import bounded_fetcher_backend
+
+        return bounded_fetcher_backend()
 
 
 def load_policy(settings: VerifySettings) -> Policy:
