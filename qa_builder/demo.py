@@ -36,6 +36,9 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
     from qa_builder.verify.text import describe
 
     example = examples_dir() / EXAMPLE_FILE
+    pki_dir = out_dir / "test-pki"
+    if (pki_dir.exists() or pki_dir.is_symlink()) and not force:  # before building: a refusal leaves nothing
+        raise InputError(f"{pki_dir} already exists", hint=Hint(Remedy.REPLACE_OUTPUT, subject="the demo's test PKI"))
     result = build(example, demo_settings(out_dir, force=force))  # typesets the PDF with Typst
     lines = [f"Example answers: {example}", f"Built agreement {result.agreement_id} version {result.version}:"]
     lines += [f"  {path}" for path in result.files]
@@ -45,12 +48,8 @@ def run_demo(out_dir: Path, *, force: bool = False) -> DemoResult:
 
     # A throwaway TEST PKI whose signers are the example's signatories, and its TSA/OCSP/CRL on loopback.
     answers = load_answers(example).answers
-    pki_dir = out_dir / "test-pki"
     if pki_dir.exists():
-        if not force:
-            raise InputError(f"{pki_dir} already exists",
-                             hint=Hint(Remedy.REPLACE_OUTPUT, subject="the demo's test PKI"))
-        shutil.rmtree(pki_dir)
+        shutil.rmtree(pki_dir)  # only with --force: refused before anything was built otherwise
     counts = {"sponsor": 0, "contract_acceptor": 0}
     signers: dict[str, tuple[str, str, str]] = {}
     plan: list[tuple[str, str, Meaning]] = []  # (field, signer key name, meaning)

@@ -243,3 +243,27 @@ def test_help_and_schema_start_without_the_heavy_libraries() -> None:
                                 check=False)
         imported = json.loads(result.stderr.strip().splitlines()[-1])
         assert [m for m in imported if m not in allowed] == [], (args, imported)
+
+
+def test_demo_refuses_an_existing_test_pki_before_building_anything(tmp_path: Path) -> None:
+    """Attack round 9: `demo -o DIR` with DIR/test-pki present said "already exists" only after building the
+    agreement into DIR, and the next run then refused on that DOCX."""
+    from tests.conftest import run_cli
+
+    (tmp_path / "test-pki").mkdir()
+    result = run_cli("demo", "-o", str(tmp_path))
+    assert result.returncode == 2 and "test-pki already exists" in result.stderr, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["test-pki"]
+
+
+def test_pki_init_never_replaces_files_already_in_the_folder(tmp_path: Path) -> None:
+    """Attack round 9: `pki init DIR` into a folder holding the user's own PASSPHRASE and sponsor.p12 (no pki.json)
+    replaced both silently (exit 0)."""
+    from tests.conftest import run_cli
+
+    (tmp_path / "PASSPHRASE").write_text("mine", encoding="utf-8")
+    (tmp_path / "sponsor.p12").write_bytes(b"mykey")
+    result = run_cli("pki", "init", str(tmp_path))
+    assert result.returncode == 2 and "already holds other files" in result.stderr, result.stderr
+    assert (tmp_path / "PASSPHRASE").read_text(encoding="utf-8") == "mine"
+    assert (tmp_path / "sponsor.p12").read_bytes() == b"mykey" and len(list(tmp_path.iterdir())) == 2

@@ -204,7 +204,7 @@ def create_test_pki(
     DIR/PASSPHRASE (mode 600). The CA certificates are also written as PEM; DIR/pki.json records the public facts.
 
     Args:
-        directory: Where to write the files; created if missing; must not already hold a pki.json.
+        directory: Where to write the files; created if missing; must be empty (nothing in it is ever replaced).
         host: Loopback host named in the AIA, CRL DP and service URLs ("127.0.0.1" or "localhost").
         port: TCP port of the test services (`TestPkiServer`) named in those URLs.
         passphrase: PKCS#12 passphrase; a random 24-character one when None.
@@ -238,6 +238,8 @@ def create_test_pki(
         raise OutputExistsError(
             f"{directory} already holds a test PKI ({MANIFEST_NAME}); use it, or delete the directory first."
         )
+    if directory.is_dir() and any(directory.iterdir()):  # its PASSPHRASE or a .p12 there would be replaced
+        raise OutputExistsError(f"{directory} already holds other files; a test PKI is made in a new or empty folder")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     now = _utc(now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
