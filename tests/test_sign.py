@@ -719,6 +719,13 @@ def test_renewal_refuses_what_it_cannot_do(tmp_path: Path, unsigned: Path, signe
         renew_archive_timestamp(unsigned, tmp_path / "a.pdf", test_pki.tsa_url, (test_pki.root_pem,))
     with pytest.raises(SigningError, match="needs a timestamp authority"):
         renew_archive_timestamp(signed_pair, tmp_path / "b.pdf", None, (test_pki.root_pem,))
+    not_a_pdf = tmp_path / "random.bin"
+    not_a_pdf.write_bytes(bytes(range(256)) * 12)
+    from qa_builder.errors import SigningInputError
+
+    # attack round 9: "its XMP metadata cannot be read (Illegal PDF header)", exit 1, where sign says exit 2
+    with pytest.raises(SigningInputError, match=r"random\.bin: is not a readable PDF"):
+        renew_archive_timestamp(not_a_pdf, tmp_path / "d.pdf", test_pki.tsa_url, (test_pki.root_pem,))
     import datetime as dt
 
     key = ec.generate_private_key(ec.SECP256R1())

@@ -520,9 +520,9 @@ def renew_archive_timestamp(source: Path, target: Path, tsa_url: str | None, tru
     data = _read(source)
     request = SignatureRequest(field="", meaning="approval", level="B-LTA", tsa_url=tsa_url, trust_roots=trust_roots)
     context = _validation_context(request)
-    claim = _claim(data, source)
     with io.BytesIO(data) as handle:
-        embedded = _reader(handle, source).embedded_signatures
+        embedded = _reader(handle, source).embedded_signatures  # first: not a PDF is bad input (exit 2)
+        claim = _claim(data, source)
         fields = [str(sig.field_name) for sig in embedded if sig.sig_object_type == "/Sig"]
         if not fields:
             raise SigningInputError(f"{source}: has no signature whose proof of existence could be renewed")
