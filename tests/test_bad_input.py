@@ -523,3 +523,17 @@ def test_a_library_of_more_requirements_than_any_is_refused_before_compiling(lib
     message = _library_problem(lib)
     assert f"{path}: holds 2,0" in message and "requirements, more than any clause library (at most 2,000" in message
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("field_path", [("sponsor", "address"), ("sponsor", "name")])
+def test_a_word_no_line_can_hold_is_refused_naming_the_field(tmp_path: Path, field_path: tuple[str, str]) -> None:
+    """Attack round 9: a 990-character address without a space passed `check`; the PDF cut it after ~100
+    characters. A word of more than 80 characters is refused in answers, naming the field."""
+    from tests.conftest import answers_data, run_cli, write_answers
+
+    data = answers_data()
+    data[field_path[0]][field_path[1]] = "Dr." + "X" * 190
+    path = write_answers(tmp_path, data, "long-word.yaml")
+    result = run_cli("check", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{'.'.join(field_path)} holds a word of 193 characters without a space" in result.stderr

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from qa_builder.builds.pipeline import STAGING_PREFIX
+from qa_builder.builds.pipeline import MOVING_PREFIX, STAGING_PREFIX
 from qa_builder.files import folder_lock, sha256_file
 from tests.conftest import (
     MINI_LIBRARY,
@@ -213,6 +213,7 @@ def test_a_rerun_cleans_up_what_an_interrupted_build_left(tmp_path: Path) -> Non
     leftover.mkdir()
     (leftover / "QA-MIN-1_v1.docx").write_bytes(b"half a docx")
     (out / "QA-MIN-1_v1.docx").write_bytes(b"a docx whose build record was never written")
+    (out / f"{MOVING_PREFIX}QA-MIN-1_v1.build.json").touch()  # the killed build was moving its outputs into place
     result = _build_docx(out)
     assert result.returncode == 0, result.stderr
     assert f"note: removed {leftover.name} in {out}, left by an interrupted build" in result.stderr
@@ -222,6 +223,23 @@ def test_a_rerun_cleans_up_what_an_interrupted_build_left(tmp_path: Path) -> Non
     assert _record_matches_outputs(out)
     again = _build_docx(out)  # a finished build is still protected
     assert again.returncode == 2 and "already exists; use --force" in again.stderr
+    assert not (out / f"{MOVING_PREFIX}QA-MIN-1_v1.build.json").exists()
+
+
+def test_a_file_of_an_outputs_name_that_no_build_left_is_kept(tmp_path: Path) -> None:
+    """Attack round 9: a user's own QA-MIN-1_v1.docx in the -o folder (no build record) was taken for an interrupted
+    build's leftover and replaced without --force (the demo did the same to a PDF). Only a file our interrupted
+    build left (its moving marker beside it) is replaced; any other is kept unless --force."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "QA-MIN-1_v1.docx").write_bytes(b"the user's own document")
+    result = _build_docx(out)
+    assert result.returncode == 2, result.stderr
+    assert "QA-MIN-1_v1.docx already exists and no build record says a build made it; it is kept" in result.stderr
+    assert (out / "QA-MIN-1_v1.docx").read_bytes() == b"the user's own document"
+    forced = _build_docx(out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _record_matches_outputs(out)
 
 
 @pytest.mark.libreoffice
@@ -624,7 +642,7 @@ def test_a_build_record_that_is_a_pipe_does_not_hang_impact(tmp_path: Path) -> N
     started = time.monotonic()
     with pytest.raises(InputError, match="is not a readable build record"):
         workspace.record("QA-1", 1)
-    with pytest.raises(InputError, match="is not a readable agreement model"):
+    with pytest.raises(InputError, match="is a symbolic link"):  # a link to /dev/zero is refused as a link
         workspace.agreement("QA-1", 1)
     assert time.monotonic() - started < 5
 

@@ -414,3 +414,31 @@ def test_cli_defaults_to_typst_and_to_libreoffice_for_a_custom_template(tmp_path
     assert "Our own closing words" in "".join(pdf_pages(tmp_path / "custom" / "QA-MIN-1_v1.pdf"))
     refused = run_cli(*command, "--template", str(custom), "--pdf-engine", "typst", "-o", str(tmp_path / "refused"))
     assert refused.returncode != 0 and "use --pdf-engine libreoffice" in refused.stderr, refused.stderr
+
+
+def test_a_row_taller_than_a_page_splits_instead_of_losing_its_text(tmp_path: Path, default_library: ClauseLibrary,
+                                                                    typesetter: PdfTypesetter) -> None:
+    """Attack round 9: with 200 products the cover's Products row was taller than a page; Typst's unsplittable row
+    ran over the footer and products 87-199 were missing from the PDF that gets signed (the DOCX had them all)."""
+    import copy
+
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "us-api-cmo.yaml").read_text(encoding="utf-8"))
+    first = data["products"][0]
+    data["products"] = [{**copy.deepcopy(first), "name": f"Dravoxetine Hydrochloride batch family {i}"}
+                        for i in range(200)]  # copies: shared objects would be written as YAML aliases
+    answers = tmp_path / "many-products.yaml"
+    answers.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    result = _build(answers, tmp_path / "out", default_library, typesetter)
+    from tests.doctext import docx_text
+
+    pdf = next(p for p in result.files if p.suffix == ".pdf")
+    docx = next(p for p in result.files if p.suffix == ".docx")
+    # poppler's pdftotext reads only what lies on a page (pdfium also returns text drawn past the page's foot)
+    shown = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                                    check=True).stdout.split())
+    sent = " ".join(docx_text(docx).split())
+    for i in (0, 86, 87, 150, 199):
+        pattern = rf"batch family {i}(?!\d)"
+        assert len(re.findall(pattern, shown)) == len(re.findall(pattern, sent)) > 0, i

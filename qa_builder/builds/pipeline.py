@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 Format = Literal["docx", "pdf", "both"]
 STAGING_PREFIX = ".qa-builder-staging-"
+MOVING_PREFIX = ".qa-builder-moving-"
+"""A build's outputs are moved into place under a marker `.qa-builder-moving-<build record name>`, removed once the
+build record is in place: an output without its record is what an interrupted build left only when the marker is
+there too; any other file of that name is someone's own, and is replaced only with --force."""
 """Staging folders inside the output folder: a build's outputs before they are moved into place."""
 PdfEngine = Literal["libreoffice", "typst"]
 PDF_ENGINES: tuple[PdfEngine, ...] = ("libreoffice", "typst")
@@ -304,18 +308,25 @@ def build_answers(answers_file: AnswersFile, settings: BuildSettings,
                        files=list(targets.values()), record=record, timings=timings, agreement=agreement, notes=notes)
 
 
-def _check_existing(targets: dict[str, Path], force: bool) -> list[str]:
-    """Refuse to replace a finished build (unless `force`); outputs without their build record are replaced.
+def _moving_marker(targets: dict[str, Path]) -> Path:
+    record = targets["build-record"]
+    return record.with_name(MOVING_PREFIX + record.name)
 
-    The build record is moved into place last, so an output without it is what an interrupted build left.
+
+def _check_existing(targets: dict[str, Path], force: bool) -> list[str]:
+    """Refuse to replace a finished build, or a file of an output's name that no build of ours left (unless
+    `force`); outputs an interrupted build left (its moving marker is there, its build record not) are replaced.
     """
     existing = [p for p in targets.values() if p.exists()]
-    if existing and targets["build-record"].exists() and not force:
+    if not existing or force:
+        return []
+    if targets["build-record"].exists():
         raise OutputExistsError(f"{existing[0]} already exists",
                                 hint=Hint(Remedy.REPLACE_OUTPUT, alternative="raise agreement.version"))
-    if existing and not targets["build-record"].exists():
-        return [f"{p} has no build record (an interrupted build left it); it is replaced" for p in existing]
-    return []
+    if not _moving_marker(targets).exists():  # attack round 9: the user's own file of that name was replaced
+        raise OutputExistsError(f"{existing[0]} already exists and no build record says a build made it; it is kept",
+                                hint=Hint(Remedy.REPLACE_OUTPUT, alternative="raise agreement.version"))
+    return [f"{p} has no build record (an interrupted build left it); it is replaced" for p in existing]
 
 
 def _build_staged(answers_file: AnswersFile, agreement: Agreement, settings: BuildSettings,
@@ -371,9 +382,13 @@ def _build_staged(answers_file: AnswersFile, agreement: Agreement, settings: Bui
             claims.add(targets["build-record"].name)
         if targets["build-record"].exists() and not settings.force:  # appeared while this build ran
             raise OutputExistsError(f"{targets['build-record']} appeared while this build ran; nothing was replaced")
+        marker = _moving_marker(targets)
+        marker.touch()
+        fsync_dir(settings.out_dir)  # the marker is on disk before any output is
         for role, path in staged.items():  # the build record last: without it, the outputs are incomplete
             os.replace(path, targets[role])
         fsync_dir(settings.out_dir)
+        marker.unlink()
     lap("record")
     return record
 

@@ -186,6 +186,30 @@ def _problem(value: Any, where: str = "") -> str | None:
     return None
 
 
+WORD_LIMIT = 80
+"""Characters at most in one word of an answer: a line of the agreement's narrowest column holds about that many,
+and the PDF cannot break a longer word (attack round 9: a 990-character address without spaces stopped after ~100
+characters in the PDF; e-mail addresses and registration numbers are far shorter)."""
+_LONG_WORD = re.compile(rf"\S{{{WORD_LIMIT + 1},}}")
+
+
+def _long_word(value: Any, limit: int) -> str | None:
+    """The first text (in a field value of texts, lists and mappings) holding a word longer than `limit`."""
+    if isinstance(value, str):
+        found = _LONG_WORD.search(value) if limit == WORD_LIMIT else re.search(rf"\S{{{limit + 1},}}", value)
+        if found:
+            return (f"holds a word of {len(found.group()):,} characters without a space (\"{found.group()[:20]}…\"); "
+                    f"a line of the document holds at most {limit}: add spaces")
+        return None
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value)) \
+        if isinstance(value, (list, tuple)) else []
+    for key, item in items:
+        found_text = _long_word(item, limit) or (_long_word(key, limit) if isinstance(key, str) else None)
+        if found_text:
+            return found_text
+    return None
+
+
 def _too_long(value: Any, limit: int, where: str = "") -> str | None:
     """Walk a field value (text, or lists and mappings of texts) for the first text over `limit` characters."""
     if isinstance(value, str):
@@ -250,11 +274,15 @@ class InputModel(StrictModel):
     field_list_limits: ClassVar[Mapping[str, int]] = FIELD_LIST_LIMITS
     """Entries at most, by field name."""
 
+    word_limit: ClassVar[int | None] = WORD_LIMIT
+    """Characters at most in a word (a run without spaces) of a text field; None: no limit."""
+
     @field_validator("*", mode="after")
     @classmethod
     def _text_fits_a_document(cls, value: Any, info: ValidationInfo) -> Any:
         name = info.field_name or ""
-        problem = _problem(value) or _too_long(value, cls.field_text_limits.get(name, cls.text_limit))
+        problem = _problem(value) or _too_long(value, cls.field_text_limits.get(name, cls.text_limit)) or \
+            (_long_word(value, cls.word_limit) if cls.word_limit is not None else None)
         if problem:
             raise PydanticCustomError("input_text", problem)
         return value
@@ -275,6 +303,7 @@ class LibraryModel(InputModel):
     the sandbox's render limits, not by the per-field limits of answers."""
 
     text_limit: ClassVar[int] = 1_000_000
+    word_limit: ClassVar[int | None] = None  # clause texts may quote long identifiers and addresses of sources
     field_text_limits: ClassVar[Mapping[str, int]] = {}
     list_limit: ClassVar[int] = 1_000_000
     field_list_limits: ClassVar[Mapping[str, int]] = {}
