@@ -537,3 +537,15 @@ def test_a_word_no_line_can_hold_is_refused_naming_the_field(tmp_path: Path, fie
     result = run_cli("check", str(path))
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"{'.'.join(field_path)} holds a word of 193 characters without a space" in result.stderr
+
+
+def test_an_agreement_version_beyond_any_real_one_is_refused_by_check(tmp_path: Path) -> None:
+    """Attack round 9: agreement.version 9007199254740993 (2**53 + 1) passed `check`; `build` then ended in a
+    four-line "internal error: ValidationError … BuildRecord"."""
+    from tests.conftest import answers_data, run_cli, write_answers
+
+    data = answers_data()
+    data["agreement"]["version"] = 2**53 + 1
+    result = run_cli("check", str(write_answers(tmp_path, data, "big-version.yaml")))
+    assert result.returncode == 2 and "agreement.version should be less than or equal to 99999" in result.stderr, \
+        result.stderr

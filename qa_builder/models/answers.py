@@ -230,7 +230,7 @@ class AgreementInfo(InputModel):
 
     id: AgreementId
     title: NonEmpty
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=99_999)  # 2**53 passed check and failed the build record (attack round 9)
     effective_date: dt.date
     review_period_months: int = Field(ge=6, le=60)
     standalone: bool = Field(
@@ -384,7 +384,7 @@ class Signatory(InputModel):
 class RevisionEntry(InputModel):
     """One row of the agreement's revision history."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=99_999)
     date: dt.date
     description: NonEmpty
 
