@@ -192,7 +192,11 @@ def test_an_overlong_text_is_refused_naming_the_field(tmp_path: Path, path: tupl
     target = data
     for key in path[:-1]:
         target = target[key]
-    target[path[-1]] = "A" * limit
+    from qa_builder.models.text import WORD_LIMIT
+
+    word = "A" * WORD_LIMIT + " "  # the longest word allowed
+    target[path[-1]] = word * (limit // len(word)) + "A" * (limit % len(word))
+    assert len(target[path[-1]]) == limit
     load_answers(write_answers(tmp_path, data))  # at the limit: accepted
     target[path[-1]] = "A" * 100_000
     with pytest.raises(AnswersError) as info:
@@ -252,10 +256,15 @@ def test_texts_at_their_limits_build_with_typst(tmp_path: Path) -> None:
     from tests.conftest import answers_data, run_cli, write_answers
 
     data = answers_data(DEMO_EXAMPLE)
-    data["sponsor"]["name"] = "N" * 200  # one unbreakable word, the worst case for a table cell
+    from qa_builder.models.text import WORD_LIMIT
+
+    def longest_words(letter: str, limit: int) -> str:  # words as long as allowed, the worst case for a line
+        return ((letter * WORD_LIMIT + " ") * (limit // WORD_LIMIT + 1))[:limit].strip()
+
+    data["sponsor"]["name"] = longest_words("N", 200)
     data["sponsor"]["address"] = "Street " * 142
-    data["contract_acceptor"]["quality_contact"]["title"] = "T" * 300
-    data["signatories"][0]["name"] = "S" * 200
+    data["contract_acceptor"]["quality_contact"]["title"] = longest_words("T", 300)
+    data["signatories"][0]["name"] = longest_words("S", 200)
     result = run_cli("build", str(write_answers(tmp_path, data)), "-o", str(tmp_path / "out"), "--pdf-engine",
                      "typst", "--format", "pdf")
     assert result.returncode == 0, result.stderr
@@ -1138,3 +1147,29 @@ def test_an_ocsp_or_crl_answer_that_never_ends_is_read_no_further_than_revocatio
     assert result.returncode != 0 and result.stderr.count("\n") == 1, result.stderr
     assert "revocation" in result.stderr and "internal error" not in result.stderr, result.stderr
     assert grown_mib < 300 and not (tmp_path / "out.pdf").exists()
+
+
+def test_one_agreement_that_is_a_link_does_not_stop_the_others(tmp_path: Path) -> None:
+    """Attack round 9: with agreements/SYM/answers.yaml a link out of the workspace, `impact`, `build --workspace`
+    and `regenerate` refused the whole workspace, even `--only` another agreement. The linked agreement is that
+    agreement's error; the others are built and analysed."""
+    import qa_builder as qa
+    from tests.conftest import EXAMPLES, run_cli
+
+    workspace = qa.init_workspace(tmp_path / "ws")
+    qa.add_agreement(workspace, EXAMPLES / "us-api-cmo.yaml")
+    other = next(workspace.root.glob("agreements/*/answers.yaml")).parent.name
+    (workspace.root / "agreements" / "SYM").mkdir()
+    private = tmp_path / "private.yaml"
+    private.write_text("not: answers\n", encoding="utf-8")
+    os.symlink(private, workspace.root / "agreements" / "SYM" / "answers.yaml")
+    built = run_cli("build", "--workspace", str(workspace.root), other)
+    assert built.returncode == 0, built.stderr
+    assert (workspace.root / "agreements" / other / "v1").is_dir()
+    everything = run_cli("build", "--workspace", str(workspace.root))
+    assert everything.returncode != 0 and "SYM" in everything.stderr and "is a symbolic link" in everything.stderr
+    impact = run_cli("impact", str(workspace.root))
+    assert "SYM" in impact.stderr + impact.stdout and "Traceback" not in impact.stderr, impact.stderr
+    assert f"{other}" not in impact.stderr
+    dry = run_cli("regenerate", str(workspace.root), "--dry-run", "--only", other)
+    assert dry.returncode == 0, dry.stderr

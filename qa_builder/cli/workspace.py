@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from qa_builder.regenerate import RegenerationReport
     from qa_builder.render.pdf import PdfConverter
     from qa_builder.render.typeset import PdfTypesetter
+    from qa_builder.workspace.layout import Workspace
 
 _WORKSPACE = click.Path(file_okay=False, path_type=Path)
 
@@ -49,6 +50,16 @@ def add_command(workspace: Path, answers: tuple[Path, ...]) -> None:
         click.echo(f"added {agreement_id} ({opened.answers_path(agreement_id)})")
 
 
+def _unbuilt(opened: Workspace, agreement_id: str) -> bool:
+    """Whether the agreement has no version yet (one whose folder cannot be used counts: its build fails)."""
+    from qa_builder.errors import InputError
+
+    try:
+        return opened.latest(agreement_id) is None
+    except InputError:
+        return True
+
+
 def build_in_workspace(workspace: Path, ids: list[str], jobs: int, allow_findings: bool, allow_gaps: bool) -> None:
     """`build --workspace`: first versions of the agreements that have none."""
     from qa_builder.cli.progress import progress
@@ -56,7 +67,7 @@ def build_in_workspace(workspace: Path, ids: list[str], jobs: int, allow_finding
     from qa_builder.workspace.layout import open_workspace
 
     opened = open_workspace(workspace)
-    todo = [i for i in (ids or opened.agreement_ids()) if opened.latest(i) is None]
+    todo = [i for i in (ids or opened.agreement_ids()) if _unbuilt(opened, i)]
     with progress(len(todo), "Building", _label) as callback:
         built, failed = build_new(opened, ids=ids or None, jobs=jobs, progress=lambda i, e: callback((i, e)),
                                   allow_findings=allow_findings, allow_gaps=allow_gaps)

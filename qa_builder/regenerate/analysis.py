@@ -42,7 +42,10 @@ class Impact:
 
 def analyse(workspace: Workspace, inputs: Inputs, agreement_id: str) -> Impact | None:
     """The impact of the current inputs on one agreement's latest version (None when it has no version)."""
-    latest = workspace.latest(agreement_id)
+    try:
+        latest = workspace.latest(agreement_id)
+    except QABuilderError as exc:  # e.g. its folder or answers file is a link: this agreement's error only
+        return Impact(agreement_id, 0, False, (), (), (), "", error=str(exc).splitlines()[0])
     if latest is None:
         return None
     try:

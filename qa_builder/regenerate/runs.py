@@ -89,13 +89,22 @@ def planned_regeneration(workspace: Workspace, *, only: list[str] | None = None)
         yield report
 
 
+def _versions_or_none(workspace: Workspace, agreement_id: str) -> list[int]:
+    """The agreement's versions, or none when its folder cannot be used (a link in it): that agreement's own
+    analysis reports it; the others go on (one agreement's link refused the whole workspace: attack round 9)."""
+    try:
+        return workspace.versions(agreement_id)
+    except InputError:
+        return []
+
+
 def _record_unrecorded_versions(workspace: Workspace) -> None:
     """Versions a killed run renamed into place just before it could append their audit event: record them now
     (marked as recorded late), so the trail misses no version."""
     seen = {(e.agreement_id, e.agreement_version) for e in workspace.trail.events()
             if e.action in ("build", "regenerate") and e.outcome == "ok"}
     for agreement_id in workspace.agreement_ids():
-        for version in workspace.versions(agreement_id):
+        for version in _versions_or_none(workspace, agreement_id):
             if (agreement_id, version) in seen:
                 continue
             folder = workspace.version_dir(agreement_id, version)
@@ -167,7 +176,7 @@ def _write_summary(workspace: Workspace, report: RegenerationReport) -> Path | N
     """regenerations/<run>.md: every version this run made (before and after any interruption), and failures."""
     entries = []
     for agreement_id in workspace.agreement_ids():
-        for version in workspace.versions(agreement_id):
+        for version in _versions_or_none(workspace, agreement_id):
             note = workspace.version_dir(agreement_id, version) / \
                 f"{output_stem(agreement_id, version)}{REGENERATION_SUFFIX}"
             data = _read_note(note)
@@ -260,14 +269,21 @@ def build_new(workspace: Workspace, *, ids: list[str] | None = None, jobs: int =
     with _run_lock(workspace):
         workspace.clean_partial_versions()
         _record_unrecorded_versions(workspace)
-        todo = [i for i in _known(workspace, ids) if workspace.latest(i) is None]
+        todo, refused = [], {}
+        for agreement_id in _known(workspace, ids):
+            try:
+                if workspace.latest(agreement_id) is None:
+                    todo.append(agreement_id)
+            except InputError as exc:  # this agreement's folder cannot be used; the others are built
+                refused[agreement_id] = str(exc).splitlines()[0]
         if not todo:
-            return [], {}
+            return [], refused
         inputs = current_inputs(workspace)
-        return _build_versions(
+        built, failed = _build_versions(
             workspace, todo, jobs, progress, converter, action="build", extra={},
             build=lambda i, pool: build_version(workspace, inputs, i, pool, allow_findings=allow_findings,
                                                 allow_gaps=allow_gaps))
+        return built, {**refused, **failed}
 
 
 def _known(workspace: Workspace, ids: list[str] | None) -> list[str]:

@@ -15,6 +15,7 @@ import aiohttp
 import certifi
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
+from pyhanko_certvalidator.fetchers.api import OwnedFetcherBackend
 
 MAX_FETCHED_BYTES = 32 * 1024 * 1024
 """The largest answer read: an OCSP response or a certificate is a few KiB; the CRL of a large public CA is a few
@@ -58,3 +59,9 @@ def bounded_fetcher_backend() -> Any:
     """
     session: Any = _BoundedLazySession()  # pyhanko-certvalidator takes its own LazySession too (typed otherwise)
     return AIOHttpFetcherBackend(session=session)
+
+
+def owned_bounded_fetcher_backend() -> Any:
+    """`bounded_fetcher_backend`, handed over to the `ValidationContext` it is given to, which closes it when the
+    validation it was made for is over (a backend passed plainly is left open: "Unclosed client session")."""
+    return OwnedFetcherBackend(bounded_fetcher_backend())

@@ -397,10 +397,10 @@ def _signing_time(timestamper: HTTPTimeStamper | None) -> tuple[dt.datetime, Lit
 
 
 def _validation_context(request: SignatureRequest) -> ValidationContext:
-    from qa_builder.signing.fetch import bounded_fetcher_backend
+    from qa_builder.signing.fetch import owned_bounded_fetcher_backend
 
     return ValidationContext(trust_roots=_trust_roots(request), allow_fetching=True, revocation_mode="require",
-                             time_tolerance=dt.timedelta(seconds=30), fetcher_backend=bounded_fetcher_backend())
+                             time_tolerance=dt.timedelta(seconds=30), fetcher_backend=owned_bounded_fetcher_backend())
 
 
 def _trust_roots(request: SignatureRequest) -> list[asn1_x509.Certificate]:

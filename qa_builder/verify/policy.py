@@ -74,9 +74,9 @@ class Policy:
         offline, None."""
         if not self.online:
             return None
-        from qa_builder.signing.fetch import bounded_fetcher_backend
+        from qa_builder.signing.fetch import owned_bounded_fetcher_backend
 
-        return bounded_fetcher_backend()
+        return owned_bounded_fetcher_backend()
 
 
 def load_policy(settings: VerifySettings) -> Policy:

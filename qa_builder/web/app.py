@@ -30,7 +30,7 @@ import qa_builder as qa
 from qa_builder import clock
 from qa_builder.audit.events import Action, Outcome
 from qa_builder.audit.record import record
-from qa_builder.errors import QABuilderError
+from qa_builder.errors import InputError, QABuilderError
 from qa_builder.files import folder_lock
 from qa_builder.web.conditions import explain
 from qa_builder.web.interview import Replay, read_draft, replay, save_draft
@@ -274,8 +274,7 @@ class WebApp:
     def impacts(self) -> dict[str, qa.Impact]:
         """What `qa-builder impact` says for every built agreement (not recorded), again only after a change."""
         stamp = (self._library_stamp(), _file_stamp(self.workspace.template),
-                 *((i, _file_stamp(self.workspace.answers_path(i)), tuple(self.workspace.versions(i)))
-                   for i in self.workspace.agreement_ids()))
+                 *((i, self._answers_stamp(i), tuple(self._versions(i))) for i in self.workspace.agreement_ids()))
         if self._impact is None or self._impact[0] != stamp:
             try:
                 found = {i.agreement_id: i for i in qa.workspace_impact(self.workspace)}
@@ -283,6 +282,21 @@ class WebApp:
                 found = {}
             self._impact = (stamp, found)
         return self._impact[1]
+
+    def _versions(self, agreement_id: str) -> list[int]:
+        """The agreement's versions, or none when its folder cannot be used (a link in it); its own pages say why,
+        and the dashboard still lists every other agreement (attack round 9: one link refused the whole page)."""
+        try:
+            versions: list[int] = self.workspace.versions(agreement_id)
+        except InputError:
+            return []
+        return versions
+
+    def _answers_stamp(self, agreement_id: str) -> object:
+        try:
+            return _file_stamp(self.workspace.answers_path(agreement_id))
+        except InputError as exc:
+            return str(exc)
 
     # -- pages --------------------------------------------------------------------------------------
 
@@ -293,7 +307,7 @@ class WebApp:
             findings, problem = self.findings(agreement_id)
             versions = [{"number": v, "status": self.status(agreement_id, v), "files": self.files(agreement_id, v),
                          "unreadable": self.unreadable(agreement_id, v)}
-                        for v in reversed(self.workspace.versions(agreement_id))]
+                        for v in reversed(self._versions(agreement_id))]
             rows.append({"id": agreement_id, "versions": versions, "impact": impacts.get(agreement_id),
                          "status": self.status(agreement_id), "errors": sum(f.severity == "error" for f in findings),
                          "warnings": sum(f.severity == "warning" for f in findings), "problem": problem})
