@@ -429,7 +429,9 @@ def test_a_bad_settings_file_names_the_field(tmp_path: Path, line: str, field: s
     settings.write_text("\n".join([*kept, line]) + "\n", encoding="utf-8")
     with pytest.raises(InputError) as caught:
         open_workspace(root)
-    assert f"qa-builder.yaml: is not a valid workspace settings file: {field}: " in str(caught.value)
+    # attack round 9: the line was not named; the bad value is on the file's last line
+    last = len(settings.read_text(encoding="utf-8").splitlines())
+    assert f"qa-builder.yaml line {last}: is not a valid workspace settings file: {field}: " in str(caught.value)
     assert "WorkspaceSettings" not in str(caught.value)
 
 

@@ -167,16 +167,19 @@ def open_workspace(root: Path) -> Workspace:
     if not path.is_file():
         raise InputError(f"{root}: is not a qa-builder workspace (no {SETTINGS_FILE}); create one with "
                          f"`qa-builder init {root}`")
+    source = None
     try:
-        data = read_source(path).data or {}
-        settings = WorkspaceSettings.model_validate(data)
+        source = read_source(path)
+        settings = WorkspaceSettings.model_validate(source.data or {})
     except SourceError as exc:
         where = f" line {exc.line}" if exc.line else ""
         raise InputError(f"{path}{where}: {exc}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "the file"
-        raise InputError(f"{path}: is not a valid workspace settings file: {field}: {first['msg']}") from exc
+        line = source.line_of(tuple(first["loc"])) if source is not None else 0
+        where = f" line {line}" if line else ""  # attack round 9: the line was not named
+        raise InputError(f"{path}{where}: is not a valid workspace settings file: {field}: {first['msg']}") from exc
     if settings.format != WORKSPACE_FORMAT:
         raise InputError(f"{path}: format '{settings.format}' is not {WORKSPACE_FORMAT}")
     for name, value in (("library", settings.library), ("template", settings.template)):
