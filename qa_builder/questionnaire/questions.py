@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Protocol, get_args
 
 import yaml
@@ -79,6 +79,19 @@ class Asker(Protocol):
         """Ask `prompt`; `default` is shown and used on an empty answer; `parse` raises ValueError when invalid."""
 
 
+def value_at(data: Mapping[str, Any], key: str) -> Any:
+    """The value at a question key (``contract_acceptor.sites[0].name``) in answers data, or None where it has none."""
+    node: Any = data
+    for part in key.replace("]", "").replace("[", ".").split("."):
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
 class Interview:
     """Builds the answers data question by question."""
 
@@ -89,15 +102,7 @@ class Interview:
     # -- helpers ------------------------------------------------------------------------------------
 
     def _prior(self, key: str) -> Any:
-        node: Any = self.start
-        for part in key.replace("]", "").replace("[", ".").split("."):
-            if isinstance(node, dict):
-                node = node.get(part)
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return None
-        return node
+        return value_at(self.start, key)
 
     def field(self, key: str, prompt: str, model: type[BaseModel], name: str, default: Any = None) -> Any:
         """Ask for one model field, validated with the field's own type and constraints."""

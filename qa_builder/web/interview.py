@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from qa_builder.files import write_bytes_atomic
 from qa_builder.questionnaire.help import QuestionHelp, question_help
-from qa_builder.questionnaire.questions import Interview, Validator, render_answers
+from qa_builder.questionnaire.questions import Interview, Validator, render_answers, value_at
 
 
 class _Unanswered(list[Any]):
@@ -93,7 +93,7 @@ class FormAsker:
                 question.unanswered = True
             else:
                 question.error = str(exc)
-            return _Unanswered(kept=_saved(self.draft, key) if raw is None else None)
+            return _Unanswered(kept=value_at(self.draft, key) if raw is None else None)
 
 
 @dataclass
@@ -196,19 +196,6 @@ def save_draft(path: Path, data: dict[str, Any]) -> bool:
         pass
     write_bytes_atomic(path, text)
     return True
-
-
-def _saved(draft: Mapping[str, Any], key: str) -> Any:
-    """The draft's value at a question key (``contract_acceptor.sites[0].name``), or None."""
-    node: Any = draft
-    for part in key.replace("]", "").replace("[", ".").split("."):
-        if isinstance(node, Mapping):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 def _plain(value: Any) -> Any:
