@@ -93,6 +93,15 @@ def test_an_uploaded_key_is_loaded_from_memory_and_never_kept(test_pki: Any, tmp
         keys.load_pkcs12_data(b"not a key", test_pki.passphrase(), name="upload.p12")
 
 
+def _shrouded_keys_asking(contents: Any, iterations: int) -> Any:
+    """PKCS#12 safe contents whose shrouded key bags state `iterations` key-derivation iterations."""
+    for bag in contents:
+        if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+            bag["bag_value"]["encryption_algorithm"]["parameters"]["key_derivation_func"]["parameters"][
+                "iteration_count"] = iterations
+    return contents
+
+
 @pytest.mark.parametrize("where", ["mac", "key"])
 def test_a_key_file_asking_for_billions_of_iterations_is_refused_at_once(test_pki: Any, tmp_path: Path,
                                                                          where: str) -> None:
@@ -111,11 +120,7 @@ def test_a_key_file_asking_for_billions_of_iterations_is_refused_at_once(test_pk
         safe = pfx.authenticated_safe
         for info in safe:
             if info["content_type"].native == "data":
-                contents = pkcs12.SafeContents.load(info["content"].native)
-                for bag in contents:
-                    if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
-                        bag["bag_value"]["encryption_algorithm"]["parameters"]["key_derivation_func"]["parameters"][
-                            "iteration_count"] = 2**31 - 1
+                contents = _shrouded_keys_asking(pkcs12.SafeContents.load(info["content"].native), 2**31 - 1)
                 info["content"] = pkcs12.OctetString(contents.dump(force=True))  # type: ignore[attr-defined]
         pfx["auth_safe"]["content"] = pkcs12.OctetString(safe.dump(force=True))  # type: ignore[attr-defined]
     hostile = tmp_path / "hostile.p12"
@@ -170,11 +175,7 @@ def test_billions_of_iterations_hidden_in_the_encrypted_part_are_stopped(test_pk
     hidden = []
     for info in pfx.authenticated_safe:
         if info["content_type"].native == "data":
-            contents = pkcs12.SafeContents.load(info["content"].native)
-            for bag in contents:
-                if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
-                    bag["bag_value"]["encryption_algorithm"]["parameters"]["key_derivation_func"]["parameters"][
-                        "iteration_count"] = 2**31 - 1
+            contents = _shrouded_keys_asking(pkcs12.SafeContents.load(info["content"].native), 2**31 - 1)
             info = _sealed_with_pbes2(contents.dump(force=True), passphrase)
         hidden.append(info)
     hostile = pkcs12.Pfx({"version": "v3", "auth_safe": {

@@ -130,11 +130,22 @@ def test_manifest_bad_input_is_exit_2(tmp_path: Path, test_pki: Any) -> None:
     assert result.returncode == 2 and "key file not found" in result.stderr, result.stderr
 
 
+def _serving(handler: Any) -> Any:
+    """Serve `handler` on 127.0.0.1 in a thread; yield the URL of its /tsa path; stop it after."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture()
 def refusing_server() -> Any:
     """An HTTP server on 127.0.0.1 that answers every POST with 200 and an HTML page (not a timestamp)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -149,12 +160,7 @@ def refusing_server() -> Any:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
-    server.shutdown()
-    server.server_close()
+    yield from _serving(Handler)
 
 
 @pytest.mark.libreoffice
@@ -1082,8 +1088,7 @@ def test_a_version_record_that_is_a_link_is_never_read_through(tmp_path: Path, s
 @pytest.fixture()
 def endless_server() -> Any:
     """An HTTP server on 127.0.0.1 that answers every POST as a timestamp reply whose body never ends."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -1104,12 +1109,7 @@ def endless_server() -> Any:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
-    server.shutdown()
-    server.server_close()
+    yield from _serving(Handler)
 
 
 def test_a_tsa_reply_that_never_ends_is_read_no_further_than_a_timestamp_needs(

@@ -289,11 +289,9 @@ def test_our_agreements_pass_at_every_level_with_rsa_and_ecdsa_keys(build_dir: P
     assert signer_key == ("rsa" if algorithm.startswith("RSA") else "ec")
 
 
-def test_a_field_lock_signature_is_not_called_a_certification(test_pki: Any, tmp_path: Path) -> None:
-    """Three approval signatures; the second locks every field (FieldMDP /All) with a DocMDP value of 'fill
-    forms' in its field's /Lock, as lock workflows from other tools do. Only a DocMDP transform certifies."""
+def _blank_a4_pdf() -> io.BytesIO:
+    """A one-page PDF with nothing on its A4 page, to add fields and signatures to."""
     from pyhanko.pdf_utils.writer import PdfFileWriter
-    from pyhanko.sign import fields, signers
 
     writer = PdfFileWriter()
     writer.insert_page(generic.DictionaryObject({
@@ -301,6 +299,15 @@ def test_a_field_lock_signature_is_not_called_a_certification(test_pki: Any, tmp
         generic.pdf_name("/MediaBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 595, 842)])}))
     blank = io.BytesIO()
     writer.write(blank)
+    return blank
+
+
+def test_a_field_lock_signature_is_not_called_a_certification(test_pki: Any, tmp_path: Path) -> None:
+    """Three approval signatures; the second locks every field (FieldMDP /All) with a DocMDP value of 'fill
+    forms' in its field's /Lock, as lock workflows from other tools do. Only a DocMDP transform certifies."""
+    from pyhanko.sign import fields, signers
+
+    blank = _blank_a4_pdf()
     with_fields = IncrementalPdfFileWriter(blank)
     lock = fields.FieldMDPSpec(fields.FieldMDPAction.ALL)
     for number, spec in enumerate((None, lock, None)):
@@ -1009,15 +1016,9 @@ def test_a_validator_failure_and_an_unreadable_file_are_said_in_plain_words() ->
 
 def test_a_field_listed_thousands_of_times_is_not_checked_thousands_of_times(tmp_path: Path, test_pki: Any) -> None:
     """One signature field listed 250,000 times in /AcroForm /Fields: 40 s, 1.6 GB, a million lines (attack 7)."""
-    from pyhanko.pdf_utils.writer import PdfFileWriter
     from pyhanko.sign import fields, signers
 
-    writer = PdfFileWriter()
-    writer.insert_page(generic.DictionaryObject({
-        generic.pdf_name("/Type"): generic.pdf_name("/Page"),
-        generic.pdf_name("/MediaBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 595, 842)])}))
-    blank = io.BytesIO()
-    writer.write(blank)
+    blank = _blank_a4_pdf()
     key = load_pkcs12_key(test_pki.p12("sponsor"), test_pki.passphrase())
     signed = io.BytesIO()
     signer = signers.PdfSigner(signers.PdfSignatureMetadata(field_name="Sig1"), signer=key.signer,
